@@ -1,0 +1,26 @@
+//! Chat multicliente con cuentas y un pequeño banco, sobre sockets TCP de
+//! `std::net` y un hilo por cliente: la implementación modelo del proyecto de
+//! sockets del curso (ver `informe/` y `README.md`).
+//!
+//! Cada módulo se ocupa de una cosa:
+//! - [`protocolo`]: las líneas del protocolo, como código puro (sin E/S).
+//! - [`framing`]: cortar un flujo de bytes en líneas acotadas.
+//! - [`password`]: hash de contraseñas con Argon2id.
+//! - [`storage`]: el archivo `usuarios.json` y su reemplazo atómico.
+//! - [`ledger`]: cuentas y saldos tras un `Mutex`; las reglas del dinero.
+//! - [`outbox`]: la cola de salida acotada de cada cliente.
+//! - [`room`]: quién está conectado y cómo llegarle.
+//! - [`session`]: qué hace el servidor con cada línea de un cliente.
+//! - [`servidor`]: el socket que escucha y un hilo por cliente.
+//! - [`cliente`]: el cliente de terminal.
+
+pub mod cliente;
+pub mod framing;
+pub mod ledger;
+pub mod outbox;
+pub mod password;
+pub mod protocolo;
+pub mod room;
+pub mod servidor;
+pub mod session;
+pub mod storage;

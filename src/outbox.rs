@@ -1,0 +1,437 @@
+//! La cola de salida de cada cliente (*outbox*) y el hilo compartido que
+//! vacía las colas de los clientes atascados (*flusher*).
+//!
+//! El problema que resuelve: si el hilo de alice escribiera directamente en
+//! el socket de bob y bob dejara de leer, el `write` se bloquearía cuando se
+//! llenara el búfer del kernel, y alice (y todo el que le hable a bob) quedaría
+//! colgado. Aquí cada mensaje se agrega a la cola de bob; quien lo agrega
+//! escribe en el socket solo si nadie más lo está haciendo, con un tiempo
+//! límite corto (`set_write_timeout` en el socket); si el socket no acepta
+//! más, deja el resto al *flusher* y sigue con lo suyo. Una cola que supera
+//! su límite de bytes desconecta a su cliente: la memoria nunca crece sin
+//! tope por un cliente lento.
+//!
+//! Bonus de diseño: todo lo que se acumuló en la cola mientras alguien
+//! escribía sale en un solo `write` (coalescencia), lo que ahorra llamadas
+//! al sistema cuando hay mucho tráfico.
+//!
+//! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`].
+
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Límite por defecto de bytes pendientes por cliente: 1 MiB (issue #2).
+pub const DEFAULT_QUEUE_LIMIT: usize = 1024 * 1024;
+
+/// Tiempo máximo que un `write` espera a un socket lleno antes de dejarle la
+/// cola al flusher. Se aplica al socket con `set_write_timeout`.
+pub const WRITE_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// Un búfer ya escrito de hasta este tamaño se reutiliza para la siguiente
+/// tanda, en vez de pedir memoria nueva en cada mensaje.
+const REUSE_CAPACITY: usize = 16 * 1024;
+
+/// A dónde van los bytes: un socket TCP en el servidor, un sustituto en
+/// memoria en las pruebas.
+pub trait Link: Send + Sync + 'static {
+    /// Escribe una parte de `bytes` y dice cuántos bytes salieron, como
+    /// `Write::write`. Un socket lleno responde `WouldBlock` o `TimedOut`.
+    fn send(&self, bytes: &[u8]) -> io::Result<usize>;
+    /// Cierra la conexión en ambos sentidos; el hilo lector del cliente ve
+    /// fin de flujo y termina.
+    fn close(&self);
+}
+
+impl Link for TcpStream {
+    fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        // `Write` está implementado para `&TcpStream`: varios hilos pueden
+        // escribir por la misma referencia; la cola garantiza que sea uno a la vez.
+        (&*self).write(bytes)
+    }
+
+    fn close(&self) {
+        // Si el otro extremo ya cerró, `shutdown` falla: no hay nada que hacer.
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+/// Qué pasó con un [`Outbox::push`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// Quedó en la cola (o ya salió por el socket).
+    Queued,
+    /// La cola está cerrada: el cliente se fue o se está yendo.
+    Closed,
+    /// La cola pasó su límite: se cerró la conexión del cliente.
+    Overflow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// Todo salió; nadie está escribiendo.
+    Idle,
+    /// El socket no acepta más por ahora; quien escribía sigue a cargo.
+    Stalled,
+    /// La conexión está cerrada.
+    Closed,
+}
+
+/// La cola de salida de un cliente.
+pub struct Outbox {
+    link: Box<dyn Link>,
+    limit: usize,
+    state: Mutex<State>,
+    /// Se avisa cada vez que nadie queda escribiendo (para [`Outbox::finish`]).
+    idle: Condvar,
+    flusher: Arc<Flusher>,
+}
+
+struct State {
+    pending: Vec<u8>,
+    /// Alguien (un hilo cliente o el flusher) está escribiendo en el socket;
+    /// solo ese hilo escribe, así los mensajes nunca se entremezclan.
+    flushing: bool,
+    /// `false` desde que el cliente empezó a irse: no se aceptan mensajes.
+    accepting: bool,
+    closed: bool,
+}
+
+impl Outbox {
+    /// Una cola vacía hacia `link`, de a lo sumo `limit` bytes pendientes.
+    pub fn new(link: impl Link, limit: usize, flusher: &Arc<Flusher>) -> Arc<Outbox> {
+        Arc::new(Outbox {
+            link: Box::new(link),
+            limit,
+            state: Mutex::new(State {
+                pending: Vec::new(),
+                flushing: false,
+                accepting: true,
+                closed: false,
+            }),
+            idle: Condvar::new(),
+            flusher: Arc::clone(flusher),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Agrega `bytes` (una o más líneas completas) a la cola y, si nadie está
+    /// escribiendo, los escribe ahora en el socket. Nunca espera más que
+    /// unas pocas veces [`WRITE_TIMEOUT`]. Si la cola pasaría de su límite, se
+    /// vacía y se cierra la conexión ([`Push::Overflow`]).
+    pub fn push(self: &Arc<Self>, bytes: &[u8]) -> Push {
+        let mut state = self.lock();
+        if state.closed || !state.accepting {
+            return Push::Closed;
+        }
+        if state.pending.len() + bytes.len() > self.limit {
+            drop(state);
+            self.fail();
+            return Push::Overflow;
+        }
+        state.pending.extend_from_slice(bytes);
+        if state.flushing {
+            return Push::Queued;
+        }
+        state.flushing = true;
+        drop(state);
+        if self.drain() == Drain::Stalled {
+            self.flusher.adopt(Arc::clone(self));
+        }
+        Push::Queued
+    }
+
+    /// Bytes pendientes en la cola.
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// `true` si la conexión se cerró (por error, desborde o cierre).
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Escribe todo lo pendiente. Solo la llama quien puso `flushing = true`.
+    fn drain(&self) -> Drain {
+        let mut batch = Vec::new();
+        loop {
+            {
+                let mut state = self.lock();
+                if state.closed || state.pending.is_empty() {
+                    if batch.capacity() <= REUSE_CAPACITY && state.pending.capacity() == 0 {
+                        batch.clear();
+                        state.pending = batch;
+                    }
+                    state.flushing = false;
+                    self.idle.notify_all();
+                    return if state.closed {
+                        Drain::Closed
+                    } else {
+                        Drain::Idle
+                    };
+                }
+                batch.clear();
+                std::mem::swap(&mut state.pending, &mut batch);
+            }
+            let mut sent = 0;
+            while sent < batch.len() {
+                match self.link.send(&batch[sent..]) {
+                    Ok(0) => {
+                        self.fail();
+                        return Drain::Closed;
+                    }
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if is_full(&e) => {
+                        // Lo no escrito vuelve al frente de la cola, antes de
+                        // lo que llegó mientras tanto, para no desordenar.
+                        let mut state = self.lock();
+                        let mut rest = batch.split_off(sent);
+                        rest.extend_from_slice(&state.pending);
+                        state.pending = rest;
+                        return Drain::Stalled;
+                    }
+                    Err(_) => {
+                        self.fail();
+                        return Drain::Closed;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Cierra por error: descarta lo pendiente y corta la conexión.
+    fn fail(&self) {
+        {
+            let mut state = self.lock();
+            state.closed = true;
+            state.flushing = false;
+            state.pending = Vec::new();
+        }
+        self.idle.notify_all();
+        self.link.close();
+    }
+
+    /// Despedida ordenada: deja de aceptar mensajes, intenta entregar lo
+    /// pendiente durante a lo sumo `grace` y cierra la conexión.
+    pub fn finish(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let mut state = self.lock();
+        state.accepting = false;
+        while state.flushing && !state.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .idle
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        if !state.flushing && !state.closed && !state.pending.is_empty() {
+            state.flushing = true;
+            let batch = std::mem::take(&mut state.pending);
+            drop(state);
+            let mut sent = 0;
+            while sent < batch.len() && Instant::now() < deadline {
+                match self.link.send(&batch[sent..]) {
+                    Ok(0) => break,
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted || is_full(&e) => {}
+                    Err(_) => break,
+                }
+            }
+        } else {
+            drop(state);
+        }
+        self.fail();
+    }
+}
+
+fn is_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// El hilo compartido que termina de escribir las colas de los clientes cuyo
+/// socket estaba lleno. Uno para todo el servidor: un hilo escritor por
+/// cliente duplicaría los hilos (ver el issue #5: el kernel limita la cantidad
+/// de *mappings* de memoria, y cada hilo usa cuatro).
+pub struct Flusher {
+    stalled: Mutex<Vec<Arc<Outbox>>>,
+    wake: Condvar,
+}
+
+/// Pausa del flusher tras una vuelta en la que alguna cola siguió atascada.
+const STALL_RETRY: Duration = Duration::from_millis(1);
+
+impl Flusher {
+    /// Crea el flusher y arranca su hilo. Error: el de `thread::spawn` si el
+    /// sistema no puede crear otro hilo.
+    pub fn start() -> io::Result<Arc<Flusher>> {
+        let flusher = Arc::new(Flusher {
+            stalled: Mutex::new(Vec::new()),
+            wake: Condvar::new(),
+        });
+        let worker = Arc::clone(&flusher);
+        thread::Builder::new()
+            .name("flusher".into())
+            .spawn(move || worker.run())?;
+        Ok(flusher)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Outbox>>> {
+        self.stalled.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Recibe una cola atascada; quien la entrega le cede la escritura.
+    fn adopt(&self, outbox: Arc<Outbox>) {
+        self.lock().push(outbox);
+        self.wake.notify_one();
+    }
+
+    fn run(&self) {
+        loop {
+            let batch = {
+                let mut stalled = self.lock();
+                while stalled.is_empty() {
+                    stalled = self
+                        .wake
+                        .wait(stalled)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                std::mem::take(&mut *stalled)
+            };
+            let still: Vec<_> = batch
+                .into_iter()
+                .filter(|outbox| outbox.drain() == Drain::Stalled)
+                .collect();
+            if !still.is_empty() {
+                let mut stalled = self.lock();
+                stalled.extend(still);
+                drop(
+                    self.wake
+                        .wait_timeout(stalled, STALL_RETRY)
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Un socket de mentira: guarda lo que recibe y puede "llenarse".
+    #[derive(Clone, Default)]
+    pub(crate) struct MemoryLink {
+        pub(crate) written: Arc<Mutex<Vec<u8>>>,
+        pub(crate) full: Arc<AtomicBool>,
+        pub(crate) closed: Arc<AtomicBool>,
+        pub(crate) writes: Arc<AtomicUsize>,
+    }
+
+    impl MemoryLink {
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8_lossy(&self.written.lock().expect("lock")).into_owned()
+        }
+    }
+
+    impl Link for MemoryLink {
+        fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            if self.full.load(Ordering::SeqCst) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            // Escribe como mucho 7 bytes, como un socket casi lleno.
+            let n = bytes.len().min(7);
+            self.written
+                .lock()
+                .expect("lock")
+                .extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+
+        fn close(&self) {
+            self.closed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn wait_until(mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "la condición nunca se cumplió");
+            thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn writes_everything_in_order_across_partial_writes() {
+        let flusher = Flusher::start().expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 1024, &flusher);
+        assert_eq!(outbox.push(b"hola mundo\n"), Push::Queued);
+        assert_eq!(outbox.push(b"chao\n"), Push::Queued);
+        assert_eq!(link.text(), "hola mundo\nchao\n");
+        assert_eq!(outbox.pending_bytes(), 0);
+    }
+
+    #[test]
+    fn a_stalled_client_is_flushed_later_and_in_order() {
+        let flusher = Flusher::start().expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 1024, &flusher);
+        link.full.store(true, Ordering::SeqCst);
+        for i in 0..10 {
+            assert_eq!(outbox.push(format!("línea {i}\n").as_bytes()), Push::Queued);
+        }
+        assert_eq!(link.text(), "");
+        link.full.store(false, Ordering::SeqCst);
+        let expected: String = (0..10).map(|i| format!("línea {i}\n")).collect();
+        wait_until(|| link.text() == expected);
+    }
+
+    #[test]
+    fn overflowing_the_limit_closes_the_connection() {
+        let flusher = Flusher::start().expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 100, &flusher);
+        link.full.store(true, Ordering::SeqCst);
+        let line = [b'x'; 30];
+        assert_eq!(outbox.push(&line), Push::Queued);
+        assert_eq!(outbox.push(&line), Push::Queued);
+        assert_eq!(outbox.push(&line), Push::Queued);
+        assert_eq!(outbox.push(&line), Push::Overflow);
+        assert!(link.closed.load(Ordering::SeqCst));
+        assert!(outbox.is_closed());
+        assert_eq!(outbox.pending_bytes(), 0);
+        assert_eq!(outbox.push(b"x"), Push::Closed);
+    }
+
+    #[test]
+    fn finish_delivers_what_is_pending_then_closes() {
+        let flusher = Flusher::start().expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 1024, &flusher);
+        link.full.store(true, Ordering::SeqCst);
+        outbox.push(b"adios\n");
+        link.full.store(false, Ordering::SeqCst);
+        outbox.finish(Duration::from_secs(5));
+        assert_eq!(link.text(), "adios\n");
+        assert!(link.closed.load(Ordering::SeqCst));
+        assert_eq!(outbox.push(b"tarde\n"), Push::Closed);
+    }
+}

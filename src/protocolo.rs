@@ -1,0 +1,965 @@
+//! El protocolo de la sala de chat como código puro: convierte una línea que
+//! envía un cliente en un [`Command`] y un [`Event`] del servidor en la línea
+//! exacta que viaja por el socket (y de vuelta, para el cliente y las pruebas).
+//!
+//! Este módulo no hace E/S ni conoce sockets, hilos, cuentas ni saldos: solo
+//! sabe qué forma tienen las líneas. Las reglas de negocio (quién está
+//! conectado, si alcanza el dinero) viven en `session` y `ledger`; cómo se
+//! corta el flujo de bytes en líneas vive en `framing`.
+//!
+//! Las cadenas que el servidor envía son parte del contrato (enunciados 003 y
+//! 004 del curso, y el issue #2): se mantienen byte a byte, en inglés.
+
+use std::fmt;
+
+/// Largo máximo de una línea del cliente, en bytes, sin contar el `\n` final
+/// (ni el `\r` de un `\r\n`). Una línea más larga se descarta con un error.
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// Largo máximo de un nombre de usuario, en caracteres (todos ASCII).
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// Largo máximo de una contraseña, en bytes.
+pub const MAX_PASSWORD_BYTES: usize = 128;
+
+/// Nombres que nadie puede tomar (ver [`check_name`]).
+pub const RESERVED_NAMES: [&str; 2] = ["Me", "You"];
+
+/// Prefijo de todos los avisos del servidor (enunciado 004).
+pub const SERVER_PREFIX: &str = "[SERVER] Client: ";
+
+/// Prefijo de un mensaje privado tal como lo ve quien lo recibe.
+pub const PRIVATE_PREFIX: &str = "[PRIVATE] ";
+
+/// Saludo que recibe quien entra a la sala (enunciado 003, punto 4).
+pub const WELCOME: &str = "Welcome to the best chat in the universe!";
+
+/// Despedida que recibe quien sale con `:q` (enunciado 004, punto 4).
+pub const GOODBYE: &str = "You have been disconnected from the best chat in the universe!";
+
+/// Los emojis del enunciado 004: la palabra que escribe el usuario y la
+/// carita que ven los demás.
+pub const EMOJIS: [(&str, &str); 3] = [(":smile", ":~)"), (":angry", ">:("), (":confused", ":S")];
+
+/// Lo que un cliente pide con una línea de texto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `:register <name> <password>`: crear una cuenta.
+    Register { name: String, password: String },
+    /// `:login <name> <password>`: entrar a una cuenta existente.
+    Login { name: String, password: String },
+    /// Una línea que no es un comando: mensaje público, tal como llegó
+    /// (los emojis y la limpieza se aplican al entregarlo, con [`render_text`]).
+    Public(String),
+    /// `:p - <user> - <message>` o `:p <user> <message>`: mensaje privado.
+    Private { to: String, text: String },
+    /// `:u`: lista de usuarios conectados.
+    Users,
+    /// `:funds`: saldo propio.
+    Funds,
+    /// `:t - <user> - <amount>` o `:t <user> <amount>`: transferencia, en dólares.
+    Transfer { to: String, amount: u64 },
+    /// `:help`: lista de comandos.
+    Help,
+    /// `:q`: salir de la sala.
+    Quit,
+}
+
+/// Todo lo que puede salir mal en una petición, con su texto exacto.
+///
+/// Cada variante se envía como un aviso `[SERVER] Client: ...` (ver
+/// [`Event::Error`]); el cliente puede corregir y seguir en la misma conexión.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Un comando de la sala antes de iniciar sesión.
+    NotSignedIn,
+    /// `:login` o `:register` con la sesión ya iniciada (lleva el nombre).
+    AlreadySignedIn(String),
+    /// Nombre fuera de la regla: 1 a 32 caracteres de `A-Z a-z 0-9 _ -`.
+    BadName,
+    /// Contraseña vacía, con espacios o de más de 128 bytes.
+    BadPassword,
+    /// El nombre ya tiene cuenta (sin distinguir mayúsculas).
+    NameTaken(String),
+    /// Nombre o contraseña incorrectos: un solo mensaje para ambos casos, para
+    /// que nadie pueda averiguar qué nombres existen.
+    BadCredentials,
+    /// La cuenta ya tiene una sesión abierta en otra conexión.
+    AlreadyConnected(String),
+    /// La respuesta a "What is your balance?" no es un número entero >= 0.
+    BadBalance,
+    /// El destinatario de un privado no está conectado.
+    NotConnected(String),
+    /// No existe una cuenta con ese nombre.
+    NoAccount(String),
+    /// El destinatario aún no ha declarado su saldo inicial.
+    NoBalanceYet(String),
+    /// Saldo insuficiente (texto exacto del enunciado 004).
+    InsufficientFunds,
+    /// Monto que no es un entero positivo que quepa en 64 bits.
+    BadAmount,
+    /// El saldo del destinatario se desbordaría (más de `u64::MAX` dólares).
+    Overflow(String),
+    /// Transferencia a uno mismo.
+    SelfTransfer,
+    /// Palabra `:algo` que no es un comando (lleva la palabra).
+    UnknownCommand(String),
+    /// Comando conocido con argumentos mal formados (lleva la forma correcta).
+    Usage(String),
+    /// Línea de más de [`MAX_LINE_BYTES`] bytes.
+    LineTooLong,
+    /// Línea que no es UTF-8 válido.
+    InvalidUtf8,
+    /// El servidor no pudo guardar el cambio en disco; no se aplicó.
+    StorageFailed,
+}
+
+/// Lo que el servidor le dice a un cliente: cada evento es exactamente una
+/// línea de texto (sin el `\n`, que agrega [`Event::to_line`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Primera línea al conectar: cómo iniciar sesión.
+    Prompt,
+    /// `Welcome to the best chat in the universe!`
+    Welcome,
+    /// `[SERVER] Client: What is your balance?`
+    AskBalance,
+    /// `[SERVER] Client: The balance of N has been set to your account.`
+    BalanceSet(u64),
+    /// `[SERVER] Client: You have N dollars.`
+    Funds(u64),
+    /// `[SERVER] Client: <name> connected!`
+    Connected(String),
+    /// `[SERVER] Client: <name> disconnected!`
+    Disconnected(String),
+    /// `<from>: <text>`: mensaje público.
+    Public { from: String, text: String },
+    /// `[PRIVATE] <from>: <text>`: mensaje privado.
+    Private { from: String, text: String },
+    /// `[SERVER] Client: Connected users: a, b, c` (ordenados por nombre).
+    Users(Vec<String>),
+    /// Confirmación a quien transfiere, con su saldo nuevo en dólares.
+    TransferSent {
+        to: String,
+        amount: u64,
+        balance: u64,
+    },
+    /// Aviso a quien recibe, con su saldo nuevo en dólares.
+    TransferReceived {
+        from: String,
+        amount: u64,
+        balance: u64,
+    },
+    /// La lista de comandos, en una sola línea.
+    Help,
+    /// `You have been disconnected from the best chat in the universe!`
+    Goodbye,
+    /// Un error, como aviso del servidor.
+    Error(Problem),
+}
+
+const PROMPT_TEXT: &str =
+    "Sign in with :login <name> <password> or create an account with :register <name> <password>.";
+const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> (private message), \
+:u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
+:smile :angry :confused (emojis), :help (this list), :q (quit).";
+const USERS_TEXT: &str = "Connected users: ";
+
+const USAGE_REGISTER: &str = ":register <name> <password>";
+const USAGE_LOGIN: &str = ":login <name> <password>";
+const USAGE_PRIVATE: &str = ":p <user> <message>";
+const USAGE_TRANSFER: &str = ":t <user> <amount>";
+
+/// Interpreta una línea del cliente (ya sin `\n` ni `\r`).
+///
+/// Devuelve `Ok(None)` para una línea vacía o solo de espacios, que se ignora.
+/// Una línea es un comando cuando su primera palabra es `:` seguido de letras
+/// minúsculas ASCII (`:q`, `:funds`); así `:)`, `:D` o `:S` siguen siendo
+/// texto. Los emojis (`:smile`...) no son comandos: la línea es un mensaje
+/// público. Errores: [`Problem::UnknownCommand`] para una palabra `:algo`
+/// desconocida, [`Problem::Usage`] para argumentos mal formados,
+/// [`Problem::BadName`]/[`Problem::BadPassword`] en `:register`,
+/// [`Problem::BadCredentials`] en `:login` con un nombre imposible y
+/// [`Problem::BadAmount`] en `:t`.
+pub fn parse_command(line: &str) -> Result<Option<Command>, Problem> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let (word, rest) = split_word(line);
+    if !is_command_word(word) || EMOJIS.iter().any(|(emoji, _)| *emoji == word) {
+        return Ok(Some(Command::Public(line.to_string())));
+    }
+    let args: Vec<&str> = rest.split_whitespace().collect();
+    let no_args = |command: Command| {
+        if args.is_empty() {
+            Ok(Some(command))
+        } else {
+            Err(Problem::Usage(word.to_string()))
+        }
+    };
+    match word {
+        ":register" => match args.as_slice() {
+            [name, password] => {
+                check_name(name)?;
+                check_password(password)?;
+                Ok(Some(Command::Register {
+                    name: name.to_string(),
+                    password: password.to_string(),
+                }))
+            }
+            _ => Err(Problem::Usage(USAGE_REGISTER.to_string())),
+        },
+        ":login" => match args.as_slice() {
+            [name, password] => {
+                // Un nombre imposible recibe el mismo error que uno inexistente.
+                if check_name(name).is_err() || check_password(password).is_err() {
+                    return Err(Problem::BadCredentials);
+                }
+                Ok(Some(Command::Login {
+                    name: name.to_string(),
+                    password: password.to_string(),
+                }))
+            }
+            _ => Err(Problem::Usage(USAGE_LOGIN.to_string())),
+        },
+        ":p" => {
+            let (to, text) =
+                split_target(rest).ok_or_else(|| Problem::Usage(USAGE_PRIVATE.to_string()))?;
+            if text.trim().is_empty() {
+                return Err(Problem::Usage(USAGE_PRIVATE.to_string()));
+            }
+            Ok(Some(Command::Private {
+                to: to.to_string(),
+                text: text.to_string(),
+            }))
+        }
+        ":t" => {
+            let (to, amount) =
+                split_target(rest).ok_or_else(|| Problem::Usage(USAGE_TRANSFER.to_string()))?;
+            let amount = amount.trim();
+            if amount.is_empty() {
+                return Err(Problem::Usage(USAGE_TRANSFER.to_string()));
+            }
+            Ok(Some(Command::Transfer {
+                to: to.to_string(),
+                amount: parse_amount(amount)?,
+            }))
+        }
+        ":u" => no_args(Command::Users),
+        ":funds" => no_args(Command::Funds),
+        ":help" => no_args(Command::Help),
+        ":q" => no_args(Command::Quit),
+        _ => Err(Problem::UnknownCommand(word.to_string())),
+    }
+}
+
+/// Interpreta la respuesta a "What is your balance?": un número entero de
+/// dólares, 0 o más, que quepa en `u64` (espacios alrededor permitidos).
+///
+/// Errores: [`Problem::BadBalance`] para cualquier otra cosa (`-5`, `50.000`,
+/// `abc`, un número de más de 20 dígitos).
+pub fn parse_balance(line: &str) -> Result<u64, Problem> {
+    parse_digits(line.trim()).ok_or(Problem::BadBalance)
+}
+
+/// Interpreta un monto de transferencia: entero positivo de dólares que quepa
+/// en `u64`. Errores: [`Problem::BadAmount`] (también para `0`).
+pub fn parse_amount(text: &str) -> Result<u64, Problem> {
+    match parse_digits(text) {
+        Some(0) | None => Err(Problem::BadAmount),
+        Some(amount) => Ok(amount),
+    }
+}
+
+/// Comprueba la regla de nombres del contrato: 1 a 32 caracteres de
+/// `A-Z a-z 0-9 _ -`. Además se reservan `Me` y `You` (en cualquier
+/// combinación de mayúsculas): el cliente muestra las líneas propias como
+/// `Me: ...`, y un usuario `You` haría ambiguo el aviso de transferencia
+/// (`You transferred 3 dollars to you...`). Error: [`Problem::BadName`].
+pub fn check_name(name: &str) -> Result<(), Problem> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let reserved = RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name));
+    if (1..=MAX_NAME_CHARS).contains(&name.len()) && name.chars().all(allowed) && !reserved {
+        Ok(())
+    } else {
+        Err(Problem::BadName)
+    }
+}
+
+/// Comprueba una contraseña: 1 a 128 bytes, sin espacios ni caracteres de
+/// control. Error: [`Problem::BadPassword`].
+pub fn check_password(password: &str) -> Result<(), Problem> {
+    let ok = (1..=MAX_PASSWORD_BYTES).contains(&password.len())
+        && !password
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::BadPassword)
+    }
+}
+
+/// La clave con la que se busca un nombre: los nombres son únicos sin
+/// distinguir mayúsculas, así que `Alice` y `alice` son la misma cuenta.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Prepara el texto de un mensaje tal como lo verán los demás: quita los
+/// caracteres de control (un `ESC` podría manejar la terminal ajena; un
+/// tabulador pasa a ser un espacio) y reemplaza cada emoji que aparece como
+/// palabra completa, separada por espacios (`:smile` → `:~)`).
+///
+/// Devuelve el texto listo; puede quedar vacío si solo había controles.
+pub fn render_text(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    clean
+        .split(' ')
+        .map(|word| {
+            EMOJIS
+                .iter()
+                .find(|(emoji, _)| *emoji == word)
+                .map_or(word, |(_, face)| *face)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Event {
+    /// La línea que viaja por el socket, con su `\n` final, en bytes UTF-8.
+    pub fn to_line(&self) -> String {
+        let mut line = self.to_string();
+        line.push('\n');
+        line
+    }
+
+    /// Reconoce una línea del servidor (sin `\n`). Es la inversa de
+    /// `to_string`: `Event::parse(&e.to_string()) == Some(e)` para todo evento
+    /// con nombres válidos. Devuelve `None` si la línea no es de este protocolo.
+    pub fn parse(line: &str) -> Option<Event> {
+        match line {
+            WELCOME => return Some(Event::Welcome),
+            GOODBYE => return Some(Event::Goodbye),
+            _ => {}
+        }
+        if let Some(rest) = line.strip_prefix(PRIVATE_PREFIX) {
+            let (from, text) = rest.split_once(": ")?;
+            check_name(from).ok()?;
+            return Some(Event::Private {
+                from: from.to_string(),
+                text: text.to_string(),
+            });
+        }
+        let Some(notice) = line.strip_prefix(SERVER_PREFIX) else {
+            let (from, text) = line.split_once(": ")?;
+            check_name(from).ok()?;
+            return Some(Event::Public {
+                from: from.to_string(),
+                text: text.to_string(),
+            });
+        };
+        parse_notice(notice)
+    }
+}
+
+fn parse_notice(notice: &str) -> Option<Event> {
+    match notice {
+        PROMPT_TEXT => return Some(Event::Prompt),
+        "What is your balance?" => return Some(Event::AskBalance),
+        HELP_TEXT => return Some(Event::Help),
+        _ => {}
+    }
+    if let Some(list) = notice.strip_prefix(USERS_TEXT) {
+        let names: Vec<String> = if list.is_empty() {
+            Vec::new()
+        } else {
+            list.split(", ").map(str::to_string).collect()
+        };
+        return names
+            .iter()
+            .all(|n| check_name(n).is_ok())
+            .then_some(Event::Users(names));
+    }
+    if let Some(n) = between(notice, "The balance of ", " has been set to your account.") {
+        return Some(Event::BalanceSet(n.parse().ok()?));
+    }
+    if let Some(n) = between(notice, "You have ", " dollars.") {
+        return Some(Event::Funds(n.parse().ok()?));
+    }
+    if let Some(rest) = between(notice, "You transferred ", " dollars.") {
+        let (amount, rest) = rest.split_once(" dollars to ")?;
+        let (to, balance) = rest.split_once(". You have ")?;
+        check_name(to).ok()?;
+        return Some(Event::TransferSent {
+            to: to.to_string(),
+            amount: amount.parse().ok()?,
+            balance: balance.parse().ok()?,
+        });
+    }
+    if let Some((from, rest)) = notice.split_once(" transferred ")
+        && check_name(from).is_ok()
+        && let Some(rest) = rest.strip_suffix(" dollars.")
+    {
+        let (amount, balance) = rest.split_once(" dollars to you. You have ")?;
+        return Some(Event::TransferReceived {
+            from: from.to_string(),
+            amount: amount.parse().ok()?,
+            balance: balance.parse().ok()?,
+        });
+    }
+    for (suffix, make) in [
+        (" connected!", Event::Connected as fn(String) -> Event),
+        (" disconnected!", Event::Disconnected),
+    ] {
+        if let Some(name) = notice.strip_suffix(suffix)
+            && check_name(name).is_ok()
+        {
+            return Some(make(name.to_string()));
+        }
+    }
+    Problem::parse(notice).map(Event::Error)
+}
+
+impl Problem {
+    /// Reconoce el texto de un error (lo que va tras `[SERVER] Client: `).
+    /// Inversa de `to_string`; `None` si no es un error de este protocolo.
+    pub fn parse(text: &str) -> Option<Problem> {
+        let fixed = [
+            Problem::NotSignedIn,
+            Problem::BadName,
+            Problem::BadPassword,
+            Problem::BadCredentials,
+            Problem::BadBalance,
+            Problem::InsufficientFunds,
+            Problem::BadAmount,
+            Problem::SelfTransfer,
+            Problem::LineTooLong,
+            Problem::InvalidUtf8,
+            Problem::StorageFailed,
+        ];
+        if let Some(p) = fixed.into_iter().find(|p| p.to_string() == text) {
+            return Some(p);
+        }
+        type Make = fn(String) -> Problem;
+        let templates: [(&str, &str, Make); 8] = [
+            (
+                "You are already signed in as ",
+                ".",
+                Problem::AlreadySignedIn,
+            ),
+            ("The name ", " is already taken.", Problem::NameTaken),
+            ("", " is already connected.", Problem::AlreadyConnected),
+            ("", " is not connected.", Problem::NotConnected),
+            ("There is no account named ", ".", Problem::NoAccount),
+            ("", " has not set a balance yet.", Problem::NoBalanceYet),
+            ("", "'s balance cannot hold that amount.", Problem::Overflow),
+            ("Usage: ", "", Problem::Usage),
+        ];
+        for (prefix, suffix, make) in templates {
+            if let Some(arg) = between(text, prefix, suffix) {
+                let valid = if prefix == "Usage: " {
+                    !arg.is_empty()
+                } else {
+                    check_name(arg).is_ok()
+                };
+                if valid {
+                    return Some(make(arg.to_string()));
+                }
+            }
+        }
+        let word = between(
+            text,
+            "Unknown command ",
+            ". Type :help to see the commands.",
+        )?;
+        is_command_word(word).then(|| Problem::UnknownCommand(word.to_string()))
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NotSignedIn => write!(f, "You are not signed in. {PROMPT_TEXT}"),
+            Problem::AlreadySignedIn(name) => write!(f, "You are already signed in as {name}."),
+            Problem::BadName => write!(
+                f,
+                "Names have 1 to {MAX_NAME_CHARS} characters: letters A-Z and a-z, digits, _ and -; Me and You are reserved."
+            ),
+            Problem::BadPassword => write!(
+                f,
+                "Passwords have 1 to {MAX_PASSWORD_BYTES} bytes and no spaces."
+            ),
+            Problem::NameTaken(name) => write!(f, "The name {name} is already taken."),
+            Problem::BadCredentials => write!(f, "Wrong name or password."),
+            Problem::AlreadyConnected(name) => write!(f, "{name} is already connected."),
+            Problem::BadBalance => write!(
+                f,
+                "Your balance must be a whole number of dollars, 0 or more (for example 50000)."
+            ),
+            Problem::NotConnected(name) => write!(f, "{name} is not connected."),
+            Problem::NoAccount(name) => write!(f, "There is no account named {name}."),
+            Problem::NoBalanceYet(name) => write!(f, "{name} has not set a balance yet."),
+            Problem::InsufficientFunds => {
+                write!(f, "You don't have sufficient funds for the transaction.")
+            }
+            Problem::BadAmount => write!(
+                f,
+                "The amount must be a whole number of dollars from 1 to {}.",
+                u64::MAX
+            ),
+            Problem::Overflow(name) => write!(f, "{name}'s balance cannot hold that amount."),
+            Problem::SelfTransfer => write!(f, "You cannot transfer money to yourself."),
+            Problem::UnknownCommand(word) => {
+                write!(f, "Unknown command {word}. Type :help to see the commands.")
+            }
+            Problem::Usage(form) => write!(f, "Usage: {form}"),
+            Problem::LineTooLong => write!(
+                f,
+                "Line too long: the limit is {MAX_LINE_BYTES} bytes. It was discarded."
+            ),
+            Problem::InvalidUtf8 => write!(f, "The line is not valid UTF-8. It was discarded."),
+            Problem::StorageFailed => write!(
+                f,
+                "The server could not save the change, so nothing was changed. Try again later."
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = SERVER_PREFIX;
+        match self {
+            Event::Prompt => write!(f, "{s}{PROMPT_TEXT}"),
+            Event::Welcome => f.write_str(WELCOME),
+            Event::AskBalance => write!(f, "{s}What is your balance?"),
+            Event::BalanceSet(n) => {
+                write!(f, "{s}The balance of {n} has been set to your account.")
+            }
+            Event::Funds(n) => write!(f, "{s}You have {n} dollars."),
+            Event::Connected(name) => write!(f, "{s}{name} connected!"),
+            Event::Disconnected(name) => write!(f, "{s}{name} disconnected!"),
+            Event::Public { from, text } => write!(f, "{from}: {text}"),
+            Event::Private { from, text } => write!(f, "{PRIVATE_PREFIX}{from}: {text}"),
+            Event::Users(names) => write!(f, "{s}{USERS_TEXT}{}", names.join(", ")),
+            Event::TransferSent {
+                to,
+                amount,
+                balance,
+            } => write!(
+                f,
+                "{s}You transferred {amount} dollars to {to}. You have {balance} dollars."
+            ),
+            Event::TransferReceived {
+                from,
+                amount,
+                balance,
+            } => write!(
+                f,
+                "{s}{from} transferred {amount} dollars to you. You have {balance} dollars."
+            ),
+            Event::Help => write!(f, "{s}{HELP_TEXT}"),
+            Event::Goodbye => f.write_str(GOODBYE),
+            Event::Error(problem) => write!(f, "{s}{problem}"),
+        }
+    }
+}
+
+/// Primera palabra (hasta el primer espacio en blanco) y el resto sin los
+/// espacios iniciales.
+fn split_word(line: &str) -> (&str, &str) {
+    let line = line.trim_start();
+    match line.find(char::is_whitespace) {
+        Some(i) => (&line[..i], line[i..].trim_start()),
+        None => (line, ""),
+    }
+}
+
+/// `:` seguido de una o más letras minúsculas ASCII.
+fn is_command_word(word: &str) -> bool {
+    word.strip_prefix(':')
+        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+/// Separa destinatario y resto en las dos formas del contrato:
+/// `- <user> - <resto>` (la del enunciado 004) y `<user> <resto>`.
+fn split_target(args: &str) -> Option<(&str, &str)> {
+    let dashed = args
+        .strip_prefix('-')
+        .filter(|a| a.is_empty() || a.starts_with(char::is_whitespace));
+    let (to, rest) = match dashed {
+        Some(after_dash) => {
+            let (to, rest) = split_word(after_dash);
+            let rest = rest.strip_prefix('-')?;
+            (to, rest.trim_start())
+        }
+        None => split_word(args),
+    };
+    (!to.is_empty()).then_some((to, rest))
+}
+
+/// Solo dígitos ASCII (sin signo) que quepan en `u64`.
+fn parse_digits(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// El texto entre un prefijo y un sufijo, si la línea tiene esa forma.
+fn between<'a>(text: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
+    text.strip_prefix(prefix)?.strip_suffix(suffix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(line: &str) -> Command {
+        match parse_command(line) {
+            Ok(Some(c)) => c,
+            other => panic!("{line:?} dio {other:?}"),
+        }
+    }
+
+    fn err(line: &str) -> Problem {
+        match parse_command(line) {
+            Err(p) => p,
+            other => panic!("{line:?} debía fallar y dio {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sign_in_commands() {
+        assert_eq!(
+            cmd(":register alice s3cret"),
+            Command::Register {
+                name: "alice".into(),
+                password: "s3cret".into()
+            }
+        );
+        assert_eq!(
+            cmd("  :login Bob_1-x  pw  "),
+            Command::Login {
+                name: "Bob_1-x".into(),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(
+            err(":register alice"),
+            Problem::Usage(USAGE_REGISTER.into())
+        );
+        assert_eq!(
+            err(":register a b c"),
+            Problem::Usage(USAGE_REGISTER.into())
+        );
+        assert_eq!(err(":login"), Problem::Usage(USAGE_LOGIN.into()));
+        assert_eq!(err(":register al!ce pw"), Problem::BadName);
+        assert_eq!(
+            err(&format!(":register {} pw", "a".repeat(33))),
+            Problem::BadName
+        );
+        assert_eq!(
+            cmd(&format!(":register {} pw", "a".repeat(32))),
+            Command::Register {
+                name: "a".repeat(32),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(err(":register ñandú pw"), Problem::BadName);
+        assert_eq!(
+            err(&format!(":register al {}", "x".repeat(129))),
+            Problem::BadPassword
+        );
+        // Al entrar, un nombre imposible no se distingue de uno inexistente.
+        assert_eq!(err(":login al!ce pw"), Problem::BadCredentials);
+    }
+
+    #[test]
+    fn private_messages_in_both_forms() {
+        let expected = Command::Private {
+            to: "bob".into(),
+            text: "hola  mundo".into(),
+        };
+        assert_eq!(cmd(":p - bob - hola  mundo"), expected);
+        assert_eq!(cmd(":p bob hola  mundo"), expected);
+        assert_eq!(cmd(":p -  bob  -hola  mundo"), expected);
+        assert_eq!(
+            cmd(":p bob - hola"),
+            Command::Private {
+                to: "bob".into(),
+                text: "- hola".into()
+            }
+        );
+        for bad in [
+            ":p",
+            ":p bob",
+            ":p - bob -",
+            ":p - bob hola",
+            ":p -",
+            ":p bob   ",
+        ] {
+            assert_eq!(err(bad), Problem::Usage(USAGE_PRIVATE.into()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn transfers_in_both_forms() {
+        let expected = Command::Transfer {
+            to: "bob".into(),
+            amount: 100,
+        };
+        assert_eq!(cmd(":t - bob - 100"), expected);
+        assert_eq!(cmd(":t bob 100"), expected);
+        assert_eq!(
+            cmd(&format!(":t bob {}", u64::MAX)),
+            Command::Transfer {
+                to: "bob".into(),
+                amount: u64::MAX
+            }
+        );
+        for bad in [
+            ":t bob 0",
+            ":t bob -5",
+            ":t bob 1.5",
+            ":t bob abc",
+            ":t bob 1 2",
+            ":t bob +5",
+        ] {
+            assert_eq!(err(bad), Problem::BadAmount, "{bad:?}");
+        }
+        assert_eq!(err(":t bob 18446744073709551616"), Problem::BadAmount);
+        assert_eq!(err(":t bob"), Problem::Usage(USAGE_TRANSFER.into()));
+        assert_eq!(err(":t"), Problem::Usage(USAGE_TRANSFER.into()));
+    }
+
+    #[test]
+    fn simple_commands_take_no_arguments() {
+        assert_eq!(cmd(":u"), Command::Users);
+        assert_eq!(cmd(":funds"), Command::Funds);
+        assert_eq!(cmd(":help"), Command::Help);
+        assert_eq!(cmd(":q"), Command::Quit);
+        assert_eq!(cmd(" :q "), Command::Quit);
+        assert_eq!(err(":q now"), Problem::Usage(":q".into()));
+        assert_eq!(err(":funds 3"), Problem::Usage(":funds".into()));
+    }
+
+    #[test]
+    fn unknown_commands_and_plain_text() {
+        assert_eq!(err(":quit"), Problem::UnknownCommand(":quit".into()));
+        assert_eq!(err(":xyz hola"), Problem::UnknownCommand(":xyz".into()));
+        for text in [
+            "hola",
+            ":)",
+            ":D",
+            ":S",
+            ":-)",
+            "::",
+            ":Q",
+            "a :q",
+            ":smile",
+            ":angry hola",
+        ] {
+            assert_eq!(cmd(text), Command::Public(text.into()), "{text:?}");
+        }
+        assert_eq!(parse_command(""), Ok(None));
+        assert_eq!(parse_command("   "), Ok(None));
+    }
+
+    #[test]
+    fn emojis_replace_whole_words_only() {
+        assert_eq!(render_text(":smile"), ":~)");
+        assert_eq!(render_text("hola :angry y :confused"), "hola >:( y :S");
+        assert_eq!(
+            render_text(":smiley :smile! x:smile"),
+            ":smiley :smile! x:smile"
+        );
+        assert_eq!(render_text("a  :smile  b"), "a  :~)  b");
+    }
+
+    #[test]
+    fn control_characters_are_removed() {
+        assert_eq!(render_text("ho\x1b[2Jla\x07\r"), "ho[2Jla");
+        assert_eq!(render_text("a\tb"), "a b");
+        assert_eq!(render_text("\u{9b}31m ñandú"), "31m ñandú");
+    }
+
+    #[test]
+    fn balances_and_amounts() {
+        assert_eq!(parse_balance("50000"), Ok(50000));
+        assert_eq!(parse_balance(" 0 "), Ok(0));
+        assert_eq!(parse_balance(&u64::MAX.to_string()), Ok(u64::MAX));
+        for bad in ["", "-1", "50.000", "abc", "18446744073709551616", "5 0"] {
+            assert_eq!(parse_balance(bad), Err(Problem::BadBalance), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exact_contract_strings() {
+        let cases = [
+            (Event::Welcome, "Welcome to the best chat in the universe!"),
+            (Event::AskBalance, "[SERVER] Client: What is your balance?"),
+            (
+                Event::BalanceSet(50000),
+                "[SERVER] Client: The balance of 50000 has been set to your account.",
+            ),
+            (
+                Event::Funds(3000),
+                "[SERVER] Client: You have 3000 dollars.",
+            ),
+            (
+                Event::Connected("alice".into()),
+                "[SERVER] Client: alice connected!",
+            ),
+            (
+                Event::Disconnected("alice".into()),
+                "[SERVER] Client: alice disconnected!",
+            ),
+            (
+                Event::Public {
+                    from: "alice".into(),
+                    text: "hola".into(),
+                },
+                "alice: hola",
+            ),
+            (
+                Event::Private {
+                    from: "alice".into(),
+                    text: "hola".into(),
+                },
+                "[PRIVATE] alice: hola",
+            ),
+            (
+                Event::Users(vec!["alice".into(), "bob".into(), "carol".into()]),
+                "[SERVER] Client: Connected users: alice, bob, carol",
+            ),
+            (
+                Event::TransferSent {
+                    to: "bob".into(),
+                    amount: 100,
+                    balance: 2900,
+                },
+                "[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.",
+            ),
+            (
+                Event::TransferReceived {
+                    from: "alice".into(),
+                    amount: 100,
+                    balance: 600,
+                },
+                "[SERVER] Client: alice transferred 100 dollars to you. You have 600 dollars.",
+            ),
+            (
+                Event::Error(Problem::InsufficientFunds),
+                "[SERVER] Client: You don't have sufficient funds for the transaction.",
+            ),
+            (
+                Event::Goodbye,
+                "You have been disconnected from the best chat in the universe!",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(event.to_string(), line);
+            assert_eq!(event.to_line(), format!("{line}\n"));
+        }
+    }
+
+    #[test]
+    fn every_event_round_trips() {
+        let name = || "Bob_2".to_string();
+        let problems = vec![
+            Problem::NotSignedIn,
+            Problem::AlreadySignedIn(name()),
+            Problem::BadName,
+            Problem::BadPassword,
+            Problem::NameTaken(name()),
+            Problem::BadCredentials,
+            Problem::AlreadyConnected(name()),
+            Problem::BadBalance,
+            Problem::NotConnected(name()),
+            Problem::NoAccount(name()),
+            Problem::NoBalanceYet(name()),
+            Problem::InsufficientFunds,
+            Problem::BadAmount,
+            Problem::Overflow(name()),
+            Problem::SelfTransfer,
+            Problem::UnknownCommand(":xyz".into()),
+            Problem::Usage(USAGE_TRANSFER.into()),
+            Problem::LineTooLong,
+            Problem::InvalidUtf8,
+            Problem::StorageFailed,
+        ];
+        let mut events = vec![
+            Event::Prompt,
+            Event::Welcome,
+            Event::AskBalance,
+            Event::BalanceSet(0),
+            Event::Funds(u64::MAX),
+            Event::Connected(name()),
+            Event::Disconnected(name()),
+            Event::Public {
+                from: name(),
+                text: "a: b :~) [SERVER] Client: x".into(),
+            },
+            Event::Private {
+                from: name(),
+                text: "dólar: ñ".into(),
+            },
+            Event::Public {
+                from: name(),
+                text: String::new(),
+            },
+            Event::Users(vec![]),
+            Event::Users(vec![name(), "z".into()]),
+            Event::TransferSent {
+                to: name(),
+                amount: 1,
+                balance: 2,
+            },
+            Event::TransferReceived {
+                from: name(),
+                amount: 3,
+                balance: 4,
+            },
+            Event::Help,
+            Event::Goodbye,
+        ];
+        events.extend(problems.into_iter().map(Event::Error));
+        for event in events {
+            let line = event.to_string();
+            assert!(!line.contains('\n'), "{line:?}");
+            assert_eq!(Event::parse(&line), Some(event), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn foreign_lines_are_not_events() {
+        for line in [
+            "",
+            "hola",
+            "[SERVER] Client: what?",
+            "bad name!: x",
+            "[PRIVATE] x",
+        ] {
+            assert_eq!(Event::parse(line), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn name_keys_ignore_case() {
+        assert_eq!(name_key("AliCe"), name_key("alice"));
+        assert!(check_name("a").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("you").is_err());
+        assert!(check_name("ME").is_err());
+        assert!(check_name("Yours").is_ok());
+    }
+}

@@ -1,0 +1,305 @@
+//! El servidor TCP: abre el socket que escucha, acepta conexiones y levanta
+//! un hilo por cliente (enunciado 003, punto 6), que lee líneas y se las pasa
+//! a su [`Session`].
+//!
+//! Este módulo es la parte delgada que toca la red: las reglas están en
+//! `session`, `ledger` y `protocolo`, que se prueban sin sockets. También
+//! lee la línea de comandos (`--addr`, `--data-dir`...).
+
+use crate::framing::{Frame, read_frame};
+use crate::ledger::Ledger;
+use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT};
+use crate::password::HashCost;
+use crate::protocolo::{MAX_LINE_BYTES, Problem};
+use crate::session::{Chat, Console, Flow, Session};
+use crate::storage::StorageError;
+use std::fmt;
+use std::io::{self, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// Dirección por defecto: la del código base del curso (enunciado 002).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:5500";
+
+/// Directorio de datos por defecto.
+pub const DEFAULT_DATA_DIR: &str = "./datos";
+
+/// Cuánto se espera, como mucho, para entregar la despedida al cerrar.
+const GOODBYE_GRACE: Duration = Duration::from_secs(1);
+
+/// Tamaño del búfer de lectura de cada cliente, en bytes.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// El texto de `servidor --help`.
+pub const USAGE: &str = "\
+Uso: servidor [opciones]
+
+Servidor de chat TCP con cuentas y un banco (un hilo por cliente).
+
+Opciones:
+  --addr HOST:PUERTO       dirección donde escuchar (por defecto 127.0.0.1:5500;
+                           puerto 0 = uno libre; IPv6 como [::1]:5500)
+  --data-dir DIR           directorio de usuarios.json (por defecto ./datos)
+  --max-queue-bytes N      bytes pendientes por cliente antes de desconectarlo
+                           (por defecto 1048576 = 1 MiB)
+  --hash-cost COSTO        owasp (por defecto: Argon2id, 19 MiB, t=2) o minimal
+                           (solo para pruebas y benchmarks: sin seguridad)
+  --help                   muestra esta ayuda
+
+La primera línea que imprime es la dirección real: \"Listening on HOST:PUERTO\".
+";
+
+/// La configuración del servidor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Dirección donde escuchar (`HOST:PUERTO`, IPv4 o IPv6).
+    pub addr: String,
+    /// Directorio con `usuarios.json`.
+    pub data_dir: PathBuf,
+    /// Límite de la cola de salida de cada cliente, en bytes.
+    pub max_queue_bytes: usize,
+    /// Costo de los hashes de contraseñas nuevas.
+    pub hash_cost: HashCost,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            addr: DEFAULT_ADDR.into(),
+            data_dir: DEFAULT_DATA_DIR.into(),
+            max_queue_bytes: DEFAULT_QUEUE_LIMIT,
+            hash_cost: HashCost::Owasp,
+        }
+    }
+}
+
+/// Lee los argumentos (sin el nombre del programa). Devuelve `Ok(None)` si
+/// se pidió `--help`. Error: un texto que explica el argumento malo.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
+    let mut config = Config::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.into())),
+            _ => (arg, None),
+        };
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--addr" => config.addr = value()?,
+            "--data-dir" => config.data_dir = value()?.into(),
+            "--max-queue-bytes" => {
+                let text = value()?;
+                config.max_queue_bytes = text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!("--max-queue-bytes: {text:?} is not a positive number")
+                })?;
+            }
+            "--hash-cost" => {
+                let text = value()?;
+                config.hash_cost = HashCost::parse(&text)
+                    .ok_or_else(|| format!("--hash-cost: {text:?} is not owasp or minimal"))?;
+            }
+            _ => return Err(format!("unknown argument {flag:?}")),
+        }
+    }
+    Ok(Some(config))
+}
+
+/// Por qué el servidor no pudo arrancar.
+#[derive(Debug)]
+pub enum ServerError {
+    /// El archivo de datos no se puede usar.
+    Storage(StorageError),
+    /// No se pudo abrir el socket en esa dirección (en uso, sin permiso...).
+    Bind { addr: String, error: io::Error },
+    /// No se pudo crear un hilo del servidor.
+    Thread(io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Storage(error) => error.fmt(f),
+            ServerError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            ServerError::Thread(error) => write!(f, "cannot start a thread: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Un servidor con su socket ya abierto, listo para aceptar.
+pub struct Server {
+    listener: TcpListener,
+    chat: Arc<Chat>,
+    flusher: Arc<Flusher>,
+    max_queue_bytes: usize,
+}
+
+impl Server {
+    /// Carga las cuentas y abre el socket (`socket` + `bind` + `listen`, en
+    /// una sola llamada de `std`). `console` recibe las líneas de consola.
+    /// Errores: [`ServerError`].
+    pub fn bind(config: &Config, console: Console) -> Result<Server, ServerError> {
+        let ledger =
+            Ledger::open(&config.data_dir, config.hash_cost).map_err(ServerError::Storage)?;
+        let listener = TcpListener::bind(&config.addr).map_err(|error| ServerError::Bind {
+            addr: config.addr.clone(),
+            error,
+        })?;
+        Ok(Server {
+            listener,
+            chat: Arc::new(Chat::new(ledger, console)),
+            flusher: Flusher::start().map_err(ServerError::Thread)?,
+            max_queue_bytes: config.max_queue_bytes,
+        })
+    }
+
+    /// La dirección real del socket (con el puerto elegido si se pidió el 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// El bucle de `accept`: por cada conexión, un hilo. No termina nunca
+    /// salvo que el socket falle de forma irrecuperable.
+    pub fn serve(self) -> io::Result<()> {
+        loop {
+            let (stream, addr) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                // Sin descriptores libres (EMFILE) o una conexión abortada
+                // antes del accept: se informa y se sigue atendiendo.
+                Err(error) => {
+                    self.chat.log(&format!("accept failed: {error}"));
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            if let Err(error) = self.start_client(stream, addr) {
+                self.chat.log(&format!("cannot serve {addr}: {error}"));
+            }
+        }
+    }
+
+    fn start_client(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
+        // Sin Nagle: cada línea sale de inmediato, sin esperar a juntar más.
+        stream.set_nodelay(true)?;
+        // Nadie espera más que esto a un socket lleno (ver `outbox`).
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let outbox = Outbox::new(stream.try_clone()?, self.max_queue_bytes, &self.flusher);
+        let chat = Arc::clone(&self.chat);
+        let peer = format!("{addr} (TCP)");
+        thread::Builder::new()
+            .name(format!("client {addr}"))
+            .spawn(move || serve_client(&chat, stream, outbox, peer))?;
+        Ok(())
+    }
+}
+
+/// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
+/// conexión, y al salir (aun si algo entró en pánico) cierra la sesión, para
+/// que la cuenta no quede "conectada" para siempre.
+fn serve_client(chat: &Chat, stream: TcpStream, outbox: Arc<Outbox>, peer: String) {
+    chat.log(&format!("Connection from {peer}"));
+    let mut session = Session::start(Arc::clone(&outbox), peer.clone());
+    let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut line = Vec::new();
+        loop {
+            match read_frame(&mut reader, &mut line, MAX_LINE_BYTES) {
+                Ok(Frame::Line) => {
+                    if session.handle(chat, &line) == Flow::Close {
+                        return;
+                    }
+                }
+                Ok(Frame::TooLong) => session.reject(Problem::LineTooLong),
+                Ok(Frame::Eof) | Err(_) => return,
+            }
+        }
+    }));
+    if outcome.is_err() {
+        chat.log(&format!(
+            "internal error while serving {peer}; connection closed"
+        ));
+    }
+    session.end(chat);
+    outbox.finish(GOODBYE_GRACE);
+    chat.log(&format!("Connection closed: {peer}"));
+}
+
+/// Una consola que escribe en la salida estándar. Si nadie la lee (tubería
+/// cerrada), las líneas se pierden, pero el servidor sigue.
+pub fn stdout_console() -> Console {
+    Box::new(|line| {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    })
+}
+
+/// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO` como
+/// primera línea y atiende para siempre. Errores: [`ServerError`].
+pub fn run(config: &Config) -> Result<(), ServerError> {
+    let server = Server::bind(config, stdout_console())?;
+    let addr = server.local_addr().map_err(|error| ServerError::Bind {
+        addr: config.addr.clone(),
+        error,
+    })?;
+    server.chat.log(&format!("Listening on {addr}"));
+    server.serve().map_err(|error| ServerError::Bind {
+        addr: addr.to_string(),
+        error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        assert_eq!(parse_args(args(&[])), Ok(Some(Config::default())));
+        let config = parse_args(args(&[
+            "--addr",
+            "[::1]:0",
+            "--data-dir=/tmp/x",
+            "--max-queue-bytes",
+            "4096",
+            "--hash-cost",
+            "minimal",
+        ]))
+        .expect("válido")
+        .expect("no es --help");
+        assert_eq!(config.addr, "[::1]:0");
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.max_queue_bytes, 4096);
+        assert_eq!(config.hash_cost, HashCost::Minimal);
+        assert_eq!(parse_args(args(&["--addr", "x", "--help"])), Ok(None));
+    }
+
+    #[test]
+    fn bad_flags_are_explained() {
+        for bad in [
+            &["--addr"][..],
+            &["--port", "1"],
+            &["--max-queue-bytes", "0"],
+            &["--hash-cost", "cheap"],
+        ] {
+            let error = parse_args(args(bad)).expect_err("debe fallar");
+            assert!(error.contains(bad[0]), "{error}");
+        }
+    }
+}
