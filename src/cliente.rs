@@ -71,8 +71,9 @@ enum Stage {
 
 struct State {
     stage: Stage,
-    /// Líneas recibidas del servidor (para esperar una respuesta).
-    received: u64,
+    /// Respuestas recibidas del servidor: toda línea salvo `Welcome`, que
+    /// siempre viene seguida de otra (la pregunta del saldo o el saldo).
+    replies: u64,
     /// El nombre de la última línea `:login`/`:register` enviada.
     name: Option<String>,
     /// La conexión terminó.
@@ -108,7 +109,7 @@ pub fn run(
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             stage: Stage::Outside,
-            received: 0,
+            replies: 0,
             name: None,
             closed: false,
         }),
@@ -141,7 +142,9 @@ pub fn run(
         print_line(&output, line);
         let event = Event::parse(line);
         let mut state = shared.lock();
-        state.received += 1;
+        if event != Some(Event::Welcome) {
+            state.replies += 1;
+        }
         match event {
             Some(Event::Welcome) => {
                 let name = state.name.clone().unwrap_or_default();
@@ -191,7 +194,7 @@ fn send_lines(
             {
                 state.name = Some(name.clone());
             }
-            (state.stage, state.received)
+            (state.stage, state.replies)
         };
         if stage == Stage::Joined {
             let shown = match &parsed {
@@ -216,7 +219,7 @@ fn send_lines(
             let state = shared.lock();
             let _ = shared
                 .changed
-                .wait_timeout_while(state, REPLY_WAIT, |s| s.received == before && !s.closed);
+                .wait_timeout_while(state, REPLY_WAIT, |s| s.replies == before && !s.closed);
         }
     }
     // Fin de la entrada: igual que :q. Cerrar el sentido de escritura avisa

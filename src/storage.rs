@@ -36,10 +36,17 @@ pub struct Record {
     pub balance: Option<u64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct DataFile {
     version: u32,
     users: Vec<Record>,
+}
+
+/// Lo mismo para escribir, sin copiar las cuentas.
+#[derive(Serialize)]
+struct DataFileRef<'a> {
+    version: u32,
+    users: Vec<&'a Record>,
 }
 
 /// Un archivo de datos que no se puede usar. El servidor se detiene con este
@@ -137,7 +144,10 @@ impl Store {
     pub fn save<'a>(&self, records: impl Iterator<Item = &'a Record>) -> io::Result<()> {
         let mut users: Vec<&Record> = records.collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
-        let body = serde_json::json!({ "version": FORMAT_VERSION, "users": users });
+        let body = DataFileRef {
+            version: FORMAT_VERSION,
+            users,
+        };
         let mut bytes = serde_json::to_vec_pretty(&body)?;
         bytes.push(b'\n');
 

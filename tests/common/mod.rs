@@ -1,0 +1,243 @@
+//! Ayudas para las pruebas de integración: arrancar el binario `servidor` de
+//! verdad en `127.0.0.1:0` con un directorio temporal, y hablarle por
+//! sockets TCP reales, esperando líneas concretas (nunca con `sleep`).
+//!
+//! Cada lectura tiene un tiempo límite generoso: una línea que no llega hace
+//! fallar la prueba con un mensaje claro en vez de colgarla.
+
+#![allow(dead_code)] // Cada archivo de pruebas usa una parte distinta.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Cuánto se espera una línea antes de dar la prueba por fallida.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Un proceso `servidor` en marcha; se mata al soltarlo.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    console: Receiver<String>,
+}
+
+impl Server {
+    /// Arranca el servidor en `127.0.0.1:0` con hash barato y `extra` flags.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_at("127.0.0.1:0", data_dir, extra)
+    }
+
+    /// Arranca el servidor en `addr` y lee su primera línea para saber el puerto.
+    pub fn start_at(addr: &str, data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_servidor"))
+            .args(["--addr", addr, "--hash-cost", "minimal", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("no se pudo ejecutar servidor");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = rx
+            .recv_timeout(PATIENCE)
+            .expect("el servidor no imprimió su dirección");
+        let addr = first
+            .strip_prefix("Listening on ")
+            .unwrap_or_else(|| panic!("primera línea inesperada: {first:?}"))
+            .parse()
+            .expect("dirección");
+        Server {
+            child,
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            console: rx,
+        }
+    }
+
+    /// Espera que la consola del servidor muestre exactamente `line`.
+    pub fn expect_console(&self, line: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.console.recv_timeout(left) {
+                Ok(got) if got == line => return,
+                Ok(got) => seen.push(got),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    panic!("la consola nunca mostró {line:?}; mostró {seen:#?}")
+                }
+            }
+        }
+    }
+
+    /// Conecta un cliente nuevo.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Registra `name` (clave `pw-<name en minúsculas>`) con `dollars` y espera a estar en la sala.
+    pub fn join(&self, name: &str, dollars: u64) -> Client {
+        let mut client = self.connect();
+        client.register(name, dollars);
+        client
+    }
+
+    /// Mata el proceso con SIGKILL (como un corte de luz) y espera que muera.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// PID del proceso.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Un cliente TCP crudo, como `nc`.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    pub name: String,
+}
+
+impl Client {
+    /// Conecta y consume la primera línea (cómo iniciar sesión).
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut client = Client {
+            writer: stream.try_clone().expect("clone"),
+            reader: BufReader::new(stream),
+            name: String::new(),
+        };
+        let prompt = client.line();
+        assert!(
+            prompt.starts_with("[SERVER] Client: Sign in with :login"),
+            "{prompt:?}"
+        );
+        client
+    }
+
+    /// Envía una línea (agrega el `\n`).
+    pub fn send(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\n").as_bytes());
+    }
+
+    /// Envía bytes tal cual.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    /// La siguiente línea del servidor, sin `\n`. Falla si no llega a tiempo
+    /// o si la conexión se cerró.
+    pub fn line(&mut self) -> String {
+        let mut raw = Vec::new();
+        match self.reader.read_until(b'\n', &mut raw) {
+            Ok(0) => panic!("{}: la conexión se cerró esperando una línea", self.name),
+            Ok(_) => {}
+            Err(e) => panic!("{}: no llegó ninguna línea: {e}", self.name),
+        }
+        assert_eq!(raw.pop(), Some(b'\n'), "línea sin \\n: {raw:?}");
+        String::from_utf8(raw).expect("el servidor envió UTF-8 inválido")
+    }
+
+    /// Espera exactamente `expected` como siguiente línea.
+    pub fn expect(&mut self, expected: &str) {
+        let got = self.line();
+        assert_eq!(got, expected, "{} recibió otra cosa", self.name);
+    }
+
+    /// Comprueba que no llegó nada más: pide `:u` y exige que la respuesta sea
+    /// lo siguiente que llega. Solo sirve dentro de la sala.
+    pub fn expect_nothing_pending(&mut self) {
+        self.send(":u");
+        let got = self.line();
+        assert!(
+            got.starts_with("[SERVER] Client: Connected users: "),
+            "{} tenía pendiente {got:?}",
+            self.name
+        );
+    }
+
+    /// Registra una cuenta y responde la pregunta del saldo.
+    pub fn register(&mut self, name: &str, dollars: u64) {
+        self.name = name.to_string();
+        self.send(&format!(":register {name} pw-{}", name.to_lowercase()));
+        self.expect("Welcome to the best chat in the universe!");
+        self.expect("[SERVER] Client: What is your balance?");
+        self.send(&dollars.to_string());
+        self.expect(&format!(
+            "[SERVER] Client: The balance of {dollars} has been set to your account."
+        ));
+    }
+
+    /// Entra a una cuenta existente con saldo y devuelve el saldo anunciado.
+    pub fn login(&mut self, name: &str) -> u64 {
+        self.name = name.to_string();
+        self.send(&format!(":login {name} pw-{}", name.to_lowercase()));
+        self.expect("Welcome to the best chat in the universe!");
+        let funds = self.line();
+        funds
+            .strip_prefix("[SERVER] Client: You have ")
+            .and_then(|rest| rest.strip_suffix(" dollars."))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("se esperaba el saldo y llegó {funds:?}"))
+    }
+
+    /// Pide `:funds` y devuelve el saldo.
+    pub fn funds(&mut self) -> u64 {
+        self.send(":funds");
+        let line = self.line();
+        line.strip_prefix("[SERVER] Client: You have ")
+            .and_then(|rest| rest.strip_suffix(" dollars."))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("se esperaba el saldo y llegó {line:?}"))
+    }
+
+    /// Espera que el servidor cierre la conexión sin enviar nada más.
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => assert!(
+                rest.is_empty(),
+                "llegó {:?} antes del cierre",
+                String::from_utf8_lossy(&rest)
+            ),
+            // Un RST también es un cierre.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("la conexión no se cerró: {e}"),
+        }
+    }
+
+    /// Corta la conexión sin `:q`.
+    pub fn drop_connection(self) {
+        let _ = self.writer.shutdown(Shutdown::Both);
+    }
+
+    /// El socket, para pruebas que necesitan manejarlo directamente.
+    pub fn stream(&self) -> &TcpStream {
+        &self.writer
+    }
+}
