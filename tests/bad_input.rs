@@ -1,0 +1,151 @@
+//! Entrada mala por la red: nada de esto tumba el servidor ni molesta a los
+//! demás clientes. Cada prueba termina comprobando que el resto del chat
+//! sigue funcionando.
+
+mod common;
+
+use common::Server;
+use std::io::Write;
+use std::net::TcpStream;
+use std::thread;
+
+fn server(extra: &[&str]) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    (Server::start(dir.path(), extra), dir)
+}
+
+#[test]
+fn invalid_utf8_gets_an_error_and_the_connection_goes_on() {
+    let (server, _dir) = server(&[]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    bob.send_bytes(b"hola \xff\xfe mundo\n");
+    bob.expect("[SERVER] Client: The line is not valid UTF-8. It was discarded.");
+    // UTF-8 cortado a la mitad de un carácter (la "ñ" son dos bytes).
+    bob.send_bytes(b"a\xc3\n");
+    bob.expect("[SERVER] Client: The line is not valid UTF-8. It was discarded.");
+    bob.send("sigo aquí, señor");
+    alice.expect("bob: sigo aquí, señor");
+    alice.expect_nothing_pending();
+}
+
+#[test]
+fn long_lines_are_refused_without_being_kept() {
+    let (server, _dir) = server(&[]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    let limit = "x".repeat(4096);
+    bob.send(&limit);
+    alice.expect(&format!("bob: {limit}"));
+    bob.send(&"y".repeat(4097));
+    bob.expect("[SERVER] Client: Line too long: the limit is 4096 bytes. It was discarded.");
+    // 8 MiB sin un solo salto de línea, enviados desde otro hilo: el
+    // servidor los descarta a medida que llegan.
+    let mut writer = bob.stream().try_clone().expect("clone");
+    let sender = thread::spawn(move || {
+        let chunk = vec![b'z'; 64 * 1024];
+        for _ in 0..128 {
+            writer.write_all(&chunk).expect("write");
+        }
+        writer.write_all(b"\n").expect("write");
+    });
+    bob.expect("[SERVER] Client: Line too long: the limit is 4096 bytes. It was discarded.");
+    sender.join().expect("sender");
+    bob.send("corto");
+    alice.expect("bob: corto");
+    alice.expect_nothing_pending();
+}
+
+#[test]
+fn empty_lines_are_ignored_and_crlf_is_accepted() {
+    let (server, _dir) = server(&[]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    bob.send_bytes(b"\n\r\n   \n\t\nhola\r\n");
+    alice.expect("bob: hola");
+    bob.expect_nothing_pending();
+    alice.expect_nothing_pending();
+}
+
+#[test]
+fn control_characters_never_reach_another_terminal() {
+    let (server, _dir) = server(&[]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    bob.send("\x1b[2J\x1b[31mrojo\x07\x08 y\tfin");
+    alice.expect("bob: [2J[31mrojo y fin");
+    bob.send(":p alice \x1b]0;titulo\x07hola");
+    alice.expect("[PRIVATE] bob: ]0;titulohola");
+    // Una línea que solo tenía controles no se envía.
+    bob.send("\x1b\x07");
+    alice.expect_nothing_pending();
+}
+
+#[test]
+fn a_client_that_drops_mid_line_harms_nobody() {
+    let (server, _dir) = server(&[]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    bob.send_bytes("a medio escri".as_bytes());
+    bob.drop_connection();
+    alice.expect("[SERVER] Client: bob disconnected!");
+    // Antes de iniciar sesión, también a mitad de un carácter.
+    let mut raw = TcpStream::connect(server.addr).expect("connect");
+    raw.write_all(b":register carol p\xc3").expect("write");
+    drop(raw);
+    let mut carol = server.join("carol", 2);
+    alice.expect("[SERVER] Client: carol connected!");
+    carol.send("todo bien");
+    alice.expect("carol: todo bien");
+    alice.expect_nothing_pending();
+}
+
+/// Un cliente que deja de leer no frena a nadie: su cola crece hasta el
+/// límite (aquí 64 KiB) y el servidor lo desconecta, mientras los demás
+/// siguen recibiendo.
+#[test]
+fn a_client_that_stops_reading_is_cut_off_at_its_queue_limit() {
+    let (server, _dir) = server(&["--max-queue-bytes", "65536"]);
+    let mut alice = server.join("alice", 1);
+    let staller = server.join("staller", 1);
+    let mut bob = server.join("bob", 1);
+    alice.expect("[SERVER] Client: staller connected!");
+    alice.expect("[SERVER] Client: bob connected!");
+
+    // alice no lee mientras envía: las líneas que le llegan a ella misma
+    // son solo avisos, y se leen al final. bob sí lee todo, en otro hilo.
+    let line = "m".repeat(4000);
+    let reader = thread::spawn(move || {
+        let mut count = 0;
+        loop {
+            let got = bob.line();
+            if got == "[SERVER] Client: staller disconnected!" {
+                return (bob, count);
+            }
+            assert!(got.starts_with("alice: "), "{got}");
+            count += 1;
+        }
+    });
+    // El staller tiene a lo sumo unos MiB en búferes del kernel más 64 KiB
+    // en su cola: 64 MiB enviados bastan con creces, y es un tope.
+    let mut sent = 0;
+    let mut writer = alice.stream().try_clone().expect("clone");
+    while sent < 16_000 && !reader.is_finished() {
+        writer
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write");
+        sent += 1;
+    }
+    let (mut bob, received) = reader.join().expect("bob");
+    assert!(received > 0 && received <= sent);
+    alice.expect("[SERVER] Client: staller disconnected!");
+    server.expect_console("[SERVER] Client: staller disconnected!");
+    drop(staller);
+    bob.send("sigo vivo");
+    alice.expect("bob: sigo vivo");
+}

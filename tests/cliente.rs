@@ -1,0 +1,95 @@
+//! El binario `cliente` manejado por una tubería, como en un guion: entra,
+//! conversa, transfiere y, al terminar la entrada, sale como con `:q`.
+
+mod common;
+
+use common::Server;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+fn the_terminal_client_can_be_scripted_through_a_pipe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 10);
+
+    let mut cliente = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", &server.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cliente");
+    let script = ":register alice s3cret\nmucho\n50000\nhola :smile\n:p bob psst\n\
+                  :t bob 100\n:t bob 99999999\n:funds\n";
+    cliente
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write");
+    // Al soltar stdin la entrada termina: el cliente debe enviar :q solo.
+
+    bob.expect("[SERVER] Client: alice connected!");
+    bob.expect("alice: hola :~)");
+    bob.expect("[PRIVATE] alice: psst");
+    bob.expect("[SERVER] Client: alice transferred 100 dollars to you. You have 110 dollars.");
+    bob.expect("[SERVER] Client: alice disconnected!");
+
+    let output = cliente.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let me = lines
+        .iter()
+        .find(|l| l.starts_with("You are alice, from 127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no muestra quién es: {stdout}"));
+    assert!(
+        me.ends_with(&format!("connected to the server at {}.", server.addr)),
+        "{me}"
+    );
+    let expected_in_order = [
+        "Welcome to the best chat in the universe!",
+        "[SERVER] Client: What is your balance?",
+        "[SERVER] Client: Your balance must be a whole number of dollars, 0 or more (for example 50000).",
+        "[SERVER] Client: What is your balance?",
+        "[SERVER] Client: The balance of 50000 has been set to your account.",
+        "Me: hola :~)",
+        "[SERVER] Client: You transferred 100 dollars to bob. You have 49900 dollars.",
+        "[SERVER] Client: You don't have sufficient funds for the transaction.",
+        "[SERVER] Client: You have 49900 dollars.",
+        "You have been disconnected from the best chat in the universe!",
+    ];
+    let mut position = 0;
+    for expected in expected_in_order {
+        let found = lines[position..]
+            .iter()
+            .position(|l| *l == expected)
+            .unwrap_or_else(|| panic!("falta {expected:?} (en orden) en:\n{stdout}"));
+        position += found + 1;
+    }
+    assert!(
+        !stdout.contains("s3cret"),
+        "la contraseña no se muestra: {stdout}"
+    );
+}
+
+#[test]
+fn the_client_reports_a_server_that_is_not_there() {
+    // Un puerto que acaba de quedar libre: nadie escucha en él.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cliente");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot talk to"));
+}

@@ -1,0 +1,97 @@
+//! Persistencia: lo confirmado sobrevive a un SIGKILL, un archivo dañado
+//! detiene el servidor sin tocarlo, y las contraseñas nunca quedan en claro.
+
+mod common;
+
+use common::Server;
+use std::fs;
+use std::process::Command;
+
+#[test]
+fn accounts_and_balances_survive_a_kill_and_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), &[]);
+    let mut alice = server.join("alice", 3000);
+    let mut bob = server.join("bob", 500);
+    alice.expect("[SERVER] Client: bob connected!");
+    alice.send(":t bob 1200");
+    alice.expect("[SERVER] Client: You transferred 1200 dollars to bob. You have 1800 dollars.");
+    // Confirmado = en disco: se mata el proceso sin darle tiempo a nada.
+    server.kill();
+    drop((alice, bob));
+
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.connect().login("alice"), 1800);
+    assert_eq!(server.connect().login("BOB"), 1700);
+    let mut intruder = server.connect();
+    intruder.send(":login alice pw-bob");
+    intruder.expect("[SERVER] Client: Wrong name or password.");
+    intruder.send(":register Alice otra");
+    intruder.expect("[SERVER] Client: The name Alice is already taken.");
+}
+
+#[test]
+fn the_data_file_holds_salted_hashes_never_passwords() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let _alice = server.join("alice", 1);
+    let mut twin = server.connect();
+    twin.send(":register twin pw-alice");
+    twin.expect("Welcome to the best chat in the universe!");
+    let text = fs::read_to_string(dir.path().join("usuarios.json")).expect("read");
+    assert!(!text.contains("pw-alice"), "{text}");
+    let data: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let hashes: Vec<&str> = data["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["password_hash"].as_str().expect("hash"))
+        .collect();
+    assert_eq!(hashes.len(), 2);
+    assert!(hashes.iter().all(|h| h.starts_with("$argon2id$")));
+    assert_ne!(hashes[0], hashes[1], "misma clave, distinta sal");
+}
+
+#[test]
+fn a_corrupt_data_file_stops_the_server_and_is_not_overwritten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("usuarios.json");
+    let garbage = "{\"version\":1,\"users\":[{\"name\":\"alice\",";
+    fs::write(&path, garbage).expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_servidor"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains("corrupt"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no debe escuchar");
+    assert_eq!(fs::read_to_string(&path).expect("read"), garbage);
+}
+
+#[test]
+fn a_missing_data_directory_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nested = dir.path().join("a").join("b");
+    let server = Server::start(&nested, &[]);
+    let _carol = server.join("carol", 7);
+    assert!(nested.join("usuarios.json").exists());
+}
+
+#[test]
+fn both_binaries_explain_their_flags() {
+    for binary in [
+        env!("CARGO_BIN_EXE_servidor"),
+        env!("CARGO_BIN_EXE_cliente"),
+    ] {
+        let help = Command::new(binary).arg("--help").output().expect("run");
+        assert!(help.status.success());
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains("--addr"), "{text}");
+        let bad = Command::new(binary).arg("--bogus").output().expect("run");
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("--bogus"));
+    }
+}
