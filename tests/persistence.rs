@@ -12,7 +12,7 @@ fn accounts_and_balances_survive_a_kill_and_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = Server::start(dir.path(), &[]);
     let mut alice = server.join("alice", 3000);
-    let mut bob = server.join("bob", 500);
+    let bob = server.join("bob", 500);
     alice.expect("[SERVER] Client: bob connected!");
     alice.send(":t bob 1200");
     alice.expect("[SERVER] Client: You transferred 1200 dollars to bob. You have 1800 dollars.");
