@@ -71,8 +71,8 @@ enum Stage {
 
 struct State {
     stage: Stage,
-    /// Respuestas recibidas del servidor: toda línea salvo `Welcome`, que
-    /// siempre viene seguida de otra (la pregunta del saldo o el saldo).
+    /// Respuestas completas recibidas del servidor (para esperar la de la
+    /// última línea enviada antes de enviar la siguiente).
     replies: u64,
     /// El nombre de la última línea `:login`/`:register` enviada.
     name: Option<String>,
@@ -142,7 +142,15 @@ pub fn run(
         print_line(&output, line);
         let event = Event::parse(line);
         let mut state = shared.lock();
-        if event != Some(Event::Welcome) {
+        // Una respuesta termina en su última línea: `Welcome` siempre va
+        // seguida de otra, y un error mientras se espera el saldo, de la
+        // pregunta repetida.
+        let last_of_reply = match &event {
+            Some(Event::Welcome) => false,
+            Some(Event::Error(_)) => state.stage != Stage::AwaitingBalance,
+            _ => true,
+        };
+        if last_of_reply {
             state.replies += 1;
         }
         match event {
@@ -166,6 +174,15 @@ pub fn run(
     Ok(said_goodbye)
 }
 
+/// Espera a que el contador de respuestas pase de `before` (o a que se
+/// cierre la conexión), como mucho [`REPLY_WAIT`].
+fn wait_for_reply(shared: &Shared, before: u64) {
+    let state = shared.lock();
+    let _ = shared
+        .changed
+        .wait_timeout_while(state, REPLY_WAIT, |s| s.replies == before && !s.closed);
+}
+
 fn print_line(output: &Mutex<impl Write>, line: &str) {
     let mut out = output.lock().unwrap_or_else(PoisonError::into_inner);
     let _ = writeln!(out, "{line}");
@@ -180,6 +197,9 @@ fn send_lines(
     shared: &Shared,
     output: &Mutex<impl Write>,
 ) {
+    // Primero el saludo del servidor: si no, se lo contaría como la
+    // respuesta a la primera línea.
+    wait_for_reply(shared, 0);
     for line in input.split(b'\n') {
         let Ok(raw) = line else { break };
         let text = String::from_utf8_lossy(&raw);
@@ -216,10 +236,7 @@ fn send_lines(
         // Antes de entrar a la sala, cada línea no vacía tiene respuesta:
         // se espera para que la siguiente se interprete en la etapa correcta.
         if stage != Stage::Joined && !line.trim().is_empty() {
-            let state = shared.lock();
-            let _ = shared
-                .changed
-                .wait_timeout_while(state, REPLY_WAIT, |s| s.replies == before && !s.closed);
+            wait_for_reply(shared, before);
         }
     }
     // Fin de la entrada: igual que :q. Cerrar el sentido de escritura avisa
