@@ -124,10 +124,7 @@ impl Session {
             }
         };
         match (&self.stage, command) {
-            (_, Command::Quit) => {
-                self.reply(&Event::Goodbye);
-                return Flow::Close;
-            }
+            (_, Command::Quit) => return self.quit(chat),
             (_, Command::Help) => self.reply(&Event::Help),
             (Stage::Anonymous, Command::Register { name, password }) => {
                 self.register(chat, &name, &password);
@@ -185,8 +182,7 @@ impl Session {
 
     fn answer_balance(&mut self, chat: &Chat, name: &str, line: &str) -> Flow {
         if matches!(protocolo::parse_command(line), Ok(Some(Command::Quit))) {
-            self.reply(&Event::Goodbye);
-            return Flow::Close;
+            return self.quit(chat);
         }
         if line.trim().is_empty() {
             return Flow::Continue;
@@ -295,15 +291,32 @@ impl Session {
         self.refuse(Problem::StorageFailed);
     }
 
-    /// Cierra la sesión (tras `:q` o porque la conexión se cortó): libera la
-    /// cuenta y, si estaba en la sala, avisa a los demás y a la consola.
-    pub fn end(self, chat: &Chat) {
-        let Some(name) = self.name() else { return };
-        if let Some(others) = chat.room.leave(name) {
-            let notice = Event::Disconnected(name.to_string());
+    /// `:q`: primero libera la cuenta y avisa a los demás, y recién después
+    /// se despide. Así, quien recibe la despedida ya puede volver a entrar
+    /// con la misma cuenta desde otra conexión.
+    fn quit(&mut self, chat: &Chat) -> Flow {
+        self.leave(chat);
+        self.reply(&Event::Goodbye);
+        Flow::Close
+    }
+
+    fn leave(&mut self, chat: &Chat) {
+        let Some(name) = self.name().map(str::to_string) else {
+            return;
+        };
+        self.stage = Stage::Anonymous;
+        if let Some(others) = chat.room.leave(&name) {
+            let notice = Event::Disconnected(name);
             deliver(&others, &notice);
             chat.log(&notice.to_string());
         }
+    }
+
+    /// Cierra la sesión porque la conexión terminó (tras `:q`, o porque se
+    /// cortó): libera la cuenta y, si estaba en la sala, avisa a los demás y
+    /// a la consola.
+    pub fn end(mut self, chat: &Chat) {
+        self.leave(chat);
     }
 }
 
@@ -462,8 +475,10 @@ mod tests {
         );
         assert_eq!(bob.send(&f, ":q"), Flow::Close);
         assert_eq!(bob.lines(), [Event::Goodbye.to_string()]);
-        bob.session.end(&f.chat);
+        // El aviso sale antes de la despedida, sin esperar al cierre.
         assert_eq!(alice.lines(), ["[SERVER] Client: bob disconnected!"]);
+        bob.session.end(&f.chat);
+        assert!(alice.lines().is_empty(), "un solo aviso de salida");
         alice.send(&f, ":p bob hola");
         assert_eq!(alice.lines(), ["[SERVER] Client: bob is not connected."]);
     }
