@@ -287,7 +287,11 @@ impl Session {
     }
 
     fn storage_failed(&self, chat: &Chat, error: &LedgerError) {
-        chat.log(&format!("storage error, nothing was changed: {error:?}"));
+        let detail = match error {
+            LedgerError::Storage(detail) => detail.clone(),
+            other => format!("{other:?}"),
+        };
+        chat.log(&format!("storage error, nothing was changed: {detail}"));
         self.refuse(Problem::StorageFailed);
     }
 

@@ -48,6 +48,7 @@ fn signing_in_and_its_errors() {
     let (server, _dir) = server();
     let mut alice = server.join("Alice", 50_000);
     let mut other = server.connect();
+    let long_password = format!(":register bob {}", "p".repeat(129));
     let refusals = [
         (
             "hola",
@@ -72,6 +73,14 @@ fn signing_in_and_its_errors() {
         (
             ":register bob",
             "[SERVER] Client: Usage: :register <name> <password>",
+        ),
+        (
+            ":register bob pw extra",
+            "[SERVER] Client: Usage: :register <name> <password>",
+        ),
+        (
+            &long_password,
+            "[SERVER] Client: Passwords have 1 to 128 bytes and no spaces.",
         ),
         (
             ":login alice wrong",

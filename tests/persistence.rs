@@ -95,3 +95,32 @@ fn both_binaries_explain_their_flags() {
         assert!(String::from_utf8_lossy(&bad.stderr).contains("--bogus"));
     }
 }
+
+/// Si el disco no acepta el cambio, el cliente recibe un error claro y
+/// ningún saldo cambia en memoria (lo que no está en disco no se confirma).
+#[test]
+fn a_failed_write_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.join("alice", 3000);
+    let mut bob = server.join("bob", 500);
+    alice.expect("[SERVER] Client: bob connected!");
+    // Un directorio donde va el archivo temporal hace fallar cada escritura
+    // (funciona también como root, a diferencia de quitar permisos).
+    let blocker = dir.path().join("usuarios.json.tmp");
+    fs::create_dir(&blocker).expect("mkdir");
+    let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
+    alice.send(":t bob 100");
+    alice.expect(refused);
+    server.expect_console("storage error, nothing was changed: Is a directory (os error 21)");
+    assert_eq!(alice.funds(), 3000);
+    assert_eq!(bob.funds(), 500);
+    let mut carol = server.connect();
+    carol.send(":register carol pw-carol");
+    carol.expect(refused);
+
+    fs::remove_dir(&blocker).expect("rmdir");
+    alice.send(":t bob 100");
+    alice.expect("[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.");
+    carol.register("carol", 1);
+}
