@@ -17,9 +17,7 @@ fn server(extra: &[&str]) -> (Server, tempfile::TempDir) {
 #[test]
 fn invalid_utf8_gets_an_error_and_the_connection_goes_on() {
     let (server, _dir) = server(&[]);
-    let mut alice = server.join("alice", 1);
-    let mut bob = server.join("bob", 1);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.send_bytes(b"hola \xff\xfe mundo\n");
     bob.expect("[SERVER] Client: The line is not valid UTF-8. It was discarded.");
     // UTF-8 cortado a la mitad de un carácter (la "ñ" son dos bytes).
@@ -33,9 +31,7 @@ fn invalid_utf8_gets_an_error_and_the_connection_goes_on() {
 #[test]
 fn long_lines_are_refused_without_being_kept() {
     let (server, _dir) = server(&[]);
-    let mut alice = server.join("alice", 1);
-    let mut bob = server.join("bob", 1);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (mut alice, mut bob) = server.alice_and_bob();
     let limit = "x".repeat(4096);
     bob.send(&limit);
     alice.expect(&format!("bob: {limit}"));
@@ -61,9 +57,7 @@ fn long_lines_are_refused_without_being_kept() {
 #[test]
 fn empty_lines_are_ignored_and_crlf_is_accepted() {
     let (server, _dir) = server(&[]);
-    let mut alice = server.join("alice", 1);
-    let mut bob = server.join("bob", 1);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.send_bytes(b"\n\r\n   \n\t\nhola\r\n");
     alice.expect("bob: hola");
     bob.expect_nothing_pending();
@@ -73,9 +67,7 @@ fn empty_lines_are_ignored_and_crlf_is_accepted() {
 #[test]
 fn control_characters_never_reach_another_terminal() {
     let (server, _dir) = server(&[]);
-    let mut alice = server.join("alice", 1);
-    let mut bob = server.join("bob", 1);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.send("\x1b[2J\x1b[31mrojo\x07\x08 y\tfin");
     alice.expect("bob: [2J[31mrojo y fin");
     bob.send(":p alice \x1b]0;titulo\x07hola");
@@ -88,9 +80,7 @@ fn control_characters_never_reach_another_terminal() {
 #[test]
 fn a_client_that_drops_mid_line_harms_nobody() {
     let (server, _dir) = server(&[]);
-    let mut alice = server.join("alice", 1);
-    let mut bob = server.join("bob", 1);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.send_bytes("a medio escri".as_bytes());
     bob.drop_connection();
     alice.expect("[SERVER] Client: bob disconnected!");

@@ -97,6 +97,15 @@ impl Server {
         client
     }
 
+    /// alice y bob en la sala (con 1 dólar cada uno), ya leído el aviso de
+    /// que bob entró: el punto de partida de muchas pruebas.
+    pub fn alice_and_bob(&self) -> (Client, Client) {
+        let mut alice = self.join("alice", 1);
+        let bob = self.join("bob", 1);
+        alice.expect("[SERVER] Client: bob connected!");
+        (alice, bob)
+    }
+
     /// Mata el proceso con SIGKILL (como un corte de luz) y espera que muera.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
