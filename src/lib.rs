@@ -1,5 +1,5 @@
-//! Chat multicliente con cuentas y un pequeño banco, sobre sockets TCP de
-//! `std::net` y un hilo por cliente: la implementación modelo del proyecto de
+//! Chat multicliente con cuentas y un pequeño banco, sobre sockets TCP y UDP
+//! de `std::net` y un hilo por cliente TCP: la implementación modelo del proyecto de
 //! sockets del curso (ver `informe/` y `README.md`).
 //!
 //! Cada módulo se ocupa de una cosa:
@@ -12,9 +12,12 @@
 //! - [`room`]: quién está conectado y cómo llegarle.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente.
 //! - [`servidor`]: el socket que escucha y un hilo por cliente.
+//! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
+//! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`cliente`]: el cliente de terminal.
 
 pub mod cliente;
+pub mod echo;
 pub mod framing;
 pub mod ledger;
 pub mod outbox;
@@ -24,3 +27,4 @@ pub mod room;
 pub mod servidor;
 pub mod session;
 pub mod storage;
+pub mod udp;

@@ -63,6 +63,9 @@ pub enum Command {
     Help,
     /// `:q`: salir de la sala.
     Quit,
+    /// `:ping`: responde `pong`. Por UDP (`<TOKEN> :ping`) es cómo un cliente
+    /// le dice al servidor su dirección UDP.
+    Ping,
 }
 
 /// Todo lo que puede salir mal en una petición, con su texto exacto.
@@ -112,6 +115,10 @@ pub enum Problem {
     InvalidUtf8,
     /// El servidor no pudo guardar el cambio en disco; no se aplicó.
     StorageFailed,
+    /// Un datagrama con un token desconocido o revocado, o sin token.
+    BadToken,
+    /// Un datagrama con más de una línea (UDP no junta ni separa mensajes).
+    OneLinePerDatagram,
 }
 
 /// Lo que el servidor le dice a un cliente: cada evento es exactamente una
@@ -154,6 +161,12 @@ pub enum Event {
     Help,
     /// `You have been disconnected from the best chat in the universe!`
     Goodbye,
+    /// `[SERVER] Client: Your token is <TOKEN>.`: tras entrar por UDP.
+    Token(String),
+    /// `[SERVER] Client: Your UDP token is <TOKEN>.`: tras entrar por TCP.
+    UdpToken(String),
+    /// `[SERVER] Client: pong`: respuesta a `:ping`.
+    Pong,
     /// Un error, como aviso del servidor.
     Error(Problem),
 }
@@ -248,6 +261,7 @@ pub fn parse_command(line: &str) -> Result<Option<Command>, Problem> {
         ":u" => no_args(Command::Users),
         ":funds" => no_args(Command::Funds),
         ":help" => no_args(Command::Help),
+        ":ping" => no_args(Command::Ping),
         ":q" => no_args(Command::Quit),
         _ => Err(Problem::UnknownCommand(word.to_string())),
     }
@@ -374,6 +388,7 @@ fn parse_notice(notice: &str) -> Option<Event> {
     match notice {
         PROMPT_TEXT => return Some(Event::Prompt),
         "What is your balance?" => return Some(Event::AskBalance),
+        "pong" => return Some(Event::Pong),
         HELP_TEXT => return Some(Event::Help),
         _ => {}
     }
@@ -387,6 +402,16 @@ fn parse_notice(notice: &str) -> Option<Event> {
             .iter()
             .all(|n| check_name(n).is_ok())
             .then_some(Event::Users(names));
+    }
+    for (prefix, make) in [
+        ("Your token is ", Event::Token as fn(String) -> Event),
+        ("Your UDP token is ", Event::UdpToken),
+    ] {
+        if let Some(token) = between(notice, prefix, ".")
+            && is_token(token)
+        {
+            return Some(make(token.to_string()));
+        }
     }
     if let Some(n) = between(notice, "The balance of ", " has been set to your account.") {
         return Some(Event::BalanceSet(n.parse().ok()?));
@@ -444,6 +469,8 @@ impl Problem {
             Problem::LineTooLong,
             Problem::InvalidUtf8,
             Problem::StorageFailed,
+            Problem::BadToken,
+            Problem::OneLinePerDatagram,
         ];
         if let Some(p) = fixed.into_iter().find(|p| p.to_string() == text) {
             return Some(p);
@@ -530,6 +557,8 @@ impl fmt::Display for Problem {
                 f,
                 "The server could not save the change, so nothing was changed. Try again later."
             ),
+            Problem::BadToken => write!(f, "Unknown or expired token. {PROMPT_TEXT}"),
+            Problem::OneLinePerDatagram => write!(f, "Send one line per datagram."),
         }
     }
 }
@@ -568,9 +597,28 @@ impl fmt::Display for Event {
             ),
             Event::Help => write!(f, "{s}{HELP_TEXT}"),
             Event::Goodbye => f.write_str(GOODBYE),
+            Event::Token(token) => write!(f, "{s}Your token is {token}."),
+            Event::UdpToken(token) => write!(f, "{s}Your UDP token is {token}."),
+            Event::Pong => write!(f, "{s}pong"),
             Event::Error(problem) => write!(f, "{s}{problem}"),
         }
     }
+}
+
+/// Largo de un token UDP en caracteres hexadecimales (128 bits).
+pub const TOKEN_CHARS: usize = 32;
+
+/// `true` si `text` tiene la forma de un token: 32 caracteres `0-9 a-f`.
+pub fn is_token(text: &str) -> bool {
+    text.len() == TOKEN_CHARS && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Separa un datagrama `<TOKEN> <línea>` en token y línea. Devuelve `None`
+/// si la primera palabra no tiene forma de token (un datagrama de entrada:
+/// `:register`, `:login`...).
+pub fn split_token(datagram: &str) -> Option<(&str, &str)> {
+    let (first, rest) = split_word(datagram);
+    is_token(first).then_some((first, rest))
 }
 
 /// Primera palabra (hasta el primer espacio en blanco) y el resto sin los
@@ -747,6 +795,7 @@ mod tests {
         assert_eq!(cmd(":funds"), Command::Funds);
         assert_eq!(cmd(":help"), Command::Help);
         assert_eq!(cmd(":q"), Command::Quit);
+        assert_eq!(cmd(":ping"), Command::Ping);
         assert_eq!(cmd(" :q "), Command::Quit);
         assert_eq!(err(":q now"), Problem::Usage(":q".into()));
         assert_eq!(err(":funds 3"), Problem::Usage(":funds".into()));
@@ -896,6 +945,8 @@ mod tests {
             Problem::LineTooLong,
             Problem::InvalidUtf8,
             Problem::StorageFailed,
+            Problem::BadToken,
+            Problem::OneLinePerDatagram,
         ];
         let mut events = vec![
             Event::Prompt,
@@ -931,6 +982,9 @@ mod tests {
             },
             Event::Help,
             Event::Goodbye,
+            Event::Token("0123456789abcdef0123456789abcdef".into()),
+            Event::UdpToken("ffffffffffffffffffffffffffffffff".into()),
+            Event::Pong,
         ];
         events.extend(problems.into_iter().map(Event::Error));
         for event in events {
@@ -961,5 +1015,30 @@ mod tests {
         assert!(check_name("you").is_err());
         assert!(check_name("ME").is_err());
         assert!(check_name("Yours").is_ok());
+    }
+
+    #[test]
+    fn tokens_prefix_udp_datagrams() {
+        let token = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            split_token(&format!("{token} hola  mundo")),
+            Some((token, "hola  mundo"))
+        );
+        assert_eq!(
+            split_token(&format!("{token} :t bob 5")),
+            Some((token, ":t bob 5"))
+        );
+        assert_eq!(split_token(token), Some((token, "")));
+        assert_eq!(split_token(":login alice pw"), None);
+        assert_eq!(split_token("0123456789ABCDEF0123456789ABCDEF hola"), None);
+        assert_eq!(split_token("0123456789abcdef hola"), None);
+        assert_eq!(
+            Event::Token(token.into()).to_string(),
+            format!("[SERVER] Client: Your token is {token}.")
+        );
+        assert_eq!(
+            Event::UdpToken(token.into()).to_string(),
+            format!("[SERVER] Client: Your UDP token is {token}.")
+        );
     }
 }

@@ -1,29 +1,107 @@
-//! La sala: quién tiene una sesión abierta y cómo llegarle (su [`Outbox`]).
+//! La sala: quién tiene una sesión abierta, por qué transportes se le llega
+//! (su conexión TCP, su dirección UDP, o ambas) y su token.
 //!
 //! Una cuenta se *reserva* al iniciar sesión (así nadie más puede entrar con
-//! ella a la vez) y se *une* a la sala cuando ya tiene saldo; solo los unidos
-//! reciben mensajes, aparecen en `:u` y generan avisos de conexión.
+//! ella a la vez; la reserva recibe un token de 128 bits al azar) y se *une*
+//! a la sala cuando ya tiene saldo; solo los unidos reciben mensajes,
+//! aparecen en `:u` y generan avisos de conexión.
 //!
-//! El candado de la sala se toma solo para leer o cambiar el mapa; nunca
-//! mientras se escribe en un socket: los métodos devuelven las colas de los
-//! destinatarios y quien llama entrega después, sin el candado. No sabe de
-//! dinero (eso es de `ledger`) ni de qué se envía (eso es de `session`).
+//! Aquí vive la regla de entrega del relay TCP+UDP (issue #3): una línea
+//! llega por el transporte por el que vino mientras el destinatario pueda
+//! recibirlo ([`Via`]). El candado de la sala se toma solo para leer o
+//! cambiar el mapa; nunca mientras se escribe en un socket: los métodos
+//! devuelven las colas de los destinatarios y quien llama entrega después.
+//! No sabe de dinero (eso es de `ledger`) ni de qué se envía (`session`).
 
 use crate::outbox::Outbox;
 use crate::protocolo::name_key;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Por dónde llegó una línea, y por lo tanto por dónde se prefiere entregarla.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Llegó por TCP (o es un aviso): por TCP a quien tenga conexión, si no por UDP.
+    Tcp,
+    /// Llegó por UDP: por UDP a quien tenga dirección UDP conocida, si no por TCP.
+    Udp,
+}
+
+/// Una dirección UDP conocida y la cola que le envía datagramas.
+#[derive(Clone)]
+pub struct UdpEndpoint {
+    /// La dirección que envió el último datagrama válido con el token.
+    pub addr: SocketAddr,
+    /// La cola hacia esa dirección.
+    pub outbox: Arc<Outbox>,
+}
+
+/// Cómo entró un usuario.
+pub enum Presence {
+    /// Por una conexión TCP (su cola).
+    Tcp(Arc<Outbox>),
+    /// Por UDP, desde esta dirección.
+    Udp(UdpEndpoint),
+}
+
+/// Lo que necesita quien atiende un datagrama con token.
+pub struct TokenUser {
+    /// Nombre registrado.
+    pub name: String,
+    /// `true` si ya está en la sala (respondió el saldo).
+    pub joined: bool,
+    /// La cola UDP hacia la dirección de este datagrama (las respuestas
+    /// vuelven por el transporte por el que vino el comando).
+    pub reply: Arc<Outbox>,
+    /// La conexión TCP del usuario, si tiene.
+    pub tcp: Option<Arc<Outbox>>,
+    /// `true` si esta dirección UDP es nueva para el usuario.
+    pub new_address: bool,
+}
+
+/// Un usuario solo-UDP que pasó su tiempo de inactividad.
+pub struct Expired {
+    /// Nombre registrado.
+    pub name: String,
+    /// Su cola UDP, para despedirlo.
+    pub outbox: Arc<Outbox>,
+    /// Si estaba en la sala, las colas de los demás, para avisarles.
+    pub others: Option<Vec<Arc<Outbox>>>,
+}
 
 /// Las sesiones abiertas, por nombre sin distinguir mayúsculas.
 #[derive(Default)]
 pub struct Room {
-    members: Mutex<HashMap<String, Member>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    members: HashMap<String, Member>,
+    /// token → clave del nombre.
+    tokens: HashMap<String, String>,
 }
 
 struct Member {
     name: String,
-    outbox: Arc<Outbox>,
+    token: String,
+    tcp: Option<Arc<Outbox>>,
+    udp: Option<UdpEndpoint>,
     joined: bool,
+    last_udp: Instant,
+}
+
+impl Member {
+    /// La cola preferida según por dónde vino la línea.
+    fn outbox(&self, via: Via) -> Option<&Arc<Outbox>> {
+        let udp = self.udp.as_ref().map(|u| &u.outbox);
+        match via {
+            Via::Tcp => self.tcp.as_ref().or(udp),
+            Via::Udp => udp.or(self.tcp.as_ref()),
+        }
+    }
 }
 
 impl Room {
@@ -32,75 +110,159 @@ impl Room {
         Room::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Member>> {
-        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reserva la cuenta `name` para la sesión de `outbox`. Devuelve `false`
-    /// si ya tiene una sesión abierta (la regla "account already connected").
-    pub fn claim(&self, name: &str, outbox: &Arc<Outbox>) -> bool {
-        let mut members = self.lock();
+    /// Reserva la cuenta `name` y le da un token nuevo (32 caracteres
+    /// hexadecimales, 128 bits de `rand`). Devuelve `None` si la cuenta ya
+    /// tiene una sesión abierta (la regla "account already connected").
+    pub fn claim(&self, name: &str, presence: Presence) -> Option<String> {
+        let mut inner = self.lock();
         let key = name_key(name);
-        if members.contains_key(&key) {
-            return false;
+        if inner.members.contains_key(&key) {
+            return None;
         }
-        members.insert(
+        let token = loop {
+            let token = format!("{:032x}", rand::random::<u128>());
+            if !inner.tokens.contains_key(&token) {
+                break token;
+            }
+        };
+        let (tcp, udp) = match presence {
+            Presence::Tcp(outbox) => (Some(outbox), None),
+            Presence::Udp(endpoint) => (None, Some(endpoint)),
+        };
+        inner.tokens.insert(token.clone(), key.clone());
+        inner.members.insert(
             key,
             Member {
                 name: name.to_string(),
-                outbox: Arc::clone(outbox),
+                token: token.clone(),
+                tcp,
+                udp,
                 joined: false,
+                last_udp: Instant::now(),
             },
         );
-        true
+        Some(token)
+    }
+
+    /// `true` si `name` está en la sala.
+    pub fn is_joined(&self, name: &str) -> bool {
+        self.lock()
+            .members
+            .get(&name_key(name))
+            .is_some_and(|m| m.joined)
     }
 
     /// Une a la sala la cuenta reservada `name` y devuelve las colas de los
-    /// demás unidos, para avisarles.
+    /// demás unidos, para avisarles (los avisos prefieren TCP).
     pub fn join(&self, name: &str) -> Vec<Arc<Outbox>> {
-        let mut members = self.lock();
+        let mut inner = self.lock();
         let key = name_key(name);
-        if let Some(member) = members.get_mut(&key) {
+        if let Some(member) = inner.members.get_mut(&key) {
             member.joined = true;
         }
-        others(&members, &key)
+        others(&inner, &key, Via::Tcp)
     }
 
-    /// Libera la cuenta `name`. Si estaba unida, devuelve las colas de los
-    /// demás unidos para avisarles de la salida.
-    pub fn leave(&self, name: &str) -> Option<Vec<Arc<Outbox>>> {
-        let mut members = self.lock();
-        let key = name_key(name);
-        let member = members.remove(&key)?;
-        member.joined.then(|| others(&members, &key))
+    /// Libera la sesión del token `token` y revoca el token. Si estaba en la
+    /// sala, devuelve el nombre y las colas de los demás, para avisarles.
+    /// Usar el token (y no el nombre) evita que una sesión vieja libere la
+    /// de otra conexión que entró después con la misma cuenta.
+    pub fn leave(&self, token: &str) -> Option<(String, Vec<Arc<Outbox>>)> {
+        let mut inner = self.lock();
+        let key = inner.tokens.remove(token)?;
+        let member = inner.members.remove(&key)?;
+        member
+            .joined
+            .then(|| (member.name, others(&inner, &key, Via::Tcp)))
     }
 
-    /// Las colas de todos los unidos menos `name`.
-    pub fn others(&self, name: &str) -> Vec<Arc<Outbox>> {
-        others(&self.lock(), &name_key(name))
+    /// Las colas de todos los unidos menos `name`, según por dónde vino la línea.
+    pub fn others(&self, name: &str, via: Via) -> Vec<Arc<Outbox>> {
+        others(&self.lock(), &name_key(name), via)
     }
 
-    /// Busca a un usuario unido: su nombre registrado y su cola.
-    pub fn find(&self, name: &str) -> Option<(String, Arc<Outbox>)> {
-        let members = self.lock();
-        let member = members.get(&name_key(name)).filter(|m| m.joined)?;
-        Some((member.name.clone(), Arc::clone(&member.outbox)))
+    /// Busca a un usuario unido: su nombre registrado y la cola por la que
+    /// conviene entregarle algo que vino por `via`.
+    pub fn find(&self, name: &str, via: Via) -> Option<(String, Arc<Outbox>)> {
+        let inner = self.lock();
+        let member = inner.members.get(&name_key(name)).filter(|m| m.joined)?;
+        Some((member.name.clone(), Arc::clone(member.outbox(via)?)))
     }
 
     /// Los nombres de los unidos, ordenados sin distinguir mayúsculas.
     pub fn names(&self) -> Vec<String> {
-        let members = self.lock();
+        let inner = self.lock();
         let mut joined: Vec<(&String, &Member)> =
-            members.iter().filter(|(_, m)| m.joined).collect();
+            inner.members.iter().filter(|(_, m)| m.joined).collect();
         joined.sort_by(|a, b| a.0.cmp(b.0));
         joined.into_iter().map(|(_, m)| m.name.clone()).collect()
     }
+
+    /// Atiende el token de un datagrama que llegó desde `from`: anota la hora
+    /// (para la inactividad) y, si la dirección es nueva, la guarda con una
+    /// cola creada por `endpoint`. `None` si el token no existe o fue revocado.
+    pub fn by_token(
+        &self,
+        token: &str,
+        from: SocketAddr,
+        endpoint: impl FnOnce(SocketAddr) -> UdpEndpoint,
+    ) -> Option<TokenUser> {
+        let mut inner = self.lock();
+        let key = inner.tokens.get(token)?.clone();
+        let member = inner.members.get_mut(&key)?;
+        member.last_udp = Instant::now();
+        let new_address = member.udp.as_ref().is_none_or(|u| u.addr != from);
+        if new_address {
+            member.udp = Some(endpoint(from));
+        }
+        let reply = Arc::clone(&member.udp.as_ref()?.outbox);
+        Some(TokenUser {
+            name: member.name.clone(),
+            joined: member.joined,
+            reply,
+            tcp: member.tcp.clone(),
+            new_address,
+        })
+    }
+
+    /// Cierra las sesiones solo-UDP que no enviaron nada en `idle`: UDP no
+    /// tiene una conexión que se corte, así que la inactividad es la única
+    /// forma de saber que alguien se fue sin `:q`.
+    pub fn expire_udp(&self, idle: Duration) -> Vec<Expired> {
+        let mut inner = self.lock();
+        let stale: Vec<String> = inner
+            .members
+            .iter()
+            .filter(|(_, m)| m.tcp.is_none() && m.last_udp.elapsed() >= idle)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut expired = Vec::new();
+        for key in stale {
+            let Some(member) = inner.members.remove(&key) else {
+                continue;
+            };
+            inner.tokens.remove(&member.token);
+            let Some(udp) = member.udp else { continue };
+            let others = member.joined.then(|| others(&inner, &key, Via::Tcp));
+            expired.push(Expired {
+                name: member.name,
+                outbox: udp.outbox,
+                others,
+            });
+        }
+        expired
+    }
 }
 
-fn others(members: &HashMap<String, Member>, except: &str) -> Vec<Arc<Outbox>> {
-    members
+fn others(inner: &Inner, except: &str, via: Via) -> Vec<Arc<Outbox>> {
+    inner
+        .members
         .iter()
         .filter(|(key, member)| member.joined && key.as_str() != except)
-        .map(|(_, member)| Arc::clone(&member.outbox))
+        .filter_map(|(_, member)| member.outbox(via).map(Arc::clone))
         .collect()
 }

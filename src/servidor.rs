@@ -1,6 +1,8 @@
-//! El servidor TCP: abre el socket que escucha, acepta conexiones y levanta
-//! un hilo por cliente (enunciado 003, punto 6), que lee líneas y se las pasa
-//! a su [`Session`].
+//! El servidor: abre el socket TCP que escucha y el socket UDP en el mismo
+//! puerto, acepta conexiones y levanta un hilo por cliente TCP (enunciado
+//! 003, punto 6), que lee líneas y se las pasa a su [`Session`]; el lado UDP
+//! corre en un solo hilo (`udp`). Con `--echo` corre en cambio el servidor
+//! de eco (`echo`).
 //!
 //! Este módulo es la parte delgada que toca la red: las reglas están en
 //! `session`, `ledger` y `protocolo`, que se prueban sin sockets. También
@@ -13,9 +15,10 @@ use crate::password::HashCost;
 use crate::protocolo::{MAX_LINE_BYTES, Problem};
 use crate::session::{Chat, Console, Flow, Session};
 use crate::storage::StorageError;
+use crate::udp::{self, UdpServer};
 use std::fmt;
 use std::io::{self, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,16 +41,21 @@ const READ_BUFFER: usize = 8 * 1024;
 pub const USAGE: &str = "\
 Uso: servidor [opciones]
 
-Servidor de chat TCP con cuentas y un banco (un hilo por cliente).
+Servidor de chat con cuentas y un banco: TCP (un hilo por cliente) y UDP
+(un hilo para todos) en la misma dirección y número de puerto.
 
 Opciones:
-  --addr HOST:PUERTO       dirección donde escuchar (por defecto 127.0.0.1:5500;
-                           puerto 0 = uno libre; IPv6 como [::1]:5500)
+  --addr HOST:PUERTO       dirección donde escuchar, TCP y UDP (por defecto
+                           127.0.0.1:5500; puerto 0 = uno libre; IPv6 como [::1]:5500)
   --data-dir DIR           directorio de usuarios.json (por defecto ./datos)
   --max-queue-bytes N      bytes pendientes por cliente antes de desconectarlo
                            (por defecto 1048576 = 1 MiB)
   --hash-cost COSTO        owasp (por defecto: Argon2id, 19 MiB, t=2) o minimal
                            (solo para pruebas y benchmarks: sin seguridad)
+  --udp-idle-secs N        segundos sin datagramas tras los que se cierra una
+                           sesión solo-UDP (por defecto 300)
+  --echo                   en vez del chat, el servidor de eco TCP multihilo
+                           (enunciado 002): responde cada línea con la misma línea
   --help                   muestra esta ayuda
 
 La primera línea que imprime es la dirección real: \"Listening on HOST:PUERTO\".
@@ -64,6 +72,10 @@ pub struct Config {
     pub max_queue_bytes: usize,
     /// Costo de los hashes de contraseñas nuevas.
     pub hash_cost: HashCost,
+    /// Inactividad tras la que se cierra una sesión solo-UDP.
+    pub udp_idle: Duration,
+    /// Correr el servidor de eco en vez del chat.
+    pub echo: bool,
 }
 
 impl Default for Config {
@@ -73,6 +85,8 @@ impl Default for Config {
             data_dir: DEFAULT_DATA_DIR.into(),
             max_queue_bytes: DEFAULT_QUEUE_LIMIT,
             hash_cost: HashCost::Owasp,
+            udp_idle: udp::DEFAULT_IDLE,
+            echo: false,
         }
     }
 }
@@ -90,6 +104,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
+        if flag == "--echo" {
+            config.echo = true;
+            continue;
+        }
         let mut value = || {
             inline
                 .clone()
@@ -104,6 +122,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
                 config.max_queue_bytes = text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     format!("--max-queue-bytes: {text:?} is not a positive number")
                 })?;
+            }
+            "--udp-idle-secs" => {
+                let text = value()?;
+                let secs: u64 =
+                    text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("--udp-idle-secs: {text:?} is not a positive number")
+                    })?;
+                config.udp_idle = Duration::from_secs(secs);
             }
             "--hash-cost" => {
                 let text = value()?;
@@ -139,29 +165,46 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
-/// Un servidor con su socket ya abierto, listo para aceptar.
+/// Un servidor con sus sockets ya abiertos, listo para aceptar.
 pub struct Server {
     listener: TcpListener,
+    udp: UdpServer,
     chat: Arc<Chat>,
     flusher: Arc<Flusher>,
     max_queue_bytes: usize,
 }
 
 impl Server {
-    /// Carga las cuentas y abre el socket (`socket` + `bind` + `listen`, en
-    /// una sola llamada de `std`). `console` recibe las líneas de consola.
-    /// Errores: [`ServerError`].
+    /// Carga las cuentas y abre los sockets: TCP (`socket` + `bind` +
+    /// `listen`, en una sola llamada de `std`) y UDP (`socket` + `bind`) en
+    /// la misma dirección y el mismo número de puerto. Los puertos TCP y UDP
+    /// son espacios distintos: el 5500/TCP y el 5500/UDP no chocan.
+    /// `console` recibe las líneas de consola. Errores: [`ServerError`].
     pub fn bind(config: &Config, console: Console) -> Result<Server, ServerError> {
         let ledger =
             Ledger::open(&config.data_dir, config.hash_cost).map_err(ServerError::Storage)?;
-        let listener = TcpListener::bind(&config.addr).map_err(|error| ServerError::Bind {
+        let bind_error = |error| ServerError::Bind {
             addr: config.addr.clone(),
             error,
-        })?;
+        };
+        let listener = TcpListener::bind(&config.addr).map_err(bind_error)?;
+        // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
+        let tcp_addr = listener.local_addr().map_err(bind_error)?;
+        let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
+        let chat = Arc::new(Chat::new(ledger, console));
+        let flusher = Flusher::start().map_err(ServerError::Thread)?;
+        let udp = UdpServer::new(
+            socket,
+            Arc::clone(&chat),
+            Arc::clone(&flusher),
+            config.max_queue_bytes,
+            config.udp_idle,
+        );
         Ok(Server {
             listener,
-            chat: Arc::new(Chat::new(ledger, console)),
-            flusher: Flusher::start().map_err(ServerError::Thread)?,
+            udp,
+            chat,
+            flusher,
             max_queue_bytes: config.max_queue_bytes,
         })
     }
@@ -171,9 +214,43 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// El bucle de `accept`: por cada conexión, un hilo. No termina nunca
-    /// salvo que el socket falle de forma irrecuperable.
+    /// Arranca el hilo UDP y corre el bucle de `accept`: por cada conexión,
+    /// un hilo. No termina nunca salvo que el socket falle de forma
+    /// irrecuperable.
     pub fn serve(self) -> io::Result<()> {
+        let Server {
+            listener,
+            udp,
+            chat,
+            flusher,
+            max_queue_bytes,
+        } = self;
+        let udp_chat = Arc::clone(&chat);
+        thread::Builder::new().name("udp".into()).spawn(move || {
+            if let Err(error) = udp.serve() {
+                udp_chat.log(&format!("the UDP socket failed: {error}"));
+            }
+        })?;
+        let server = Listener {
+            listener,
+            chat,
+            flusher,
+            max_queue_bytes,
+        };
+        server.accept_loop()
+    }
+}
+
+/// La parte TCP del servidor, ya con el hilo UDP en marcha.
+struct Listener {
+    listener: TcpListener,
+    chat: Arc<Chat>,
+    flusher: Arc<Flusher>,
+    max_queue_bytes: usize,
+}
+
+impl Listener {
+    fn accept_loop(self) -> io::Result<()> {
         loop {
             let (stream, addr) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -249,6 +326,14 @@ pub fn stdout_console() -> Console {
 /// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO` como
 /// primera línea y atiende para siempre. Errores: [`ServerError`].
 pub fn run(config: &Config) -> Result<(), ServerError> {
+    if config.echo {
+        return crate::echo::run(&config.addr, stdout_console()).map_err(|error| {
+            ServerError::Bind {
+                addr: config.addr.clone(),
+                error,
+            }
+        });
+    }
     let server = Server::bind(config, stdout_console())?;
     let addr = server.local_addr().map_err(|error| ServerError::Bind {
         addr: config.addr.clone(),
@@ -280,6 +365,9 @@ mod tests {
             "4096",
             "--hash-cost",
             "minimal",
+            "--udp-idle-secs",
+            "7",
+            "--echo",
         ]))
         .expect("válido")
         .expect("no es --help");
@@ -287,6 +375,8 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.max_queue_bytes, 4096);
         assert_eq!(config.hash_cost, HashCost::Minimal);
+        assert_eq!(config.udp_idle, Duration::from_secs(7));
+        assert!(config.echo);
         assert_eq!(parse_args(args(&["--addr", "x", "--help"])), Ok(None));
     }
 
@@ -297,6 +387,7 @@ mod tests {
             &["--port", "1"],
             &["--max-queue-bytes", "0"],
             &["--hash-cost", "cheap"],
+            &["--udp-idle-secs", "0"],
         ] {
             let error = parse_args(args(bad)).expect_err("debe fallar");
             assert!(error.contains(bad[0]), "{error}");

@@ -1,29 +1,65 @@
-//! La sesión de un cliente: qué hace el servidor con cada línea que llega,
-//! según en qué etapa está esa conexión (sin sesión, esperando el saldo, en
-//! la sala).
+//! Qué hace el servidor con cada línea de un cliente: las acciones del chat
+//! ([`Chat`]) y la sesión de una conexión TCP ([`Session`]), que recuerda en
+//! qué etapa está (sin sesión, esperando el saldo, en la sala).
 //!
 //! Une las piezas puras: `protocolo` dice qué pidió el cliente, `ledger`
 //! aplica las reglas del dinero, `room` dice a quién entregar, y cada
-//! respuesta o aviso sale por una [`Outbox`]. No lee sockets ni crea hilos:
-//! eso es de `servidor`, así que todo esto se prueba sin red.
+//! respuesta o aviso sale por una [`Outbox`]. Las mismas acciones sirven a
+//! TCP y a UDP (el lado UDP, con sus tokens, está en `udp`). No lee sockets
+//! ni crea hilos: eso es de `servidor` y `udp`, así que todo esto se prueba
+//! sin red.
 
 use crate::ledger::{Ledger, LedgerError};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
-use crate::room::Room;
+use crate::room::{Presence, Room, Via};
 use std::sync::Arc;
 
 /// Dónde escribe el servidor sus líneas de consola (la salida estándar en el
 /// programa; un vector en las pruebas).
 pub type Console = Box<dyn Fn(&str) + Send + Sync>;
 
-/// El estado compartido por todos los hilos del servidor.
+/// El estado compartido por todos los hilos del servidor, y las acciones
+/// del chat que no dependen del transporte.
 pub struct Chat {
     /// Cuentas y saldos.
     pub ledger: Ledger,
     /// Quién está conectado.
     pub room: Room,
     console: Console,
+}
+
+/// Una sesión recién abierta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// Nombre registrado de la cuenta.
+    pub name: String,
+    /// Token de la sesión (identifica la reserva en la sala).
+    pub token: String,
+    /// Saldo en dólares; `None` si hay que preguntarlo.
+    pub balance: Option<u64>,
+}
+
+/// Si la conexión sigue tras una línea.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Seguir leyendo.
+    Continue,
+    /// El cliente pidió salir (`:q`): cerrar.
+    Close,
+}
+
+/// Envía un evento a una cola.
+pub fn send(outbox: &Arc<Outbox>, event: &Event) {
+    outbox.push(event.to_line().as_bytes());
+}
+
+/// Entrega un evento a varias colas. La línea se arma una sola vez.
+pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
+    let line = event.to_line();
+    for outbox in outboxes {
+        outbox.push(line.as_bytes());
+    }
 }
 
 impl Chat {
@@ -40,30 +76,225 @@ impl Chat {
     pub fn log(&self, line: &str) {
         (self.console)(line);
     }
+
+    /// `:register`: crea la cuenta y la reserva para `presence`. `peer`
+    /// describe al cliente en la consola. Errores: `NameTaken`,
+    /// `AlreadyConnected`, `StorageFailed`.
+    pub fn register(
+        &self,
+        name: &str,
+        password: &str,
+        presence: Presence,
+        peer: &str,
+    ) -> Result<SignedIn, Problem> {
+        let name = match self.ledger.register(name, password) {
+            Ok(name) => name,
+            Err(LedgerError::NameTaken) => return Err(Problem::NameTaken(name.into())),
+            Err(error) => return Err(self.storage_failed(&error)),
+        };
+        let token = self
+            .room
+            .claim(&name, presence)
+            .ok_or_else(|| Problem::AlreadyConnected(name.clone()))?;
+        self.log(&format!("{name} registered from {peer}"));
+        Ok(SignedIn {
+            name,
+            token,
+            balance: None,
+        })
+    }
+
+    /// `:login`: comprueba la contraseña y reserva la cuenta para
+    /// `presence`. Errores: `BadCredentials`, `AlreadyConnected`.
+    pub fn login(
+        &self,
+        name: &str,
+        password: &str,
+        presence: Presence,
+        peer: &str,
+    ) -> Result<SignedIn, Problem> {
+        let (name, balance) = self
+            .ledger
+            .verify(name, password)
+            .map_err(|_| Problem::BadCredentials)?;
+        let token = self
+            .room
+            .claim(&name, presence)
+            .ok_or_else(|| Problem::AlreadyConnected(name.clone()))?;
+        self.log(&format!("{name} signed in from {peer}"));
+        Ok(SignedIn {
+            name,
+            token,
+            balance,
+        })
+    }
+
+    /// Las líneas que siguen a una entrada correcta: la bienvenida, el token
+    /// (`token_event`), y el saldo o la pregunta del saldo. Si ya tenía
+    /// saldo, une al usuario a la sala. Devuelve `true` si quedó en la sala.
+    pub fn welcome(&self, signed: &SignedIn, reply: &Arc<Outbox>, token_event: Event) -> bool {
+        send(reply, &Event::Welcome);
+        send(reply, &token_event);
+        match signed.balance {
+            Some(dollars) => {
+                send(reply, &Event::Funds(dollars));
+                self.join(&signed.name);
+                true
+            }
+            // Nuevo, o se fue sin responder la pregunta la vez anterior.
+            None => {
+                send(reply, &Event::AskBalance);
+                false
+            }
+        }
+    }
+
+    /// La respuesta a "What is your balance?". Devuelve `true` si el saldo
+    /// quedó fijado y el usuario entró a la sala; si no, ya se respondió el
+    /// error y se repitió la pregunta.
+    pub fn answer_balance(&self, name: &str, line: &str, reply: &Arc<Outbox>) -> bool {
+        if line.trim().is_empty() {
+            return false;
+        }
+        let result = protocolo::parse_balance(line).and_then(|dollars| {
+            match self.ledger.set_initial_balance(name, dollars) {
+                Ok(()) => Ok(dollars),
+                // Ya lo fijó otra vía (su lado UDP): no se cambia.
+                Err(LedgerError::BalanceAlreadySet) => Err(Problem::BadBalance),
+                Err(error) => Err(self.storage_failed(&error)),
+            }
+        });
+        match result {
+            Ok(dollars) => {
+                send(reply, &Event::BalanceSet(dollars));
+                self.join(name);
+                true
+            }
+            Err(problem) => {
+                send(reply, &Event::Error(problem));
+                send(reply, &Event::AskBalance);
+                false
+            }
+        }
+    }
+
+    fn join(&self, name: &str) {
+        let notice = Event::Connected(name.to_string());
+        deliver(&self.room.join(name), &notice);
+        self.log(&notice.to_string());
+    }
+
+    /// Cierra la sesión del token: libera la cuenta y, si estaba en la sala,
+    /// avisa a los demás y a la consola.
+    pub fn leave(&self, token: &str) {
+        if let Some((name, others)) = self.room.leave(token) {
+            let notice = Event::Disconnected(name);
+            deliver(&others, &notice);
+            self.log(&notice.to_string());
+        }
+    }
+
+    /// Un comando de alguien que ya está en la sala (`me`). Las respuestas
+    /// van a `reply`; los mensajes a los demás se entregan según `via` (la
+    /// regla del relay TCP+UDP). `:q` lo atiende quien llama, porque cerrar
+    /// depende del transporte.
+    pub fn command(&self, me: &str, command: Command, reply: &Arc<Outbox>, via: Via) {
+        match command {
+            Command::Public(text) => {
+                let text = protocolo::render_text(&text);
+                if text.trim().is_empty() {
+                    return;
+                }
+                let event = Event::Public {
+                    from: me.to_string(),
+                    text,
+                };
+                deliver(&self.room.others(me, via), &event);
+                self.log(&event.to_string());
+            }
+            Command::Private { to, text } => {
+                let text = protocolo::render_text(&text);
+                let Some((to_name, outbox)) = self.room.find(&to, via) else {
+                    return send(reply, &Event::Error(Problem::NotConnected(to)));
+                };
+                if text.trim().is_empty() {
+                    return;
+                }
+                let event = Event::Private {
+                    from: me.to_string(),
+                    text,
+                };
+                send(&outbox, &event);
+                self.log(&format!("{me} sent a private message to {to_name}"));
+            }
+            Command::Users => send(reply, &Event::Users(self.room.names())),
+            Command::Funds => send(reply, &Event::Funds(self.ledger.balance(me).unwrap_or(0))),
+            Command::Transfer { to, amount } => self.transfer(me, &to, amount, reply),
+            Command::Register { .. } | Command::Login { .. } => {
+                send(
+                    reply,
+                    &Event::Error(Problem::AlreadySignedIn(me.to_string())),
+                );
+            }
+            Command::Help => send(reply, &Event::Help),
+            Command::Ping => send(reply, &Event::Pong),
+            Command::Quit => {}
+        }
+    }
+
+    fn transfer(&self, me: &str, to: &str, amount: u64, reply: &Arc<Outbox>) {
+        let done = match self.ledger.transfer(me, to, amount) {
+            Ok(done) => done,
+            Err(error) => {
+                let problem = match error {
+                    LedgerError::InsufficientFunds => Problem::InsufficientFunds,
+                    LedgerError::SelfTransfer => Problem::SelfTransfer,
+                    LedgerError::NoAccount => Problem::NoAccount(to.to_string()),
+                    LedgerError::NoBalanceYet => Problem::NoBalanceYet(to.to_string()),
+                    LedgerError::Overflow => Problem::Overflow(to.to_string()),
+                    other => self.storage_failed(&other),
+                };
+                return send(reply, &Event::Error(problem));
+            }
+        };
+        send(
+            reply,
+            &Event::TransferSent {
+                to: done.to_name.clone(),
+                amount,
+                balance: done.from_balance,
+            },
+        );
+        // Un aviso: por TCP si tiene conexión, si no por UDP.
+        if let Some((_, outbox)) = self.room.find(&done.to_name, Via::Tcp) {
+            let notice = Event::TransferReceived {
+                from: me.to_string(),
+                amount,
+                balance: done.to_balance,
+            };
+            send(&outbox, &notice);
+        }
+        self.log(&format!(
+            "{me} transferred {amount} dollars to {}",
+            done.to_name
+        ));
+    }
+
+    fn storage_failed(&self, error: &LedgerError) -> Problem {
+        let detail = match error {
+            LedgerError::Storage(detail) => detail.clone(),
+            other => format!("{other:?}"),
+        };
+        self.log(&format!("storage error, nothing was changed: {detail}"));
+        Problem::StorageFailed
+    }
 }
 
-/// Si la conexión sigue tras una línea.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Seguir leyendo.
-    Continue,
-    /// El cliente pidió salir (`:q`): despedirse y cerrar.
-    Close,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Stage {
-    /// Recién conectado: solo `:register`, `:login`, `:help` y `:q`.
-    Anonymous,
-    /// Cuenta reservada, esperando la respuesta a "What is your balance?".
-    AwaitingBalance { name: String },
-    /// En la sala.
-    Joined { name: String },
-}
-
-/// Una conexión de cliente y su etapa.
+/// La sesión de una conexión TCP.
 pub struct Session {
-    stage: Stage,
+    signed: Option<SignedIn>,
+    /// Ya está en la sala (una vez dentro, no sale hasta cerrar la sesión).
+    joined: bool,
     outbox: Arc<Outbox>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
@@ -74,29 +305,22 @@ impl Session {
     /// describe al cliente en la consola (dirección, puerto y transporte).
     /// Envía la primera línea: cómo iniciar sesión.
     pub fn start(outbox: Arc<Outbox>, peer: String) -> Session {
-        let session = Session {
-            stage: Stage::Anonymous,
+        send(&outbox, &Event::Prompt);
+        Session {
+            signed: None,
+            joined: false,
             outbox,
             peer,
-        };
-        session.reply(&Event::Prompt);
-        session
+        }
     }
 
     /// El nombre de la cuenta de esta sesión, si ya inició sesión.
     pub fn name(&self) -> Option<&str> {
-        match &self.stage {
-            Stage::Anonymous => None,
-            Stage::AwaitingBalance { name } | Stage::Joined { name } => Some(name),
-        }
-    }
-
-    fn reply(&self, event: &Event) {
-        self.outbox.push(event.to_line().as_bytes());
+        self.signed.as_ref().map(|s| s.name.as_str())
     }
 
     fn refuse(&self, problem: Problem) {
-        self.reply(&Event::Error(problem));
+        send(&self.outbox, &Event::Error(problem));
     }
 
     /// Responde a una línea que el marco descartó (demasiado larga).
@@ -111,188 +335,51 @@ impl Session {
             self.refuse(Problem::InvalidUtf8);
             return Flow::Continue;
         };
-        if let Stage::AwaitingBalance { name } = &self.stage {
-            let name = name.clone();
-            return self.answer_balance(chat, &name, line);
-        }
-        let command = match protocolo::parse_command(line) {
-            Ok(Some(command)) => command,
-            Ok(None) => return Flow::Continue,
-            Err(problem) => {
-                self.refuse(problem);
-                return Flow::Continue;
-            }
-        };
-        match (&self.stage, command) {
-            (_, Command::Quit) => return self.quit(chat),
-            (_, Command::Help) => self.reply(&Event::Help),
-            (Stage::Anonymous, Command::Register { name, password }) => {
-                self.register(chat, &name, &password);
-            }
-            (Stage::Anonymous, Command::Login { name, password }) => {
-                self.login(chat, &name, &password);
-            }
-            (Stage::Anonymous, _) => self.refuse(Problem::NotSignedIn),
-            (Stage::Joined { name }, command) => {
-                let name = name.clone();
-                self.chat_command(chat, &name, command);
-            }
-            // `AwaitingBalance` se atendió arriba.
-            (Stage::AwaitingBalance { .. }, _) => {}
-        }
-        Flow::Continue
-    }
-
-    fn register(&mut self, chat: &Chat, name: &str, password: &str) {
-        let name = match chat.ledger.register(name, password) {
-            Ok(name) => name,
-            Err(LedgerError::NameTaken) => return self.refuse(Problem::NameTaken(name.into())),
-            Err(error) => return self.storage_failed(chat, &error),
-        };
-        if !chat.room.claim(&name, &self.outbox) {
-            return self.refuse(Problem::AlreadyConnected(name));
-        }
-        chat.log(&format!("{name} registered from {}", self.peer));
-        self.reply(&Event::Welcome);
-        self.reply(&Event::AskBalance);
-        self.stage = Stage::AwaitingBalance { name };
-    }
-
-    fn login(&mut self, chat: &Chat, name: &str, password: &str) {
-        let Ok((name, balance)) = chat.ledger.verify(name, password) else {
-            return self.refuse(Problem::BadCredentials);
-        };
-        if !chat.room.claim(&name, &self.outbox) {
-            return self.refuse(Problem::AlreadyConnected(name));
-        }
-        chat.log(&format!("{name} signed in from {}", self.peer));
-        self.reply(&Event::Welcome);
-        match balance {
-            Some(dollars) => {
-                self.reply(&Event::Funds(dollars));
-                self.join(chat, name);
-            }
-            // Se fue sin responder la pregunta la vez anterior.
-            None => {
-                self.reply(&Event::AskBalance);
-                self.stage = Stage::AwaitingBalance { name };
-            }
-        }
-    }
-
-    fn answer_balance(&mut self, chat: &Chat, name: &str, line: &str) -> Flow {
-        if matches!(protocolo::parse_command(line), Ok(Some(Command::Quit))) {
+        let parsed = protocolo::parse_command(line);
+        if parsed == Ok(Some(Command::Quit)) {
             return self.quit(chat);
         }
-        if line.trim().is_empty() {
+        let Some(signed) = &self.signed else {
+            self.anonymous(chat, parsed);
             return Flow::Continue;
-        }
-        let dollars = match protocolo::parse_balance(line) {
-            Ok(dollars) => dollars,
-            Err(problem) => {
-                self.refuse(problem);
-                self.reply(&Event::AskBalance);
-                return Flow::Continue;
-            }
         };
-        if let Err(error) = chat.ledger.set_initial_balance(name, dollars) {
-            self.storage_failed(chat, &error);
-            self.reply(&Event::AskBalance);
+        // El saldo pudo responderse por UDP con el token de esta sesión.
+        if !self.joined && !chat.room.is_joined(&signed.name) {
+            self.joined = chat.answer_balance(&signed.name, line, &self.outbox);
             return Flow::Continue;
         }
-        self.reply(&Event::BalanceSet(dollars));
-        self.join(chat, name.to_string());
+        self.joined = true;
+        match parsed {
+            Ok(Some(command)) => chat.command(&signed.name, command, &self.outbox, Via::Tcp),
+            Ok(None) => {}
+            Err(problem) => self.refuse(problem),
+        }
         Flow::Continue
     }
 
-    fn join(&mut self, chat: &Chat, name: String) {
-        let notice = Event::Connected(name.clone());
-        deliver(&chat.room.join(&name), &notice);
-        chat.log(&notice.to_string());
-        self.stage = Stage::Joined { name };
-    }
-
-    fn chat_command(&self, chat: &Chat, me: &str, command: Command) {
-        match command {
-            Command::Public(text) => {
-                let text = protocolo::render_text(&text);
-                if text.trim().is_empty() {
-                    return;
-                }
-                let event = Event::Public {
-                    from: me.to_string(),
-                    text,
-                };
-                deliver(&chat.room.others(me), &event);
-                chat.log(&event.to_string());
+    fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) {
+        let presence = || Presence::Tcp(Arc::clone(&self.outbox));
+        let result = match parsed {
+            Ok(Some(Command::Register { name, password })) => {
+                chat.register(&name, &password, presence(), &self.peer)
             }
-            Command::Private { to, text } => {
-                let text = protocolo::render_text(&text);
-                let Some((to_name, outbox)) = chat.room.find(&to) else {
-                    return self.refuse(Problem::NotConnected(to));
-                };
-                if text.trim().is_empty() {
-                    return;
-                }
-                let event = Event::Private {
-                    from: me.to_string(),
-                    text,
-                };
-                outbox.push(event.to_line().as_bytes());
-                chat.log(&format!("{me} sent a private message to {to_name}"));
+            Ok(Some(Command::Login { name, password })) => {
+                chat.login(&name, &password, presence(), &self.peer)
             }
-            Command::Users => self.reply(&Event::Users(chat.room.names())),
-            Command::Funds => self.reply(&Event::Funds(chat.ledger.balance(me).unwrap_or(0))),
-            Command::Transfer { to, amount } => self.transfer(chat, me, &to, amount),
-            Command::Register { .. } | Command::Login { .. } => {
-                self.refuse(Problem::AlreadySignedIn(me.to_string()));
-            }
-            // Atendidos antes de llegar aquí.
-            Command::Help | Command::Quit => {}
-        }
-    }
-
-    fn transfer(&self, chat: &Chat, me: &str, to: &str, amount: u64) {
-        let done = match chat.ledger.transfer(me, to, amount) {
-            Ok(done) => done,
-            Err(error) => {
-                let problem = match error {
-                    LedgerError::InsufficientFunds => Problem::InsufficientFunds,
-                    LedgerError::SelfTransfer => Problem::SelfTransfer,
-                    LedgerError::NoAccount => Problem::NoAccount(to.to_string()),
-                    LedgerError::NoBalanceYet => Problem::NoBalanceYet(to.to_string()),
-                    LedgerError::Overflow => Problem::Overflow(to.to_string()),
-                    other => return self.storage_failed(chat, &other),
-                };
-                return self.refuse(problem);
-            }
+            Ok(Some(Command::Help)) => return send(&self.outbox, &Event::Help),
+            Ok(Some(Command::Ping)) => return send(&self.outbox, &Event::Pong),
+            Ok(Some(_)) => Err(Problem::NotSignedIn),
+            Ok(None) => return,
+            Err(problem) => Err(problem),
         };
-        self.reply(&Event::TransferSent {
-            to: done.to_name.clone(),
-            amount,
-            balance: done.from_balance,
-        });
-        if let Some((_, outbox)) = chat.room.find(&done.to_name) {
-            let notice = Event::TransferReceived {
-                from: me.to_string(),
-                amount,
-                balance: done.to_balance,
-            };
-            outbox.push(notice.to_line().as_bytes());
+        match result {
+            Ok(signed) => {
+                let token = Event::UdpToken(signed.token.clone());
+                self.joined = chat.welcome(&signed, &self.outbox, token);
+                self.signed = Some(signed);
+            }
+            Err(problem) => self.refuse(problem),
         }
-        chat.log(&format!(
-            "{me} transferred {amount} dollars to {}",
-            done.to_name
-        ));
-    }
-
-    fn storage_failed(&self, chat: &Chat, error: &LedgerError) {
-        let detail = match error {
-            LedgerError::Storage(detail) => detail.clone(),
-            other => format!("{other:?}"),
-        };
-        chat.log(&format!("storage error, nothing was changed: {detail}"));
-        self.refuse(Problem::StorageFailed);
     }
 
     /// `:q`: primero libera la cuenta y avisa a los demás, y recién después
@@ -300,19 +387,13 @@ impl Session {
     /// con la misma cuenta desde otra conexión.
     fn quit(&mut self, chat: &Chat) -> Flow {
         self.leave(chat);
-        self.reply(&Event::Goodbye);
+        send(&self.outbox, &Event::Goodbye);
         Flow::Close
     }
 
     fn leave(&mut self, chat: &Chat) {
-        let Some(name) = self.name().map(str::to_string) else {
-            return;
-        };
-        self.stage = Stage::Anonymous;
-        if let Some(others) = chat.room.leave(&name) {
-            let notice = Event::Disconnected(name);
-            deliver(&others, &notice);
-            chat.log(&notice.to_string());
+        if let Some(signed) = self.signed.take() {
+            chat.leave(&signed.token);
         }
     }
 
@@ -321,14 +402,6 @@ impl Session {
     /// a la consola.
     pub fn end(mut self, chat: &Chat) {
         self.leave(chat);
-    }
-}
-
-/// Entrega un evento a varias colas. La línea se arma una sola vez.
-pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
-    let line = event.to_line();
-    for outbox in outboxes {
-        outbox.push(line.as_bytes());
     }
 }
 
@@ -413,13 +486,14 @@ mod tests {
         let mut bob = f.joined("bob", 10);
         let mut alice = f.connect();
         alice.send(&f, ":register alice pw");
-        assert_eq!(
-            alice.lines(),
-            [
-                "Welcome to the best chat in the universe!",
-                "[SERVER] Client: What is your balance?"
-            ]
+        let lines = alice.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0], "Welcome to the best chat in the universe!");
+        assert!(
+            matches!(Event::parse(&lines[1]), Some(Event::UdpToken(_))),
+            "{lines:?}"
         );
+        assert_eq!(lines[2], "[SERVER] Client: What is your balance?");
         assert!(bob.lines().is_empty(), "bob no debe verla antes del saldo");
         alice.send(&f, "mucho");
         assert_eq!(

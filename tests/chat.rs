@@ -105,7 +105,7 @@ fn signing_in_and_its_errors() {
     }
     // La misma conexión sigue sirviendo para crear una cuenta.
     other.send(":register bob pw-bob");
-    other.expect("Welcome to the best chat in the universe!");
+    other.expect_welcome();
     other.expect("[SERVER] Client: What is your balance?");
     for bad in ["-5", "50.000", "mucho", "18446744073709551616"] {
         other.send(bad);
@@ -294,7 +294,7 @@ fn an_account_without_balance_is_asked_again() {
     let mut alice = server.join("alice", 100);
     let mut dave = server.connect();
     dave.send(":register dave pw-dave");
-    dave.expect("Welcome to the best chat in the universe!");
+    dave.expect_welcome();
     dave.expect("[SERVER] Client: What is your balance?");
     dave.send(":q");
     dave.expect("You have been disconnected from the best chat in the universe!");
@@ -302,7 +302,7 @@ fn an_account_without_balance_is_asked_again() {
     alice.expect("[SERVER] Client: dave has not set a balance yet.");
     let mut dave = server.connect();
     dave.send(":login dave pw-dave");
-    dave.expect("Welcome to the best chat in the universe!");
+    dave.expect_welcome();
     dave.expect("[SERVER] Client: What is your balance?");
     dave.send("70");
     dave.expect("[SERVER] Client: The balance of 70 has been set to your account.");

@@ -37,7 +37,7 @@ fn the_data_file_holds_salted_hashes_never_passwords() {
     let _alice = server.join("alice", 1);
     let mut twin = server.connect();
     twin.send(":register twin pw-alice");
-    twin.expect("Welcome to the best chat in the universe!");
+    twin.expect_welcome();
     let text = fs::read_to_string(dir.path().join("usuarios.json")).expect("read");
     assert!(!text.contains("pw-alice"), "{text}");
     let data: serde_json::Value = serde_json::from_str(&text).expect("json");

@@ -129,6 +129,8 @@ pub struct Client {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     pub name: String,
+    /// El token UDP que el servidor dio tras la bienvenida.
+    pub token: String,
 }
 
 impl Client {
@@ -140,6 +142,7 @@ impl Client {
             writer: stream.try_clone().expect("clone"),
             reader: BufReader::new(stream),
             name: String::new(),
+            token: String::new(),
         };
         let prompt = client.line();
         assert!(
@@ -194,7 +197,7 @@ impl Client {
     pub fn register(&mut self, name: &str, dollars: u64) {
         self.name = name.to_string();
         self.send(&format!(":register {name} pw-{}", name.to_lowercase()));
-        self.expect("Welcome to the best chat in the universe!");
+        self.expect_welcome();
         self.expect("[SERVER] Client: What is your balance?");
         self.send(&dollars.to_string());
         self.expect(&format!(
@@ -206,13 +209,31 @@ impl Client {
     pub fn login(&mut self, name: &str) -> u64 {
         self.name = name.to_string();
         self.send(&format!(":login {name} pw-{}", name.to_lowercase()));
-        self.expect("Welcome to the best chat in the universe!");
+        self.expect_welcome();
         let funds = self.line();
         funds
             .strip_prefix("[SERVER] Client: You have ")
             .and_then(|rest| rest.strip_suffix(" dollars."))
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("se esperaba el saldo y llegó {funds:?}"))
+    }
+
+    /// Espera la bienvenida y el token UDP que la sigue (y lo guarda).
+    pub fn expect_welcome(&mut self) {
+        self.expect("Welcome to the best chat in the universe!");
+        let line = self.line();
+        let token = line
+            .strip_prefix("[SERVER] Client: Your UDP token is ")
+            .and_then(|rest| rest.strip_suffix('.'))
+            .unwrap_or_else(|| panic!("se esperaba el token UDP y llegó {line:?}"));
+        assert!(
+            token.len() == 32
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{token:?}"
+        );
+        self.token = token.to_string();
     }
 
     /// Pide `:funds` y devuelve el saldo.
