@@ -151,10 +151,20 @@ impl Chat {
 
     /// La respuesta a "What is your balance?". Devuelve `true` si el saldo
     /// quedó fijado y el usuario entró a la sala; si no, ya se respondió el
-    /// error y se repitió la pregunta.
+    /// error y se repitió la pregunta. `:help` y `:ping` se responden sin
+    /// tomarlos como saldo.
     pub fn answer_balance(&self, name: &str, line: &str, reply: &Arc<Outbox>) -> bool {
-        if line.trim().is_empty() {
-            return false;
+        match protocolo::parse_command(line) {
+            Ok(None) => return false,
+            Ok(Some(Command::Help)) => {
+                send(reply, &Event::Help);
+                return false;
+            }
+            Ok(Some(Command::Ping)) => {
+                send(reply, &Event::Pong);
+                return false;
+            }
+            _ => {}
         }
         let result = protocolo::parse_balance(line).and_then(|dollars| {
             match self.ledger.set_initial_balance(name, dollars) {

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             match cliente::run(&config, input, io::stdout()) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => {
-                    eprintln!("cliente: the server closed the connection");
+                    eprintln!("cliente: the server ended the session without an answer");
                     ExitCode::FAILURE
                 }
                 Err(error) => {
