@@ -93,3 +93,93 @@ fn the_client_reports_a_server_that_is_not_there() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot talk to"));
 }
+
+/// `cliente --udp` (enunciado 000): entra, conversa y transfiere por
+/// datagramas con un usuario TCP, y al terminar la entrada sale con `:q`.
+#[test]
+fn the_udp_client_chats_with_tcp_users() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 10);
+    let mut cliente = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--udp", "--addr", &server.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cliente --udp");
+    cliente
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b":register alice s3cret\n50000\nhola :smile\n:t bob 100\n")
+        .expect("write");
+    bob.expect("[SERVER] Client: alice connected!");
+    bob.expect("alice: hola :~)");
+    bob.expect("[SERVER] Client: alice transferred 100 dollars to you. You have 110 dollars.");
+    bob.expect("[SERVER] Client: alice disconnected!");
+    let output = cliente.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    for expected in [
+        "[SERVER] Client: Your token is ",
+        "You are alice, from 127.0.0.1:",
+        "[SERVER] Client: The balance of 50000 has been set to your account.",
+        "Me: hola :~)",
+        "[SERVER] Client: You transferred 100 dollars to bob. You have 49900 dollars.",
+        "You have been disconnected from the best chat in the universe!",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "falta {expected:?} en:\n{stdout}"
+        );
+    }
+}
+
+/// El cliente TCP elige por dónde viajan sus líneas con `:udp` y `:tcp`
+/// (enunciado 001); bob, con conexión TCP y dirección UDP, las recibe por
+/// el mismo transporte por el que llegaron.
+#[test]
+fn the_tcp_client_sends_chosen_lines_by_udp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 10);
+    let mut bob_udp = common::UdpClient::new(server.addr);
+    bob_udp.token = bob.token.clone();
+    bob_udp.send(":ping");
+    bob_udp.expect("[SERVER] Client: pong");
+
+    let mut cliente = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", &server.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cliente");
+    let mut stdin = cliente.stdin.take().expect("stdin");
+    stdin
+        .write_all(b":register alice pw\n10\npor tcp\n:udp\npor udp\n")
+        .expect("write");
+    bob.expect("[SERVER] Client: alice connected!");
+    bob.expect("alice: por tcp");
+    bob_udp.expect("alice: por udp");
+    stdin.write_all(b":tcp\notra vez por tcp\n").expect("write");
+    bob.expect("alice: otra vez por tcp");
+    drop(stdin);
+    bob.expect("[SERVER] Client: alice disconnected!");
+    bob_udp.expect_nothing_pending();
+
+    let output = cliente.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    for expected in [
+        "[SERVER] Client: Your UDP token is ",
+        "Your TCP port is ",
+        "Your lines now travel by UDP.",
+        "Your lines now travel by TCP.",
+        "Me: por udp",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "falta {expected:?} en:\n{stdout}"
+        );
+    }
+}

@@ -271,3 +271,111 @@ impl Client {
         &self.writer
     }
 }
+
+/// Un cliente UDP crudo, como `nc -u`: un datagrama por línea.
+pub struct UdpClient {
+    socket: std::net::UdpSocket,
+    server: SocketAddr,
+    pub name: String,
+    pub token: String,
+}
+
+impl UdpClient {
+    /// Un socket UDP en `127.0.0.1:0` que le habla a `server`.
+    pub fn new(server: SocketAddr) -> UdpClient {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        UdpClient {
+            socket,
+            server,
+            name: String::new(),
+            token: String::new(),
+        }
+    }
+
+    /// La dirección de este socket, tal como la ve el servidor.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.socket.local_addr().expect("local_addr")
+    }
+
+    /// Envía un datagrama tal cual.
+    pub fn send_raw(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.server).expect("send_to");
+    }
+
+    /// Envía `<token> <line>` (con el token de la sesión).
+    pub fn send(&self, line: &str) {
+        self.send_raw(format!("{} {line}\n", self.token).as_bytes());
+    }
+
+    /// El próximo datagrama, sin su `\n` final.
+    pub fn line(&self) -> String {
+        let mut buffer = vec![0u8; 70_000];
+        let (n, from) = self
+            .socket
+            .recv_from(&mut buffer)
+            .unwrap_or_else(|e| panic!("{}: no llegó ningún datagrama: {e}", self.name));
+        assert_eq!(from, self.server, "datagrama de otro origen");
+        let text = String::from_utf8(buffer[..n].to_vec()).expect("UTF-8");
+        let line = text
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("sin \\n: {text:?}"));
+        assert!(!line.contains('\n'), "una línea por datagrama: {text:?}");
+        line.to_string()
+    }
+
+    /// Espera exactamente `expected` como siguiente datagrama.
+    pub fn expect(&self, expected: &str) {
+        assert_eq!(self.line(), expected, "{} recibió otra cosa", self.name);
+    }
+
+    /// La bienvenida por UDP y el token que la sigue (que se guarda).
+    pub fn expect_welcome(&mut self) {
+        self.expect("Welcome to the best chat in the universe!");
+        let line = self.line();
+        let token = line
+            .strip_prefix("[SERVER] Client: Your token is ")
+            .and_then(|rest| rest.strip_suffix('.'))
+            .unwrap_or_else(|| panic!("se esperaba el token y llegó {line:?}"));
+        assert!(
+            token.len() == 32
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{token:?}"
+        );
+        self.token = token.to_string();
+    }
+
+    /// Registra `name` (clave `pw-<name>`) por UDP y responde el saldo.
+    pub fn register(&mut self, name: &str, dollars: u64) {
+        self.name = name.to_string();
+        self.send_raw(format!(":register {name} pw-{}\n", name.to_lowercase()).as_bytes());
+        self.expect_welcome();
+        self.expect("[SERVER] Client: What is your balance?");
+        self.send(&dollars.to_string());
+        self.expect(&format!(
+            "[SERVER] Client: The balance of {dollars} has been set to your account."
+        ));
+    }
+
+    /// Comprueba que no llegó nada más (pide `:u`; solo dentro de la sala).
+    pub fn expect_nothing_pending(&self) {
+        self.send(":u");
+        let got = self.line();
+        assert!(
+            got.starts_with("[SERVER] Client: Connected users: "),
+            "{} tenía pendiente {got:?}",
+            self.name
+        );
+    }
+}
+
+impl Server {
+    /// Un usuario solo-UDP ya en la sala.
+    pub fn join_udp(&self, name: &str, dollars: u64) -> UdpClient {
+        let mut client = UdpClient::new(self.addr);
+        client.register(name, dollars);
+        client
+    }
+}

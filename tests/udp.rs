@@ -1,0 +1,199 @@
+//! UDP como transporte de primera clase (issue #3), sobre sockets reales:
+//! entrar por UDP, una sola sala con TCP, tokens, inactividad, datagramas
+//! malos y la regla de entrega del relay TCP+UDP.
+
+mod common;
+
+use common::{Server, UdpClient};
+
+fn server(extra: &[&str]) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    (Server::start(dir.path(), extra), dir)
+}
+
+const BAD_TOKEN: &str = "[SERVER] Client: Unknown or expired token. Sign in with :login <name> <password> or create an account with :register <name> <password>.";
+
+#[test]
+fn register_and_login_over_udp() {
+    let (server, _dir) = server(&[]);
+    let mut alice = server.join_udp("alice", 3000);
+    server.expect_console(&format!(
+        "alice registered from {} (UDP)",
+        alice.local_addr()
+    ));
+    alice.send(":funds");
+    alice.expect("[SERVER] Client: You have 3000 dollars.");
+    alice.send(":ping");
+    alice.expect("[SERVER] Client: pong");
+    let old_token = alice.token.clone();
+    alice.send(":q");
+    alice.expect("You have been disconnected from the best chat in the universe!");
+    // El token se revocó: ya no ejecuta nada.
+    alice.send(":funds");
+    alice.expect(BAD_TOKEN);
+
+    alice.send_raw(b":login alice pw-alice");
+    alice.expect_welcome();
+    alice.expect("[SERVER] Client: You have 3000 dollars.");
+    assert_ne!(alice.token, old_token, "cada sesión tiene su token");
+    alice.send_raw(b":login alice wrong\n");
+    alice.expect("[SERVER] Client: Wrong name or password.");
+}
+
+#[test]
+fn udp_and_tcp_users_share_one_room_and_one_ledger() {
+    let (server, _dir) = server(&[]);
+    let mut bob = server.join("bob", 500);
+    let alice = server.join_udp("alice", 3000);
+    bob.expect("[SERVER] Client: alice connected!");
+
+    alice.send("hola desde UDP :smile");
+    bob.expect("alice: hola desde UDP :~)");
+    bob.send("hola desde TCP");
+    alice.expect("bob: hola desde TCP");
+    alice.send(":p - bob - psst");
+    bob.expect("[PRIVATE] alice: psst");
+    bob.send(":p alice y tú");
+    alice.expect("[PRIVATE] bob: y tú");
+
+    alice.send(":t bob 100");
+    alice.expect("[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.");
+    bob.expect("[SERVER] Client: alice transferred 100 dollars to you. You have 600 dollars.");
+    bob.send(":t - alice - 600");
+    bob.expect("[SERVER] Client: You transferred 600 dollars to alice. You have 0 dollars.");
+    alice.expect("[SERVER] Client: bob transferred 600 dollars to you. You have 3500 dollars.");
+    alice.send(":t bob 99999");
+    alice.expect("[SERVER] Client: You don't have sufficient funds for the transaction.");
+
+    alice.send(":u");
+    alice.expect("[SERVER] Client: Connected users: alice, bob");
+    bob.send(":q");
+    bob.expect("You have been disconnected from the best chat in the universe!");
+    alice.expect("[SERVER] Client: bob disconnected!");
+    alice.send(":q");
+    alice.expect("You have been disconnected from the best chat in the universe!");
+    server.expect_console("[SERVER] Client: alice disconnected!");
+}
+
+#[test]
+fn idle_udp_users_are_signed_out() {
+    let (server, _dir) = server(&["--udp-idle-secs", "1"]);
+    let mut bob = server.join("bob", 1);
+    let alice = server.join_udp("alice", 1);
+    bob.expect("[SERVER] Client: alice connected!");
+    // bob es TCP: su conexión lo mantiene aunque no envíe datagramas.
+    alice.expect("You have been disconnected from the best chat in the universe!");
+    bob.expect("[SERVER] Client: alice disconnected!");
+    alice.send(":u");
+    alice.expect(BAD_TOKEN);
+    bob.send(":u");
+    bob.expect("[SERVER] Client: Connected users: bob");
+}
+
+#[test]
+fn forged_stale_and_missing_tokens_execute_nothing() {
+    let (server, _dir) = server(&[]);
+    let mut bob = server.join("bob", 10);
+    let mut mallory = UdpClient::new(server.addr);
+    mallory.token = "0123456789abcdef0123456789abcdef".into();
+    mallory.send(":t mallory 10");
+    mallory.expect(BAD_TOKEN);
+    mallory.send_raw(b"hola sin token\n");
+    mallory.expect(BAD_TOKEN);
+    mallory.send_raw(b":funds\n");
+    mallory.expect(BAD_TOKEN);
+    mallory.send_raw(b":help\n");
+    assert!(mallory.line().starts_with("[SERVER] Client: Commands: "));
+
+    // El token de una sesión TCP vale mientras dura la conexión.
+    let stolen = bob.token.clone();
+    bob.send(":q");
+    bob.expect("You have been disconnected from the best chat in the universe!");
+    mallory.token = stolen;
+    mallory.send(":t mallory 10");
+    mallory.expect(BAD_TOKEN);
+    let mut bob = server.connect();
+    assert_eq!(bob.login("bob"), 10);
+}
+
+#[test]
+fn bad_datagrams_get_errors_and_harm_nobody() {
+    let (server, _dir) = server(&[]);
+    let mut bob = server.join("bob", 1);
+    let alice = server.join_udp("alice", 1);
+    bob.expect("[SERVER] Client: alice connected!");
+
+    alice.send_raw(&[alice.token.as_bytes(), b" hola \xff"].concat());
+    alice.expect("[SERVER] Client: The line is not valid UTF-8. It was discarded.");
+    alice.send_raw(b"\xc3");
+    alice.expect("[SERVER] Client: The line is not valid UTF-8. It was discarded.");
+    alice.send(&"x".repeat(4097));
+    alice.expect("[SERVER] Client: Line too long: the limit is 4096 bytes. It was discarded.");
+    alice.send_raw(&vec![b'y'; 60_000]);
+    alice.expect("[SERVER] Client: Line too long: the limit is 4096 bytes. It was discarded.");
+    alice.send(&"z".repeat(4096));
+    bob.expect(&format!("alice: {}", "z".repeat(4096)));
+    alice.send("uno\ndos");
+    alice.expect("[SERVER] Client: Send one line per datagram.");
+    alice.send_raw(b"");
+    alice.send("sigo aquí\r");
+    bob.expect("alice: sigo aquí");
+    bob.expect_nothing_pending();
+    alice.expect_nothing_pending();
+}
+
+/// La regla de entrega del relay (issue #3): una línea conserva su
+/// transporte mientras el destinatario pueda recibirlo, y los avisos
+/// prefieren TCP.
+#[test]
+fn lines_keep_their_transport_where_the_recipient_can_receive_it() {
+    let (server, _dir) = server(&[]);
+    // bob: TCP con dirección UDP conocida; carol: solo TCP; alice: solo UDP.
+    let mut bob = server.join("bob", 100);
+    let mut carol = server.join("carol", 100);
+    bob.expect("[SERVER] Client: carol connected!");
+    let mut bob_udp = UdpClient::new(server.addr);
+    bob_udp.name = "bob (UDP)".into();
+    bob_udp.token = bob.token.clone();
+    bob_udp.send(":ping");
+    bob_udp.expect("[SERVER] Client: pong");
+    let alice = server.join_udp("alice", 100);
+    bob.expect("[SERVER] Client: alice connected!");
+    carol.expect("[SERVER] Client: alice connected!");
+
+    // Llegó por UDP: por UDP a quien tiene dirección UDP, por TCP al resto.
+    alice.send("por udp");
+    bob_udp.expect("alice: por udp");
+    carol.expect("alice: por udp");
+    // Llegó por TCP: por TCP a quien tiene conexión, por UDP a los solo-UDP.
+    carol.send("por tcp");
+    bob.expect("carol: por tcp");
+    alice.expect("carol: por tcp");
+    // bob escribe por UDP con su token: la respuesta vuelve por UDP.
+    bob_udp.send("bob por udp");
+    alice.expect("bob: bob por udp");
+    carol.expect("bob: bob por udp");
+    bob_udp.send(":funds");
+    bob_udp.expect("[SERVER] Client: You have 100 dollars.");
+    // Privados: la misma regla.
+    alice.send(":p bob privado por udp");
+    bob_udp.expect("[PRIVATE] alice: privado por udp");
+    carol.send(":p bob privado por tcp");
+    bob.expect("[PRIVATE] carol: privado por tcp");
+    // Los avisos (una transferencia recibida) van por TCP si hay conexión.
+    alice.send(":t bob 5");
+    alice.expect("[SERVER] Client: You transferred 5 dollars to bob. You have 95 dollars.");
+    bob.expect("[SERVER] Client: alice transferred 5 dollars to you. You have 105 dollars.");
+    // Y nada llegó por el camino equivocado.
+    bob.expect_nothing_pending();
+    carol.expect_nothing_pending();
+    alice.expect_nothing_pending();
+    bob_udp.expect_nothing_pending();
+
+    // :q por UDP saca al usuario entero, también su conexión TCP.
+    bob_udp.send(":q");
+    bob_udp.expect("You have been disconnected from the best chat in the universe!");
+    bob.expect("You have been disconnected from the best chat in the universe!");
+    bob.expect_closed();
+    carol.expect("[SERVER] Client: bob disconnected!");
+}
