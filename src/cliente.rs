@@ -340,7 +340,9 @@ fn send_lines(input: impl BufRead, mut wire: Wire, shared: &Shared) {
             {
                 state.name = Some(name.clone());
             }
-            let by_udp = matches!(wire, Wire::Udp) || state.lines_by_udp;
+            // `:q` cierra la sesión TCP por TCP aunque las líneas viajen por UDP.
+            let quitting = parsed == Ok(Some(Command::Quit));
+            let by_udp = matches!(wire, Wire::Udp) || (state.lines_by_udp && !quitting);
             let udp = state.udp.clone().filter(|_| by_udp);
             (state.stage, state.replies, state.token.clone(), udp)
         };

@@ -219,14 +219,14 @@ impl UdpServer {
         }
     }
 
-    /// `<TOKEN> :q`: cierra la sesión y revoca el token. Si el usuario también
-    /// tenía conexión TCP, se cierra: `:q` saca al usuario, no a un transporte.
+    /// `<TOKEN> :q`: cierra la sesión y revoca el token. La despedida vuelve
+    /// por UDP, como toda respuesta; si el usuario también tenía conexión
+    /// TCP, se cierra sin repetirla: `:q` saca al usuario, no a un transporte.
     fn quit(&self, token: &str, reply: &Arc<Outbox>, tcp: Option<&Arc<Outbox>>) {
         self.chat.leave(token);
         send(reply, &Event::Goodbye);
         if let Some(tcp) = tcp {
-            send(tcp, &Event::Goodbye);
-            tcp.finish(Duration::from_millis(100));
+            tcp.finish(Duration::ZERO);
         }
     }
 
