@@ -92,16 +92,7 @@ impl Chat {
             Err(LedgerError::NameTaken) => return Err(Problem::NameTaken(name.into())),
             Err(error) => return Err(self.storage_failed(&error)),
         };
-        let token = self
-            .room
-            .claim(&name, presence)
-            .ok_or_else(|| Problem::AlreadyConnected(name.clone()))?;
-        self.log(&format!("{name} registered from {peer}"));
-        Ok(SignedIn {
-            name,
-            token,
-            balance: None,
-        })
+        self.open(name, None, presence, &format!("registered from {peer}"))
     }
 
     /// `:login`: comprueba la contraseña y reserva la cuenta para
@@ -117,11 +108,23 @@ impl Chat {
             .ledger
             .verify(name, password)
             .map_err(|_| Problem::BadCredentials)?;
+        self.open(name, balance, presence, &format!("signed in from {peer}"))
+    }
+
+    /// Reserva la cuenta en la sala y lo anota en la consola (`what`: cómo
+    /// y desde dónde entró). Error: `AlreadyConnected`.
+    fn open(
+        &self,
+        name: String,
+        balance: Option<u64>,
+        presence: Presence,
+        what: &str,
+    ) -> Result<SignedIn, Problem> {
         let token = self
             .room
             .claim(&name, presence)
             .ok_or_else(|| Problem::AlreadyConnected(name.clone()))?;
-        self.log(&format!("{name} signed in from {peer}"));
+        self.log(&format!("{name} {what}"));
         Ok(SignedIn {
             name,
             token,

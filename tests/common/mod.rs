@@ -221,19 +221,7 @@ impl Client {
     /// Espera la bienvenida y el token UDP que la sigue (y lo guarda).
     pub fn expect_welcome(&mut self) {
         self.expect("Welcome to the best chat in the universe!");
-        let line = self.line();
-        let token = line
-            .strip_prefix("[SERVER] Client: Your UDP token is ")
-            .and_then(|rest| rest.strip_suffix('.'))
-            .unwrap_or_else(|| panic!("se esperaba el token UDP y llegó {line:?}"));
-        assert!(
-            token.len() == 32
-                && token
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
-            "{token:?}"
-        );
-        self.token = token.to_string();
+        self.token = token_in(&self.line(), "[SERVER] Client: Your UDP token is ");
     }
 
     /// Pide `:funds` y devuelve el saldo.
@@ -270,6 +258,23 @@ impl Client {
     pub fn stream(&self) -> &TcpStream {
         &self.writer
     }
+}
+
+/// El token de una línea `<prefix><TOKEN>.`, comprobando su forma: 32
+/// caracteres `0-9 a-f` (128 bits).
+pub fn token_in(line: &str, prefix: &str) -> String {
+    let token = line
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("se esperaba {prefix:?} y llegó {line:?}"));
+    assert!(
+        token.len() == 32
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{token:?}"
+    );
+    token.to_string()
 }
 
 /// Un cliente UDP crudo, como `nc -u`: un datagrama por línea.
@@ -332,19 +337,7 @@ impl UdpClient {
     /// La bienvenida por UDP y el token que la sigue (que se guarda).
     pub fn expect_welcome(&mut self) {
         self.expect("Welcome to the best chat in the universe!");
-        let line = self.line();
-        let token = line
-            .strip_prefix("[SERVER] Client: Your token is ")
-            .and_then(|rest| rest.strip_suffix('.'))
-            .unwrap_or_else(|| panic!("se esperaba el token y llegó {line:?}"));
-        assert!(
-            token.len() == 32
-                && token
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-            "{token:?}"
-        );
-        self.token = token.to_string();
+        self.token = token_in(&self.line(), "[SERVER] Client: Your token is ");
     }
 
     /// Registra `name` (clave `pw-<name>`) por UDP y responde el saldo.
