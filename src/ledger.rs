@@ -107,8 +107,7 @@ impl Ledger {
             password_hash,
             balance: None,
         };
-        let next = accounts.by_key.values().chain(std::iter::once(&record));
-        accounts.store.save(next).map_err(storage_error)?;
+        accounts.save_with(&[(&key, &record)])?;
         accounts.by_key.insert(key, record);
         Ok(name.to_string())
     }
@@ -149,7 +148,7 @@ impl Ledger {
             balance: Some(dollars),
             ..record.clone()
         };
-        accounts.save_with(&key, &updated)?;
+        accounts.save_with(&[(&key, &updated)])?;
         accounts.by_key.insert(key, updated);
         Ok(())
     }
@@ -191,15 +190,7 @@ impl Ledger {
             ..target.clone()
         };
         let to_name = new_target.name.clone();
-        let others = accounts
-            .by_key
-            .iter()
-            .filter(|(k, _)| **k != from_key && **k != to_key)
-            .map(|(_, r)| r);
-        accounts
-            .store
-            .save(others.chain([&new_source, &new_target]))
-            .map_err(storage_error)?;
+        accounts.save_with(&[(&from_key, &new_source), (&to_key, &new_target)])?;
         accounts.by_key.insert(from_key, new_source);
         accounts.by_key.insert(to_key, new_target);
         Ok(Transfer {
@@ -232,15 +223,18 @@ impl Ledger {
 }
 
 impl Accounts {
-    /// Guarda el libro con la cuenta `key` reemplazada por `updated`.
-    fn save_with(&self, key: &str, updated: &Record) -> Result<(), LedgerError> {
-        let others = self
+    /// Guarda el libro tal como quedaría con estos cambios (clave → cuenta
+    /// nueva o reemplazada), sin tocar todavía la memoria: si el disco falla,
+    /// nada cambió.
+    fn save_with(&self, changes: &[(&str, &Record)]) -> Result<(), LedgerError> {
+        let unchanged = self
             .by_key
             .iter()
-            .filter(|(k, _)| *k != key)
-            .map(|(_, r)| r);
+            .filter(|(key, _)| !changes.iter().any(|(changed, _)| changed == key))
+            .map(|(_, record)| record);
+        let changed = changes.iter().map(|(_, record)| *record);
         self.store
-            .save(others.chain(std::iter::once(updated)))
+            .save(unchanged.chain(changed))
             .map_err(storage_error)
     }
 }

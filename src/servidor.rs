@@ -167,11 +167,8 @@ impl std::error::Error for ServerError {}
 
 /// Un servidor con sus sockets ya abiertos, listo para aceptar.
 pub struct Server {
-    listener: TcpListener,
+    tcp: Listener,
     udp: UdpServer,
-    chat: Arc<Chat>,
-    flusher: Arc<Flusher>,
-    max_queue_bytes: usize,
 }
 
 impl Server {
@@ -200,48 +197,37 @@ impl Server {
             config.max_queue_bytes,
             config.udp_idle,
         );
-        Ok(Server {
+        let tcp = Listener {
             listener,
-            udp,
             chat,
             flusher,
             max_queue_bytes: config.max_queue_bytes,
-        })
+        };
+        Ok(Server { tcp, udp })
     }
 
     /// La dirección real del socket (con el puerto elegido si se pidió el 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.tcp.listener.local_addr()
     }
 
     /// Arranca el hilo UDP y corre el bucle de `accept`: por cada conexión,
     /// un hilo. No termina nunca salvo que el socket falle de forma
     /// irrecuperable.
     pub fn serve(self) -> io::Result<()> {
-        let Server {
-            listener,
-            udp,
-            chat,
-            flusher,
-            max_queue_bytes,
-        } = self;
-        let udp_chat = Arc::clone(&chat);
+        let Server { tcp, udp } = self;
+        let chat = Arc::clone(&tcp.chat);
         thread::Builder::new().name("udp".into()).spawn(move || {
             if let Err(error) = udp.serve() {
-                udp_chat.log(&format!("the UDP socket failed: {error}"));
+                chat.log(&format!("the UDP socket failed: {error}"));
             }
         })?;
-        let server = Listener {
-            listener,
-            chat,
-            flusher,
-            max_queue_bytes,
-        };
-        server.accept_loop()
+        tcp.accept_loop()
     }
 }
 
-/// La parte TCP del servidor, ya con el hilo UDP en marcha.
+/// La parte TCP del servidor: el socket que escucha y lo que cada hilo de
+/// cliente necesita.
 struct Listener {
     listener: TcpListener,
     chat: Arc<Chat>,
@@ -339,7 +325,7 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
         addr: config.addr.clone(),
         error,
     })?;
-    server.chat.log(&format!("Listening on {addr}"));
+    server.tcp.chat.log(&format!("Listening on {addr}"));
     server.serve().map_err(|error| ServerError::Bind {
         addr: addr.to_string(),
         error,

@@ -132,6 +132,23 @@ impl Chat {
         })
     }
 
+    /// `:register` o `:login`, según `command`, reservando la cuenta para la
+    /// presencia que arma `presence` (solo si hace falta). Devuelve `None` si
+    /// `command` no es ninguno de los dos; si no, lo mismo que
+    /// [`Chat::register`] o [`Chat::login`].
+    pub fn sign_in(
+        &self,
+        command: &Command,
+        presence: impl FnOnce() -> Presence,
+        peer: &str,
+    ) -> Option<Result<SignedIn, Problem>> {
+        Some(match command {
+            Command::Register { name, password } => self.register(name, password, presence(), peer),
+            Command::Login { name, password } => self.login(name, password, presence(), peer),
+            _ => return None,
+        })
+    }
+
     /// Las líneas que siguen a una entrada correcta: la bienvenida, el token
     /// (`token_event`), y el saldo o la pregunta del saldo. Si ya tenía
     /// saldo, une al usuario a la sala. Devuelve `true` si quedó en la sala.
@@ -327,25 +344,17 @@ impl Session {
         }
     }
 
-    /// El nombre de la cuenta de esta sesión, si ya inició sesión.
-    pub fn name(&self) -> Option<&str> {
-        self.signed.as_ref().map(|s| s.name.as_str())
-    }
-
-    fn refuse(&self, problem: Problem) {
-        send(&self.outbox, &Event::Error(problem));
-    }
-
-    /// Responde a una línea que el marco descartó (demasiado larga).
+    /// Responde un error a este cliente (también para una línea que el
+    /// marco descartó por larga).
     pub fn reject(&self, problem: Problem) {
-        self.refuse(problem);
+        send(&self.outbox, &Event::Error(problem));
     }
 
     /// Atiende una línea completa del cliente (sin `\n`), tal como llegó del
     /// socket. Una línea que no es UTF-8 recibe [`Problem::InvalidUtf8`].
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
         let Ok(line) = std::str::from_utf8(bytes) else {
-            self.refuse(Problem::InvalidUtf8);
+            self.reject(Problem::InvalidUtf8);
             return Flow::Continue;
         };
         let parsed = protocolo::parse_command(line);
@@ -365,7 +374,7 @@ impl Session {
         match parsed {
             Ok(Some(command)) => chat.command(&signed.name, command, &self.outbox, Via::Tcp),
             Ok(None) => {}
-            Err(problem) => self.refuse(problem),
+            Err(problem) => self.reject(problem),
         }
         Flow::Continue
     }
@@ -373,15 +382,11 @@ impl Session {
     fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) {
         let presence = || Presence::Tcp(Arc::clone(&self.outbox));
         let result = match parsed {
-            Ok(Some(Command::Register { name, password })) => {
-                chat.register(&name, &password, presence(), &self.peer)
-            }
-            Ok(Some(Command::Login { name, password })) => {
-                chat.login(&name, &password, presence(), &self.peer)
-            }
             Ok(Some(Command::Help)) => return send(&self.outbox, &Event::Help),
             Ok(Some(Command::Ping)) => return send(&self.outbox, &Event::Pong),
-            Ok(Some(_)) => Err(Problem::NotSignedIn),
+            Ok(Some(command)) => chat
+                .sign_in(&command, presence, &self.peer)
+                .unwrap_or(Err(Problem::NotSignedIn)),
             Ok(None) => return,
             Err(problem) => Err(problem),
         };
@@ -391,7 +396,7 @@ impl Session {
                 self.joined = chat.welcome(&signed, &self.outbox, token);
                 self.signed = Some(signed);
             }
-            Err(problem) => self.refuse(problem),
+            Err(problem) => self.reject(problem),
         }
     }
 

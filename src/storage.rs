@@ -133,11 +133,6 @@ impl Store {
         Ok((store, file.users))
     }
 
-    /// Ruta del archivo de datos.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Reemplaza el archivo con estas cuentas, de forma atómica y durable:
     /// al volver `Ok`, los datos están en disco. Errores: cualquier fallo de
     /// E/S (disco lleno, permisos); el archivo anterior queda intacto.

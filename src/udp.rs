@@ -134,55 +134,53 @@ impl UdpServer {
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let problem = if bytes.contains(&b'\n') {
-            Some(Problem::OneLinePerDatagram)
-        } else if bytes.len() > MAX_LINE_BYTES + protocolo::TOKEN_CHARS + 1 {
-            Some(Problem::LineTooLong)
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return self.answer(from, &Event::Error(problem));
+        if bytes.contains(&b'\n') {
+            return self.answer(from, &Event::Error(Problem::OneLinePerDatagram));
         }
         let Ok(text) = std::str::from_utf8(bytes) else {
             return self.answer(from, &Event::Error(Problem::InvalidUtf8));
         };
-        match protocolo::split_token(text) {
-            Some((token, line)) => self.with_token(token, line, from),
-            None => self.without_token(text, from),
+        let (token, line) = match protocolo::split_token(text) {
+            Some((token, line)) => (Some(token), line),
+            None => (None, text),
+        };
+        // El límite es el de la línea, sin contar el token que la precede.
+        if line.len() > MAX_LINE_BYTES {
+            return self.answer(from, &Event::Error(Problem::LineTooLong));
+        }
+        match token {
+            Some(token) => self.with_token(token, line, from),
+            None => self.without_token(line, from),
         }
     }
 
     /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda).
     fn without_token(&self, line: &str, from: SocketAddr) {
-        if line.len() > MAX_LINE_BYTES {
-            return self.answer(from, &Event::Error(Problem::LineTooLong));
-        }
-        let peer = format!("{from} (UDP)");
-        let result = match protocolo::parse_command(line) {
-            Ok(Some(Command::Register { name, password })) => {
-                let endpoint = self.endpoint(from);
-                let reply = Arc::clone(&endpoint.outbox);
-                self.chat
-                    .register(&name, &password, Presence::Udp(endpoint), &peer)
-                    .map(|signed| (signed, reply))
-            }
-            Ok(Some(Command::Login { name, password })) => {
-                let endpoint = self.endpoint(from);
-                let reply = Arc::clone(&endpoint.outbox);
-                self.chat
-                    .login(&name, &password, Presence::Udp(endpoint), &peer)
-                    .map(|signed| (signed, reply))
-            }
+        let command = match protocolo::parse_command(line) {
             Ok(Some(Command::Help)) => return self.answer(from, &Event::Help),
+            Ok(Some(command)) => command,
             Ok(None) => return,
-            Ok(Some(_)) => Err(Problem::BadToken),
-            Err(problem) => Err(problem),
+            Err(problem) => return self.answer(from, &Event::Error(problem)),
         };
+        // La cola hacia esta dirección se crea solo si es una entrada.
+        let mut reply = None;
+        let presence = || {
+            let endpoint = self.endpoint(from);
+            reply = Some(Arc::clone(&endpoint.outbox));
+            Presence::Udp(endpoint)
+        };
+        let peer = format!("{from} (UDP)");
+        let result = self
+            .chat
+            .sign_in(&command, presence, &peer)
+            .unwrap_or(Err(Problem::BadToken));
         match result {
-            Ok((signed, reply)) => {
-                let token = Event::Token(signed.token.clone());
-                self.chat.welcome(&signed, &reply, token);
+            Ok(signed) => {
+                // Entrar siempre pasa por `presence`, que dejó la cola en `reply`.
+                if let Some(reply) = reply {
+                    self.chat
+                        .welcome(&signed, &reply, Event::Token(signed.token.clone()));
+                }
             }
             Err(problem) => self.answer(from, &Event::Error(problem)),
         }
@@ -192,9 +190,6 @@ impl UdpServer {
     /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
     /// dirección de este datagrama.
     fn with_token(&self, token: &str, line: &str, from: SocketAddr) {
-        if line.len() > MAX_LINE_BYTES {
-            return self.answer(from, &Event::Error(Problem::LineTooLong));
-        }
         let Some(user) = self.chat.room.by_token(token, from, |a| self.endpoint(a)) else {
             return self.answer(from, &Event::Error(Problem::BadToken));
         };

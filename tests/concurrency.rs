@@ -93,11 +93,7 @@ fn concurrent_transfers_conserve_money_and_lose_no_update() {
     for (client, tally) in &mut results {
         client.send(":funds");
         let answer = next_answer(client, tally);
-        let funds: u64 = answer
-            .strip_prefix("[SERVER] Client: You have ")
-            .and_then(|r| r.strip_suffix(" dollars."))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{answer}"));
+        let funds = common::dollars_in(&answer);
         assert_eq!(
             funds,
             INITIAL + tally.received - tally.sent,

@@ -185,12 +185,7 @@ impl Client {
     /// lo siguiente que llega. Solo sirve dentro de la sala.
     pub fn expect_nothing_pending(&mut self) {
         self.send(":u");
-        let got = self.line();
-        assert!(
-            got.starts_with("[SERVER] Client: Connected users: "),
-            "{} tenía pendiente {got:?}",
-            self.name
-        );
+        assert_users_line(&self.line(), &self.name);
     }
 
     /// Registra una cuenta y responde la pregunta del saldo.
@@ -210,12 +205,7 @@ impl Client {
         self.name = name.to_string();
         self.send(&format!(":login {name} pw-{}", name.to_lowercase()));
         self.expect_welcome();
-        let funds = self.line();
-        funds
-            .strip_prefix("[SERVER] Client: You have ")
-            .and_then(|rest| rest.strip_suffix(" dollars."))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("se esperaba el saldo y llegó {funds:?}"))
+        dollars_in(&self.line())
     }
 
     /// Espera la bienvenida y el token UDP que la sigue (y lo guarda).
@@ -227,11 +217,7 @@ impl Client {
     /// Pide `:funds` y devuelve el saldo.
     pub fn funds(&mut self) -> u64 {
         self.send(":funds");
-        let line = self.line();
-        line.strip_prefix("[SERVER] Client: You have ")
-            .and_then(|rest| rest.strip_suffix(" dollars."))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("se esperaba el saldo y llegó {line:?}"))
+        dollars_in(&self.line())
     }
 
     /// Espera que el servidor cierre la conexión sin enviar nada más.
@@ -258,6 +244,22 @@ impl Client {
     pub fn stream(&self) -> &TcpStream {
         &self.writer
     }
+}
+
+/// El saldo de `[SERVER] Client: You have N dollars.`
+pub fn dollars_in(line: &str) -> u64 {
+    line.strip_prefix("[SERVER] Client: You have ")
+        .and_then(|rest| rest.strip_suffix(" dollars."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("se esperaba el saldo y llegó {line:?}"))
+}
+
+/// Exige que `got` sea la respuesta a `:u`: si no, algo llegó antes.
+fn assert_users_line(got: &str, who: &str) {
+    assert!(
+        got.starts_with("[SERVER] Client: Connected users: "),
+        "{who} tenía pendiente {got:?}"
+    );
 }
 
 /// El token de una línea `<prefix><TOKEN>.`, comprobando su forma: 32
@@ -355,12 +357,7 @@ impl UdpClient {
     /// Comprueba que no llegó nada más (pide `:u`; solo dentro de la sala).
     pub fn expect_nothing_pending(&self) {
         self.send(":u");
-        let got = self.line();
-        assert!(
-            got.starts_with("[SERVER] Client: Connected users: "),
-            "{} tenía pendiente {got:?}",
-            self.name
-        );
+        assert_users_line(&self.line(), &self.name);
     }
 }
 
