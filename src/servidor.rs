@@ -37,6 +37,15 @@ const GOODBYE_GRACE: Duration = Duration::from_secs(1);
 /// Tamaño del búfer de lectura de cada cliente, en bytes.
 const READ_BUFFER: usize = 8 * 1024;
 
+/// Largo de la cola de conexiones ya establecidas que esperan su `accept`
+/// (el `backlog` de `listen(2)`). `std` usa 128; con ráfagas de cientos de
+/// conexiones la cola se llena, y el kernel descarta el último ACK del
+/// handshake: el cliente cree estar conectado, el servidor nunca lo acepta,
+/// y como en este protocolo habla primero el servidor, ambos esperan para
+/// siempre (se vio en el benchmark del issue #5). Linux lo recorta a
+/// `net.core.somaxconn` (4096 por defecto).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
 /// El texto de `servidor --help`.
 pub const USAGE: &str = "\
 Uso: servidor [opciones]
@@ -185,6 +194,7 @@ impl Server {
             error,
         };
         let listener = TcpListener::bind(&config.addr).map_err(bind_error)?;
+        set_backlog(&listener, LISTEN_BACKLOG).map_err(bind_error)?;
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
@@ -224,6 +234,31 @@ impl Server {
         })?;
         tcp.accept_loop()
     }
+}
+
+/// Vuelve a llamar a `listen(2)` sobre un socket que ya escucha, con otro
+/// `backlog`: en Linux eso solo cambia el largo de la cola. `std` no ofrece
+/// esta llamada, así que se declara aquí (es la misma función de C que usa
+/// `std` por dentro). Error: el de `listen`.
+#[cfg(unix)]
+fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    unsafe extern "C" {
+        fn listen(fd: i32, backlog: i32) -> i32;
+    }
+    // SAFETY: el descriptor es un socket abierto que `listener` mantiene
+    // vivo durante la llamada; `listen` no toma punteros.
+    if unsafe { listen(listener.as_raw_fd(), backlog) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// En otros sistemas se queda el `backlog` de `std`.
+#[cfg(not(unix))]
+fn set_backlog(_: &TcpListener, _: i32) -> io::Result<()> {
+    Ok(())
 }
 
 /// La parte TCP del servidor: el socket que escucha y lo que cada hilo de
