@@ -10,7 +10,7 @@
 
 use crate::framing::{Frame, read_frame};
 use crate::ledger::Ledger;
-use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT};
+use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
 use crate::password::HashCost;
 use crate::protocolo::{MAX_LINE_BYTES, Problem};
 use crate::session::{Chat, Console, Flow, Session};
@@ -314,14 +314,27 @@ fn serve_client(chat: &Chat, stream: TcpStream, outbox: Arc<Outbox>, peer: Strin
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut line = Vec::new();
         loop {
-            match read_frame(&mut reader, &mut line, MAX_LINE_BYTES) {
-                Ok(Frame::Line) => {
-                    if session.handle(chat, &line) == Flow::Close {
-                        return;
+            // Puede bloquearse esperando datos: aquí no hay tanda abierta.
+            let mut frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
+            // Todas las líneas que ya llegaron se atienden en una tanda: sus
+            // entregas salen juntas, un `write` por destinatario.
+            let _batch = WriteBatch::begin();
+            loop {
+                match frame {
+                    Ok(Frame::Line) => {
+                        if session.handle(chat, &line) == Flow::Close {
+                            return;
+                        }
                     }
+                    Ok(Frame::TooLong) => session.reject(Problem::LineTooLong),
+                    Ok(Frame::Eof) | Err(_) => return,
                 }
-                Ok(Frame::TooLong) => session.reject(Problem::LineTooLong),
-                Ok(Frame::Eof) | Err(_) => return,
+                // Seguir solo si otra línea completa ya está en el búfer:
+                // `read_frame` no se bloqueará.
+                if !reader.buffer().contains(&b'\n') {
+                    break;
+                }
+                frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
             }
         }
     }));
