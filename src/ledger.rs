@@ -4,16 +4,32 @@
 //! Aquí viven las reglas del dinero (enunciado 004, puntos 6 y 8): ningún
 //! saldo queda negativo, una transferencia es un solo paso atómico y la suma
 //! de todos los saldos solo cambia cuando alguien declara su saldo inicial.
-//! Cada cambio se guarda en disco (con `storage`) *antes* de aplicarse en
-//! memoria y de confirmarse, con el candado tomado: si el disco falla, nada
-//! cambia. No sabe de sockets ni de quién está conectado: eso es de `room`.
+//! Las reglas están en un solo lugar, [`Accounts::apply`], que usan tanto las
+//! operaciones en vivo como la relectura del diario al arrancar.
+//!
+//! Durabilidad con *group commit*: con el candado tomado, una operación se
+//! comprueba, se aplica en memoria y su línea se agrega al diario pendiente;
+//! fuera del candado, el hilo espera a que un `fdatasync` cubra su número
+//! antes de responder. El primero que espera escribe y sincroniza todo lo
+//! pendiente de todos (uno a la vez); los que llegan mientras tanto esperan
+//! la siguiente vuelta, así cien transferencias comparten un `fdatasync`.
+//! Si el disco falla, se deshacen en memoria todas las operaciones aún no
+//! sincronizadas (en orden inverso) y cada una recibe el error: lo que no
+//! está en disco nunca se confirma ni queda en memoria.
+//!
+//! No sabe de sockets ni de quién está conectado: eso es de `room`.
 
 use crate::password::{HashCost, Hasher};
 use crate::protocolo::name_key;
-use crate::storage::{Record, StorageError, Store};
+use crate::storage::{Entry, Op, Record, StorageError, Store};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// Cuando el diario pasa de este tamaño, en bytes, se escribe una foto
+/// nueva y se vacía: releerlo al arrancar nunca toma más que unos
+/// milisegundos (4 MiB son unas 60.000 transferencias).
+const COMPACT_JOURNAL_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Por qué el libro rechazó una operación. Nada cambió en ningún caso.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,37 +68,200 @@ pub struct Transfer {
 /// El libro de cuentas compartido por todos los hilos.
 pub struct Ledger {
     accounts: Mutex<Accounts>,
+    commit: Mutex<Commit>,
+    /// Se avisa al terminar cada vuelta de escritura.
+    committed: Condvar,
+    /// Los archivos; solo los toca quien está escribiendo (`Commit::syncing`).
+    store: Mutex<Store>,
     hasher: Hasher,
+    /// Tamaño del diario, en bytes, que dispara una foto nueva.
+    compact_at: u64,
 }
 
-/// Lo que protege el candado: las cuentas por clave en minúsculas, y el
-/// archivo, para que dos hilos nunca escriban el archivo a la vez.
+/// Lo que protege el candado del libro: las cuentas por clave en minúsculas
+/// y las operaciones aplicadas que todavía no están en disco.
 struct Accounts {
     by_key: HashMap<String, Record>,
-    store: Store,
+    /// Líneas del diario aún no escritas.
+    pending: Vec<u8>,
+    /// Cómo deshacer cada operación aún no sincronizada, en orden.
+    undo: Vec<(u64, Undo)>,
+    /// Número de la próxima operación.
+    next_seq: u64,
+}
+
+/// El estado de la escritura del diario.
+struct Commit {
+    /// Todas las operaciones hasta este número están en disco.
+    durable: u64,
+    /// Las operaciones hasta este número que no llegaron a disco fallaron.
+    failed_up_to: u64,
+    /// El error de E/S de la última vuelta fallida.
+    error: String,
+    /// Alguien está escribiendo y sincronizando.
+    syncing: bool,
+}
+
+/// La inversa de una operación aplicada.
+enum Undo {
+    Unregister(String),
+    UnsetBalance(String),
+    Transfer {
+        from: String,
+        to: String,
+        dollars: u64,
+    },
 }
 
 impl Ledger {
-    /// Abre el libro guardado en `data_dir` (ver [`Store::open`] para los
-    /// errores). `cost` es el costo de los hashes nuevos.
+    /// Abre el libro guardado en `data_dir`: la foto y, encima, el diario,
+    /// con las mismas reglas que en vivo. `cost` es el costo de los hashes
+    /// nuevos. Errores: los de [`Store::open`], y `Corrupt` si una
+    /// operación del diario rompe las reglas (por ejemplo, deja un saldo
+    /// negativo).
     pub fn open(data_dir: &Path, cost: HashCost) -> Result<Ledger, StorageError> {
-        let (store, records) = Store::open(data_dir)?;
-        let by_key = records
-            .into_iter()
-            .map(|r| (name_key(&r.name), r))
-            .collect();
+        let (store, loaded) = Store::open(data_dir)?;
+        let mut accounts = Accounts {
+            by_key: loaded
+                .records
+                .into_iter()
+                .map(|r| (name_key(&r.name), r))
+                .collect(),
+            pending: Vec::new(),
+            undo: Vec::new(),
+            next_seq: loaded.applied + 1,
+        };
+        for (line, entry) in loaded.entries {
+            accounts
+                .apply(&entry.op)
+                .map_err(|error| StorageError::Corrupt {
+                    path: data_dir.join(crate::storage::JOURNAL_FILE),
+                    detail: format!(
+                        "line {line}: operation {} breaks a rule: {error:?}",
+                        entry.seq
+                    ),
+                })?;
+            accounts.next_seq = entry.seq + 1;
+        }
+        let durable = accounts.next_seq - 1;
         Ok(Ledger {
-            accounts: Mutex::new(Accounts { by_key, store }),
+            accounts: Mutex::new(accounts),
+            commit: Mutex::new(Commit {
+                durable,
+                failed_up_to: 0,
+                error: String::new(),
+                syncing: false,
+            }),
+            committed: Condvar::new(),
+            store: Mutex::new(store),
             hasher: Hasher::new(cost),
+            compact_at: COMPACT_JOURNAL_BYTES,
         })
     }
 
     /// Toma el candado. Si otro hilo entró en pánico con él tomado, los datos
-    /// siguen siendo coherentes (todo cambio se hace después de guardar, en un
-    /// paso que no puede fallar), así que se sigue usando en vez de propagar
-    /// el pánico a todos los clientes.
+    /// siguen siendo coherentes (cada operación se comprueba entera antes de
+    /// tocar nada), así que se sigue usando en vez de propagar el pánico a
+    /// todos los clientes.
     fn lock(&self) -> MutexGuard<'_, Accounts> {
         self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn commit_lock(&self) -> MutexGuard<'_, Commit> {
+        self.commit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Aplica `op` con el candado tomado y la anota en el diario pendiente.
+    /// Devuelve su número, para esperar con [`Ledger::durable`].
+    fn record(accounts: &mut Accounts, op: Op) -> Result<u64, LedgerError> {
+        let undo = accounts.apply(&op)?;
+        let seq = accounts.next_seq;
+        accounts.next_seq += 1;
+        let line = Entry { seq, op }.to_line();
+        accounts.pending.extend_from_slice(&line);
+        accounts.undo.push((seq, undo));
+        Ok(seq)
+    }
+
+    /// Espera a que la operación `seq` esté en disco. Si nadie está
+    /// escribiendo, escribe este hilo todo lo pendiente. Error: `Storage`
+    /// si el disco falló (la operación ya se deshizo en memoria).
+    fn durable(&self, seq: u64) -> Result<(), LedgerError> {
+        let mut commit = self.commit_lock();
+        loop {
+            if commit.durable >= seq {
+                return Ok(());
+            }
+            if commit.failed_up_to >= seq {
+                return Err(LedgerError::Storage(commit.error.clone()));
+            }
+            if commit.syncing {
+                commit = self
+                    .committed
+                    .wait(commit)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            commit.syncing = true;
+            drop(commit);
+            self.sync_pending();
+            commit = self.commit_lock();
+        }
+    }
+
+    /// Una vuelta de escritura: todo lo pendiente al diario, `fdatasync`, y
+    /// si el diario creció mucho, una foto nueva. Solo la corre quien puso
+    /// `syncing = true`.
+    fn sync_pending(&self) {
+        let (bytes, upto) = {
+            let mut accounts = self.lock();
+            (std::mem::take(&mut accounts.pending), accounts.next_seq - 1)
+        };
+        let written = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .append(&bytes);
+        match written {
+            Ok(()) => {
+                let mut accounts = self.lock();
+                accounts.undo.retain(|(seq, _)| *seq > upto);
+                if accounts.undo.is_empty() {
+                    self.compact_if_large(&accounts, upto);
+                }
+                drop(accounts);
+                let mut commit = self.commit_lock();
+                commit.durable = upto;
+                commit.syncing = false;
+            }
+            Err(error) => {
+                // Todo lo no sincronizado se deshace, también lo que llegó
+                // después de tomar `bytes`: pudo depender de lo que falló.
+                let mut accounts = self.lock();
+                let undo = std::mem::take(&mut accounts.undo);
+                for (_, step) in undo.into_iter().rev() {
+                    accounts.revert(step);
+                }
+                accounts.pending.clear();
+                let last = accounts.next_seq - 1;
+                let mut commit = self.commit_lock();
+                commit.failed_up_to = last;
+                commit.error = error.to_string();
+                commit.syncing = false;
+            }
+        }
+        self.committed.notify_all();
+    }
+
+    /// Escribe una foto si el diario pasó de `compact_at` bytes. Se
+    /// llama con el candado tomado y sin operaciones pendientes, así que la
+    /// foto es exactamente lo que está en disco. Si falla, el diario sigue
+    /// siendo válido: no se pierde nada.
+    fn compact_if_large(&self, accounts: &Accounts, applied: u64) {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if store.journal_bytes() > self.compact_at {
+            let _ = store.snapshot(accounts.by_key.values(), applied);
+        }
     }
 
     /// Crea la cuenta `name` con la contraseña dada, sin saldo todavía.
@@ -97,18 +276,16 @@ impl Ledger {
             .hasher
             .hash(password)
             .ok_or_else(|| LedgerError::Storage("no randomness for the salt".into()))?;
-        let mut accounts = self.lock();
-        // Otro hilo pudo registrar el mismo nombre mientras se calculaba el hash.
-        if accounts.by_key.contains_key(&key) {
-            return Err(LedgerError::NameTaken);
-        }
-        let record = Record {
-            name: name.to_string(),
-            password_hash,
-            balance: None,
-        };
-        accounts.save_with(&[(&key, &record)])?;
-        accounts.by_key.insert(key, record);
+        // Otro hilo pudo registrar el mismo nombre mientras se calculaba el
+        // hash: `apply` lo vuelve a comprobar con el candado tomado.
+        let seq = Ledger::record(
+            &mut self.lock(),
+            Op::Register {
+                name: name.to_string(),
+                password_hash,
+            },
+        )?;
+        self.durable(seq)?;
         Ok(name.to_string())
     }
 
@@ -138,19 +315,12 @@ impl Ledger {
     /// sistema una sola vez y después solo se mueve. Errores: `NoAccount`,
     /// `BalanceAlreadySet`, `Storage`.
     pub fn set_initial_balance(&self, name: &str, dollars: u64) -> Result<(), LedgerError> {
-        let key = name_key(name);
-        let mut accounts = self.lock();
-        let record = accounts.by_key.get(&key).ok_or(LedgerError::NoAccount)?;
-        if record.balance.is_some() {
-            return Err(LedgerError::BalanceAlreadySet);
-        }
-        let updated = Record {
-            balance: Some(dollars),
-            ..record.clone()
+        let op = Op::Balance {
+            name: name.to_string(),
+            dollars,
         };
-        accounts.save_with(&[(&key, &updated)])?;
-        accounts.by_key.insert(key, updated);
-        Ok(())
+        let seq = Ledger::record(&mut self.lock(), op)?;
+        self.durable(seq)
     }
 
     /// Saldo de `name` en dólares; `None` si no existe o no lo declaró.
@@ -159,45 +329,36 @@ impl Ledger {
     }
 
     /// Mueve `dollars` de `from` a `to` en un solo paso atómico: con el
-    /// candado tomado se comprueba todo, se guarda en disco y recién entonces
-    /// se cambian los dos saldos. Ningún otro hilo ve un estado intermedio.
+    /// candado tomado se comprueba todo y se cambian los dos saldos; ningún
+    /// otro hilo ve un estado intermedio. Vuelve cuando la transferencia
+    /// está en disco.
     ///
     /// Errores, sin cambiar nada: `SelfTransfer`, `NoAccount` (origen o
     /// destino), `NoBalanceYet`, `InsufficientFunds`, `Overflow`, `Storage`.
     pub fn transfer(&self, from: &str, to: &str, dollars: u64) -> Result<Transfer, LedgerError> {
         let (from_key, to_key) = (name_key(from), name_key(to));
-        if from_key == to_key {
-            return Err(LedgerError::SelfTransfer);
-        }
-        let mut accounts = self.lock();
-        let source = accounts
-            .by_key
-            .get(&from_key)
-            .ok_or(LedgerError::NoAccount)?;
-        let target = accounts.by_key.get(&to_key).ok_or(LedgerError::NoAccount)?;
-        let available = source.balance.ok_or(LedgerError::NoBalanceYet)?;
-        let held = target.balance.ok_or(LedgerError::NoBalanceYet)?;
-        let from_balance = available
-            .checked_sub(dollars)
-            .ok_or(LedgerError::InsufficientFunds)?;
-        let to_balance = held.checked_add(dollars).ok_or(LedgerError::Overflow)?;
-        let new_source = Record {
-            balance: Some(from_balance),
-            ..source.clone()
+        let (seq, transfer) = {
+            let mut accounts = self.lock();
+            let op = Op::Transfer {
+                from: from.to_string(),
+                to: to.to_string(),
+                dollars,
+            };
+            let seq = Ledger::record(&mut accounts, op)?;
+            let balance = |key: &str| accounts.by_key.get(key).and_then(|r| r.balance);
+            let transfer = Transfer {
+                from_balance: balance(&from_key).unwrap_or(0),
+                to_name: accounts
+                    .by_key
+                    .get(&to_key)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                to_balance: balance(&to_key).unwrap_or(0),
+            };
+            (seq, transfer)
         };
-        let new_target = Record {
-            balance: Some(to_balance),
-            ..target.clone()
-        };
-        let to_name = new_target.name.clone();
-        accounts.save_with(&[(&from_key, &new_source), (&to_key, &new_target)])?;
-        accounts.by_key.insert(from_key, new_source);
-        accounts.by_key.insert(to_key, new_target);
-        Ok(Transfer {
-            from_balance,
-            to_name,
-            to_balance,
-        })
+        self.durable(seq)?;
+        Ok(transfer)
     }
 
     /// Suma de todos los saldos declarados, en dólares (en `u128`, porque la
@@ -223,24 +384,91 @@ impl Ledger {
 }
 
 impl Accounts {
-    /// Guarda el libro tal como quedaría con estos cambios (clave → cuenta
-    /// nueva o reemplazada), sin tocar todavía la memoria: si el disco falla,
-    /// nada cambió.
-    fn save_with(&self, changes: &[(&str, &Record)]) -> Result<(), LedgerError> {
-        let unchanged = self
-            .by_key
-            .iter()
-            .filter(|(key, _)| !changes.iter().any(|(changed, _)| changed == key))
-            .map(|(_, record)| record);
-        let changed = changes.iter().map(|(_, record)| *record);
-        self.store
-            .save(unchanged.chain(changed))
-            .map_err(storage_error)
+    /// Las reglas del dinero, en un solo lugar: comprueba `op` entera y, solo
+    /// si es válida, la aplica. Devuelve cómo deshacerla. Errores (sin
+    /// cambiar nada): los de [`LedgerError`] salvo `BadCredentials` y
+    /// `Storage`.
+    fn apply(&mut self, op: &Op) -> Result<Undo, LedgerError> {
+        match op {
+            Op::Register {
+                name,
+                password_hash,
+            } => {
+                let key = name_key(name);
+                if self.by_key.contains_key(&key) {
+                    return Err(LedgerError::NameTaken);
+                }
+                let record = Record {
+                    name: name.clone(),
+                    password_hash: password_hash.clone(),
+                    balance: None,
+                };
+                self.by_key.insert(key.clone(), record);
+                Ok(Undo::Unregister(key))
+            }
+            Op::Balance { name, dollars } => {
+                let key = name_key(name);
+                let record = self.by_key.get_mut(&key).ok_or(LedgerError::NoAccount)?;
+                if record.balance.is_some() {
+                    return Err(LedgerError::BalanceAlreadySet);
+                }
+                record.balance = Some(*dollars);
+                Ok(Undo::UnsetBalance(key))
+            }
+            Op::Transfer { from, to, dollars } => {
+                let (from_key, to_key) = (name_key(from), name_key(to));
+                if from_key == to_key {
+                    return Err(LedgerError::SelfTransfer);
+                }
+                let source = self.by_key.get(&from_key).ok_or(LedgerError::NoAccount)?;
+                let target = self.by_key.get(&to_key).ok_or(LedgerError::NoAccount)?;
+                let available = source.balance.ok_or(LedgerError::NoBalanceYet)?;
+                let held = target.balance.ok_or(LedgerError::NoBalanceYet)?;
+                // Las dos cuentas se calculan antes de tocar ninguna: si una
+                // falla, ninguna cambia.
+                let from_balance = available
+                    .checked_sub(*dollars)
+                    .ok_or(LedgerError::InsufficientFunds)?;
+                let to_balance = held.checked_add(*dollars).ok_or(LedgerError::Overflow)?;
+                self.set_balance(&from_key, from_balance);
+                self.set_balance(&to_key, to_balance);
+                Ok(Undo::Transfer {
+                    from: from_key,
+                    to: to_key,
+                    dollars: *dollars,
+                })
+            }
+        }
     }
-}
 
-fn storage_error(error: std::io::Error) -> LedgerError {
-    LedgerError::Storage(error.to_string())
+    fn set_balance(&mut self, key: &str, dollars: u64) {
+        if let Some(record) = self.by_key.get_mut(key) {
+            record.balance = Some(dollars);
+        }
+    }
+
+    /// Deshace una operación aplicada. Se llama en orden inverso, así que
+    /// cada inversa encuentra exactamente el estado que dejó su operación.
+    fn revert(&mut self, undo: Undo) {
+        match undo {
+            Undo::Unregister(key) => {
+                self.by_key.remove(&key);
+            }
+            Undo::UnsetBalance(key) => {
+                if let Some(record) = self.by_key.get_mut(&key) {
+                    record.balance = None;
+                }
+            }
+            Undo::Transfer { from, to, dollars } => {
+                let balance = |key: &str| self.by_key.get(key).and_then(|r| r.balance);
+                let (from_balance, to_balance) = (balance(&from), balance(&to));
+                if let (Some(f), Some(t)) = (from_balance, to_balance) {
+                    self.set_balance(&from, f.saturating_add(dollars));
+                    self.set_balance(&to, t.saturating_sub(dollars));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -337,8 +565,11 @@ mod tests {
         let ledger = ledger(dir.path());
         account(&ledger, "alice", 3000);
         account(&ledger, "bob", 500);
-        // Un directorio donde iría el temporal hace fallar la escritura.
-        std::fs::create_dir(dir.path().join("usuarios.json.tmp")).expect("mkdir");
+        // Un diario que apunta a /dev/full: cada escritura falla con "disco
+        // lleno" (ENOSPC), también siendo root.
+        let journal = dir.path().join(crate::storage::JOURNAL_FILE);
+        std::fs::rename(&journal, dir.path().join("aparte")).expect("rename");
+        std::os::unix::fs::symlink("/dev/full", &journal).expect("symlink");
         assert!(matches!(
             ledger.transfer("alice", "bob", 1),
             Err(LedgerError::Storage(_))
@@ -350,6 +581,70 @@ mod tests {
         assert_eq!(ledger.balance("alice"), Some(3000));
         assert_eq!(ledger.balance("bob"), Some(500));
         assert_eq!(ledger.len(), 2);
+        std::fs::remove_file(&journal).expect("rm");
+        std::fs::rename(dir.path().join("aparte"), &journal).expect("rename");
+        ledger.transfer("alice", "bob", 1).expect("transfer");
+        let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
+        assert_eq!(reopened.balance("alice"), Some(2999));
+        assert_eq!(reopened.len(), 2);
+    }
+
+    #[test]
+    fn a_journal_that_breaks_the_rules_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let ledger = ledger(dir.path());
+            account(&ledger, "alice", 10);
+            account(&ledger, "bob", 0);
+        }
+        let journal = dir.path().join(crate::storage::JOURNAL_FILE);
+        let forged = Entry {
+            seq: 99,
+            op: Op::Transfer {
+                from: "alice".into(),
+                to: "bob".into(),
+                dollars: 11,
+            },
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .expect("open");
+        std::io::Write::write_all(&mut file, &forged.to_line()).expect("write");
+        let error = Ledger::open(dir.path(), HashCost::Minimal)
+            .err()
+            .expect("debe rechazarlo")
+            .to_string();
+        assert!(
+            error.contains("line 5") && error.contains("InsufficientFunds"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn many_operations_compact_into_a_snapshot_and_survive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ledger = ledger(dir.path());
+        // Un umbral chico para no escribir 4 MiB en la prueba.
+        ledger.compact_at = 1000;
+        account(&ledger, "alice", 1_000_000);
+        account(&ledger, "bob", 0);
+        let journal = dir.path().join(crate::storage::JOURNAL_FILE);
+        let mut largest = 0;
+        // ~70 bytes por línea: unas 15 por foto.
+        for _ in 0..100 {
+            ledger.transfer("alice", "bob", 1).expect("transfer");
+            largest = largest.max(std::fs::metadata(&journal).expect("journal").len());
+        }
+        assert!(
+            largest <= 1000 + 100,
+            "el diario se compactó: {largest} bytes"
+        );
+        let snapshot = std::fs::read_to_string(dir.path().join("usuarios.json")).expect("foto");
+        assert!(snapshot.contains("\"applied\""), "{snapshot}");
+        let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
+        assert_eq!(reopened.balance("alice"), Some(999_900));
+        assert_eq!(reopened.balance("bob"), Some(100));
     }
 
     /// El problema de la sección crítica del enunciado 004: muchos hilos

@@ -34,10 +34,6 @@ pub const DEFAULT_QUEUE_LIMIT: usize = 1024 * 1024;
 /// cola al flusher. Se aplica al socket con `set_write_timeout`.
 pub const WRITE_TIMEOUT: Duration = Duration::from_millis(5);
 
-/// Un búfer ya escrito de hasta este tamaño se reutiliza para la siguiente
-/// tanda, en vez de pedir memoria nueva en cada mensaje.
-const REUSE_CAPACITY: usize = 16 * 1024;
-
 /// A dónde van los bytes: un socket TCP en el servidor, un sustituto en
 /// memoria en las pruebas.
 pub trait Link: Send + Sync + 'static {
@@ -179,15 +175,14 @@ impl Outbox {
 
     /// Escribe todo lo pendiente. Solo la llama quien puso `flushing = true`.
     fn drain(&self) -> Drain {
-        let mut batch = Vec::new();
+        let mut batch;
         loop {
             {
                 let mut state = self.lock();
                 if state.closed || state.pending.is_empty() {
-                    if batch.capacity() <= REUSE_CAPACITY && state.pending.capacity() == 0 {
-                        batch.clear();
-                        state.pending = batch;
-                    }
+                    // Una cola vacía no retiene memoria: con 10.000 clientes
+                    // quietos, cada búfer guardado se multiplica por 10.000.
+                    state.pending = Vec::new();
                     state.flushing = false;
                     self.idle.notify_all();
                     return if state.closed {
@@ -196,8 +191,7 @@ impl Outbox {
                         Drain::Idle
                     };
                 }
-                batch.clear();
-                std::mem::swap(&mut state.pending, &mut batch);
+                batch = std::mem::take(&mut state.pending);
             }
             let mut sent = 0;
             while sent < batch.len() {
@@ -302,11 +296,23 @@ impl WriteBatch {
     }
 }
 
+/// Una tanda que tomó más colas que esto no las escribe ella misma: se las
+/// pasa al flusher. Un aviso de ingreso con 10.000 usuarios en la sala
+/// serían 10.000 `write` seguidos en el hilo de quien entró; en el flusher,
+/// mientras recorre las colas, los avisos de otros ingresos se acumulan y
+/// salen juntos en la siguiente pasada (issue #5: 10.000 clientes en 30 s).
+pub const HAND_OFF_FANOUT: usize = 64;
+
 impl Drop for WriteBatch {
     fn drop(&mut self) {
         let Some(owned) = BATCH.with(|batch| batch.borrow_mut().take()) else {
             return;
         };
+        if owned.len() > HAND_OFF_FANOUT {
+            let flusher = Arc::clone(&owned[0].flusher);
+            flusher.adopt_all(owned);
+            return;
+        }
         for outbox in owned {
             outbox.write_out();
         }
@@ -354,6 +360,18 @@ impl Flusher {
     /// Recibe una cola atascada; quien la entrega le cede la escritura.
     fn adopt(&self, outbox: Arc<Outbox>) {
         self.lock().push(outbox);
+        self.wake.notify_one();
+    }
+
+    /// Recibe varias colas cuya escritura se le cede.
+    fn adopt_all(&self, outboxes: Vec<Arc<Outbox>>) {
+        let mut pending = self.lock();
+        if pending.is_empty() {
+            *pending = outboxes;
+        } else {
+            pending.extend(outboxes);
+        }
+        drop(pending);
         self.wake.notify_one();
     }
 

@@ -31,21 +31,24 @@ fn accounts_and_balances_survive_a_kill_and_restart() {
 }
 
 #[test]
-fn the_data_file_holds_salted_hashes_never_passwords() {
+fn the_data_files_hold_salted_hashes_never_passwords() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), &[]);
     let _alice = server.join("alice", 1);
     let mut twin = server.connect();
     twin.send(":register twin pw-alice");
     twin.expect_welcome();
-    let text = fs::read_to_string(dir.path().join("usuarios.json")).expect("read");
-    assert!(!text.contains("pw-alice"), "{text}");
-    let data: serde_json::Value = serde_json::from_str(&text).expect("json");
-    let hashes: Vec<&str> = data["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .map(|u| u["password_hash"].as_str().expect("hash"))
+    // Los registros recientes están en el diario; los viejos, en la foto.
+    let journal = fs::read_to_string(dir.path().join("diario.jsonl")).expect("read");
+    let snapshot = fs::read_to_string(dir.path().join("usuarios.json")).expect("read");
+    for text in [&journal, &snapshot] {
+        assert!(!text.contains("pw-alice"), "{text}");
+    }
+    let hashes: Vec<String> = journal
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("json"))
+        .filter(|entry| entry["op"] == "register")
+        .map(|entry| entry["password_hash"].as_str().expect("hash").to_string())
         .collect();
     assert_eq!(hashes.len(), 2);
     assert!(hashes.iter().all(|h| h.starts_with("$argon2id$")));
@@ -101,26 +104,38 @@ fn both_binaries_explain_their_flags() {
 #[test]
 fn a_failed_write_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &[]);
+    let mut server = Server::start(dir.path(), &[]);
     let mut alice = server.join("alice", 3000);
     let mut bob = server.join("bob", 500);
     alice.expect("[SERVER] Client: bob connected!");
-    // Un directorio donde va el archivo temporal hace fallar cada escritura
-    // (funciona también como root, a diferencia de quitar permisos).
-    let blocker = dir.path().join("usuarios.json.tmp");
-    fs::create_dir(&blocker).expect("mkdir");
+    // El diario reemplazado por un enlace a /dev/full: cada escritura falla
+    // como con el disco lleno (funciona también como root, a diferencia de
+    // quitar permisos).
+    let journal = dir.path().join("diario.jsonl");
+    let aside = dir.path().join("aparte");
+    fs::rename(&journal, &aside).expect("rename");
+    std::os::unix::fs::symlink("/dev/full", &journal).expect("symlink");
     let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
     alice.send(":t bob 100");
     alice.expect(refused);
-    server.expect_console("storage error, nothing was changed: Is a directory (os error 21)");
+    server.expect_console(
+        "storage error, nothing was changed: No space left on device (os error 28)",
+    );
     assert_eq!(alice.funds(), 3000);
     assert_eq!(bob.funds(), 500);
     let mut carol = server.connect();
     carol.send(":register carol pw-carol");
     carol.expect(refused);
 
-    fs::remove_dir(&blocker).expect("rmdir");
+    fs::remove_file(&journal).expect("rm");
+    fs::rename(&aside, &journal).expect("rename");
     alice.send(":t bob 100");
     alice.expect("[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.");
     carol.register("carol", 1);
+    // Lo confirmado antes y después del fallo sobrevive a un reinicio.
+    server.kill();
+    drop((alice, bob, carol));
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.connect().login("alice"), 2900);
+    assert_eq!(server.connect().login("carol"), 1);
 }
