@@ -294,7 +294,8 @@ impl Listener {
         stream.set_nodelay(true)?;
         // Nadie espera más que esto a un socket lleno (ver `outbox`).
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        let outbox = Outbox::new(stream.try_clone()?, self.max_queue_bytes, &self.flusher);
+        let stream = Arc::new(stream);
+        let outbox = Outbox::new(Arc::clone(&stream), self.max_queue_bytes, &self.flusher);
         let chat = Arc::clone(&self.chat);
         let peer = format!("{addr} (TCP)");
         thread::Builder::new()
@@ -307,10 +308,12 @@ impl Listener {
 /// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
 /// conexión, y al salir (aun si algo entró en pánico) cierra la sesión, para
 /// que la cuenta no quede "conectada" para siempre.
-fn serve_client(chat: &Chat, stream: TcpStream, outbox: Arc<Outbox>, peer: String) {
+fn serve_client(chat: &Chat, stream: Arc<TcpStream>, outbox: Arc<Outbox>, peer: String) {
     chat.log(&format!("Connection from {peer}"));
     let mut session = Session::start(Arc::clone(&outbox), peer.clone());
-    let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
+    // `Read` está implementado para `&TcpStream`: se lee por la referencia
+    // compartida con la cola.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, &*stream);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut line = Vec::new();
         loop {

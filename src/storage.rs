@@ -150,6 +150,8 @@ pub struct Store {
     /// Bytes válidos del diario: tras un `write` fallido a medias, se
     /// recorta hasta aquí antes de volver a escribir.
     journal_len: u64,
+    /// El diario abierto para agregar, con su número de inodo.
+    journal_file: Option<(File, u64)>,
 }
 
 impl Store {
@@ -175,6 +177,7 @@ impl Store {
             temp: dir.join(format!("{DATA_FILE}.tmp")),
             journal: dir.join(JOURNAL_FILE),
             journal_len: 0,
+            journal_file: None,
         };
         let mut loaded = match fs::read(&store.path) {
             Ok(bytes) => read_snapshot(&store.path, &bytes)?,
@@ -230,17 +233,29 @@ impl Store {
 
     /// Agrega `bytes` (líneas completas del diario) al final del diario y
     /// los fuerza a disco: al volver `Ok`, sobreviven a un corte de luz. El
-    /// archivo se abre en cada llamada, así que reemplazarlo (por ejemplo,
-    /// por un enlace a `/dev/full` en una prueba) se nota de inmediato.
-    /// Errores: cualquier fallo de E/S (disco lleno, permisos); lo escrito a
-    /// medias se recorta.
+    /// archivo queda abierto entre llamadas (con miles de sockets abiertos,
+    /// abrirlo cada vez podría fallar por falta de descriptores), pero si
+    /// otro archivo tomó su nombre (una prueba lo cambia por un enlace a
+    /// `/dev/full`), se abre el nuevo. Errores: cualquier fallo de E/S
+    /// (disco lleno, permisos); lo escrito a medias se recorta.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.journal)?;
-        let regular = file.metadata()?.is_file();
-        if regular && file.metadata()?.len() != self.journal_len {
+        use std::os::unix::fs::MetadataExt;
+        let current = fs::metadata(&self.journal).map(|m| m.ino()).ok();
+        let reopen = !matches!((&self.journal_file, current), (Some((_, open)), Some(now)) if *open == now);
+        if reopen {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.journal)?;
+            let inode = file.metadata()?.ino();
+            self.journal_file = Some((file, inode));
+        }
+        let Some((file, _)) = &mut self.journal_file else {
+            return Err(io::Error::other("the journal is not open"));
+        };
+        let meta = file.metadata()?;
+        let regular = meta.is_file();
+        if regular && meta.len() != self.journal_len {
             file.set_len(self.journal_len)?;
         }
         let written = file.write_all(bytes).and_then(|()| file.sync_data());

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# La demostración del anexo (informe/05-anexo-demostracion.md): una sesión
+# real con los binarios del proyecto. El servidor y tres clientes (alice y
+# bob por TCP, carol por UDP) en un directorio de datos temporal; cada
+# cliente lee de una tubería con nombre (FIFO) y el script escribe en ella
+# como si fuera el teclado, esperando la respuesta antes de la línea
+# siguiente. Deja la consola del servidor y la de cada cliente en
+# informe/demo/sesion.md.
+#
+# Uso: bash informe/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --bins
+bin=target/debug
+work=$(mktemp -d)
+out=informe/demo/sesion.md
+mkdir -p informe/demo
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Espera hasta que el archivo $1 tenga una línea que contiene $2 (5 s como mucho).
+wait_for() {
+    for _ in $(seq 500); do
+        if grep -qF -- "$2" "$1" 2>/dev/null; then return 0; fi
+        sleep 0.01
+    done
+    echo "demo: no llegó «$2» a $1" >&2
+    cat "$1" >&2
+    exit 1
+}
+
+# El servidor, con una dirección libre y hashes baratos (es una demostración).
+"$bin/servidor" --addr 127.0.0.1:0 --data-dir "$work/datos" --hash-cost minimal >"$work/servidor.txt" &
+pids+=($!)
+wait_for "$work/servidor.txt" "Listening on"
+addr=$(head -1 "$work/servidor.txt" | sed 's/^Listening on //')
+
+# start NOMBRE [opciones del cliente]: un cliente que lee de la FIFO NOMBRE.in.
+start() {
+    local who=$1
+    shift
+    mkfifo "$work/$who.in"
+    "$bin/cliente" --addr "$addr" "$@" <"$work/$who.in" >>"$work/$who.txt" 2>&1 &
+    pids+=($!)
+    # Abrir la FIFO para escribir la deja abierta mientras dure el script.
+    eval "exec {fd_$who}>\"$work/$who.in\""
+}
+
+# say NOMBRE LÍNEA ESPERA: escribe LÍNEA como si la tecleara NOMBRE (y la
+# anota en su transcripción, como la mostraría la terminal) y espera ESPERA.
+say() {
+    local who=$1 line=$2 expect=$3 fd
+    fd="fd_$who"
+    printf '%s\n' "$line" >>"$work/$who.txt"
+    printf '%s\n' "$line" >&"${!fd}"
+    wait_for "$work/$who.txt" "$expect"
+}
+
+start alice
+wait_for "$work/alice.txt" "Sign in with"
+say alice ":register alice clave-alice" "What is your balance?"
+say alice "50000" "The balance of 50000 has been set"
+wait_for "$work/alice.txt" "pong"
+
+start bob
+wait_for "$work/bob.txt" "Sign in with"
+say bob ":register bob clave-bob" "What is your balance?"
+say bob "1500" "The balance of 1500 has been set"
+wait_for "$work/alice.txt" "bob connected!"
+
+start carol --udp
+wait_for "$work/carol.txt" "Sign in with"
+say carol ":register carol clave-carol" "What is your balance?"
+say carol "300" "The balance of 300 has been set"
+wait_for "$work/bob.txt" "carol connected!"
+
+say alice "hola a todos :smile" "Me: hola a todos"
+wait_for "$work/carol.txt" "alice: hola a todos"
+say carol "hola, les escribo por UDP" "Me: hola, les escribo por UDP"
+wait_for "$work/bob.txt" "carol: hola, les escribo por UDP"
+say alice ":p - bob - ¿me vendes la bici?" "Me: :p - bob"
+wait_for "$work/bob.txt" "[PRIVATE] alice:"
+say bob ":u" "Connected users:"
+say bob ":t alice 5000" "sufficient funds"
+say bob ":t alice 1000" "You transferred 1000 dollars to alice"
+wait_for "$work/alice.txt" "bob transferred 1000 dollars to you"
+say alice ":funds" "You have 51000 dollars."
+say carol ":q" "You have been disconnected"
+wait_for "$work/alice.txt" "carol disconnected!"
+say bob ":q" "You have been disconnected"
+wait_for "$work/alice.txt" "bob disconnected!"
+say alice ":q" "You have been disconnected"
+wait_for "$work/servidor.txt" "alice disconnected!"
+
+# Los puertos efímeros cambian en cada corrida: se reemplazan por nombres
+# fijos para que regenerar el archivo no muestre cambios sin sentido.
+anonymize() {
+    sed -E -e "s/127\.0\.0\.1:${addr##*:}/127.0.0.1:PUERTO/g" \
+        -e 's/127\.0\.0\.1:[0-9]+/127.0.0.1:EFIMERO/g' \
+        -e 's/port [0-9]+/port EFIMERO/g; s/ports? is [0-9]+/port is EFIMERO/g' \
+        -e 's/[0-9a-f]{32}/TOKEN/g'
+}
+
+{
+    echo "# Sesión de demostración"
+    echo
+    echo "Generado por \`bash informe/demo.sh\` con los binarios del proyecto."
+    echo "Los puertos efímeros y los tokens se reemplazaron por PUERTO, EFIMERO"
+    echo "y TOKEN (cambian en cada corrida). En los clientes, las líneas sin"
+    echo "prefijo son lo que escribió cada usuario."
+    for who in servidor alice bob carol; do
+        echo
+        case $who in
+        servidor) echo "## Consola del servidor" ;;
+        alice) echo "## alice (cliente TCP)" ;;
+        bob) echo "## bob (cliente TCP)" ;;
+        carol) echo "## carol (cliente UDP, \`--udp\`)" ;;
+        esac
+        echo
+        echo '```text'
+        anonymize <"$work/$who.txt"
+        echo '```'
+    done
+} >"$out"
+echo "demo: escrito $out"
