@@ -620,7 +620,7 @@ fn flood(options: &Options, clients: usize, senders: usize, lines: u64) -> io::R
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    finish(&target, load, signin, secs, before)
+    finish(target, load, signin, secs, before)
 }
 
 /// Latencia a ritmo fijo: cada emisor envía `rate` líneas por segundo
@@ -670,7 +670,7 @@ fn paced(
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    finish(&target, load, signin, secs, before)
+    finish(target, load, signin, secs, before)
 }
 
 /// Muchos clientes que solo inician sesión y se quedan: tiempo hasta que
@@ -686,7 +686,7 @@ fn idle(options: &Options, clients: usize) -> io::Result<Measure> {
     while quiet.elapsed() < Duration::from_secs(1) {
         load.turn(Some(Duration::from_millis(100)))?;
     }
-    let mut measure = finish(&target, load, signin, 0.0, None)?;
+    let mut measure = finish(target, load, signin, 0.0, None)?;
     measure.deliveries = (clients as u64) * (clients as u64 - 1) / 2;
     measure.secs = signin.as_secs_f64();
     measure.per_sec = measure.deliveries as f64 / measure.secs;
@@ -753,7 +753,7 @@ fn transfers(
             INITIAL_BALANCE * clients as u64
         ));
     }
-    let mut measure = finish(&target, load, signin, secs, before)?;
+    let mut measure = finish(target, load, signin, secs, before)?;
     measure.transfers = acked;
     measure.per_sec = acked as f64 / secs;
     Ok(measure)
@@ -797,8 +797,11 @@ fn stalled(options: &Options, lines: u64) -> io::Result<Measure> {
     Ok(measure)
 }
 
+/// Reúne lo medido. Detiene el servidor antes de cerrar los clientes: si
+/// no, cada cierre sería un aviso de desconexión para todos los demás, y
+/// con 10.000 clientes el desarme tardaría minutos.
 fn finish(
-    target: &Target,
+    target: Target,
     mut load: Load,
     signin: Duration,
     secs: f64,
@@ -808,6 +811,7 @@ fn finish(
         return Err(io::Error::other(format!("errors: {:?}", load.tally.errors)));
     }
     let after = target.stats();
+    drop(target);
     let (p50, p99, max) = percentiles(&mut load.tally.latencies_us);
     Ok(Measure {
         clients: load.conns.len(),

@@ -305,7 +305,7 @@ impl WriteBatch {
 /// serían 10.000 `write` seguidos en el hilo de quien entró; en el flusher,
 /// mientras recorre las colas, los avisos de otros ingresos se acumulan y
 /// salen juntos en la siguiente pasada (issue #5: 10.000 clientes en 30 s).
-pub const HAND_OFF_FANOUT: usize = 64;
+pub const HAND_OFF_FANOUT: usize = 128;
 
 impl Drop for WriteBatch {
     fn drop(&mut self) {

@@ -56,7 +56,8 @@ Servidor de chat con cuentas y un banco: TCP (un hilo por cliente) y UDP
 Opciones:
   --addr HOST:PUERTO       dirección donde escuchar, TCP y UDP (por defecto
                            127.0.0.1:5500; puerto 0 = uno libre; IPv6 como [::1]:5500)
-  --data-dir DIR           directorio de usuarios.json (por defecto ./datos)
+  --data-dir DIR           directorio de datos: diario.jsonl y usuarios.json
+                           (por defecto ./datos)
   --max-queue-bytes N      bytes pendientes por cliente antes de desconectarlo
                            (por defecto 1048576 = 1 MiB)
   --hash-cost COSTO        owasp (por defecto: Argon2id, 19 MiB, t=2) o minimal
@@ -75,7 +76,7 @@ La primera línea que imprime es la dirección real: \"Listening on HOST:PUERTO\
 pub struct Config {
     /// Dirección donde escuchar (`HOST:PUERTO`, IPv4 o IPv6).
     pub addr: String,
-    /// Directorio con `usuarios.json`.
+    /// Directorio con el diario (`diario.jsonl`) y la foto (`usuarios.json`).
     pub data_dir: PathBuf,
     /// Límite de la cola de salida de cada cliente, en bytes.
     pub max_queue_bytes: usize,

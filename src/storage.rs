@@ -241,7 +241,8 @@ impl Store {
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::MetadataExt;
         let current = fs::metadata(&self.journal).map(|m| m.ino()).ok();
-        let reopen = !matches!((&self.journal_file, current), (Some((_, open)), Some(now)) if *open == now);
+        let reopen =
+            !matches!((&self.journal_file, current), (Some((_, open)), Some(now)) if *open == now);
         if reopen {
             let file = OpenOptions::new()
                 .create(true)

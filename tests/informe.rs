@@ -58,7 +58,10 @@ fn excerpts(text: &str) -> Vec<(String, String)> {
             fence.starts_with("```"),
             "tras el marcador de {source} debe venir un bloque de código"
         );
-        let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
         found.push((source.trim().to_string(), body.join("\n")));
     }
     found
@@ -70,8 +73,12 @@ fn every_excerpt_is_still_in_its_source_file() {
     let mut stale = Vec::new();
     for (chapter, text) in chapters() {
         for (source, body) in excerpts(&text) {
-            let code = fs::read_to_string(root().join(&source))
-                .unwrap_or_else(|_| panic!("{}: el extracto cita {source}, que no existe", name(&chapter)));
+            let code = fs::read_to_string(root().join(&source)).unwrap_or_else(|_| {
+                panic!(
+                    "{}: el extracto cita {source}, que no existe",
+                    name(&chapter)
+                )
+            });
             if !code.contains(&body) {
                 let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
                 stale.push(format!(
@@ -83,8 +90,15 @@ fn every_excerpt_is_still_in_its_source_file() {
             checked += 1;
         }
     }
-    assert!(stale.is_empty(), "extractos desactualizados:\n{}", stale.join("\n"));
-    assert!(checked >= 10, "solo {checked} extractos: ¿se perdió el marcador?");
+    assert!(
+        stale.is_empty(),
+        "extractos desactualizados:\n{}",
+        stale.join("\n")
+    );
+    assert!(
+        checked >= 10,
+        "solo {checked} extractos: ¿se perdió el marcador?"
+    );
 }
 
 /// Las cadenas entre comillas invertidas que parecen líneas del servidor.
@@ -130,7 +144,10 @@ fn every_quoted_protocol_line_is_one_the_server_sends() {
         "el servidor no envía estas líneas:\n{}",
         wrong.join("\n")
     );
-    assert!(checked >= 30, "solo {checked} líneas del protocolo revisadas");
+    assert!(
+        checked >= 30,
+        "solo {checked} líneas del protocolo revisadas"
+    );
 }
 
 /// Los comandos de los bloques `sh` del informe.

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# La captura de paquetes del anexo (informe/05-anexo-demostracion.md): el
+# handshake TCP, una línea de chat, un datagrama UDP y el cierre, sobre
+# loopback, vistos con tcpdump. Arranca el servidor en un puerto libre,
+# captura solo ese puerto (TCP y UDP) y hace entrar a un cliente por tubería.
+# Deja el texto de tcpdump en informe/demo/captura.txt.
+#
+# Uso: bash informe/captura.sh
+# Necesita tcpdump (Debian: apt-get install tcpdump) y permiso para capturar
+# (root, o CAP_NET_RAW).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v tcpdump >/dev/null; then
+    echo "captura: falta tcpdump (en Debian: apt-get install tcpdump)" >&2
+    exit 1
+fi
+cargo build --quiet --bins
+bin=target/debug
+work=$(mktemp -d)
+out=informe/demo/captura.txt
+mkdir -p informe/demo
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for() {
+    for _ in $(seq 500); do
+        if grep -qF -- "$2" "$1" 2>/dev/null; then return 0; fi
+        sleep 0.01
+    done
+    echo "captura: no llegó «$2» a $1" >&2
+    cat "$1" >&2
+    exit 1
+}
+
+"$bin/servidor" --addr 127.0.0.1:0 --data-dir "$work/datos" --hash-cost minimal >"$work/servidor.txt" &
+pids+=($!)
+wait_for "$work/servidor.txt" "Listening on"
+addr=$(head -1 "$work/servidor.txt" | sed 's/^Listening on //')
+port=${addr##*:}
+
+# -i lo: la interfaz loopback; -n: sin resolver nombres; -l: línea a línea;
+# -A: el contenido de cada paquete en ASCII; -tt: marca de tiempo en segundos.
+tcpdump -i lo -n -l -A -tt "port $port" >"$work/captura.txt" 2>"$work/tcpdump.err" &
+pids+=($!)
+wait_for "$work/tcpdump.err" "listening on"
+
+# Un cliente TCP que entra, saluda y sale, leyendo de una FIFO. Al entrar,
+# el cliente abre su socket UDP y envía "<TOKEN> :ping": ese es el
+# datagrama UDP de la captura; se espera su "pong" antes de seguir.
+mkfifo "$work/cliente.in"
+"$bin/cliente" --addr "$addr" <"$work/cliente.in" >"$work/cliente.txt" &
+pids+=($!)
+exec 3>"$work/cliente.in"
+printf ':register ana clave-ana\n100\n' >&3
+wait_for "$work/cliente.txt" "pong"
+printf 'hola por TCP\n' >&3
+wait_for "$work/servidor.txt" "ana: hola por TCP"
+printf ':q\n' >&3
+wait_for "$work/servidor.txt" "Connection closed"
+sleep 0.5
+kill "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null || true
+
+# Las marcas de tiempo absolutas y los puertos efímeros cambian en cada
+# corrida: se pasan a tiempo relativo (ms desde el primer paquete) y a
+# nombres fijos.
+awk -v port="$port" '
+    /^[0-9]+\.[0-9]+ IP/ {
+        if (start == "") start = $1
+        $1 = sprintf("%8.3f ms", ($1 - start) * 1000)
+    }
+    { print }
+' "$work/captura.txt" |
+    sed -E -e "s/127\.0\.0\.1\.$port\b/SERVIDOR.$port/g" \
+        -e 's/127\.0\.0\.1\.[0-9]+/CLIENTE.efimero/g' \
+        -e 's/[0-9a-f]{32}/TOKEN/g' \
+        -e 's/(seq|ack|win|val|ecr) [0-9:]+/\1 N/g' >"$out"
+echo "captura: escrito $out ($(grep -c ' IP ' "$out") paquetes)"
