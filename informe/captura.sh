@@ -15,32 +15,9 @@ if ! command -v tcpdump >/dev/null; then
     echo "captura: falta tcpdump (en Debian: apt-get install tcpdump)" >&2
     exit 1
 fi
-cargo build --quiet --bins
-bin=target/debug
-work=$(mktemp -d)
+# Compila, crea "$work", arranca el servidor (pids[0]) y deja "$addr".
+source informe/comun.sh
 out=informe/demo/captura.txt
-mkdir -p informe/demo
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for() {
-    for _ in $(seq 500); do
-        if grep -qF -- "$2" "$1" 2>/dev/null; then return 0; fi
-        sleep 0.01
-    done
-    echo "captura: no llegó «$2» a $1" >&2
-    cat "$1" >&2
-    exit 1
-}
-
-"$bin/servidor" --addr 127.0.0.1:0 --data-dir "$work/datos" --hash-cost minimal >"$work/servidor.txt" &
-pids+=($!)
-wait_for "$work/servidor.txt" "Listening on"
-addr=$(head -1 "$work/servidor.txt" | sed 's/^Listening on //')
 port=${addr##*:}
 
 # -i lo: la interfaz loopback; -n: sin resolver nombres; -l: línea a línea;

@@ -11,34 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --bins
-bin=target/debug
-work=$(mktemp -d)
+# Compila, crea "$work", arranca el servidor (pids[0]) y deja "$addr".
+source informe/comun.sh
 out=informe/demo/sesion.md
-mkdir -p informe/demo
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Espera hasta que el archivo $1 tenga una línea que contiene $2 (5 s como mucho).
-wait_for() {
-    for _ in $(seq 500); do
-        if grep -qF -- "$2" "$1" 2>/dev/null; then return 0; fi
-        sleep 0.01
-    done
-    echo "demo: no llegó «$2» a $1" >&2
-    cat "$1" >&2
-    exit 1
-}
-
-# El servidor, con una dirección libre y hashes baratos (es una demostración).
-"$bin/servidor" --addr 127.0.0.1:0 --data-dir "$work/datos" --hash-cost minimal >"$work/servidor.txt" &
-pids+=($!)
-wait_for "$work/servidor.txt" "Listening on"
-addr=$(head -1 "$work/servidor.txt" | sed 's/^Listening on //')
 
 # start NOMBRE [opciones del cliente]: un cliente que lee de la FIFO NOMBRE.in.
 start() {

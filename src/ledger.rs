@@ -171,18 +171,6 @@ impl Ledger {
         self.commit.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Aplica `op` con el candado tomado y la anota en el diario pendiente.
-    /// Devuelve su número, para esperar con [`Ledger::durable`].
-    fn record(accounts: &mut Accounts, op: Op) -> Result<u64, LedgerError> {
-        let undo = accounts.apply(&op)?;
-        let seq = accounts.next_seq;
-        accounts.next_seq += 1;
-        let line = Entry { seq, op }.to_line();
-        accounts.pending.extend_from_slice(&line);
-        accounts.undo.push((seq, undo));
-        Ok(seq)
-    }
-
     /// Espera a que la operación `seq` esté en disco. Si nadie está
     /// escribiendo, escribe este hilo todo lo pendiente. Error: `Storage`
     /// si el disco falló (la operación ya se deshizo en memoria).
@@ -278,13 +266,10 @@ impl Ledger {
             .ok_or_else(|| LedgerError::Storage("no randomness for the salt".into()))?;
         // Otro hilo pudo registrar el mismo nombre mientras se calculaba el
         // hash: `apply` lo vuelve a comprobar con el candado tomado.
-        let seq = Ledger::record(
-            &mut self.lock(),
-            Op::Register {
-                name: name.to_string(),
-                password_hash,
-            },
-        )?;
+        let seq = self.lock().record(Op::Register {
+            name: name.to_string(),
+            password_hash,
+        })?;
         self.durable(seq)?;
         Ok(name.to_string())
     }
@@ -319,7 +304,7 @@ impl Ledger {
             name: name.to_string(),
             dollars,
         };
-        let seq = Ledger::record(&mut self.lock(), op)?;
+        let seq = self.lock().record(op)?;
         self.durable(seq)
     }
 
@@ -344,7 +329,7 @@ impl Ledger {
                 to: to.to_string(),
                 dollars,
             };
-            let seq = Ledger::record(&mut accounts, op)?;
+            let seq = accounts.record(op)?;
             let balance = |key: &str| accounts.by_key.get(key).and_then(|r| r.balance);
             let transfer = Transfer {
                 from_balance: balance(&from_key).unwrap_or(0),
@@ -384,6 +369,18 @@ impl Ledger {
 }
 
 impl Accounts {
+    /// Aplica `op` con el candado tomado y la anota en el diario pendiente.
+    /// Devuelve su número, para esperar con `Ledger::durable`.
+    fn record(&mut self, op: Op) -> Result<u64, LedgerError> {
+        let undo = self.apply(&op)?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let line = Entry { seq, op }.to_line();
+        self.pending.extend_from_slice(&line);
+        self.undo.push((seq, undo));
+        Ok(seq)
+    }
+
     /// Las reglas del dinero, en un solo lugar: comprueba `op` entera y, solo
     /// si es válida, la aplica. Devuelve cómo deshacerla. Errores (sin
     /// cambiar nada): los de [`LedgerError`] salvo `BadCredentials` y

@@ -288,8 +288,9 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
-    /// Abre una tanda en este hilo. Si ya había una abierta, esta se une a
-    /// ella y la escritura ocurre al cerrar la de afuera.
+    /// Abre una tanda en este hilo. Las tandas no se anidan: si ya había
+    /// una abierta, esta se une a ella, y la primera que se cierra escribe
+    /// todo (antes de tiempo, pero nada se pierde).
     pub fn begin() -> WriteBatch {
         BATCH.with(|batch| {
             batch.borrow_mut().get_or_insert_with(Vec::new);
