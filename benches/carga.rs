@@ -18,7 +18,8 @@
 //!
 //! Opciones (después de `--`): `--runs N` (3 por defecto; se informa la
 //! mediana), `--only a,b` (escenarios por nombre), `--idle-clients N`
-//! (10000), `--json RUTA` (`target/carga/resultados.json`), `--addr H:P`
+//! (10000), `--hold-secs N` (dejar a los quietos dentro N segundos más,
+//! para mirar el servidor con `pmap -x PID`), `--json RUTA` (`target/carga/resultados.json`), `--addr H:P`
 //! (un servidor ya en marcha: sin cifras de RSS ni CPU).
 
 use mio::net::TcpStream;
@@ -54,6 +55,9 @@ struct Options {
     runs: usize,
     only: Option<Vec<String>>,
     idle_clients: usize,
+    /// Segundos que los clientes quietos se quedan dentro tras medir, para
+    /// mirar el servidor desde afuera (`pmap -x PID`).
+    hold_secs: u64,
     json: PathBuf,
     addr: Option<SocketAddr>,
 }
@@ -63,6 +67,7 @@ fn options() -> Result<Options, String> {
         runs: 3,
         only: None,
         idle_clients: 10_000,
+        hold_secs: 0,
         json: PathBuf::from(env_or("CARGO_TARGET_DIR", "target")).join("carga/resultados.json"),
         addr: None,
     };
@@ -76,6 +81,9 @@ fn options() -> Result<Options, String> {
             "--only" => options.only = Some(value()?.split(',').map(String::from).collect()),
             "--idle-clients" => {
                 options.idle_clients = value()?.parse().map_err(|_| "--idle-clients: a number")?
+            }
+            "--hold-secs" => {
+                options.hold_secs = value()?.parse().map_err(|_| "--hold-secs: a number")?
             }
             "--json" => options.json = value()?.into(),
             "--addr" => options.addr = Some(value()?.parse().map_err(|_| "--addr: HOST:PORT")?),
@@ -111,6 +119,11 @@ struct ProcStats {
 }
 
 impl Target {
+    /// El PID del servidor que arrancó el benchmark (no con `--addr`).
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn start(options: &Options) -> io::Result<Target> {
         if let Some(addr) = options.addr {
             return Ok(Target {
@@ -675,16 +688,32 @@ fn paced(
 
 /// Muchos clientes que solo inician sesión y se quedan: tiempo hasta que
 /// todos entraron (con los avisos de ingreso) y RSS del servidor.
+/// Cuánto esperan quietos los clientes antes de medir el RSS.
+const IDLE_QUIET: Duration = Duration::from_secs(3);
+
 fn idle(options: &Options, clients: usize) -> io::Result<Measure> {
     raise_fd_limit(clients)?;
     let target = Target::start(options)?;
     let mut load = Load::new(clients)?;
     let signin = load.sign_in(target.addr, IDLE_SIGNIN_LIMIT)?;
     load.expect_traffic(0);
-    // Un momento quietos para que el RSS refleje el estado de reposo.
+    // Unos segundos quietos para que el RSS refleje el estado de reposo: el
+    // servidor devuelve la memoria de la ráfaga de avisos tras un segundo
+    // de calma (`release_free_memory` en `src/outbox.rs`).
     let quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_secs(1) {
+    while quiet.elapsed() < IDLE_QUIET {
         load.turn(Some(Duration::from_millis(100)))?;
+    }
+    if options.hold_secs > 0 {
+        eprintln!(
+            "  holding {clients} idle clients for {} s (server PID {})",
+            options.hold_secs,
+            target.pid().map_or("unknown".into(), |pid| pid.to_string())
+        );
+        let held = Instant::now();
+        while held.elapsed() < Duration::from_secs(options.hold_secs) {
+            load.turn(Some(Duration::from_millis(100)))?;
+        }
     }
     let mut measure = finish(target, load, signin, 0.0, None)?;
     measure.deliveries = (clients as u64) * (clients as u64 - 1) / 2;

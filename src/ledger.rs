@@ -31,6 +31,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 /// milisegundos (4 MiB son unas 60.000 transferencias).
 const COMPACT_JOURNAL_BYTES: u64 = 4 * 1024 * 1024;
 
+/// El búfer de escritura del diario se reusa entre vueltas si no pasa de
+/// este tamaño, en bytes.
+const SPARE_KEEP_BYTES: usize = 64 * 1024;
+
 /// Por qué el libro rechazó una operación. Nada cambió en ningún caso.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerError {
@@ -65,6 +69,16 @@ pub struct Transfer {
     pub to_balance: u64,
 }
 
+/// Una transferencia aplicada en memoria que todavía no está en disco
+/// (ver [`Ledger::transfer_unsynced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsynced {
+    /// Su número en el diario, para [`Ledger::wait_durable`].
+    pub seq: u64,
+    /// Los saldos justo después de ella.
+    pub transfer: Transfer,
+}
+
 /// El libro de cuentas compartido por todos los hilos.
 pub struct Ledger {
     accounts: Mutex<Accounts>,
@@ -84,6 +98,9 @@ struct Accounts {
     by_key: HashMap<String, Record>,
     /// Líneas del diario aún no escritas.
     pending: Vec<u8>,
+    /// El búfer de la vuelta de escritura anterior, vacío, para la próxima:
+    /// los dos se turnan y no se pide memoria en cada `fdatasync`.
+    spare: Vec<u8>,
     /// Cómo deshacer cada operación aún no sincronizada, en orden.
     undo: Vec<(u64, Undo)>,
     /// Número de la próxima operación.
@@ -128,6 +145,7 @@ impl Ledger {
                 .map(|r| (name_key(&r.name), r))
                 .collect(),
             pending: Vec::new(),
+            spare: Vec::new(),
             undo: Vec::new(),
             next_seq: loaded.applied + 1,
         };
@@ -201,15 +219,24 @@ impl Ledger {
     /// si el diario creció mucho, una foto nueva. Solo la corre quien puso
     /// `syncing = true`.
     fn sync_pending(&self) {
-        let (bytes, upto) = {
+        let (mut bytes, upto) = {
             let mut accounts = self.lock();
-            (std::mem::take(&mut accounts.pending), accounts.next_seq - 1)
+            let spare = std::mem::take(&mut accounts.spare);
+            (
+                std::mem::replace(&mut accounts.pending, spare),
+                accounts.next_seq - 1,
+            )
         };
         let written = self
             .store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .append(&bytes);
+        bytes.clear();
+        // Un búfer que creció mucho (una ráfaga) no se guarda para siempre.
+        if bytes.capacity() <= SPARE_KEEP_BYTES {
+            self.lock().spare = bytes;
+        }
         match written {
             Ok(()) => {
                 let mut accounts = self.lock();
@@ -321,29 +348,53 @@ impl Ledger {
     /// Errores, sin cambiar nada: `SelfTransfer`, `NoAccount` (origen o
     /// destino), `NoBalanceYet`, `InsufficientFunds`, `Overflow`, `Storage`.
     pub fn transfer(&self, from: &str, to: &str, dollars: u64) -> Result<Transfer, LedgerError> {
+        let applied = self.transfer_unsynced(from, to, dollars)?;
+        self.wait_durable(applied.seq)?;
+        Ok(applied.transfer)
+    }
+
+    /// La primera mitad de [`Ledger::transfer`]: aplica la transferencia en
+    /// memoria y la deja en el diario pendiente, sin esperar al disco. Quien
+    /// llama **no debe confirmarla** a nadie hasta que
+    /// [`Ledger::wait_durable`] con su número devuelva `Ok`.
+    ///
+    /// Sirve para que un hilo con varias transferencias ya leídas las
+    /// aplique todas y espere un solo `fdatasync` (issue #5). Errores: los
+    /// de [`Ledger::transfer`] salvo `Storage`.
+    pub fn transfer_unsynced(
+        &self,
+        from: &str,
+        to: &str,
+        dollars: u64,
+    ) -> Result<Unsynced, LedgerError> {
         let (from_key, to_key) = (name_key(from), name_key(to));
-        let (seq, transfer) = {
-            let mut accounts = self.lock();
-            let op = Op::Transfer {
-                from: from.to_string(),
-                to: to.to_string(),
-                dollars,
-            };
-            let seq = accounts.record(op)?;
-            let balance = |key: &str| accounts.by_key.get(key).and_then(|r| r.balance);
-            let transfer = Transfer {
-                from_balance: balance(&from_key).unwrap_or(0),
-                to_name: accounts
-                    .by_key
-                    .get(&to_key)
-                    .map(|r| r.name.clone())
-                    .unwrap_or_default(),
-                to_balance: balance(&to_key).unwrap_or(0),
-            };
-            (seq, transfer)
+        let mut accounts = self.lock();
+        let op = Op::Transfer {
+            from: from.to_string(),
+            to: to.to_string(),
+            dollars,
         };
-        self.durable(seq)?;
-        Ok(transfer)
+        let seq = accounts.record(op)?;
+        let (Some(source), Some(target)) =
+            (accounts.by_key.get(&from_key), accounts.by_key.get(&to_key))
+        else {
+            // `record` ya comprobó que existen las dos cuentas.
+            return Err(LedgerError::NoAccount);
+        };
+        let transfer = Transfer {
+            from_balance: source.balance.unwrap_or(0),
+            to_name: target.name.clone(),
+            to_balance: target.balance.unwrap_or(0),
+        };
+        Ok(Unsynced { seq, transfer })
+    }
+
+    /// Espera a que la operación número `seq` esté en disco (si ya lo está,
+    /// vuelve enseguida). Error: `Storage` si la escritura falló; entonces
+    /// la operación ya se deshizo en memoria, junto con todas las demás que
+    /// no llegaron a disco.
+    pub fn wait_durable(&self, seq: u64) -> Result<(), LedgerError> {
+        self.durable(seq)
     }
 
     /// Suma de todos los saldos declarados, en dólares (en `u128`, porque la
@@ -375,8 +426,7 @@ impl Accounts {
         let undo = self.apply(&op)?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        let line = Entry { seq, op }.to_line();
-        self.pending.extend_from_slice(&line);
+        Entry { seq, op }.write_line(&mut self.pending);
         self.undo.push((seq, undo));
         Ok(seq)
     }

@@ -34,6 +34,19 @@ pub const DEFAULT_QUEUE_LIMIT: usize = 1024 * 1024;
 /// cola al flusher. Se aplica al socket con `set_write_timeout`.
 pub const WRITE_TIMEOUT: Duration = Duration::from_millis(5);
 
+/// Capacidad inicial, en bytes, de una cola que recibe su primer mensaje.
+///
+/// ¿Por qué no dejar que crezca sola desde 35 bytes? Porque quien agrega a
+/// una cola que ya tiene algo la agranda (`realloc`) y libera el búfer
+/// anterior *en su propio hilo*; glibc guarda hasta 7 bloques liberados de
+/// cada tamaño de hasta 1032 bytes en una caché por hilo (*tcache*) que no
+/// devuelve nunca. Un aviso de ingreso a 10.000 colas agranda miles de ellas,
+/// y cada uno de los 10.000 hilos de cliente terminaba con ~8 KiB retenidos
+/// en esa caché: 80 MiB de RSS (medido en el issue #5 con
+/// `GLIBC_TUNABLES=glibc.malloc.tcache_max=128`). Empezando en 2 KiB, ningún
+/// búfer de cola cabe en la caché.
+const QUEUE_MIN_CAPACITY: usize = 2048;
+
 /// A dónde van los bytes: un socket TCP en el servidor, un sustituto en
 /// memoria en las pruebas.
 pub trait Link: Send + Sync + 'static {
@@ -138,6 +151,9 @@ impl Outbox {
             self.fail();
             return Push::Overflow;
         }
+        if state.pending.capacity() == 0 {
+            state.pending.reserve(bytes.len().max(QUEUE_MIN_CAPACITY));
+        }
         state.pending.extend_from_slice(bytes);
         if state.flushing {
             return Push::Queued;
@@ -157,6 +173,22 @@ impl Outbox {
             self.write_out();
         }
         Push::Queued
+    }
+
+    /// Agrega la misma línea a varias colas (un aviso a toda la sala), como
+    /// [`Outbox::push`] en cada una. Dentro de una tanda, reserva primero el
+    /// lugar para todas: la lista de la tanda no crece de a duplicaciones
+    /// (cada búfer intermedio liberado quedaría retenido en la caché por
+    /// hilo de `malloc`, y con 10.000 hilos eso son decenas de MiB).
+    pub fn push_all(outboxes: &[Arc<Outbox>], bytes: &[u8]) {
+        BATCH.with(|batch| {
+            if let Some(owned) = &mut *batch.borrow_mut() {
+                owned.reserve(outboxes.len());
+            }
+        });
+        for outbox in outboxes {
+            outbox.push(bytes);
+        }
     }
 
     /// Escribe lo pendiente; si el socket se llena, lo deja al flusher. Solo
@@ -210,7 +242,9 @@ impl Outbox {
                         // Lo no escrito vuelve al frente de la cola, antes de
                         // lo que llegó mientras tanto, para no desordenar.
                         let mut state = self.lock();
-                        let mut rest = batch.split_off(sent);
+                        let left = batch.len() - sent + state.pending.len();
+                        let mut rest = Vec::with_capacity(left.max(QUEUE_MIN_CAPACITY));
+                        rest.extend_from_slice(&batch[sent..]);
                         rest.extend_from_slice(&state.pending);
                         state.pending = rest;
                         return Drain::Stalled;
@@ -381,17 +415,34 @@ impl Flusher {
     }
 
     fn run(&self) {
+        // Hubo trabajo desde la última devolución de memoria al sistema.
+        let mut busy = false;
         loop {
             let batch = {
                 let mut stalled = self.lock();
                 while stalled.is_empty() {
-                    stalled = self
+                    if !busy {
+                        stalled = self
+                            .wake
+                            .wait(stalled)
+                            .unwrap_or_else(PoisonError::into_inner);
+                        continue;
+                    }
+                    let (guard, waited) = self
                         .wake
-                        .wait(stalled)
+                        .wait_timeout(stalled, CALM_BEFORE_TRIM)
                         .unwrap_or_else(PoisonError::into_inner);
+                    stalled = guard;
+                    if waited.timed_out() && stalled.is_empty() {
+                        drop(stalled);
+                        release_free_memory();
+                        busy = false;
+                        stalled = self.lock();
+                    }
                 }
                 std::mem::take(&mut *stalled)
             };
+            busy = true;
             let still: Vec<_> = batch
                 .into_iter()
                 .filter(|outbox| outbox.drain() == Drain::Stalled)
@@ -408,6 +459,36 @@ impl Flusher {
         }
     }
 }
+
+/// Tras cuánto tiempo sin colas atascadas el flusher devuelve al sistema la
+/// memoria libre (ver [`release_free_memory`]).
+const CALM_BEFORE_TRIM: Duration = Duration::from_secs(1);
+
+/// Devuelve al sistema operativo las páginas libres del `malloc` de glibc.
+///
+/// Liberar memoria (`free`) no la devuelve al sistema: glibc la guarda en
+/// sus *arenas* para reusarla, y el RSS del proceso no baja. Tras una
+/// ráfaga (10.000 clientes entrando, con sus 50 millones de avisos de
+/// ingreso pasando por las colas) el servidor retenía así unos 240 MiB que
+/// ya no usaba (medido con `pmap -x` en el issue #5). `malloc_trim(0)`
+/// recorre las arenas y devuelve cada página libre con `madvise`. Cuesta
+/// unos milisegundos, por eso solo lo llama el flusher tras un segundo de
+/// calma. Es una función de glibc, no de POSIX: en otros sistemas no hace
+/// nada.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_memory() {
+    unsafe extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: `malloc_trim` no toma punteros y se puede llamar desde
+    // cualquier hilo en cualquier momento; solo reordena el montículo.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -35,7 +35,7 @@ pub const DEFAULT_DATA_DIR: &str = "./datos";
 const GOODBYE_GRACE: Duration = Duration::from_secs(1);
 
 /// Tamaño del búfer de lectura de cada cliente, en bytes.
-const READ_BUFFER: usize = 8 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// Largo de la cola de conexiones ya establecidas que esperan su `accept`
 /// (el `backlog` de `listen(2)`). `std` usa 128; con ráfagas de cientos de
@@ -330,12 +330,15 @@ fn serve_client(chat: &Chat, stream: Arc<TcpStream>, outbox: Arc<Outbox>, peer: 
                             return;
                         }
                     }
-                    Ok(Frame::TooLong) => session.reject(Problem::LineTooLong),
+                    Ok(Frame::TooLong) => session.reject(chat, Problem::LineTooLong),
                     Ok(Frame::Eof) | Err(_) => return,
                 }
                 // Seguir solo si otra línea completa ya está en el búfer:
                 // `read_frame` no se bloqueará.
                 if !reader.buffer().contains(&b'\n') {
+                    // Las transferencias de la tanda esperan aquí un solo
+                    // `fdatasync`, antes de volver a esperar al socket.
+                    session.settle(chat);
                     break;
                 }
                 frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);

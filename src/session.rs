@@ -9,7 +9,7 @@
 //! ni crea hilos: eso es de `servidor` y `udp`, así que todo esto se prueba
 //! sin red.
 
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, Unsynced};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
 use crate::room::{Presence, Room, Via};
@@ -40,6 +40,17 @@ pub struct SignedIn {
     pub balance: Option<u64>,
 }
 
+/// Una transferencia ya aplicada en memoria cuya confirmación espera al
+/// disco (ver [`Chat::start_transfer`]).
+#[derive(Debug)]
+pub struct StartedTransfer {
+    /// Quién envía, tal como inició sesión.
+    from: String,
+    /// Dólares transferidos.
+    amount: u64,
+    applied: Unsynced,
+}
+
 /// Si la conexión sigue tras una línea.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -56,10 +67,7 @@ pub fn send(outbox: &Arc<Outbox>, event: &Event) {
 
 /// Entrega un evento a varias colas. La línea se arma una sola vez.
 pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
-    let line = event.to_line();
-    for outbox in outboxes {
-        outbox.push(line.as_bytes());
-    }
+    Outbox::push_all(outboxes, event.to_line().as_bytes());
 }
 
 impl Chat {
@@ -272,42 +280,91 @@ impl Chat {
         }
     }
 
+    /// `:t` completo: aplica, espera al disco y responde.
     fn transfer(&self, me: &str, to: &str, amount: u64, reply: &Arc<Outbox>) {
-        let done = match self.ledger.transfer(me, to, amount) {
-            Ok(done) => done,
-            Err(error) => {
-                let problem = match error {
-                    LedgerError::InsufficientFunds => Problem::InsufficientFunds,
-                    LedgerError::SelfTransfer => Problem::SelfTransfer,
-                    LedgerError::NoAccount => Problem::NoAccount(to.to_string()),
-                    LedgerError::NoBalanceYet => Problem::NoBalanceYet(to.to_string()),
-                    LedgerError::Overflow => Problem::Overflow(to.to_string()),
-                    other => self.storage_failed(&other),
-                };
-                return send(reply, &Event::Error(problem));
-            }
-        };
-        send(
-            reply,
-            &Event::TransferSent {
-                to: done.to_name.clone(),
-                amount,
-                balance: done.from_balance,
-            },
-        );
-        // Un aviso: por TCP si tiene conexión, si no por UDP.
-        if let Some((_, outbox)) = self.room.find(&done.to_name, Via::Tcp) {
-            let notice = Event::TransferReceived {
+        match self.start_transfer(me, to, amount) {
+            Ok(started) => self.confirm_transfers(&mut vec![started], reply),
+            Err(problem) => send(reply, &Event::Error(problem)),
+        }
+    }
+
+    /// La primera mitad de `:t`: aplica la transferencia de `me` en memoria
+    /// sin esperar al disco y sin responder nada todavía. La respuesta sale
+    /// con [`Chat::confirm_transfers`]. Errores, sin cambiar nada: el
+    /// [`Problem`] que se le responde al cliente.
+    pub fn start_transfer(
+        &self,
+        me: &str,
+        to: &str,
+        amount: u64,
+    ) -> Result<StartedTransfer, Problem> {
+        match self.ledger.transfer_unsynced(me, to, amount) {
+            Ok(applied) => Ok(StartedTransfer {
                 from: me.to_string(),
                 amount,
-                balance: done.to_balance,
-            };
-            send(&outbox, &notice);
+                applied,
+            }),
+            Err(error) => Err(match error {
+                LedgerError::InsufficientFunds => Problem::InsufficientFunds,
+                LedgerError::SelfTransfer => Problem::SelfTransfer,
+                LedgerError::NoAccount => Problem::NoAccount(to.to_string()),
+                LedgerError::NoBalanceYet => Problem::NoBalanceYet(to.to_string()),
+                LedgerError::Overflow => Problem::Overflow(to.to_string()),
+                other => self.storage_failed(&other),
+            }),
         }
-        self.log(&format!(
-            "{me} transferred {amount} dollars to {}",
-            done.to_name
-        ));
+    }
+
+    /// La segunda mitad de `:t`, para todas las transferencias de `started`
+    /// a la vez (y lo vacía): espera un solo `fdatasync` que las cubra, y
+    /// recién entonces confirma cada una a `reply` y avisa a su destinatario.
+    /// Si el disco falló, las que no llegaron a disco ya se deshicieron y
+    /// reciben el error de almacenamiento (enunciado: nada confirmado se
+    /// pierde).
+    pub fn confirm_transfers(&self, started: &mut Vec<StartedTransfer>, reply: &Arc<Outbox>) {
+        let Some(last) = started.last() else {
+            return;
+        };
+        // Si la última está en disco, todas las anteriores también.
+        let all_durable = self.ledger.wait_durable(last.applied.seq).is_ok();
+        for StartedTransfer {
+            from,
+            amount,
+            applied,
+        } in started.drain(..)
+        {
+            let durable = match all_durable {
+                true => Ok(()),
+                false => self.ledger.wait_durable(applied.seq),
+            };
+            if let Err(error) = durable {
+                let problem = self.storage_failed(&error);
+                send(reply, &Event::Error(problem));
+                continue;
+            }
+            let done = applied.transfer;
+            send(
+                reply,
+                &Event::TransferSent {
+                    to: done.to_name.clone(),
+                    amount,
+                    balance: done.from_balance,
+                },
+            );
+            // Un aviso: por TCP si tiene conexión, si no por UDP.
+            if let Some((_, outbox)) = self.room.find(&done.to_name, Via::Tcp) {
+                let notice = Event::TransferReceived {
+                    from: from.clone(),
+                    amount,
+                    balance: done.to_balance,
+                };
+                send(&outbox, &notice);
+            }
+            self.log(&format!(
+                "{from} transferred {amount} dollars to {}",
+                done.to_name
+            ));
+        }
     }
 
     fn storage_failed(&self, error: &LedgerError) -> Problem {
@@ -328,6 +385,8 @@ pub struct Session {
     outbox: Arc<Outbox>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
+    /// Transferencias aplicadas que esperan su `fdatasync` para confirmarse.
+    unconfirmed: Vec<StartedTransfer>,
 }
 
 impl Session {
@@ -341,23 +400,35 @@ impl Session {
             joined: false,
             outbox,
             peer,
+            unconfirmed: Vec::new(),
         }
     }
 
     /// Responde un error a este cliente (también para una línea que el
-    /// marco descartó por larga).
-    pub fn reject(&self, problem: Problem) {
+    /// marco descartó por larga), después de confirmar lo pendiente.
+    pub fn reject(&mut self, chat: &Chat, problem: Problem) {
+        self.settle(chat);
         send(&self.outbox, &Event::Error(problem));
     }
 
     /// Atiende una línea completa del cliente (sin `\n`), tal como llegó del
     /// socket. Una línea que no es UTF-8 recibe [`Problem::InvalidUtf8`].
+    ///
+    /// Una transferencia (`:t`) se aplica pero su respuesta queda pendiente
+    /// hasta [`Session::settle`], para que varias transferencias seguidas
+    /// compartan un `fdatasync`. Cualquier otra línea confirma primero lo
+    /// pendiente, así las respuestas salen en el orden de las líneas. Quien
+    /// llama debe llamar a `settle` antes de esperar más datos del socket.
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
         let Ok(line) = std::str::from_utf8(bytes) else {
-            self.reject(Problem::InvalidUtf8);
+            self.reject(chat, Problem::InvalidUtf8);
             return Flow::Continue;
         };
         let parsed = protocolo::parse_command(line);
+        let transfer = matches!(parsed, Ok(Some(Command::Transfer { .. })));
+        if !transfer {
+            self.settle(chat);
+        }
         if parsed == Ok(Some(Command::Quit)) {
             return self.quit(chat);
         }
@@ -367,16 +438,32 @@ impl Session {
         };
         // El saldo pudo responderse por UDP con el token de esta sesión.
         if !self.joined && !chat.room.is_joined(&signed.name) {
+            self.settle(chat);
+            let Some(signed) = &self.signed else {
+                return Flow::Continue;
+            };
             self.joined = chat.answer_balance(&signed.name, line, &self.outbox);
             return Flow::Continue;
         }
         self.joined = true;
         match parsed {
+            Ok(Some(Command::Transfer { to, amount })) => {
+                match chat.start_transfer(&signed.name, &to, amount) {
+                    Ok(started) => self.unconfirmed.push(started),
+                    Err(problem) => self.reject(chat, problem),
+                }
+            }
             Ok(Some(command)) => chat.command(&signed.name, command, &self.outbox, Via::Tcp),
             Ok(None) => {}
-            Err(problem) => self.reject(problem),
+            Err(problem) => self.reject(chat, problem),
         }
         Flow::Continue
+    }
+
+    /// Espera al disco por las transferencias pendientes de esta sesión y
+    /// envía sus confirmaciones (ver [`Chat::confirm_transfers`]).
+    pub fn settle(&mut self, chat: &Chat) {
+        chat.confirm_transfers(&mut self.unconfirmed, &self.outbox);
     }
 
     fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) {
@@ -396,7 +483,7 @@ impl Session {
                 self.joined = chat.welcome(&signed, &self.outbox, token);
                 self.signed = Some(signed);
             }
-            Err(problem) => self.reject(problem),
+            Err(problem) => self.reject(chat, problem),
         }
     }
 
@@ -419,6 +506,7 @@ impl Session {
     /// cortó): libera la cuenta y, si estaba en la sala, avisa a los demás y
     /// a la consola.
     pub fn end(mut self, chat: &Chat) {
+        self.settle(chat);
         self.leave(chat);
     }
 }
@@ -485,7 +573,9 @@ mod tests {
 
     impl Peer {
         fn send(&mut self, fixture: &Fixture, line: &str) -> Flow {
-            self.session.handle(&fixture.chat, line.as_bytes())
+            let flow = self.session.handle(&fixture.chat, line.as_bytes());
+            self.session.settle(&fixture.chat);
+            flow
         }
 
         /// Las líneas recibidas desde la última llamada.

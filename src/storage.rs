@@ -76,10 +76,22 @@ pub struct Entry {
 impl Entry {
     /// La línea del diario, con su `\n`.
     pub fn to_line(&self) -> Vec<u8> {
-        // Serializar estos tipos no falla (solo cadenas y números).
-        let mut line = serde_json::to_vec(self).unwrap_or_default();
-        line.push(b'\n');
+        let mut line = Vec::new();
+        self.write_line(&mut line);
         line
+    }
+
+    /// Agrega la línea del diario, con su `\n`, al final de `out` (sin
+    /// un búfer intermedio: así la arma el libro, directo en lo pendiente).
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        // Serializar estos tipos en memoria no falla (solo cadenas y
+        // números); si fallara, no queda una línea a medias.
+        if serde_json::to_writer(&mut *out, self).is_err() {
+            out.truncate(start);
+            return;
+        }
+        out.push(b'\n');
     }
 }
 

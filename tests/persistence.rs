@@ -139,3 +139,62 @@ fn a_failed_write_is_refused_and_changes_nothing() {
     assert_eq!(server.connect().login("alice"), 2900);
     assert_eq!(server.connect().login("carol"), 1);
 }
+
+/// Transferencias enviadas de un tirón (en una sola escritura) se aplican
+/// juntas y comparten un `fdatasync` (issue #5), pero cada una recibe su
+/// respuesta, en el orden de las líneas, y una línea que no es `:t` en medio
+/// sale después de las confirmaciones anteriores.
+#[test]
+fn pipelined_transfers_are_answered_in_order_and_survive_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), &[]);
+    let mut alice = server.join("alice", 100);
+    let mut bob = server.join("bob", 0);
+    alice.expect("[SERVER] Client: bob connected!");
+    let mut script = String::new();
+    for _ in 0..40 {
+        script.push_str(":t bob 1\n");
+    }
+    script.push_str(":funds\n:t bob 1000\n:t bob 1\n");
+    alice.send_bytes(script.as_bytes());
+    for sent in 1..=40 {
+        alice.expect(&format!(
+            "[SERVER] Client: You transferred 1 dollars to bob. You have {} dollars.",
+            100 - sent
+        ));
+    }
+    alice.expect("[SERVER] Client: You have 60 dollars.");
+    alice.expect("[SERVER] Client: You don't have sufficient funds for the transaction.");
+    alice.expect("[SERVER] Client: You transferred 1 dollars to bob. You have 59 dollars.");
+    for received in 1..=41 {
+        bob.expect(&format!(
+            "[SERVER] Client: alice transferred 1 dollars to you. You have {received} dollars."
+        ));
+    }
+    server.kill();
+    drop((alice, bob));
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.connect().login("alice"), 59);
+    assert_eq!(server.connect().login("bob"), 41);
+}
+
+/// Si el disco falla con varias transferencias aplicadas esperando el mismo
+/// `fdatasync`, ninguna se confirma y todas se deshacen.
+#[test]
+fn pipelined_transfers_on_a_full_disk_are_all_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.join("alice", 100);
+    let mut bob = server.join("bob", 0);
+    alice.expect("[SERVER] Client: bob connected!");
+    let journal = dir.path().join("diario.jsonl");
+    fs::rename(&journal, dir.path().join("aparte")).expect("rename");
+    std::os::unix::fs::symlink("/dev/full", &journal).expect("symlink");
+    alice.send_bytes(b":t bob 10\n:t bob 20\n:t bob 30\n");
+    let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
+    for _ in 0..3 {
+        alice.expect(refused);
+    }
+    assert_eq!(alice.funds(), 100);
+    assert_eq!(bob.funds(), 0);
+}
