@@ -8,7 +8,7 @@
 //! `session`, `ledger` y `protocolo`, que se prueban sin sockets. También
 //! lee la línea de comandos (`--addr`, `--data-dir`...).
 
-use crate::framing::{Frame, read_frame};
+use crate::framing::{ElasticReader, Frame, read_frame};
 use crate::ledger::Ledger;
 use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
 use crate::password::HashCost;
@@ -17,7 +17,7 @@ use crate::session::{Chat, Console, Flow, Session};
 use crate::storage::StorageError;
 use crate::udp::{self, UdpServer};
 use std::fmt;
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -34,8 +34,13 @@ pub const DEFAULT_DATA_DIR: &str = "./datos";
 /// Cuánto se espera, como mucho, para entregar la despedida al cerrar.
 const GOODBYE_GRACE: Duration = Duration::from_secs(1);
 
-/// Tamaño del búfer de lectura de cada cliente, en bytes.
-const READ_BUFFER: usize = 1024;
+/// Tamaño del búfer de lectura de un cliente que espera, en bytes (ver
+/// [`ElasticReader`]).
+const READ_BUFFER_IDLE: usize = 512;
+
+/// Tamaño del búfer de lectura de un cliente que envía una ráfaga, en
+/// bytes: unas 80 líneas de 100 bytes por `read`, y por tanda.
+const READ_BUFFER_BURST: usize = 8 * 1024;
 
 /// Largo de la cola de conexiones ya establecidas que esperan su `accept`
 /// (el `backlog` de `listen(2)`). `std` usa 128; con ráfagas de cientos de
@@ -314,7 +319,7 @@ fn serve_client(chat: &Chat, stream: Arc<TcpStream>, outbox: Arc<Outbox>, peer: 
     let mut session = Session::start(Arc::clone(&outbox), peer.clone());
     // `Read` está implementado para `&TcpStream`: se lee por la referencia
     // compartida con la cola.
-    let mut reader = BufReader::with_capacity(READ_BUFFER, &*stream);
+    let mut reader = ElasticReader::new(&*stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut line = Vec::new();
         loop {
