@@ -139,6 +139,9 @@ impl Target {
                 "127.0.0.1:0",
                 "--hash-cost",
                 "minimal",
+                // 10.000 clientes: sin el tope de conexiones del aula.
+                "--max-clients",
+                "0",
                 "--data-dir",
             ])
             .arg(data.path())

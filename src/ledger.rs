@@ -397,6 +397,14 @@ impl Ledger {
         self.durable(seq)
     }
 
+    /// Escribe y sincroniza todo lo aplicado hasta ahora (para apagar el
+    /// servidor). Error: `Storage` si el disco falló (lo no sincronizado ya
+    /// se deshizo en memoria).
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        let last = self.lock().next_seq - 1;
+        self.durable(last)
+    }
+
     /// Suma de todos los saldos declarados, en dólares (en `u128`, porque la
     /// suma de muchos `u64` puede no caber en un `u64`).
     pub fn total(&self) -> u128 {

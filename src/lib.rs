@@ -6,12 +6,13 @@
 //! - [`protocolo`]: las líneas del protocolo, como código puro (sin E/S).
 //! - [`framing`]: cortar un flujo de bytes en líneas acotadas.
 //! - [`password`]: hash de contraseñas con Argon2id.
-//! - [`storage`]: el archivo `usuarios.json` y su reemplazo atómico.
+//! - [`storage`]: el diario `diario.jsonl` y la foto `usuarios.json`.
 //! - [`ledger`]: cuentas y saldos tras un `Mutex`; las reglas del dinero.
 //! - [`outbox`]: la cola de salida acotada de cada cliente.
 //! - [`room`]: quién está conectado y cómo llegarle.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente.
-//! - [`servidor`]: el socket que escucha y un hilo por cliente.
+//! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites.
+//! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`cliente`]: el cliente de terminal.
@@ -26,5 +27,6 @@ pub mod protocolo;
 pub mod room;
 pub mod servidor;
 pub mod session;
+pub mod shutdown;
 pub mod storage;
 pub mod udp;

@@ -167,6 +167,17 @@ pub enum Event {
     UdpToken(String),
     /// `[SERVER] Client: pong`: respuesta a `:ping`.
     Pong,
+    /// `[SERVER] Client: The server is full, try again later.`: a una
+    /// conexión que pasa de `--max-clients`, justo antes de cerrarla
+    /// (issue #6).
+    ServerFull,
+    /// `[SERVER] Client: You did not sign in within N seconds, so the
+    /// connection was closed.`: a una conexión que no inició sesión a
+    /// tiempo (`--signin-timeout-secs`, issue #6).
+    SigninTimeout(u64),
+    /// `[SERVER] Client: The server is shutting down.`: a todos, al
+    /// apagarse con SIGINT o SIGTERM (issue #6).
+    ShuttingDown,
     /// Un error, como aviso del servidor.
     Error(Problem),
 }
@@ -177,6 +188,8 @@ const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> 
 :u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
 :smile :angry :confused (emojis), :help (this list), :q (quit).";
 const USERS_TEXT: &str = "Connected users: ";
+const SERVER_FULL_TEXT: &str = "The server is full, try again later.";
+const SHUTTING_DOWN_TEXT: &str = "The server is shutting down.";
 
 const USAGE_REGISTER: &str = ":register <name> <password>";
 const USAGE_LOGIN: &str = ":login <name> <password>";
@@ -390,7 +403,16 @@ fn parse_notice(notice: &str) -> Option<Event> {
         "What is your balance?" => return Some(Event::AskBalance),
         "pong" => return Some(Event::Pong),
         HELP_TEXT => return Some(Event::Help),
+        SERVER_FULL_TEXT => return Some(Event::ServerFull),
+        SHUTTING_DOWN_TEXT => return Some(Event::ShuttingDown),
         _ => {}
+    }
+    if let Some(secs) = between(
+        notice,
+        "You did not sign in within ",
+        " seconds, so the connection was closed.",
+    ) {
+        return Some(Event::SigninTimeout(parse_digits(secs)?));
     }
     if let Some(list) = notice.strip_prefix(USERS_TEXT) {
         let names: Vec<String> = if list.is_empty() {
@@ -600,6 +622,12 @@ impl fmt::Display for Event {
             Event::Token(token) => write!(f, "{s}Your token is {token}."),
             Event::UdpToken(token) => write!(f, "{s}Your UDP token is {token}."),
             Event::Pong => write!(f, "{s}pong"),
+            Event::ServerFull => write!(f, "{s}{SERVER_FULL_TEXT}"),
+            Event::SigninTimeout(secs) => write!(
+                f,
+                "{s}You did not sign in within {secs} seconds, so the connection was closed."
+            ),
+            Event::ShuttingDown => write!(f, "{s}{SHUTTING_DOWN_TEXT}"),
             Event::Error(problem) => write!(f, "{s}{problem}"),
         }
     }
@@ -857,6 +885,14 @@ mod tests {
             (Event::Welcome, "Welcome to the best chat in the universe!"),
             (Event::AskBalance, "[SERVER] Client: What is your balance?"),
             (
+                Event::ServerFull,
+                "[SERVER] Client: The server is full, try again later.",
+            ),
+            (
+                Event::ShuttingDown,
+                "[SERVER] Client: The server is shutting down.",
+            ),
+            (
                 Event::BalanceSet(50000),
                 "[SERVER] Client: The balance of 50000 has been set to your account.",
             ),
@@ -985,6 +1021,9 @@ mod tests {
             Event::Token("0123456789abcdef0123456789abcdef".into()),
             Event::UdpToken("ffffffffffffffffffffffffffffffff".into()),
             Event::Pong,
+            Event::ServerFull,
+            Event::SigninTimeout(60),
+            Event::ShuttingDown,
         ];
         events.extend(problems.into_iter().map(Event::Error));
         for event in events {

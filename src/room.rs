@@ -193,6 +193,16 @@ impl Room {
         Some((member.name.clone(), Arc::clone(member.outbox(via)?)))
     }
 
+    /// Las colas UDP de todos los que tienen dirección UDP (para despedirlos
+    /// al apagar el servidor).
+    pub fn udp_outboxes(&self) -> Vec<Arc<Outbox>> {
+        self.lock()
+            .members
+            .values()
+            .filter_map(|m| m.udp.as_ref().map(|u| Arc::clone(&u.outbox)))
+            .collect()
+    }
+
     /// Los nombres de los unidos, ordenados sin distinguir mayúsculas.
     pub fn names(&self) -> Vec<String> {
         let inner = self.lock();

@@ -12,18 +12,21 @@ use crate::framing::{ElasticReader, Frame, read_frame};
 use crate::ledger::Ledger;
 use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
 use crate::password::HashCost;
+use crate::protocolo::Event;
 use crate::protocolo::{MAX_LINE_BYTES, Problem};
-use crate::session::{Chat, Console, Flow, Session};
+use crate::session::{Chat, Console, Flow, Session, send};
 use crate::storage::StorageError;
 use crate::udp::{self, UdpServer};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Dirección por defecto: la del código base del curso (enunciado 002).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5500";
@@ -69,11 +72,18 @@ Opciones:
                            (solo para pruebas y benchmarks: sin seguridad)
   --udp-idle-secs N        segundos sin datagramas tras los que se cierra una
                            sesión solo-UDP (por defecto 300)
+  --max-clients N          conexiones TCP abiertas a la vez; la siguiente recibe
+                           \"The server is full\" y se cierra (por defecto 1000;
+                           0 = sin límite)
+  --signin-timeout-secs N  segundos para iniciar sesión; después se avisa y se
+                           cierra la conexión (por defecto 60; 0 = sin límite)
   --echo                   en vez del chat, el servidor de eco TCP multihilo
                            (enunciado 002): responde cada línea con la misma línea
   --help                   muestra esta ayuda
 
 La primera línea que imprime es la dirección real: \"Listening on HOST:PUERTO\".
+Con SIGINT (Ctrl+C) o SIGTERM se apaga en orden: avisa a todos, deja los
+datos en disco y termina con código 0.
 ";
 
 /// La configuración del servidor.
@@ -91,7 +101,19 @@ pub struct Config {
     pub udp_idle: Duration,
     /// Correr el servidor de eco en vez del chat.
     pub echo: bool,
+    /// Conexiones TCP abiertas a la vez como máximo; 0 = sin límite.
+    pub max_clients: usize,
+    /// Tiempo para iniciar sesión tras conectar; `None` = sin límite.
+    pub signin_timeout: Option<Duration>,
 }
+
+/// Conexiones TCP simultáneas por defecto: un aula entera con margen, y
+/// lejos de los límites del sistema (hilos, descriptores).
+pub const DEFAULT_MAX_CLIENTS: usize = 1000;
+
+/// Tiempo por defecto para iniciar sesión: quien se conecta y no hace nada
+/// (o envía de a un byte, *slowloris*) no ocupa un hilo para siempre.
+pub const DEFAULT_SIGNIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for Config {
     fn default() -> Config {
@@ -102,6 +124,8 @@ impl Default for Config {
             hash_cost: HashCost::Owasp,
             udp_idle: udp::DEFAULT_IDLE,
             echo: false,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            signin_timeout: Some(DEFAULT_SIGNIN_TIMEOUT),
         }
     }
 }
@@ -146,6 +170,11 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
                     })?;
                 config.udp_idle = Duration::from_secs(secs);
             }
+            "--max-clients" => config.max_clients = parse_count("--max-clients", &value()?)?,
+            "--signin-timeout-secs" => {
+                let secs = parse_count("--signin-timeout-secs", &value()?)?;
+                config.signin_timeout = (secs > 0).then(|| Duration::from_secs(secs as u64));
+            }
             "--hash-cost" => {
                 let text = value()?;
                 config.hash_cost = HashCost::parse(&text)
@@ -155,6 +184,13 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
         }
     }
     Ok(Some(config))
+}
+
+/// Lee un número de un flag donde 0 significa "sin límite". Error: un
+/// texto que nombra el flag.
+fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
+    text.parse()
+        .map_err(|_| format!("{flag}: {text:?} is not a number (0 turns the limit off)"))
 }
 
 /// Por qué el servidor no pudo arrancar.
@@ -217,7 +253,10 @@ impl Server {
             listener,
             chat,
             flusher,
+            connections: Arc::new(Connections::default()),
             max_queue_bytes: config.max_queue_bytes,
+            max_clients: config.max_clients,
+            signin_timeout: config.signin_timeout,
         };
         Ok(Server { tcp, udp })
     }
@@ -273,7 +312,69 @@ struct Listener {
     listener: TcpListener,
     chat: Arc<Chat>,
     flusher: Arc<Flusher>,
+    connections: Arc<Connections>,
     max_queue_bytes: usize,
+    max_clients: usize,
+    signin_timeout: Option<Duration>,
+}
+
+/// Las conexiones TCP abiertas, cada una con su cola: para el límite de
+/// `--max-clients` y para despedir a todos al apagar (`shutdown`).
+#[derive(Default)]
+pub struct Connections {
+    open: Mutex<HashMap<u64, Arc<Outbox>>>,
+    next_id: AtomicU64,
+}
+
+impl Connections {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Outbox>>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Anota una conexión si hay lugar (`max` = 0: siempre hay). Devuelve
+    /// su número, o `None` si ya hay `max` abiertas.
+    fn try_add(&self, outbox: &Arc<Outbox>, max: usize) -> Option<u64> {
+        let mut open = self.lock();
+        if max > 0 && open.len() >= max {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        open.insert(id, Arc::clone(outbox));
+        Some(id)
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Las colas de todas las conexiones abiertas.
+    pub fn outboxes(&self) -> Vec<Arc<Outbox>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Cuántas conexiones hay abiertas.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// `true` si no hay ninguna conexión abierta.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Borra la conexión del registro al terminar su hilo, también si el hilo
+/// entra en pánico: un lugar de `--max-clients` nunca queda ocupado por un
+/// cliente que ya no está.
+struct Registered {
+    connections: Arc<Connections>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.connections.remove(self.id);
+    }
 }
 
 impl Listener {
@@ -300,64 +401,169 @@ impl Listener {
         stream.set_nodelay(true)?;
         // Nadie espera más que esto a un socket lleno (ver `outbox`).
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        if self.chat.is_shutting_down() {
+            return Ok(());
+        }
         let stream = Arc::new(stream);
         let outbox = Outbox::new(Arc::clone(&stream), self.max_queue_bytes, &self.flusher);
-        let chat = Arc::clone(&self.chat);
-        let peer = format!("{addr} (TCP)");
+        let Some(id) = self.connections.try_add(&outbox, self.max_clients) else {
+            // Sin hilo ni cola: una línea, el FIN, y se sigue con los demás.
+            let _ = (&*stream).write_all(Event::ServerFull.to_line().as_bytes());
+            let _ = stream.shutdown(Shutdown::Write);
+            self.chat.log(&format!(
+                "Connection from {addr} refused: the server is full"
+            ));
+            return Ok(());
+        };
+        let registered = Registered {
+            connections: Arc::clone(&self.connections),
+            id,
+        };
+        let client = Client {
+            chat: Arc::clone(&self.chat),
+            stream,
+            outbox,
+            peer: format!("{addr} (TCP)"),
+            signin_timeout: self.signin_timeout,
+        };
         thread::Builder::new()
             .name(format!("client {addr}"))
-            .spawn(move || serve_client(&chat, stream, outbox, peer))?;
+            .spawn(move || {
+                let _registered = registered;
+                client.serve();
+            })?;
         Ok(())
     }
 }
 
-/// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
-/// conexión, y al salir (aun si algo entró en pánico) cierra la sesión, para
-/// que la cuenta no quede "conectada" para siempre.
-fn serve_client(chat: &Chat, stream: Arc<TcpStream>, outbox: Arc<Outbox>, peer: String) {
-    chat.log(&format!("Connection from {peer}"));
-    let mut session = Session::start(Arc::clone(&outbox), peer.clone());
-    // `Read` está implementado para `&TcpStream`: se lee por la referencia
-    // compartida con la cola.
-    let mut reader = ElasticReader::new(&*stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut line = Vec::new();
-        loop {
-            // Puede bloquearse esperando datos: aquí no hay tanda abierta.
-            let mut frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
-            // Todas las líneas que ya llegaron se atienden en una tanda: sus
-            // entregas salen juntas, un `write` por destinatario.
-            let _batch = WriteBatch::begin();
+/// Lo que necesita el hilo de un cliente.
+struct Client {
+    chat: Arc<Chat>,
+    stream: Arc<TcpStream>,
+    outbox: Arc<Outbox>,
+    /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
+    peer: String,
+    signin_timeout: Option<Duration>,
+}
+
+impl Client {
+    /// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
+    /// conexión, y al salir (aun si algo entró en pánico) cierra la sesión,
+    /// para que la cuenta no quede "conectada" para siempre.
+    fn serve(self) {
+        let Client {
+            chat,
+            stream,
+            outbox,
+            peer,
+            signin_timeout,
+        } = self;
+        chat.log(&format!("Connection from {peer}"));
+        let mut session = Session::start(Arc::clone(&outbox), peer.clone());
+        let mut signin = SigninClock::start(signin_timeout);
+        // `Read` está implementado para `&TcpStream`: se lee por la referencia
+        // compartida con la cola.
+        let mut reader = ElasticReader::new(&*stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut line = Vec::new();
             loop {
-                match frame {
-                    Ok(Frame::Line) => {
-                        if session.handle(chat, &line) == Flow::Close {
-                            return;
+                if !signin.arm(&stream, session.is_signed_in()) {
+                    return signin.expired(&chat, &outbox, &peer);
+                }
+                // Puede bloquearse esperando datos: aquí no hay tanda abierta.
+                let mut frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
+                // Todas las líneas que ya llegaron se atienden en una tanda:
+                // sus entregas salen juntas, un `write` por destinatario.
+                let _batch = WriteBatch::begin();
+                loop {
+                    match frame {
+                        Ok(Frame::Line) => {
+                            if session.handle(&chat, &line) == Flow::Close {
+                                return;
+                            }
                         }
+                        Ok(Frame::TooLong) => session.reject(&chat, Problem::LineTooLong),
+                        Err(error) if signin.waiting() && is_timeout(&error) => {
+                            return signin.expired(&chat, &outbox, &peer);
+                        }
+                        Ok(Frame::Eof) | Err(_) => return,
                     }
-                    Ok(Frame::TooLong) => session.reject(chat, Problem::LineTooLong),
-                    Ok(Frame::Eof) | Err(_) => return,
+                    // Seguir solo si otra línea completa ya está en el búfer:
+                    // `read_frame` no se bloqueará.
+                    if !reader.buffer().contains(&b'\n') {
+                        // Las transferencias de la tanda esperan aquí un solo
+                        // `fdatasync`, antes de volver a esperar al socket.
+                        session.settle(&chat);
+                        break;
+                    }
+                    frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
                 }
-                // Seguir solo si otra línea completa ya está en el búfer:
-                // `read_frame` no se bloqueará.
-                if !reader.buffer().contains(&b'\n') {
-                    // Las transferencias de la tanda esperan aquí un solo
-                    // `fdatasync`, antes de volver a esperar al socket.
-                    session.settle(chat);
-                    break;
-                }
-                frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
             }
+        }));
+        if outcome.is_err() {
+            chat.log(&format!(
+                "internal error while serving {peer}; connection closed"
+            ));
         }
-    }));
-    if outcome.is_err() {
-        chat.log(&format!(
-            "internal error while serving {peer}; connection closed"
-        ));
+        session.end(&chat);
+        outbox.finish(GOODBYE_GRACE);
+        chat.log(&format!("Connection closed: {peer}"));
     }
-    session.end(chat);
-    outbox.finish(GOODBYE_GRACE);
-    chat.log(&format!("Connection closed: {peer}"));
+}
+
+/// El plazo para iniciar sesión (`--signin-timeout-secs`): antes de cada
+/// lectura, el tiempo de espera del socket (`set_read_timeout`) es lo que
+/// queda del plazo, no el plazo entero; así quien envía un byte cada tanto
+/// (*slowloris*) tampoco se queda.
+struct SigninClock {
+    /// El plazo total y el instante en que vence; `None` si no hay plazo o
+    /// ya inició sesión.
+    deadline: Option<(Duration, Instant)>,
+}
+
+impl SigninClock {
+    fn start(timeout: Option<Duration>) -> SigninClock {
+        SigninClock {
+            deadline: timeout.map(|t| (t, Instant::now() + t)),
+        }
+    }
+
+    fn waiting(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// Prepara el socket para la próxima lectura. Devuelve `false` si el
+    /// plazo ya venció sin sesión.
+    fn arm(&mut self, stream: &TcpStream, signed_in: bool) -> bool {
+        let Some((_, deadline)) = self.deadline else {
+            return true;
+        };
+        if signed_in {
+            self.deadline = None;
+            // Si falla, el socket queda con un tiempo de espera y el cliente
+            // se desconecta en silencio tras un rato quieto: se intenta
+            // igual, pero no hay nada mejor que hacer.
+            let _ = stream.set_read_timeout(None);
+            return true;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        // `set_read_timeout` rechaza una duración cero.
+        !left.is_zero() && stream.set_read_timeout(Some(left)).is_ok()
+    }
+
+    /// Avisa al cliente por qué se lo desconecta, y a la consola.
+    fn expired(&self, chat: &Chat, outbox: &Arc<Outbox>, peer: &str) {
+        let secs = self.deadline.map_or(0, |(t, _)| t.as_secs());
+        send(outbox, &Event::SigninTimeout(secs));
+        chat.log(&format!("{peer} did not sign in within {secs} s; closed"));
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Una consola que escribe en la salida estándar. Si nadie la lee (tubería
@@ -385,6 +591,11 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
         addr: config.addr.clone(),
         error,
     })?;
+    crate::shutdown::on_signal_shut_down(
+        Arc::clone(&server.tcp.chat),
+        Arc::clone(&server.tcp.connections),
+    )
+    .map_err(ServerError::Thread)?;
     server.tcp.chat.log(&format!("Listening on {addr}"));
     server.serve().map_err(|error| ServerError::Bind {
         addr: addr.to_string(),

@@ -14,6 +14,7 @@ use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
 use crate::room::{Presence, Room, Via};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Dónde escribe el servidor sus líneas de consola (la salida estándar en el
 /// programa; un vector en las pruebas).
@@ -27,6 +28,8 @@ pub struct Chat {
     /// Quién está conectado.
     pub room: Room,
     console: Console,
+    /// El servidor se está apagando: nadie recibe avisos de salida.
+    shutting_down: AtomicBool,
 }
 
 /// Una sesión recién abierta.
@@ -77,6 +80,7 @@ impl Chat {
             ledger,
             room: Room::new(),
             console,
+            shutting_down: AtomicBool::new(false),
         }
     }
 
@@ -223,13 +227,28 @@ impl Chat {
     }
 
     /// Cierra la sesión del token: libera la cuenta y, si estaba en la sala,
-    /// avisa a los demás y a la consola.
+    /// avisa a los demás y a la consola (salvo durante el apagado).
     pub fn leave(&self, token: &str) {
         if let Some((name, others)) = self.room.leave(token) {
+            if self.is_shutting_down() {
+                return;
+            }
             let notice = Event::Disconnected(name);
             deliver(&others, &notice);
             self.log(&notice.to_string());
         }
+    }
+
+    /// Marca el comienzo del apagado: desde ahora, las salidas no se avisan.
+    /// Con 10.000 clientes, avisar cada salida a todos los demás serían 50
+    /// millones de líneas que nadie va a leer.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// `true` desde [`Chat::begin_shutdown`].
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Un comando de alguien que ya está en la sala (`me`). Las respuestas
@@ -458,6 +477,12 @@ impl Session {
             Err(problem) => self.reject(chat, problem),
         }
         Flow::Continue
+    }
+
+    /// `true` si la conexión ya inició sesión (aunque todavía deba
+    /// responder su saldo).
+    pub fn is_signed_in(&self) -> bool {
+        self.signed.is_some()
     }
 
     /// Espera al disco por las transferencias pendientes de esta sesión y

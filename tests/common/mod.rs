@@ -116,6 +116,26 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Envía la señal `signum` (por ejemplo `libc::SIGTERM`) al proceso.
+    pub fn signal(&self, signum: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: `kill` no toma punteros; el proceso es hijo de esta prueba.
+        assert_eq!(unsafe { libc::kill(pid, signum) }, 0, "kill");
+    }
+
+    /// Espera a que el proceso termine solo y devuelve su código de salida
+    /// (`None` si lo mató una señal). Falla si no termina a tiempo.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "el servidor no terminó");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Server {
@@ -134,16 +154,21 @@ pub struct Client {
 }
 
 impl Client {
-    /// Conecta y consume la primera línea (cómo iniciar sesión).
-    pub fn connect(addr: SocketAddr) -> Client {
+    /// Conecta sin leer nada.
+    pub fn connect_raw(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        let mut client = Client {
+        Client {
             writer: stream.try_clone().expect("clone"),
             reader: BufReader::new(stream),
             name: String::new(),
             token: String::new(),
-        };
+        }
+    }
+
+    /// Conecta y consume la primera línea (cómo iniciar sesión).
+    pub fn connect(addr: SocketAddr) -> Client {
+        let mut client = Client::connect_raw(addr);
         let prompt = client.line();
         assert!(
             prompt.starts_with("[SERVER] Client: Sign in with :login"),

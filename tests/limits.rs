@@ -1,0 +1,114 @@
+//! Límites y apagado (issue #6): conexiones de más, quien no inicia sesión a
+//! tiempo, y SIGINT/SIGTERM. Cada prueba usa el servidor real y sockets
+//! reales; sin la protección que prueba, falla.
+
+mod common;
+
+use common::{Client, Server};
+use std::io::Write;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const FULL: &str = "[SERVER] Client: The server is full, try again later.";
+
+#[test]
+fn a_connection_over_the_limit_is_told_and_closed_and_the_rest_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--max-clients", "2"]);
+    let mut alice = server.join("alice", 10);
+    let mut anon = server.connect();
+    let mut third = Client::connect_raw(server.addr);
+    third.expect(FULL);
+    third.expect_closed();
+    // Los que ya estaban siguen atendidos.
+    anon.send(":ping");
+    anon.expect("[SERVER] Client: pong");
+    alice.send(":funds");
+    alice.expect("[SERVER] Client: You have 10 dollars.");
+    // Al irse uno, hay lugar otra vez.
+    let gone = anon.stream().local_addr().expect("addr");
+    anon.send(":q");
+    anon.expect("You have been disconnected from the best chat in the universe!");
+    server.expect_console(&format!("Connection closed: {gone} (TCP)"));
+    let mut again = server.connect();
+    again.send(":ping");
+    again.expect("[SERVER] Client: pong");
+}
+
+#[test]
+fn zero_turns_the_connection_limit_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--max-clients", "0"]);
+    let mut clients: Vec<Client> = (0..20).map(|_| server.connect()).collect();
+    for client in &mut clients {
+        client.send(":ping");
+        client.expect("[SERVER] Client: pong");
+    }
+}
+
+#[test]
+fn a_connection_that_does_not_sign_in_in_time_is_told_and_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--signin-timeout-secs", "1"]);
+    let mut alice = server.join("alice", 5);
+    let mut idle = server.connect();
+    let started = Instant::now();
+    idle.expect(
+        "[SERVER] Client: You did not sign in within 1 seconds, so the connection was closed.",
+    );
+    idle.expect_closed();
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // Quien inició sesión no tiene plazo: sigue atendido después.
+    alice.send(":funds");
+    alice.expect("[SERVER] Client: You have 5 dollars.");
+}
+
+/// *Slowloris*: un byte cada 200 ms no renueva el plazo, que es total.
+#[test]
+fn trickling_bytes_does_not_extend_the_sign_in_deadline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--signin-timeout-secs", "1"]);
+    let mut slow = server.connect();
+    let mut writer: TcpStream = slow.stream().try_clone().expect("clone");
+    // Sigue goteando hasta que el servidor corte (o 30 s): si el plazo se
+    // renovara con cada byte, el aviso no llegaría nunca y la prueba fallaría
+    // al agotar la paciencia de `expect`.
+    let trickle = thread::spawn(move || {
+        for _ in 0..150 {
+            if writer.write_all(b"x").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    slow.expect(
+        "[SERVER] Client: You did not sign in within 1 seconds, so the connection was closed.",
+    );
+    slow.expect_closed();
+    trickle.join().expect("hilo");
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_server_cleanly() {
+    for signum in [libc::SIGTERM, libc::SIGINT] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server::start(dir.path(), &[]);
+        let (mut alice, mut bob) = server.alice_and_bob();
+        bob.send(":t alice 1");
+        bob.expect("[SERVER] Client: You transferred 1 dollars to alice. You have 0 dollars.");
+        alice.expect("[SERVER] Client: bob transferred 1 dollars to you. You have 2 dollars.");
+        let mut anon = server.connect();
+        server.signal(signum);
+        for client in [&mut alice, &mut bob, &mut anon] {
+            // El aviso, y nada más: ni "bob disconnected!" (se apaga todo).
+            client.expect("[SERVER] Client: The server is shutting down.");
+            client.expect_closed();
+        }
+        server.expect_console("Server stopped.");
+        assert_eq!(server.wait_exit(), Some(0), "señal {signum}");
+        let server = Server::start(dir.path(), &[]);
+        assert_eq!(server.connect().login("alice"), 2);
+        assert_eq!(server.connect().login("bob"), 0);
+    }
+}
