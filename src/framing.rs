@@ -108,6 +108,11 @@ impl<R: Read> ElasticReader<R> {
         &self.buf[self.pos..self.filled]
     }
 
+    /// El lector de abajo, para ajustarlo entre lecturas.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// El tamaño actual del búfer, en bytes (para las pruebas).
     pub fn capacity(&self) -> usize {
         self.buf.len()

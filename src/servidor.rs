@@ -19,7 +19,7 @@ use crate::storage::StorageError;
 use crate::udp::{self, UdpServer};
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -460,15 +460,13 @@ impl Client {
         } = self;
         chat.log(&format!("Connection from {peer}"));
         let mut session = Session::start(Arc::clone(&outbox), peer.clone());
-        let mut signin = SigninClock::start(signin_timeout);
-        // `Read` está implementado para `&TcpStream`: se lee por la referencia
-        // compartida con la cola.
-        let mut reader = ElasticReader::new(&*stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
+        let signin = SigninDeadline::new(&stream, signin_timeout);
+        let mut reader = ElasticReader::new(signin, READ_BUFFER_IDLE, READ_BUFFER_BURST);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut line = Vec::new();
             loop {
-                if !signin.arm(&stream, session.is_signed_in()) {
-                    return signin.expired(&chat, &outbox, &peer);
+                if session.is_signed_in() {
+                    reader.get_mut().lift();
                 }
                 // Puede bloquearse esperando datos: aquí no hay tanda abierta.
                 let mut frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
@@ -483,8 +481,8 @@ impl Client {
                             }
                         }
                         Ok(Frame::TooLong) => session.reject(&chat, Problem::LineTooLong),
-                        Err(error) if signin.waiting() && is_timeout(&error) => {
-                            return signin.expired(&chat, &outbox, &peer);
+                        Err(error) if reader.get_mut().waiting() && is_timeout(&error) => {
+                            return reader.get_mut().expired(&chat, &outbox, &peer);
                         }
                         Ok(Frame::Eof) | Err(_) => return,
                     }
@@ -511,19 +509,23 @@ impl Client {
     }
 }
 
-/// El plazo para iniciar sesión (`--signin-timeout-secs`): antes de cada
-/// lectura, el tiempo de espera del socket (`set_read_timeout`) es lo que
-/// queda del plazo, no el plazo entero; así quien envía un byte cada tanto
+/// El socket de un cliente, leído con el plazo para iniciar sesión
+/// (`--signin-timeout-secs`). Antes de **cada** `read` (también las que
+/// hace `read_frame` a mitad de una línea), el tiempo de espera del socket
+/// (`set_read_timeout`) es lo que queda del plazo, no el plazo entero: así
+/// quien envía un byte cada tanto sin completar nunca una línea
 /// (*slowloris*) tampoco se queda.
-struct SigninClock {
+struct SigninDeadline<'a> {
+    stream: &'a TcpStream,
     /// El plazo total y el instante en que vence; `None` si no hay plazo o
     /// ya inició sesión.
     deadline: Option<(Duration, Instant)>,
 }
 
-impl SigninClock {
-    fn start(timeout: Option<Duration>) -> SigninClock {
-        SigninClock {
+impl<'a> SigninDeadline<'a> {
+    fn new(stream: &'a TcpStream, timeout: Option<Duration>) -> SigninDeadline<'a> {
+        SigninDeadline {
+            stream,
             deadline: timeout.map(|t| (t, Instant::now() + t)),
         }
     }
@@ -532,23 +534,13 @@ impl SigninClock {
         self.deadline.is_some()
     }
 
-    /// Prepara el socket para la próxima lectura. Devuelve `false` si el
-    /// plazo ya venció sin sesión.
-    fn arm(&mut self, stream: &TcpStream, signed_in: bool) -> bool {
-        let Some((_, deadline)) = self.deadline else {
-            return true;
-        };
-        if signed_in {
-            self.deadline = None;
-            // Si falla, el socket queda con un tiempo de espera y el cliente
-            // se desconecta en silencio tras un rato quieto: se intenta
-            // igual, pero no hay nada mejor que hacer.
-            let _ = stream.set_read_timeout(None);
-            return true;
+    /// Quita el plazo (ya inició sesión).
+    fn lift(&mut self) {
+        if self.deadline.take().is_some() {
+            // Si falla, el socket conserva un tiempo de espera y el cliente
+            // se desconecta tras un rato quieto: no hay nada mejor que hacer.
+            let _ = self.stream.set_read_timeout(None);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        // `set_read_timeout` rechaza una duración cero.
-        !left.is_zero() && stream.set_read_timeout(Some(left)).is_ok()
     }
 
     /// Avisa al cliente por qué se lo desconecta, y a la consola.
@@ -556,6 +548,22 @@ impl SigninClock {
         let secs = self.deadline.map_or(0, |(t, _)| t.as_secs());
         send(outbox, &Event::SigninTimeout(secs));
         chat.log(&format!("{peer} did not sign in within {secs} s; closed"));
+    }
+}
+
+impl Read for SigninDeadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((_, deadline)) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // `set_read_timeout` rechaza una duración cero.
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        // `Read` está implementado para `&TcpStream`: se lee por la
+        // referencia compartida con la cola.
+        (&*self.stream).read(buf)
     }
 }
 
@@ -624,6 +632,9 @@ mod tests {
             "minimal",
             "--udp-idle-secs",
             "7",
+            "--max-clients",
+            "0",
+            "--signin-timeout-secs=0",
             "--echo",
         ]))
         .expect("válido")
@@ -634,6 +645,13 @@ mod tests {
         assert_eq!(config.hash_cost, HashCost::Minimal);
         assert_eq!(config.udp_idle, Duration::from_secs(7));
         assert!(config.echo);
+        assert_eq!(config.max_clients, 0);
+        assert_eq!(config.signin_timeout, None);
+        assert_eq!(Config::default().max_clients, DEFAULT_MAX_CLIENTS);
+        assert_eq!(
+            Config::default().signin_timeout,
+            Some(DEFAULT_SIGNIN_TIMEOUT)
+        );
         assert_eq!(parse_args(args(&["--addr", "x", "--help"])), Ok(None));
     }
 
@@ -645,6 +663,8 @@ mod tests {
             &["--max-queue-bytes", "0"],
             &["--hash-cost", "cheap"],
             &["--udp-idle-secs", "0"],
+            &["--max-clients", "-1"],
+            &["--signin-timeout-secs", "pronto"],
         ] {
             let error = parse_args(args(bad)).expect_err("debe fallar");
             assert!(error.contains(bad[0]), "{error}");
