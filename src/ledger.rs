@@ -189,10 +189,12 @@ impl Ledger {
         self.commit.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Espera a que la operación `seq` esté en disco. Si nadie está
-    /// escribiendo, escribe este hilo todo lo pendiente. Error: `Storage`
-    /// si el disco falló (la operación ya se deshizo en memoria).
-    fn durable(&self, seq: u64) -> Result<(), LedgerError> {
+    /// Espera a que la operación número `seq` esté en disco (si ya lo está,
+    /// vuelve enseguida). Si nadie está escribiendo, escribe este hilo todo
+    /// lo pendiente. Error: `Storage` si el disco falló; entonces la
+    /// operación ya se deshizo en memoria, junto con todas las demás que no
+    /// llegaron a disco.
+    pub fn wait_durable(&self, seq: u64) -> Result<(), LedgerError> {
         let mut commit = self.commit_lock();
         loop {
             if commit.durable >= seq {
@@ -297,7 +299,7 @@ impl Ledger {
             name: name.to_string(),
             password_hash,
         })?;
-        self.durable(seq)?;
+        self.wait_durable(seq)?;
         Ok(name.to_string())
     }
 
@@ -332,7 +334,7 @@ impl Ledger {
             dollars,
         };
         let seq = self.lock().record(op)?;
-        self.durable(seq)
+        self.wait_durable(seq)
     }
 
     /// Saldo de `name` en dólares; `None` si no existe o no lo declaró.
@@ -389,20 +391,12 @@ impl Ledger {
         Ok(Unsynced { seq, transfer })
     }
 
-    /// Espera a que la operación número `seq` esté en disco (si ya lo está,
-    /// vuelve enseguida). Error: `Storage` si la escritura falló; entonces
-    /// la operación ya se deshizo en memoria, junto con todas las demás que
-    /// no llegaron a disco.
-    pub fn wait_durable(&self, seq: u64) -> Result<(), LedgerError> {
-        self.durable(seq)
-    }
-
     /// Escribe y sincroniza todo lo aplicado hasta ahora (para apagar el
     /// servidor). Error: `Storage` si el disco falló (lo no sincronizado ya
     /// se deshizo en memoria).
     pub fn flush(&self) -> Result<(), LedgerError> {
         let last = self.lock().next_seq - 1;
-        self.durable(last)
+        self.wait_durable(last)
     }
 
     /// Suma de todos los saldos declarados, en dólares (en `u128`, porque la

@@ -351,16 +351,6 @@ impl Connections {
     pub fn outboxes(&self) -> Vec<Arc<Outbox>> {
         self.lock().values().cloned().collect()
     }
-
-    /// Cuántas conexiones hay abiertas.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// `true` si no hay ninguna conexión abierta.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Borra la conexión del registro al terminar su hilo, también si el hilo

@@ -456,11 +456,8 @@ impl Session {
             return Flow::Continue;
         };
         // El saldo pudo responderse por UDP con el token de esta sesión.
+        // (Aquí no hay transferencias pendientes: solo se inician en la sala.)
         if !self.joined && !chat.room.is_joined(&signed.name) {
-            self.settle(chat);
-            let Some(signed) = &self.signed else {
-                return Flow::Continue;
-            };
             self.joined = chat.answer_balance(&signed.name, line, &self.outbox);
             return Flow::Continue;
         }
