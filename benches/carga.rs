@@ -142,6 +142,10 @@ impl Target {
                 // 10.000 clientes: sin el tope de conexiones del aula.
                 "--max-clients",
                 "0",
+                // Miles de líneas por segundo por cliente: el generador
+                // inunda a propósito.
+                "--max-lines-per-sec",
+                "0",
                 "--data-dir",
             ])
             .arg(data.path())

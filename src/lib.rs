@@ -17,6 +17,7 @@
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`cliente`]: el cliente de terminal.
 
+pub mod abuse;
 pub mod cliente;
 pub mod echo;
 pub mod framing;

@@ -119,6 +119,12 @@ pub enum Problem {
     BadToken,
     /// Un datagrama con más de una línea (UDP no junta ni separa mensajes).
     OneLinePerDatagram,
+    /// La línea pasó el límite de líneas por segundo del usuario (lleva el
+    /// límite, `--max-lines-per-sec`) y se descartó (issue #6).
+    TooFast(u32),
+    /// La dirección IP del cliente está bloqueada por contraseñas fallidas:
+    /// lleva los segundos que faltan (`--max-signin-failures`, issue #6).
+    SigninBlocked(u64),
 }
 
 /// Lo que el servidor le dice a un cliente: cada evento es exactamente una
@@ -178,6 +184,14 @@ pub enum Event {
     /// `[SERVER] Client: The server is shutting down.`: a todos, al
     /// apagarse con SIGINT o SIGTERM (issue #6).
     ShuttingDown,
+    /// `[SERVER] Client: You kept sending too fast, so you were
+    /// disconnected.`: a quien siguió inundando tras el aviso de
+    /// [`Problem::TooFast`], justo antes de cerrar su sesión (issue #6).
+    Flooded,
+    /// `[SERVER] Client: Too many failed sign-ins, so the connection was
+    /// closed.`: tras `--max-signin-failures` contraseñas fallidas en una
+    /// conexión (issue #6).
+    TooManyFailures,
     /// Un error, como aviso del servidor.
     Error(Problem),
 }
@@ -190,6 +204,8 @@ const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> 
 const USERS_TEXT: &str = "Connected users: ";
 const SERVER_FULL_TEXT: &str = "The server is full, try again later.";
 const SHUTTING_DOWN_TEXT: &str = "The server is shutting down.";
+const FLOODED_TEXT: &str = "You kept sending too fast, so you were disconnected.";
+const TOO_MANY_FAILURES_TEXT: &str = "Too many failed sign-ins, so the connection was closed.";
 
 const USAGE_REGISTER: &str = ":register <name> <password>";
 const USAGE_LOGIN: &str = ":login <name> <password>";
@@ -334,9 +350,11 @@ pub fn name_key(name: &str) -> String {
 }
 
 /// Prepara el texto de un mensaje tal como lo verán los demás: quita los
-/// caracteres de control (un `ESC` podría manejar la terminal ajena; un
-/// tabulador pasa a ser un espacio) y reemplaza cada emoji que aparece como
-/// palabra completa, separada por espacios (`:smile` → `:~)`).
+/// caracteres de control (un `ESC` podría manejar la terminal ajena, un
+/// `\r` volvería al principio de la línea para escribir `[SERVER]` encima
+/// del nombre; un tabulador pasa a ser un espacio) y los de dirección del
+/// texto de Unicode ([`is_bidi_control`]), y reemplaza cada emoji que
+/// aparece como palabra completa, separada por espacios (`:smile` → `:~)`).
 ///
 /// Devuelve el texto listo; puede quedar vacío si solo había controles.
 pub fn render_text(text: &str) -> String {
@@ -344,7 +362,7 @@ pub fn render_text(text: &str) -> String {
         .chars()
         .filter_map(|c| match c {
             '\t' => Some(' '),
-            c if c.is_control() => None,
+            c if c.is_control() || is_bidi_control(c) => None,
             c => Some(c),
         })
         .collect();
@@ -358,6 +376,13 @@ pub fn render_text(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `true` para los caracteres invisibles que cambian la dirección del
+/// texto (Unicode UAX #9: LRM, RLM, ALM, LRE...RLO, LRI...PDI). Con un
+/// `U+202E` (RLO), `alice: ]REVRES[` se vería al revés en la terminal ajena.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 impl Event {
@@ -405,6 +430,8 @@ fn parse_notice(notice: &str) -> Option<Event> {
         HELP_TEXT => return Some(Event::Help),
         SERVER_FULL_TEXT => return Some(Event::ServerFull),
         SHUTTING_DOWN_TEXT => return Some(Event::ShuttingDown),
+        FLOODED_TEXT => return Some(Event::Flooded),
+        TOO_MANY_FAILURES_TEXT => return Some(Event::TooManyFailures),
         _ => {}
     }
     if let Some(secs) = between(
@@ -524,6 +551,20 @@ impl Problem {
                 }
             }
         }
+        if let Some(n) = between(
+            text,
+            "You are sending too fast: the limit is ",
+            " lines per second. Lines over it are discarded.",
+        ) {
+            return Some(Problem::TooFast(u32::try_from(parse_digits(n)?).ok()?));
+        }
+        if let Some(secs) = between(
+            text,
+            "Too many failed sign-ins from your address. Try again in ",
+            " seconds.",
+        ) {
+            return Some(Problem::SigninBlocked(parse_digits(secs)?));
+        }
         let word = between(
             text,
             "Unknown command ",
@@ -581,6 +622,14 @@ impl fmt::Display for Problem {
             ),
             Problem::BadToken => write!(f, "Unknown or expired token. {PROMPT_TEXT}"),
             Problem::OneLinePerDatagram => write!(f, "Send one line per datagram."),
+            Problem::TooFast(n) => write!(
+                f,
+                "You are sending too fast: the limit is {n} lines per second. Lines over it are discarded."
+            ),
+            Problem::SigninBlocked(secs) => write!(
+                f,
+                "Too many failed sign-ins from your address. Try again in {secs} seconds."
+            ),
         }
     }
 }
@@ -628,6 +677,8 @@ impl fmt::Display for Event {
                 "{s}You did not sign in within {secs} seconds, so the connection was closed."
             ),
             Event::ShuttingDown => write!(f, "{s}{SHUTTING_DOWN_TEXT}"),
+            Event::Flooded => write!(f, "{s}{FLOODED_TEXT}"),
+            Event::TooManyFailures => write!(f, "{s}{TOO_MANY_FAILURES_TEXT}"),
             Event::Error(problem) => write!(f, "{s}{problem}"),
         }
     }
@@ -867,6 +918,10 @@ mod tests {
         assert_eq!(render_text("ho\x1b[2Jla\x07\r"), "ho[2Jla");
         assert_eq!(render_text("a\tb"), "a b");
         assert_eq!(render_text("\u{9b}31m ñandú"), "31m ñandú");
+        assert_eq!(
+            render_text("\u{202E}]REVRES[\u{2066}x\u{200F}"),
+            "]REVRES[x"
+        );
     }
 
     #[test]
@@ -983,6 +1038,8 @@ mod tests {
             Problem::StorageFailed,
             Problem::BadToken,
             Problem::OneLinePerDatagram,
+            Problem::TooFast(20),
+            Problem::SigninBlocked(30),
         ];
         let mut events = vec![
             Event::Prompt,
@@ -1024,6 +1081,8 @@ mod tests {
             Event::ServerFull,
             Event::SigninTimeout(60),
             Event::ShuttingDown,
+            Event::Flooded,
+            Event::TooManyFailures,
         ];
         events.extend(problems.into_iter().map(Event::Error));
         for event in events {

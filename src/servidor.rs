@@ -8,19 +8,20 @@
 //! `session`, `ledger` y `protocolo`, que se prueban sin sockets. También
 //! lee la línea de comandos (`--addr`, `--data-dir`...).
 
+use crate::abuse::Limits;
 use crate::framing::{ElasticReader, Frame, read_frame};
 use crate::ledger::Ledger;
 use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
 use crate::password::HashCost;
 use crate::protocolo::Event;
-use crate::protocolo::{MAX_LINE_BYTES, Problem};
+use crate::protocolo::MAX_LINE_BYTES;
 use crate::session::{Chat, Console, Flow, Session, send};
 use crate::storage::StorageError;
 use crate::udp::{self, UdpServer};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,13 @@ Opciones:
                            0 = sin límite)
   --signin-timeout-secs N  segundos para iniciar sesión; después se avisa y se
                            cierra la conexión (por defecto 60; 0 = sin límite)
+  --max-lines-per-sec N    líneas por segundo por usuario (TCP y UDP juntos), con
+                           ráfagas de 3 s de líneas; las de más se descartan con
+                           un aviso, y quien sigue inundando se desconecta
+                           (por defecto 20; 0 = sin límite)
+  --max-signin-failures N  contraseñas fallidas por conexión (después se cierra)
+                           y por dirección IP (después se bloquea 30 s, el doble
+                           cada vez, hasta 15 min) (por defecto 5; 0 = sin límite)
   --echo                   en vez del chat, el servidor de eco TCP multihilo
                            (enunciado 002): responde cada línea con la misma línea
   --help                   muestra esta ayuda
@@ -105,6 +113,9 @@ pub struct Config {
     pub max_clients: usize,
     /// Tiempo para iniciar sesión tras conectar; `None` = sin límite.
     pub signin_timeout: Option<Duration>,
+    /// Líneas por segundo por usuario y contraseñas fallidas por conexión
+    /// y por dirección (0 = sin límite).
+    pub limits: Limits,
 }
 
 /// Conexiones TCP simultáneas por defecto: un aula entera con margen, y
@@ -126,6 +137,7 @@ impl Default for Config {
             echo: false,
             max_clients: DEFAULT_MAX_CLIENTS,
             signin_timeout: Some(DEFAULT_SIGNIN_TIMEOUT),
+            limits: Limits::default(),
         }
     }
 }
@@ -172,8 +184,15 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             }
             "--max-clients" => config.max_clients = parse_count("--max-clients", &value()?)?,
             "--signin-timeout-secs" => {
-                let secs = parse_count("--signin-timeout-secs", &value()?)?;
-                config.signin_timeout = (secs > 0).then(|| Duration::from_secs(secs as u64));
+                let secs: u64 = parse_count("--signin-timeout-secs", &value()?)?;
+                config.signin_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            "--max-lines-per-sec" => {
+                config.limits.lines_per_sec = parse_count("--max-lines-per-sec", &value()?)?;
+            }
+            "--max-signin-failures" => {
+                config.limits.max_signin_failures =
+                    parse_count("--max-signin-failures", &value()?)?;
             }
             "--hash-cost" => {
                 let text = value()?;
@@ -188,7 +207,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
 
 /// Lee un número de un flag donde 0 significa "sin límite". Error: un
 /// texto que nombra el flag.
-fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
+fn parse_count<N: std::str::FromStr>(flag: &str, text: &str) -> Result<N, String> {
     text.parse()
         .map_err(|_| format!("{flag}: {text:?} is not a number (0 turns the limit off)"))
 }
@@ -240,7 +259,7 @@ impl Server {
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
-        let chat = Arc::new(Chat::new(ledger, console));
+        let chat = Arc::new(Chat::new(ledger, config.limits, console));
         let flusher = Flusher::start().map_err(ServerError::Thread)?;
         let udp = UdpServer::new(
             socket,
@@ -414,6 +433,7 @@ impl Listener {
             stream,
             outbox,
             peer: format!("{addr} (TCP)"),
+            ip: addr.ip(),
             signin_timeout: self.signin_timeout,
         };
         thread::Builder::new()
@@ -433,6 +453,8 @@ struct Client {
     outbox: Arc<Outbox>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
+    /// Su dirección IP, para el límite de contraseñas fallidas.
+    ip: IpAddr,
     signin_timeout: Option<Duration>,
 }
 
@@ -446,10 +468,11 @@ impl Client {
             stream,
             outbox,
             peer,
+            ip,
             signin_timeout,
         } = self;
         chat.log(&format!("Connection from {peer}"));
-        let mut session = Session::start(Arc::clone(&outbox), peer.clone());
+        let mut session = Session::start(&chat, Arc::clone(&outbox), peer.clone(), ip);
         let signin = SigninDeadline::new(&stream, signin_timeout);
         let mut reader = ElasticReader::new(signin, READ_BUFFER_IDLE, READ_BUFFER_BURST);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -470,7 +493,11 @@ impl Client {
                                 return;
                             }
                         }
-                        Ok(Frame::TooLong) => session.reject(&chat, Problem::LineTooLong),
+                        Ok(Frame::TooLong) => {
+                            if session.too_long(&chat) == Flow::Close {
+                                return;
+                            }
+                        }
                         Err(error) if reader.get_mut().waiting() && is_timeout(&error) => {
                             return reader.get_mut().expired(&chat, &outbox, &peer);
                         }
@@ -625,6 +652,9 @@ mod tests {
             "--max-clients",
             "0",
             "--signin-timeout-secs=0",
+            "--max-lines-per-sec",
+            "0",
+            "--max-signin-failures=7",
             "--echo",
         ]))
         .expect("válido")
@@ -637,6 +667,14 @@ mod tests {
         assert!(config.echo);
         assert_eq!(config.max_clients, 0);
         assert_eq!(config.signin_timeout, None);
+        assert_eq!(
+            config.limits,
+            Limits {
+                lines_per_sec: 0,
+                max_signin_failures: 7
+            }
+        );
+        assert_eq!(Config::default().limits, Limits::default());
         assert_eq!(Config::default().max_clients, DEFAULT_MAX_CLIENTS);
         assert_eq!(
             Config::default().signin_timeout,
@@ -655,6 +693,8 @@ mod tests {
             &["--udp-idle-secs", "0"],
             &["--max-clients", "-1"],
             &["--signin-timeout-secs", "pronto"],
+            &["--max-lines-per-sec", "5000000000"],
+            &["--max-signin-failures", "-3"],
         ] {
             let error = parse_args(args(bad)).expect_err("debe fallar");
             assert!(error.contains(bad[0]), "{error}");

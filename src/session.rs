@@ -9,12 +9,15 @@
 //! ni crea hilos: eso es de `servidor` y `udp`, así que todo esto se prueba
 //! sin red.
 
+use crate::abuse::{Guards, Limits, LineLimiter, Verdict};
 use crate::ledger::{Ledger, LedgerError, Unsynced};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
 use crate::room::{Presence, Room, Via};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Dónde escribe el servidor sus líneas de consola (la salida estándar en el
 /// programa; un vector en las pruebas).
@@ -27,6 +30,9 @@ pub struct Chat {
     pub ledger: Ledger,
     /// Quién está conectado.
     pub room: Room,
+    /// Los límites contra el abuso: líneas por segundo y contraseñas
+    /// fallidas.
+    pub guards: Guards,
     console: Console,
     /// El servidor se está apagando: nadie recibe avisos de salida.
     shutting_down: AtomicBool,
@@ -63,6 +69,12 @@ pub enum Flow {
     Close,
 }
 
+/// Una duración en segundos enteros, redondeada hacia arriba: "Try again
+/// in 0 seconds" sería falso mientras quede medio segundo.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 /// Envía un evento a una cola.
 pub fn send(outbox: &Arc<Outbox>, event: &Event) {
     outbox.push(event.to_line().as_bytes());
@@ -74,11 +86,13 @@ pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
 }
 
 impl Chat {
-    /// Une el libro de cuentas con una sala vacía y una consola.
-    pub fn new(ledger: Ledger, console: Console) -> Chat {
+    /// Une el libro de cuentas con una sala vacía, los límites contra el
+    /// abuso y una consola.
+    pub fn new(ledger: Ledger, limits: Limits, console: Console) -> Chat {
         Chat {
             ledger,
             room: Room::new(),
+            guards: Guards::new(limits),
             console,
             shutting_down: AtomicBool::new(false),
         }
@@ -145,20 +159,40 @@ impl Chat {
     }
 
     /// `:register` o `:login`, según `command`, reservando la cuenta para la
-    /// presencia que arma `presence` (solo si hace falta). Devuelve `None` si
-    /// `command` no es ninguno de los dos; si no, lo mismo que
-    /// [`Chat::register`] o [`Chat::login`].
+    /// presencia que arma `presence` (solo si hace falta). `ip` es la
+    /// dirección de donde vino: si está bloqueada por contraseñas fallidas
+    /// (`--max-signin-failures`), se responde [`Problem::SigninBlocked`] sin
+    /// calcular ningún hash, y cada `Wrong name or password.` cuenta para su
+    /// bloqueo. Devuelve `None` si `command` no es ninguno de los dos; si
+    /// no, lo mismo que [`Chat::register`] o [`Chat::login`].
     pub fn sign_in(
         &self,
         command: &Command,
         presence: impl FnOnce() -> Presence,
         peer: &str,
+        ip: IpAddr,
     ) -> Option<Result<SignedIn, Problem>> {
-        Some(match command {
+        if !matches!(command, Command::Register { .. } | Command::Login { .. }) {
+            return None;
+        }
+        let now = Instant::now();
+        if let Some(left) = self.guards.blocked(ip, now) {
+            return Some(Err(Problem::SigninBlocked(whole_seconds(left))));
+        }
+        let result = match command {
             Command::Register { name, password } => self.register(name, password, presence(), peer),
             Command::Login { name, password } => self.login(name, password, presence(), peer),
             _ => return None,
-        })
+        };
+        if result == Err(Problem::BadCredentials)
+            && let Some(block) = self.guards.failed(ip, now)
+        {
+            self.log(&format!(
+                "{ip} is blocked for {} s after too many failed sign-ins",
+                block.as_secs()
+            ));
+        }
+        Some(result)
     }
 
     /// Las líneas que siguen a una entrada correcta: la bienvenida, el token
@@ -220,6 +254,34 @@ impl Chat {
         }
     }
 
+    /// Cuenta una línea del usuario `name` contra su límite de líneas por
+    /// segundo. Si hay que descartarla, ya respondió a `reply` (el aviso
+    /// solo en la primera de una inundación) y devuelve `false`; si el
+    /// usuario siguió inundando, además se lo anota en la consola y
+    /// devuelve [`Verdict::Disconnect`] para que quien llama cierre la
+    /// sesión por su transporte.
+    pub fn admit(&self, name: &str, reply: &Arc<Outbox>) -> Verdict {
+        let verdict = self.guards.line_from(name, Instant::now());
+        self.answer_verdict(verdict, name, reply);
+        verdict
+    }
+
+    /// Los avisos de un [`Verdict`] que no es `Pass` (ver [`Chat::admit`]);
+    /// `who` nombra al cliente en la consola.
+    pub fn answer_verdict(&self, verdict: Verdict, who: &str, reply: &Arc<Outbox>) {
+        match verdict {
+            Verdict::Pass | Verdict::Drop { warn: false } => {}
+            Verdict::Drop { warn: true } => {
+                let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+                send(reply, &Event::Error(Problem::TooFast(per_sec)));
+            }
+            Verdict::Disconnect => {
+                send(reply, &Event::Flooded);
+                self.log(&format!("{who} kept flooding; disconnected"));
+            }
+        }
+    }
+
     fn join(&self, name: &str) {
         let notice = Event::Connected(name.to_string());
         deliver(&self.room.join(name), &notice);
@@ -230,6 +292,7 @@ impl Chat {
     /// avisa a los demás y a la consola (salvo durante el apagado).
     pub fn leave(&self, token: &str) {
         if let Some((name, others)) = self.room.leave(token) {
+            self.guards.forget_calm(&name, Instant::now());
             if self.is_shutting_down() {
                 return;
             }
@@ -404,30 +467,83 @@ pub struct Session {
     outbox: Arc<Outbox>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
+    /// La dirección IP del cliente, para el límite de contraseñas fallidas.
+    ip: IpAddr,
     /// Transferencias aplicadas que esperan su `fdatasync` para confirmarse.
     unconfirmed: Vec<StartedTransfer>,
+    /// El balde de líneas mientras no inició sesión (después se usa el del
+    /// usuario, compartido con su lado UDP); `None` sin límite.
+    anonymous_lines: Option<LineLimiter>,
+    /// Intentos de entrada fallidos en esta conexión.
+    failures: u32,
 }
 
 impl Session {
     /// Una sesión nueva para la conexión cuya cola es `outbox`; `peer`
-    /// describe al cliente en la consola (dirección, puerto y transporte).
-    /// Envía la primera línea: cómo iniciar sesión.
-    pub fn start(outbox: Arc<Outbox>, peer: String) -> Session {
+    /// describe al cliente en la consola (dirección, puerto y transporte) e
+    /// `ip` es su dirección. Los límites son los de `chat`. Envía la
+    /// primera línea: cómo iniciar sesión.
+    pub fn start(chat: &Chat, outbox: Arc<Outbox>, peer: String, ip: IpAddr) -> Session {
         send(&outbox, &Event::Prompt);
         Session {
             signed: None,
             joined: false,
             outbox,
             peer,
+            ip,
             unconfirmed: Vec::new(),
+            anonymous_lines: chat
+                .guards
+                .rate
+                .map(|rate| LineLimiter::new(rate, Instant::now())),
+            failures: 0,
         }
     }
 
-    /// Responde un error a este cliente (también para una línea que el
-    /// marco descartó por larga), después de confirmar lo pendiente.
-    pub fn reject(&mut self, chat: &Chat, problem: Problem) {
+    /// Cuenta una línea que llegó (completa, o descartada por larga) contra
+    /// el límite de líneas por segundo. Devuelve `None` si hay que
+    /// atenderla, o qué hacer con la conexión si se descartó. `:q` siempre
+    /// pasa: salir nunca es inundar.
+    fn admit(&mut self, chat: &Chat, bytes: &[u8]) -> Option<Flow> {
+        if bytes.trim_ascii() == b":q" {
+            return None;
+        }
+        let verdict = match (&self.signed, &mut self.anonymous_lines) {
+            (Some(signed), _) => chat.admit(&signed.name, &self.outbox),
+            (None, Some(limiter)) => {
+                let rate = chat.guards.rate?;
+                let verdict = limiter.check(rate, Instant::now());
+                chat.answer_verdict(verdict, &self.peer, &self.outbox);
+                verdict
+            }
+            (None, None) => return None,
+        };
+        match verdict {
+            Verdict::Pass => None,
+            Verdict::Drop { .. } => {
+                // Lo que ya se aplicó sigue su curso: se confirma ahora.
+                self.settle(chat);
+                Some(Flow::Continue)
+            }
+            Verdict::Disconnect => Some(Flow::Close),
+        }
+    }
+
+    /// Responde un error a este cliente, después de confirmar lo pendiente.
+    fn reject(&mut self, chat: &Chat, problem: Problem) {
         self.settle(chat);
         send(&self.outbox, &Event::Error(problem));
+    }
+
+    /// Una línea que el marco descartó por pasar de `MAX_LINE_BYTES`: cuenta
+    /// para el límite de líneas por segundo como cualquier otra, y recibe
+    /// [`Problem::LineTooLong`].
+    pub fn too_long(&mut self, chat: &Chat) -> Flow {
+        if let Some(flow) = self.admit(chat, b"") {
+            return flow;
+        }
+        self.reject(chat, Problem::LineTooLong);
+        Flow::Continue
     }
 
     /// Atiende una línea completa del cliente (sin `\n`), tal como llegó del
@@ -439,6 +555,9 @@ impl Session {
     /// pendiente, así las respuestas salen en el orden de las líneas. Quien
     /// llama debe llamar a `settle` antes de esperar más datos del socket.
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
+        if let Some(flow) = self.admit(chat, bytes) {
+            return flow;
+        }
         let Ok(line) = std::str::from_utf8(bytes) else {
             self.reject(chat, Problem::InvalidUtf8);
             return Flow::Continue;
@@ -452,8 +571,7 @@ impl Session {
             return self.quit(chat);
         }
         let Some(signed) = &self.signed else {
-            self.anonymous(chat, parsed);
-            return Flow::Continue;
+            return self.anonymous(chat, parsed);
         };
         // El saldo pudo responderse por UDP con el token de esta sesión.
         // (Aquí no hay transferencias pendientes: solo se inician en la sala.)
@@ -488,25 +606,48 @@ impl Session {
         chat.confirm_transfers(&mut self.unconfirmed, &self.outbox);
     }
 
-    fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) {
+    /// Una línea antes de iniciar sesión. Tras `--max-signin-failures`
+    /// intentos fallidos (contraseña mala, o dirección bloqueada) en esta
+    /// conexión, avisa y devuelve [`Flow::Close`].
+    fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) -> Flow {
         let presence = || Presence::Tcp(Arc::clone(&self.outbox));
-        let result = match parsed {
-            Ok(Some(Command::Help)) => return send(&self.outbox, &Event::Help),
-            Ok(Some(Command::Ping)) => return send(&self.outbox, &Event::Pong),
-            Ok(Some(command)) => chat
-                .sign_in(&command, presence, &self.peer)
-                .unwrap_or(Err(Problem::NotSignedIn)),
-            Ok(None) => return,
-            Err(problem) => Err(problem),
-        };
-        match result {
-            Ok(signed) => {
-                let token = Event::UdpToken(signed.token.clone());
-                self.joined = chat.welcome(&signed, &self.outbox, token);
-                self.signed = Some(signed);
-            }
-            Err(problem) => self.reject(chat, problem),
+        match parsed {
+            Ok(Some(Command::Help)) => send(&self.outbox, &Event::Help),
+            Ok(Some(Command::Ping)) => send(&self.outbox, &Event::Pong),
+            Ok(Some(command)) => match chat.sign_in(&command, presence, &self.peer, self.ip) {
+                Some(Ok(signed)) => {
+                    let token = Event::UdpToken(signed.token.clone());
+                    self.joined = chat.welcome(&signed, &self.outbox, token);
+                    self.signed = Some(signed);
+                }
+                Some(Err(problem)) => return self.failed_sign_in(chat, problem),
+                None => self.reject(chat, Problem::NotSignedIn),
+            },
+            Ok(None) => {}
+            Err(problem) => return self.failed_sign_in(chat, problem),
         }
+        Flow::Continue
+    }
+
+    /// Responde un intento de entrada rechazado; si es una contraseña mala
+    /// o una dirección bloqueada, lo cuenta para esta conexión.
+    fn failed_sign_in(&mut self, chat: &Chat, problem: Problem) -> Flow {
+        let guessing = matches!(problem, Problem::BadCredentials | Problem::SigninBlocked(_));
+        self.reject(chat, problem);
+        if !guessing {
+            return Flow::Continue;
+        }
+        self.failures += 1;
+        let max = chat.guards.max_failures;
+        if max == 0 || self.failures < max {
+            return Flow::Continue;
+        }
+        send(&self.outbox, &Event::TooManyFailures);
+        chat.log(&format!(
+            "{} failed {max} sign-ins; connection closed",
+            self.peer
+        ));
+        Flow::Close
     }
 
     /// `:q`: primero libera la cuenta y avisa a los demás, y recién después
@@ -562,6 +703,7 @@ mod tests {
             let sink = Arc::clone(&console);
             let chat = Chat::new(
                 ledger,
+                Limits::OFF,
                 Box::new(move |line| sink.lock().expect("lock").push(line.to_string())),
             );
             Fixture {
@@ -576,7 +718,12 @@ mod tests {
             let link = MemoryLink::default();
             let outbox = Outbox::new(link.clone(), 1 << 20, &self.flusher);
             let mut peer = Peer {
-                session: Session::start(outbox, "test".into()),
+                session: Session::start(
+                    &self.chat,
+                    outbox,
+                    "test".into(),
+                    IpAddr::from([127, 0, 0, 1]),
+                ),
                 link,
                 seen: 0,
             };

@@ -16,10 +16,13 @@
 //! perdido se pierde, que es lo que UDP es. Este módulo no decide reglas del
 //! chat: llama a las acciones de [`Chat`].
 
+use crate::abuse::{LineLimiter, Verdict};
 use crate::outbox::{Flusher, Link, Outbox};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, UdpEndpoint, Via};
 use crate::session::{Chat, send};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -61,6 +64,9 @@ pub struct UdpServer {
     flusher: Arc<Flusher>,
     queue_limit: usize,
     idle: Duration,
+    /// El balde de líneas de cada dirección que envía sin token (solo el
+    /// hilo UDP lo toca: no hace falta `Mutex`).
+    anonymous: RefCell<HashMap<SocketAddr, LineLimiter>>,
 }
 
 impl UdpServer {
@@ -79,6 +85,7 @@ impl UdpServer {
             flusher,
             queue_limit,
             idle,
+            anonymous: RefCell::new(HashMap::new()),
         }
     }
 
@@ -154,8 +161,26 @@ impl UdpServer {
         }
     }
 
-    /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda).
+    /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). Cada
+    /// dirección tiene su propio límite de líneas por segundo; lo que pasa
+    /// del límite se descarta (no hay sesión que cerrar).
     fn without_token(&self, line: &str, from: SocketAddr) {
+        if let Some(rate) = self.chat.guards.rate {
+            let now = Instant::now();
+            let verdict = self
+                .anonymous
+                .borrow_mut()
+                .entry(from)
+                .or_insert_with(|| LineLimiter::new(rate, now))
+                .check(rate, now);
+            match verdict {
+                Verdict::Pass => {}
+                Verdict::Drop { warn: true } => {
+                    return self.answer(from, &Event::Error(Problem::TooFast(rate.per_sec)));
+                }
+                Verdict::Drop { warn: false } | Verdict::Disconnect => return,
+            }
+        }
         let command = match protocolo::parse_command(line) {
             Ok(Some(Command::Help)) => return self.answer(from, &Event::Help),
             Ok(Some(command)) => command,
@@ -172,7 +197,7 @@ impl UdpServer {
         let peer = format!("{from} (UDP)");
         let result = self
             .chat
-            .sign_in(&command, presence, &peer)
+            .sign_in(&command, presence, &peer, from.ip())
             .unwrap_or(Err(Problem::BadToken));
         match result {
             Ok(signed) => {
@@ -201,6 +226,19 @@ impl UdpServer {
         if parsed == Ok(Some(Command::Quit)) {
             return self.quit(token, &user.reply, user.tcp.as_ref());
         }
+        // El límite es del usuario: el mismo balde que su conexión TCP.
+        match self.chat.admit(&user.name, &user.reply) {
+            Verdict::Pass => {}
+            Verdict::Drop { .. } => return,
+            Verdict::Disconnect => {
+                self.chat.leave(token);
+                if let Some(tcp) = &user.tcp {
+                    send(tcp, &Event::Flooded);
+                    tcp.finish(Duration::ZERO);
+                }
+                return;
+            }
+        }
         if !user.joined {
             self.chat.answer_balance(&user.name, line, &user.reply);
             return;
@@ -226,6 +264,12 @@ impl UdpServer {
     }
 
     fn expire(&self) {
+        if let Some(rate) = self.chat.guards.rate {
+            let now = Instant::now();
+            self.anonymous
+                .borrow_mut()
+                .retain(|_, limiter| !limiter.is_calm(rate, now));
+        }
         for expired in self.chat.room.expire_udp(self.idle) {
             send(&expired.outbox, &Event::Goodbye);
             if let Some(others) = expired.others {

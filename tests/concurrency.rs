@@ -42,7 +42,10 @@ fn next_answer(client: &mut Client, tally: &mut Tally) -> String {
 #[test]
 fn concurrent_transfers_conserve_money_and_lose_no_update() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut server = Server::start(dir.path(), &[]);
+    // Cada cliente envía sus 120 `:t` tan rápido como recibe las
+    // respuestas: aquí se prueba la sección crítica, no el control de
+    // inundación.
+    let mut server = Server::start(dir.path(), &["--max-lines-per-sec", "0"]);
     let names: Vec<String> = (0..CLIENTS).map(|i| format!("c{i}")).collect();
     let clients: Vec<Client> = names.iter().map(|n| server.join(n, INITIAL)).collect();
 

@@ -156,7 +156,26 @@ pub struct Client {
 impl Client {
     /// Conecta sin leer nada.
     pub fn connect_raw(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Conecta desde la dirección de origen `source` (otra de `127.0.0.0/8`:
+    /// en Linux todas son del loopback), como si fuera otra máquina. `std`
+    /// no permite `bind` antes de `connect`; `socket2` sí. Consume la
+    /// primera línea, como [`Client::connect`].
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Client {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+        socket
+            .bind(&SocketAddr::new(source, 0).into())
+            .expect("bind de origen");
+        socket.connect(&addr.into()).expect("connect");
+        let mut client = Client::from_stream(socket.into());
+        client.expect_prompt();
+        client
+    }
+
+    fn from_stream(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
         Client {
             writer: stream.try_clone().expect("clone"),
@@ -169,12 +188,16 @@ impl Client {
     /// Conecta y consume la primera línea (cómo iniciar sesión).
     pub fn connect(addr: SocketAddr) -> Client {
         let mut client = Client::connect_raw(addr);
-        let prompt = client.line();
+        client.expect_prompt();
+        client
+    }
+
+    fn expect_prompt(&mut self) {
+        let prompt = self.line();
         assert!(
             prompt.starts_with("[SERVER] Client: Sign in with :login"),
             "{prompt:?}"
         );
-        client
     }
 
     /// Envía una línea (agrega el `\n`).
@@ -315,7 +338,12 @@ pub struct UdpClient {
 impl UdpClient {
     /// Un socket UDP en `127.0.0.1:0` que le habla a `server`.
     pub fn new(server: SocketAddr) -> UdpClient {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        UdpClient::new_from(server, [127, 0, 0, 1].into())
+    }
+
+    /// Un socket UDP en `source:0` (otra dirección del loopback).
+    pub fn new_from(server: SocketAddr, source: std::net::IpAddr) -> UdpClient {
+        let socket = std::net::UdpSocket::bind((source, 0)).expect("bind");
         socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
         UdpClient {
             socket,

@@ -1,0 +1,457 @@
+//! Las reglas contra el abuso (issue #6), como código puro: cuántas líneas
+//! por segundo puede enviar un usuario ([`LineLimiter`], un *token bucket*)
+//! y qué direcciones están bloqueadas por adivinar contraseñas
+//! ([`Blocklist`]). [`Guards`] los junta con la configuración y sus `Mutex`,
+//! para que los compartan los hilos TCP y el hilo UDP.
+//!
+//! No lee relojes ni sockets: cada función recibe el instante `now`, así
+//! las pruebas deciden el tiempo. Qué línea se descarta, qué aviso se envía
+//! y cuándo se cierra una conexión lo deciden `session`, `servidor` y `udp`
+//! con lo que estas funciones devuelven.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Líneas por segundo por defecto (`--max-lines-per-sec`): más de lo que
+/// escribe una persona, menos de lo que necesita un programa para inundar
+/// la pantalla de los demás.
+pub const DEFAULT_LINES_PER_SEC: u32 = 20;
+
+/// La ráfaga permitida, en segundos de tasa: con 20 líneas/s se aceptan 60
+/// líneas de golpe (pegar un texto, un guion con varios `:t`).
+pub const BURST_SECONDS: u32 = 3;
+
+/// Intentos fallidos de contraseña por defecto (`--max-signin-failures`),
+/// por conexión y por dirección.
+pub const DEFAULT_MAX_SIGNIN_FAILURES: u32 = 5;
+
+/// El primer bloqueo de una dirección dura esto; cada bloqueo siguiente,
+/// el doble, hasta [`MAX_BLOCK`].
+pub const FIRST_BLOCK: Duration = Duration::from_secs(30);
+
+/// El bloqueo más largo.
+pub const MAX_BLOCK: Duration = Duration::from_secs(15 * 60);
+
+/// Tras este tiempo sin fallos, una dirección se olvida: sus fallos y sus
+/// bloqueos anteriores vuelven a cero.
+pub const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// La tasa de líneas de un usuario: `per_sec` líneas por segundo en
+/// promedio y ráfagas de hasta `burst` líneas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRate {
+    /// Líneas por segundo que se reponen.
+    pub per_sec: u32,
+    /// Líneas que caben en el balde: la ráfaga más larga que se acepta.
+    pub burst: u32,
+}
+
+impl LineRate {
+    /// La tasa de `--max-lines-per-sec N`, con una ráfaga de
+    /// [`BURST_SECONDS`] segundos. `None` si `per_sec` es 0 (sin límite).
+    pub fn new(per_sec: u32) -> Option<LineRate> {
+        (per_sec > 0).then(|| LineRate {
+            per_sec,
+            burst: per_sec.saturating_mul(BURST_SECONDS),
+        })
+    }
+}
+
+/// Qué hacer con una línea que llega.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Atenderla.
+    Pass,
+    /// Descartarla; `warn` es `true` solo para la primera línea descartada
+    /// de una inundación, para que el aviso no sea otra inundación.
+    Drop { warn: bool },
+    /// Descartarla y desconectar al usuario: siguió enviando de más.
+    Disconnect,
+}
+
+/// El *token bucket* de un usuario: el balde tiene hasta `burst` fichas,
+/// se repone a `per_sec` fichas por segundo, y cada línea gasta una. Sin
+/// fichas, la línea se descarta. Si se descartan más de `burst` líneas
+/// antes de que el balde vuelva a llenarse (el usuario nunca hizo una
+/// pausa), se lo desconecta.
+#[derive(Debug, Clone)]
+pub struct LineLimiter {
+    tokens: f64,
+    last: Instant,
+    /// Líneas descartadas desde la última vez que el balde estuvo lleno.
+    dropped: u32,
+}
+
+impl LineLimiter {
+    /// Un balde lleno en el instante `now`.
+    pub fn new(rate: LineRate, now: Instant) -> LineLimiter {
+        LineLimiter {
+            tokens: f64::from(rate.burst),
+            last: now,
+            dropped: 0,
+        }
+    }
+
+    /// Cuenta una línea que llegó en `now` y dice qué hacer con ella.
+    pub fn check(&mut self, rate: LineRate, now: Instant) -> Verdict {
+        let burst = f64::from(rate.burst);
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * f64::from(rate.per_sec)).min(burst);
+        if self.tokens >= burst {
+            // Hizo una pausa: la inundación anterior, si la hubo, terminó.
+            self.dropped = 0;
+        }
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Verdict::Pass;
+        }
+        self.dropped = self.dropped.saturating_add(1);
+        if self.dropped > rate.burst {
+            Verdict::Disconnect
+        } else {
+            Verdict::Drop {
+                warn: self.dropped == 1,
+            }
+        }
+    }
+
+    /// `true` si en `now` el balde ya estaría lleno: el usuario está en
+    /// calma y su estado se puede olvidar sin cambiar ninguna decisión.
+    pub fn is_calm(&self, rate: LineRate, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * f64::from(rate.per_sec) >= f64::from(rate.burst)
+    }
+}
+
+/// Lo que se sabe de una dirección que falló contraseñas.
+#[derive(Debug, Clone)]
+struct Record {
+    /// Fallos desde el último bloqueo.
+    failures: u32,
+    /// Bloqueos que ya recibió (cada uno dura el doble que el anterior).
+    blocks: u32,
+    blocked_until: Option<Instant>,
+    last_failure: Instant,
+}
+
+/// Las direcciones IP que fallan contraseñas: tras `max` fallos, la
+/// dirección queda bloqueada [`FIRST_BLOCK`], luego el doble cada vez.
+/// Mientras está bloqueada, sus `:login` y `:register` se rechazan sin
+/// calcular ningún hash, así que adivinar no cuesta CPU al servidor.
+#[derive(Debug)]
+pub struct Blocklist {
+    max: u32,
+    records: HashMap<IpAddr, Record>,
+    /// Al llegar a este tamaño se borran los registros viejos.
+    prune_at: usize,
+}
+
+/// Tamaño mínimo del mapa antes de limpiar registros viejos.
+const PRUNE_MIN: usize = 1024;
+
+impl Blocklist {
+    /// Una lista vacía que bloquea tras `max` fallos (`max` > 0).
+    pub fn new(max: u32) -> Blocklist {
+        Blocklist {
+            max,
+            records: HashMap::new(),
+            prune_at: PRUNE_MIN,
+        }
+    }
+
+    /// Si `ip` está bloqueada en `now`, cuánto le falta.
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let until = self.records.get(&ip)?.blocked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    /// Anota un fallo de `ip` en `now`. Devuelve la duración del bloqueo si
+    /// con este fallo la dirección quedó bloqueada.
+    pub fn failed(&mut self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        if self.records.len() >= self.prune_at {
+            self.prune(now);
+            self.prune_at = (self.records.len() * 2).max(PRUNE_MIN);
+        }
+        let record = self.records.entry(ip).or_insert(Record {
+            failures: 0,
+            blocks: 0,
+            blocked_until: None,
+            last_failure: now,
+        });
+        if now.saturating_duration_since(record.last_failure) >= FORGET_AFTER {
+            record.failures = 0;
+            record.blocks = 0;
+        }
+        record.last_failure = now;
+        record.failures += 1;
+        if record.failures < self.max {
+            return None;
+        }
+        let block = FIRST_BLOCK
+            .saturating_mul(1 << record.blocks.min(16))
+            .min(MAX_BLOCK);
+        record.failures = 0;
+        record.blocks += 1;
+        record.blocked_until = Some(now + block);
+        Some(block)
+    }
+
+    /// Olvida las direcciones sin bloqueo vigente y sin fallos recientes.
+    fn prune(&mut self, now: Instant) {
+        self.records.retain(|_, r| {
+            r.blocked_until.is_some_and(|until| until > now)
+                || now.saturating_duration_since(r.last_failure) < FORGET_AFTER
+        });
+    }
+}
+
+/// Los límites de `--max-lines-per-sec` y `--max-signin-failures`; 0 los
+/// apaga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Líneas por segundo por usuario.
+    pub lines_per_sec: u32,
+    /// Contraseñas fallidas por conexión y por dirección.
+    pub max_signin_failures: u32,
+}
+
+impl Limits {
+    /// Sin ningún límite (benchmarks, pruebas que inundan a propósito).
+    pub const OFF: Limits = Limits {
+        lines_per_sec: 0,
+        max_signin_failures: 0,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            lines_per_sec: DEFAULT_LINES_PER_SEC,
+            max_signin_failures: DEFAULT_MAX_SIGNIN_FAILURES,
+        }
+    }
+}
+
+/// Los límites compartidos por todos los hilos: el balde de cada usuario
+/// (el mismo por TCP y por UDP: el límite es del usuario, no de la
+/// conexión) y la lista de direcciones bloqueadas.
+pub struct Guards {
+    /// `None`: sin límite de líneas.
+    pub rate: Option<LineRate>,
+    /// Fallos por conexión antes de cerrarla; 0 = sin límite.
+    pub max_failures: u32,
+    users: Mutex<HashMap<String, LineLimiter>>,
+    addresses: Mutex<Blocklist>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Guards {
+    /// Los límites de `limits`, sin usuarios ni direcciones todavía.
+    pub fn new(limits: Limits) -> Guards {
+        Guards {
+            rate: LineRate::new(limits.lines_per_sec),
+            max_failures: limits.max_signin_failures,
+            users: Mutex::new(HashMap::new()),
+            addresses: Mutex::new(Blocklist::new(limits.max_signin_failures)),
+        }
+    }
+
+    /// Cuenta una línea del usuario `name` en `now` (ver
+    /// [`LineLimiter::check`]); sin límite, siempre [`Verdict::Pass`].
+    pub fn line_from(&self, name: &str, now: Instant) -> Verdict {
+        let Some(rate) = self.rate else {
+            return Verdict::Pass;
+        };
+        let mut users = lock(&self.users);
+        match users.get_mut(name) {
+            Some(limiter) => limiter.check(rate, now),
+            None => {
+                let mut limiter = LineLimiter::new(rate, now);
+                let verdict = limiter.check(rate, now);
+                users.insert(name.to_string(), limiter);
+                verdict
+            }
+        }
+    }
+
+    /// Olvida el balde de `name` si está en calma (al cerrar su sesión):
+    /// así el mapa no crece con cada usuario que alguna vez entró, y quien
+    /// vuelve a entrar tras inundar no recupera un balde lleno antes de
+    /// tiempo.
+    pub fn forget_calm(&self, name: &str, now: Instant) {
+        let Some(rate) = self.rate else { return };
+        let mut users = lock(&self.users);
+        if users.get(name).is_some_and(|l| l.is_calm(rate, now)) {
+            users.remove(name);
+        }
+    }
+
+    /// Si `ip` está bloqueada para iniciar sesión, cuánto le falta.
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        if self.max_failures == 0 {
+            return None;
+        }
+        lock(&self.addresses).blocked(ip, now)
+    }
+
+    /// Anota una contraseña fallida desde `ip` (ver [`Blocklist::failed`]).
+    pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        if self.max_failures == 0 {
+            return None;
+        }
+        lock(&self.addresses).failed(ip, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(start: Instant, millis: u64) -> Instant {
+        start + Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn a_burst_passes_then_lines_are_dropped_with_one_warning() {
+        let rate = LineRate::new(10).expect("rate");
+        assert_eq!(rate.burst, 30);
+        let t0 = Instant::now();
+        let mut limiter = LineLimiter::new(rate, t0);
+        for _ in 0..30 {
+            assert_eq!(limiter.check(rate, t0), Verdict::Pass);
+        }
+        assert_eq!(limiter.check(rate, t0), Verdict::Drop { warn: true });
+        assert_eq!(limiter.check(rate, t0), Verdict::Drop { warn: false });
+        // Una décima de segundo repone una ficha a 10 líneas/s.
+        assert_eq!(limiter.check(rate, at(t0, 100)), Verdict::Pass);
+        assert_eq!(
+            limiter.check(rate, at(t0, 100)),
+            Verdict::Drop { warn: false }
+        );
+    }
+
+    #[test]
+    fn the_average_rate_is_kept_forever() {
+        let rate = LineRate::new(10).expect("rate");
+        let t0 = Instant::now();
+        let mut limiter = LineLimiter::new(rate, t0);
+        // Una línea cada 100 ms, durante 100 s: nunca se descarta ninguna.
+        for i in 0..1000 {
+            assert_eq!(limiter.check(rate, at(t0, i * 100)), Verdict::Pass);
+        }
+    }
+
+    #[test]
+    fn a_persistent_flooder_is_disconnected_but_a_pause_forgives() {
+        let rate = LineRate::new(10).expect("rate");
+        let t0 = Instant::now();
+        let mut limiter = LineLimiter::new(rate, t0);
+        for _ in 0..30 {
+            limiter.check(rate, t0);
+        }
+        // 30 descartadas todavía se toleran; la 31.ª desconecta.
+        for _ in 0..30 {
+            assert!(matches!(limiter.check(rate, t0), Verdict::Drop { .. }));
+        }
+        // Tras una pausa que llena el balde, vuelve a empezar de cero.
+        let later = at(t0, 3_000);
+        assert_eq!(limiter.check(rate, later), Verdict::Pass);
+        let mut limiter = LineLimiter::new(rate, t0);
+        for _ in 0..60 {
+            limiter.check(rate, t0);
+        }
+        assert_eq!(limiter.check(rate, t0), Verdict::Disconnect);
+    }
+
+    #[test]
+    fn zero_turns_the_line_limit_off() {
+        assert_eq!(LineRate::new(0), None);
+        let guards = Guards::new(Limits::OFF);
+        let now = Instant::now();
+        for _ in 0..10_000 {
+            assert_eq!(guards.line_from("alice", now), Verdict::Pass);
+        }
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        for _ in 0..100 {
+            assert_eq!(guards.failed(ip, now), None);
+        }
+        assert_eq!(guards.blocked(ip, now), None);
+    }
+
+    #[test]
+    fn the_limit_is_per_user() {
+        let guards = Guards::new(Limits {
+            lines_per_sec: 1,
+            max_signin_failures: 0,
+        });
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(guards.line_from("alice", now), Verdict::Pass);
+        }
+        assert_eq!(guards.line_from("alice", now), Verdict::Drop { warn: true });
+        assert_eq!(guards.line_from("bob", now), Verdict::Pass);
+        // Un balde con deuda no se olvida al salir; uno lleno sí.
+        guards.forget_calm("alice", now);
+        assert_eq!(
+            guards.line_from("alice", now),
+            Verdict::Drop { warn: false }
+        );
+        guards.forget_calm("bob", at(now, 3_000));
+        assert_eq!(lock(&guards.users).len(), 1);
+    }
+
+    #[test]
+    fn blocks_grow_and_expire() {
+        let ip = IpAddr::from([10, 0, 0, 7]);
+        let other = IpAddr::from([10, 0, 0, 8]);
+        let t0 = Instant::now();
+        let mut list = Blocklist::new(3);
+        assert_eq!(list.failed(ip, t0), None);
+        assert_eq!(list.failed(ip, t0), None);
+        assert_eq!(list.failed(ip, t0), Some(FIRST_BLOCK));
+        assert_eq!(list.blocked(ip, t0), Some(FIRST_BLOCK));
+        assert_eq!(list.blocked(other, t0), None);
+        let after = t0 + FIRST_BLOCK;
+        assert_eq!(list.blocked(ip, after), None);
+        // El segundo bloqueo dura el doble.
+        list.failed(ip, after);
+        list.failed(ip, after);
+        assert_eq!(list.failed(ip, after), Some(FIRST_BLOCK * 2));
+        // Mucho después, los bloqueos anteriores se olvidan.
+        let much_later = after + FORGET_AFTER * 2;
+        list.failed(ip, much_later);
+        list.failed(ip, much_later);
+        assert_eq!(list.failed(ip, much_later), Some(FIRST_BLOCK));
+    }
+
+    #[test]
+    fn the_longest_block_is_capped() {
+        let ip = IpAddr::from([10, 0, 0, 9]);
+        let mut now = Instant::now();
+        let mut list = Blocklist::new(1);
+        let mut last = Duration::ZERO;
+        for _ in 0..40 {
+            last = list.failed(ip, now).expect("bloqueo");
+            now += last;
+        }
+        assert_eq!(last, MAX_BLOCK);
+    }
+
+    #[test]
+    fn old_addresses_are_pruned() {
+        let t0 = Instant::now();
+        let mut list = Blocklist::new(5);
+        for i in 0..PRUNE_MIN as u32 {
+            list.failed(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        let later = t0 + FORGET_AFTER;
+        list.failed(IpAddr::from([1, 2, 3, 4]), later);
+        assert_eq!(list.records.len(), 1);
+    }
+}
