@@ -240,6 +240,10 @@ impl Store {
                 .snapshot(std::iter::empty(), 0)
                 .map_err(io_error(&store.path))?;
         }
+        // El diario se abre ya, no en la primera operación: un directorio
+        // o un diario sin permiso de escritura se descubre al arrancar, con
+        // un error claro, y no con la primera transferencia de un cliente.
+        store.open_journal().map_err(io_error(&store.journal))?;
         Ok((store, loaded))
     }
 
@@ -256,12 +260,7 @@ impl Store {
         let reopen =
             !matches!((&self.journal_file, current), (Some((_, open)), Some(now)) if *open == now);
         if reopen {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.journal)?;
-            let inode = file.metadata()?.ino();
-            self.journal_file = Some((file, inode));
+            self.open_journal()?;
         }
         let Some((file, _)) = &mut self.journal_file else {
             return Err(io::Error::other("the journal is not open"));
@@ -284,6 +283,19 @@ impl Store {
                 Err(error)
             }
         }
+    }
+
+    /// Abre (o crea) el diario para agregar al final. Error: el de `open`
+    /// (sin permiso, directorio de solo lectura...).
+    fn open_journal(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.journal)?;
+        let inode = file.metadata()?.ino();
+        self.journal_file = Some((file, inode));
+        Ok(())
     }
 
     /// Bytes en el diario desde la última foto.

@@ -198,3 +198,81 @@ fn pipelined_transfers_on_a_full_disk_are_all_refused() {
     assert_eq!(alice.funds(), 100);
     assert_eq!(bob.funds(), 0);
 }
+
+/// Con qué usuario corre el servidor en las pruebas de permisos: root se
+/// salta los permisos de archivos, así que como root el servidor corre
+/// como `nobody` (65534); si no, como quien corre las pruebas.
+fn unprivileged() -> Option<u32> {
+    // SAFETY: `geteuid` no toma argumentos y no falla.
+    (unsafe { libc::geteuid() } == 0).then_some(65534)
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Un directorio de datos de solo lectura (una copia de seguridad
+/// restaurada con los permisos mal) no se descubre con la primera
+/// transferencia de un cliente: el servidor no arranca y dice por qué.
+#[test]
+fn an_unwritable_data_directory_stops_the_server_at_startup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let server = Server::start(dir.path(), &[]);
+        server.join("alice", 10);
+    }
+    for file in ["usuarios.json", "diario.jsonl"] {
+        chmod(&dir.path().join(file), 0o444);
+    }
+    chmod(dir.path(), 0o555);
+    let refused = Server::launch("127.0.0.1:0", dir.path(), &[], unprivileged());
+    let Err((code, stderr)) = refused else {
+        panic!("el servidor arrancó sobre un directorio de solo lectura");
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("servidor: cannot use the data file ")
+            && stderr.contains("diario.jsonl: Permission denied"),
+        "{stderr}"
+    );
+    // Con los permisos arreglados, todo sigue ahí.
+    chmod(dir.path(), 0o755);
+    chmod(&dir.path().join("diario.jsonl"), 0o644);
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.connect().login("alice"), 10);
+}
+
+/// Si el diario deja de poder escribirse con el servidor en marcha (aquí lo
+/// reemplaza un archivo de solo lectura), cada operación se rechaza con un
+/// error claro al cliente y a la consola, y ningún saldo cambia.
+#[test]
+fn an_unwritable_journal_refuses_operations_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    chmod(dir.path(), 0o777);
+    let server = Server::launch("127.0.0.1:0", dir.path(), &[], unprivileged())
+        .unwrap_or_else(|(code, stderr)| panic!("no arrancó ({code:?}): {stderr}"));
+    let mut alice = server.join("alice", 3000);
+    let mut bob = server.join("bob", 500);
+    alice.expect("[SERVER] Client: bob connected!");
+
+    let journal = dir.path().join("diario.jsonl");
+    let aside = dir.path().join("aparte");
+    fs::rename(&journal, &aside).expect("rename");
+    fs::write(&journal, b"").expect("diario nuevo");
+    chmod(&journal, 0o444);
+    let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
+    alice.send(":t bob 100");
+    alice.expect(refused);
+    server.expect_console("storage error, nothing was changed: Permission denied (os error 13)");
+    let mut carol = server.connect();
+    carol.send(":register carol pw-carol");
+    carol.expect(refused);
+    assert_eq!(alice.funds(), 3000);
+    assert_eq!(bob.funds(), 500);
+
+    fs::remove_file(&journal).expect("rm");
+    fs::rename(&aside, &journal).expect("rename");
+    alice.send(":t bob 100");
+    alice.expect("[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.");
+}

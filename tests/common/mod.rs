@@ -34,16 +34,34 @@ impl Server {
 
     /// Arranca el servidor en `addr` y lee su primera línea para saber el puerto.
     pub fn start_at(addr: &str, data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_servidor"))
+        Server::launch(addr, data_dir, extra, None)
+            .unwrap_or_else(|(code, stderr)| panic!("el servidor terminó ({code:?}): {stderr}"))
+    }
+
+    /// Arranca el servidor con el usuario `uid` (si se da; hace falta ser
+    /// root) y lee su primera línea. Si el servidor termina sin escucharla,
+    /// devuelve su código de salida y lo que escribió en stderr.
+    pub fn launch(
+        addr: &str,
+        data_dir: &Path,
+        extra: &[&str],
+        uid: Option<u32>,
+    ) -> Result<Server, (Option<i32>, String)> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_servidor"));
+        command
             .args(["--addr", addr, "--hash-cost", "minimal", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("no se pudo ejecutar servidor");
+            .stderr(Stdio::piped());
+        if let Some(uid) = uid {
+            use std::os::unix::process::CommandExt;
+            command.uid(uid).gid(uid);
+        }
+        let mut child = command.spawn().expect("no se pudo ejecutar servidor");
         let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -53,20 +71,25 @@ impl Server {
                 }
             }
         });
-        let first = rx
-            .recv_timeout(PATIENCE)
-            .expect("el servidor no imprimió su dirección");
+        let Ok(first) = rx.recv_timeout(PATIENCE) else {
+            let status = child.wait().expect("wait");
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            return Err((status.code(), text));
+        };
+        // Lo que escriba después en stderr, a la salida de la prueba.
+        thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
         let addr = first
             .strip_prefix("Listening on ")
             .unwrap_or_else(|| panic!("primera línea inesperada: {first:?}"))
             .parse()
             .expect("dirección");
-        Server {
+        Ok(Server {
             child,
             addr,
             data_dir: data_dir.to_path_buf(),
             console: rx,
-        }
+        })
     }
 
     /// Espera que la consola del servidor muestre exactamente `line`.
