@@ -12,6 +12,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     console: Receiver<String>,
+    errors: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -77,8 +79,20 @@ impl Server {
             let _ = stderr.read_to_string(&mut text);
             return Err((status.code(), text));
         };
-        // Lo que escriba después en stderr, a la salida de la prueba.
-        thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+        // Lo que escriba después en stderr va a la salida de la prueba, y
+        // queda guardado para [`Server::stderr`].
+        let errors = Arc::new(Mutex::new(String::new()));
+        let keep = Arc::clone(&errors);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                if let Ok(mut kept) = keep.lock() {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+        });
         let addr = first
             .strip_prefix("Listening on ")
             .unwrap_or_else(|| panic!("primera línea inesperada: {first:?}"))
@@ -89,7 +103,19 @@ impl Server {
             addr,
             data_dir: data_dir.to_path_buf(),
             console: rx,
+            errors,
         })
+    }
+
+    /// Lo que el servidor escribió en stderr hasta ahora (un pánico
+    /// aparecería aquí).
+    pub fn stderr(&self) -> String {
+        self.errors.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Las líneas de consola que llegaron y nadie leyó todavía.
+    pub fn console_so_far(&self) -> Vec<String> {
+        self.console.try_iter().collect()
     }
 
     /// Espera que la consola del servidor muestre exactamente `line`.
