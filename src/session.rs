@@ -255,11 +255,10 @@ impl Chat {
     }
 
     /// Cuenta una línea del usuario `name` contra su límite de líneas por
-    /// segundo. Si hay que descartarla, ya respondió a `reply` (el aviso
-    /// solo en la primera de una inundación) y devuelve `false`; si el
-    /// usuario siguió inundando, además se lo anota en la consola y
-    /// devuelve [`Verdict::Disconnect`] para que quien llama cierre la
-    /// sesión por su transporte.
+    /// segundo (`--max-lines-per-sec`) y devuelve el [`Verdict`]. Si no es
+    /// `Pass`, los avisos ya salieron por `reply` (ver
+    /// [`Chat::answer_verdict`]); con [`Verdict::Disconnect`], quien llama
+    /// cierra la sesión por su transporte.
     pub fn admit(&self, name: &str, reply: &Arc<Outbox>) -> Verdict {
         let verdict = self.guards.line_from(name, Instant::now());
         self.answer_verdict(verdict, name, reply);
