@@ -507,25 +507,24 @@ impl Session {
         if bytes.trim_ascii() == b":q" {
             return None;
         }
-        let verdict = match (&self.signed, &mut self.anonymous_lines) {
-            (Some(signed), _) => chat.admit(&signed.name, &self.outbox),
-            (None, Some(limiter)) => {
-                let rate = chat.guards.rate?;
-                let verdict = limiter.check(rate, Instant::now());
-                chat.answer_verdict(verdict, &self.peer, &self.outbox);
-                verdict
-            }
+        let now = Instant::now();
+        let (verdict, who) = match (&self.signed, &mut self.anonymous_lines) {
+            (Some(signed), _) => (chat.guards.line_from(&signed.name, now), &signed.name),
+            (None, Some(limiter)) => (limiter.check(chat.guards.rate?, now), &self.peer),
             (None, None) => return None,
         };
-        match verdict {
-            Verdict::Pass => None,
-            Verdict::Drop { .. } => {
-                // Lo que ya se aplicó sigue su curso: se confirma ahora.
-                self.settle(chat);
-                Some(Flow::Continue)
-            }
-            Verdict::Disconnect => Some(Flow::Close),
+        if verdict == Verdict::Pass {
+            return None;
         }
+        // Las transferencias ya aplicadas se confirman antes del aviso: las
+        // respuestas salen en el orden de las líneas.
+        let who = who.clone();
+        self.settle(chat);
+        chat.answer_verdict(verdict, &who, &self.outbox);
+        Some(match verdict {
+            Verdict::Disconnect => Flow::Close,
+            _ => Flow::Continue,
+        })
     }
 
     /// Responde un error a este cliente, después de confirmar lo pendiente.

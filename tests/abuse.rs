@@ -250,3 +250,21 @@ fn nobody_can_write_a_line_that_looks_like_the_server_or_a_private_message() {
     udp.send_raw(format!("{} \r[SERVER] x\n", bob.token).as_bytes());
     alice.expect("bob: [SERVER] x");
 }
+
+#[test]
+fn the_notice_comes_after_the_answers_to_earlier_lines() {
+    // 1 línea/s con ráfagas de 3. El balde de bob como usuario empieza
+    // con su respuesta del saldo: le quedan 2 fichas.
+    let (server, _dir) = server(&["--max-lines-per-sec", "1"]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 5);
+    alice.expect("[SERVER] Client: bob connected!");
+    // Las dos primeras transferencias pasan y esperan su `fdatasync`; la
+    // tercera se descarta. Las respuestas salen en el orden de las líneas.
+    bob.send_bytes(b":t alice 1\n:t alice 1\n:t alice 1\n");
+    bob.expect("[SERVER] Client: You transferred 1 dollars to alice. You have 4 dollars.");
+    bob.expect("[SERVER] Client: You transferred 1 dollars to alice. You have 3 dollars.");
+    bob.expect("[SERVER] Client: You are sending too fast: the limit is 1 lines per second. Lines over it are discarded.");
+    alice.expect("[SERVER] Client: bob transferred 1 dollars to you. You have 2 dollars.");
+    alice.expect("[SERVER] Client: bob transferred 1 dollars to you. You have 3 dollars.");
+}
