@@ -15,13 +15,13 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{Client, Lcg, Server};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 const ACCOUNTS: usize = 6;
 const INITIAL: u64 = 1_000;
@@ -30,19 +30,6 @@ const ROUNDS: usize = 5;
 const MAX_TRANSFERS: usize = 5_000;
 /// Tope de registros por ronda (la muerte suele llegar antes).
 const MAX_REGISTRATIONS: usize = 2_000;
-
-/// Un generador congruencial: sin dependencias y reproducible con su semilla.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
 
 fn name(i: usize) -> String {
     format!("k{i}")
@@ -118,8 +105,8 @@ fn transfer_storm(addr: SocketAddr, me: usize, seed: u64) -> Seen {
         return seen;
     }
     for _ in 0..MAX_TRANSFERS {
-        let to = (me + 1 + rng.below(ACCOUNTS as u64 - 1) as usize) % ACCOUNTS;
-        let dollars = 1 + rng.below(250);
+        let to = (me + 1 + rng.below(ACCOUNTS - 1)) % ACCOUNTS;
+        let dollars = 1 + rng.below(250) as u64;
         seen.in_flight = Some((me, to, dollars));
         if line.send(&format!(":t {} {dollars}", name(to))).is_none() {
             return seen;
@@ -188,11 +175,8 @@ fn apply(balances: &mut [i128], transfers: impl IntoIterator<Item = Transfer>) {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_that_was_confirmed() {
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    eprintln!("semilla: {seed}");
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg::from_clock();
+    let seed = rng.0;
     let dir = tempfile::tempdir().expect("tempdir");
     let flags = ["--max-lines-per-sec", "0", "--max-signin-failures", "0"];
 
@@ -210,7 +194,7 @@ fn sigkill_at_random_moments_loses_nothing_that_was_confirmed() {
         let addr = server.addr;
         let storm: Vec<_> = (0..ACCOUNTS)
             .map(|me| {
-                let seed = rng.below(u64::MAX);
+                let seed = rng.next();
                 thread::spawn(move || transfer_storm(addr, me, seed))
             })
             .collect();
@@ -220,7 +204,7 @@ fn sigkill_at_random_moments_loses_nothing_that_was_confirmed() {
             thread::spawn(move || registration_storm(addr, round, &stop))
         };
         // El momento al azar: entre 100 y 600 ms de tormenta.
-        thread::sleep(Duration::from_millis(100 + rng.below(500)));
+        thread::sleep(Duration::from_millis(100 + rng.below(500) as u64));
         server.kill();
         stop.store(true, Ordering::Relaxed);
 

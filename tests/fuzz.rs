@@ -8,46 +8,16 @@
 mod common;
 
 use chat::protocolo::Event;
-use common::{Client, Server};
-use std::fs;
+use common::{Client, Lcg, Server};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 const TCP_FUZZERS: usize = 24;
 const ACTIONS_EACH: usize = 25;
 const DATAGRAMS: usize = 3_000;
 const CHAT_ROUNDS: usize = 60;
-
-/// Un generador congruencial: sin dependencias y reproducible.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// Cuántas entradas hay en `/proc/<pid>/<what>` (hilos en `task`,
-/// descriptores en `fd`).
-fn count(pid: u32, what: &str) -> usize {
-    fs::read_dir(format!("/proc/{pid}/{what}"))
-        .map(|entries| entries.count())
-        .unwrap_or(0)
-}
 
 /// Un poco de texto válido para cortar en pedazos.
 fn valid_script(rng: &mut Lcg, id: usize) -> Vec<u8> {
@@ -183,44 +153,16 @@ fn expect_among_noise(client: &mut Client, expected: &str) {
     }
 }
 
-/// Espera (con tope de 30 s) a que `f` dé `target` durante un segundo
-/// seguido, y devuelve el último valor. Un segundo, y no una sola lectura:
-/// un hilo que sobra y otro que todavía no terminó podrían sumar `target`
-/// por un instante.
-fn settles_to(target: usize, f: impl Fn() -> usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut stable_since = None;
-    loop {
-        let now = f();
-        if now != target {
-            stable_since = None;
-        } else if stable_since.get_or_insert_with(Instant::now).elapsed() >= Duration::from_secs(1)
-        {
-            return now;
-        }
-        if Instant::now() > deadline {
-            return now;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn random_input_over_tcp_and_udp_leaks_nothing_and_the_room_keeps_talking() {
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    eprintln!("semilla: {seed}");
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg::from_clock();
     let dir = tempfile::tempdir().expect("tempdir");
     // Los fuzzers envían muy rápido desde la misma dirección: el límite de
     // líneas sigue puesto (es parte de lo que se prueba), el de contraseñas
     // fallidas no, para que alice y bob puedan seguir entrando.
     let server = Server::start(dir.path(), &["--max-signin-failures", "0"]);
-    let pid = server.pid();
     let (mut alice, mut bob) = server.alice_and_bob();
-    let threads_before = count(pid, "task");
-    let fds_before = count(pid, "fd");
+    let (threads_before, fds_before) = server.steady_threads_and_fds();
     // carol entra solo para que el fuzz UDP tenga un token verdadero.
     let carol = server.join("carol", 1);
     alice.expect("[SERVER] Client: carol connected!");
@@ -242,7 +184,7 @@ fn random_input_over_tcp_and_udp_leaks_nothing_and_the_room_keeps_talking() {
     for i in 0..CHAT_ROUNDS {
         alice.send(&format!("sigo {i}"));
         expect_among_noise(&mut bob, &format!("alice: sigo {i}"));
-        peak_threads = peak_threads.max(count(pid, "task"));
+        peak_threads = peak_threads.max(server.threads_and_fds().0);
         // Menos de 20 líneas/s: dentro del límite por defecto.
         thread::sleep(Duration::from_millis(60));
     }
@@ -256,8 +198,7 @@ fn random_input_over_tcp_and_udp_leaks_nothing_and_the_room_keeps_talking() {
     // conexiones terminan (tras el segundo de despedida) y sus sockets
     // se liberan.
     drop(carol);
-    let threads_after = settles_to(threads_before, || count(pid, "task"));
-    let fds_after = settles_to(fds_before, || count(pid, "fd"));
+    let (threads_after, fds_after) = server.steady_threads_and_fds();
     eprintln!(
         "hilos: {threads_before} antes, {peak_threads} como máximo, {threads_after} después; \
          descriptores: {fds_before} antes, {fds_after} después"

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Lcg, Server};
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -42,38 +42,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn count(pid: u32, what: &str) -> usize {
-    fs::read_dir(format!("/proc/{pid}/{what}")).map_or(0, |e| e.count())
-}
-
-/// Hilos y descriptores cuando dejan de cambiar por un segundo (una
-/// conexión recién cerrada todavía tiene su segundo de despedida).
-fn steady(pid: u32) -> (usize, usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = (count(pid, "task"), count(pid, "fd"));
-    let mut since = Instant::now();
-    while since.elapsed() < Duration::from_secs(1) && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(100));
-        let now = (count(pid, "task"), count(pid, "fd"));
-        if now != last {
-            (last, since) = (now, Instant::now());
-        }
-    }
-    last
-}
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 /// Una conexión con sesión iniciada, que lee sin bloquearse.
@@ -150,7 +118,7 @@ fn client(addr: SocketAddr, me: usize, clients: usize, stop: &AtomicBool, sent: 
     let mut rng = Lcg(0x5eed ^ me as u64);
     let mut conn = Conn::sign_in(addr, &name(me), false);
     while !stop.load(Ordering::Relaxed) {
-        let other = name((me + 1 + rng.below(clients as u64 - 1) as usize) % clients);
+        let other = name((me + 1 + rng.below(clients - 1)) % clients);
         match rng.below(20) {
             0..=3 => conn.send(&format!("hola desde {me} :smile")),
             4..=6 => conn.send(&format!(":p {other} psst {}", rng.below(1000))),
@@ -165,7 +133,7 @@ fn client(addr: SocketAddr, me: usize, clients: usize, stop: &AtomicBool, sent: 
         }
         sent.fetch_add(1, Ordering::Relaxed);
         conn.drain();
-        thread::sleep(Duration::from_millis(400 + rng.below(200)));
+        thread::sleep(Duration::from_millis(400 + rng.below(200) as u64));
     }
     conn.quit();
 }
@@ -182,7 +150,7 @@ fn a_few_hundred_clients_for_a_few_minutes() {
     for i in 0..clients {
         Conn::sign_in(server.addr, &format!("s{i}"), true).quit();
     }
-    let (threads_before, fds_before) = steady(pid);
+    let (threads_before, fds_before) = server.steady_threads_and_fds();
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -201,11 +169,12 @@ fn a_few_hundred_clients_for_a_few_minutes() {
     let mut samples = Vec::new();
     while start.elapsed() < Duration::from_secs(secs) {
         thread::sleep(Duration::from_secs(10));
+        let (threads, fds) = server.threads_and_fds();
         let sample = (
             start.elapsed().as_secs(),
             rss_kib(pid),
-            count(pid, "task"),
-            count(pid, "fd"),
+            threads,
+            fds,
             sent.load(Ordering::Relaxed),
         );
         eprintln!(
@@ -223,7 +192,7 @@ fn a_few_hundred_clients_for_a_few_minutes() {
         .map(|i| server.connect().login(&format!("s{i}")))
         .sum();
     // Nada de más al terminar.
-    let (threads_after, fds_after) = steady(pid);
+    let (threads_after, fds_after) = server.steady_threads_and_fds();
     let commands = sent.load(Ordering::Relaxed);
     let first = samples.first().map_or(0, |s| s.1);
     let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);

@@ -113,6 +113,34 @@ impl Server {
         self.errors.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
+    /// Hilos y descriptores abiertos del proceso ahora (entradas de
+    /// `/proc/PID/task` y `/proc/PID/fd`; solo Linux).
+    pub fn threads_and_fds(&self) -> (usize, usize) {
+        let count = |what: &str| {
+            std::fs::read_dir(format!("/proc/{}/{what}", self.pid())).map_or(0, |e| e.count())
+        };
+        (count("task"), count("fd"))
+    }
+
+    /// Hilos y descriptores cuando dejan de cambiar por un segundo (con
+    /// tope de 30 s). Un segundo, y no una sola lectura: una conexión
+    /// recién cerrada todavía tiene su segundo de despedida, y un hilo que
+    /// sobra más otro que todavía no terminó podrían dar la cuenta justa
+    /// por un instante.
+    pub fn steady_threads_and_fds(&self) -> (usize, usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = self.threads_and_fds();
+        let mut since = Instant::now();
+        while since.elapsed() < Duration::from_secs(1) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+            let now = self.threads_and_fds();
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+        last
+    }
+
     /// Las líneas de consola que llegaron y nadie leyó todavía.
     pub fn console_so_far(&self) -> Vec<String> {
         self.console.try_iter().collect()
@@ -469,5 +497,40 @@ impl Server {
         let mut client = UdpClient::new(self.addr);
         client.register(name, dollars);
         client
+    }
+}
+
+/// Un generador congruencial para las pruebas al azar: sin dependencias y
+/// reproducible con su semilla.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// Un generador con una semilla tomada del reloj, que se imprime para
+    /// poder repetir una corrida que falló.
+    pub fn from_clock() -> Lcg {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        eprintln!("semilla: {seed}");
+        Lcg(seed)
+    }
+
+    /// 31 bits al azar.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// Un número de `0` a `n - 1`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `n` bytes al azar.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
     }
 }
