@@ -4,12 +4,19 @@
 //! ([`Blocklist`]). [`Guards`] los junta con la configuración y sus `Mutex`,
 //! para que los compartan los hilos TCP y el hilo UDP.
 //!
+//! Quien envía de más por TCP no pierde nada: se lo **frena**
+//! ([`Verdict::Delay`]). Su hilo deja de leer el socket hasta que el balde
+//! tiene una ficha, el búfer de recepción del kernel se llena y el control
+//! de flujo de TCP detiene al emisor; es lo que hacen los servidores de IRC
+//! (RFC 1459 §8.10). Por UDP no hay cómo frenar a nadie: lo que pasa del
+//! límite se descarta ([`Verdict::Drop`]) y se cuenta (issue #12).
+//!
 //! No lee relojes ni sockets: cada función recibe el instante `now`, así
-//! las pruebas deciden el tiempo. Qué línea se descarta, qué aviso se envía
-//! y cuándo se cierra una conexión lo deciden `session`, `servidor` y `udp`
-//! con lo que estas funciones devuelven.
+//! las pruebas deciden el tiempo. Cuánto esperar, qué se descarta y qué
+//! aviso se envía lo hacen `servidor`, `session` y `udp` con lo que estas
+//! funciones devuelven.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -62,25 +69,31 @@ impl LineRate {
 /// Qué hacer con una línea que llega.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Atenderla.
+    /// Atenderla ya.
     Pass,
-    /// Descartarla; `warn` es `true` solo para la primera línea descartada
-    /// de una inundación, para que el aviso no sea otra inundación.
+    /// (TCP) Atenderla después de esperar `wait` sin leer nada más; `warn`
+    /// es `true` solo la primera vez de cada ráfaga, para que el aviso no
+    /// sea otra inundación.
+    Delay { wait: Duration, warn: bool },
+    /// (UDP) Descartarla; `warn` es `true` solo para la primera descartada
+    /// de cada ráfaga.
     Drop { warn: bool },
-    /// Descartarla y desconectar al usuario: siguió enviando de más.
-    Disconnect,
 }
 
 /// El *token bucket* de un usuario: el balde tiene hasta `burst` fichas,
 /// se repone a `per_sec` fichas por segundo, y cada línea gasta una. Sin
-/// fichas, la línea se descarta. Si se descartan más de `burst` líneas
-/// antes de que el balde vuelva a llenarse (el usuario nunca hizo una
-/// pausa), se lo desconecta.
+/// fichas, una línea por TCP espera a la suya ([`LineLimiter::pace`]) y un
+/// datagrama se descarta ([`LineLimiter::check`]). Una ráfaga termina
+/// cuando el balde vuelve a llenarse (el usuario hizo una pausa).
 #[derive(Debug, Clone)]
 pub struct LineLimiter {
+    /// Fichas disponibles; negativo mientras una línea frenada espera la
+    /// ficha que ya tomó.
     tokens: f64,
     last: Instant,
-    /// Líneas descartadas desde la última vez que el balde estuvo lleno.
+    /// Ya se avisó en esta ráfaga.
+    warned: bool,
+    /// Datagramas descartados desde el último informe a la consola.
     dropped: u32,
 }
 
@@ -90,32 +103,69 @@ impl LineLimiter {
         LineLimiter {
             tokens: f64::from(rate.burst),
             last: now,
+            warned: false,
             dropped: 0,
         }
     }
 
-    /// Cuenta una línea que llegó en `now` y dice qué hacer con ella.
-    pub fn check(&mut self, rate: LineRate, now: Instant) -> Verdict {
+    /// Repone las fichas del tiempo pasado hasta `now`.
+    fn refill(&mut self, rate: LineRate, now: Instant) {
         let burst = f64::from(rate.burst);
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * f64::from(rate.per_sec)).min(burst);
         if self.tokens >= burst {
-            // Hizo una pausa: la inundación anterior, si la hubo, terminó.
-            self.dropped = 0;
+            // Hizo una pausa: la ráfaga anterior, si la hubo, terminó.
+            self.warned = false;
         }
+    }
+
+    /// `true` la primera vez en la ráfaga (y la anota).
+    fn first_warning(&mut self) -> bool {
+        !std::mem::replace(&mut self.warned, true)
+    }
+
+    /// Una línea TCP que llegó en `now`: siempre se atiende, pero quizá
+    /// después de esperar. Toma su ficha ya, aunque el balde quede en
+    /// negativo: tras esperar `wait` (el tiempo que tarda en reponerse lo
+    /// que falta), la cuenta vuelve a cero. Así, quien envía sin parar
+    /// queda exactamente en `per_sec` líneas por segundo.
+    pub fn pace(&mut self, rate: LineRate, now: Instant) -> Verdict {
+        self.refill(rate, now);
+        let verdict = if self.tokens >= 1.0 {
+            Verdict::Pass
+        } else {
+            let missing = 1.0 - self.tokens;
+            Verdict::Delay {
+                wait: Duration::from_secs_f64(missing / f64::from(rate.per_sec)),
+                warn: self.first_warning(),
+            }
+        };
+        self.tokens -= 1.0;
+        verdict
+    }
+
+    /// Un datagrama que llegó en `now`: se atiende si hay ficha; si no, se
+    /// descarta y se cuenta (ver [`LineLimiter::take_dropped`]).
+    pub fn check(&mut self, rate: LineRate, now: Instant) -> Verdict {
+        self.refill(rate, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Verdict::Pass;
         }
         self.dropped = self.dropped.saturating_add(1);
-        if self.dropped > rate.burst {
-            Verdict::Disconnect
-        } else {
-            Verdict::Drop {
-                warn: self.dropped == 1,
-            }
+        Verdict::Drop {
+            warn: self.first_warning(),
         }
+    }
+
+    /// Si la ráfaga terminó en `now` (el balde ya estaría lleno) y se
+    /// descartaron datagramas en ella, cuántos (y vuelve a contar de cero).
+    pub fn take_dropped(&mut self, rate: LineRate, now: Instant) -> Option<u32> {
+        if self.dropped == 0 || !self.is_calm(rate, now) {
+            return None;
+        }
+        Some(std::mem::take(&mut self.dropped))
     }
 
     /// `true` si en `now` el balde ya estaría lleno: el usuario está en
@@ -243,8 +293,16 @@ pub struct Guards {
     pub rate: Option<LineRate>,
     /// Fallos por conexión antes de cerrarla; 0 = sin límite.
     pub max_failures: u32,
-    users: Mutex<HashMap<String, LineLimiter>>,
+    users: Mutex<Buckets>,
     addresses: Mutex<Blocklist>,
+}
+
+/// Los baldes de los usuarios, y quiénes tienen datagramas descartados sin
+/// informar (para no recorrer todos los baldes en cada revisión).
+#[derive(Default)]
+struct Buckets {
+    by_name: HashMap<String, LineLimiter>,
+    dropping: HashSet<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -257,39 +315,89 @@ impl Guards {
         Guards {
             rate: LineRate::new(limits.lines_per_sec),
             max_failures: limits.max_signin_failures,
-            users: Mutex::new(HashMap::new()),
+            users: Mutex::new(Buckets::default()),
             addresses: Mutex::new(Blocklist::new(limits.max_signin_failures)),
         }
     }
 
-    /// Cuenta una línea del usuario `name` en `now` (ver
-    /// [`LineLimiter::check`]); sin límite, siempre [`Verdict::Pass`].
-    pub fn line_from(&self, name: &str, now: Instant) -> Verdict {
+    /// Una línea TCP del usuario `name` en `now` (ver
+    /// [`LineLimiter::pace`]): `Pass` o `Delay`; sin límite, siempre
+    /// [`Verdict::Pass`].
+    pub fn pace_line(&self, name: &str, now: Instant) -> Verdict {
+        self.with_bucket(name, now, LineLimiter::pace)
+    }
+
+    /// Un datagrama del usuario `name` en `now` (ver
+    /// [`LineLimiter::check`]): `Pass` o `Drop`; sin límite, siempre
+    /// [`Verdict::Pass`].
+    pub fn datagram_from(&self, name: &str, now: Instant) -> Verdict {
+        let verdict = self.with_bucket(name, now, LineLimiter::check);
+        if matches!(verdict, Verdict::Drop { .. }) {
+            lock(&self.users).dropping.insert(name.to_string());
+        }
+        verdict
+    }
+
+    fn with_bucket(
+        &self,
+        name: &str,
+        now: Instant,
+        count: fn(&mut LineLimiter, LineRate, Instant) -> Verdict,
+    ) -> Verdict {
         let Some(rate) = self.rate else {
             return Verdict::Pass;
         };
         let mut users = lock(&self.users);
-        match users.get_mut(name) {
-            Some(limiter) => limiter.check(rate, now),
-            None => {
-                let mut limiter = LineLimiter::new(rate, now);
-                let verdict = limiter.check(rate, now);
-                users.insert(name.to_string(), limiter);
-                verdict
-            }
+        if let Some(limiter) = users.by_name.get_mut(name) {
+            return count(limiter, rate, now);
         }
+        let mut limiter = LineLimiter::new(rate, now);
+        let verdict = count(&mut limiter, rate, now);
+        users.by_name.insert(name.to_string(), limiter);
+        verdict
+    }
+
+    /// Las ráfagas de datagramas que terminaron en `now`: cada usuario con
+    /// cuántos se le descartaron (para la consola).
+    pub fn finished_floods(&self, now: Instant) -> Vec<(String, u32)> {
+        let Some(rate) = self.rate else {
+            return Vec::new();
+        };
+        let mut users = lock(&self.users);
+        let Buckets { by_name, dropping } = &mut *users;
+        let mut finished = Vec::new();
+        dropping.retain(|name| {
+            let Some(limiter) = by_name.get_mut(name) else {
+                return false;
+            };
+            match limiter.take_dropped(rate, now) {
+                Some(dropped) => {
+                    finished.push((name.clone(), dropped));
+                    false
+                }
+                None => true,
+            }
+        });
+        finished
     }
 
     /// Olvida el balde de `name` si está en calma (al cerrar su sesión):
     /// así el mapa no crece con cada usuario que alguna vez entró, y quien
     /// vuelve a entrar tras inundar no recupera un balde lleno antes de
-    /// tiempo.
-    pub fn forget_calm(&self, name: &str, now: Instant) {
-        let Some(rate) = self.rate else { return };
+    /// tiempo. Devuelve los datagramas descartados que faltaba informar.
+    pub fn forget_calm(&self, name: &str, now: Instant) -> Option<u32> {
+        let rate = self.rate?;
         let mut users = lock(&self.users);
-        if users.get(name).is_some_and(|l| l.is_calm(rate, now)) {
-            users.remove(name);
+        if !users
+            .by_name
+            .get(name)
+            .is_some_and(|l| l.is_calm(rate, now))
+        {
+            return None;
         }
+        users.dropping.remove(name);
+        let limiter = users.by_name.remove(name)?;
+        (limiter.dropped > 0).then_some(limiter.dropped)
     }
 
     /// Si `ip` está bloqueada para iniciar sesión, cuánto le falta.
@@ -318,7 +426,7 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_passes_then_lines_are_dropped_with_one_warning() {
+    fn a_burst_passes_then_datagrams_are_dropped_with_one_warning() {
         let rate = LineRate::new(10).expect("rate");
         assert_eq!(rate.burst, 30);
         let t0 = Instant::now();
@@ -334,6 +442,51 @@ mod tests {
             limiter.check(rate, at(t0, 100)),
             Verdict::Drop { warn: false }
         );
+        // La ráfaga no terminó: todavía no hay informe.
+        assert_eq!(limiter.take_dropped(rate, at(t0, 200)), None);
+        // Con el balde lleno otra vez, sí: 3 descartados; y se avisa de nuevo.
+        let calm = at(t0, 3_200);
+        assert_eq!(limiter.take_dropped(rate, calm), Some(3));
+        assert_eq!(limiter.take_dropped(rate, calm), None);
+        for _ in 0..30 {
+            assert_eq!(limiter.check(rate, calm), Verdict::Pass);
+        }
+        assert_eq!(limiter.check(rate, calm), Verdict::Drop { warn: true });
+    }
+
+    #[test]
+    fn tcp_lines_over_the_burst_wait_for_their_token_and_none_is_lost() {
+        let rate = LineRate::new(10).expect("rate");
+        let t0 = Instant::now();
+        let mut limiter = LineLimiter::new(rate, t0);
+        for _ in 0..30 {
+            assert_eq!(limiter.pace(rate, t0), Verdict::Pass);
+        }
+        // La 31.ª espera una ficha entera (100 ms), con un aviso.
+        let Verdict::Delay { wait, warn: true } = limiter.pace(rate, t0) else {
+            panic!("debía esperar con aviso");
+        };
+        assert_eq!(wait, Duration::from_millis(100));
+        // Quien espera lo que se le dijo y envía otra, espera otra ficha,
+        // sin aviso: 10 líneas por segundo exactas, sin descartar ninguna.
+        let mut now = t0 + wait;
+        for _ in 0..100 {
+            let Verdict::Delay { wait, warn: false } = limiter.pace(rate, now) else {
+                panic!("debía esperar, sin otro aviso");
+            };
+            assert!((wait.as_secs_f64() - 0.1).abs() < 1e-6, "{wait:?}");
+            now += wait;
+        }
+        // Tras una pausa que llena el balde, la ráfaga siguiente pasa y un
+        // nuevo exceso vuelve a avisar.
+        let later = now + Duration::from_secs(4);
+        for _ in 0..30 {
+            assert_eq!(limiter.pace(rate, later), Verdict::Pass);
+        }
+        assert!(matches!(
+            limiter.pace(rate, later),
+            Verdict::Delay { warn: true, .. }
+        ));
     }
 
     #[test]
@@ -348,34 +501,13 @@ mod tests {
     }
 
     #[test]
-    fn a_persistent_flooder_is_disconnected_but_a_pause_forgives() {
-        let rate = LineRate::new(10).expect("rate");
-        let t0 = Instant::now();
-        let mut limiter = LineLimiter::new(rate, t0);
-        for _ in 0..30 {
-            limiter.check(rate, t0);
-        }
-        // 30 descartadas todavía se toleran; la 31.ª desconecta.
-        for _ in 0..30 {
-            assert!(matches!(limiter.check(rate, t0), Verdict::Drop { .. }));
-        }
-        // Tras una pausa que llena el balde, vuelve a empezar de cero.
-        let later = at(t0, 3_000);
-        assert_eq!(limiter.check(rate, later), Verdict::Pass);
-        let mut limiter = LineLimiter::new(rate, t0);
-        for _ in 0..60 {
-            limiter.check(rate, t0);
-        }
-        assert_eq!(limiter.check(rate, t0), Verdict::Disconnect);
-    }
-
-    #[test]
     fn zero_turns_the_line_limit_off() {
         assert_eq!(LineRate::new(0), None);
         let guards = Guards::new(Limits::OFF);
         let now = Instant::now();
         for _ in 0..10_000 {
-            assert_eq!(guards.line_from("alice", now), Verdict::Pass);
+            assert_eq!(guards.pace_line("alice", now), Verdict::Pass);
+            assert_eq!(guards.datagram_from("alice", now), Verdict::Pass);
         }
         let ip = IpAddr::from([127, 0, 0, 1]);
         for _ in 0..100 {
@@ -385,25 +517,33 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_is_per_user() {
+    fn the_limit_is_per_user_and_shared_by_tcp_and_udp() {
         let guards = Guards::new(Limits {
             lines_per_sec: 1,
             max_signin_failures: 0,
         });
         let now = Instant::now();
         for _ in 0..3 {
-            assert_eq!(guards.line_from("alice", now), Verdict::Pass);
+            assert_eq!(guards.pace_line("alice", now), Verdict::Pass);
         }
-        assert_eq!(guards.line_from("alice", now), Verdict::Drop { warn: true });
-        assert_eq!(guards.line_from("bob", now), Verdict::Pass);
-        // Un balde con deuda no se olvida al salir; uno lleno sí.
-        guards.forget_calm("alice", now);
+        // Su balde está vacío también para sus datagramas.
         assert_eq!(
-            guards.line_from("alice", now),
+            guards.datagram_from("alice", now),
+            Verdict::Drop { warn: true }
+        );
+        assert_eq!(guards.datagram_from("bob", now), Verdict::Pass);
+        assert_eq!(guards.finished_floods(now), []);
+        // Un balde con deuda no se olvida al salir; uno lleno sí.
+        assert_eq!(guards.forget_calm("alice", now), None);
+        assert_eq!(
+            guards.datagram_from("alice", now),
             Verdict::Drop { warn: false }
         );
-        guards.forget_calm("bob", at(now, 3_000));
-        assert_eq!(lock(&guards.users).len(), 1);
+        let calm = at(now, 3_000);
+        assert_eq!(guards.finished_floods(calm), [("alice".to_string(), 2)]);
+        assert_eq!(guards.finished_floods(calm), []);
+        guards.forget_calm("bob", calm);
+        assert_eq!(lock(&guards.users).by_name.len(), 1);
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! completa, una `ñ` o una `á` partida entre dos lecturas llega entera. No
 //! sabe nada del chat.
 
+use crate::console::Console;
 use crate::protocolo::MAX_LINE_BYTES;
-use crate::session::Console;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -32,13 +32,13 @@ pub fn take_lines(pending: &mut Vec<u8>) -> Vec<Vec<u8>> {
 /// para siempre, un hilo por conexión. Error: no se pudo abrir el socket.
 pub fn run(addr: &str, console: Console) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
-    console(&format!("Listening on {} (echo)", listener.local_addr()?));
+    console.line(&format!("Listening on {} (echo)", listener.local_addr()?));
     let console = Arc::new(console);
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(error) => {
-                console(&format!("accept failed: {error}"));
+                console.line(&format!("accept failed: {error}"));
                 continue;
             }
         };
@@ -47,13 +47,13 @@ pub fn run(addr: &str, console: Console) -> io::Result<()> {
             .name(format!("echo {peer}"))
             .spawn(move || serve(stream, peer, &shared));
         if let Err(error) = spawned {
-            console(&format!("cannot serve {peer}: {error}"));
+            console.line(&format!("cannot serve {peer}: {error}"));
         }
     }
 }
 
 fn serve(mut stream: TcpStream, peer: SocketAddr, console: &Console) {
-    console(&format!("Connection from {peer} (TCP)"));
+    console.line(&format!("Connection from {peer} (TCP)"));
     let mut buffer = [0u8; ECHO_BUFFER];
     let mut pending = Vec::new();
     loop {
@@ -63,24 +63,24 @@ fn serve(mut stream: TcpStream, peer: SocketAddr, console: &Console) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        console(&format!("{peer}: read {n} bytes"));
+        console.line(&format!("{peer}: read {n} bytes"));
         pending.extend_from_slice(&buffer[..n]);
         for line in take_lines(&mut pending) {
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\n', '\r']);
-            console(&format!("{peer}: echo {text:?} ({} bytes)", line.len()));
+            console.line(&format!("{peer}: echo {text:?} ({} bytes)", line.len()));
             if stream.write_all(&line).is_err() {
                 return;
             }
         }
         if pending.len() > MAX_LINE_BYTES {
-            console(&format!(
+            console.line(&format!(
                 "{peer}: line over {MAX_LINE_BYTES} bytes, closing"
             ));
             break;
         }
     }
-    console(&format!("Connection closed: {peer} (TCP)"));
+    console.line(&format!("Connection closed: {peer} (TCP)"));
 }
 
 #[cfg(test)]

@@ -8,23 +8,29 @@
 //! operaciones en vivo como la relectura del diario al arrancar.
 //!
 //! Durabilidad con *group commit*: con el candado tomado, una operación se
-//! comprueba, se aplica en memoria y su línea se agrega al diario pendiente;
-//! fuera del candado, el hilo espera a que un `fdatasync` cubra su número
-//! antes de responder. El primero que espera escribe y sincroniza todo lo
-//! pendiente de todos (uno a la vez); los que llegan mientras tanto esperan
-//! la siguiente vuelta, así cien transferencias comparten un `fdatasync`.
-//! Si el disco falla, se deshacen en memoria todas las operaciones aún no
-//! sincronizadas (en orden inverso) y cada una recibe el error: lo que no
-//! está en disco nunca se confirma ni queda en memoria.
+//! comprueba, se aplica en memoria, su línea se agrega al diario pendiente
+//! y quien la pidió recibe un [`Receipt`], un recibo con lugar para el
+//! resultado; fuera del candado, el hilo espera a que su recibo diga "en
+//! disco" antes de responder. El primero que espera escribe y sincroniza
+//! todo lo pendiente de todos (uno a la vez) y llena el recibo de cada
+//! operación que esa escritura cubrió; los que llegan mientras tanto
+//! esperan la siguiente vuelta, así cien transferencias comparten un
+//! `fdatasync`. Si el disco falla, se deshacen en memoria todas las
+//! operaciones aún no sincronizadas (en orden inverso) y cada recibo dice
+//! el error: una operación se confirma **si y solo si su propia línea** está
+//! en disco. (Una marca "todo hasta N está en disco" no basta: tras un
+//! fallo, una escritura buena posterior movería la marca por encima de lo
+//! que se deshizo; así se colaban confirmaciones falsas, issue #12.)
 //!
 //! No sabe de sockets ni de quién está conectado: eso es de `room`.
 
 use crate::password::{HashCost, Hasher};
 use crate::protocolo::name_key;
+use crate::storage::{DirLock, JournalFile};
 use crate::storage::{Entry, Op, Record, StorageError, Store};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// Cuando el diario pasa de este tamaño, en bytes, se escribe una foto
 /// nueva y se vacía: releerlo al arrancar nunca toma más que unos
@@ -69,12 +75,41 @@ pub struct Transfer {
     pub to_balance: u64,
 }
 
+/// El recibo de una operación aplicada en memoria: cuando la vuelta de
+/// escritura que la cubre termina, dice si su línea llegó a disco. Se
+/// espera con [`Ledger::wait_durable`]; clonarlo da otro acceso al mismo
+/// resultado.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    outcome: Arc<OnceLock<Result<(), String>>>,
+}
+
+impl Receipt {
+    fn new() -> Receipt {
+        Receipt {
+            outcome: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// El resultado, si ya se sabe: `Ok` si su línea está en disco; si no,
+    /// el texto del error de E/S (y la operación ya se deshizo).
+    fn outcome(&self) -> Option<Result<(), LedgerError>> {
+        let result = self.outcome.get()?;
+        Some(result.clone().map_err(LedgerError::Storage))
+    }
+
+    /// Lo llena la vuelta de escritura; un recibo se llena una sola vez.
+    fn settle(&self, result: Result<(), String>) {
+        let _ = self.outcome.set(result);
+    }
+}
+
 /// Una transferencia aplicada en memoria que todavía no está en disco
 /// (ver [`Ledger::transfer_unsynced`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Unsynced {
-    /// Su número en el diario, para [`Ledger::wait_durable`].
-    pub seq: u64,
+    /// Su recibo, para [`Ledger::wait_durable`].
+    pub receipt: Receipt,
     /// Los saldos justo después de ella.
     pub transfer: Transfer,
 }
@@ -90,6 +125,8 @@ pub struct Ledger {
     hasher: Hasher,
     /// Tamaño del diario, en bytes, que dispara una foto nueva.
     compact_at: u64,
+    /// Ver [`Ledger::torn_bytes`].
+    torn_bytes: u64,
 }
 
 /// Lo que protege el candado del libro: las cuentas por clave en minúsculas
@@ -101,20 +138,22 @@ struct Accounts {
     /// El búfer de la vuelta de escritura anterior, vacío, para la próxima:
     /// los dos se turnan y no se pide memoria en cada `fdatasync`.
     spare: Vec<u8>,
-    /// Cómo deshacer cada operación aún no sincronizada, en orden.
-    undo: Vec<(u64, Undo)>,
+    /// Cada operación aún no sincronizada, en orden: su número, cómo
+    /// deshacerla y su recibo.
+    in_flight: Vec<InFlight>,
     /// Número de la próxima operación.
     next_seq: u64,
 }
 
+/// Una operación aplicada en memoria cuya línea todavía no está en disco.
+struct InFlight {
+    seq: u64,
+    undo: Undo,
+    receipt: Receipt,
+}
+
 /// El estado de la escritura del diario.
 struct Commit {
-    /// Todas las operaciones hasta este número están en disco.
-    durable: u64,
-    /// Las operaciones hasta este número que no llegaron a disco fallaron.
-    failed_up_to: u64,
-    /// El error de E/S de la última vuelta fallida.
-    error: String,
     /// Alguien está escribiendo y sincronizando.
     syncing: bool,
 }
@@ -131,13 +170,21 @@ enum Undo {
 }
 
 impl Ledger {
-    /// Abre el libro guardado en `data_dir`: la foto y, encima, el diario,
-    /// con las mismas reglas que en vivo. `cost` es el costo de los hashes
-    /// nuevos. Errores: los de [`Store::open`], y `Corrupt` si una
-    /// operación del diario rompe las reglas (por ejemplo, deja un saldo
-    /// negativo).
+    /// Toma el candado de `data_dir` y abre el libro guardado ahí (ver
+    /// [`Ledger::open_locked`]). Errores: los de [`DirLock::acquire`] y de
+    /// [`Ledger::open_locked`].
     pub fn open(data_dir: &Path, cost: HashCost) -> Result<Ledger, StorageError> {
-        let (store, loaded) = Store::open(data_dir)?;
+        Ledger::open_locked(DirLock::acquire(data_dir)?, cost)
+    }
+
+    /// Abre el libro del directorio cuyo candado es `lock`: la foto y,
+    /// encima, el diario, con las mismas reglas que en vivo. `cost` es el
+    /// costo de los hashes nuevos. Errores: los de [`Store::open`], y
+    /// `Corrupt` si una operación del diario rompe las reglas (por ejemplo,
+    /// deja un saldo negativo).
+    pub fn open_locked(lock: DirLock, cost: HashCost) -> Result<Ledger, StorageError> {
+        let data_dir = lock.dir().to_path_buf();
+        let (store, loaded) = Store::open(lock)?;
         let mut accounts = Accounts {
             by_key: loaded
                 .records
@@ -146,7 +193,7 @@ impl Ledger {
                 .collect(),
             pending: Vec::new(),
             spare: Vec::new(),
-            undo: Vec::new(),
+            in_flight: Vec::new(),
             next_seq: loaded.applied + 1,
         };
         for (line, entry) in loaded.entries {
@@ -161,20 +208,30 @@ impl Ledger {
                 })?;
             accounts.next_seq = entry.seq + 1;
         }
-        let durable = accounts.next_seq - 1;
         Ok(Ledger {
             accounts: Mutex::new(accounts),
-            commit: Mutex::new(Commit {
-                durable,
-                failed_up_to: 0,
-                error: String::new(),
-                syncing: false,
-            }),
+            commit: Mutex::new(Commit { syncing: false }),
             committed: Condvar::new(),
             store: Mutex::new(store),
             hasher: Hasher::new(cost),
             compact_at: COMPACT_JOURNAL_BYTES,
+            torn_bytes: loaded.torn_bytes,
         })
+    }
+
+    /// Bytes de una última línea del diario, sin su `\n`, que se
+    /// descartaron al abrir (ver [`crate::storage::Loaded::torn_bytes`]).
+    pub fn torn_bytes(&self) -> u64 {
+        self.torn_bytes
+    }
+
+    /// Cambia el archivo del diario (ver [`Store::wrap_journal`]): la
+    /// costura por donde una prueba pone un disco que falla y se recupera.
+    pub fn wrap_journal(&self, wrap: impl FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile>) {
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .wrap_journal(wrap);
     }
 
     /// Toma el candado. Si otro hilo entró en pánico con él tomado, los datos
@@ -189,19 +246,19 @@ impl Ledger {
         self.commit.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Espera a que la operación número `seq` esté en disco (si ya lo está,
-    /// vuelve enseguida). Si nadie está escribiendo, escribe este hilo todo
-    /// lo pendiente. Error: `Storage` si el disco falló; entonces la
-    /// operación ya se deshizo en memoria, junto con todas las demás que no
-    /// llegaron a disco.
-    pub fn wait_durable(&self, seq: u64) -> Result<(), LedgerError> {
+    /// Espera a que se sepa si la operación de `receipt` llegó a disco (si
+    /// ya se sabe, vuelve enseguida). Si nadie está escribiendo, escribe
+    /// este hilo todo lo pendiente. Error: `Storage` si el disco falló;
+    /// entonces la operación ya se deshizo en memoria, junto con todas las
+    /// demás que no llegaron a disco.
+    pub fn wait_durable(&self, receipt: &Receipt) -> Result<(), LedgerError> {
         let mut commit = self.commit_lock();
         loop {
-            if commit.durable >= seq {
-                return Ok(());
-            }
-            if commit.failed_up_to >= seq {
-                return Err(LedgerError::Storage(commit.error.clone()));
+            // Se mira con `commit` tomado: quien escribe llena los recibos
+            // antes de tomarlo para bajar `syncing` y avisar, así que si
+            // aquí no está lleno y `syncing` está alto, el aviso llegará.
+            if let Some(outcome) = receipt.outcome() {
+                return outcome;
             }
             if commit.syncing {
                 commit = self
@@ -217,9 +274,9 @@ impl Ledger {
         }
     }
 
-    /// Una vuelta de escritura: todo lo pendiente al diario, `fdatasync`, y
-    /// si el diario creció mucho, una foto nueva. Solo la corre quien puso
-    /// `syncing = true`.
+    /// Una vuelta de escritura: todo lo pendiente al diario, `fdatasync`, los
+    /// recibos de lo escrito, y si el diario creció mucho, una foto nueva.
+    /// Solo la corre quien puso `syncing = true`.
     fn sync_pending(&self) {
         let (mut bytes, upto) = {
             let mut accounts = self.lock();
@@ -239,34 +296,33 @@ impl Ledger {
         if bytes.capacity() <= SPARE_KEEP_BYTES {
             self.lock().spare = bytes;
         }
+        let mut accounts = self.lock();
         match written {
             Ok(()) => {
-                let mut accounts = self.lock();
-                accounts.undo.retain(|(seq, _)| *seq > upto);
-                if accounts.undo.is_empty() {
+                // Exactamente las operaciones que iban en `bytes`: las de
+                // número hasta `upto` (están en orden).
+                let done = accounts.in_flight.partition_point(|op| op.seq <= upto);
+                for op in accounts.in_flight.drain(..done) {
+                    op.receipt.settle(Ok(()));
+                }
+                if accounts.in_flight.is_empty() {
                     self.compact_if_large(&accounts, upto);
                 }
-                drop(accounts);
-                let mut commit = self.commit_lock();
-                commit.durable = upto;
-                commit.syncing = false;
             }
             Err(error) => {
                 // Todo lo no sincronizado se deshace, también lo que llegó
                 // después de tomar `bytes`: pudo depender de lo que falló.
-                let mut accounts = self.lock();
-                let undo = std::mem::take(&mut accounts.undo);
-                for (_, step) in undo.into_iter().rev() {
-                    accounts.revert(step);
+                let error = error.to_string();
+                let undone = std::mem::take(&mut accounts.in_flight);
+                for op in undone.into_iter().rev() {
+                    accounts.revert(op.undo);
+                    op.receipt.settle(Err(error.clone()));
                 }
                 accounts.pending.clear();
-                let last = accounts.next_seq - 1;
-                let mut commit = self.commit_lock();
-                commit.failed_up_to = last;
-                commit.error = error.to_string();
-                commit.syncing = false;
             }
         }
+        drop(accounts);
+        self.commit_lock().syncing = false;
         self.committed.notify_all();
     }
 
@@ -295,11 +351,11 @@ impl Ledger {
             .ok_or_else(|| LedgerError::Storage("no randomness for the salt".into()))?;
         // Otro hilo pudo registrar el mismo nombre mientras se calculaba el
         // hash: `apply` lo vuelve a comprobar con el candado tomado.
-        let seq = self.lock().record(Op::Register {
+        let receipt = self.lock().record(Op::Register {
             name: name.to_string(),
             password_hash,
         })?;
-        self.wait_durable(seq)?;
+        self.wait_durable(&receipt)?;
         Ok(name.to_string())
     }
 
@@ -333,8 +389,8 @@ impl Ledger {
             name: name.to_string(),
             dollars,
         };
-        let seq = self.lock().record(op)?;
-        self.wait_durable(seq)
+        let receipt = self.lock().record(op)?;
+        self.wait_durable(&receipt)
     }
 
     /// Saldo de `name` en dólares; `None` si no existe o no lo declaró.
@@ -351,14 +407,15 @@ impl Ledger {
     /// destino), `NoBalanceYet`, `InsufficientFunds`, `Overflow`, `Storage`.
     pub fn transfer(&self, from: &str, to: &str, dollars: u64) -> Result<Transfer, LedgerError> {
         let applied = self.transfer_unsynced(from, to, dollars)?;
-        self.wait_durable(applied.seq)?;
+        self.wait_durable(&applied.receipt)?;
         Ok(applied.transfer)
     }
 
     /// La primera mitad de [`Ledger::transfer`]: aplica la transferencia en
     /// memoria y la deja en el diario pendiente, sin esperar al disco. Quien
     /// llama **no debe confirmarla** a nadie hasta que
-    /// [`Ledger::wait_durable`] con su número devuelva `Ok`.
+    /// [`Ledger::wait_durable`] con **su** recibo devuelva `Ok` (que otra
+    /// posterior esté en disco no dice nada de esta).
     ///
     /// Sirve para que un hilo con varias transferencias ya leídas las
     /// aplique todas y espere un solo `fdatasync` (issue #5). Errores: los
@@ -376,7 +433,7 @@ impl Ledger {
             to: to.to_string(),
             dollars,
         };
-        let seq = accounts.record(op)?;
+        let receipt = accounts.record(op)?;
         let (Some(source), Some(target)) =
             (accounts.by_key.get(&from_key), accounts.by_key.get(&to_key))
         else {
@@ -388,15 +445,20 @@ impl Ledger {
             to_name: target.name.clone(),
             to_balance: target.balance.unwrap_or(0),
         };
-        Ok(Unsynced { seq, transfer })
+        Ok(Unsynced { receipt, transfer })
     }
 
     /// Escribe y sincroniza todo lo aplicado hasta ahora (para apagar el
     /// servidor). Error: `Storage` si el disco falló (lo no sincronizado ya
     /// se deshizo en memoria).
     pub fn flush(&self) -> Result<(), LedgerError> {
-        let last = self.lock().next_seq - 1;
-        self.wait_durable(last)
+        // Cuando se sabe el resultado de la última, se sabe el de todas:
+        // una vuelta buena cubre las anteriores y una mala las deshace.
+        let last = self.lock().in_flight.last().map(|op| op.receipt.clone());
+        match last {
+            Some(receipt) => self.wait_durable(&receipt),
+            None => Ok(()),
+        }
     }
 
     /// Suma de todos los saldos declarados, en dólares (en `u128`, porque la
@@ -423,14 +485,19 @@ impl Ledger {
 
 impl Accounts {
     /// Aplica `op` con el candado tomado y la anota en el diario pendiente.
-    /// Devuelve su número, para esperar con `Ledger::durable`.
-    fn record(&mut self, op: Op) -> Result<u64, LedgerError> {
+    /// Devuelve su recibo, para esperar con [`Ledger::wait_durable`].
+    fn record(&mut self, op: Op) -> Result<Receipt, LedgerError> {
         let undo = self.apply(&op)?;
         let seq = self.next_seq;
         self.next_seq += 1;
         Entry { seq, op }.write_line(&mut self.pending);
-        self.undo.push((seq, undo));
-        Ok(seq)
+        let receipt = Receipt::new();
+        self.in_flight.push(InFlight {
+            seq,
+            undo,
+            receipt: receipt.clone(),
+        });
+        Ok(receipt)
     }
 
     /// Las reglas del dinero, en un solo lugar: comprueba `op` entera y, solo
@@ -523,7 +590,7 @@ impl Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::storage::tests::{Fault, Faulty};
     use std::thread;
 
     fn ledger(dir: &Path) -> Ledger {
@@ -608,17 +675,43 @@ mod tests {
         assert_eq!(ledger.verify("bob", "pw"), Ok(("bob".into(), Some(1500))));
     }
 
+    /// Pone en el diario de `ledger` un archivo que falla según `plan`.
+    fn faulty(ledger: &Ledger, plan: impl FnMut(usize) -> Fault + Send + 'static) {
+        let plan: Arc<Mutex<dyn FnMut(usize) -> Fault + Send>> = Arc::new(Mutex::new(plan));
+        ledger.wrap_journal(|inner| {
+            Box::new(Faulty {
+                inner,
+                plan,
+                writes: 0,
+            })
+        });
+    }
+
+    /// Las transferencias que quedaron en el diario, por monto.
+    fn journaled_amounts(dir: &Path) -> Vec<u64> {
+        let text = std::fs::read_to_string(dir.join(crate::storage::JOURNAL_FILE)).expect("diario");
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Entry>(line).ok())
+            .filter_map(|entry| match entry.op {
+                Op::Transfer { dollars, .. } => Some(dollars),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn a_failed_save_changes_nothing_in_memory() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ledger = ledger(dir.path());
         account(&ledger, "alice", 3000);
         account(&ledger, "bob", 500);
-        // Un diario que apunta a /dev/full: cada escritura falla con "disco
-        // lleno" (ENOSPC), también siendo root.
-        let journal = dir.path().join(crate::storage::JOURNAL_FILE);
-        std::fs::rename(&journal, dir.path().join("aparte")).expect("rename");
-        std::os::unix::fs::symlink("/dev/full", &journal).expect("symlink");
+        // Las dos escrituras siguientes fallan (una a medias); después, el
+        // disco vuelve.
+        faulty(&ledger, |write| match write {
+            0 => Fault::Torn,
+            1 => Fault::Fail,
+            _ => Fault::Pass,
+        });
         assert!(matches!(
             ledger.transfer("alice", "bob", 1),
             Err(LedgerError::Storage(_))
@@ -630,12 +723,106 @@ mod tests {
         assert_eq!(ledger.balance("alice"), Some(3000));
         assert_eq!(ledger.balance("bob"), Some(500));
         assert_eq!(ledger.len(), 2);
-        std::fs::remove_file(&journal).expect("rm");
-        std::fs::rename(dir.path().join("aparte"), &journal).expect("rename");
-        ledger.transfer("alice", "bob", 1).expect("transfer");
+        ledger.transfer("alice", "bob", 2).expect("transfer");
+        drop(ledger);
         let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
-        assert_eq!(reopened.balance("alice"), Some(2999));
+        assert_eq!(reopened.balance("alice"), Some(2998));
         assert_eq!(reopened.len(), 2);
+        assert_eq!(journaled_amounts(dir.path()), [2]);
+    }
+
+    /// La confirmación falsa del issue #12, paso a paso: la vuelta que
+    /// llevaba la transferencia de 7 falla y la deshace; después una vuelta
+    /// buena escribe la de 8. Quien espera la de 7 debe recibir el error,
+    /// aunque "lo escrito" ya pase de su número.
+    #[test]
+    fn a_failed_operation_stays_failed_after_a_later_good_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ledger = ledger(dir.path());
+        account(&ledger, "alice", 100);
+        account(&ledger, "bob", 0);
+        faulty(&ledger, |write| match write {
+            0 => Fault::Fail,
+            _ => Fault::Pass,
+        });
+        let seven = ledger.transfer_unsynced("alice", "bob", 7).expect("7");
+        // Otro hilo (aquí, `flush`) corre la vuelta que falla.
+        assert!(ledger.flush().is_err());
+        let eight = ledger.transfer_unsynced("alice", "bob", 8).expect("8");
+        assert_eq!(ledger.wait_durable(&eight.receipt), Ok(()));
+        assert!(matches!(
+            ledger.wait_durable(&seven.receipt),
+            Err(LedgerError::Storage(_))
+        ));
+        assert_eq!(ledger.balance("alice"), Some(92));
+        assert_eq!(journaled_amounts(dir.path()), [8]);
+    }
+
+    /// Muchos hilos con transferencias en tubería (varias aplicadas antes de
+    /// esperar) y un disco que falla una de cada tres escrituras, a veces a
+    /// medias: cada transferencia confirmada está en el diario, ninguna
+    /// rechazada lo está, y al reabrir los saldos son los de memoria.
+    #[test]
+    fn pipelined_transfers_with_a_flaky_disk_confirm_exactly_what_is_on_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ledger = Arc::new(ledger(dir.path()));
+        let names: Vec<String> = (0..4).map(|i| format!("user{i}")).collect();
+        for name in &names {
+            account(&ledger, name, 100_000_000);
+        }
+        account(&ledger, "sink", 0);
+        let before = ledger.total();
+        faulty(&ledger, |write| match write % 3 {
+            0 if write % 2 == 0 => Fault::Torn,
+            0 => Fault::Fail,
+            _ => Fault::Pass,
+        });
+        let threads: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(t, name)| {
+                let ledger = Arc::clone(&ledger);
+                let name = name.clone();
+                thread::spawn(move || {
+                    let (mut acked, mut refused) = (Vec::new(), Vec::new());
+                    for round in 0..60u64 {
+                        // Montos únicos: hilo, vuelta y posición.
+                        let batch: Vec<(u64, Unsynced)> = (0..5u64)
+                            .map(|i| {
+                                let dollars = 1 + t as u64 * 10_000 + round * 10 + i;
+                                let applied = ledger.transfer_unsynced(&name, "sink", dollars);
+                                (dollars, applied.expect("hay saldo"))
+                            })
+                            .collect();
+                        for (dollars, applied) in batch {
+                            match ledger.wait_durable(&applied.receipt) {
+                                Ok(()) => acked.push(dollars),
+                                Err(_) => refused.push(dollars),
+                            }
+                        }
+                    }
+                    (acked, refused)
+                })
+            })
+            .collect();
+        let (mut acked, mut refused) = (Vec::new(), Vec::new());
+        for thread in threads {
+            let (a, r) = thread.join().expect("join");
+            acked.extend(a);
+            refused.extend(r);
+        }
+        assert!(!acked.is_empty() && !refused.is_empty(), "hubo de los dos");
+        let mut journaled = journaled_amounts(dir.path());
+        journaled.sort_unstable();
+        acked.sort_unstable();
+        assert_eq!(journaled, acked, "en el diario = lo confirmado");
+        let sink = ledger.balance("sink").expect("sink");
+        assert_eq!(u128::from(sink), acked.iter().map(|&d| u128::from(d)).sum());
+        assert_eq!(ledger.total(), before);
+        drop(ledger);
+        let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
+        assert_eq!(reopened.balance("sink"), Some(sink));
+        assert_eq!(reopened.total(), before);
     }
 
     #[test]
@@ -665,7 +852,7 @@ mod tests {
             .expect("debe rechazarlo")
             .to_string();
         assert!(
-            error.contains("line 5") && error.contains("InsufficientFunds"),
+            error.contains("line 6") && error.contains("InsufficientFunds"),
             "{error}"
         );
     }
@@ -691,6 +878,7 @@ mod tests {
         );
         let snapshot = std::fs::read_to_string(dir.path().join("usuarios.json")).expect("foto");
         assert!(snapshot.contains("\"applied\""), "{snapshot}");
+        drop(ledger);
         let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
         assert_eq!(reopened.balance("alice"), Some(999_900));
         assert_eq!(reopened.balance("bob"), Some(100));
@@ -728,6 +916,7 @@ mod tests {
         let accepted: usize = threads.into_iter().map(|t| t.join().expect("join")).sum();
         assert!(accepted > 100, "solo {accepted} transferencias aceptadas");
         assert_eq!(ledger.total(), before);
+        drop(ledger);
         let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
         assert_eq!(reopened.total(), before);
     }

@@ -11,7 +11,9 @@
 //! - [`outbox`]: la cola de salida acotada de cada cliente.
 //! - [`room`]: quién está conectado y cómo llegarle.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente.
+//! - [`console`]: la consola del servidor, con su propio hilo escritor.
 //! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites.
+//! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
 //! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`echo`]: el servidor de eco del enunciado 002.
@@ -19,6 +21,7 @@
 
 pub mod abuse;
 pub mod cliente;
+pub mod console;
 pub mod echo;
 pub mod framing;
 pub mod ledger;

@@ -184,10 +184,13 @@ pub enum Event {
     /// `[SERVER] Client: The server is shutting down.`: a todos, al
     /// apagarse con SIGINT o SIGTERM (issue #6).
     ShuttingDown,
-    /// `[SERVER] Client: You kept sending too fast, so you were
-    /// disconnected.`: a quien siguió inundando tras el aviso de
-    /// [`Problem::TooFast`], justo antes de cerrar su sesión (issue #6).
-    Flooded,
+    /// `[SERVER] Client: You are sending faster than N lines per second;
+    /// your lines are being delayed.`: a quien envía por TCP más de
+    /// `--max-lines-per-sec` líneas, la primera vez en cada ráfaga. Sus
+    /// líneas no se pierden: el servidor deja de leerlas hasta que le toca,
+    /// y el control de flujo de TCP frena al emisor (RFC 1459 §8.10;
+    /// issue #12).
+    Paced(u32),
     /// `[SERVER] Client: Too many failed sign-ins, so the connection was
     /// closed.`: tras `--max-signin-failures` contraseñas fallidas en una
     /// conexión (issue #6).
@@ -204,7 +207,6 @@ const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> 
 const USERS_TEXT: &str = "Connected users: ";
 const SERVER_FULL_TEXT: &str = "The server is full, try again later.";
 const SHUTTING_DOWN_TEXT: &str = "The server is shutting down.";
-const FLOODED_TEXT: &str = "You kept sending too fast, so you were disconnected.";
 const TOO_MANY_FAILURES_TEXT: &str = "Too many failed sign-ins, so the connection was closed.";
 
 const USAGE_REGISTER: &str = ":register <name> <password>";
@@ -430,7 +432,6 @@ fn parse_notice(notice: &str) -> Option<Event> {
         HELP_TEXT => return Some(Event::Help),
         SERVER_FULL_TEXT => return Some(Event::ServerFull),
         SHUTTING_DOWN_TEXT => return Some(Event::ShuttingDown),
-        FLOODED_TEXT => return Some(Event::Flooded),
         TOO_MANY_FAILURES_TEXT => return Some(Event::TooManyFailures),
         _ => {}
     }
@@ -440,6 +441,13 @@ fn parse_notice(notice: &str) -> Option<Event> {
         " seconds, so the connection was closed.",
     ) {
         return Some(Event::SigninTimeout(parse_digits(secs)?));
+    }
+    if let Some(n) = between(
+        notice,
+        "You are sending faster than ",
+        " lines per second; your lines are being delayed.",
+    ) {
+        return Some(Event::Paced(u32::try_from(parse_digits(n)?).ok()?));
     }
     if let Some(list) = notice.strip_prefix(USERS_TEXT) {
         let names: Vec<String> = if list.is_empty() {
@@ -677,7 +685,10 @@ impl fmt::Display for Event {
                 "{s}You did not sign in within {secs} seconds, so the connection was closed."
             ),
             Event::ShuttingDown => write!(f, "{s}{SHUTTING_DOWN_TEXT}"),
-            Event::Flooded => write!(f, "{s}{FLOODED_TEXT}"),
+            Event::Paced(n) => write!(
+                f,
+                "{s}You are sending faster than {n} lines per second; your lines are being delayed."
+            ),
             Event::TooManyFailures => write!(f, "{s}{TOO_MANY_FAILURES_TEXT}"),
             Event::Error(problem) => write!(f, "{s}{problem}"),
         }
@@ -1081,7 +1092,7 @@ mod tests {
             Event::ServerFull,
             Event::SigninTimeout(60),
             Event::ShuttingDown,
-            Event::Flooded,
+            Event::Paced(20),
             Event::TooManyFailures,
         ];
         events.extend(problems.into_iter().map(Event::Error));

@@ -9,6 +9,7 @@
 //! lee la línea de comandos (`--addr`, `--data-dir`...).
 
 use crate::abuse::Limits;
+use crate::console::Logger;
 use crate::framing::{ElasticReader, Frame, read_frame};
 use crate::ledger::Ledger;
 use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
@@ -16,7 +17,7 @@ use crate::password::HashCost;
 use crate::protocolo::Event;
 use crate::protocolo::MAX_LINE_BYTES;
 use crate::session::{Chat, Console, Flow, Session, send};
-use crate::storage::StorageError;
+use crate::storage::{DirLock, StorageError};
 use crate::udp::{self, UdpServer};
 use std::collections::HashMap;
 use std::fmt;
@@ -66,7 +67,8 @@ Opciones:
   --addr HOST:PUERTO       dirección donde escuchar, TCP y UDP (por defecto
                            127.0.0.1:5500; puerto 0 = uno libre; IPv6 como [::1]:5500)
   --data-dir DIR           directorio de datos: diario.jsonl y usuarios.json
-                           (por defecto ./datos)
+                           (por defecto ./datos); un solo servidor por
+                           directorio (lo protege el candado DIR/.lock)
   --max-queue-bytes N      bytes pendientes por cliente antes de desconectarlo
                            (por defecto 1048576 = 1 MiB)
   --hash-cost COSTO        owasp (por defecto: Argon2id, 19 MiB, t=2) o minimal
@@ -79,8 +81,9 @@ Opciones:
   --signin-timeout-secs N  segundos para iniciar sesión; después se avisa y se
                            cierra la conexión (por defecto 60; 0 = sin límite)
   --max-lines-per-sec N    líneas por segundo por usuario (TCP y UDP juntos), con
-                           ráfagas de 3 s de líneas; las de más se descartan con
-                           un aviso, y quien sigue inundando se desconecta
+                           ráfagas de 3 s de líneas; por TCP, las de más esperan
+                           su turno (no se pierde ninguna: el emisor va más
+                           lento); por UDP se descartan y se cuentan
                            (por defecto 20; 0 = sin límite)
   --max-signin-failures N  contraseñas fallidas por conexión (después se cierra)
                            y por dirección IP (después se bloquea 30 s, el doble
@@ -242,14 +245,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Carga las cuentas y abre los sockets: TCP (`socket` + `bind` +
+    /// Toma el candado del directorio de datos, abre los sockets y carga
+    /// las cuentas, en ese orden: un segundo servidor sobre el mismo
+    /// directorio se detiene antes de abrir ningún socket o tocar ningún
+    /// archivo de datos, y uno cuyo puerto está ocupado se detiene antes de
+    /// leer (y recortar) el diario. Los sockets: TCP (`socket` + `bind` +
     /// `listen`, en una sola llamada de `std`) y UDP (`socket` + `bind`) en
     /// la misma dirección y el mismo número de puerto. Los puertos TCP y UDP
     /// son espacios distintos: el 5500/TCP y el 5500/UDP no chocan.
     /// `console` recibe las líneas de consola. Errores: [`ServerError`].
     pub fn bind(config: &Config, console: Console) -> Result<Server, ServerError> {
-        let ledger =
-            Ledger::open(&config.data_dir, config.hash_cost).map_err(ServerError::Storage)?;
+        let lock = DirLock::acquire(&config.data_dir).map_err(ServerError::Storage)?;
         let bind_error = |error| ServerError::Bind {
             addr: config.addr.clone(),
             error,
@@ -259,6 +265,7 @@ impl Server {
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
+        let ledger = Ledger::open_locked(lock, config.hash_cost).map_err(ServerError::Storage)?;
         let chat = Arc::new(Chat::new(ledger, config.limits, console));
         let flusher = Flusher::start().map_err(ServerError::Thread)?;
         let udp = UdpServer::new(
@@ -438,10 +445,7 @@ impl Listener {
         };
         thread::Builder::new()
             .name(format!("client {addr}"))
-            .spawn(move || {
-                let _registered = registered;
-                client.serve();
-            })?;
+            .spawn(move || client.serve(registered))?;
         Ok(())
     }
 }
@@ -461,8 +465,10 @@ struct Client {
 impl Client {
     /// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
     /// conexión, y al salir (aun si algo entró en pánico) cierra la sesión,
-    /// para que la cuenta no quede "conectada" para siempre.
-    fn serve(self) {
+    /// para que la cuenta no quede "conectada" para siempre. `registered`
+    /// es su lugar en `--max-clients`, que se libera antes de anunciar el
+    /// cierre: quien ve `Connection closed` y se conecta encuentra el lugar.
+    fn serve(self, registered: Registered) {
         let Client {
             chat,
             stream,
@@ -485,8 +491,25 @@ impl Client {
                 let mut frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
                 // Todas las líneas que ya llegaron se atienden en una tanda:
                 // sus entregas salen juntas, un `write` por destinatario.
-                let _batch = WriteBatch::begin();
+                let mut batch = WriteBatch::begin();
                 loop {
+                    let text: &[u8] = match frame {
+                        Ok(Frame::Line) => &line,
+                        _ => b"",
+                    };
+                    if matches!(frame, Ok(Frame::Line | Frame::TooLong))
+                        && let Some(wait) = session.pace(&chat, text, Instant::now())
+                    {
+                        // Frenar al que envía de más (`--max-lines-per-sec`):
+                        // este hilo no lee ni atiende nada durante `wait`, así
+                        // que el búfer del kernel se llena y TCP detiene al
+                        // emisor. Antes, lo ya atendido sale (la tanda se
+                        // cierra): los demás no esperan por él, y las
+                        // entregas *a* este cliente siguen por su cola.
+                        drop(batch);
+                        thread::sleep(wait);
+                        batch = WriteBatch::begin();
+                    }
                     match frame {
                         Ok(Frame::Line) => {
                             if session.handle(&chat, &line) == Flow::Close {
@@ -513,6 +536,7 @@ impl Client {
                     }
                     frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
                 }
+                drop(batch);
             }
         }));
         if outcome.is_err() {
@@ -522,6 +546,11 @@ impl Client {
         }
         session.end(&chat);
         outbox.finish(GOODBYE_GRACE);
+        // Primero el lugar, después el anuncio (si no, un cliente que se
+        // conecta al ver el anuncio podía encontrar el servidor "lleno").
+        // Si algo de arriba entrara en pánico fuera del `catch_unwind`, el
+        // `Drop` de `registered` lo libera igual.
+        drop(registered);
         chat.log(&format!("Connection closed: {peer}"));
     }
 }
@@ -591,27 +620,39 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
-/// Una consola que escribe en la salida estándar. Si nadie la lee (tubería
-/// cerrada), las líneas se pierden, pero el servidor sigue.
-pub fn stdout_console() -> Console {
-    Box::new(|line| {
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-    })
+/// La consola del servidor: la salida estándar, escrita por su propio hilo
+/// (ver `console`). Si nadie la lee o se detiene (Ctrl-S, una tubería que
+/// nadie vacía), las líneas de más se descartan y se cuentan, y el chat
+/// sigue. Error: no se pudo crear el hilo escritor.
+pub fn stdout_console() -> Result<Console, ServerError> {
+    Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
+}
+
+/// Imprime `Listening on ADDR` directamente en la salida estándar, antes de
+/// aceptar a nadie: es la primera línea, la que leen las pruebas y los
+/// guiones para saber el puerto. Error: no se pudo escribir.
+fn announce(addr: &str) -> Result<(), ServerError> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "Listening on {addr}")
+        .and_then(|()| out.flush())
+        .map_err(|error| ServerError::Bind {
+            addr: addr.to_string(),
+            error,
+        })
 }
 
 /// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO` como
 /// primera línea y atiende para siempre. Errores: [`ServerError`].
 pub fn run(config: &Config) -> Result<(), ServerError> {
     if config.echo {
-        return crate::echo::run(&config.addr, stdout_console()).map_err(|error| {
+        return crate::echo::run(&config.addr, stdout_console()?).map_err(|error| {
             ServerError::Bind {
                 addr: config.addr.clone(),
                 error,
             }
         });
     }
-    let server = Server::bind(config, stdout_console())?;
+    let server = Server::bind(config, stdout_console()?)?;
     let addr = server.local_addr().map_err(|error| ServerError::Bind {
         addr: config.addr.clone(),
         error,
@@ -621,7 +662,15 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
         Arc::clone(&server.tcp.connections),
     )
     .map_err(ServerError::Thread)?;
-    server.tcp.chat.log(&format!("Listening on {addr}"));
+    announce(&addr.to_string())?;
+    let torn = server.tcp.chat.ledger.torn_bytes();
+    if torn > 0 {
+        server.tcp.chat.log(&format!(
+            "ignored the last {torn} bytes of {}: a journal line cut off \
+             before its end (a crash while writing), never confirmed to anyone",
+            config.data_dir.join(crate::storage::JOURNAL_FILE).display()
+        ));
+    }
     server.serve().map_err(|error| ServerError::Bind {
         addr: addr.to_string(),
         error,

@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Dónde escribe el servidor sus líneas de consola (la salida estándar en el
-/// programa; un vector en las pruebas).
-pub type Console = Box<dyn Fn(&str) + Send + Sync>;
+pub use crate::console::Console;
 
 /// El estado compartido por todos los hilos del servidor, y las acciones
 /// del chat que no dependen del transporte.
@@ -98,9 +96,16 @@ impl Chat {
         }
     }
 
-    /// Escribe una línea en la consola del servidor.
+    /// Escribe una línea en la consola del servidor (sin esperar nunca a
+    /// la terminal: ver `console`).
     pub fn log(&self, line: &str) {
-        (self.console)(line);
+        self.console.line(line);
+    }
+
+    /// Espera, como mucho `within`, a que la consola escriba lo registrado
+    /// (antes de terminar el proceso).
+    pub fn flush_console(&self, within: Duration) {
+        self.console.flush(within);
     }
 
     /// `:register`: crea la cuenta y la reserva para `presence`. `peer`
@@ -254,31 +259,31 @@ impl Chat {
         }
     }
 
-    /// Cuenta una línea del usuario `name` contra su límite de líneas por
-    /// segundo (`--max-lines-per-sec`) y devuelve el [`Verdict`]. Si no es
-    /// `Pass`, los avisos ya salieron por `reply` (ver
-    /// [`Chat::answer_verdict`]); con [`Verdict::Disconnect`], quien llama
-    /// cierra la sesión por su transporte.
-    pub fn admit(&self, name: &str, reply: &Arc<Outbox>) -> Verdict {
-        let verdict = self.guards.line_from(name, Instant::now());
-        self.answer_verdict(verdict, name, reply);
-        verdict
+    /// Cuenta un datagrama del usuario `name` contra su límite de líneas
+    /// por segundo (`--max-lines-per-sec`, el mismo balde que su conexión
+    /// TCP). Devuelve `true` si hay que atenderlo; si no, se descarta, y el
+    /// primero de cada ráfaga recibe [`Problem::TooFast`] por `reply`. Por
+    /// UDP no hay cómo frenar al emisor: descartar es lo único posible.
+    pub fn admit_datagram(&self, name: &str, reply: &Arc<Outbox>) -> bool {
+        match self.guards.datagram_from(name, Instant::now()) {
+            Verdict::Drop { warn } => {
+                if warn {
+                    let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+                    send(reply, &Event::Error(Problem::TooFast(per_sec)));
+                }
+                false
+            }
+            Verdict::Pass | Verdict::Delay { .. } => true,
+        }
     }
 
-    /// Los avisos de un [`Verdict`] que no es `Pass` (ver [`Chat::admit`]);
-    /// `who` nombra al cliente en la consola.
-    pub fn answer_verdict(&self, verdict: Verdict, who: &str, reply: &Arc<Outbox>) {
-        match verdict {
-            Verdict::Pass | Verdict::Drop { warn: false } => {}
-            Verdict::Drop { warn: true } => {
-                let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
-                send(reply, &Event::Error(Problem::TooFast(per_sec)));
-            }
-            Verdict::Disconnect => {
-                send(reply, &Event::Flooded);
-                self.log(&format!("{who} kept flooding; disconnected"));
-            }
-        }
+    /// Anota en la consola los datagramas descartados de `who` en una
+    /// ráfaga que terminó.
+    pub fn log_dropped(&self, who: &str, dropped: u32) {
+        let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+        self.log(&format!(
+            "{who}: {dropped} UDP lines dropped (over {per_sec} lines per second)"
+        ));
     }
 
     fn join(&self, name: &str) {
@@ -291,7 +296,9 @@ impl Chat {
     /// avisa a los demás y a la consola (salvo durante el apagado).
     pub fn leave(&self, token: &str) {
         if let Some((name, others)) = self.room.leave(token) {
-            self.guards.forget_calm(&name, Instant::now());
+            if let Some(dropped) = self.guards.forget_calm(&name, Instant::now()) {
+                self.log_dropped(&name, dropped);
+            }
             if self.is_shutting_down() {
                 return;
             }
@@ -397,28 +404,22 @@ impl Chat {
     }
 
     /// La segunda mitad de `:t`, para todas las transferencias de `started`
-    /// a la vez (y lo vacía): espera un solo `fdatasync` que las cubra, y
-    /// recién entonces confirma cada una a `reply` y avisa a su destinatario.
-    /// Si el disco falló, las que no llegaron a disco ya se deshicieron y
-    /// reciben el error de almacenamiento (enunciado: nada confirmado se
-    /// pierde).
+    /// a la vez (y lo vacía): espera el recibo de **cada una** (la primera
+    /// espera suele hacer el único `fdatasync` que las cubre a todas, y las
+    /// demás ya lo encuentran lleno), y recién entonces confirma cada una a
+    /// `reply` y avisa a su destinatario. Si el disco falló, las que no
+    /// llegaron a disco ya se deshicieron y reciben el error de
+    /// almacenamiento (enunciado: nada confirmado se pierde). Que la última
+    /// esté en disco no dice nada de las anteriores: una vuelta fallida pudo
+    /// deshacerlas antes de que una buena escribiera la última (issue #12).
     pub fn confirm_transfers(&self, started: &mut Vec<StartedTransfer>, reply: &Arc<Outbox>) {
-        let Some(last) = started.last() else {
-            return;
-        };
-        // Si la última está en disco, todas las anteriores también.
-        let all_durable = self.ledger.wait_durable(last.applied.seq).is_ok();
         for StartedTransfer {
             from,
             amount,
             applied,
         } in started.drain(..)
         {
-            let durable = match all_durable {
-                true => Ok(()),
-                false => self.ledger.wait_durable(applied.seq),
-            };
-            if let Err(error) = durable {
+            if let Err(error) = self.ledger.wait_durable(&applied.receipt) {
                 let problem = self.storage_failed(&error);
                 send(reply, &Event::Error(problem));
                 continue;
@@ -499,32 +500,36 @@ impl Session {
         }
     }
 
-    /// Cuenta una línea que llegó (completa, o descartada por larga) contra
-    /// el límite de líneas por segundo. Devuelve `None` si hay que
-    /// atenderla, o qué hacer con la conexión si se descartó. `:q` siempre
-    /// pasa: salir nunca es inundar.
-    fn admit(&mut self, chat: &Chat, bytes: &[u8]) -> Option<Flow> {
+    /// Cuenta una línea que llegó en `now` (completa, o descartada por
+    /// larga) contra el límite de líneas por segundo, y dice cuánto debe
+    /// esperar el hilo **antes** de atenderla (`None`: ya). Ninguna línea se
+    /// descarta: quien envía de más por TCP solo va más lento (issue #12).
+    /// Si hay que esperar, antes se confirma lo pendiente (las respuestas
+    /// salen en el orden de las líneas) y, la primera vez en cada ráfaga,
+    /// se avisa [`Event::Paced`]. `:q` nunca espera: salir no es inundar.
+    pub fn pace(&mut self, chat: &Chat, bytes: &[u8], now: Instant) -> Option<Duration> {
         if bytes.trim_ascii() == b":q" {
             return None;
         }
-        let now = Instant::now();
+        let rate = chat.guards.rate?;
         let (verdict, who) = match (&self.signed, &mut self.anonymous_lines) {
-            (Some(signed), _) => (chat.guards.line_from(&signed.name, now), &signed.name),
-            (None, Some(limiter)) => (limiter.check(chat.guards.rate?, now), &self.peer),
+            (Some(signed), _) => (chat.guards.pace_line(&signed.name, now), &signed.name),
+            (None, Some(limiter)) => (limiter.pace(rate, now), &self.peer),
             (None, None) => return None,
         };
-        if verdict == Verdict::Pass {
+        let Verdict::Delay { wait, warn } = verdict else {
             return None;
-        }
-        // Las transferencias ya aplicadas se confirman antes del aviso: las
-        // respuestas salen en el orden de las líneas.
+        };
         let who = who.clone();
         self.settle(chat);
-        chat.answer_verdict(verdict, &who, &self.outbox);
-        Some(match verdict {
-            Verdict::Disconnect => Flow::Close,
-            _ => Flow::Continue,
-        })
+        if warn {
+            send(&self.outbox, &Event::Paced(rate.per_sec));
+            chat.log(&format!(
+                "{who} sends faster than {} lines per second; its lines are delayed",
+                rate.per_sec
+            ));
+        }
+        Some(wait)
     }
 
     /// Responde un error a este cliente, después de confirmar lo pendiente.
@@ -533,13 +538,10 @@ impl Session {
         send(&self.outbox, &Event::Error(problem));
     }
 
-    /// Una línea que el marco descartó por pasar de `MAX_LINE_BYTES`: cuenta
-    /// para el límite de líneas por segundo como cualquier otra, y recibe
-    /// [`Problem::LineTooLong`].
+    /// Una línea que el marco descartó por pasar de `MAX_LINE_BYTES`: recibe
+    /// [`Problem::LineTooLong`] (y cuenta para el límite de líneas por
+    /// segundo como cualquier otra: ver [`Session::pace`]).
     pub fn too_long(&mut self, chat: &Chat) -> Flow {
-        if let Some(flow) = self.admit(chat, b"") {
-            return flow;
-        }
         self.reject(chat, Problem::LineTooLong);
         Flow::Continue
     }
@@ -553,9 +555,6 @@ impl Session {
     /// pendiente, así las respuestas salen en el orden de las líneas. Quien
     /// llama debe llamar a `settle` antes de esperar más datos del socket.
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
-        if let Some(flow) = self.admit(chat, bytes) {
-            return flow;
-        }
         let Ok(line) = std::str::from_utf8(bytes) else {
             self.reject(chat, Problem::InvalidUtf8);
             return Flow::Continue;
@@ -702,7 +701,7 @@ mod tests {
             let chat = Chat::new(
                 ledger,
                 Limits::OFF,
-                Box::new(move |line| sink.lock().expect("lock").push(line.to_string())),
+                Box::new(move |line: &str| sink.lock().expect("lock").push(line.to_string())),
             );
             Fixture {
                 chat,

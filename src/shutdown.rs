@@ -80,6 +80,9 @@ pub fn on_signal_shut_down(chat: Arc<Chat>, connections: Arc<Connections>) -> io
             chat.log(&format!("Signal {signum} received: shutting down"));
             shutdown(&chat, &connections, SHUTDOWN_GRACE);
             chat.log("Server stopped.");
+            // La consola escribe en su propio hilo: se le da un momento
+            // para vaciar su cola antes de terminar el proceso.
+            chat.flush_console(SHUTDOWN_GRACE);
             std::process::exit(0);
         })?;
     Ok(())

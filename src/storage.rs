@@ -1,18 +1,26 @@
-//! La persistencia de las cuentas: dos archivos en el directorio de datos.
+//! La persistencia de las cuentas: los archivos del directorio de datos.
 //!
 //! - `diario.jsonl`, el **diario** (*journal*): una línea JSON por operación
 //!   confirmada (registro, saldo inicial, transferencia), siempre agregada al
 //!   final (`O_APPEND`) y forzada a disco (`fdatasync`) antes de confirmar.
 //!   Guardar una transferencia cuesta lo mismo con 10 cuentas que con 10.000.
+//!   Su primera línea es una cabecera, `{"after_snapshot":N}`: el diario
+//!   continúa la foto que incluye hasta la operación `N`.
 //! - `usuarios.json`, la **foto** (*snapshot*): todas las cuentas, con el
 //!   número de la última operación que incluye (`applied`). Cuando el diario
 //!   crece, se escribe una foto nueva (temporal + `fsync` + `rename`, atómico
-//!   en POSIX) y se vacía el diario.
+//!   en POSIX) y el diario vuelve a ser solo su cabecera.
+//! - `.lock`, el **candado** del directorio: un `flock` exclusivo que el
+//!   servidor toma antes de leer nada y que el sistema suelta cuando el
+//!   proceso muere (también con SIGKILL). Dos servidores sobre los mismos
+//!   archivos se pisarían las escrituras: el segundo no arranca.
 //!
 //! Al abrir: foto + las operaciones del diario con número mayor que
 //! `applied`. Así, morir entre escribir la foto y vaciar el diario no aplica
 //! nada dos veces, y morir a mitad de una línea del diario solo pierde esa
-//! línea, que nunca se confirmó (su `fdatasync` no volvió).
+//! línea, que nunca se confirmó (su `fdatasync` no volvió). Si el diario
+//! necesita una foto que falta o es más vieja que él, el servidor no
+//! arranca: empezar de cero borraría cuentas en silencio.
 //!
 //! Este módulo no sabe de reglas de dinero ni de concurrencia: lee y escribe
 //! lo que `ledger` le entrega. Las reglas al volver a aplicar el diario son
@@ -20,7 +28,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +37,9 @@ pub const DATA_FILE: &str = "usuarios.json";
 
 /// Nombre del diario dentro del directorio de datos.
 pub const JOURNAL_FILE: &str = "diario.jsonl";
+
+/// Nombre del archivo de candado dentro del directorio de datos.
+pub const LOCK_FILE: &str = ".lock";
 
 /// Versión del formato de la foto que escribe este código. La versión 1 (sin
 /// `applied`, de antes del diario) se sigue leyendo.
@@ -95,6 +106,24 @@ impl Entry {
     }
 }
 
+/// La cabecera del diario, su primera línea: el diario continúa la foto que
+/// incluye hasta la operación `after_snapshot`. Sin ella, perder la foto
+/// pasaría inadvertido: las operaciones del diario se aplicarían sobre
+/// cero cuentas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    after_snapshot: u64,
+}
+
+impl Header {
+    fn to_line(self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(&self).unwrap_or_default();
+        line.push(b'\n');
+        line
+    }
+}
+
 #[derive(Deserialize)]
 struct DataFile {
     version: u32,
@@ -121,6 +150,10 @@ pub struct Loaded {
     /// Operaciones del diario posteriores a la foto, en orden, con su número
     /// de línea (desde 1) para los mensajes de error.
     pub entries: Vec<(usize, Entry)>,
+    /// Bytes de una última línea del diario sin su `\n` que se descartaron:
+    /// una escritura cortada por una muerte o un corte de luz, que nunca se
+    /// confirmó a nadie. 0 si no había.
+    pub torn_bytes: u64,
 }
 
 /// Un archivo de datos que no se puede usar. El servidor se detiene con este
@@ -132,6 +165,17 @@ pub enum StorageError {
     Io { path: PathBuf, error: io::Error },
     /// El archivo existe pero su contenido no es válido.
     Corrupt { path: PathBuf, detail: String },
+    /// Otro proceso tiene tomado el candado del directorio: otro servidor
+    /// lo está usando.
+    Locked { dir: PathBuf },
+    /// El diario continúa una foto (`needs`: hasta qué operación) que falta
+    /// (`has` = `None`) o es más vieja (`has`: hasta dónde llega).
+    MissingSnapshot {
+        journal: PathBuf,
+        snapshot: PathBuf,
+        needs: u64,
+        has: Option<u64>,
+    },
 }
 
 impl fmt::Display for StorageError {
@@ -146,60 +190,175 @@ impl fmt::Display for StorageError {
                  fix or move it away, it will not be overwritten",
                 path.display()
             ),
+            StorageError::Locked { dir } => write!(
+                f,
+                "the data directory {} is in use by another servidor \
+                 (it holds {}); stop that one or pass another --data-dir",
+                dir.display(),
+                dir.join(LOCK_FILE).display()
+            ),
+            StorageError::MissingSnapshot {
+                journal,
+                snapshot,
+                needs,
+                has,
+            } => {
+                let found = match has {
+                    None => "is missing".to_string(),
+                    Some(applied) => format!("only includes up to operation {applied}"),
+                };
+                write!(
+                    f,
+                    "the journal {} continues the snapshot up to operation {needs}, \
+                     but {} {found}; restore the snapshot that goes with this journal \
+                     (starting from zero would lose accounts); nothing was changed",
+                    journal.display(),
+                    snapshot.display()
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for StorageError {}
 
-/// Los archivos de datos de un directorio.
+/// El candado exclusivo de un directorio de datos: mientras vive, ningún
+/// otro proceso puede tomarlo. Es un `flock(2)` sobre `DIR/.lock` (con
+/// [`File::try_lock`] de `std`); el sistema lo suelta cuando el proceso
+/// termina, aun con SIGKILL, así que nunca queda un candado viejo que haya
+/// que borrar a mano.
 #[derive(Debug)]
-pub struct Store {
+pub struct DirLock {
     dir: PathBuf,
-    path: PathBuf,
-    temp: PathBuf,
-    journal: PathBuf,
-    /// Bytes válidos del diario: tras un `write` fallido a medias, se
-    /// recorta hasta aquí antes de volver a escribir.
-    journal_len: u64,
-    /// El diario abierto para agregar, con su número de inodo.
-    journal_file: Option<(File, u64)>,
+    _file: File,
 }
 
-impl Store {
-    /// Abre (creándolo si falta) el directorio `dir` y lee la foto y el
-    /// diario. Un directorio vacío es un comienzo en limpio: se escribe una
-    /// foto vacía. Una última línea del diario sin `\n` (el proceso murió
-    /// mientras la escribía, así que nunca se confirmó) se descarta.
-    ///
-    /// Errores: [`StorageError::Io`] si no se puede crear el directorio o
-    /// leer un archivo; [`StorageError::Corrupt`] si la foto no es JSON del
-    /// formato esperado, tiene nombres repetidos (sin distinguir mayúsculas)
-    /// o inválidos, o si una línea completa del diario no se entiende o sus
-    /// números no crecen.
-    pub fn open(dir: &Path) -> Result<(Store, Loaded), StorageError> {
+impl DirLock {
+    /// Crea `dir` si falta y toma su candado, sin esperar. Errores:
+    /// [`StorageError::Locked`] si otro proceso lo tiene;
+    /// [`StorageError::Io`] si no se puede crear el directorio o el archivo
+    /// del candado.
+    pub fn acquire(dir: &Path) -> Result<DirLock, StorageError> {
         let io_error = |path: &Path| {
             let path = path.to_path_buf();
             move |error| StorageError::Io { path, error }
         };
         fs::create_dir_all(dir).map_err(io_error(dir))?;
-        let mut store = Store {
-            dir: dir.to_path_buf(),
-            path: dir.join(DATA_FILE),
-            temp: dir.join(format!("{DATA_FILE}.tmp")),
-            journal: dir.join(JOURNAL_FILE),
-            journal_len: 0,
-            journal_file: None,
+        let path = dir.join(LOCK_FILE);
+        // Para `flock` basta abrirlo para leer: así también se toma en un
+        // directorio de solo lectura, y el error que se ve es el del diario.
+        let file = match File::open(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path),
+            other => other,
+        }
+        .map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock {
+                dir: dir.to_path_buf(),
+                _file: file,
+            }),
+            Err(TryLockError::WouldBlock) => Err(StorageError::Locked {
+                dir: dir.to_path_buf(),
+            }),
+            Err(TryLockError::Error(error)) => Err(io_error(&path)(error)),
+        }
+    }
+
+    /// El directorio que protege.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Lo que el diario necesita del archivo donde se agrega. Es la costura
+/// (*seam*) por donde las pruebas ponen un archivo que falla cuando ellas
+/// dicen (ver las pruebas de `ledger`); en el servidor es un [`File`].
+pub trait JournalFile: Send {
+    /// Agrega `bytes` al final y los fuerza a disco (`write` + `fdatasync`).
+    /// Error: el de E/S; puede haber quedado escrita una parte.
+    fn append_durably(&mut self, bytes: &[u8]) -> io::Result<()>;
+
+    /// Recorta el archivo a `len` bytes y lo fuerza a disco. Error: el de
+    /// E/S.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl JournalFile for File {
+    fn append_durably(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)?;
+        self.sync_data()
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.sync_data()
+    }
+}
+
+/// Los archivos de datos de un directorio.
+pub struct Store {
+    dir: PathBuf,
+    path: PathBuf,
+    temp: PathBuf,
+    /// El diario abierto para agregar. Queda abierto entre escrituras: con
+    /// miles de sockets abiertos, abrirlo cada vez podría fallar por falta
+    /// de descriptores.
+    journal: Box<dyn JournalFile>,
+    /// Bytes válidos del diario (cabecera incluida).
+    journal_len: u64,
+    /// Una escritura anterior falló y quizá dejó una línea a medias: antes
+    /// de la próxima se recorta el diario a `journal_len`.
+    needs_trim: bool,
+    /// La última operación que incluye la foto en disco: va en la cabecera.
+    after_snapshot: u64,
+    _lock: DirLock,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("journal_len", &self.journal_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Abre el directorio de `lock` y lee la foto y el diario. Un directorio
+    /// vacío es un comienzo en limpio: se escriben una foto vacía y un
+    /// diario con su cabecera. Una última línea del diario sin `\n` (el
+    /// proceso murió mientras la escribía, así que nunca se confirmó) se
+    /// recorta, y [`Loaded::torn_bytes`] dice cuántos bytes tenía.
+    ///
+    /// Errores: [`StorageError::Io`] si no se puede leer un archivo o abrir
+    /// el diario para escribir (un directorio de solo lectura se descubre
+    /// aquí, al arrancar, y no con la primera transferencia);
+    /// [`StorageError::Corrupt`] si la foto no es JSON del formato esperado,
+    /// tiene nombres repetidos (sin distinguir mayúsculas) o inválidos, o si
+    /// una línea completa del diario no se entiende o sus números no crecen;
+    /// [`StorageError::MissingSnapshot`] si la cabecera del diario pide una
+    /// foto que falta o es más vieja.
+    pub fn open(lock: DirLock) -> Result<(Store, Loaded), StorageError> {
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |error| StorageError::Io { path, error }
         };
-        let mut loaded = match fs::read(&store.path) {
-            Ok(bytes) => read_snapshot(&store.path, &bytes)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Loaded::default(),
-            Err(error) => return Err(io_error(&store.path)(error)),
+        let dir = lock.dir().to_path_buf();
+        let path = dir.join(DATA_FILE);
+        let journal_path = dir.join(JOURNAL_FILE);
+        let (mut loaded, has_snapshot) = match fs::read(&path) {
+            Ok(bytes) => (read_snapshot(&path, &bytes)?, true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (Loaded::default(), false),
+            Err(error) => return Err(io_error(&path)(error)),
         };
-        let journal = match fs::read(&store.journal) {
+        let journal = match fs::read(&journal_path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(error) => return Err(io_error(&store.journal)(error)),
+            Err(error) => return Err(io_error(&journal_path)(error)),
         };
         let complete = journal
             .iter()
@@ -211,9 +370,25 @@ impl Store {
                 continue;
             }
             let corrupt = |detail: String| StorageError::Corrupt {
-                path: store.journal.clone(),
+                path: journal_path.clone(),
                 detail: format!("line {}: {detail}", index + 1),
             };
+            if index == 0
+                && let Ok(header) = serde_json::from_slice::<Header>(line)
+            {
+                // El diario continúa la foto hasta `needs`: si falta o es
+                // más vieja, esas operaciones no están en ningún lado.
+                let needs = header.after_snapshot;
+                if needs > loaded.applied {
+                    return Err(StorageError::MissingSnapshot {
+                        journal: journal_path,
+                        snapshot: path,
+                        needs,
+                        has: has_snapshot.then_some(loaded.applied),
+                    });
+                }
+                continue;
+            }
             let entry: Entry = serde_json::from_slice(line).map_err(|e| corrupt(e.to_string()))?;
             if entry.seq <= loaded.applied {
                 continue;
@@ -224,90 +399,107 @@ impl Store {
             last = entry.seq;
             loaded.entries.push((index + 1, entry));
         }
+        // El diario se abre ya, no en la primera operación: un directorio
+        // o un diario sin permiso de escritura se descubre al arrancar, con
+        // un error claro, y no con la primera transferencia de un cliente.
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path)
+            .map_err(io_error(&journal_path))?;
+        let mut store = Store {
+            temp: dir.join(format!("{DATA_FILE}.tmp")),
+            dir,
+            path,
+            journal: Box::new(file),
+            journal_len: complete as u64,
+            needs_trim: false,
+            after_snapshot: loaded.applied,
+            _lock: lock,
+        };
         if complete < journal.len() {
             // La línea a medias se quita para que lo siguiente no se pegue a ella.
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&store.journal)
-                .map_err(io_error(&store.journal))?;
-            file.set_len(complete as u64)
-                .and_then(|()| file.sync_all())
-                .map_err(io_error(&store.journal))?;
+            loaded.torn_bytes = (journal.len() - complete) as u64;
+            store
+                .journal
+                .truncate(store.journal_len)
+                .map_err(io_error(&journal_path))?;
         }
-        store.journal_len = complete as u64;
-        if journal.is_empty() && !store.path.exists() {
+        if !has_snapshot && complete == 0 {
             store
                 .snapshot(std::iter::empty(), 0)
                 .map_err(io_error(&store.path))?;
         }
-        // El diario se abre ya, no en la primera operación: un directorio
-        // o un diario sin permiso de escritura se descubre al arrancar, con
-        // un error claro, y no con la primera transferencia de un cliente.
-        store.open_journal().map_err(io_error(&store.journal))?;
+        if store.journal_len == 0 {
+            store.write_header().map_err(io_error(&journal_path))?;
+        }
         Ok((store, loaded))
     }
 
     /// Agrega `bytes` (líneas completas del diario) al final del diario y
-    /// los fuerza a disco: al volver `Ok`, sobreviven a un corte de luz. El
-    /// archivo queda abierto entre llamadas (con miles de sockets abiertos,
-    /// abrirlo cada vez podría fallar por falta de descriptores), pero si
-    /// otro archivo tomó su nombre (una prueba lo cambia por un enlace a
-    /// `/dev/full`), se abre el nuevo. Errores: cualquier fallo de E/S
-    /// (disco lleno, permisos); lo escrito a medias se recorta.
+    /// los fuerza a disco: al volver `Ok`, sobreviven a un corte de luz.
+    /// Errores: cualquier fallo de E/S (disco lleno, permisos); lo escrito
+    /// a medias se recorta antes de la próxima escritura.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let current = fs::metadata(&self.journal).map(|m| m.ino()).ok();
-        let reopen =
-            !matches!((&self.journal_file, current), (Some((_, open)), Some(now)) if *open == now);
-        if reopen {
-            self.open_journal()?;
+        if self.needs_trim {
+            self.journal.truncate(self.journal_len)?;
+            self.needs_trim = false;
         }
-        let Some((file, _)) = &mut self.journal_file else {
-            return Err(io::Error::other("the journal is not open"));
-        };
-        let meta = file.metadata()?;
-        let regular = meta.is_file();
-        if regular && meta.len() != self.journal_len {
-            file.set_len(self.journal_len)?;
+        if self.journal_len == 0 {
+            // La cabecera no pudo escribirse tras la última foto.
+            self.write_header()?;
         }
-        let written = file.write_all(bytes).and_then(|()| file.sync_data());
-        match written {
+        match self.journal.append_durably(bytes) {
             Ok(()) => {
                 self.journal_len += bytes.len() as u64;
                 Ok(())
             }
             Err(error) => {
-                if regular {
-                    let _ = file.set_len(self.journal_len);
-                }
+                // Quizá quedó media línea: se recorta ya, o antes de la
+                // próxima escritura si tampoco se puede ahora.
+                self.needs_trim = self.journal.truncate(self.journal_len).is_err();
                 Err(error)
             }
         }
     }
 
-    /// Abre (o crea) el diario para agregar al final. Error: el de `open`
-    /// (sin permiso, directorio de solo lectura...).
-    fn open_journal(&mut self) -> io::Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.journal)?;
-        let inode = file.metadata()?.ino();
-        self.journal_file = Some((file, inode));
+    /// Deja el diario en solo su cabecera. Error: el de E/S (entonces se
+    /// vuelve a intentar en la próxima escritura).
+    fn write_header(&mut self) -> io::Result<()> {
+        let line = Header {
+            after_snapshot: self.after_snapshot,
+        }
+        .to_line();
+        self.journal.truncate(0)?;
+        self.journal_len = 0;
+        self.journal.append_durably(&line)?;
+        self.journal_len = line.len() as u64;
         Ok(())
     }
 
-    /// Bytes en el diario desde la última foto.
+    /// Bytes en el diario desde la última foto (cabecera incluida).
     pub fn journal_bytes(&self) -> u64 {
         self.journal_len
     }
 
+    /// Cambia el archivo del diario por lo que devuelva `wrap` (que recibe
+    /// el actual): la costura de las pruebas para simular un disco que
+    /// falla y después se recupera.
+    pub fn wrap_journal(
+        &mut self,
+        wrap: impl FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile>,
+    ) {
+        let placeholder: Box<dyn JournalFile> = Box::new(Closed);
+        let current = std::mem::replace(&mut self.journal, placeholder);
+        self.journal = wrap(current);
+    }
+
     /// Escribe una foto con estas cuentas, que incluye hasta la operación
-    /// `applied`, de forma atómica y durable, y después vacía el diario.
-    /// Errores: cualquier fallo de E/S; la foto anterior y el diario quedan
-    /// como estaban (o el diario ya vaciado, que es igual de válido: la foto
-    /// nueva ya tiene todo).
+    /// `applied`, de forma atómica y durable, y después deja el diario en
+    /// su cabecera (que ahora nombra `applied`). Errores: cualquier fallo
+    /// de E/S; la foto anterior y el diario quedan como estaban (o el
+    /// diario ya vaciado, que es igual de válido: la foto nueva ya tiene
+    /// todo).
     pub fn snapshot<'a>(
         &mut self,
         records: impl Iterator<Item = &'a Record>,
@@ -332,13 +524,22 @@ impl Store {
         fs::rename(&self.temp, &self.path)?;
         // El rename es un cambio del directorio: también hay que forzarlo.
         File::open(&self.dir)?.sync_all()?;
-        if self.journal_len > 0 {
-            let journal = OpenOptions::new().write(true).open(&self.journal)?;
-            journal.set_len(0)?;
-            journal.sync_all()?;
-            self.journal_len = 0;
-        }
-        Ok(())
+        self.after_snapshot = applied;
+        self.write_header()
+    }
+}
+
+/// El lugar del diario mientras [`Store::wrap_journal`] lo cambia: nunca se
+/// escribe en él.
+struct Closed;
+
+impl JournalFile for Closed {
+    fn append_durably(&mut self, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::other("the journal is not open"))
+    }
+
+    fn truncate(&mut self, _: u64) -> io::Result<()> {
+        Err(io::Error::other("the journal is not open"))
     }
 }
 
@@ -364,12 +565,19 @@ fn read_snapshot(path: &Path, bytes: &[u8]) -> Result<Loaded, StorageError> {
         records: file.users,
         applied: file.applied,
         entries: Vec::new(),
+        torn_bytes: 0,
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Abre el directorio como lo hace el servidor: candado y después datos.
+    fn open(dir: &Path) -> Result<(Store, Loaded), StorageError> {
+        Store::open(DirLock::acquire(dir)?)
+    }
 
     fn record(name: &str, balance: Option<u64>) -> Record {
         Record {
@@ -390,11 +598,53 @@ mod tests {
         }
     }
 
+    /// Qué hace el próximo `append_durably` de un [`Faulty`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Fault {
+        /// Escribe de verdad.
+        Pass,
+        /// Escribe la mitad y falla, como un disco que se llena a mitad de
+        /// línea (ENOSPC).
+        Torn,
+        /// Falla sin escribir nada.
+        Fail,
+    }
+
+    /// Un diario que falla cuando la prueba dice: `plan` decide cada
+    /// escritura, con su número (desde 0), y después se recupera. Así se
+    /// prueba un fallo **seguido de** un éxito, que es donde se escondía la
+    /// confirmación falsa (issue #12).
+    pub(crate) struct Faulty {
+        pub inner: Box<dyn JournalFile>,
+        pub plan: Arc<Mutex<dyn FnMut(usize) -> Fault + Send>>,
+        pub writes: usize,
+    }
+
+    impl JournalFile for Faulty {
+        fn append_durably(&mut self, bytes: &[u8]) -> io::Result<()> {
+            let fault = (self.plan.lock().expect("plan"))(self.writes);
+            self.writes += 1;
+            let full = || io::Error::from_raw_os_error(28);
+            match fault {
+                Fault::Pass => self.inner.append_durably(bytes),
+                Fault::Torn => {
+                    self.inner.append_durably(&bytes[..bytes.len() / 2])?;
+                    Err(full())
+                }
+                Fault::Fail => Err(full()),
+            }
+        }
+
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.inner.truncate(len)
+        }
+    }
+
     #[test]
     fn a_missing_directory_is_a_fresh_start_and_snapshots_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("datos");
-        let (mut store, loaded) = Store::open(&data).expect("open");
+        let (mut store, loaded) = open(&data).expect("open");
         assert!(loaded.records.is_empty() && loaded.entries.is_empty());
         assert!(
             data.join(DATA_FILE).exists(),
@@ -402,7 +652,8 @@ mod tests {
         );
         let saved = [record("bob", None), record("alice", Some(50_000))];
         store.snapshot(saved.iter(), 7).expect("snapshot");
-        let (_, loaded) = Store::open(&data).expect("reopen");
+        drop(store);
+        let (_, loaded) = open(&data).expect("reopen");
         assert_eq!(loaded.records, vec![saved[1].clone(), saved[0].clone()]);
         assert_eq!(loaded.applied, 7);
         assert!(!data.join("usuarios.json.tmp").exists());
@@ -411,7 +662,7 @@ mod tests {
     #[test]
     fn the_journal_is_replayed_after_the_snapshot_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut store, _) = Store::open(dir.path()).expect("open");
+        let (mut store, _) = open(dir.path()).expect("open");
         store
             .snapshot([record("alice", Some(10))].iter(), 2)
             .expect("snapshot");
@@ -420,6 +671,7 @@ mod tests {
         for seq in [2, 3, 4] {
             store.append(&transfer(seq, seq).to_line()).expect("append");
         }
+        drop(store);
         let mut torn = transfer(5, 5).to_line();
         torn.truncate(torn.len() / 2);
         let path = dir.path().join(JOURNAL_FILE);
@@ -427,29 +679,111 @@ mod tests {
         file.write_all(&torn).expect("write");
         drop(file);
 
-        let (mut store, loaded) = Store::open(dir.path()).expect("reopen");
+        let (mut store, loaded) = open(dir.path()).expect("reopen");
         let seqs: Vec<u64> = loaded.entries.iter().map(|(_, e)| e.seq).collect();
         assert_eq!(seqs, [3, 4]);
+        assert_eq!(loaded.torn_bytes, torn.len() as u64);
         // La línea a medias se quitó: lo siguiente empieza en una línea nueva.
         store.append(&transfer(6, 6).to_line()).expect("append");
-        let (_, loaded) = Store::open(dir.path()).expect("reopen");
+        drop(store);
+        let (_, loaded) = open(dir.path()).expect("reopen");
         let seqs: Vec<u64> = loaded.entries.iter().map(|(_, e)| e.seq).collect();
         assert_eq!(seqs, [3, 4, 6]);
+        assert_eq!(loaded.torn_bytes, 0);
     }
 
     #[test]
-    fn a_snapshot_empties_the_journal() {
+    fn a_snapshot_leaves_only_the_header_in_the_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut store, _) = Store::open(dir.path()).expect("open");
+        let (mut store, _) = open(dir.path()).expect("open");
+        let header = store.journal_bytes();
         store.append(&transfer(1, 1).to_line()).expect("append");
-        assert!(store.journal_bytes() > 0);
+        assert!(store.journal_bytes() > header);
         store
             .snapshot([record("alice", Some(1))].iter(), 1)
             .expect("snapshot");
-        assert_eq!(store.journal_bytes(), 0);
-        let (_, loaded) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.journal_bytes(), header);
+        drop(store);
+        let journal = fs::read_to_string(dir.path().join(JOURNAL_FILE)).expect("diario");
+        assert_eq!(journal, "{\"after_snapshot\":1}\n");
+        let (_, loaded) = open(dir.path()).expect("reopen");
         assert!(loaded.entries.is_empty());
         assert_eq!(loaded.records, [record("alice", Some(1))]);
+    }
+
+    /// Tras una foto, el diario sigue desde la operación 1001: sin la foto,
+    /// empezar de cero borraría cuentas y dejaría registrar sus nombres.
+    #[test]
+    fn a_journal_whose_snapshot_is_missing_or_older_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) = open(dir.path()).expect("open");
+        store
+            .snapshot([record("rich", Some(1_000_000_000))].iter(), 1000)
+            .expect("snapshot");
+        store.append(&transfer(1001, 1).to_line()).expect("append");
+        drop(store);
+        let snapshot = dir.path().join(DATA_FILE);
+        let journal = dir.path().join(JOURNAL_FILE);
+        let kept = fs::read(&journal).expect("diario");
+        let newer = fs::read(&snapshot).expect("foto");
+
+        fs::rename(&snapshot, dir.path().join("aparte")).expect("rename");
+        let message = open(dir.path()).expect_err("sin foto").to_string();
+        assert!(
+            message.contains("diario.jsonl")
+                && message.contains("usuarios.json is missing")
+                && message.contains("operation 1000"),
+            "{message}"
+        );
+        // Una foto más vieja que el diario (una copia de seguridad anterior).
+        fs::write(&snapshot, b"{\"version\":2,\"applied\":10,\"users\":[]}").expect("foto");
+        let message = open(dir.path()).expect_err("foto vieja").to_string();
+        assert!(
+            message.contains("only includes up to operation 10"),
+            "{message}"
+        );
+        // Nada se tocó: con la foto que va con el diario, todo vuelve.
+        assert_eq!(fs::read(&journal).expect("diario"), kept);
+        fs::write(&snapshot, &newer).expect("foto");
+        let (_, loaded) = open(dir.path()).expect("reopen");
+        assert_eq!(loaded.records, [record("rich", Some(1_000_000_000))]);
+        assert_eq!(loaded.entries.len(), 1);
+    }
+
+    #[test]
+    fn one_directory_one_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = open(dir.path()).expect("open");
+        let error = open(dir.path()).expect_err("el segundo no debe abrir");
+        assert!(matches!(error, StorageError::Locked { .. }), "{error}");
+        assert!(error.to_string().contains("in use by another servidor"));
+        // Al soltar el primero (o al morir su proceso), el candado se libera.
+        drop(first);
+        open(dir.path()).expect("reopen");
+    }
+
+    #[test]
+    fn a_failed_write_is_trimmed_before_the_next_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) = open(dir.path()).expect("open");
+        let plan = Arc::new(Mutex::new(|write: usize| match write {
+            0 => Fault::Torn,
+            _ => Fault::Pass,
+        }));
+        store.wrap_journal(|inner| {
+            Box::new(Faulty {
+                inner,
+                plan,
+                writes: 0,
+            })
+        });
+        assert!(store.append(&transfer(1, 1).to_line()).is_err());
+        store.append(&transfer(2, 2).to_line()).expect("append");
+        drop(store);
+        let (_, loaded) = open(dir.path()).expect("reopen");
+        let seqs: Vec<u64> = loaded.entries.iter().map(|(_, e)| e.seq).collect();
+        assert_eq!(seqs, [2], "la mitad de la 1 no quedó pegada a la 2");
+        assert_eq!(loaded.torn_bytes, 0);
     }
 
     #[test]
@@ -466,7 +800,7 @@ mod tests {
             "{\"version\":1,\"users\":[{\"name\":\"a\",\"password_hash\":\"h\",\"balance\":-1}]}",
         ] {
             fs::write(&path, content).expect("write");
-            let error = Store::open(dir.path()).expect_err(content);
+            let error = open(dir.path()).expect_err(content);
             let message = error.to_string();
             assert!(message.contains("usuarios.json"), "{message}");
             assert_eq!(fs::read_to_string(&path).expect("read"), content);
@@ -483,7 +817,7 @@ mod tests {
             (format!("{good}{good}"), "line 2: operation 1 out of order"),
         ] {
             fs::write(&path, &content).expect("write");
-            let message = Store::open(dir.path()).expect_err(&content).to_string();
+            let message = open(dir.path()).expect_err(&content).to_string();
             assert!(
                 message.contains("diario.jsonl") && message.contains(line),
                 "{message}"
@@ -495,13 +829,14 @@ mod tests {
     #[test]
     fn a_leftover_temporary_file_is_ignored() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut store, _) = Store::open(dir.path()).expect("open");
+        let (mut store, _) = open(dir.path()).expect("open");
         store
             .snapshot([record("alice", Some(1))].iter(), 0)
             .expect("snapshot");
+        drop(store);
         // Un proceso muerto a mitad de escritura deja el temporal a medias.
         fs::write(dir.path().join("usuarios.json.tmp"), "{\"vers").expect("write");
-        let (mut store, loaded) = Store::open(dir.path()).expect("reopen");
+        let (mut store, loaded) = open(dir.path()).expect("reopen");
         assert_eq!(loaded.records, vec![record("alice", Some(1))]);
         store
             .snapshot(loaded.records.iter(), 0)

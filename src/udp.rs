@@ -174,11 +174,11 @@ impl UdpServer {
                 .or_insert_with(|| LineLimiter::new(rate, now))
                 .check(rate, now);
             match verdict {
-                Verdict::Pass => {}
+                Verdict::Pass | Verdict::Delay { .. } => {}
                 Verdict::Drop { warn: true } => {
                     return self.answer(from, &Event::Error(Problem::TooFast(rate.per_sec)));
                 }
-                Verdict::Drop { warn: false } | Verdict::Disconnect => return,
+                Verdict::Drop { warn: false } => return,
             }
         }
         let command = match protocolo::parse_command(line) {
@@ -227,17 +227,8 @@ impl UdpServer {
             return self.quit(token, &user.reply, user.tcp.as_ref());
         }
         // El límite es del usuario: el mismo balde que su conexión TCP.
-        match self.chat.admit(&user.name, &user.reply) {
-            Verdict::Pass => {}
-            Verdict::Drop { .. } => return,
-            Verdict::Disconnect => {
-                self.chat.leave(token);
-                if let Some(tcp) = &user.tcp {
-                    send(tcp, &Event::Flooded);
-                    tcp.finish(Duration::ZERO);
-                }
-                return;
-            }
+        if !self.chat.admit_datagram(&user.name, &user.reply) {
+            return;
         }
         if !user.joined {
             self.chat.answer_balance(&user.name, line, &user.reply);
@@ -266,9 +257,15 @@ impl UdpServer {
     fn expire(&self) {
         if let Some(rate) = self.chat.guards.rate {
             let now = Instant::now();
-            self.anonymous
-                .borrow_mut()
-                .retain(|_, limiter| !limiter.is_calm(rate, now));
+            self.anonymous.borrow_mut().retain(|addr, limiter| {
+                if let Some(dropped) = limiter.take_dropped(rate, now) {
+                    self.chat.log_dropped(&format!("{addr} (UDP)"), dropped);
+                }
+                !limiter.is_calm(rate, now)
+            });
+            for (name, dropped) in self.chat.guards.finished_floods(now) {
+                self.chat.log_dropped(&name, dropped);
+            }
         }
         for expired in self.chat.room.expire_udp(self.idle) {
             send(&expired.outbox, &Event::Goodbye);

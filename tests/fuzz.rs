@@ -198,7 +198,7 @@ fn random_input_over_tcp_and_udp_leaks_nothing_and_the_room_keeps_talking() {
     // conexiones terminan (tras el segundo de despedida) y sus sockets
     // se liberan.
     drop(carol);
-    let (threads_after, fds_after) = server.steady_threads_and_fds();
+    let (threads_after, fds_after) = server.threads_and_fds_back_to((threads_before, fds_before));
     eprintln!(
         "hilos: {threads_before} antes, {peak_threads} como máximo, {threads_after} después; \
          descriptores: {fds_before} antes, {fds_after} después"

@@ -1,5 +1,7 @@
 //! Persistencia: lo confirmado sobrevive a un SIGKILL, un archivo dañado
-//! detiene el servidor sin tocarlo, y las contraseñas nunca quedan en claro.
+//! detiene el servidor sin tocarlo, un directorio de datos tiene un solo
+//! servidor, el diario no sigue sin su foto, y las contraseñas nunca quedan
+//! en claro. (El disco lleno de verdad está en `tests/full_disk.rs`.)
 
 mod common;
 
@@ -99,47 +101,6 @@ fn both_binaries_explain_their_flags() {
     }
 }
 
-/// Si el disco no acepta el cambio, el cliente recibe un error claro y
-/// ningún saldo cambia en memoria (lo que no está en disco no se confirma).
-#[test]
-fn a_failed_write_is_refused_and_changes_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut server = Server::start(dir.path(), &[]);
-    let mut alice = server.join("alice", 3000);
-    let mut bob = server.join("bob", 500);
-    alice.expect("[SERVER] Client: bob connected!");
-    // El diario reemplazado por un enlace a /dev/full: cada escritura falla
-    // como con el disco lleno (funciona también como root, a diferencia de
-    // quitar permisos).
-    let journal = dir.path().join("diario.jsonl");
-    let aside = dir.path().join("aparte");
-    fs::rename(&journal, &aside).expect("rename");
-    std::os::unix::fs::symlink("/dev/full", &journal).expect("symlink");
-    let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
-    alice.send(":t bob 100");
-    alice.expect(refused);
-    server.expect_console(
-        "storage error, nothing was changed: No space left on device (os error 28)",
-    );
-    assert_eq!(alice.funds(), 3000);
-    assert_eq!(bob.funds(), 500);
-    let mut carol = server.connect();
-    carol.send(":register carol pw-carol");
-    carol.expect(refused);
-
-    fs::remove_file(&journal).expect("rm");
-    fs::rename(&aside, &journal).expect("rename");
-    alice.send(":t bob 100");
-    alice.expect("[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.");
-    carol.register("carol", 1);
-    // Lo confirmado antes y después del fallo sobrevive a un reinicio.
-    server.kill();
-    drop((alice, bob, carol));
-    let server = Server::start(dir.path(), &[]);
-    assert_eq!(server.connect().login("alice"), 2900);
-    assert_eq!(server.connect().login("carol"), 1);
-}
-
 /// Transferencias enviadas de un tirón (en una sola escritura) se aplican
 /// juntas y comparten un `fdatasync` (issue #5), pero cada una recibe su
 /// respuesta, en el orden de las líneas, y una línea que no es `:t` en medio
@@ -176,27 +137,6 @@ fn pipelined_transfers_are_answered_in_order_and_survive_a_kill() {
     let server = Server::start(dir.path(), &[]);
     assert_eq!(server.connect().login("alice"), 59);
     assert_eq!(server.connect().login("bob"), 41);
-}
-
-/// Si el disco falla con varias transferencias aplicadas esperando el mismo
-/// `fdatasync`, ninguna se confirma y todas se deshacen.
-#[test]
-fn pipelined_transfers_on_a_full_disk_are_all_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &[]);
-    let mut alice = server.join("alice", 100);
-    let mut bob = server.join("bob", 0);
-    alice.expect("[SERVER] Client: bob connected!");
-    let journal = dir.path().join("diario.jsonl");
-    fs::rename(&journal, dir.path().join("aparte")).expect("rename");
-    std::os::unix::fs::symlink("/dev/full", &journal).expect("symlink");
-    alice.send_bytes(b":t bob 10\n:t bob 20\n:t bob 30\n");
-    let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
-    for _ in 0..3 {
-        alice.expect(refused);
-    }
-    assert_eq!(alice.funds(), 100);
-    assert_eq!(bob.funds(), 0);
 }
 
 /// Con qué usuario corre el servidor en las pruebas de permisos: root se
@@ -243,36 +183,88 @@ fn an_unwritable_data_directory_stops_the_server_at_startup() {
     assert_eq!(server.connect().login("alice"), 10);
 }
 
-/// Si el diario deja de poder escribirse con el servidor en marcha (aquí lo
-/// reemplaza un archivo de solo lectura), cada operación se rechaza con un
-/// error claro al cliente y a la consola, y ningún saldo cambia.
+/// Dos servidores sobre los mismos archivos se pisarían: el segundo (con
+/// otro puerto, o con el mismo) se detiene enseguida, con una línea que
+/// nombra el directorio, sin abrir sockets ni tocar el diario. El candado
+/// muere con el proceso: tras un SIGKILL, el siguiente arranca.
 #[test]
-fn an_unwritable_journal_refuses_operations_and_changes_nothing() {
+fn a_second_server_on_the_same_data_directory_stops_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    chmod(dir.path(), 0o777);
-    let server = Server::launch("127.0.0.1:0", dir.path(), &[], unprivileged())
-        .unwrap_or_else(|(code, stderr)| panic!("no arrancó ({code:?}): {stderr}"));
-    let mut alice = server.join("alice", 3000);
-    let mut bob = server.join("bob", 500);
-    alice.expect("[SERVER] Client: bob connected!");
-
+    let mut first = Server::start(dir.path(), &[]);
+    let mut alice = first.join("alice", 1000);
     let journal = dir.path().join("diario.jsonl");
-    let aside = dir.path().join("aparte");
-    fs::rename(&journal, &aside).expect("rename");
-    fs::write(&journal, b"").expect("diario nuevo");
-    chmod(&journal, 0o444);
-    let refused = "[SERVER] Client: The server could not save the change, so nothing was changed. Try again later.";
-    alice.send(":t bob 100");
-    alice.expect(refused);
-    server.expect_console("storage error, nothing was changed: Permission denied (os error 13)");
-    let mut carol = server.connect();
-    carol.send(":register carol pw-carol");
-    carol.expect(refused);
-    assert_eq!(alice.funds(), 3000);
-    assert_eq!(bob.funds(), 500);
+    let before = fs::read(&journal).expect("diario");
+    let same_port = first.addr.to_string();
+    for addr in ["127.0.0.1:0", same_port.as_str()] {
+        let Err((code, stderr)) = Server::launch(addr, dir.path(), &[], None) else {
+            panic!("un segundo servidor arrancó sobre {}", dir.path().display());
+        };
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "servidor: the data directory {} is in use by another servidor \
+                 (it holds {}); stop that one or pass another --data-dir",
+                dir.path().display(),
+                dir.path().join(".lock").display()
+            )
+        );
+        assert_eq!(fs::read(&journal).expect("diario"), before, "{addr}");
+    }
+    // El primero sigue, y lo suyo es lo único que cuenta.
+    alice.send(":funds");
+    alice.expect("[SERVER] Client: You have 1000 dollars.");
+    first.kill();
+    drop(alice);
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.connect().login("alice"), 1000);
+}
 
-    fs::remove_file(&journal).expect("rm");
-    fs::rename(&aside, &journal).expect("rename");
-    alice.send(":t bob 100");
-    alice.expect("[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars.");
+/// Tras una foto, el diario continúa desde ella (su cabecera lo dice). Si la
+/// foto falta, el servidor no arranca de cero (borraría cuentas y dejaría
+/// registrar sus nombres): se detiene y nombra los dos archivos.
+#[test]
+fn a_journal_whose_snapshot_is_missing_stops_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("diario.jsonl");
+    let lines = "{\"after_snapshot\":1000}\n\
+                 {\"seq\":1001,\"op\":\"transfer\",\"from\":\"rich\",\"to\":\"bob\",\"dollars\":1}\n";
+    fs::write(&journal, lines).expect("diario");
+    let Err((code, stderr)) = Server::launch("127.0.0.1:0", dir.path(), &[], None) else {
+        panic!("el servidor arrancó sin la foto que el diario necesita");
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    let snapshot = dir.path().join("usuarios.json");
+    for needed in [
+        journal.display().to_string(),
+        format!("{} is missing", snapshot.display()),
+        "operation 1000".to_string(),
+    ] {
+        assert!(stderr.contains(&needed), "falta {needed:?} en {stderr}");
+    }
+    assert_eq!(fs::read_to_string(&journal).expect("diario"), lines);
+    assert!(!snapshot.exists(), "no se escribió una foto vacía encima");
+}
+
+/// Una última línea sin su `\n` (una muerte a mitad de escritura) nunca se
+/// confirmó: se descarta, y la consola dice cuántos bytes y por qué.
+#[test]
+fn a_torn_last_journal_line_is_skipped_and_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), &[]);
+    let _alice = server.join("alice", 10);
+    server.kill();
+    let journal = dir.path().join("diario.jsonl");
+    let torn = b"{\"seq\":99,\"op\":\"bala";
+    let mut bytes = fs::read(&journal).expect("diario");
+    bytes.extend_from_slice(torn);
+    fs::write(&journal, &bytes).expect("diario");
+    let server = Server::start(dir.path(), &[]);
+    server.expect_console(&format!(
+        "ignored the last {} bytes of {}: a journal line cut off before its end \
+         (a crash while writing), never confirmed to anyone",
+        torn.len(),
+        journal.display()
+    ));
+    assert_eq!(server.connect().login("alice"), 10);
 }

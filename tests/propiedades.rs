@@ -104,7 +104,7 @@ fn event() -> impl Strategy<Value = Event> {
         Just(Event::ServerFull),
         any::<u64>().prop_map(Event::SigninTimeout),
         Just(Event::ShuttingDown),
-        Just(Event::Flooded),
+        any::<u32>().prop_map(Event::Paced),
         Just(Event::TooManyFailures),
         problem().prop_map(Event::Error),
     ]

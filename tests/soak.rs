@@ -192,7 +192,7 @@ fn a_few_hundred_clients_for_a_few_minutes() {
         .map(|i| server.connect().login(&format!("s{i}")))
         .sum();
     // Nada de más al terminar.
-    let (threads_after, fds_after) = server.steady_threads_and_fds();
+    let (threads_after, fds_after) = server.threads_and_fds_back_to((threads_before, fds_before));
     let commands = sent.load(Ordering::Relaxed);
     let first = samples.first().map_or(0, |s| s.1);
     let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);

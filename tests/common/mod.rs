@@ -26,6 +26,9 @@ pub struct Server {
     pub data_dir: PathBuf,
     console: Receiver<String>,
     errors: Arc<Mutex<String>>,
+    /// La salida estándar del servidor, abierta y sin leer (ver
+    /// [`Server::start_unread`]).
+    _unread: Option<std::process::ChildStdout>,
 }
 
 impl Server {
@@ -49,6 +52,25 @@ impl Server {
         extra: &[&str],
         uid: Option<u32>,
     ) -> Result<Server, (Option<i32>, String)> {
+        Server::spawn(addr, data_dir, extra, uid, true)
+    }
+
+    /// Arranca el servidor con su salida estándar en una tubería que, tras
+    /// la primera línea, nadie lee nunca (como `servidor | algo-colgado`, o
+    /// Ctrl-S en su terminal): en cuanto se llenan sus 64 KiB, cada `write`
+    /// a la consola se bloquearía.
+    pub fn start_unread(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn("127.0.0.1:0", data_dir, extra, None, false)
+            .unwrap_or_else(|(code, stderr)| panic!("el servidor terminó ({code:?}): {stderr}"))
+    }
+
+    fn spawn(
+        addr: &str,
+        data_dir: &Path,
+        extra: &[&str],
+        uid: Option<u32>,
+        read_console: bool,
+    ) -> Result<Server, (Option<i32>, String)> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_servidor"));
         command
             .args(["--addr", addr, "--hash-cost", "minimal", "--data-dir"])
@@ -62,17 +84,31 @@ impl Server {
             command.uid(uid).gid(uid);
         }
         let mut child = command.spawn().expect("no se pudo ejecutar servidor");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = child.stdout.take().expect("stdout");
         let mut stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+        let unread = if read_console {
+            thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
+            });
+            None
+        } else {
+            // Solo la primera línea, de a un byte para no leer nada más.
+            let mut first = Vec::new();
+            let mut byte = [0u8];
+            while stdout.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
+                first.push(byte[0]);
             }
-        });
+            if !first.is_empty() {
+                let _ = tx.send(String::from_utf8_lossy(&first).into_owned());
+            }
+            Some(stdout)
+        };
         let Ok(first) = rx.recv_timeout(PATIENCE) else {
             let status = child.wait().expect("wait");
             let mut text = String::new();
@@ -104,6 +140,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             console: rx,
             errors,
+            _unread: unread,
         })
     }
 
@@ -123,10 +160,8 @@ impl Server {
     }
 
     /// Hilos y descriptores cuando dejan de cambiar por un segundo (con
-    /// tope de 30 s). Un segundo, y no una sola lectura: una conexión
-    /// recién cerrada todavía tiene su segundo de despedida, y un hilo que
-    /// sobra más otro que todavía no terminó podrían dar la cuenta justa
-    /// por un instante.
+    /// tope de 30 s): la línea de base de una prueba, tomada con la sala
+    /// ya armada.
     pub fn steady_threads_and_fds(&self) -> (usize, usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = self.threads_and_fds();
@@ -139,6 +174,21 @@ impl Server {
             }
         }
         last
+    }
+
+    /// Espera (hasta 60 s) a que hilos y descriptores vuelvan a `base` o
+    /// menos, y devuelve los últimos vistos. Se espera la condición, no un
+    /// tiempo fijo: una conexión recién cerrada todavía tiene su segundo de
+    /// despedida, y en una máquina cargada puede tardar más.
+    pub fn threads_and_fds_back_to(&self, base: (usize, usize)) -> (usize, usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = self.threads_and_fds();
+            if (now.0 <= base.0 && now.1 <= base.1) || Instant::now() >= deadline {
+                return now;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Las líneas de consola que llegaron y nadie leyó todavía.
@@ -157,6 +207,25 @@ impl Server {
                 Ok(got) => seen.push(got),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
                     panic!("la consola nunca mostró {line:?}; mostró {seen:#?}")
+                }
+            }
+        }
+    }
+
+    /// Espera una línea de consola `<prefix>…<suffix>` y devuelve lo que
+    /// hay entre los dos.
+    pub fn expect_console_between(&self, prefix: &str, suffix: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.console.recv_timeout(left) {
+                Ok(got) if got.starts_with(prefix) && got.ends_with(suffix) => {
+                    return got[prefix.len()..got.len() - suffix.len()].to_string();
+                }
+                Ok(got) => seen.push(got),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    panic!("la consola nunca mostró {prefix:?}…{suffix:?}; mostró {seen:#?}")
                 }
             }
         }
