@@ -119,8 +119,10 @@ pub enum Problem {
     BadToken,
     /// Un datagrama con más de una línea (UDP no junta ni separa mensajes).
     OneLinePerDatagram,
-    /// La línea pasó el límite de líneas por segundo del usuario (lleva el
-    /// límite, `--max-lines-per-sec`) y se descartó (issue #6).
+    /// Un datagrama pasó el límite de líneas por segundo del usuario (lleva
+    /// el límite, `--max-lines-per-sec`) y se descartó: por UDP no hay cómo
+    /// frenar al emisor (por TCP, ver [`Event::Paced`]). Se avisa una vez
+    /// por ráfaga (issues #6 y #12).
     TooFast(u32),
     /// La dirección IP del cliente está bloqueada por contraseñas fallidas:
     /// lleva los segundos que faltan (`--max-signin-failures`, issue #6).
