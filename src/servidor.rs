@@ -493,13 +493,13 @@ impl Client {
                 // sus entregas salen juntas, un `write` por destinatario.
                 let mut batch = WriteBatch::begin();
                 loop {
-                    let text: &[u8] = match frame {
-                        Ok(Frame::Line) => &line,
-                        _ => b"",
+                    // Una línea descartada por larga también cuenta.
+                    let paced = match frame {
+                        Ok(Frame::Line) => session.pace(&chat, &line, Instant::now()),
+                        Ok(Frame::TooLong) => session.pace(&chat, b"", Instant::now()),
+                        _ => None,
                     };
-                    if matches!(frame, Ok(Frame::Line | Frame::TooLong))
-                        && let Some(wait) = session.pace(&chat, text, Instant::now())
-                    {
+                    if let Some(wait) = paced {
                         // Frenar al que envía de más (`--max-lines-per-sec`):
                         // este hilo no lee ni atiende nada durante `wait`, así
                         // que el búfer del kernel se llena y TCP detiene al
