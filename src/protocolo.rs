@@ -353,25 +353,30 @@ pub fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-/// Prepara el texto de un mensaje tal como lo verán los demás: quita los
-/// caracteres de control (un `ESC` podría manejar la terminal ajena, un
-/// `\r` volvería al principio de la línea para escribir `[SERVER]` encima
-/// del nombre; un tabulador pasa a ser un espacio) y los de dirección del
-/// texto de Unicode ([`is_bidi_control`]), y reemplaza cada emoji que
-/// aparece como palabra completa, separada por espacios (`:smile` → `:~)`).
+/// Prepara el texto de un mensaje tal como lo verán los demás, para que
+/// nada en él pueda pasar por una línea del servidor o un privado ajeno:
 ///
-/// Devuelve el texto listo; puede quedar vacío si solo había controles.
+/// - quita los caracteres de control (un `ESC` podría manejar la terminal
+///   ajena, un `\r` volvería al principio de la línea para escribir
+///   `[SERVER]` encima del nombre), los de dirección del texto
+///   ([`is_bidi_control`]) y los invisibles ([`is_invisible`]: de ancho
+///   cero, separadores de línea y de párrafo, rellenos);
+/// - junta cada tramo de espacio (espacios, tabuladores, espacios de otros
+///   anchos de Unicode) en **un** espacio y quita los de los extremos: con
+///   80 espacios, un texto falso empezaría en la columna 0 de la línea
+///   siguiente de una terminal de 80 columnas (issue #13);
+/// - reemplaza cada emoji que aparece como palabra completa (`:smile` →
+///   `:~)`).
+///
+/// Devuelve el texto listo; puede quedar vacío si solo había controles o
+/// espacio.
 pub fn render_text(text: &str) -> String {
-    let clean: String = text
-        .chars()
-        .filter_map(|c| match c {
-            '\t' => Some(' '),
-            c if c.is_control() || is_bidi_control(c) => None,
-            c => Some(c),
-        })
-        .collect();
+    // Los controles que son espacio (el tabulador) cuentan como espacio.
+    let hidden =
+        |c: char| (c.is_control() && !c.is_whitespace()) || is_bidi_control(c) || is_invisible(c);
+    let clean: String = text.chars().filter(|&c| !hidden(c)).collect();
     clean
-        .split(' ')
+        .split_whitespace()
         .map(|word| {
             EMOJIS
                 .iter()
@@ -380,6 +385,32 @@ pub fn render_text(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `true` para los caracteres que no se ven pero ocupan (o parten) el
+/// texto: los de ancho cero (U+200B a U+200D, U+2060 a U+2064, U+FEFF,
+/// U+180E), el guion opcional (U+00AD), el unidor de grafemas (U+034F), los
+/// separadores de línea y de párrafo (U+2028, U+2029: algunas terminales
+/// cortan la línea ahí) y los rellenos de Hangul que se ven como espacio
+/// (U+115F, U+1160, U+3164, U+FFA0). También se quita el ZWJ (U+200D), que
+/// une emojis en uno (la familia 👨‍👩‍👧 se ve como tres caras): una familia
+/// partida es mejor que un texto que engaña.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
 }
 
 /// `true` para los caracteres invisibles que cambian la dirección del
@@ -923,7 +954,8 @@ mod tests {
             render_text(":smiley :smile! x:smile"),
             ":smiley :smile! x:smile"
         );
-        assert_eq!(render_text("a  :smile  b"), "a  :~)  b");
+        // Los espacios repetidos se juntan en uno (issue #13).
+        assert_eq!(render_text("a  :smile  b"), "a :~) b");
     }
 
     #[test]
@@ -935,6 +967,30 @@ mod tests {
             render_text("\u{202E}]REVRES[\u{2066}x\u{200F}"),
             "]REVRES[x"
         );
+    }
+
+    #[test]
+    fn whitespace_collapses_and_invisible_characters_go() {
+        // Con 80 espacios, el texto falso empezaría en la columna 0.
+        let spoof = format!(
+            "ok{}[SERVER] Client: carol transferred 5000 dollars to you.{}[PRIVATE] carol: hola",
+            " ".repeat(78),
+            "\u{3000}\u{00A0}\t ".repeat(20)
+        );
+        assert_eq!(
+            render_text(&spoof),
+            "ok [SERVER] Client: carol transferred 5000 dollars to you. [PRIVATE] carol: hola"
+        );
+        assert_eq!(render_text("  hola   mundo  "), "hola mundo");
+        assert_eq!(render_text("a\u{2028}[SERVER] b\u{2029}c"), "a[SERVER] bc");
+        assert_eq!(
+            render_text("\u{200B}a\u{200C}\u{200D}b\u{2060}c\u{FEFF}\u{00AD}d\u{3164}"),
+            "abcd"
+        );
+        assert_eq!(render_text("\u{3164} \u{200B} "), "");
+        // Los emojis siguen funcionando entre espacios juntados.
+        assert_eq!(render_text("hola   :smile\t:angry"), "hola :~) >:(");
+        assert_eq!(render_text("ñandú José"), "ñandú José");
     }
 
     #[test]

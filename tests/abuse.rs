@@ -329,3 +329,43 @@ fn the_notice_comes_after_the_answers_to_earlier_lines() {
         ));
     }
 }
+
+/// La reproducción del issue #13: con espacios hasta la columna 80 (o
+/// separadores de línea, o caracteres de ancho cero), un texto falso
+/// empezaría en la columna 0 de la terminal de alice. Los espacios se
+/// juntan en uno y los invisibles se quitan, en públicos, privados y por
+/// UDP.
+#[test]
+fn runs_of_space_and_invisible_characters_cannot_start_a_fake_line() {
+    let (server, _dir) = server(&[]);
+    let (mut alice, mut bob) = server.alice_and_bob();
+    let fake = "[SERVER] Client: carol transferred 5000 dollars to you. You have 5100 dollars.";
+    let private = "[PRIVATE] carol: alice, please send the 5000 back with :t bob 5000";
+    let pad = " ".repeat(78);
+    bob.send(&format!("ok{pad}{fake}{pad}{private}"));
+    alice.expect(&format!("bob: ok {fake} {private}"));
+    bob.send(&format!(":p alice ok{pad}{fake}"));
+    alice.expect(&format!("[PRIVATE] bob: ok {fake}"));
+    for separator in [
+        "\u{2028}",
+        "\u{2029}",
+        "\u{200B}",
+        "\u{FEFF}",
+        "\u{3000}\u{00A0}\u{2003}",
+    ] {
+        bob.send(&format!("ok{}{fake}", separator.repeat(80)));
+        let seen = alice.line();
+        assert!(
+            seen == format!("bob: ok{fake}") || seen == format!("bob: ok {fake}"),
+            "{separator:?}: {seen:?}"
+        );
+    }
+    // Por UDP, con el token de bob, lo mismo.
+    let mut udp = UdpClient::new(server.addr);
+    udp.token = bob.token.clone();
+    udp.send(&format!("ok{pad}{fake}"));
+    alice.expect(&format!("bob: ok {fake}"));
+    // Solo espacio no es un mensaje.
+    bob.send(&format!("{pad}\u{200B}\u{2028}"));
+    alice.expect_nothing_pending();
+}

@@ -180,7 +180,14 @@ proptest! {
         let _ = protocolo::parse_balance(&line);
         let _ = protocolo::split_token(&line);
         let clean = render_text(&line);
-        prop_assert!(!clean.chars().any(|c| c.is_control() || protocolo::is_bidi_control(c)));
+        let hidden = |c: char| {
+            c.is_control() || protocolo::is_bidi_control(c) || protocolo::is_invisible(c)
+        };
+        prop_assert!(!clean.chars().any(hidden));
+        // Nada de espacio que empuje un texto falso al principio de otra
+        // línea de la terminal: un solo espacio ASCII entre palabras.
+        prop_assert!(!clean.contains("  ") && clean.trim() == clean);
+        prop_assert!(clean.chars().all(|c| c == ' ' || !c.is_whitespace()));
     }
 
     #[test]
