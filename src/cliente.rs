@@ -185,8 +185,13 @@ impl Shared {
     /// Muestra una línea del servidor y actualiza el estado. Devuelve el
     /// evento reconocido, si lo hay.
     fn receive(&self, line: &str, me: SocketAddr) -> Option<Event> {
-        print_line(&self.output, line);
         let event = Event::parse(line);
+        // El token es un secreto: quien lo ve (un proyector en el aula)
+        // puede usar la sesión y transferir el dinero. El cliente lo guarda
+        // para `:udp` y `--udp`, y no lo muestra (issue #13).
+        if !matches!(event, Some(Event::Token(_) | Event::UdpToken(_))) {
+            print_line(&self.output, line);
+        }
         let mut state = self.lock();
         // Una respuesta termina en su última línea: `Welcome` y el token
         // siempre van seguidos de otra, y un error mientras se espera el

@@ -76,6 +76,10 @@ fn the_terminal_client_can_be_scripted_through_a_pipe() {
         !stdout.contains("s3cret"),
         "la contraseña no se muestra: {stdout}"
     );
+    assert!(
+        !stdout.contains("token"),
+        "el token no se muestra: {stdout}"
+    );
 }
 
 #[test]
@@ -120,8 +124,11 @@ fn the_udp_client_chats_with_tcp_users() {
     let output = cliente.wait_with_output().expect("wait");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
+    assert!(
+        !stdout.contains("token"),
+        "el token no se muestra: {stdout}"
+    );
     for expected in [
-        "[SERVER] Client: Your token is ",
         "You are alice, from 127.0.0.1:",
         "[SERVER] Client: The balance of 50000 has been set to your account.",
         "Me: hola :~)",
@@ -170,8 +177,11 @@ fn the_tcp_client_sends_chosen_lines_by_udp() {
     let output = cliente.wait_with_output().expect("wait");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
+    assert!(
+        !stdout.contains("token"),
+        "el token no se muestra: {stdout}"
+    );
     for expected in [
-        "[SERVER] Client: Your UDP token is ",
         "Your TCP port is ",
         "Your lines now travel by UDP.",
         "Your lines now travel by TCP.",
