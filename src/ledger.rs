@@ -25,7 +25,7 @@
 //! No sabe de sockets ni de quién está conectado: eso es de `room`.
 
 use crate::password::{HashCost, Hasher};
-use crate::protocolo::name_key;
+use crate::protocolo::{name_key, name_skeleton};
 use crate::storage::{DirLock, JournalFile};
 use crate::storage::{Entry, Op, Record, StorageError, Store};
 use std::collections::HashMap;
@@ -46,6 +46,10 @@ const SPARE_KEEP_BYTES: usize = 64 * 1024;
 pub enum LedgerError {
     /// Ya existe una cuenta con ese nombre (sin distinguir mayúsculas).
     NameTaken,
+    /// El nombre tiene el mismo esqueleto que una cuenta que ya existe
+    /// ([`name_skeleton`]: `aIice` junto a `alice`). Solo para cuentas
+    /// nuevas: las que ya existían siguen valiendo.
+    NameTooSimilar,
     /// Nombre inexistente o contraseña incorrecta (no se dice cuál).
     BadCredentials,
     /// No existe la cuenta de destino.
@@ -133,6 +137,10 @@ pub struct Ledger {
 /// y las operaciones aplicadas que todavía no están en disco.
 struct Accounts {
     by_key: HashMap<String, Record>,
+    /// Cuántas cuentas tiene cada esqueleto de nombre (un diario anterior a
+    /// la regla puede tener dos con el mismo, por eso es una cuenta y no un
+    /// conjunto).
+    skeletons: HashMap<String, u32>,
     /// Líneas del diario aún no escritas.
     pending: Vec<u8>,
     /// El búfer de la vuelta de escritura anterior, vacío, para la próxima:
@@ -185,12 +193,17 @@ impl Ledger {
     pub fn open_locked(lock: DirLock, cost: HashCost) -> Result<Ledger, StorageError> {
         let data_dir = lock.dir().to_path_buf();
         let (store, loaded) = Store::open(lock)?;
+        let mut skeletons: HashMap<String, u32> = HashMap::new();
+        for record in &loaded.records {
+            *skeletons.entry(name_skeleton(&record.name)).or_default() += 1;
+        }
         let mut accounts = Accounts {
             by_key: loaded
                 .records
                 .into_iter()
                 .map(|r| (name_key(&r.name), r))
                 .collect(),
+            skeletons,
             pending: Vec::new(),
             spare: Vec::new(),
             in_flight: Vec::new(),
@@ -339,18 +352,18 @@ impl Ledger {
 
     /// Crea la cuenta `name` con la contraseña dada, sin saldo todavía.
     /// Devuelve el nombre registrado. El hash (lo caro) se calcula sin el
-    /// candado, para no frenar a los demás. Errores: `NameTaken`, `Storage`.
+    /// candado, para no frenar a los demás. Errores: `NameTaken`,
+    /// `NameTooSimilar`, `Storage`.
     pub fn register(&self, name: &str, password: &str) -> Result<String, LedgerError> {
-        let key = name_key(name);
-        if self.lock().by_key.contains_key(&key) {
-            return Err(LedgerError::NameTaken);
-        }
+        // Lo barato primero: sin hash para un nombre que no se puede tomar.
+        self.lock().check_new_name(name)?;
         let password_hash = self
             .hasher
             .hash(password)
             .ok_or_else(|| LedgerError::Storage("no randomness for the salt".into()))?;
-        // Otro hilo pudo registrar el mismo nombre mientras se calculaba el
-        // hash: `apply` lo vuelve a comprobar con el candado tomado.
+        // Otro hilo pudo registrar el mismo nombre (o uno parecido) mientras
+        // se calculaba el hash: `record` lo vuelve a comprobar con el
+        // candado tomado.
         let receipt = self.lock().record(Op::Register {
             name: name.to_string(),
             password_hash,
@@ -487,6 +500,11 @@ impl Accounts {
     /// Aplica `op` con el candado tomado y la anota en el diario pendiente.
     /// Devuelve su recibo, para esperar con [`Ledger::wait_durable`].
     fn record(&mut self, op: Op) -> Result<Receipt, LedgerError> {
+        // La regla de los parecidos es solo para lo nuevo: por eso está
+        // aquí y no en `apply`, que también relee diarios viejos.
+        if let Op::Register { name, .. } = &op {
+            self.check_new_name(name)?;
+        }
         let undo = self.apply(&op)?;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -498,6 +516,18 @@ impl Accounts {
             receipt: receipt.clone(),
         });
         Ok(receipt)
+    }
+
+    /// Si `name` puede ser una cuenta nueva. Errores: `NameTaken` (el mismo
+    /// sin distinguir mayúsculas), `NameTooSimilar` (el mismo esqueleto).
+    fn check_new_name(&self, name: &str) -> Result<(), LedgerError> {
+        if self.by_key.contains_key(&name_key(name)) {
+            return Err(LedgerError::NameTaken);
+        }
+        if self.skeletons.contains_key(&name_skeleton(name)) {
+            return Err(LedgerError::NameTooSimilar);
+        }
+        Ok(())
     }
 
     /// Las reglas del dinero, en un solo lugar: comprueba `op` entera y, solo
@@ -520,6 +550,7 @@ impl Accounts {
                     balance: None,
                 };
                 self.by_key.insert(key.clone(), record);
+                *self.skeletons.entry(name_skeleton(name)).or_default() += 1;
                 Ok(Undo::Unregister(key))
             }
             Op::Balance { name, dollars } => {
@@ -568,7 +599,15 @@ impl Accounts {
     fn revert(&mut self, undo: Undo) {
         match undo {
             Undo::Unregister(key) => {
-                self.by_key.remove(&key);
+                if let Some(record) = self.by_key.remove(&key) {
+                    let skeleton = name_skeleton(&record.name);
+                    if let Some(count) = self.skeletons.get_mut(&skeleton) {
+                        *count -= 1;
+                        if *count == 0 {
+                            self.skeletons.remove(&skeleton);
+                        }
+                    }
+                }
             }
             Undo::UnsetBalance(key) => {
                 if let Some(record) = self.by_key.get_mut(&key) {
@@ -623,6 +662,57 @@ mod tests {
             Err(LedgerError::BalanceAlreadySet)
         );
         assert_eq!(ledger.verify("alice", "pw"), Ok(("Alice".into(), Some(10))));
+    }
+
+    #[test]
+    fn look_alike_names_are_refused_but_old_ones_keep_working() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let ledger = ledger(dir.path());
+            ledger.register("alice", "pw").expect("alice");
+            ledger.register("José", "pw").expect("José");
+            for (name, error) in [
+                ("aIice", LedgerError::NameTooSimilar),
+                ("a1ice", LedgerError::NameTooSimilar),
+                ("Jose", LedgerError::NameTooSimilar),
+                ("JOSÉ", LedgerError::NameTaken),
+            ] {
+                assert_eq!(ledger.register(name, "pw"), Err(error), "{name}");
+            }
+            assert_eq!(ledger.len(), 2);
+        }
+        // Un diario de antes de la regla, con dos parecidos: se sigue
+        // leyendo, y los dos entran.
+        let journal = dir.path().join(crate::storage::JOURNAL_FILE);
+        let hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
+        let first = Entry {
+            seq: 50,
+            op: Op::Register {
+                name: "rnallory".into(),
+                password_hash: hash.into(),
+            },
+        };
+        let second = Entry {
+            seq: 51,
+            op: Op::Register {
+                name: "mallory".into(),
+                password_hash: hash.into(),
+            },
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .expect("open");
+        for entry in [first, second] {
+            std::io::Write::write_all(&mut file, &entry.to_line()).expect("write");
+        }
+        drop(file);
+        let ledger = ledger(dir.path());
+        assert_eq!(ledger.len(), 4);
+        assert_eq!(
+            ledger.register("rnaIlory", "pw"),
+            Err(LedgerError::NameTooSimilar)
+        );
     }
 
     #[test]

@@ -16,8 +16,14 @@ use std::fmt;
 /// (ni el `\r` de un `\r\n`). Una línea más larga se descarta con un error.
 pub const MAX_LINE_BYTES: usize = 4096;
 
-/// Largo máximo de un nombre de usuario, en caracteres (todos ASCII).
+/// Largo máximo de un nombre de usuario, en caracteres.
 pub const MAX_NAME_CHARS: usize = 32;
+
+/// Las letras del castellano que un nombre puede tener además de `A-Z a-z`
+/// (`José`, `Begoña`, `Ramón`), siempre precompuestas: una `e` seguida de
+/// un acento combinante (U+0301) no es una de ellas, así que un nombre
+/// tiene una sola forma de escribirse.
+pub const SPANISH_LETTERS: &str = "áéíóúüñÁÉÍÓÚÜÑ";
 
 /// Largo máximo de una contraseña, en bytes.
 pub const MAX_PASSWORD_BYTES: usize = 128;
@@ -78,12 +84,17 @@ pub enum Problem {
     NotSignedIn,
     /// `:login` o `:register` con la sesión ya iniciada (lleva el nombre).
     AlreadySignedIn(String),
-    /// Nombre fuera de la regla: 1 a 32 caracteres de `A-Z a-z 0-9 _ -`.
+    /// Nombre fuera de la regla: 1 a 32 caracteres de `A-Z a-z 0-9 _ -` y
+    /// las letras de [`SPANISH_LETTERS`].
     BadName,
     /// Contraseña vacía, con espacios o de más de 128 bytes.
     BadPassword,
     /// El nombre ya tiene cuenta (sin distinguir mayúsculas).
     NameTaken(String),
+    /// El nombre se parece demasiado al de una cuenta que ya existe (mismo
+    /// [`name_skeleton`]: `aIice` junto a `alice`, `José` junto a `Jose`).
+    /// No se dice cuál, para no revelar qué cuentas hay (issue #13).
+    NameTooSimilar(String),
     /// Nombre o contraseña incorrectos: un solo mensaje para ambos casos, para
     /// que nadie pueda averiguar qué nombres existen.
     BadCredentials,
@@ -319,14 +330,19 @@ pub fn parse_amount(text: &str) -> Result<u64, Problem> {
 }
 
 /// Comprueba la regla de nombres del contrato: 1 a 32 caracteres de
-/// `A-Z a-z 0-9 _ -`. Además se reservan `Me` y `You` (en cualquier
+/// `A-Z a-z 0-9 _ -` y las letras del castellano ([`SPANISH_LETTERS`],
+/// precompuestas). Además se reservan `Me` y `You` (en cualquier
 /// combinación de mayúsculas): el cliente muestra las líneas propias como
 /// `Me: ...`, y un usuario `You` haría ambiguo el aviso de transferencia
-/// (`You transferred 3 dollars to you...`). Error: [`Problem::BadName`].
+/// (`You transferred 3 dollars to you...`). Ningún nombre empieza con `[`,
+/// así que ninguna línea ajena puede empezar como un aviso del servidor.
+/// Error: [`Problem::BadName`].
 pub fn check_name(name: &str) -> Result<(), Problem> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || SPANISH_LETTERS.contains(c);
     let reserved = RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name));
-    if (1..=MAX_NAME_CHARS).contains(&name.len()) && name.chars().all(allowed) && !reserved {
+    let chars = name.chars().count();
+    if (1..=MAX_NAME_CHARS).contains(&chars) && name.chars().all(allowed) && !reserved {
         Ok(())
     } else {
         Err(Problem::BadName)
@@ -350,7 +366,31 @@ pub fn check_password(password: &str) -> Result<(), Problem> {
 /// La clave con la que se busca un nombre: los nombres son únicos sin
 /// distinguir mayúsculas, así que `Alice` y `alice` son la misma cuenta.
 pub fn name_key(name: &str) -> String {
-    name.to_ascii_lowercase()
+    name.to_lowercase()
+}
+
+/// El "esqueleto" de un nombre: cómo se ve, más que cómo se escribe. En
+/// minúsculas, sin acentos (`é` → `e`, `ñ` → `n`), y con los parecidos de
+/// siempre unificados: `i`, `l` y `1` → `l` (una `I` mayúscula se ve como
+/// una `l`), `0` → `o`, `rn` → `m`, `vv` → `w`. Dos nombres con el mismo
+/// esqueleto se confunden en la pantalla: `aIice` y `alice`, `rnallory` y
+/// `mallory`, `José` y `Jose`. Es la idea de los *confusable skeletons* de
+/// Unicode TR39, reducida a las letras que permite [`check_name`].
+pub fn name_skeleton(name: &str) -> String {
+    let plain: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' => 'a',
+            'é' => 'e',
+            'í' | 'i' | '1' => 'l',
+            'ó' | '0' => 'o',
+            'ú' | 'ü' => 'u',
+            'ñ' => 'n',
+            c => c,
+        })
+        .collect();
+    plain.replace("rn", "m").replace("vv", "w")
 }
 
 /// Prepara el texto de un mensaje tal como lo verán los demás, para que
@@ -566,13 +606,18 @@ impl Problem {
             return Some(p);
         }
         type Make = fn(String) -> Problem;
-        let templates: [(&str, &str, Make); 8] = [
+        let templates: [(&str, &str, Make); 9] = [
             (
                 "You are already signed in as ",
                 ".",
                 Problem::AlreadySignedIn,
             ),
             ("The name ", " is already taken.", Problem::NameTaken),
+            (
+                "The name ",
+                " is too similar to an existing one. Choose another.",
+                Problem::NameTooSimilar,
+            ),
             ("", " is already connected.", Problem::AlreadyConnected),
             ("", " is not connected.", Problem::NotConnected),
             ("There is no account named ", ".", Problem::NoAccount),
@@ -622,13 +667,17 @@ impl fmt::Display for Problem {
             Problem::AlreadySignedIn(name) => write!(f, "You are already signed in as {name}."),
             Problem::BadName => write!(
                 f,
-                "Names have 1 to {MAX_NAME_CHARS} characters: letters A-Z and a-z, digits, _ and -; Me and You are reserved."
+                "Names have 1 to {MAX_NAME_CHARS} characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved."
             ),
             Problem::BadPassword => write!(
                 f,
                 "Passwords have 1 to {MAX_PASSWORD_BYTES} bytes and no spaces."
             ),
             Problem::NameTaken(name) => write!(f, "The name {name} is already taken."),
+            Problem::NameTooSimilar(name) => write!(
+                f,
+                "The name {name} is too similar to an existing one. Choose another."
+            ),
             Problem::BadCredentials => write!(f, "Wrong name or password."),
             Problem::AlreadyConnected(name) => write!(f, "{name} is already connected."),
             Problem::BadBalance => write!(
@@ -845,7 +894,21 @@ mod tests {
                 password: "pw".into()
             }
         );
-        assert_eq!(err(":register ñandú pw"), Problem::BadName);
+        assert_eq!(
+            cmd(":register ñandú pw"),
+            Command::Register {
+                name: "ñandú".into(),
+                password: "pw".into()
+            }
+        );
+        // Un acento combinante (e + U+0301) no: un nombre, una escritura.
+        assert_eq!(err(":register Jose\u{301} pw"), Problem::BadName);
+        assert_eq!(err(":register ça pw"), Problem::BadName);
+        assert!(
+            check_name(&"ñ".repeat(32)).is_ok(),
+            "32 caracteres, 64 bytes"
+        );
+        assert!(check_name(&"ñ".repeat(33)).is_err());
         assert_eq!(
             err(&format!(":register al {}", "x".repeat(129))),
             Problem::BadPassword
@@ -1090,6 +1153,7 @@ mod tests {
             Problem::BadName,
             Problem::BadPassword,
             Problem::NameTaken(name()),
+            Problem::NameTooSimilar("José".into()),
             Problem::BadCredentials,
             Problem::AlreadyConnected(name()),
             Problem::BadBalance,
@@ -1177,11 +1241,32 @@ mod tests {
     #[test]
     fn name_keys_ignore_case() {
         assert_eq!(name_key("AliCe"), name_key("alice"));
+        assert_eq!(name_key("BEGOÑA"), name_key("Begoña"));
         assert!(check_name("a").is_ok());
         assert!(check_name("").is_err());
         assert!(check_name("you").is_err());
         assert!(check_name("ME").is_err());
         assert!(check_name("Yours").is_ok());
+    }
+
+    #[test]
+    fn look_alike_names_share_a_skeleton() {
+        for (a, b) in [
+            ("alice", "aIice"),
+            ("alice", "a1ice"),
+            ("alice", "ALICE"),
+            ("mallory", "rnallory"),
+            ("wendy", "vvendy"),
+            ("bob0", "bobo"),
+            ("José", "Jose"),
+            ("Begoña", "begona"),
+            ("Ramón", "ramon"),
+        ] {
+            assert_eq!(name_skeleton(a), name_skeleton(b), "{a} ~ {b}");
+        }
+        for (a, b) in [("alice", "alicia"), ("bob", "rob"), ("ana", "ann")] {
+            assert_ne!(name_skeleton(a), name_skeleton(b), "{a} ≠ {b}");
+        }
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl Chat {
 
     /// `:register`: crea la cuenta y la reserva para `presence`. `peer`
     /// describe al cliente en la consola. Errores: `NameTaken`,
+    /// `NameTooSimilar`,
     /// `AlreadyConnected`, `StorageFailed`.
     pub fn register(
         &self,
@@ -121,6 +122,9 @@ impl Chat {
         let name = match self.ledger.register(name, password) {
             Ok(name) => name,
             Err(LedgerError::NameTaken) => return Err(Problem::NameTaken(name.into())),
+            Err(LedgerError::NameTooSimilar) => {
+                return Err(Problem::NameTooSimilar(name.into()));
+            }
             Err(error) => return Err(self.storage_failed(&error)),
         };
         self.open(name, None, presence, &format!("registered from {peer}"))

@@ -64,11 +64,11 @@ fn signing_in_and_its_errors() {
         ),
         (
             ":register b@d x",
-            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z, digits, _ and -; Me and You are reserved.",
+            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
         ),
         (
             ":register Me x",
-            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z, digits, _ and -; Me and You are reserved.",
+            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
         ),
         (
             ":register bob",
@@ -323,4 +323,57 @@ fn works_over_ipv6_when_the_machine_has_it() {
     alice.expect("[SERVER] Client: bob connected!");
     bob.send("hola por IPv6");
     alice.expect("bob: hola por IPv6");
+}
+
+/// Nombres con las letras del castellano, y nombres que se confunden con
+/// otro rechazados sin decir con cuál (issue #13). El aviso de entrada y la
+/// lista de usuarios llevan el nombre tal como se registró.
+#[test]
+fn spanish_names_are_welcome_and_look_alikes_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--max-signin-failures", "0"]);
+    let mut alice = server.join("alice", 1);
+    let mut jose = server.join("José", 10);
+    alice.expect("[SERVER] Client: José connected!");
+    let _begona = server.join("Begoña", 5);
+    alice.expect("[SERVER] Client: Begoña connected!");
+    jose.expect("[SERVER] Client: Begoña connected!");
+    alice.send(":u");
+    alice.expect("[SERVER] Client: Connected users: alice, Begoña, José");
+    alice.send(":t josé 1");
+    alice.expect("[SERVER] Client: You transferred 1 dollars to José. You have 0 dollars.");
+    jose.expect("[SERVER] Client: alice transferred 1 dollars to you. You have 11 dollars.");
+    let mut mallory = server.connect();
+    for (name, answer) in [
+        (
+            "Jose",
+            "[SERVER] Client: The name Jose is too similar to an existing one. Choose another.",
+        ),
+        (
+            "aIice",
+            "[SERVER] Client: The name aIice is too similar to an existing one. Choose another.",
+        ),
+        (
+            "a1ice",
+            "[SERVER] Client: The name a1ice is too similar to an existing one. Choose another.",
+        ),
+        (
+            "begona",
+            "[SERVER] Client: The name begona is too similar to an existing one. Choose another.",
+        ),
+        ("JOSÉ", "[SERVER] Client: The name JOSÉ is already taken."),
+        (
+            "Jose\u{301}",
+            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
+        ),
+    ] {
+        mallory.send(&format!(":register {name} pw"));
+        mallory.expect(answer);
+    }
+    mallory.register("Ramón", 3);
+    // Tras reiniciar, los nombres siguen ahí con su escritura.
+    drop((alice, jose, mallory, _begona, server));
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.connect().login("JOSÉ"), 11);
+    assert_eq!(server.connect().login("ramón"), 3);
 }

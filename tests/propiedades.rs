@@ -21,7 +21,7 @@ use std::thread;
 
 /// Un nombre válido: 1 a 32 de `A-Z a-z 0-9 _ -`, sin los reservados.
 fn name() -> impl Strategy<Value = String> {
-    "[A-Za-z0-9_-]{1,32}".prop_filter("reservado", |n| {
+    "[A-Za-z0-9_\\-áéíóúüñÁÉÍÓÚÜÑ]{1,32}".prop_filter("reservado", |n| {
         !RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(n))
     })
 }
