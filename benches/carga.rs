@@ -142,6 +142,8 @@ impl Target {
                 // 10.000 clientes: sin el tope de conexiones del aula.
                 "--max-clients",
                 "0",
+                "--max-clients-per-ip",
+                "0",
                 // Miles de líneas por segundo por cliente: el generador
                 // inunda a propósito.
                 "--max-lines-per-sec",

@@ -190,6 +190,11 @@ pub enum Event {
     /// conexión que pasa de `--max-clients`, justo antes de cerrarla
     /// (issue #6).
     ServerFull,
+    /// `[SERVER] Client: There are too many connections from your address,
+    /// try again later.`: a una conexión de más desde una misma dirección IP
+    /// (`--max-clients-per-ip`): mil sockets quietos desde una sola máquina
+    /// no dejan afuera a los demás (issue #13).
+    TooManyFromAddress,
     /// `[SERVER] Client: You did not sign in within N seconds, so the
     /// connection was closed.`: a una conexión que no inició sesión a
     /// tiempo (`--signin-timeout-secs`, issue #6).
@@ -219,6 +224,8 @@ const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> 
 :smile :angry :confused (emojis), :help (this list), :q (quit).";
 const USERS_TEXT: &str = "Connected users: ";
 const SERVER_FULL_TEXT: &str = "The server is full, try again later.";
+const TOO_MANY_FROM_ADDRESS_TEXT: &str =
+    "There are too many connections from your address, try again later.";
 const SHUTTING_DOWN_TEXT: &str = "The server is shutting down.";
 const TOO_MANY_FAILURES_TEXT: &str = "Too many failed sign-ins, so the connection was closed.";
 
@@ -504,6 +511,7 @@ fn parse_notice(notice: &str) -> Option<Event> {
         "pong" => return Some(Event::Pong),
         HELP_TEXT => return Some(Event::Help),
         SERVER_FULL_TEXT => return Some(Event::ServerFull),
+        TOO_MANY_FROM_ADDRESS_TEXT => return Some(Event::TooManyFromAddress),
         SHUTTING_DOWN_TEXT => return Some(Event::ShuttingDown),
         TOO_MANY_FAILURES_TEXT => return Some(Event::TooManyFailures),
         _ => {}
@@ -762,6 +770,7 @@ impl fmt::Display for Event {
             Event::UdpToken(token) => write!(f, "{s}Your UDP token is {token}."),
             Event::Pong => write!(f, "{s}pong"),
             Event::ServerFull => write!(f, "{s}{SERVER_FULL_TEXT}"),
+            Event::TooManyFromAddress => write!(f, "{s}{TOO_MANY_FROM_ADDRESS_TEXT}"),
             Event::SigninTimeout(secs) => write!(
                 f,
                 "{s}You did not sign in within {secs} seconds, so the connection was closed."
@@ -1212,6 +1221,7 @@ mod tests {
             Event::UdpToken("ffffffffffffffffffffffffffffffff".into()),
             Event::Pong,
             Event::ServerFull,
+            Event::TooManyFromAddress,
             Event::SigninTimeout(60),
             Event::ShuttingDown,
             Event::Paced(20),

@@ -78,6 +78,10 @@ Opciones:
   --max-clients N          conexiones TCP abiertas a la vez; la siguiente recibe
                            \"The server is full\" y se cierra (por defecto 1000;
                            0 = sin límite)
+  --max-clients-per-ip N   conexiones TCP abiertas a la vez desde una misma
+                           dirección IP; la siguiente recibe \"There are too many
+                           connections from your address\" (por defecto 100;
+                           0 = sin límite)
   --signin-timeout-secs N  segundos para iniciar sesión; después se avisa y se
                            cierra la conexión (por defecto 60; 0 = sin límite)
   --max-lines-per-sec N    líneas por segundo por usuario (TCP y UDP juntos), con
@@ -114,6 +118,9 @@ pub struct Config {
     pub echo: bool,
     /// Conexiones TCP abiertas a la vez como máximo; 0 = sin límite.
     pub max_clients: usize,
+    /// Conexiones TCP abiertas a la vez desde una misma dirección IP como
+    /// máximo; 0 = sin límite.
+    pub max_clients_per_ip: usize,
     /// Tiempo para iniciar sesión tras conectar; `None` = sin límite.
     pub signin_timeout: Option<Duration>,
     /// Líneas por segundo por usuario y contraseñas fallidas por conexión
@@ -124,6 +131,12 @@ pub struct Config {
 /// Conexiones TCP simultáneas por defecto: un aula entera con margen, y
 /// lejos de los límites del sistema (hilos, descriptores).
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
+
+/// Conexiones TCP simultáneas por defecto desde una misma dirección: un
+/// curso entero en una sola máquina (todos en `127.0.0.1`, o detrás de una
+/// NAT) con margen, y una décima parte del total, así que quien abre
+/// sockets quietos desde una dirección no deja afuera a los demás.
+pub const DEFAULT_MAX_CLIENTS_PER_IP: usize = 100;
 
 /// Tiempo por defecto para iniciar sesión: quien se conecta y no hace nada
 /// (o envía de a un byte, *slowloris*) no ocupa un hilo para siempre.
@@ -139,6 +152,7 @@ impl Default for Config {
             udp_idle: udp::DEFAULT_IDLE,
             echo: false,
             max_clients: DEFAULT_MAX_CLIENTS,
+            max_clients_per_ip: DEFAULT_MAX_CLIENTS_PER_IP,
             signin_timeout: Some(DEFAULT_SIGNIN_TIMEOUT),
             limits: Limits::default(),
         }
@@ -186,6 +200,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
                 config.udp_idle = Duration::from_secs(secs);
             }
             "--max-clients" => config.max_clients = parse_count("--max-clients", &value()?)?,
+            "--max-clients-per-ip" => {
+                config.max_clients_per_ip = parse_count("--max-clients-per-ip", &value()?)?;
+            }
             "--signin-timeout-secs" => {
                 let secs: u64 = parse_count("--signin-timeout-secs", &value()?)?;
                 config.signin_timeout = (secs > 0).then(|| Duration::from_secs(secs));
@@ -282,6 +299,7 @@ impl Server {
             connections: Arc::new(Connections::default()),
             max_queue_bytes: config.max_queue_bytes,
             max_clients: config.max_clients,
+            max_clients_per_ip: config.max_clients_per_ip,
             signin_timeout: config.signin_timeout,
         };
         Ok(Server { tcp, udp })
@@ -341,41 +359,86 @@ struct Listener {
     connections: Arc<Connections>,
     max_queue_bytes: usize,
     max_clients: usize,
+    max_clients_per_ip: usize,
     signin_timeout: Option<Duration>,
 }
 
-/// Las conexiones TCP abiertas, cada una con su cola: para el límite de
-/// `--max-clients` y para despedir a todos al apagar (`shutdown`).
+/// Las conexiones TCP abiertas, cada una con su cola: para los límites de
+/// `--max-clients` y `--max-clients-per-ip`, y para despedir a todos al
+/// apagar (`shutdown`).
 #[derive(Default)]
 pub struct Connections {
-    open: Mutex<HashMap<u64, Arc<Outbox>>>,
+    open: Mutex<Open>,
     next_id: AtomicU64,
 }
 
+/// Lo que protege el candado del registro.
+#[derive(Default)]
+struct Open {
+    /// Cada conexión, con su dirección y su cola.
+    by_id: HashMap<u64, (IpAddr, Arc<Outbox>)>,
+    /// Cuántas conexiones abiertas tiene cada dirección.
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Por qué no entra una conexión (ver [`Connections::try_add`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Ya hay `--max-clients` abiertas.
+    Full,
+    /// Su dirección ya tiene `--max-clients-per-ip` abiertas.
+    TooManyFromAddress,
+}
+
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Outbox>>> {
+    fn lock(&self) -> MutexGuard<'_, Open> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Anota una conexión si hay lugar (`max` = 0: siempre hay). Devuelve
-    /// su número, o `None` si ya hay `max` abiertas.
-    fn try_add(&self, outbox: &Arc<Outbox>, max: usize) -> Option<u64> {
+    /// Anota una conexión desde `ip` si hay lugar: menos de `max` en total
+    /// y menos de `max_per_ip` desde esa dirección (0: sin límite). Devuelve
+    /// su número, o por qué no entra.
+    fn try_add(
+        &self,
+        outbox: &Arc<Outbox>,
+        ip: IpAddr,
+        max: usize,
+        max_per_ip: usize,
+    ) -> Result<u64, Refusal> {
         let mut open = self.lock();
-        if max > 0 && open.len() >= max {
-            return None;
+        if max > 0 && open.by_id.len() >= max {
+            return Err(Refusal::Full);
+        }
+        let from_ip = open.per_ip.get(&ip).copied().unwrap_or(0);
+        if max_per_ip > 0 && from_ip >= max_per_ip {
+            return Err(Refusal::TooManyFromAddress);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.insert(id, Arc::clone(outbox));
-        Some(id)
+        open.by_id.insert(id, (ip, Arc::clone(outbox)));
+        open.per_ip.insert(ip, from_ip + 1);
+        Ok(id)
     }
 
     fn remove(&self, id: u64) {
-        self.lock().remove(&id);
+        let mut open = self.lock();
+        let Some((ip, _)) = open.by_id.remove(&id) else {
+            return;
+        };
+        if let Some(count) = open.per_ip.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.per_ip.remove(&ip);
+            }
+        }
     }
 
     /// Las colas de todas las conexiones abiertas.
     pub fn outboxes(&self) -> Vec<Arc<Outbox>> {
-        self.lock().values().cloned().collect()
+        self.lock()
+            .by_id
+            .values()
+            .map(|(_, outbox)| Arc::clone(outbox))
+            .collect()
     }
 }
 
@@ -422,14 +485,29 @@ impl Listener {
         }
         let stream = Arc::new(stream);
         let outbox = Outbox::new(Arc::clone(&stream), self.max_queue_bytes, &self.flusher);
-        let Some(id) = self.connections.try_add(&outbox, self.max_clients) else {
-            // Sin hilo ni cola: una línea, el FIN, y se sigue con los demás.
-            let _ = (&*stream).write_all(Event::ServerFull.to_line().as_bytes());
-            let _ = stream.shutdown(Shutdown::Write);
-            self.chat.log(&format!(
-                "Connection from {addr} refused: the server is full"
-            ));
-            return Ok(());
+        let added = self.connections.try_add(
+            &outbox,
+            addr.ip(),
+            self.max_clients,
+            self.max_clients_per_ip,
+        );
+        let id = match added {
+            Ok(id) => id,
+            Err(refusal) => {
+                // Sin hilo ni cola: una línea, el FIN, y se sigue con los demás.
+                let (notice, why) = match refusal {
+                    Refusal::Full => (Event::ServerFull, "the server is full"),
+                    Refusal::TooManyFromAddress => (
+                        Event::TooManyFromAddress,
+                        "too many connections from that address",
+                    ),
+                };
+                let _ = (&*stream).write_all(notice.to_line().as_bytes());
+                let _ = stream.shutdown(Shutdown::Write);
+                self.chat
+                    .log(&format!("Connection from {addr} refused: {why}"));
+                return Ok(());
+            }
         };
         let registered = Registered {
             connections: Arc::clone(&self.connections),
@@ -700,6 +778,7 @@ mod tests {
             "7",
             "--max-clients",
             "0",
+            "--max-clients-per-ip=3",
             "--signin-timeout-secs=0",
             "--max-lines-per-sec",
             "0",
@@ -715,6 +794,7 @@ mod tests {
         assert_eq!(config.udp_idle, Duration::from_secs(7));
         assert!(config.echo);
         assert_eq!(config.max_clients, 0);
+        assert_eq!(config.max_clients_per_ip, 3);
         assert_eq!(config.signin_timeout, None);
         assert_eq!(
             config.limits,
@@ -741,6 +821,7 @@ mod tests {
             &["--hash-cost", "cheap"],
             &["--udp-idle-secs", "0"],
             &["--max-clients", "-1"],
+            &["--max-clients-per-ip", "x"],
             &["--signin-timeout-secs", "pronto"],
             &["--max-lines-per-sec", "5000000000"],
             &["--max-signin-failures", "-3"],

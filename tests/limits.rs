@@ -112,3 +112,42 @@ fn sigterm_and_sigint_stop_the_server_cleanly() {
         assert_eq!(server.connect().login("bob"), 0);
     }
 }
+
+const TOO_MANY_FROM_ADDRESS: &str =
+    "[SERVER] Client: There are too many connections from your address, try again later.";
+
+/// Mil sockets quietos desde una sola dirección no dejan afuera a los
+/// demás (issue #13): con `--max-clients-per-ip 3`, la cuarta conexión
+/// desde `127.0.0.2` se rechaza con su propio aviso, desde `127.0.0.1` se
+/// sigue entrando, y al cerrarse una de `127.0.0.2` hay lugar otra vez.
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        &["--max-clients", "10", "--max-clients-per-ip", "3"],
+    );
+    let hog: std::net::IpAddr = [127, 0, 0, 2].into();
+    let mut held: Vec<Client> = (0..3)
+        .map(|_| Client::connect_from(server.addr, hog))
+        .collect();
+    let mut extra = Client::connect_raw_from(server.addr, hog);
+    extra.expect(TOO_MANY_FROM_ADDRESS);
+    extra.expect_closed();
+    // Los demás siguen entrando y conversando.
+    let (mut alice, mut bob) = server.alice_and_bob();
+    bob.send("hola");
+    alice.expect("bob: hola");
+    // Al cerrarse una de 127.0.0.2, esa dirección tiene lugar otra vez.
+    let gone = held.pop().expect("una");
+    let gone_addr = gone.stream().local_addr().expect("addr");
+    gone.drop_connection();
+    server.expect_console(&format!("Connection closed: {gone_addr} (TCP)"));
+    let mut again = Client::connect_from(server.addr, hog);
+    again.send(":ping");
+    again.expect("[SERVER] Client: pong");
+    for client in &mut held {
+        client.send(":ping");
+        client.expect("[SERVER] Client: pong");
+    }
+}

@@ -102,6 +102,7 @@ fn event() -> impl Strategy<Value = Event> {
         token().prop_map(Event::UdpToken),
         Just(Event::Pong),
         Just(Event::ServerFull),
+        Just(Event::TooManyFromAddress),
         any::<u64>().prop_map(Event::SigninTimeout),
         Just(Event::ShuttingDown),
         any::<u32>().prop_map(Event::Paced),

@@ -310,15 +310,20 @@ impl Client {
     /// no permite `bind` antes de `connect`; `socket2` sí. Consume la
     /// primera línea, como [`Client::connect`].
     pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Client {
+        let mut client = Client::connect_raw_from(addr, source);
+        client.expect_prompt();
+        client
+    }
+
+    /// Como [`Client::connect_from`], sin leer nada.
+    pub fn connect_raw_from(addr: SocketAddr, source: std::net::IpAddr) -> Client {
         use socket2::{Domain, Socket, Type};
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
         socket
             .bind(&SocketAddr::new(source, 0).into())
             .expect("bind de origen");
         socket.connect(&addr.into()).expect("connect");
-        let mut client = Client::from_stream(socket.into());
-        client.expect_prompt();
-        client
+        Client::from_stream(socket.into())
     }
 
     fn from_stream(stream: TcpStream) -> Client {
