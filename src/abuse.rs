@@ -1,6 +1,6 @@
 //! Las reglas contra el abuso (issue #6), como código puro: cuántas líneas
 //! por segundo puede enviar un usuario ([`LineLimiter`], un *token bucket*)
-//! y qué direcciones están bloqueadas por adivinar contraseñas
+//! y qué cuentas y direcciones están bloqueadas por adivinar contraseñas
 //! ([`Blocklist`]). [`Guards`] los junta con la configuración y sus `Mutex`,
 //! para que los compartan los hilos TCP y el hilo UDP.
 //!
@@ -17,6 +17,7 @@
 //! funciones devuelven.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -31,8 +32,15 @@ pub const DEFAULT_LINES_PER_SEC: u32 = 20;
 pub const BURST_SECONDS: u32 = 3;
 
 /// Intentos fallidos de contraseña por defecto (`--max-signin-failures`),
-/// por conexión y por dirección.
+/// por conexión y por cuenta.
 pub const DEFAULT_MAX_SIGNIN_FAILURES: u32 = 5;
+
+/// Intentos fallidos por defecto desde una misma dirección IP comprobada
+/// (`--max-signin-failures-per-ip`): diez veces los de una cuenta, porque
+/// detrás de una dirección puede haber un curso entero (una NAT, o todos en
+/// `127.0.0.1`), y los errores de tipeo de uno no deben dejar afuera a
+/// todos. Contra quien adivina una cuenta está el límite por cuenta.
+pub const DEFAULT_MAX_SIGNIN_FAILURES_PER_IP: u32 = 50;
 
 /// El primer bloqueo de una dirección dura esto; cada bloqueo siguiente,
 /// el doble, hasta [`MAX_BLOCK`].
@@ -176,7 +184,7 @@ impl LineLimiter {
     }
 }
 
-/// Lo que se sabe de una dirección que falló contraseñas.
+/// Lo que se sabe de una cuenta o una dirección que falló contraseñas.
 #[derive(Debug, Clone)]
 struct Record {
     /// Fallos desde el último bloqueo.
@@ -187,14 +195,14 @@ struct Record {
     last_failure: Instant,
 }
 
-/// Las direcciones IP que fallan contraseñas: tras `max` fallos, la
-/// dirección queda bloqueada [`FIRST_BLOCK`], luego el doble cada vez.
-/// Mientras está bloqueada, sus `:login` y `:register` se rechazan sin
+/// Las cuentas (por nombre) o las direcciones IP que fallan contraseñas:
+/// tras `max` fallos, la clave queda bloqueada [`FIRST_BLOCK`], luego el
+/// doble cada vez. Mientras está bloqueada, sus intentos se rechazan sin
 /// calcular ningún hash, así que adivinar no cuesta CPU al servidor.
 #[derive(Debug)]
-pub struct Blocklist {
+pub struct Blocklist<K> {
     max: u32,
-    records: HashMap<IpAddr, Record>,
+    records: HashMap<K, Record>,
     /// Al llegar a este tamaño se borran los registros viejos.
     prune_at: usize,
 }
@@ -202,9 +210,9 @@ pub struct Blocklist {
 /// Tamaño mínimo del mapa antes de limpiar registros viejos.
 const PRUNE_MIN: usize = 1024;
 
-impl Blocklist {
+impl<K: Hash + Eq + Clone> Blocklist<K> {
     /// Una lista vacía que bloquea tras `max` fallos (`max` > 0).
-    pub fn new(max: u32) -> Blocklist {
+    pub fn new(max: u32) -> Blocklist<K> {
         Blocklist {
             max,
             records: HashMap::new(),
@@ -212,20 +220,20 @@ impl Blocklist {
         }
     }
 
-    /// Si `ip` está bloqueada en `now`, cuánto le falta.
-    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let until = self.records.get(&ip)?.blocked_until?;
+    /// Si `key` está bloqueada en `now`, cuánto le falta.
+    pub fn blocked(&self, key: &K, now: Instant) -> Option<Duration> {
+        let until = self.records.get(key)?.blocked_until?;
         (until > now).then(|| until - now)
     }
 
-    /// Anota un fallo de `ip` en `now`. Devuelve la duración del bloqueo si
-    /// con este fallo la dirección quedó bloqueada.
-    pub fn failed(&mut self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    /// Anota un fallo de `key` en `now`. Devuelve la duración del bloqueo si
+    /// con este fallo la clave quedó bloqueada.
+    pub fn failed(&mut self, key: K, now: Instant) -> Option<Duration> {
         if self.records.len() >= self.prune_at {
             self.prune(now);
             self.prune_at = (self.records.len() * 2).max(PRUNE_MIN);
         }
-        let record = self.records.entry(ip).or_insert(Record {
+        let record = self.records.entry(key).or_insert(Record {
             failures: 0,
             blocks: 0,
             blocked_until: None,
@@ -249,7 +257,7 @@ impl Blocklist {
         Some(block)
     }
 
-    /// Olvida las direcciones sin bloqueo vigente y sin fallos recientes.
+    /// Olvida las claves sin bloqueo vigente y sin fallos recientes.
     fn prune(&mut self, now: Instant) {
         self.records.retain(|_, r| {
             r.blocked_until.is_some_and(|until| until > now)
@@ -258,14 +266,16 @@ impl Blocklist {
     }
 }
 
-/// Los límites de `--max-lines-per-sec` y `--max-signin-failures`; 0 los
-/// apaga.
+/// Los límites de `--max-lines-per-sec`, `--max-signin-failures` y
+/// `--max-signin-failures-per-ip`; 0 los apaga.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Líneas por segundo por usuario.
     pub lines_per_sec: u32,
-    /// Contraseñas fallidas por conexión y por dirección.
+    /// Contraseñas fallidas por conexión y por cuenta.
     pub max_signin_failures: u32,
+    /// Contraseñas fallidas por dirección IP comprobada.
+    pub max_signin_failures_per_ip: u32,
 }
 
 impl Limits {
@@ -273,6 +283,7 @@ impl Limits {
     pub const OFF: Limits = Limits {
         lines_per_sec: 0,
         max_signin_failures: 0,
+        max_signin_failures_per_ip: 0,
     };
 }
 
@@ -281,6 +292,7 @@ impl Default for Limits {
         Limits {
             lines_per_sec: DEFAULT_LINES_PER_SEC,
             max_signin_failures: DEFAULT_MAX_SIGNIN_FAILURES,
+            max_signin_failures_per_ip: DEFAULT_MAX_SIGNIN_FAILURES_PER_IP,
         }
     }
 }
@@ -294,7 +306,10 @@ pub struct Guards {
     /// Fallos por conexión antes de cerrarla; 0 = sin límite.
     pub max_failures: u32,
     users: Mutex<Buckets>,
-    addresses: Mutex<Blocklist>,
+    /// Por dirección IP; `None` sin límite.
+    addresses: Option<Mutex<Blocklist<IpAddr>>>,
+    /// Por cuenta (clave en minúsculas); `None` sin límite.
+    accounts: Option<Mutex<Blocklist<String>>>,
 }
 
 /// Los baldes de los usuarios, y quiénes tienen datagramas descartados sin
@@ -316,7 +331,10 @@ impl Guards {
             rate: LineRate::new(limits.lines_per_sec),
             max_failures: limits.max_signin_failures,
             users: Mutex::new(Buckets::default()),
-            addresses: Mutex::new(Blocklist::new(limits.max_signin_failures)),
+            addresses: (limits.max_signin_failures_per_ip > 0)
+                .then(|| Mutex::new(Blocklist::new(limits.max_signin_failures_per_ip))),
+            accounts: (limits.max_signin_failures > 0)
+                .then(|| Mutex::new(Blocklist::new(limits.max_signin_failures))),
         }
     }
 
@@ -402,18 +420,27 @@ impl Guards {
 
     /// Si `ip` está bloqueada para iniciar sesión, cuánto le falta.
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        if self.max_failures == 0 {
-            return None;
-        }
-        lock(&self.addresses).blocked(ip, now)
+        lock(self.addresses.as_ref()?).blocked(&ip, now)
     }
 
     /// Anota una contraseña fallida desde `ip` (ver [`Blocklist::failed`]).
+    /// Solo para direcciones comprobadas (una conexión TCP): la dirección
+    /// de origen de un datagrama UDP no cuesta nada falsificar, y contar sus
+    /// fallos dejaría bloquear la dirección de otro (issue #13).
     pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        if self.max_failures == 0 {
-            return None;
-        }
-        lock(&self.addresses).failed(ip, now)
+        lock(self.addresses.as_ref()?).failed(ip, now)
+    }
+
+    /// Si la cuenta `key` (ver [`crate::protocolo::name_key`]) está
+    /// bloqueada, cuánto le falta.
+    pub fn account_blocked(&self, key: &str, now: Instant) -> Option<Duration> {
+        lock(self.accounts.as_ref()?).blocked(&key.to_string(), now)
+    }
+
+    /// Anota una contraseña fallida para la cuenta `key`, venga de donde
+    /// venga (ver [`Blocklist::failed`]).
+    pub fn account_failed(&self, key: &str, now: Instant) -> Option<Duration> {
+        lock(self.accounts.as_ref()?).failed(key.to_string(), now)
     }
 }
 
@@ -520,7 +547,7 @@ mod tests {
     fn the_limit_is_per_user_and_shared_by_tcp_and_udp() {
         let guards = Guards::new(Limits {
             lines_per_sec: 1,
-            max_signin_failures: 0,
+            ..Limits::OFF
         });
         let now = Instant::now();
         for _ in 0..3 {
@@ -555,10 +582,10 @@ mod tests {
         assert_eq!(list.failed(ip, t0), None);
         assert_eq!(list.failed(ip, t0), None);
         assert_eq!(list.failed(ip, t0), Some(FIRST_BLOCK));
-        assert_eq!(list.blocked(ip, t0), Some(FIRST_BLOCK));
-        assert_eq!(list.blocked(other, t0), None);
+        assert_eq!(list.blocked(&ip, t0), Some(FIRST_BLOCK));
+        assert_eq!(list.blocked(&other, t0), None);
         let after = t0 + FIRST_BLOCK;
-        assert_eq!(list.blocked(ip, after), None);
+        assert_eq!(list.blocked(&ip, after), None);
         // El segundo bloqueo dura el doble.
         list.failed(ip, after);
         list.failed(ip, after);

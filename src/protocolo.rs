@@ -136,8 +136,13 @@ pub enum Problem {
     /// por ráfaga (issues #6 y #12).
     TooFast(u32),
     /// La dirección IP del cliente está bloqueada por contraseñas fallidas:
-    /// lleva los segundos que faltan (`--max-signin-failures`, issue #6).
+    /// lleva los segundos que faltan (`--max-signin-failures-per-ip`).
     SigninBlocked(u64),
+    /// La cuenta está bloqueada por contraseñas fallidas, vengan de donde
+    /// vengan: lleva los segundos que faltan (`--max-signin-failures`,
+    /// issue #13). Un nombre que no existe se bloquea igual, así que la
+    /// respuesta no dice qué cuentas hay.
+    AccountBlocked(u64),
 }
 
 /// Lo que el servidor le dice a un cliente: cada evento es exactamente una
@@ -659,6 +664,13 @@ impl Problem {
         ) {
             return Some(Problem::SigninBlocked(parse_digits(secs)?));
         }
+        if let Some(secs) = between(
+            text,
+            "Too many failed sign-ins for this account. Try again in ",
+            " seconds.",
+        ) {
+            return Some(Problem::AccountBlocked(parse_digits(secs)?));
+        }
         let word = between(
             text,
             "Unknown command ",
@@ -727,6 +739,10 @@ impl fmt::Display for Problem {
             Problem::SigninBlocked(secs) => write!(
                 f,
                 "Too many failed sign-ins from your address. Try again in {secs} seconds."
+            ),
+            Problem::AccountBlocked(secs) => write!(
+                f,
+                "Too many failed sign-ins for this account. Try again in {secs} seconds."
             ),
         }
     }
@@ -1182,6 +1198,7 @@ mod tests {
             Problem::OneLinePerDatagram,
             Problem::TooFast(20),
             Problem::SigninBlocked(30),
+            Problem::AccountBlocked(60),
         ];
         let mut events = vec![
             Event::Prompt,

@@ -90,8 +90,14 @@ Opciones:
                            lento); por UDP se descartan y se cuentan
                            (por defecto 20; 0 = sin límite)
   --max-signin-failures N  contraseñas fallidas por conexión (después se cierra)
-                           y por dirección IP (después se bloquea 30 s, el doble
-                           cada vez, hasta 15 min) (por defecto 5; 0 = sin límite)
+                           y por cuenta, vengan de donde vengan (después la
+                           cuenta se bloquea 30 s, el doble cada vez, hasta
+                           15 min) (por defecto 5; 0 = sin límite)
+  --max-signin-failures-per-ip N
+                           contraseñas fallidas desde una dirección IP
+                           comprobada (TCP; no la de un datagrama, que se
+                           falsifica gratis); después se bloquea como una
+                           cuenta (por defecto 50; 0 = sin límite)
   --echo                   en vez del chat, el servidor de eco TCP multihilo
                            (enunciado 002): responde cada línea con la misma línea
   --help                   muestra esta ayuda
@@ -213,6 +219,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             "--max-signin-failures" => {
                 config.limits.max_signin_failures =
                     parse_count("--max-signin-failures", &value()?)?;
+            }
+            "--max-signin-failures-per-ip" => {
+                config.limits.max_signin_failures_per_ip =
+                    parse_count("--max-signin-failures-per-ip", &value()?)?;
             }
             "--hash-cost" => {
                 let text = value()?;
@@ -783,6 +793,8 @@ mod tests {
             "--max-lines-per-sec",
             "0",
             "--max-signin-failures=7",
+            "--max-signin-failures-per-ip",
+            "9",
             "--echo",
         ]))
         .expect("válido")
@@ -800,7 +812,8 @@ mod tests {
             config.limits,
             Limits {
                 lines_per_sec: 0,
-                max_signin_failures: 7
+                max_signin_failures: 7,
+                max_signin_failures_per_ip: 9,
             }
         );
         assert_eq!(Config::default().limits, Limits::default());
@@ -825,6 +838,7 @@ mod tests {
             &["--signin-timeout-secs", "pronto"],
             &["--max-lines-per-sec", "5000000000"],
             &["--max-signin-failures", "-3"],
+            &["--max-signin-failures-per-ip", "muchas"],
         ] {
             let error = parse_args(args(bad)).expect_err("debe fallar");
             assert!(error.contains(bad[0]), "{error}");

@@ -168,32 +168,57 @@ impl Chat {
     }
 
     /// `:register` o `:login`, según `command`, reservando la cuenta para la
-    /// presencia que arma `presence` (solo si hace falta). `ip` es la
-    /// dirección de donde vino: si está bloqueada por contraseñas fallidas
-    /// (`--max-signin-failures`), se responde [`Problem::SigninBlocked`] sin
-    /// calcular ningún hash, y cada `Wrong name or password.` cuenta para su
-    /// bloqueo. Devuelve `None` si `command` no es ninguno de los dos; si
-    /// no, lo mismo que [`Chat::register`] o [`Chat::login`].
+    /// presencia que arma `presence` (solo si hace falta). Devuelve `None`
+    /// si `command` no es ninguno de los dos; si no, lo mismo que
+    /// [`Chat::register`] o [`Chat::login`].
+    ///
+    /// Contra quien adivina contraseñas, sin calcular ningún hash mientras
+    /// dure un bloqueo:
+    /// - `ip` es la dirección de donde vino: si está bloqueada
+    ///   (`--max-signin-failures-per-ip`), se responde
+    ///   [`Problem::SigninBlocked`]. Sus fallos cuentan solo si `verified`
+    ///   (una conexión TCP, cuyo handshake prueba la dirección): la de un
+    ///   datagrama UDP se falsifica gratis, y contarla dejaría bloquear la
+    ///   dirección de otro con cinco datagramas (issue #13).
+    /// - La cuenta: cada `Wrong name or password.` cuenta para su bloqueo
+    ///   (`--max-signin-failures`), venga de la dirección que venga; un
+    ///   `:login` a una cuenta bloqueada recibe [`Problem::AccountBlocked`].
     pub fn sign_in(
         &self,
         command: &Command,
         presence: impl FnOnce() -> Presence,
         peer: &str,
         ip: IpAddr,
+        verified: bool,
     ) -> Option<Result<SignedIn, Problem>> {
-        if !matches!(command, Command::Register { .. } | Command::Login { .. }) {
-            return None;
-        }
         let now = Instant::now();
-        if let Some(left) = self.guards.blocked(ip, now) {
+        if let Command::Register { .. } | Command::Login { .. } = command
+            && let Some(left) = self.guards.blocked(ip, now)
+        {
             return Some(Err(Problem::SigninBlocked(whole_seconds(left))));
         }
         let result = match command {
             Command::Register { name, password } => self.register(name, password, presence(), peer),
-            Command::Login { name, password } => self.login(name, password, presence(), peer),
+            Command::Login { name, password } => {
+                let key = protocolo::name_key(name);
+                if let Some(left) = self.guards.account_blocked(&key, now) {
+                    return Some(Err(Problem::AccountBlocked(whole_seconds(left))));
+                }
+                let result = self.login(name, password, presence(), peer);
+                if result == Err(Problem::BadCredentials)
+                    && let Some(block) = self.guards.account_failed(&key, now)
+                {
+                    self.log(&format!(
+                        "the account {name} is locked for {} s after too many failed sign-ins",
+                        block.as_secs()
+                    ));
+                }
+                result
+            }
             _ => return None,
         };
-        if result == Err(Problem::BadCredentials)
+        if verified
+            && result == Err(Problem::BadCredentials)
             && let Some(block) = self.guards.failed(ip, now)
         {
             self.log(&format!(
@@ -615,15 +640,17 @@ impl Session {
         match parsed {
             Ok(Some(Command::Help)) => send(&self.outbox, &Event::Help),
             Ok(Some(Command::Ping)) => send(&self.outbox, &Event::Pong),
-            Ok(Some(command)) => match chat.sign_in(&command, presence, &self.peer, self.ip) {
-                Some(Ok(signed)) => {
-                    let token = Event::UdpToken(signed.token.clone());
-                    self.joined = chat.welcome(&signed, &self.outbox, token);
-                    self.signed = Some(signed);
+            Ok(Some(command)) => {
+                match chat.sign_in(&command, presence, &self.peer, self.ip, true) {
+                    Some(Ok(signed)) => {
+                        let token = Event::UdpToken(signed.token.clone());
+                        self.joined = chat.welcome(&signed, &self.outbox, token);
+                        self.signed = Some(signed);
+                    }
+                    Some(Err(problem)) => return self.failed_sign_in(chat, problem),
+                    None => self.reject(chat, Problem::NotSignedIn),
                 }
-                Some(Err(problem)) => return self.failed_sign_in(chat, problem),
-                None => self.reject(chat, Problem::NotSignedIn),
-            },
+            }
             Ok(None) => {}
             Err(problem) => return self.failed_sign_in(chat, problem),
         }
@@ -633,7 +660,10 @@ impl Session {
     /// Responde un intento de entrada rechazado; si es una contraseña mala
     /// o una dirección bloqueada, lo cuenta para esta conexión.
     fn failed_sign_in(&mut self, chat: &Chat, problem: Problem) -> Flow {
-        let guessing = matches!(problem, Problem::BadCredentials | Problem::SigninBlocked(_));
+        let guessing = matches!(
+            problem,
+            Problem::BadCredentials | Problem::SigninBlocked(_) | Problem::AccountBlocked(_)
+        );
         self.reject(chat, problem);
         if !guessing {
             return Flow::Continue;

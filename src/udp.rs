@@ -197,7 +197,8 @@ impl UdpServer {
         let peer = format!("{from} (UDP)");
         let result = self
             .chat
-            .sign_in(&command, presence, &peer, from.ip())
+            // `false`: la dirección de un datagrama no está comprobada.
+            .sign_in(&command, presence, &peer, from.ip(), false)
             .unwrap_or(Err(Problem::BadToken));
         match result {
             Ok(signed) => {

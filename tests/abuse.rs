@@ -200,7 +200,12 @@ fn zero_turns_the_line_limit_off() {
 
 #[test]
 fn wrong_passwords_close_the_connection_and_block_the_address() {
-    let (server, _dir) = server(&["--max-signin-failures", "3"]);
+    let (server, _dir) = server(&[
+        "--max-signin-failures",
+        "3",
+        "--max-signin-failures-per-ip",
+        "3",
+    ]);
     let (mut alice, mut bob) = server.alice_and_bob();
     let attacker: IpAddr = [127, 0, 0, 2].into();
 
@@ -236,7 +241,12 @@ fn wrong_passwords_close_the_connection_and_block_the_address() {
 
 #[test]
 fn failures_add_up_across_connections_from_one_address() {
-    let (server, _dir) = server(&["--max-signin-failures", "3"]);
+    let (server, _dir) = server(&[
+        "--max-signin-failures",
+        "10",
+        "--max-signin-failures-per-ip",
+        "3",
+    ]);
     let _alice = server.join("alice", 1);
     let attacker: IpAddr = [127, 0, 0, 3].into();
     // Dos conexiones, ninguna llega a 3 fallos, pero la dirección sí.
@@ -255,7 +265,12 @@ fn failures_add_up_across_connections_from_one_address() {
 
 #[test]
 fn zero_turns_the_failure_limit_off() {
-    let (server, _dir) = server(&["--max-signin-failures", "0"]);
+    let (server, _dir) = server(&[
+        "--max-signin-failures",
+        "0",
+        "--max-signin-failures-per-ip",
+        "0",
+    ]);
     let mut alice = server.join("alice", 1);
     let mut guess = server.connect();
     for i in 0..20 {
@@ -368,4 +383,60 @@ fn runs_of_space_and_invisible_characters_cannot_start_a_fake_line() {
     // Solo espacio no es un mensaje.
     bob.send(&format!("{pad}\u{200B}\u{2028}"));
     alice.expect_nothing_pending();
+}
+
+const ACCOUNT_BLOCKED_PREFIX: &str =
+    "[SERVER] Client: Too many failed sign-ins for this account. Try again in ";
+
+/// Cinco datagramas con una contraseña mala y la dirección de otro como
+/// origen (aquí `127.0.0.2`, un socket que nunca lee) no bloquean esa
+/// dirección (issue #13): la de un datagrama no está comprobada. Desde
+/// `127.0.0.2`, carol entra por TCP como siempre.
+#[test]
+fn forged_udp_failures_do_not_lock_out_the_address_they_name() {
+    let (server, _dir) = server(&[]);
+    let _alice = server.join("alice", 1);
+    let victim: IpAddr = [127, 0, 0, 2].into();
+    let forger = std::net::UdpSocket::bind((victim, 0)).expect("bind");
+    for i in 0..60 {
+        let guess = format!(":login nobody{} wrong\n", i % 7);
+        forger.send_to(guess.as_bytes(), server.addr).expect("send");
+    }
+    // El servidor ya los atendió todos cuando responde a este.
+    let probe = UdpClient::new_from(server.addr, victim);
+    probe.send_raw(b":help\n");
+    assert!(probe.line().starts_with("[SERVER] Client: Commands:"));
+    let mut carol = Client::connect_from(server.addr, victim);
+    carol.register("carol", 5);
+}
+
+/// Cuarenta direcciones distintas, una conexión y una contraseña cada una,
+/// contra la cuenta de alice (issue #13: antes pasaban 200 intentos en
+/// 30 s): tras los 5 primeros, la cuenta queda bloqueada para todos, sin
+/// hashear; bob sigue entrando.
+#[test]
+fn failures_lock_the_account_whatever_address_they_come_from() {
+    let (server, _dir) = server(&[]);
+    server.join("alice", 1).send(":q");
+    server.join("bob", 1).send(":q");
+    let (mut wrong, mut locked) = (0, 0);
+    for i in 0..40u8 {
+        let mut guess = Client::connect_from(server.addr, [127, 0, 0, 10 + i].into());
+        guess.send(&format!(":login alice guess{i}"));
+        let answer = guess.line();
+        if answer == WRONG {
+            wrong += 1;
+        } else {
+            assert!(answer.starts_with(ACCOUNT_BLOCKED_PREFIX), "{answer:?}");
+            locked += 1;
+        }
+    }
+    assert_eq!((wrong, locked), (5, 35));
+    server.expect_console("the account alice is locked for 30 s after too many failed sign-ins");
+    // Ni con la contraseña correcta, mientras dure; otra cuenta, sí.
+    let mut owner = server.connect();
+    owner.send(":login alice pw-alice");
+    let answer = owner.line();
+    assert!(answer.starts_with(ACCOUNT_BLOCKED_PREFIX), "{answer:?}");
+    assert_eq!(server.connect().login("bob"), 1);
 }

@@ -67,6 +67,7 @@ fn problem() -> impl Strategy<Value = Problem> {
         Just(Problem::OneLinePerDatagram),
         any::<u32>().prop_map(Problem::TooFast),
         any::<u64>().prop_map(Problem::SigninBlocked),
+        any::<u64>().prop_map(Problem::AccountBlocked),
     ]
 }
 
