@@ -35,6 +35,11 @@ const UDP_POLL: Duration = Duration::from_millis(200);
 /// datagrama perdido no se reenvía).
 const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
+/// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
+/// está probada: con 64, el triple (lo más que el servidor responde a una
+/// dirección sin probar) deja lugar de sobra para la cookie.
+const UNPROVEN_DATAGRAM_BYTES: usize = 64;
+
 /// El texto de `cliente --help`.
 pub const USAGE: &str = "\
 Uso: cliente [opciones]
@@ -140,6 +145,12 @@ struct State {
     token: Option<String>,
     /// El socket UDP (siempre en modo `--udp`; en modo TCP, tras el token).
     udp: Option<Arc<UdpSocket>>,
+    /// El servidor ya respondió algo que no es una cookie a este socket UDP:
+    /// su dirección está probada (ver `cookie` en el servidor).
+    udp_proven: bool,
+    /// Los datagramas enviados mientras la dirección no estaba probada, en
+    /// orden, para repetirlos con la cookie delante cuando llegue.
+    unproven: Vec<String>,
     /// En modo TCP: las líneas salen por UDP (`:udp`) en vez de TCP.
     lines_by_udp: bool,
     /// Se terminó la entrada del usuario.
@@ -167,6 +178,8 @@ impl Shared {
                 name: None,
                 token: None,
                 udp,
+                udp_proven: false,
+                unproven: Vec::new(),
                 lines_by_udp: false,
                 input_done: false,
                 said_goodbye: false,
@@ -226,6 +239,40 @@ impl Shared {
         drop(state);
         self.changed.notify_all();
         event
+    }
+
+    /// Envía `line` por UDP (con el token delante, si hay). Mientras la
+    /// dirección no está probada, lo guarda (para repetirlo con la cookie)
+    /// y lo rellena con espacios hasta [`UNPROVEN_DATAGRAM_BYTES`]: el
+    /// servidor responde a una dirección sin probar a lo sumo el triple de lo
+    /// que recibió, y la cookie no cabría en el triple de `:login a b`.
+    fn send_datagram(&self, udp: &UdpSocket, token: Option<&str>, line: &str) -> io::Result<()> {
+        let mut datagram = match token {
+            Some(token) => format!("{token} {line}"),
+            None => line.to_string(),
+        };
+        {
+            let mut state = self.lock();
+            if !state.udp_proven {
+                let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
+                datagram.push_str(&" ".repeat(pad));
+                state.unproven.push(datagram.clone());
+            }
+        }
+        datagram.push('\n');
+        udp.send(datagram.as_bytes()).map(|_| ())
+    }
+
+    /// El servidor pidió probar la dirección: se repite, con la cookie
+    /// delante y en orden, cada datagrama enviado sin probar. La cookie vale
+    /// para todos (es de la dirección), y cada uno se repite una sola vez:
+    /// las cookies que lleguen después para los mismos ya no encuentran
+    /// nada que repetir.
+    fn resend_with_cookie(&self, udp: &UdpSocket, cookie: &str) {
+        let pending = std::mem::take(&mut self.lock().unproven);
+        for datagram in pending {
+            let _ = udp.send(format!("{cookie} {datagram}\n").as_bytes());
+        }
     }
 
     fn close(&self) {
@@ -296,6 +343,17 @@ fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool)
             Ok(n) => {
                 let text = String::from_utf8_lossy(&buffer[..n]);
                 for line in text.lines() {
+                    if let Some(Event::Cookie(cookie)) = Event::parse(line) {
+                        shared.resend_with_cookie(socket, &cookie);
+                        continue;
+                    }
+                    {
+                        // Una respuesta de verdad: la dirección está probada,
+                        // y nada de lo guardado hace falta repetirlo.
+                        let mut state = shared.lock();
+                        state.udp_proven = true;
+                        state.unproven.clear();
+                    }
                     shared.receive(line, me);
                 }
             }
@@ -355,7 +413,7 @@ fn send_lines(input: impl BufRead, mut wire: Wire, shared: &Shared) {
             echo_own_line(&shared.output, line, &parsed);
         }
         let sent = match (&mut wire, udp) {
-            (_, Some(udp)) => send_datagram(&udp, token.as_deref(), line),
+            (_, Some(udp)) => shared.send_datagram(&udp, token.as_deref(), line),
             (Wire::Tcp(stream), None) => stream.write_all(format!("{line}\n").as_bytes()),
             (Wire::Udp, None) => Ok(()),
         };
@@ -385,7 +443,7 @@ fn send_lines(input: impl BufRead, mut wire: Wire, shared: &Shared) {
             let _ = stream.shutdown(Shutdown::Write);
         }
         (Wire::Udp, Some(udp), Some(token)) => {
-            let _ = send_datagram(&udp, Some(&token), ":q");
+            let _ = shared.send_datagram(&udp, Some(&token), ":q");
         }
         (Wire::Udp, _, _) => {}
     }
@@ -414,14 +472,6 @@ fn switch_transport(shared: &Shared, by_udp: bool) {
     };
     drop(state);
     print_line(&shared.output, message);
-}
-
-fn send_datagram(udp: &UdpSocket, token: Option<&str>, line: &str) -> io::Result<()> {
-    let datagram = match token {
-        Some(token) => format!("{token} {line}\n"),
-        None => format!("{line}\n"),
-    };
-    udp.send(datagram.as_bytes()).map(|_| ())
 }
 
 fn echo_own_line(
@@ -475,7 +525,7 @@ fn run_tcp(addr: &str, input: impl BufRead + Send + 'static, output: Output) -> 
                     (state.udp.clone(), state.token.clone())
                 };
                 if let (Some(udp), Some(token)) = (udp, token) {
-                    let _ = send_datagram(&udp, Some(&token), ":ping");
+                    let _ = shared.send_datagram(&udp, Some(&token), ":ping");
                 }
             }
             _ => {}

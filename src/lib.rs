@@ -15,6 +15,7 @@
 //! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites.
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
 //! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
+//! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`cliente`]: el cliente de terminal.
@@ -22,6 +23,7 @@
 pub mod abuse;
 pub mod cliente;
 pub mod console;
+pub mod cookie;
 pub mod echo;
 pub mod framing;
 pub mod ledger;

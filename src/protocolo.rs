@@ -195,6 +195,11 @@ pub enum Event {
     /// conexión que pasa de `--max-clients`, justo antes de cerrarla
     /// (issue #6).
     ServerFull,
+    /// `[SERVER] Client: Cookie <COOKIE>, resend with it first.`: la única
+    /// respuesta a un `:login` o `:register` por UDP desde una dirección que
+    /// todavía no probó que recibe (ver `cookie`); el cliente repite su
+    /// datagrama con la cookie delante (`<COOKIE> :login bob clave`).
+    Cookie(String),
     /// `[SERVER] Client: There are too many connections from your address,
     /// try again later.`: a una conexión de más desde una misma dirección IP
     /// (`--max-clients-per-ip`): mil sockets quietos desde una sola máquina
@@ -535,6 +540,11 @@ fn parse_notice(notice: &str) -> Option<Event> {
     ) {
         return Some(Event::Paced(u32::try_from(parse_digits(n)?).ok()?));
     }
+    if let Some(cookie) = between(notice, "Cookie ", ", resend with it first.")
+        && crate::cookie::is_cookie(cookie)
+    {
+        return Some(Event::Cookie(cookie.to_string()));
+    }
     if let Some(list) = notice.strip_prefix(USERS_TEXT) {
         let names: Vec<String> = if list.is_empty() {
             Vec::new()
@@ -787,6 +797,7 @@ impl fmt::Display for Event {
             Event::Pong => write!(f, "{s}pong"),
             Event::ServerFull => write!(f, "{s}{SERVER_FULL_TEXT}"),
             Event::TooManyFromAddress => write!(f, "{s}{TOO_MANY_FROM_ADDRESS_TEXT}"),
+            Event::Cookie(cookie) => write!(f, "{s}Cookie {cookie}, resend with it first."),
             Event::SigninTimeout(secs) => write!(
                 f,
                 "{s}You did not sign in within {secs} seconds, so the connection was closed."
@@ -1239,6 +1250,7 @@ mod tests {
             Event::Pong,
             Event::ServerFull,
             Event::TooManyFromAddress,
+            Event::Cookie("0123456789abcdef".into()),
             Event::SigninTimeout(60),
             Event::ShuttingDown,
             Event::Paced(20),

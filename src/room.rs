@@ -61,6 +61,18 @@ pub struct TokenUser {
     pub new_address: bool,
 }
 
+/// Lo que dice la sala de un datagrama con token (ver [`Room::by_token`]).
+pub enum TokenCheck {
+    /// El token no existe o fue revocado.
+    Unknown,
+    /// El token es de una sesión, pero el datagrama vino de una dirección
+    /// que la sesión no conoce y que todavía no probó que recibe: la sesión
+    /// no se muda (issue #13).
+    Unproven,
+    /// El usuario de la sesión.
+    Known(TokenUser),
+}
+
 /// Un usuario solo-UDP que pasó su tiempo de inactividad.
 pub struct Expired {
     /// Nombre registrado.
@@ -212,25 +224,43 @@ impl Room {
         joined.into_iter().map(|(_, m)| m.name.clone()).collect()
     }
 
-    /// Atiende el token de un datagrama que llegó desde `from`: anota la hora
-    /// (para la inactividad) y, si la dirección es nueva, la guarda con una
-    /// cola creada por `endpoint`. `None` si el token no existe o fue revocado.
+    /// Atiende el token de un datagrama que llegó desde `from`. Si la
+    /// dirección es la que la sesión ya tiene, o es nueva pero `proven` (el
+    /// datagrama trajo la cookie de esa dirección), anota la hora (para la
+    /// inactividad) y, si es nueva, la guarda con una cola creada por
+    /// `endpoint`: desde ahí, lo de esa sesión va a esa dirección. Una
+    /// dirección nueva sin probar no cambia nada: si no, un datagrama con
+    /// un token robado y el origen falsificado mandaría el chat de otro a
+    /// una tercera dirección.
     pub fn by_token(
         &self,
         token: &str,
         from: SocketAddr,
+        proven: bool,
         endpoint: impl FnOnce(SocketAddr) -> UdpEndpoint,
-    ) -> Option<TokenUser> {
+    ) -> TokenCheck {
         let mut inner = self.lock();
-        let key = inner.tokens.get(token)?.clone();
-        let member = inner.members.get_mut(&key)?;
-        member.last_udp = Instant::now();
+        let Some(key) = inner.tokens.get(token).cloned() else {
+            return TokenCheck::Unknown;
+        };
+        let Some(member) = inner.members.get_mut(&key) else {
+            return TokenCheck::Unknown;
+        };
         let new_address = member.udp.as_ref().is_none_or(|u| u.addr != from);
-        if new_address {
-            member.udp = Some(endpoint(from));
+        if new_address && !proven {
+            return TokenCheck::Unproven;
         }
-        let reply = Arc::clone(&member.udp.as_ref()?.outbox);
-        Some(TokenUser {
+        member.last_udp = Instant::now();
+        let reply = match &member.udp {
+            Some(udp) if !new_address => Arc::clone(&udp.outbox),
+            _ => {
+                let udp = endpoint(from);
+                let reply = Arc::clone(&udp.outbox);
+                member.udp = Some(udp);
+                reply
+            }
+        };
+        TokenCheck::Known(TokenUser {
             name: member.name.clone(),
             joined: member.joined,
             reply,

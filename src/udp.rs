@@ -6,26 +6,40 @@
 //! conectado y un `read` bloquea esperando a *ese* cliente, así que hace
 //! falta un hilo por cliente. Con UDP hay un solo socket para todos: cada
 //! `recv_from` devuelve el próximo datagrama de *cualquier* cliente junto con
-//! su dirección, y responder es un `send_to` que no espera a nadie. El costo:
-//! mientras el hilo calcula el hash de una contraseña (decenas de
-//! milisegundos), los demás datagramas esperan en el búfer del kernel.
+//! su dirección, y responder es un `send_to` que no espera a nadie. Lo único
+//! lento, el hash de una contraseña (decenas de milisegundos), no corre en
+//! este hilo: va a un hilo de entradas ([`SIGNIN_QUEUE`]), y los demás
+//! datagramas no esperan.
 //!
 //! UDP no tiene conexión, así que la sesión se identifica con un token que
 //! cada datagrama lleva delante (`<TOKEN> <línea>`), y una sesión solo-UDP
-//! termina con `:q` o por inactividad. No se retransmite nada: un datagrama
-//! perdido se pierde, que es lo que UDP es. Este módulo no decide reglas del
-//! chat: llama a las acciones de [`Chat`].
+//! termina con `:q` o por inactividad. Tampoco tiene handshake: la
+//! dirección de origen se falsifica gratis. Por eso (issue #13, como QUIC en
+//! RFC 9000 §8):
+//! - a una dirección que no probó que recibe se le responde a lo sumo un
+//!   datagrama, de a lo sumo **tres veces** el tamaño del que lo causó
+//!   ([`AMPLIFICATION`]), y no se hace trabajo por ella;
+//! - para entrar (`:login`, `:register`) o para mudar una sesión a otra
+//!   dirección, la respuesta es una *cookie* (ver `cookie`) que el cliente
+//!   devuelve delante de su datagrama: `<COOKIE> :login bob clave`.
+//!
+//! No se retransmite nada: un datagrama perdido se pierde, que es lo que UDP
+//! es. Este módulo no decide reglas del chat: llama a las acciones de
+//! [`Chat`].
 
 use crate::abuse::{LineLimiter, Verdict};
+use crate::cookie::{self, Cookies};
 use crate::outbox::{Flusher, Link, Outbox};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
-use crate::room::{Presence, UdpEndpoint, Via};
+use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
 use crate::session::{Chat, send};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Inactividad por defecto tras la que se cierra una sesión solo-UDP.
@@ -57,13 +71,64 @@ impl Link for UdpLink {
     fn close(&self) {}
 }
 
-/// El servidor UDP: su socket, el estado compartido y la configuración.
-pub struct UdpServer {
+/// Cuánto puede medir, como mucho, la respuesta a un datagrama de una
+/// dirección sin probar, en veces el tamaño del datagrama (el límite
+/// anti-amplificación de QUIC, RFC 9000 §8.1).
+pub const AMPLIFICATION: usize = 3;
+
+/// Entradas por UDP (con cookie válida) que pueden esperar su hash a la
+/// vez; las de más se descartan, como un datagrama perdido.
+pub const SIGNIN_QUEUE: usize = 64;
+
+/// Cómo crear la cola hacia una dirección UDP: lo comparten el hilo UDP y
+/// el de las entradas.
+#[derive(Clone)]
+struct Endpoints {
     socket: Arc<UdpSocket>,
-    chat: Arc<Chat>,
     flusher: Arc<Flusher>,
     queue_limit: usize,
+}
+
+impl Endpoints {
+    fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
+        let link = UdpLink {
+            socket: Arc::clone(&self.socket),
+            addr,
+        };
+        UdpEndpoint {
+            addr,
+            outbox: Outbox::new(link, self.queue_limit, &self.flusher),
+        }
+    }
+
+    /// Responde directamente a una dirección que probó que recibe.
+    fn answer(&self, to: SocketAddr, event: &Event) {
+        let _ = self.socket.send_to(event.to_line().as_bytes(), to);
+    }
+}
+
+/// `true` si una respuesta de `reply` bytes cabe en el límite
+/// anti-amplificación de un datagrama de `size` bytes.
+fn fits(reply: usize, size: usize) -> bool {
+    reply <= size.saturating_mul(AMPLIFICATION)
+}
+
+/// Un `:login` o `:register` con cookie válida, para el hilo de entradas.
+struct SigninJob {
+    command: Command,
+    from: SocketAddr,
+}
+
+/// El servidor UDP: su socket, el estado compartido y la configuración.
+pub struct UdpServer {
+    endpoints: Endpoints,
+    chat: Arc<Chat>,
     idle: Duration,
+    cookies: Cookies,
+    /// Hacia el hilo de entradas.
+    signins: SyncSender<SigninJob>,
+    /// El otro extremo, hasta que `serve` arranca el hilo.
+    signin_jobs: RefCell<Option<Receiver<SigninJob>>>,
     /// El balde de líneas de cada dirección que envía sin token (solo el
     /// hilo UDP lo toca: no hace falta `Mutex`).
     anonymous: RefCell<HashMap<SocketAddr, LineLimiter>>,
@@ -79,28 +144,42 @@ impl UdpServer {
         queue_limit: usize,
         idle: Duration,
     ) -> UdpServer {
+        let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
         UdpServer {
-            socket: Arc::new(socket),
+            endpoints: Endpoints {
+                socket: Arc::new(socket),
+                flusher,
+                queue_limit,
+            },
             chat,
-            flusher,
-            queue_limit,
             idle,
+            cookies: Cookies::random(Instant::now()),
+            signins,
+            signin_jobs: RefCell::new(Some(jobs)),
             anonymous: RefCell::new(HashMap::new()),
         }
     }
 
-    /// El bucle del hilo UDP: recibe, atiende y revisa la inactividad. No
-    /// termina salvo un error irrecuperable del socket.
+    /// El bucle del hilo UDP: arranca el hilo de entradas, recibe, atiende
+    /// y revisa la inactividad. No termina salvo un error irrecuperable del
+    /// socket (o si no se puede crear el hilo de entradas).
     pub fn serve(&self) -> io::Result<()> {
+        if let Some(jobs) = self.signin_jobs.borrow_mut().take() {
+            let (chat, endpoints) = (Arc::clone(&self.chat), self.endpoints.clone());
+            thread::Builder::new()
+                .name("udp sign-in".into())
+                .spawn(move || sign_in_loop(&chat, &endpoints, jobs))?;
+        }
+        let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
         // la inactividad.
-        self.socket.set_read_timeout(Some(
+        socket.set_read_timeout(Some(
             SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10)),
         ))?;
         let mut buffer = vec![0u8; RECV_BUFFER];
         let mut last_sweep = Instant::now();
         loop {
-            match self.socket.recv_from(&mut buffer) {
+            match socket.recv_from(&mut buffer) {
                 Ok((n, from)) => self.datagram(&buffer[..n], from),
                 Err(e)
                     if matches!(
@@ -121,50 +200,75 @@ impl UdpServer {
         }
     }
 
-    fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
-        let link = UdpLink {
-            socket: Arc::clone(&self.socket),
-            addr,
-        };
-        UdpEndpoint {
-            addr,
-            outbox: Outbox::new(link, self.queue_limit, &self.flusher),
+    /// Responde `event` directamente a `to` (sin sesión). Si la dirección no
+    /// está probada (`proven` es `false`), la respuesta sale solo si mide a
+    /// lo sumo [`AMPLIFICATION`] veces `size`, los bytes del datagrama que
+    /// la causó; si no cabe, sale en su lugar la cookie (si cabe ella): con
+    /// la cookie delante, el mismo pedido recibe la respuesta entera. Así
+    /// nadie usa al servidor para multiplicar su tráfico hacia otro.
+    fn answer(&self, to: SocketAddr, event: &Event, size: usize, proven: bool) {
+        let line = event.to_line();
+        if proven || fits(line.len(), size) {
+            let _ = self.endpoints.socket.send_to(line.as_bytes(), to);
+        } else {
+            self.challenge(to, size);
         }
     }
 
-    /// Responde directamente a una dirección sin sesión.
-    fn answer(&self, to: SocketAddr, event: &Event) {
-        let _ = self.socket.send_to(event.to_line().as_bytes(), to);
+    /// Pide a `to` que pruebe su dirección: su cookie, si cabe en el triple
+    /// de `size`. Si no cabe (un datagrama de menos de 22 bytes), nada.
+    fn challenge(&self, to: SocketAddr, size: usize) {
+        let cookie = Event::Cookie(self.cookies.issue(to, Instant::now())).to_line();
+        if fits(cookie.len(), size) {
+            let _ = self.endpoints.socket.send_to(cookie.as_bytes(), to);
+        }
     }
 
-    /// Atiende un datagrama: una línea, con o sin token delante.
+    /// Atiende un datagrama: una línea, quizá con una cookie y un token
+    /// delante (`[<COOKIE>] [<TOKEN>] <línea>`).
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
+        let size = bytes.len();
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if bytes.contains(&b'\n') {
-            return self.answer(from, &Event::Error(Problem::OneLinePerDatagram));
+            return self.answer(
+                from,
+                &Event::Error(Problem::OneLinePerDatagram),
+                size,
+                false,
+            );
         }
         let Ok(text) = std::str::from_utf8(bytes) else {
-            return self.answer(from, &Event::Error(Problem::InvalidUtf8));
+            return self.answer(from, &Event::Error(Problem::InvalidUtf8), size, false);
+        };
+        let (proven, text) = match cookie::split_cookie(text) {
+            Some((cookie, rest)) if self.cookies.check(from, cookie, Instant::now()) => {
+                (true, rest)
+            }
+            // Vencida, o de otra dirección: otra, para volver a probar.
+            Some(_) => return self.challenge(from, size),
+            None => (false, text),
         };
         let (token, line) = match protocolo::split_token(text) {
             Some((token, line)) => (Some(token), line),
             None => (None, text),
         };
-        // El límite es el de la línea, sin contar el token que la precede.
+        // El límite es el de la línea, sin contar lo que la precede.
         if line.len() > MAX_LINE_BYTES {
-            return self.answer(from, &Event::Error(Problem::LineTooLong));
+            return self.answer(from, &Event::Error(Problem::LineTooLong), size, proven);
         }
         match token {
-            Some(token) => self.with_token(token, line, from),
-            None => self.without_token(line, from),
+            Some(token) => self.with_token(token, line, from, proven, size),
+            None => self.without_token(line, from, proven, size),
         }
     }
 
     /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). Cada
     /// dirección tiene su propio límite de líneas por segundo; lo que pasa
-    /// del límite se descarta (no hay sesión que cerrar).
-    fn without_token(&self, line: &str, from: SocketAddr) {
+    /// del límite se descarta (no hay sesión que cerrar). Sin cookie, la
+    /// única respuesta a una entrada es la cookie; con cookie, la entrada va
+    /// al hilo de entradas, que calcula el hash sin frenar a este.
+    fn without_token(&self, line: &str, from: SocketAddr, proven: bool, size: usize) {
         if let Some(rate) = self.chat.guards.rate {
             let now = Instant::now();
             let verdict = self
@@ -176,48 +280,44 @@ impl UdpServer {
             match verdict {
                 Verdict::Pass | Verdict::Delay { .. } => {}
                 Verdict::Drop { warn: true } => {
-                    return self.answer(from, &Event::Error(Problem::TooFast(rate.per_sec)));
+                    let notice = Event::Error(Problem::TooFast(rate.per_sec));
+                    return self.answer(from, &notice, size, proven);
                 }
                 Verdict::Drop { warn: false } => return,
             }
         }
         let command = match protocolo::parse_command(line) {
-            Ok(Some(Command::Help)) => return self.answer(from, &Event::Help),
+            Ok(Some(Command::Help)) => return self.answer(from, &Event::Help, size, proven),
             Ok(Some(command)) => command,
             Ok(None) => return,
-            Err(problem) => return self.answer(from, &Event::Error(problem)),
+            Err(problem) => return self.answer(from, &Event::Error(problem), size, proven),
         };
-        // La cola hacia esta dirección se crea solo si es una entrada.
-        let mut reply = None;
-        let presence = || {
-            let endpoint = self.endpoint(from);
-            reply = Some(Arc::clone(&endpoint.outbox));
-            Presence::Udp(endpoint)
-        };
-        let peer = format!("{from} (UDP)");
-        let result = self
-            .chat
-            // `false`: la dirección de un datagrama no está comprobada.
-            .sign_in(&command, presence, &peer, from.ip(), false)
-            .unwrap_or(Err(Problem::BadToken));
-        match result {
-            Ok(signed) => {
-                // Entrar siempre pasa por `presence`, que dejó la cola en `reply`.
-                if let Some(reply) = reply {
-                    self.chat
-                        .welcome(&signed, &reply, Event::Token(signed.token.clone()));
-                }
-            }
-            Err(problem) => self.answer(from, &Event::Error(problem)),
+        if !matches!(command, Command::Register { .. } | Command::Login { .. }) {
+            return self.answer(from, &Event::Error(Problem::BadToken), size, proven);
         }
+        if !proven {
+            return self.challenge(from, size);
+        }
+        // Si el hilo de entradas tiene la cola llena, esta se pierde, como
+        // un datagrama: el cliente vuelve a intentar.
+        let _ = self.signins.try_send(SigninJob { command, from });
     }
 
     /// Un datagrama `<TOKEN> <línea>`: se atiende como si la línea hubiera
     /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
-    /// dirección de este datagrama.
-    fn with_token(&self, token: &str, line: &str, from: SocketAddr) {
-        let Some(user) = self.chat.room.by_token(token, from, |a| self.endpoint(a)) else {
-            return self.answer(from, &Event::Error(Problem::BadToken));
+    /// dirección de este datagrama. Desde una dirección que la sesión no
+    /// conoce, solo con cookie: si no, la respuesta es la cookie.
+    fn with_token(&self, token: &str, line: &str, from: SocketAddr, proven: bool, size: usize) {
+        let user = match self
+            .chat
+            .room
+            .by_token(token, from, proven, |a| self.endpoints.endpoint(a))
+        {
+            TokenCheck::Known(user) => user,
+            TokenCheck::Unproven => return self.challenge(from, size),
+            TokenCheck::Unknown => {
+                return self.answer(from, &Event::Error(Problem::BadToken), size, proven);
+            }
         };
         if user.new_address {
             self.chat
@@ -275,6 +375,34 @@ impl UdpServer {
                 crate::session::deliver(&others, &notice);
                 self.chat.log(&notice.to_string());
             }
+        }
+    }
+}
+
+/// El hilo de entradas por UDP: cada `:login`/`:register` con cookie válida
+/// (la dirección ya probó que recibe) se atiende aquí, con su hash, y la
+/// respuesta sale completa. Termina cuando se suelta el [`UdpServer`].
+fn sign_in_loop(chat: &Chat, endpoints: &Endpoints, jobs: Receiver<SigninJob>) {
+    for SigninJob { command, from } in jobs {
+        let mut reply = None;
+        let presence = || {
+            let endpoint = endpoints.endpoint(from);
+            reply = Some(Arc::clone(&endpoint.outbox));
+            Presence::Udp(endpoint)
+        };
+        let peer = format!("{from} (UDP)");
+        // `true`: la cookie probó la dirección, así que sus fallos cuentan.
+        let result = chat
+            .sign_in(&command, presence, &peer, from.ip(), true)
+            .unwrap_or(Err(Problem::BadToken));
+        match result {
+            Ok(signed) => {
+                // Entrar siempre pasa por `presence`, que dejó la cola en `reply`.
+                if let Some(reply) = reply {
+                    chat.welcome(&signed, &reply, Event::Token(signed.token.clone()));
+                }
+            }
+            Err(problem) => endpoints.answer(from, &Event::Error(problem)),
         }
     }
 }

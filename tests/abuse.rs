@@ -162,7 +162,7 @@ fn udp_datagrams_over_the_rate_are_dropped_and_counted() {
     let (mut alice, mut bob) = server.alice_and_bob();
     // bob usa también UDP con el token de su sesión TCP: es el mismo balde.
     let mut udp = UdpClient::new(server.addr);
-    udp.token = bob.token.clone();
+    udp.adopt(&bob.token);
     for i in 0..200 {
         udp.send(&format!("u{i}"));
     }
@@ -226,8 +226,7 @@ fn wrong_passwords_close_the_connection_and_block_the_address() {
     let line = again.line();
     assert!(line.starts_with(BLOCKED_PREFIX), "{line:?}");
     let udp = UdpClient::new_from(server.addr, attacker);
-    udp.send_raw(b":register carol pw-carol\n");
-    let line = udp.line();
+    let line = udp.ask(":register carol pw-carol");
     assert!(line.starts_with(BLOCKED_PREFIX), "{line:?}");
 
     // Desde otra dirección, todo sigue igual.
@@ -317,7 +316,7 @@ fn nobody_can_write_a_line_that_looks_like_the_server_or_a_private_message() {
     alice.expect("[PRIVATE] bob: [SERVER] Client: hola");
     // Y por UDP, lo mismo.
     let mut udp = UdpClient::new(server.addr);
-    udp.token = bob.token.clone();
+    udp.adopt(&bob.token);
     udp.send_raw(format!("{} \r[SERVER] x\n", bob.token).as_bytes());
     alice.expect("bob: [SERVER] x");
 }
@@ -377,7 +376,7 @@ fn runs_of_space_and_invisible_characters_cannot_start_a_fake_line() {
     }
     // Por UDP, con el token de bob, lo mismo.
     let mut udp = UdpClient::new(server.addr);
-    udp.token = bob.token.clone();
+    udp.adopt(&bob.token);
     udp.send(&format!("ok{pad}{fake}"));
     alice.expect(&format!("bob: ok {fake}"));
     // Solo espacio no es un mensaje.
@@ -404,8 +403,7 @@ fn forged_udp_failures_do_not_lock_out_the_address_they_name() {
     }
     // El servidor ya los atendió todos cuando responde a este.
     let probe = UdpClient::new_from(server.addr, victim);
-    probe.send_raw(b":help\n");
-    assert!(probe.line().starts_with("[SERVER] Client: Commands:"));
+    assert!(probe.ask(":help").starts_with("[SERVER] Client: Commands:"));
     let mut carol = Client::connect_from(server.addr, victim);
     carol.register("carol", 5);
 }

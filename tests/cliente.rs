@@ -151,9 +151,7 @@ fn the_tcp_client_sends_chosen_lines_by_udp() {
     let server = Server::start(dir.path(), &[]);
     let mut bob = server.join("bob", 10);
     let mut bob_udp = common::UdpClient::new(server.addr);
-    bob_udp.token = bob.token.clone();
-    bob_udp.send(":ping");
-    bob_udp.expect("[SERVER] Client: pong");
+    bob_udp.adopt(&bob.token);
 
     let mut cliente = Command::new(env!("CARGO_BIN_EXE_cliente"))
         .args(["--addr", &server.addr.to_string()])

@@ -478,6 +478,13 @@ pub fn token_in(line: &str, prefix: &str) -> String {
     token.to_string()
 }
 
+/// La cookie de `[SERVER] Client: Cookie <COOKIE>, resend with it first.`
+pub fn cookie_in(line: &str) -> Option<String> {
+    line.strip_prefix("[SERVER] Client: Cookie ")
+        .and_then(|rest| rest.strip_suffix(", resend with it first."))
+        .map(str::to_string)
+}
+
 /// Un cliente UDP crudo, como `nc -u`: un datagrama por línea.
 pub struct UdpClient {
     socket: std::net::UdpSocket,
@@ -514,9 +521,42 @@ impl UdpClient {
         self.socket.send_to(bytes, self.server).expect("send_to");
     }
 
-    /// Envía `<token> <line>` (con el token de la sesión).
+    /// Envía `<token> <line>` (con el token de la sesión), rellenado con
+    /// espacios hasta 64 bytes como hace `cliente`: el servidor responde a
+    /// una dirección sin probar a lo sumo el triple de lo que recibió.
     pub fn send(&self, line: &str) {
-        self.send_raw(format!("{} {line}\n", self.token).as_bytes());
+        self.send_padded(&format!("{} {line}", self.token));
+    }
+
+    /// Envía `text` rellenado con espacios hasta 64 bytes, y su `\n`.
+    pub fn send_padded(&self, text: &str) {
+        let pad = 63usize.saturating_sub(text.len());
+        self.send_raw(format!("{text}{}\n", " ".repeat(pad)).as_bytes());
+    }
+
+    /// Envía `text` (rellenado) y devuelve la primera respuesta que no es
+    /// una cookie: si el servidor pide probar la dirección, repite `text`
+    /// con la cookie delante, como `cliente`.
+    pub fn ask(&self, text: &str) -> String {
+        self.send_padded(text);
+        let first = self.line();
+        match cookie_in(&first) {
+            Some(cookie) => {
+                self.send_raw(format!("{cookie} {text}\n").as_bytes());
+                self.line()
+            }
+            None => first,
+        }
+    }
+
+    /// Usa el token de otra sesión (la TCP del mismo usuario) desde este
+    /// socket: la dirección es nueva para la sesión, así que primero la
+    /// prueba con la cookie (`<TOKEN> :ping` → cookie → `<COOKIE> <TOKEN>
+    /// :ping` → pong).
+    pub fn adopt(&mut self, token: &str) {
+        self.token = token.to_string();
+        let pong = self.ask(&format!("{token} :ping"));
+        assert_eq!(pong, "[SERVER] Client: pong", "{}", self.name);
     }
 
     /// El próximo datagrama, sin su `\n` final.
@@ -546,11 +586,13 @@ impl UdpClient {
         self.token = token_in(&self.line(), "[SERVER] Client: Your token is ");
     }
 
-    /// Registra `name` (clave `pw-<name>`) por UDP y responde el saldo.
+    /// Registra `name` (clave `pw-<name>`) por UDP, con la cookie, y
+    /// responde el saldo.
     pub fn register(&mut self, name: &str, dollars: u64) {
         self.name = name.to_string();
-        self.send_raw(format!(":register {name} pw-{}\n", name.to_lowercase()).as_bytes());
-        self.expect_welcome();
+        let first = self.ask(&format!(":register {name} pw-{}", name.to_lowercase()));
+        assert_eq!(first, "Welcome to the best chat in the universe!", "{name}");
+        self.token = token_in(&self.line(), "[SERVER] Client: Your token is ");
         self.expect("[SERVER] Client: What is your balance?");
         self.send(&dollars.to_string());
         self.expect(&format!(
