@@ -343,8 +343,18 @@ fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool)
             Ok(n) => {
                 let text = String::from_utf8_lossy(&buffer[..n]);
                 for line in text.lines() {
-                    if let Some(Event::Cookie(cookie)) = Event::parse(line) {
-                        shared.resend_with_cookie(socket, &cookie);
+                    let event = Event::parse(line);
+                    if let Some(Event::Cookie(cookie)) = &event {
+                        shared.resend_with_cookie(socket, cookie);
+                        continue;
+                    }
+                    // En modo TCP, tras el `:q` propio el token ya no vale:
+                    // la respuesta tardía a un datagrama de antes (el
+                    // `:ping` que presenta la dirección UDP) no es noticia.
+                    if !stop_on_goodbye
+                        && shared.lock().input_done
+                        && event == Some(Event::Error(protocolo::Problem::BadToken))
+                    {
                         continue;
                     }
                     {
