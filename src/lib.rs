@@ -14,6 +14,7 @@
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
 //! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites.
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
+//! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
 //! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
@@ -26,6 +27,7 @@ pub mod console;
 pub mod cookie;
 pub mod echo;
 pub mod framing;
+pub mod keepalive;
 pub mod ledger;
 pub mod outbox;
 pub mod password;

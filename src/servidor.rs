@@ -84,6 +84,10 @@ Opciones:
                            0 = sin límite)
   --signin-timeout-secs N  segundos para iniciar sesión; después se avisa y se
                            cierra la conexión (por defecto 60; 0 = sin límite)
+  --keepalive-secs N       segundos sin tráfico tras los que se sondea a un
+                           cliente TCP (6 sondas, una cada N/6 s): uno cuya red
+                           desapareció se anuncia como desconectado a los 2 N s
+                           (por defecto 60, o sea 2 min; 0 = sin sondas)
   --max-lines-per-sec N    líneas por segundo por usuario (TCP y UDP juntos), con
                            ráfagas de 3 s de líneas; por TCP, las de más esperan
                            su turno (no se pierde ninguna: el emisor va más
@@ -129,6 +133,9 @@ pub struct Config {
     pub max_clients_per_ip: usize,
     /// Tiempo para iniciar sesión tras conectar; `None` = sin límite.
     pub signin_timeout: Option<Duration>,
+    /// Tiempo sin tráfico tras el que el kernel sondea a un cliente TCP
+    /// (ver `keepalive`); `None` = sin sondas.
+    pub keepalive: Option<Duration>,
     /// Líneas por segundo por usuario y contraseñas fallidas por conexión
     /// y por dirección (0 = sin límite).
     pub limits: Limits,
@@ -160,6 +167,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_clients_per_ip: DEFAULT_MAX_CLIENTS_PER_IP,
             signin_timeout: Some(DEFAULT_SIGNIN_TIMEOUT),
+            keepalive: Some(crate::keepalive::DEFAULT_IDLE),
             limits: Limits::default(),
         }
     }
@@ -212,6 +220,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             "--signin-timeout-secs" => {
                 let secs: u64 = parse_count("--signin-timeout-secs", &value()?)?;
                 config.signin_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            "--keepalive-secs" => {
+                let secs: u64 = parse_count("--keepalive-secs", &value()?)?;
+                config.keepalive = (secs > 0).then(|| Duration::from_secs(secs));
             }
             "--max-lines-per-sec" => {
                 config.limits.lines_per_sec = parse_count("--max-lines-per-sec", &value()?)?;
@@ -311,6 +323,7 @@ impl Server {
             max_clients: config.max_clients,
             max_clients_per_ip: config.max_clients_per_ip,
             signin_timeout: config.signin_timeout,
+            keepalive: config.keepalive,
         };
         Ok(Server { tcp, udp })
     }
@@ -371,6 +384,7 @@ struct Listener {
     max_clients: usize,
     max_clients_per_ip: usize,
     signin_timeout: Option<Duration>,
+    keepalive: Option<Duration>,
 }
 
 /// Las conexiones TCP abiertas, cada una con su cola: para los límites de
@@ -488,6 +502,11 @@ impl Listener {
     fn start_client(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
         // Sin Nagle: cada línea sale de inmediato, sin esperar a juntar más.
         stream.set_nodelay(true)?;
+        // Un cliente cuya red desaparece no envía FIN: sin sondas, su hilo
+        // esperaría para siempre y el usuario seguiría "conectado".
+        if let Some(idle) = self.keepalive {
+            crate::keepalive::enable(&stream, idle)?;
+        }
         // Nadie espera más que esto a un socket lleno (ver `outbox`).
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         if self.chat.is_shutting_down() {
@@ -790,6 +809,8 @@ mod tests {
             "0",
             "--max-clients-per-ip=3",
             "--signin-timeout-secs=0",
+            "--keepalive-secs",
+            "0",
             "--max-lines-per-sec",
             "0",
             "--max-signin-failures=7",
@@ -808,6 +829,7 @@ mod tests {
         assert_eq!(config.max_clients, 0);
         assert_eq!(config.max_clients_per_ip, 3);
         assert_eq!(config.signin_timeout, None);
+        assert_eq!(config.keepalive, None);
         assert_eq!(
             config.limits,
             Limits {
@@ -836,6 +858,7 @@ mod tests {
             &["--max-clients", "-1"],
             &["--max-clients-per-ip", "x"],
             &["--signin-timeout-secs", "pronto"],
+            &["--keepalive-secs", "-1"],
             &["--max-lines-per-sec", "5000000000"],
             &["--max-signin-failures", "-3"],
             &["--max-signin-failures-per-ip", "muchas"],

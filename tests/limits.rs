@@ -151,3 +151,47 @@ fn one_address_cannot_take_every_connection() {
         client.expect("[SERVER] Client: pong");
     }
 }
+
+/// Un cliente cuya red desaparece no envía FIN (issue #13): el servidor
+/// arma el *keepalive* de TCP en cada conexión, con la espera de
+/// `--keepalive-secs`. Se ve desde afuera con `ss -o` (iproute2), que
+/// muestra el temporizador `keepalive` del socket del servidor.
+#[test]
+fn every_connection_has_its_keepalive_timer_armed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--keepalive-secs", "7"]);
+    let alice = server.join("alice", 1);
+    let client_port = alice.stream().local_addr().expect("addr").port();
+    let filter = format!(
+        "( sport = :{} and dport = :{client_port} )",
+        server.addr.port()
+    );
+    // Mientras haya datos sin confirmar corre el de retransmisión
+    // (`timer:(on,...)`); el de keepalive, cuando la conexión queda quieta.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let output = std::process::Command::new("ss")
+            .args(["-tnoH", "state", "established", &filter])
+            .output()
+            .expect("hace falta `ss` (iproute2): .ci/run lo instala");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if text.contains("timer:(keepalive,") || Instant::now() >= deadline {
+            break text;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    let timer = text
+        .split("timer:(keepalive,")
+        .nth(1)
+        .unwrap_or_else(|| panic!("sin keepalive en el socket del servidor: {text:?}"));
+    // Lo que falta para la primera sonda, en segundos: `6.9sec`, o
+    // `6.500ms` en algunas versiones de `ss` (que cuentan segundos igual).
+    let number: String = timer
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let secs: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("temporizador ilegible: {timer:?}"));
+    assert!(secs > 0.0 && secs <= 7.0, "{secs} s");
+}
