@@ -320,6 +320,18 @@ struct Buckets {
     dropping: HashSet<String>,
 }
 
+impl Buckets {
+    /// El balde de `name`, lleno en `now` si es nuevo. (Copia el nombre
+    /// solo la primera vez: cada línea de un usuario pasa por aquí.)
+    fn limiter(&mut self, name: &str, rate: LineRate, now: Instant) -> Option<&mut LineLimiter> {
+        if !self.by_name.contains_key(name) {
+            self.by_name
+                .insert(name.to_string(), LineLimiter::new(rate, now));
+        }
+        self.by_name.get_mut(name)
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -342,36 +354,31 @@ impl Guards {
     /// [`LineLimiter::pace`]): `Pass` o `Delay`; sin límite, siempre
     /// [`Verdict::Pass`].
     pub fn pace_line(&self, name: &str, now: Instant) -> Verdict {
-        self.with_bucket(name, now, LineLimiter::pace)
+        let Some(rate) = self.rate else {
+            return Verdict::Pass;
+        };
+        let mut users = lock(&self.users);
+        users
+            .limiter(name, rate, now)
+            .map_or(Verdict::Pass, |l| l.pace(rate, now))
     }
 
     /// Un datagrama del usuario `name` en `now` (ver
     /// [`LineLimiter::check`]): `Pass` o `Drop`; sin límite, siempre
     /// [`Verdict::Pass`].
     pub fn datagram_from(&self, name: &str, now: Instant) -> Verdict {
-        let verdict = self.with_bucket(name, now, LineLimiter::check);
-        if matches!(verdict, Verdict::Drop { .. }) {
-            lock(&self.users).dropping.insert(name.to_string());
-        }
-        verdict
-    }
-
-    fn with_bucket(
-        &self,
-        name: &str,
-        now: Instant,
-        count: fn(&mut LineLimiter, LineRate, Instant) -> Verdict,
-    ) -> Verdict {
         let Some(rate) = self.rate else {
             return Verdict::Pass;
         };
+        // Un solo candado para contar y, si se descartó, anotarlo para el
+        // informe de la consola.
         let mut users = lock(&self.users);
-        if let Some(limiter) = users.by_name.get_mut(name) {
-            return count(limiter, rate, now);
+        let verdict = users
+            .limiter(name, rate, now)
+            .map_or(Verdict::Pass, |l| l.check(rate, now));
+        if matches!(verdict, Verdict::Drop { .. }) && !users.dropping.contains(name) {
+            users.dropping.insert(name.to_string());
         }
-        let mut limiter = LineLimiter::new(rate, now);
-        let verdict = count(&mut limiter, rate, now);
-        users.by_name.insert(name.to_string(), limiter);
         verdict
     }
 

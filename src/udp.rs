@@ -207,9 +207,8 @@ impl UdpServer {
     /// la cookie delante, el mismo pedido recibe la respuesta entera. Así
     /// nadie usa al servidor para multiplicar su tráfico hacia otro.
     fn answer(&self, to: SocketAddr, event: &Event, size: usize, proven: bool) {
-        let line = event.to_line();
-        if proven || fits(line.len(), size) {
-            let _ = self.endpoints.socket.send_to(line.as_bytes(), to);
+        if proven || fits(event.to_line().len(), size) {
+            self.endpoints.answer(to, event);
         } else {
             self.challenge(to, size);
         }
