@@ -5,11 +5,13 @@
 //! el socket de bob y bob dejara de leer, el `write` se bloquearía cuando se
 //! llenara el búfer del kernel, y alice (y todo el que le hable a bob) quedaría
 //! colgado. Aquí cada mensaje se agrega a la cola de bob; quien lo agrega
-//! escribe en el socket solo si nadie más lo está haciendo, con un tiempo
-//! límite corto (`set_write_timeout` en el socket); si el socket no acepta
-//! más, deja el resto al *flusher* y sigue con lo suyo. Una cola que supera
-//! su límite de bytes desconecta a su cliente: la memoria nunca crece sin
-//! tope por un cliente lento.
+//! escribe en el socket solo si nadie más lo está haciendo, y sin esperar
+//! nunca (`send` con `MSG_DONTWAIT`); si el socket no acepta más, deja el
+//! resto al *flusher* y sigue con lo suyo. Una cola que supera su límite de
+//! bytes desconecta a su cliente, y las colas que el flusher tiene a cargo
+//! comparten un techo global: al pasarlo, se desconecta primero al cliente
+//! con más atraso. La memoria nunca crece sin tope por clientes lentos, ni
+//! por uno ni por cientos (issue #13, punto 4).
 //!
 //! Coalescencia: todo lo que se acumuló en la cola mientras alguien
 //! escribía sale en un solo `write`. Y un hilo lector puede abrir una
@@ -21,8 +23,9 @@
 //! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`].
 
 use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,8 +33,15 @@ use std::time::{Duration, Instant};
 /// Límite por defecto de bytes pendientes por cliente: 1 MiB (issue #2).
 pub const DEFAULT_QUEUE_LIMIT: usize = 1024 * 1024;
 
-/// Tiempo máximo que un `write` espera a un socket lleno antes de dejarle la
-/// cola al flusher. Se aplica al socket con `set_write_timeout`.
+/// Techo por defecto de bytes pendientes en todas las colas que el flusher
+/// tiene a cargo, juntas: 64 MiB (`--max-total-queue-bytes`, issue #13).
+/// Con el límite por cliente de 1 MiB, 300 clientes que no leen llevaban el
+/// servidor a 315 MiB; con el techo, el que más debe se desconecta antes.
+pub const DEFAULT_TOTAL_QUEUE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Tiempo máximo que un `write` espera a un socket lleno, en los sistemas
+/// donde [`Link`] no puede enviar sin esperar (en Linux, `MSG_DONTWAIT` hace
+/// que no espere nada). Se aplica al socket con `set_write_timeout`.
 pub const WRITE_TIMEOUT: Duration = Duration::from_millis(5);
 
 /// Capacidad inicial, en bytes, de una cola que recibe su primer mensaje.
@@ -64,15 +74,56 @@ pub trait Link: Send + Sync + 'static {
 /// `ulimit -n` de 20.000.
 impl Link for Arc<TcpStream> {
     fn send(&self, bytes: &[u8]) -> io::Result<usize> {
-        // `Write` está implementado para `&TcpStream`: varios hilos pueden
-        // escribir por la misma referencia; la cola garantiza que sea uno a la vez.
-        (&**self).write(bytes)
+        send_without_waiting(self, bytes)
     }
 
     fn close(&self) {
         // Si el otro extremo ya cerró, `shutdown` falla: no hay nada que hacer.
         let _ = self.shutdown(Shutdown::Both);
     }
+}
+
+/// Escribe en `stream` sin esperar nunca: si el búfer de envío del kernel
+/// está lleno, falla de inmediato con `WouldBlock`.
+///
+/// ¿Por qué no un `write` con `set_write_timeout`? El socket es uno solo y
+/// lo comparte el hilo que lo lee con un `read` bloqueante: no se puede
+/// poner en modo no bloqueante sin romper esa lectura. El tiempo límite sí
+/// se puede, pero cada socket atascado cuesta ese tiempo entero, y el
+/// flusher recorre todos: con 300 clientes que no leían y 5 ms por socket,
+/// un cliente que sí leía esperaba más de un segundo su línea (issue #13,
+/// punto 4). `send(2)` con `MSG_DONTWAIT` no espera solo esta vez, sin
+/// tocar el modo del socket; `MSG_NOSIGNAL`: un par que se fue da `EPIPE`
+/// en vez de la señal `SIGPIPE`.
+#[cfg(target_os = "linux")]
+fn send_without_waiting(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    const MSG_DONTWAIT: i32 = 0x40;
+    const MSG_NOSIGNAL: i32 = 0x4000;
+    unsafe extern "C" {
+        fn send(fd: i32, buf: *const u8, len: usize, flags: i32) -> isize;
+    }
+    // SAFETY: `bytes` es un búfer válido de `bytes.len()` bytes durante la
+    // llamada, y el descriptor es de `stream`, que vive más que ella.
+    let sent = unsafe {
+        send(
+            stream.as_raw_fd(),
+            bytes.as_ptr(),
+            bytes.len(),
+            MSG_DONTWAIT | MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
+}
+
+/// Fuera de Linux: un `write` común, que espera a lo sumo el
+/// [`WRITE_TIMEOUT`] del socket.
+#[cfg(not(target_os = "linux"))]
+fn send_without_waiting(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    // `Write` está implementado para `&TcpStream`: varios hilos pueden
+    // escribir por la misma referencia; la cola garantiza que sea uno a la vez.
+    (&*stream).write(bytes)
 }
 
 /// Qué pasó con un [`Outbox::push`].
@@ -91,7 +142,8 @@ enum Drain {
     /// Todo salió; nadie está escribiendo.
     Idle,
     /// El socket no acepta más por ahora; quien escribía sigue a cargo.
-    Stalled,
+    /// `progress`: salió algo antes de llenarse.
+    Stalled { progress: bool },
     /// La conexión está cerrada.
     Closed,
 }
@@ -114,6 +166,11 @@ struct State {
     /// `false` desde que el cliente empezó a irse: no se aceptan mensajes.
     accepting: bool,
     closed: bool,
+    /// La escritura está a cargo del flusher: sus bytes cuentan para el techo
+    /// global. Las demás colas se vacían en el momento (o pasan aquí).
+    parked: bool,
+    /// Bytes de esta cola sumados ahora en [`Flusher::parked_bytes`].
+    counted: usize,
 }
 
 impl Outbox {
@@ -127,6 +184,8 @@ impl Outbox {
                 flushing: false,
                 accepting: true,
                 closed: false,
+                parked: false,
+                counted: 0,
             }),
             idle: Condvar::new(),
             flusher: Arc::clone(flusher),
@@ -138,9 +197,11 @@ impl Outbox {
     }
 
     /// Agrega `bytes` (una o más líneas completas) a la cola y, si nadie está
-    /// escribiendo, los escribe ahora en el socket. Nunca espera más que
-    /// unas pocas veces [`WRITE_TIMEOUT`]. Si la cola pasaría de su límite, se
-    /// vacía y se cierra la conexión ([`Push::Overflow`]).
+    /// escribiendo, los escribe ahora en el socket, sin esperar a un socket
+    /// lleno. Si la cola pasaría de su límite, se vacía y se cierra la
+    /// conexión ([`Push::Overflow`]). Si con estos bytes las colas del
+    /// flusher pasan el techo global, se le pide que desconecte a quien
+    /// más debe (que puede ser otro cliente, y no este).
     pub fn push(self: &Arc<Self>, bytes: &[u8]) -> Push {
         let mut state = self.lock();
         if state.closed || !state.accepting {
@@ -156,6 +217,11 @@ impl Outbox {
         }
         state.pending.extend_from_slice(bytes);
         if state.flushing {
+            let over = state.parked && self.flusher.settle(&mut state);
+            drop(state);
+            if over {
+                self.flusher.request_shedding();
+            }
             return Push::Queued;
         }
         state.flushing = true;
@@ -194,7 +260,7 @@ impl Outbox {
     /// Escribe lo pendiente; si el socket se llena, lo deja al flusher. Solo
     /// la llama quien puso `flushing = true`.
     fn write_out(self: &Arc<Self>) {
-        if self.drain() == Drain::Stalled {
+        if let Drain::Stalled { .. } = self.drain() {
             self.flusher.adopt(Arc::clone(self));
         }
     }
@@ -209,9 +275,18 @@ impl Outbox {
         self.lock().closed
     }
 
+    /// Pasa la cola a cargo del flusher: desde ahora sus bytes cuentan para
+    /// el techo global. Solo la llama quien tiene `flushing = true`.
+    fn park(&self) {
+        let mut state = self.lock();
+        state.parked = true;
+        self.flusher.settle(&mut state);
+    }
+
     /// Escribe todo lo pendiente. Solo la llama quien puso `flushing = true`.
     fn drain(&self) -> Drain {
         let mut batch;
+        let mut progress = false;
         loop {
             {
                 let mut state = self.lock();
@@ -220,6 +295,8 @@ impl Outbox {
                     // quietos, cada búfer guardado se multiplica por 10.000.
                     state.pending = Vec::new();
                     state.flushing = false;
+                    state.parked = false;
+                    self.flusher.settle(&mut state);
                     self.idle.notify_all();
                     return if state.closed {
                         Drain::Closed
@@ -236,7 +313,10 @@ impl Outbox {
                         self.fail();
                         return Drain::Closed;
                     }
-                    Ok(n) => sent += n,
+                    Ok(n) => {
+                        sent += n;
+                        progress = true;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if is_full(&e) => {
                         // Lo no escrito vuelve al frente de la cola, antes de
@@ -247,7 +327,8 @@ impl Outbox {
                         rest.extend_from_slice(&batch[sent..]);
                         rest.extend_from_slice(&state.pending);
                         state.pending = rest;
-                        return Drain::Stalled;
+                        self.flusher.settle(&mut state);
+                        return Drain::Stalled { progress };
                     }
                     Err(_) => {
                         self.fail();
@@ -265,6 +346,8 @@ impl Outbox {
             state.closed = true;
             state.flushing = false;
             state.pending = Vec::new();
+            state.parked = false;
+            self.flusher.settle(&mut state);
         }
         self.idle.notify_all();
         self.link.close();
@@ -296,7 +379,10 @@ impl Outbox {
                 match self.link.send(&batch[sent..]) {
                     Ok(0) => break,
                     Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted || is_full(&e) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // El envío no espera: se reintenta en un rato, sin
+                    // gastar la CPU en un bucle.
+                    Err(e) if is_full(&e) => thread::sleep(STALL_RETRY),
                     Err(_) => break,
                 }
             }
@@ -369,21 +455,49 @@ fn is_full(error: &io::Error) -> bool {
 /// socket estaba lleno. Uno para todo el servidor: un hilo escritor por
 /// cliente duplicaría los hilos (ver el issue #5: el kernel limita la cantidad
 /// de *mappings* de memoria, y cada hilo usa cuatro).
+///
+/// Lleva la cuenta de los bytes pendientes en las colas a su cargo y los
+/// mantiene bajo un techo (`--max-total-queue-bytes`): al pasarlo,
+/// desconecta primero al cliente con la cola más larga. Solo cuenta esas
+/// colas porque son las únicas que crecen: las demás se vacían en el
+/// `write` del que encola, y contarlas costaría una operación atómica
+/// compartida por cada mensaje del camino rápido.
 pub struct Flusher {
-    stalled: Mutex<Vec<Arc<Outbox>>>,
+    /// Colas recién entregadas; el hilo del flusher las pasa a su lista.
+    incoming: Mutex<Vec<Arc<Outbox>>>,
     wake: Condvar,
+    /// Suma de `counted` de todas las colas a cargo del flusher, en bytes.
+    parked_bytes: AtomicUsize,
+    /// Techo de `parked_bytes`, en bytes; `usize::MAX` = sin techo.
+    ceiling: usize,
 }
 
-/// Pausa del flusher tras una vuelta en la que alguna cola siguió atascada.
+/// Primera espera antes de reintentar una cola atascada.
 const STALL_RETRY: Duration = Duration::from_millis(1);
 
+/// Espera máxima entre reintentos a una cola que no avanza: la espera se
+/// duplica en cada intento sin progreso hasta este tope. Un cliente que
+/// vuelve a leer recibe lo suyo a lo sumo este tiempo después; uno que no
+/// lee nunca cuesta una llamada `send` cada 64 ms, no mil por segundo.
+const STALL_RETRY_MAX: Duration = Duration::from_millis(64);
+
+/// Una cola a cargo del flusher y cuándo volver a intentarla.
+struct Parked {
+    outbox: Arc<Outbox>,
+    retry_at: Instant,
+    backoff: Duration,
+}
+
 impl Flusher {
-    /// Crea el flusher y arranca su hilo. Error: el de `thread::spawn` si el
-    /// sistema no puede crear otro hilo.
-    pub fn start() -> io::Result<Arc<Flusher>> {
+    /// Crea el flusher y arranca su hilo. `ceiling`: techo de bytes
+    /// pendientes entre todas las colas a su cargo (0 = sin techo). Error:
+    /// el de `thread::spawn` si el sistema no puede crear otro hilo.
+    pub fn start(ceiling: usize) -> io::Result<Arc<Flusher>> {
         let flusher = Arc::new(Flusher {
-            stalled: Mutex::new(Vec::new()),
+            incoming: Mutex::new(Vec::new()),
             wake: Condvar::new(),
+            parked_bytes: AtomicUsize::new(0),
+            ceiling: if ceiling == 0 { usize::MAX } else { ceiling },
         });
         let worker = Arc::clone(&flusher);
         thread::Builder::new()
@@ -392,69 +506,150 @@ impl Flusher {
         Ok(flusher)
     }
 
+    /// Bytes pendientes ahora en las colas a cargo del flusher.
+    pub fn parked_bytes(&self) -> usize {
+        self.parked_bytes.load(Ordering::Relaxed)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<Outbox>>> {
-        self.stalled.lock().unwrap_or_else(PoisonError::into_inner)
+        self.incoming.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Pone la cuenta de `state` al día: lo que la cola tiene pendiente si
+    /// está a cargo del flusher, 0 si no. Se llama con el candado de la
+    /// cola tomado, así la suma nunca se desfasa de las colas. Devuelve
+    /// `true` si la suma quedó sobre el techo.
+    fn settle(&self, state: &mut State) -> bool {
+        let now = if state.parked { state.pending.len() } else { 0 };
+        let total = if now >= state.counted {
+            let added = now - state.counted;
+            self.parked_bytes.fetch_add(added, Ordering::Relaxed) + added
+        } else {
+            let removed = state.counted - now;
+            self.parked_bytes.fetch_sub(removed, Ordering::Relaxed) - removed
+        };
+        state.counted = now;
+        total > self.ceiling
+    }
+
+    /// Despierta al hilo del flusher para que baje la suma bajo el techo.
+    /// Toma su candado para que el aviso no se pierda entre que el hilo
+    /// miró la suma y se durmió.
+    fn request_shedding(&self) {
+        drop(self.lock());
+        self.wake.notify_one();
     }
 
     /// Recibe una cola atascada; quien la entrega le cede la escritura.
     fn adopt(&self, outbox: Arc<Outbox>) {
+        outbox.park();
         self.lock().push(outbox);
         self.wake.notify_one();
     }
 
     /// Recibe varias colas cuya escritura se le cede.
     fn adopt_all(&self, outboxes: Vec<Arc<Outbox>>) {
-        let mut pending = self.lock();
-        if pending.is_empty() {
-            *pending = outboxes;
-        } else {
-            pending.extend(outboxes);
+        for outbox in &outboxes {
+            outbox.park();
         }
-        drop(pending);
+        let mut incoming = self.lock();
+        if incoming.is_empty() {
+            *incoming = outboxes;
+        } else {
+            incoming.extend(outboxes);
+        }
+        drop(incoming);
         self.wake.notify_one();
     }
 
     fn run(&self) {
+        // Las colas a cargo; solo este hilo la toca, sin candado.
+        let mut parked: Vec<Parked> = Vec::new();
         // Hubo trabajo desde la última devolución de memoria al sistema.
         let mut busy = false;
         loop {
-            let batch = {
-                let mut stalled = self.lock();
-                while stalled.is_empty() {
-                    if !busy {
-                        stalled = self
+            {
+                let mut incoming = self.lock();
+                loop {
+                    let now = Instant::now();
+                    parked.extend(incoming.drain(..).map(|outbox| Parked {
+                        outbox,
+                        retry_at: now,
+                        backoff: STALL_RETRY,
+                    }));
+                    if self.parked_bytes() > self.ceiling {
+                        break;
+                    }
+                    let next = parked.iter().map(|p| p.retry_at).min();
+                    if next.is_some_and(|at| at <= now) {
+                        break;
+                    }
+                    incoming = match next {
+                        Some(at) => {
+                            self.wake
+                                .wait_timeout(incoming, at - now)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                        None if busy => {
+                            let (guard, waited) = self
+                                .wake
+                                .wait_timeout(incoming, CALM_BEFORE_TRIM)
+                                .unwrap_or_else(PoisonError::into_inner);
+                            if waited.timed_out() && guard.is_empty() {
+                                drop(guard);
+                                // La lista vacía no retiene la capacidad
+                                // que dejó una ráfaga de 10.000 colas.
+                                parked = Vec::new();
+                                release_free_memory();
+                                busy = false;
+                                self.lock()
+                            } else {
+                                guard
+                            }
+                        }
+                        None => self
                             .wake
-                            .wait(stalled)
-                            .unwrap_or_else(PoisonError::into_inner);
-                        continue;
-                    }
-                    let (guard, waited) = self
-                        .wake
-                        .wait_timeout(stalled, CALM_BEFORE_TRIM)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    stalled = guard;
-                    if waited.timed_out() && stalled.is_empty() {
-                        drop(stalled);
-                        release_free_memory();
-                        busy = false;
-                        stalled = self.lock();
-                    }
+                            .wait(incoming)
+                            .unwrap_or_else(PoisonError::into_inner),
+                    };
                 }
-                std::mem::take(&mut *stalled)
-            };
+            }
             busy = true;
-            let still: Vec<_> = batch
-                .into_iter()
-                .filter(|outbox| outbox.drain() == Drain::Stalled)
-                .collect();
-            if !still.is_empty() {
-                let mut stalled = self.lock();
-                stalled.extend(still);
-                drop(
-                    self.wake
-                        .wait_timeout(stalled, STALL_RETRY)
-                        .unwrap_or_else(PoisonError::into_inner),
-                );
+            self.shed(&parked);
+            let now = Instant::now();
+            parked.retain_mut(|entry| {
+                if entry.retry_at > now {
+                    return true;
+                }
+                match entry.outbox.drain() {
+                    Drain::Stalled { progress } => {
+                        entry.backoff = if progress {
+                            STALL_RETRY
+                        } else {
+                            (entry.backoff * 2).min(STALL_RETRY_MAX)
+                        };
+                        entry.retry_at = now + entry.backoff;
+                        true
+                    }
+                    Drain::Idle | Drain::Closed => false,
+                }
+            });
+        }
+    }
+
+    /// Mientras la suma pase el techo, desconecta al cliente de la cola más
+    /// larga. Cuesta recorrer la lista por cada desconectado, pero solo
+    /// corre sobre el techo, que es un ataque o un servidor mal dimensionado.
+    fn shed(&self, parked: &[Parked]) {
+        while self.parked_bytes() > self.ceiling {
+            let biggest = parked
+                .iter()
+                .map(|entry| (entry.outbox.pending_bytes(), &entry.outbox))
+                .max_by_key(|(bytes, _)| *bytes);
+            match biggest {
+                Some((bytes, outbox)) if bytes > 0 => outbox.fail(),
+                _ => return,
             }
         }
     }
@@ -543,7 +738,7 @@ pub(crate) mod tests {
 
     #[test]
     fn writes_everything_in_order_across_partial_writes() {
-        let flusher = Flusher::start().expect("flusher");
+        let flusher = Flusher::start(0).expect("flusher");
         let link = MemoryLink::default();
         let outbox = Outbox::new(link.clone(), 1024, &flusher);
         assert_eq!(outbox.push(b"hola mundo\n"), Push::Queued);
@@ -554,7 +749,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_stalled_client_is_flushed_later_and_in_order() {
-        let flusher = Flusher::start().expect("flusher");
+        let flusher = Flusher::start(0).expect("flusher");
         let link = MemoryLink::default();
         let outbox = Outbox::new(link.clone(), 1024, &flusher);
         link.full.store(true, Ordering::SeqCst);
@@ -569,7 +764,7 @@ pub(crate) mod tests {
 
     #[test]
     fn overflowing_the_limit_closes_the_connection() {
-        let flusher = Flusher::start().expect("flusher");
+        let flusher = Flusher::start(0).expect("flusher");
         let link = MemoryLink::default();
         let outbox = Outbox::new(link.clone(), 100, &flusher);
         link.full.store(true, Ordering::SeqCst);
@@ -586,7 +781,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_batch_writes_each_queue_once_when_it_closes() {
-        let flusher = Flusher::start().expect("flusher");
+        let flusher = Flusher::start(0).expect("flusher");
         let link = MemoryLink::default();
         let outbox = Outbox::new(link.clone(), 1024, &flusher);
         {
@@ -604,8 +799,69 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn over_the_ceiling_the_longest_queue_is_cut_first() {
+        // Techo de 100 bytes entre todas las colas atascadas.
+        let flusher = Flusher::start(100).expect("flusher");
+        let links: Vec<MemoryLink> = (0..3).map(|_| MemoryLink::default()).collect();
+        let outboxes: Vec<_> = links
+            .iter()
+            .map(|link| {
+                link.full.store(true, Ordering::SeqCst);
+                Outbox::new(link.clone(), 1000, &flusher)
+            })
+            .collect();
+        assert_eq!(outboxes[0].push(&[b'a'; 60]), Push::Queued);
+        assert_eq!(outboxes[1].push(&[b'b'; 30]), Push::Queued);
+        wait_until(|| flusher.parked_bytes() == 90);
+        assert!(links.iter().all(|l| !l.closed.load(Ordering::SeqCst)));
+        // 110 > 100: se corta la cola de 60, no la que acaba de crecer.
+        assert_eq!(outboxes[2].push(&[b'c'; 20]), Push::Queued);
+        wait_until(|| links[0].closed.load(Ordering::SeqCst));
+        wait_until(|| flusher.parked_bytes() == 50);
+        assert!(!links[1].closed.load(Ordering::SeqCst));
+        assert!(!links[2].closed.load(Ordering::SeqCst));
+        // Las que quedan se entregan enteras cuando sus sockets se vacían.
+        links[1].full.store(false, Ordering::SeqCst);
+        links[2].full.store(false, Ordering::SeqCst);
+        wait_until(|| links[1].text().len() == 30 && links[2].text().len() == 20);
+        wait_until(|| flusher.parked_bytes() == 0);
+    }
+
+    /// Un socket lleno no hace esperar a quien le escribe, aunque tenga un
+    /// tiempo límite de escritura largo: antes, cada socket atascado costaba
+    /// ese tiempo entero al flusher, que los recorre uno tras otro.
+    #[test]
+    fn a_full_socket_refuses_at_once_instead_of_waiting() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let writer = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (_reader_never_reads, _) = listener.accept().expect("accept");
+        writer
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let link = Arc::new(writer);
+        let chunk = vec![b'x'; 64 * 1024];
+        // Búferes del kernel de los dos lados: unos MiB. 1 GiB es un tope holgado.
+        for _ in 0..16 * 1024 {
+            let started = Instant::now();
+            match link.send(&chunk) {
+                Ok(n) => assert!(n > 0),
+                Err(e) => {
+                    assert!(is_full(&e), "{e}");
+                    assert!(
+                        started.elapsed() < Duration::from_secs(10),
+                        "el envío esperó {:?} a un socket lleno",
+                        started.elapsed()
+                    );
+                    return;
+                }
+            }
+        }
+        panic!("el socket nunca se llenó");
+    }
+
+    #[test]
     fn finish_delivers_what_is_pending_then_closes() {
-        let flusher = Flusher::start().expect("flusher");
+        let flusher = Flusher::start(0).expect("flusher");
         let link = MemoryLink::default();
         let outbox = Outbox::new(link.clone(), 1024, &flusher);
         link.full.store(true, Ordering::SeqCst);

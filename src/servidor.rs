@@ -12,7 +12,9 @@ use crate::abuse::Limits;
 use crate::console::Logger;
 use crate::framing::{ElasticReader, Frame, read_frame};
 use crate::ledger::Ledger;
-use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
+use crate::outbox::{
+    DEFAULT_QUEUE_LIMIT, DEFAULT_TOTAL_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch,
+};
 use crate::password::HashCost;
 use crate::protocolo::Event;
 use crate::protocolo::MAX_LINE_BYTES;
@@ -71,6 +73,10 @@ Opciones:
                            directorio (lo protege el candado DIR/.lock)
   --max-queue-bytes N      bytes pendientes por cliente antes de desconectarlo
                            (por defecto 1048576 = 1 MiB)
+  --max-total-queue-bytes N
+                           bytes pendientes entre todos los clientes atascados;
+                           al pasarlo se desconecta primero al que más debe
+                           (por defecto 67108864 = 64 MiB; 0 = sin techo)
   --hash-cost COSTO        owasp (por defecto: Argon2id, 19 MiB, t=2) o minimal
                            (solo para pruebas y benchmarks: sin seguridad)
   --udp-idle-secs N        segundos sin datagramas tras los que se cierra una
@@ -120,6 +126,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Límite de la cola de salida de cada cliente, en bytes.
     pub max_queue_bytes: usize,
+    /// Techo de bytes pendientes entre todas las colas atascadas; 0 = sin
+    /// techo (ver `outbox::Flusher`).
+    pub max_total_queue_bytes: usize,
     /// Costo de los hashes de contraseñas nuevas.
     pub hash_cost: HashCost,
     /// Inactividad tras la que se cierra una sesión solo-UDP.
@@ -161,6 +170,7 @@ impl Default for Config {
             addr: DEFAULT_ADDR.into(),
             data_dir: DEFAULT_DATA_DIR.into(),
             max_queue_bytes: DEFAULT_QUEUE_LIMIT,
+            max_total_queue_bytes: DEFAULT_TOTAL_QUEUE_LIMIT,
             hash_cost: HashCost::Owasp,
             udp_idle: udp::DEFAULT_IDLE,
             echo: false,
@@ -204,6 +214,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
                 config.max_queue_bytes = text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     format!("--max-queue-bytes: {text:?} is not a positive number")
                 })?;
+            }
+            "--max-total-queue-bytes" => {
+                config.max_total_queue_bytes = parse_count("--max-total-queue-bytes", &value()?)?;
             }
             "--udp-idle-secs" => {
                 let text = value()?;
@@ -306,7 +319,7 @@ impl Server {
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
         let ledger = Ledger::open_locked(lock, config.hash_cost).map_err(ServerError::Storage)?;
         let chat = Arc::new(Chat::new(ledger, config.limits, console));
-        let flusher = Flusher::start().map_err(ServerError::Thread)?;
+        let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
         let udp = UdpServer::new(
             socket,
             Arc::clone(&chat),
@@ -507,7 +520,8 @@ impl Listener {
         if let Some(idle) = self.keepalive {
             crate::keepalive::enable(&stream, idle)?;
         }
-        // Nadie espera más que esto a un socket lleno (ver `outbox`).
+        // En Linux la cola nunca espera a un socket lleno (`MSG_DONTWAIT`,
+        // ver `outbox`); en otros sistemas, a lo sumo esto.
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         if self.chat.is_shutting_down() {
             return Ok(());

@@ -740,7 +740,7 @@ mod tests {
             Fixture {
                 chat,
                 console,
-                flusher: Flusher::start().expect("flusher"),
+                flusher: Flusher::start(0).expect("flusher"),
                 _dir: dir,
             }
         }

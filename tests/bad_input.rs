@@ -134,3 +134,66 @@ fn a_client_that_stops_reading_is_cut_off_at_its_queue_limit() {
     bob.send("sigo vivo");
     alice.expect("bob: sigo vivo");
 }
+
+/// Muchos clientes que no leen no llevan la memoria del servidor más allá
+/// de un techo global (issue #13, punto 4): con `--max-total-queue-bytes`
+/// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta
+/// mucho antes de llenar su propia cola, y primero el que dejó de leer
+/// antes. Quien lee sigue recibiéndolo todo, en orden.
+#[test]
+fn stuck_clients_share_one_ceiling_and_the_longest_backlog_goes_first() {
+    let (server, _dir) = server(&[
+        "--max-queue-bytes",
+        "67108864",
+        "--max-total-queue-bytes",
+        "262144",
+        "--max-lines-per-sec",
+        "0",
+    ]);
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    let early = server.join("early", 1);
+    let mut late = server.join("late", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    alice.expect("[SERVER] Client: early connected!");
+    alice.expect("[SERVER] Client: late connected!");
+    bob.expect("[SERVER] Client: early connected!");
+    bob.expect("[SERVER] Client: late connected!");
+
+    // `early` no lee nada; `late` lee las primeras 100 líneas y se detiene.
+    let line = "m".repeat(4000);
+    let mut cut = Vec::new();
+    let mut sent = 0;
+    // Sin el techo, `early` solo caería tras 64 MiB (16.000 líneas); con él,
+    // tras 256 KiB más lo que quepa en los búferes del kernel (unos MiB).
+    while cut.len() < 2 {
+        assert!(sent < 8000, "cortados hasta ahora: {cut:?}");
+        if cut.is_empty() {
+            assert!(sent < 4000, "early no fue desconectado a tiempo");
+        }
+        alice.send(&line);
+        sent += 1;
+        if sent <= 100 {
+            late.expect(&format!("alice: {line}"));
+        }
+        loop {
+            let got = bob.line();
+            if got == format!("alice: {line}") {
+                break;
+            }
+            let who = got
+                .strip_prefix("[SERVER] Client: ")
+                .and_then(|rest| rest.strip_suffix(" disconnected!"))
+                .unwrap_or_else(|| panic!("línea inesperada: {got:?}"));
+            cut.push(who.to_string());
+        }
+    }
+    assert_eq!(cut, ["early", "late"], "primero el de más atraso");
+    server.expect_console("[SERVER] Client: early disconnected!");
+    server.expect_console("[SERVER] Client: late disconnected!");
+    drop((early, late));
+    alice.expect("[SERVER] Client: early disconnected!");
+    alice.expect("[SERVER] Client: late disconnected!");
+    bob.send("sigo vivo");
+    alice.expect("bob: sigo vivo");
+}
