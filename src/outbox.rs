@@ -159,7 +159,16 @@ pub struct Outbox {
 }
 
 struct State {
+    /// Bytes por enviar, desde `pending[head]`: lo anterior ya salió. Con
+    /// el índice, un envío parcial no mueve el resto de la cola (con 1 MiB
+    /// pendiente y un socket que acepta de a 4 KiB, mover el resto cada vez
+    /// costaba un MiB de copia por cada 4 KiB enviados).
     pending: Vec<u8>,
+    head: usize,
+    /// Capacidad, en bytes, del búfer que un `drain` sacó de la cola para
+    /// escribirlo sin el candado (0 si ninguno): sigue siendo memoria de la
+    /// cola y cuenta para el techo.
+    out: usize,
     /// Alguien (un hilo cliente o el flusher) está escribiendo en el socket;
     /// solo ese hilo escribe, así los mensajes nunca se entremezclan.
     flushing: bool,
@@ -181,6 +190,8 @@ impl Outbox {
             limit,
             state: Mutex::new(State {
                 pending: Vec::new(),
+                head: 0,
+                out: 0,
                 flushing: false,
                 accepting: true,
                 closed: false,
@@ -207,7 +218,7 @@ impl Outbox {
         if state.closed || !state.accepting {
             return Push::Closed;
         }
-        if state.pending.len() + bytes.len() > self.limit {
+        if state.pending.len() - state.head + bytes.len() > self.limit {
             drop(state);
             self.fail();
             return Push::Overflow;
@@ -267,7 +278,8 @@ impl Outbox {
 
     /// Bytes pendientes en la cola.
     pub fn pending_bytes(&self) -> usize {
-        self.lock().pending.len()
+        let state = self.lock();
+        state.pending.len() - state.head
     }
 
     /// `true` si la conexión se cerró (por error, desborde o cierre).
@@ -285,15 +297,16 @@ impl Outbox {
 
     /// Escribe todo lo pendiente. Solo la llama quien puso `flushing = true`.
     fn drain(&self) -> Drain {
-        let mut batch;
         let mut progress = false;
         loop {
-            {
+            let (mut batch, mut sent) = {
                 let mut state = self.lock();
-                if state.closed || state.pending.is_empty() {
+                if state.closed || state.pending.len() == state.head {
                     // Una cola vacía no retiene memoria: con 10.000 clientes
                     // quietos, cada búfer guardado se multiplica por 10.000.
                     state.pending = Vec::new();
+                    state.head = 0;
+                    state.out = 0;
                     state.flushing = false;
                     state.parked = false;
                     self.flusher.settle(&mut state);
@@ -304,9 +317,12 @@ impl Outbox {
                         Drain::Idle
                     };
                 }
-                batch = std::mem::take(&mut state.pending);
-            }
-            let mut sent = 0;
+                // Se escribe sin el candado: mientras tanto otros encolan en
+                // un búfer nuevo, sin esperar a este socket.
+                let batch = std::mem::take(&mut state.pending);
+                state.out = batch.capacity();
+                (batch, std::mem::take(&mut state.head))
+            };
             while sent < batch.len() {
                 match self.link.send(&batch[sent..]) {
                     Ok(0) => {
@@ -319,14 +335,23 @@ impl Outbox {
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if is_full(&e) => {
-                        // Lo no escrito vuelve al frente de la cola, antes de
-                        // lo que llegó mientras tanto, para no desordenar.
+                        // Lo no escrito vuelve a ser la cola, y lo que llegó
+                        // mientras tanto va detrás, para no desordenar: se
+                        // copia solo lo nuevo, no lo que ya esperaba.
                         let mut state = self.lock();
-                        let left = batch.len() - sent + state.pending.len();
-                        let mut rest = Vec::with_capacity(left.max(QUEUE_MIN_CAPACITY));
-                        rest.extend_from_slice(&batch[sent..]);
-                        rest.extend_from_slice(&state.pending);
-                        state.pending = rest;
+                        if state.closed {
+                            return Drain::Closed;
+                        }
+                        batch.extend_from_slice(&state.pending);
+                        // Lo ya enviado se descarta cuando es más de la
+                        // mitad: cada byte se mueve a lo sumo una vez.
+                        if sent > batch.len() / 2 {
+                            batch.drain(..sent);
+                            sent = 0;
+                        }
+                        state.pending = batch;
+                        state.head = sent;
+                        state.out = 0;
                         self.flusher.settle(&mut state);
                         return Drain::Stalled { progress };
                     }
@@ -346,6 +371,8 @@ impl Outbox {
             state.closed = true;
             state.flushing = false;
             state.pending = Vec::new();
+            state.head = 0;
+            state.out = 0;
             state.parked = false;
             self.flusher.settle(&mut state);
         }
@@ -370,11 +397,11 @@ impl Outbox {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        if !state.flushing && !state.closed && !state.pending.is_empty() {
+        if !state.flushing && !state.closed && state.pending.len() > state.head {
             state.flushing = true;
             let batch = std::mem::take(&mut state.pending);
+            let mut sent = std::mem::take(&mut state.head);
             drop(state);
-            let mut sent = 0;
             while sent < batch.len() && Instant::now() < deadline {
                 match self.link.send(&batch[sent..]) {
                     Ok(0) => break,
@@ -515,12 +542,18 @@ impl Flusher {
         self.incoming.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Pone la cuenta de `state` al día: lo que la cola tiene pendiente si
-    /// está a cargo del flusher, 0 si no. Se llama con el candado de la
-    /// cola tomado, así la suma nunca se desfasa de las colas. Devuelve
-    /// `true` si la suma quedó sobre el techo.
+    /// Pone la cuenta de `state` al día: la memoria que ocupan sus búferes
+    /// (su capacidad, no solo los bytes por enviar: un `Vec` que crece
+    /// duplicándose puede reservar el doble) si está a cargo del flusher, 0
+    /// si no. Se llama con el candado de la cola tomado, así la suma nunca
+    /// se desfasa de las colas. Devuelve `true` si la suma quedó sobre el
+    /// techo.
     fn settle(&self, state: &mut State) -> bool {
-        let now = if state.parked { state.pending.len() } else { 0 };
+        let now = if state.parked {
+            state.pending.capacity() + state.out
+        } else {
+            0
+        };
         let total = if now >= state.counted {
             let added = now - state.counted;
             self.parked_bytes.fetch_add(added, Ordering::Relaxed) + added
@@ -800,30 +833,56 @@ pub(crate) mod tests {
 
     #[test]
     fn over_the_ceiling_the_longest_queue_is_cut_first() {
-        // Techo de 100 bytes entre todas las colas atascadas.
-        let flusher = Flusher::start(100).expect("flusher");
+        // Techo entre todas las colas atascadas: cabe una de 3000 bytes y
+        // una mínima, no una mínima más.
+        let ceiling = 3000 + QUEUE_MIN_CAPACITY + QUEUE_MIN_CAPACITY / 2;
+        let flusher = Flusher::start(ceiling).expect("flusher");
         let links: Vec<MemoryLink> = (0..3).map(|_| MemoryLink::default()).collect();
         let outboxes: Vec<_> = links
             .iter()
             .map(|link| {
                 link.full.store(true, Ordering::SeqCst);
-                Outbox::new(link.clone(), 1000, &flusher)
+                Outbox::new(link.clone(), 10_000, &flusher)
             })
             .collect();
-        assert_eq!(outboxes[0].push(&[b'a'; 60]), Push::Queued);
+        assert_eq!(outboxes[0].push(&[b'a'; 3000]), Push::Queued);
         assert_eq!(outboxes[1].push(&[b'b'; 30]), Push::Queued);
-        wait_until(|| flusher.parked_bytes() == 90);
+        wait_until(|| flusher.parked_bytes() >= 3000 + QUEUE_MIN_CAPACITY);
+        assert!(flusher.parked_bytes() <= ceiling);
         assert!(links.iter().all(|l| !l.closed.load(Ordering::SeqCst)));
-        // 110 > 100: se corta la cola de 60, no la que acaba de crecer.
+        // Sobre el techo: se corta la cola más larga, no la que acaba de crecer.
         assert_eq!(outboxes[2].push(&[b'c'; 20]), Push::Queued);
         wait_until(|| links[0].closed.load(Ordering::SeqCst));
-        wait_until(|| flusher.parked_bytes() == 50);
+        assert!(flusher.parked_bytes() <= ceiling);
         assert!(!links[1].closed.load(Ordering::SeqCst));
         assert!(!links[2].closed.load(Ordering::SeqCst));
         // Las que quedan se entregan enteras cuando sus sockets se vacían.
         links[1].full.store(false, Ordering::SeqCst);
         links[2].full.store(false, Ordering::SeqCst);
         wait_until(|| links[1].text().len() == 30 && links[2].text().len() == 20);
+        wait_until(|| flusher.parked_bytes() == 0);
+    }
+
+    /// Con un socket que acepta de a poco, lo pendiente sale entero y en
+    /// orden aunque siga llegando más: el índice `head` avanza sin perder
+    /// ni repetir bytes.
+    #[test]
+    fn a_slow_socket_gets_everything_in_order() {
+        let flusher = Flusher::start(0).expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 1 << 20, &flusher);
+        link.full.store(true, Ordering::SeqCst);
+        let mut expected = String::new();
+        for i in 0..500 {
+            let line = format!("línea {i}\n");
+            expected.push_str(&line);
+            assert_eq!(outbox.push(line.as_bytes()), Push::Queued);
+            // El socket se abre y se cierra mientras llegan líneas.
+            link.full.store(i % 3 == 0, Ordering::SeqCst);
+        }
+        link.full.store(false, Ordering::SeqCst);
+        wait_until(|| link.text().len() == expected.len());
+        assert_eq!(link.text(), expected);
         wait_until(|| flusher.parked_bytes() == 0);
     }
 
