@@ -18,7 +18,8 @@
 //! loopback.
 //!
 //! Opciones (después de `--`): `--only nonreaders|signins`,
-//! `--non-readers N` (300), `--server RUTA`
+//! `--non-readers N` (300), `--ceiling BYTES` (el `--max-total-queue-bytes`
+//! del servidor: 64 MiB; 0 = sin techo), `--server RUTA`
 //! (otro binario `servidor`, por ejemplo el de una versión anterior, para
 //! comparar: solo se le pasan los flags que su `--help` conoce).
 
@@ -145,13 +146,17 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn nonreaders(binary: &str, non_readers: usize) -> io::Result<String> {
+fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
+    let non_readers = options.non_readers;
+    let ceiling = options.ceiling.to_string();
     let target = Target::start(
         binary,
         &[
             ("--hash-cost", "minimal"),
             ("--max-clients-per-ip", "0"),
             ("--max-signin-failures-per-ip", "0"),
+            ("--max-registrations-per-ip", "0"),
+            ("--max-total-queue-bytes", &ceiling),
         ],
     )?;
     let base = Instant::now();
@@ -250,7 +255,7 @@ fn nonreaders(binary: &str, non_readers: usize) -> io::Result<String> {
     ))
 }
 
-fn signins(binary: &str, _: usize) -> io::Result<String> {
+fn signins(binary: &str, _: &Options) -> io::Result<String> {
     let target = Target::start(binary, &[("--max-signin-failures-per-ip", "0")])?;
     let (before, _) = target.rss_mib();
     let addr = target.addr;
@@ -276,13 +281,27 @@ fn signins(binary: &str, _: usize) -> io::Result<String> {
     ))
 }
 
-/// Un escenario: el binario del servidor y la cantidad de clientes que no leen.
-type Scenario = fn(&str, usize) -> io::Result<String>;
+fn number(text: Option<String>) -> Option<usize> {
+    text?.parse().ok()
+}
+
+/// Lo que se puede cambiar de los escenarios desde la línea de comandos.
+struct Options {
+    non_readers: usize,
+    /// `--max-total-queue-bytes` del servidor (0 = sin techo).
+    ceiling: usize,
+}
+
+/// Un escenario: el binario del servidor y las opciones.
+type Scenario = fn(&str, &Options) -> io::Result<String>;
 
 fn main() {
     let mut binary = env!("CARGO_BIN_EXE_servidor").to_string();
     let mut only = None;
-    let mut non_readers = NON_READERS;
+    let mut options = Options {
+        non_readers: NON_READERS,
+        ceiling: 64 << 20,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -290,11 +309,9 @@ fn main() {
             "--server" => binary = args.next().unwrap_or(binary),
             "--only" => only = args.next(),
             "--non-readers" => {
-                non_readers = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(NON_READERS);
+                options.non_readers = number(args.next()).unwrap_or(NON_READERS);
             }
+            "--ceiling" => options.ceiling = number(args.next()).unwrap_or(options.ceiling),
             other => {
                 eprintln!("abuso: unknown option {other}");
                 std::process::exit(2);
@@ -307,7 +324,7 @@ fn main() {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
-        match run(&binary, non_readers) {
+        match run(&binary, &options) {
             Ok(report) => println!("{report}"),
             Err(error) => {
                 println!("{name}: FAILED: {error}");

@@ -144,6 +144,8 @@ impl Target {
                 "0",
                 "--max-clients-per-ip",
                 "0",
+                "--max-registrations-per-ip",
+                "0",
                 // Miles de líneas por segundo por cliente: el generador
                 // inunda a propósito.
                 "--max-lines-per-sec",

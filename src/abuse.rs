@@ -42,6 +42,13 @@ pub const DEFAULT_MAX_SIGNIN_FAILURES: u32 = 5;
 /// todos. Contra quien adivina una cuenta está el límite por cuenta.
 pub const DEFAULT_MAX_SIGNIN_FAILURES_PER_IP: u32 = 50;
 
+/// Cuentas nuevas por defecto desde una misma dirección IP comprobada sin
+/// una hora de calma (`--max-registrations-per-ip`): un curso entero en una
+/// sola máquina o detrás de una NAT (el mismo número que
+/// `--max-clients-per-ip`), y no más: quien quiera reservar nombres en masa
+/// queda bloqueado como quien adivina contraseñas (issue #13, punto 3).
+pub const DEFAULT_MAX_REGISTRATIONS_PER_IP: u32 = 100;
+
 /// El primer bloqueo de una dirección dura esto; cada bloqueo siguiente,
 /// el doble, hasta [`MAX_BLOCK`].
 pub const FIRST_BLOCK: Duration = Duration::from_secs(30);
@@ -276,6 +283,8 @@ pub struct Limits {
     pub max_signin_failures: u32,
     /// Contraseñas fallidas por dirección IP comprobada.
     pub max_signin_failures_per_ip: u32,
+    /// Intentos de `:register` por dirección IP comprobada.
+    pub max_registrations_per_ip: u32,
 }
 
 impl Limits {
@@ -284,6 +293,7 @@ impl Limits {
         lines_per_sec: 0,
         max_signin_failures: 0,
         max_signin_failures_per_ip: 0,
+        max_registrations_per_ip: 0,
     };
 }
 
@@ -293,6 +303,7 @@ impl Default for Limits {
             lines_per_sec: DEFAULT_LINES_PER_SEC,
             max_signin_failures: DEFAULT_MAX_SIGNIN_FAILURES,
             max_signin_failures_per_ip: DEFAULT_MAX_SIGNIN_FAILURES_PER_IP,
+            max_registrations_per_ip: DEFAULT_MAX_REGISTRATIONS_PER_IP,
         }
     }
 }
@@ -310,6 +321,8 @@ pub struct Guards {
     addresses: Option<Mutex<Blocklist<IpAddr>>>,
     /// Por cuenta (clave en minúsculas); `None` sin límite.
     accounts: Option<Mutex<Blocklist<String>>>,
+    /// Cuentas nuevas por dirección IP; `None` sin límite.
+    registrations: Option<Mutex<Blocklist<IpAddr>>>,
 }
 
 /// Los baldes de los usuarios, y quiénes tienen datagramas descartados sin
@@ -347,6 +360,8 @@ impl Guards {
                 .then(|| Mutex::new(Blocklist::new(limits.max_signin_failures_per_ip))),
             accounts: (limits.max_signin_failures > 0)
                 .then(|| Mutex::new(Blocklist::new(limits.max_signin_failures))),
+            registrations: (limits.max_registrations_per_ip > 0)
+                .then(|| Mutex::new(Blocklist::new(limits.max_registrations_per_ip))),
         }
     }
 
@@ -436,6 +451,18 @@ impl Guards {
     /// fallos dejaría bloquear la dirección de otro (issue #13).
     pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         lock(self.addresses.as_ref()?).failed(ip, now)
+    }
+
+    /// Si `ip` no puede crear más cuentas por ahora, cuánto le falta.
+    pub fn registrations_blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        lock(self.registrations.as_ref()?).blocked(&ip, now)
+    }
+
+    /// Anota un `:register` desde `ip` (ver [`Blocklist::failed`]: la misma
+    /// cuenta y el mismo calendario de bloqueos). Solo para direcciones
+    /// comprobadas, como [`Guards::failed`].
+    pub fn registered(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        lock(self.registrations.as_ref()?).failed(ip, now)
     }
 
     /// Si la cuenta `key` (ver [`crate::protocolo::name_key`]) está
@@ -546,8 +573,31 @@ mod tests {
         let ip = IpAddr::from([127, 0, 0, 1]);
         for _ in 0..100 {
             assert_eq!(guards.failed(ip, now), None);
+            assert_eq!(guards.registered(ip, now), None);
         }
         assert_eq!(guards.blocked(ip, now), None);
+        assert_eq!(guards.registrations_blocked(ip, now), None);
+    }
+
+    #[test]
+    fn registrations_and_failed_passwords_are_counted_apart() {
+        let guards = Guards::new(Limits {
+            max_signin_failures_per_ip: 2,
+            max_registrations_per_ip: 3,
+            ..Limits::OFF
+        });
+        let (ip, other) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let t0 = Instant::now();
+        assert_eq!(guards.registered(ip, t0), None);
+        assert_eq!(guards.registered(ip, t0), None);
+        assert_eq!(guards.failed(ip, t0), None);
+        assert_eq!(guards.blocked(ip, t0), None, "un registro no es un fallo");
+        assert_eq!(guards.registered(ip, t0), Some(FIRST_BLOCK));
+        assert_eq!(guards.registrations_blocked(ip, t0), Some(FIRST_BLOCK));
+        assert_eq!(guards.blocked(ip, t0), None, "puede entrar a sus cuentas");
+        assert_eq!(guards.registrations_blocked(other, t0), None);
+        let later = t0 + FIRST_BLOCK;
+        assert_eq!(guards.registrations_blocked(ip, later), None);
     }
 
     #[test]

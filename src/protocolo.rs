@@ -143,6 +143,9 @@ pub enum Problem {
     /// issue #13). Un nombre que no existe se bloquea igual, así que la
     /// respuesta no dice qué cuentas hay.
     AccountBlocked(u64),
+    /// La dirección IP del cliente creó demasiadas cuentas seguidas: lleva
+    /// los segundos que faltan (`--max-registrations-per-ip`, issue #13).
+    TooManyAccounts(u64),
 }
 
 /// Lo que el servidor le dice a un cliente: cada evento es exactamente una
@@ -681,6 +684,13 @@ impl Problem {
         ) {
             return Some(Problem::AccountBlocked(parse_digits(secs)?));
         }
+        if let Some(secs) = between(
+            text,
+            "Too many new accounts from your address. Try again in ",
+            " seconds.",
+        ) {
+            return Some(Problem::TooManyAccounts(parse_digits(secs)?));
+        }
         let word = between(
             text,
             "Unknown command ",
@@ -753,6 +763,10 @@ impl fmt::Display for Problem {
             Problem::AccountBlocked(secs) => write!(
                 f,
                 "Too many failed sign-ins for this account. Try again in {secs} seconds."
+            ),
+            Problem::TooManyAccounts(secs) => write!(
+                f,
+                "Too many new accounts from your address. Try again in {secs} seconds."
             ),
         }
     }
@@ -1210,6 +1224,7 @@ mod tests {
             Problem::TooFast(20),
             Problem::SigninBlocked(30),
             Problem::AccountBlocked(60),
+            Problem::TooManyAccounts(90),
         ];
         let mut events = vec![
             Event::Prompt,

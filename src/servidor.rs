@@ -105,9 +105,15 @@ Opciones:
                            15 min) (por defecto 5; 0 = sin límite)
   --max-signin-failures-per-ip N
                            contraseñas fallidas desde una dirección IP
-                           comprobada (TCP; no la de un datagrama, que se
+                           comprobada (una conexión TCP, o un datagrama que
+                           devolvió su cookie: no una dirección que se
                            falsifica gratis); después se bloquea como una
                            cuenta (por defecto 50; 0 = sin límite)
+  --max-registrations-per-ip N
+                           :register desde una dirección IP comprobada sin una
+                           hora de calma; después la dirección no crea cuentas
+                           por 30 s, el doble cada vez (por defecto 100;
+                           0 = sin límite)
   --echo                   en vez del chat, el servidor de eco TCP multihilo
                            (enunciado 002): responde cada línea con la misma línea
   --help                   muestra esta ayuda
@@ -244,6 +250,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             "--max-signin-failures" => {
                 config.limits.max_signin_failures =
                     parse_count("--max-signin-failures", &value()?)?;
+            }
+            "--max-registrations-per-ip" => {
+                config.limits.max_registrations_per_ip =
+                    parse_count("--max-registrations-per-ip", &value()?)?;
             }
             "--max-signin-failures-per-ip" => {
                 config.limits.max_signin_failures_per_ip =
@@ -830,6 +840,7 @@ mod tests {
             "--max-signin-failures=7",
             "--max-signin-failures-per-ip",
             "9",
+            "--max-registrations-per-ip=11",
             "--echo",
         ]))
         .expect("válido")
@@ -850,6 +861,7 @@ mod tests {
                 lines_per_sec: 0,
                 max_signin_failures: 7,
                 max_signin_failures_per_ip: 9,
+                max_registrations_per_ip: 11,
             }
         );
         assert_eq!(Config::default().limits, Limits::default());

@@ -198,7 +198,18 @@ impl Chat {
             return Some(Err(Problem::SigninBlocked(whole_seconds(left))));
         }
         let result = match command {
-            Command::Register { name, password } => self.register(name, password, presence(), peer),
+            Command::Register { name, password } => {
+                if let Some(left) = self.guards.registrations_blocked(ip, now) {
+                    return Some(Err(Problem::TooManyAccounts(whole_seconds(left))));
+                }
+                if verified && let Some(block) = self.guards.registered(ip, now) {
+                    self.log(&format!(
+                        "{ip} cannot create accounts for {} s after too many registrations",
+                        block.as_secs()
+                    ));
+                }
+                self.register(name, password, presence(), peer)
+            }
             Command::Login { name, password } => {
                 let key = protocolo::name_key(name);
                 if let Some(left) = self.guards.account_blocked(&key, now) {

@@ -438,3 +438,37 @@ fn failures_lock_the_account_whatever_address_they_come_from() {
     assert!(answer.starts_with(ACCOUNT_BLOCKED_PREFIX), "{answer:?}");
     assert_eq!(server.connect().login("bob"), 1);
 }
+
+/// Crear cuentas también cuenta para la dirección (issue #13, punto 3):
+/// nadie reserva nombres en masa. Tras `--max-registrations-per-ip`
+/// registros seguidos, esa dirección no crea más cuentas por un rato, ni
+/// por TCP ni por UDP (con la cookie: la dirección está probada); sí puede
+/// entrar a las que tiene, y las demás direcciones siguen registrando.
+#[test]
+fn an_address_cannot_create_accounts_in_bulk() {
+    const TOO_MANY_ACCOUNTS: &str =
+        "[SERVER] Client: Too many new accounts from your address. Try again in ";
+    let (server, _dir) = server(&["--max-registrations-per-ip", "3"]);
+    let bulk: IpAddr = [127, 0, 0, 2].into();
+    for i in 0..3 {
+        let mut client = Client::connect_from(server.addr, bulk);
+        client.register(&format!("reserved{i}"), 1);
+    }
+    server.expect_console("127.0.0.2 cannot create accounts for 30 s after too many registrations");
+
+    let mut fourth = Client::connect_from(server.addr, bulk);
+    fourth.send(":register reserved3 pw-reserved3");
+    let line = fourth.line();
+    assert!(line.starts_with(TOO_MANY_ACCOUNTS), "{line:?}");
+    let udp = UdpClient::new_from(server.addr, bulk);
+    let line = udp.ask(":register reserved4 pw-reserved4");
+    assert!(line.starts_with(TOO_MANY_ACCOUNTS), "{line:?}");
+    // Entrar a una cuenta propia sigue pudiendo.
+    assert_eq!(fourth.login("reserved0"), 1);
+
+    // Los nombres rechazados no quedaron tomados: otra dirección los registra.
+    let mut other = Client::connect_from(server.addr, [127, 0, 0, 3].into());
+    other.register("reserved3", 5);
+    let mut udp_other = UdpClient::new_from(server.addr, [127, 0, 0, 3].into());
+    udp_other.register("reserved4", 5);
+}

@@ -178,7 +178,14 @@ fn sigkill_at_random_moments_loses_nothing_that_was_confirmed() {
     let mut rng = Lcg::from_clock();
     let seed = rng.0;
     let dir = tempfile::tempdir().expect("tempdir");
-    let flags = ["--max-lines-per-sec", "0", "--max-signin-failures", "0"];
+    let flags = [
+        "--max-lines-per-sec",
+        "0",
+        "--max-signin-failures",
+        "0",
+        "--max-registrations-per-ip",
+        "0",
+    ];
 
     let mut server = Server::start(dir.path(), &flags);
     for i in 0..ACCOUNTS {

@@ -130,7 +130,14 @@ fn on_a_filling_disk_every_confirmation_is_on_disk_and_no_refusal_is() {
     let data = disk.path().join("datos");
     let mut server = Server::start(
         &data,
-        &["--max-lines-per-sec", "0", "--max-queue-bytes", "8388608"],
+        &[
+            "--max-lines-per-sec",
+            "0",
+            "--max-queue-bytes",
+            "8388608",
+            "--max-registrations-per-ip",
+            "0",
+        ],
     );
     let senders: Vec<Client> = (0..SENDERS)
         .map(|i| server.join(&format!("s{i}"), 10_000_000_000_000))
@@ -259,7 +266,15 @@ fn on_a_filling_disk_every_confirmation_is_on_disk_and_no_refusal_is() {
     disk.empty();
     // Sin límite de contraseñas fallidas: se prueba a propósito que las
     // cuentas rechazadas no existen.
-    let server = Server::start(&data, &["--max-signin-failures", "0"]);
+    let server = Server::start(
+        &data,
+        &[
+            "--max-signin-failures",
+            "0",
+            "--max-registrations-per-ip",
+            "0",
+        ],
+    );
     let mut total = 0u128;
     for i in 0..SENDERS {
         total += u128::from(server.connect().login(&format!("s{i}")));

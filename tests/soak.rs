@@ -145,7 +145,15 @@ fn a_few_hundred_clients_for_a_few_minutes() {
     let secs = setting("SOAK_SECS", 180);
     let dir = tempfile::tempdir().expect("tempdir");
     // Cientos de clientes desde 127.0.0.1: sin el tope por dirección.
-    let server = Server::start(dir.path(), &["--max-clients-per-ip", "0"]);
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--max-clients-per-ip",
+            "0",
+            "--max-registrations-per-ip",
+            "0",
+        ],
+    );
     let pid = server.pid();
     // Las cuentas, de a una (y antes de medir nada).
     for i in 0..clients {
