@@ -19,7 +19,8 @@
 //!
 //! Opciones (después de `--`): `--only nonreaders|signins`,
 //! `--non-readers N` (300), `--ceiling BYTES` (el `--max-total-queue-bytes`
-//! del servidor: 64 MiB; 0 = sin techo), `--server RUTA`
+//! del servidor: 64 MiB; 0 = sin techo), `--all-read` (los 300 sí leen:
+//! la misma sala sin atascados, como línea de base), `--server RUTA`
 //! (otro binario `servidor`, por ejemplo el de una versión anterior, para
 //! comparar: solo se le pasan los flags que su `--help` conoce).
 
@@ -165,10 +166,19 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
     for s in 0..SENDERS {
         senders.push(sign_in(target.addr, &format!("sender{s}"))?);
     }
-    // Se quedan abiertos sin leer nunca más.
+    // Se quedan abiertos sin leer nunca más (con `--all-read`, leen y
+    // descartan: la misma sala, sin atascados, para comparar).
     let mut stuck = Vec::new();
     for i in 0..non_readers {
-        stuck.push(sign_in(target.addr, &format!("stuck{i:03}"))?);
+        let client = sign_in(target.addr, &format!("stuck{i:03}"))?;
+        if options.all_read {
+            let mut input = client.get_ref().try_clone()?;
+            thread::spawn(move || {
+                let mut sink = [0u8; 1 << 16];
+                while matches!(input.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+        stuck.push(client);
     }
     let done = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -204,6 +214,9 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
     }
     let started = Instant::now();
     let mut latencies = Vec::new();
+    // Las latencias antes del primer corte: ahí solo hay sockets atascados,
+    // sin la ráfaga de avisos de desconexión que viene después.
+    let mut before_cuts = None;
     let mut cut = 0;
     let mut peak = 0.0f64;
     let mut line = String::new();
@@ -229,6 +242,9 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
         let text = line.trim_end();
         if text.starts_with("[SERVER] Client: stuck") && text.ends_with(" disconnected!") {
             cut += 1;
+            if before_cuts.is_none() {
+                before_cuts = Some(latencies.clone());
+            }
         } else if let Some(body) = text.split_once(": ").map(|(_, b)| b) {
             let sent = body.split(' ').nth(1).and_then(|t| t.parse::<u128>().ok());
             if let Some(sent) = sent {
@@ -244,13 +260,19 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
     let (_, hwm) = target.rss_mib();
     drop(stuck);
     latencies.sort_by(f64::total_cmp);
+    let mut before = before_cuts.unwrap_or_else(|| latencies.clone());
+    before.sort_by(f64::total_cmp);
     Ok(format!(
-        "nonreaders: {} lines read by the reader, latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; \
+        "nonreaders: {} lines read by the reader, latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms \
+         ({} lines before the first disconnection: p99 {:.2} ms, max {:.1} ms); \
          {cut} of {non_readers} non-readers disconnected; server peak RSS {:.1} MiB",
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
+        before.len(),
+        percentile(&before, 0.99),
+        percentile(&before, 1.0),
         peak.max(hwm),
     ))
 }
@@ -290,6 +312,8 @@ struct Options {
     non_readers: usize,
     /// `--max-total-queue-bytes` del servidor (0 = sin techo).
     ceiling: usize,
+    /// Los "atascados" también leen (`--all-read`): la línea de base.
+    all_read: bool,
 }
 
 /// Un escenario: el binario del servidor y las opciones.
@@ -301,6 +325,7 @@ fn main() {
     let mut options = Options {
         non_readers: NON_READERS,
         ceiling: 64 << 20,
+        all_read: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -311,6 +336,7 @@ fn main() {
             "--non-readers" => {
                 options.non_readers = number(args.next()).unwrap_or(NON_READERS);
             }
+            "--all-read" => options.all_read = true,
             "--ceiling" => options.ceiling = number(args.next()).unwrap_or(options.ceiling),
             other => {
                 eprintln!("abuso: unknown option {other}");

@@ -9,6 +9,7 @@
 //! - [`storage`]: el diario `diario.jsonl` y la foto `usuarios.json`.
 //! - [`ledger`]: cuentas y saldos tras un `Mutex`; las reglas del dinero.
 //! - [`outbox`]: la cola de salida acotada de cada cliente.
+//! - [`flusher`]: el hilo que termina de escribir las colas atascadas, y su techo.
 //! - [`room`]: quién está conectado y cómo llegarle.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente.
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
@@ -26,6 +27,7 @@ pub mod cliente;
 pub mod console;
 pub mod cookie;
 pub mod echo;
+pub mod flusher;
 pub mod framing;
 pub mod keepalive;
 pub mod ledger;

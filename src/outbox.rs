@@ -1,5 +1,5 @@
-//! La cola de salida de cada cliente (*outbox*) y el hilo compartido que
-//! vacía las colas de los clientes atascados (*flusher*).
+//! La cola de salida de cada cliente (*outbox*). Las colas atascadas las
+//! termina de escribir el hilo [`crate::flusher`].
 //!
 //! El problema que resuelve: si el hilo de alice escribiera directamente en
 //! el socket de bob y bob dejara de leer, el `write` se bloquearía cuando se
@@ -20,24 +20,21 @@
 //! cada cola tocada una vez. Diez líneas para bob cuestan un `write`, no
 //! diez: así el servidor supera el techo de "un `write` por línea" (issue #5).
 //!
-//! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`].
+//! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`]. No
+//! espera a los sockets llenos: eso es del flusher.
 
+pub use crate::flusher::Flusher;
+use crate::flusher::STALL_RETRY;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// Límite por defecto de bytes pendientes por cliente: 1 MiB (issue #2).
 pub const DEFAULT_QUEUE_LIMIT: usize = 1024 * 1024;
-
-/// Techo por defecto de bytes pendientes en todas las colas que el flusher
-/// tiene a cargo, juntas: 64 MiB (`--max-total-queue-bytes`, issue #13).
-/// Con el límite por cliente de 1 MiB, 300 clientes que no leen llevaban el
-/// servidor a 315 MiB; con el techo, el que más debe se desconecta antes.
-pub const DEFAULT_TOTAL_QUEUE_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Tiempo máximo que un `write` espera a un socket lleno, en los sistemas
 /// donde [`Link`] no puede enviar sin esperar (en Linux, `MSG_DONTWAIT` hace
@@ -66,6 +63,11 @@ pub trait Link: Send + Sync + 'static {
     /// Cierra la conexión en ambos sentidos; el hilo lector del cliente ve
     /// fin de flujo y termina.
     fn close(&self);
+    /// El descriptor del socket, para que el flusher espere con `poll(2)` a
+    /// que acepte más; `None` si no hay socket (se reintenta cada tanto).
+    fn descriptor(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// Un socket TCP compartido entre el hilo que lo lee y su cola, que le
@@ -80,6 +82,11 @@ impl Link for Arc<TcpStream> {
     fn close(&self) {
         // Si el otro extremo ya cerró, `shutdown` falla: no hay nada que hacer.
         let _ = self.shutdown(Shutdown::Both);
+    }
+
+    fn descriptor(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        Some(self.as_raw_fd())
     }
 }
 
@@ -137,8 +144,9 @@ pub enum Push {
     Overflow,
 }
 
+/// Qué pasó al escribir lo pendiente de una cola.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Drain {
+pub(crate) enum Drain {
     /// Todo salió; nadie está escribiendo.
     Idle,
     /// El socket no acepta más por ahora; quien escribía sigue a cargo.
@@ -159,13 +167,23 @@ pub struct Outbox {
 }
 
 struct State {
-    /// Bytes por enviar, desde `pending[head]`: lo anterior ya salió. Con
-    /// el índice, un envío parcial no mueve el resto de la cola (con 1 MiB
-    /// pendiente y un socket que acepta de a 4 KiB, mover el resto cada vez
-    /// costaba un MiB de copia por cada 4 KiB enviados).
+    /// Trozos completos de una cola larga, en orden de llegada, antes de
+    /// `pending`. Una cola larga es una lista de trozos de hasta [`CHUNK`]
+    /// bytes y no un solo búfer que se agranda: agrandar copia todo lo que
+    /// había, y 300 colas atascadas que crecen al mismo ritmo se agrandaban
+    /// juntas, en el mismo aviso a la sala (decenas de MB de copias mientras
+    /// el lector de al lado esperaba su línea, issue #13).
+    full: VecDeque<Vec<u8>>,
+    /// El último trozo, al que se agregan los mensajes. En el camino rápido
+    /// (un cliente que lee) es el único.
     pending: Vec<u8>,
+    /// Bytes ya enviados del primer trozo (el primero de `full`, o
+    /// `pending` si `full` está vacía): un envío parcial no mueve el resto.
     head: usize,
-    /// Capacidad, en bytes, del búfer que un `drain` sacó de la cola para
+    /// Bytes sin enviar en toda la cola, contando el trozo que un `drain`
+    /// esté escribiendo.
+    queued: usize,
+    /// Capacidad, en bytes, del trozo que un `drain` sacó de la cola para
     /// escribirlo sin el candado (0 si ninguno): sigue siendo memoria de la
     /// cola y cuenta para el techo.
     out: usize,
@@ -182,6 +200,31 @@ struct State {
     counted: usize,
 }
 
+impl State {
+    /// Suelta todos los trozos: una cola vacía no retiene memoria (con
+    /// 10.000 clientes quietos, cada búfer guardado se multiplica por 10.000).
+    fn clear(&mut self) {
+        self.full = VecDeque::new();
+        self.pending = Vec::new();
+        self.head = 0;
+        self.queued = 0;
+        self.out = 0;
+    }
+}
+
+/// Largo máximo de un trozo de cola, en bytes (ver [`State::full`]).
+const CHUNK: usize = 64 * 1024;
+
+/// Cómo terminó un intento de enviar un trozo.
+enum Sent {
+    /// Salió entero.
+    All,
+    /// El socket no acepta más por ahora.
+    Full,
+    /// La conexión se cerró o falló.
+    Closed,
+}
+
 impl Outbox {
     /// Una cola vacía hacia `link`, de a lo sumo `limit` bytes pendientes.
     pub fn new(link: impl Link, limit: usize, flusher: &Arc<Flusher>) -> Arc<Outbox> {
@@ -189,8 +232,10 @@ impl Outbox {
             link: Box::new(link),
             limit,
             state: Mutex::new(State {
+                full: VecDeque::new(),
                 pending: Vec::new(),
                 head: 0,
+                queued: 0,
                 out: 0,
                 flushing: false,
                 accepting: true,
@@ -218,17 +263,22 @@ impl Outbox {
         if state.closed || !state.accepting {
             return Push::Closed;
         }
-        if state.pending.len() - state.head + bytes.len() > self.limit {
+        if state.queued + bytes.len() > self.limit {
             drop(state);
             self.fail();
             return Push::Overflow;
+        }
+        if !state.pending.is_empty() && state.pending.len() + bytes.len() > CHUNK {
+            let chunk = std::mem::take(&mut state.pending);
+            state.full.push_back(chunk);
         }
         if state.pending.capacity() == 0 {
             state.pending.reserve(bytes.len().max(QUEUE_MIN_CAPACITY));
         }
         state.pending.extend_from_slice(bytes);
+        state.queued += bytes.len();
         if state.flushing {
-            let over = state.parked && self.flusher.settle(&mut state);
+            let over = state.parked && self.settle(&mut state);
             drop(state);
             if over {
                 self.flusher.request_shedding();
@@ -272,14 +322,14 @@ impl Outbox {
     /// la llama quien puso `flushing = true`.
     fn write_out(self: &Arc<Self>) {
         if let Drain::Stalled { .. } = self.drain() {
-            self.flusher.adopt(Arc::clone(self));
+            self.park();
+            self.flusher.adopt([Arc::clone(self)]);
         }
     }
 
     /// Bytes pendientes en la cola.
-    pub fn pending_bytes(&self) -> usize {
-        let state = self.lock();
-        state.pending.len() - state.head
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.lock().queued
     }
 
     /// `true` si la conexión se cerró (por error, desborde o cierre).
@@ -292,24 +342,44 @@ impl Outbox {
     fn park(&self) {
         let mut state = self.lock();
         state.parked = true;
-        self.flusher.settle(&mut state);
+        self.settle(&mut state);
+    }
+
+    /// El descriptor del socket (ver [`Link::descriptor`]).
+    pub(crate) fn descriptor(&self) -> Option<i32> {
+        self.link.descriptor()
+    }
+
+    /// Pone la cuenta de `state` en el flusher al día: la memoria que ocupan
+    /// sus búferes (su capacidad, no solo los bytes por enviar: un `Vec` que
+    /// crece duplicándose puede reservar el doble) si está a su cargo, 0 si
+    /// no. Se llama con el candado de la cola tomado. Devuelve `true` si la
+    /// suma de todas quedó sobre el techo.
+    fn settle(&self, state: &mut State) -> bool {
+        let now = if state.parked {
+            let full: usize = state.full.iter().map(Vec::capacity).sum();
+            full + state.pending.capacity() + state.out
+        } else {
+            0
+        };
+        let over = self.flusher.account(state.counted, now);
+        state.counted = now;
+        over
     }
 
     /// Escribe todo lo pendiente. Solo la llama quien puso `flushing = true`.
-    fn drain(&self) -> Drain {
+    pub(crate) fn drain(&self) -> Drain {
         let mut progress = false;
         loop {
-            let (mut batch, mut sent) = {
+            // Se escribe sin el candado, de a un trozo: mientras tanto otros
+            // encolan detrás, sin esperar a este socket.
+            let (chunk, mut sent) = {
                 let mut state = self.lock();
-                if state.closed || state.pending.len() == state.head {
-                    // Una cola vacía no retiene memoria: con 10.000 clientes
-                    // quietos, cada búfer guardado se multiplica por 10.000.
-                    state.pending = Vec::new();
-                    state.head = 0;
-                    state.out = 0;
+                if state.closed || state.queued == 0 {
+                    state.clear();
                     state.flushing = false;
                     state.parked = false;
-                    self.flusher.settle(&mut state);
+                    self.settle(&mut state);
                     self.idle.notify_all();
                     return if state.closed {
                         Drain::Closed
@@ -317,64 +387,63 @@ impl Outbox {
                         Drain::Idle
                     };
                 }
-                // Se escribe sin el candado: mientras tanto otros encolan en
-                // un búfer nuevo, sin esperar a este socket.
-                let batch = std::mem::take(&mut state.pending);
-                state.out = batch.capacity();
-                (batch, std::mem::take(&mut state.head))
+                let head = std::mem::take(&mut state.head);
+                let chunk = match state.full.pop_front() {
+                    Some(chunk) => chunk,
+                    None => std::mem::take(&mut state.pending),
+                };
+                state.out = chunk.capacity();
+                (chunk, head)
             };
-            while sent < batch.len() {
-                match self.link.send(&batch[sent..]) {
-                    Ok(0) => {
-                        self.fail();
-                        return Drain::Closed;
-                    }
-                    Ok(n) => {
-                        sent += n;
-                        progress = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if is_full(&e) => {
-                        // Lo no escrito vuelve a ser la cola, y lo que llegó
-                        // mientras tanto va detrás, para no desordenar: se
-                        // copia solo lo nuevo, no lo que ya esperaba.
-                        let mut state = self.lock();
-                        if state.closed {
-                            return Drain::Closed;
-                        }
-                        batch.extend_from_slice(&state.pending);
-                        // Lo ya enviado se descarta cuando es más de la
-                        // mitad: cada byte se mueve a lo sumo una vez.
-                        if sent > batch.len() / 2 {
-                            batch.drain(..sent);
-                            sent = 0;
-                        }
-                        state.pending = batch;
-                        state.head = sent;
-                        state.out = 0;
-                        self.flusher.settle(&mut state);
-                        return Drain::Stalled { progress };
-                    }
-                    Err(_) => {
-                        self.fail();
-                        return Drain::Closed;
-                    }
+            let before = sent;
+            let result = self.send_from(&chunk, &mut sent);
+            let mut state = self.lock();
+            state.queued = state.queued.saturating_sub(sent - before);
+            state.out = 0;
+            progress |= sent > before;
+            match result {
+                Sent::All => {}
+                Sent::Full if !state.closed => {
+                    // Lo no escrito vuelve al frente, antes de lo que llegó
+                    // mientras tanto: sin copiar nada.
+                    state.full.push_front(chunk);
+                    state.head = sent;
+                    self.settle(&mut state);
+                    return Drain::Stalled { progress };
+                }
+                Sent::Full | Sent::Closed => {
+                    drop(state);
+                    self.fail();
+                    return Drain::Closed;
                 }
             }
         }
     }
 
+    /// Envía `chunk` desde el byte `*sent` hasta el final o hasta que el
+    /// socket no acepte más; `*sent` queda en lo que salió.
+    fn send_from(&self, chunk: &[u8], sent: &mut usize) -> Sent {
+        while *sent < chunk.len() {
+            match self.link.send(&chunk[*sent..]) {
+                Ok(0) => return Sent::Closed,
+                Ok(n) => *sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_full(&e) => return Sent::Full,
+                Err(_) => return Sent::Closed,
+            }
+        }
+        Sent::All
+    }
+
     /// Cierra por error: descarta lo pendiente y corta la conexión.
-    fn fail(&self) {
+    pub(crate) fn fail(&self) {
         {
             let mut state = self.lock();
             state.closed = true;
             state.flushing = false;
-            state.pending = Vec::new();
-            state.head = 0;
-            state.out = 0;
+            state.clear();
             state.parked = false;
-            self.flusher.settle(&mut state);
+            self.settle(&mut state);
         }
         self.idle.notify_all();
         self.link.close();
@@ -397,21 +466,23 @@ impl Outbox {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        if !state.flushing && !state.closed && state.pending.len() > state.head {
+        if !state.flushing && !state.closed && state.queued > 0 {
             state.flushing = true;
-            let batch = std::mem::take(&mut state.pending);
             let mut sent = std::mem::take(&mut state.head);
+            let mut chunks: Vec<Vec<u8>> = state.full.drain(..).collect();
+            chunks.push(std::mem::take(&mut state.pending));
             drop(state);
-            while sent < batch.len() && Instant::now() < deadline {
-                match self.link.send(&batch[sent..]) {
-                    Ok(0) => break,
-                    Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // El envío no espera: se reintenta en un rato, sin
-                    // gastar la CPU en un bucle.
-                    Err(e) if is_full(&e) => thread::sleep(STALL_RETRY),
-                    Err(_) => break,
+            'chunks: for chunk in chunks {
+                loop {
+                    match self.send_from(&chunk, &mut sent) {
+                        Sent::All => break,
+                        // El envío no espera: se reintenta en un rato, sin
+                        // gastar la CPU en un bucle, hasta el plazo.
+                        Sent::Full if Instant::now() < deadline => thread::sleep(STALL_RETRY),
+                        Sent::Full | Sent::Closed => break 'chunks,
+                    }
                 }
+                sent = 0;
             }
         } else {
             drop(state);
@@ -462,7 +533,10 @@ impl Drop for WriteBatch {
         };
         if owned.len() > HAND_OFF_FANOUT {
             let flusher = Arc::clone(&owned[0].flusher);
-            flusher.adopt_all(owned);
+            for outbox in &owned {
+                outbox.park();
+            }
+            flusher.adopt(owned);
             return;
         }
         for outbox in owned {
@@ -477,246 +551,6 @@ fn is_full(error: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
-
-/// El hilo compartido que termina de escribir las colas de los clientes cuyo
-/// socket estaba lleno. Uno para todo el servidor: un hilo escritor por
-/// cliente duplicaría los hilos (ver el issue #5: el kernel limita la cantidad
-/// de *mappings* de memoria, y cada hilo usa cuatro).
-///
-/// Lleva la cuenta de los bytes pendientes en las colas a su cargo y los
-/// mantiene bajo un techo (`--max-total-queue-bytes`): al pasarlo,
-/// desconecta primero al cliente con la cola más larga. Solo cuenta esas
-/// colas porque son las únicas que crecen: las demás se vacían en el
-/// `write` del que encola, y contarlas costaría una operación atómica
-/// compartida por cada mensaje del camino rápido.
-pub struct Flusher {
-    /// Colas recién entregadas; el hilo del flusher las pasa a su lista.
-    incoming: Mutex<Vec<Arc<Outbox>>>,
-    wake: Condvar,
-    /// Suma de `counted` de todas las colas a cargo del flusher, en bytes.
-    parked_bytes: AtomicUsize,
-    /// Techo de `parked_bytes`, en bytes; `usize::MAX` = sin techo.
-    ceiling: usize,
-}
-
-/// Primera espera antes de reintentar una cola atascada.
-const STALL_RETRY: Duration = Duration::from_millis(1);
-
-/// Espera máxima entre reintentos a una cola que no avanza: la espera se
-/// duplica en cada intento sin progreso hasta este tope. Un cliente que
-/// vuelve a leer recibe lo suyo a lo sumo este tiempo después; uno que no
-/// lee nunca cuesta una llamada `send` cada 64 ms, no mil por segundo.
-const STALL_RETRY_MAX: Duration = Duration::from_millis(64);
-
-/// Una cola a cargo del flusher y cuándo volver a intentarla.
-struct Parked {
-    outbox: Arc<Outbox>,
-    retry_at: Instant,
-    backoff: Duration,
-}
-
-impl Flusher {
-    /// Crea el flusher y arranca su hilo. `ceiling`: techo de bytes
-    /// pendientes entre todas las colas a su cargo (0 = sin techo). Error:
-    /// el de `thread::spawn` si el sistema no puede crear otro hilo.
-    pub fn start(ceiling: usize) -> io::Result<Arc<Flusher>> {
-        let flusher = Arc::new(Flusher {
-            incoming: Mutex::new(Vec::new()),
-            wake: Condvar::new(),
-            parked_bytes: AtomicUsize::new(0),
-            ceiling: if ceiling == 0 { usize::MAX } else { ceiling },
-        });
-        let worker = Arc::clone(&flusher);
-        thread::Builder::new()
-            .name("flusher".into())
-            .spawn(move || worker.run())?;
-        Ok(flusher)
-    }
-
-    /// Bytes pendientes ahora en las colas a cargo del flusher.
-    pub fn parked_bytes(&self) -> usize {
-        self.parked_bytes.load(Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Outbox>>> {
-        self.incoming.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Pone la cuenta de `state` al día: la memoria que ocupan sus búferes
-    /// (su capacidad, no solo los bytes por enviar: un `Vec` que crece
-    /// duplicándose puede reservar el doble) si está a cargo del flusher, 0
-    /// si no. Se llama con el candado de la cola tomado, así la suma nunca
-    /// se desfasa de las colas. Devuelve `true` si la suma quedó sobre el
-    /// techo.
-    fn settle(&self, state: &mut State) -> bool {
-        let now = if state.parked {
-            state.pending.capacity() + state.out
-        } else {
-            0
-        };
-        let total = if now >= state.counted {
-            let added = now - state.counted;
-            self.parked_bytes.fetch_add(added, Ordering::Relaxed) + added
-        } else {
-            let removed = state.counted - now;
-            self.parked_bytes.fetch_sub(removed, Ordering::Relaxed) - removed
-        };
-        state.counted = now;
-        total > self.ceiling
-    }
-
-    /// Despierta al hilo del flusher para que baje la suma bajo el techo.
-    /// Toma su candado para que el aviso no se pierda entre que el hilo
-    /// miró la suma y se durmió.
-    fn request_shedding(&self) {
-        drop(self.lock());
-        self.wake.notify_one();
-    }
-
-    /// Recibe una cola atascada; quien la entrega le cede la escritura.
-    fn adopt(&self, outbox: Arc<Outbox>) {
-        outbox.park();
-        self.lock().push(outbox);
-        self.wake.notify_one();
-    }
-
-    /// Recibe varias colas cuya escritura se le cede.
-    fn adopt_all(&self, outboxes: Vec<Arc<Outbox>>) {
-        for outbox in &outboxes {
-            outbox.park();
-        }
-        let mut incoming = self.lock();
-        if incoming.is_empty() {
-            *incoming = outboxes;
-        } else {
-            incoming.extend(outboxes);
-        }
-        drop(incoming);
-        self.wake.notify_one();
-    }
-
-    fn run(&self) {
-        // Las colas a cargo; solo este hilo la toca, sin candado.
-        let mut parked: Vec<Parked> = Vec::new();
-        // Hubo trabajo desde la última devolución de memoria al sistema.
-        let mut busy = false;
-        loop {
-            {
-                let mut incoming = self.lock();
-                loop {
-                    let now = Instant::now();
-                    parked.extend(incoming.drain(..).map(|outbox| Parked {
-                        outbox,
-                        retry_at: now,
-                        backoff: STALL_RETRY,
-                    }));
-                    if self.parked_bytes() > self.ceiling {
-                        break;
-                    }
-                    let next = parked.iter().map(|p| p.retry_at).min();
-                    if next.is_some_and(|at| at <= now) {
-                        break;
-                    }
-                    incoming = match next {
-                        Some(at) => {
-                            self.wake
-                                .wait_timeout(incoming, at - now)
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .0
-                        }
-                        None if busy => {
-                            let (guard, waited) = self
-                                .wake
-                                .wait_timeout(incoming, CALM_BEFORE_TRIM)
-                                .unwrap_or_else(PoisonError::into_inner);
-                            if waited.timed_out() && guard.is_empty() {
-                                drop(guard);
-                                // La lista vacía no retiene la capacidad
-                                // que dejó una ráfaga de 10.000 colas.
-                                parked = Vec::new();
-                                release_free_memory();
-                                busy = false;
-                                self.lock()
-                            } else {
-                                guard
-                            }
-                        }
-                        None => self
-                            .wake
-                            .wait(incoming)
-                            .unwrap_or_else(PoisonError::into_inner),
-                    };
-                }
-            }
-            busy = true;
-            self.shed(&parked);
-            let now = Instant::now();
-            parked.retain_mut(|entry| {
-                if entry.retry_at > now {
-                    return true;
-                }
-                match entry.outbox.drain() {
-                    Drain::Stalled { progress } => {
-                        entry.backoff = if progress {
-                            STALL_RETRY
-                        } else {
-                            (entry.backoff * 2).min(STALL_RETRY_MAX)
-                        };
-                        entry.retry_at = now + entry.backoff;
-                        true
-                    }
-                    Drain::Idle | Drain::Closed => false,
-                }
-            });
-        }
-    }
-
-    /// Mientras la suma pase el techo, desconecta al cliente de la cola más
-    /// larga. Cuesta recorrer la lista por cada desconectado, pero solo
-    /// corre sobre el techo, que es un ataque o un servidor mal dimensionado.
-    fn shed(&self, parked: &[Parked]) {
-        while self.parked_bytes() > self.ceiling {
-            let biggest = parked
-                .iter()
-                .map(|entry| (entry.outbox.pending_bytes(), &entry.outbox))
-                .max_by_key(|(bytes, _)| *bytes);
-            match biggest {
-                Some((bytes, outbox)) if bytes > 0 => outbox.fail(),
-                _ => return,
-            }
-        }
-    }
-}
-
-/// Tras cuánto tiempo sin colas atascadas el flusher devuelve al sistema la
-/// memoria libre (ver [`release_free_memory`]).
-const CALM_BEFORE_TRIM: Duration = Duration::from_secs(1);
-
-/// Devuelve al sistema operativo las páginas libres del `malloc` de glibc.
-///
-/// Liberar memoria (`free`) no la devuelve al sistema: glibc la guarda en
-/// sus *arenas* para reusarla, y el RSS del proceso no baja. Tras una
-/// ráfaga (10.000 clientes entrando, con sus 50 millones de avisos de
-/// ingreso pasando por las colas) el servidor retenía así unos 240 MiB que
-/// ya no usaba (medido con `pmap -x` en el issue #5). `malloc_trim(0)`
-/// recorre las arenas y devuelve cada página libre con `madvise`. Cuesta
-/// unos milisegundos, por eso solo lo llama el flusher tras un segundo de
-/// calma. Es una función de glibc, no de POSIX: en otros sistemas no hace
-/// nada.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    unsafe extern "C" {
-        fn malloc_trim(pad: usize) -> i32;
-    }
-    // SAFETY: `malloc_trim` no toma punteros y se puede llamar desde
-    // cualquier hilo en cualquier momento; solo reordena el montículo.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -884,6 +718,30 @@ pub(crate) mod tests {
         wait_until(|| link.text().len() == expected.len());
         assert_eq!(link.text(), expected);
         wait_until(|| flusher.parked_bytes() == 0);
+    }
+
+    /// Una cola de varios trozos ([`CHUNK`]) sale entera y en orden, y su
+    /// memoria cuenta para el techo mientras está a cargo del flusher.
+    #[test]
+    fn a_long_queue_spans_chunks_in_order() {
+        let flusher = Flusher::start(0).expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 1 << 20, &flusher);
+        link.full.store(true, Ordering::SeqCst);
+        let mut expected = Vec::new();
+        for i in 0..300u32 {
+            let line = format!("{i:04} {}\n", "x".repeat(995)).into_bytes();
+            expected.extend_from_slice(&line);
+            assert_eq!(outbox.push(&line), Push::Queued);
+        }
+        assert_eq!(outbox.pending_bytes(), expected.len());
+        wait_until(|| flusher.parked_bytes() >= expected.len());
+        assert!(outbox.lock().full.len() >= 4, "300 KB son varios trozos");
+        link.full.store(false, Ordering::SeqCst);
+        wait_until(|| link.written.lock().expect("lock").len() == expected.len());
+        assert!(*link.written.lock().expect("lock") == expected);
+        wait_until(|| flusher.parked_bytes() == 0);
+        assert_eq!(outbox.pending_bytes(), 0);
     }
 
     /// Un socket lleno no hace esperar a quien le escribe, aunque tenga un

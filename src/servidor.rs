@@ -10,11 +10,10 @@
 
 use crate::abuse::Limits;
 use crate::console::Logger;
+use crate::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
 use crate::framing::{ElasticReader, Frame, read_frame};
 use crate::ledger::Ledger;
-use crate::outbox::{
-    DEFAULT_QUEUE_LIMIT, DEFAULT_TOTAL_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch,
-};
+use crate::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Outbox, WRITE_TIMEOUT, WriteBatch};
 use crate::password::HashCost;
 use crate::protocolo::Event;
 use crate::protocolo::MAX_LINE_BYTES;
