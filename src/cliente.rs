@@ -82,7 +82,7 @@ pub struct Config {
 /// `--help`. Error: un texto que explica el argumento malo.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
     let mut config = Config {
-        addr: crate::servidor::DEFAULT_ADDR.into(),
+        addr: protocolo::DEFAULT_ADDR.into(),
         mode: Mode::Tcp,
     };
     let mut args = args.into_iter();

@@ -13,10 +13,10 @@
 //! - [`room`]: quién está conectado y cómo llegarle.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente.
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
-//! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites.
+//! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites;
+//!   su línea de comandos y el apagado ordenado con SIGINT o SIGTERM.
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
 //! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
-//! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`echo`]: el servidor de eco del enunciado 002.
@@ -37,6 +37,5 @@ pub mod protocolo;
 pub mod room;
 pub mod servidor;
 pub mod session;
-pub mod shutdown;
 pub mod storage;
 pub mod udp;

@@ -12,6 +12,10 @@
 
 use std::fmt;
 
+/// Dirección por defecto del servidor, y a la que se conecta el cliente: la
+/// del código base del curso (enunciado 002).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:5500";
+
 /// Largo máximo de una línea del cliente, en bytes, sin contar el `\n` final
 /// (ni el `\r` de un `\r\n`). Una línea más larga se descarta con un error.
 pub const MAX_LINE_BYTES: usize = 4096;

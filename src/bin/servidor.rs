@@ -1,24 +1,29 @@
 //! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`.
 
-use chat::servidor;
+use chat::servidor::{self, Config, config};
+use clap::error::ErrorKind;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match servidor::parse_args(std::env::args().skip(1)) {
-        Ok(None) => {
-            print!("{}", servidor::USAGE);
-            ExitCode::SUCCESS
+    let config = match Config::from_args(std::env::args().skip(1)) {
+        Ok(config) => config,
+        Err(error) if error.kind() == ErrorKind::DisplayHelp => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
         }
-        Ok(Some(config)) => match servidor::run(&config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("servidor: {error}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(message) => {
-            eprintln!("servidor: {message}\n\n{}", servidor::USAGE);
-            ExitCode::from(2)
+        Err(error) => {
+            eprintln!(
+                "servidor: {}\n`servidor --help` muestra las opciones.",
+                config::explain(&error)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match servidor::run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("servidor: {error}");
+            ExitCode::FAILURE
         }
     }
 }

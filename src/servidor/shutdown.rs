@@ -10,9 +10,9 @@
 //! manejador. No sabe de protocolo más allá del aviso: las colas son de
 //! `outbox` y el registro de conexiones, de `servidor`.
 
+use super::registry::Connections;
 use crate::outbox::Outbox;
 use crate::protocolo::Event;
-use crate::servidor::Connections;
 use crate::session::Chat;
 use std::io;
 use std::sync::Arc;
