@@ -16,10 +16,11 @@
 //! aviso se envía lo hacen `servidor`, `session` y `udp` con lo que estas
 //! funciones devuelven.
 
+use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Líneas por segundo por defecto (`--max-lines-per-sec`): más de lo que
@@ -343,10 +344,6 @@ impl Buckets {
         }
         self.by_name.get_mut(name)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Guards {

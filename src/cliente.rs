@@ -20,7 +20,7 @@
 use crate::protocolo::{self, Command, Event};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -122,7 +122,7 @@ pub fn run(
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
 
 fn print_line(output: &Output, line: &str) {
-    let mut out = output.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut out = crate::sync::lock(output);
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
@@ -192,7 +192,7 @@ impl Shared {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// Muestra una línea del servidor y actualiza el estado. Devuelve el

@@ -17,7 +17,7 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -113,7 +113,7 @@ impl Shared {
                 let _ = writeln!(out, "[SERVER] {dropped} console lines dropped");
             }
             let _ = out.flush();
-            *self.written.lock().unwrap_or_else(PoisonError::into_inner) += count;
+            *crate::sync::lock(&self.written) += count;
             self.progress.notify_all();
         }
     }
@@ -136,22 +136,13 @@ impl ConsoleSink for Logger {
     fn flush(&self, within: Duration) {
         let target = self.shared.queued.load(Ordering::Relaxed);
         let deadline = Instant::now() + within;
-        let mut written = self
-            .shared
-            .written
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut written = crate::sync::lock(&self.shared.written);
         while *written < target {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
             }
-            written = self
-                .shared
-                .progress
-                .wait_timeout(written, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            written = crate::sync::wait_timeout(&self.shared.progress, written, left).0;
         }
     }
 }

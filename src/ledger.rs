@@ -30,7 +30,7 @@ use crate::storage::{DirLock, JournalFile};
 use crate::storage::{Entry, Op, Record, StorageError, Store};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// Cuando el diario pasa de este tamaño, en bytes, se escribe una foto
 /// nueva y se vacía: releerlo al arrancar nunca toma más que unos
@@ -241,10 +241,7 @@ impl Ledger {
     /// Cambia el archivo del diario (ver [`Store::wrap_journal`]): la
     /// costura por donde una prueba pone un disco que falla y se recupera.
     pub fn wrap_journal(&self, wrap: impl FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile>) {
-        self.store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .wrap_journal(wrap);
+        crate::sync::lock(&self.store).wrap_journal(wrap);
     }
 
     /// Toma el candado. Si otro hilo entró en pánico con él tomado, los datos
@@ -252,11 +249,11 @@ impl Ledger {
     /// tocar nada), así que se sigue usando en vez de propagar el pánico a
     /// todos los clientes.
     fn lock(&self) -> MutexGuard<'_, Accounts> {
-        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.accounts)
     }
 
     fn commit_lock(&self) -> MutexGuard<'_, Commit> {
-        self.commit.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.commit)
     }
 
     /// Espera a que se sepa si la operación de `receipt` llegó a disco (si
@@ -274,10 +271,7 @@ impl Ledger {
                 return outcome;
             }
             if commit.syncing {
-                commit = self
-                    .committed
-                    .wait(commit)
-                    .unwrap_or_else(PoisonError::into_inner);
+                commit = crate::sync::wait(&self.committed, commit);
                 continue;
             }
             commit.syncing = true;
@@ -299,11 +293,7 @@ impl Ledger {
                 accounts.next_seq - 1,
             )
         };
-        let written = self
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .append(&bytes);
+        let written = crate::sync::lock(&self.store).append(&bytes);
         bytes.clear();
         // Un búfer que creció mucho (una ráfaga) no se guarda para siempre.
         if bytes.capacity() <= SPARE_KEEP_BYTES {
@@ -344,7 +334,7 @@ impl Ledger {
     /// foto es exactamente lo que está en disco. Si falla, el diario sigue
     /// siendo válido: no se pierde nada.
     fn compact_if_large(&self, accounts: &Accounts, applied: u64) {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut store = crate::sync::lock(&self.store);
         if store.journal_bytes() > self.compact_at {
             let _ = store.snapshot(accounts.by_key.values(), applied);
         }

@@ -20,6 +20,7 @@
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`echo`]: el servidor de eco del enunciado 002.
+//! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
 //! - [`cliente`]: el cliente de terminal.
 
 pub mod abuse;
@@ -38,4 +39,5 @@ pub mod room;
 pub mod servidor;
 pub mod session;
 pub mod storage;
+pub mod sync;
 pub mod udp;

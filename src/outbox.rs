@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -249,7 +249,7 @@ impl Outbox {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// Agrega `bytes` (una o más líneas completas) a la cola y, si nadie está
@@ -460,11 +460,7 @@ impl Outbox {
             if left.is_zero() {
                 break;
             }
-            state = self
-                .idle
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = crate::sync::wait_timeout(&self.idle, state, left).0;
         }
         if !state.flushing && !state.closed && state.queued > 0 {
             state.flushing = true;

@@ -12,7 +12,7 @@
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 
 /// Cuánto cuesta calcular un hash nuevo.
@@ -192,7 +192,7 @@ fn work_loop(jobs: &Mutex<mpsc::Receiver<Job>>, argon: &Argon) {
     let mut memory = Memory::default();
     loop {
         let job = {
-            let jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            let jobs = crate::sync::lock(jobs);
             match jobs.recv() {
                 Ok(job) => job,
                 Err(mpsc::RecvError) => return,

@@ -17,7 +17,7 @@ use crate::outbox::Outbox;
 use crate::protocolo::name_key;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Por dónde llegó una línea, y por lo tanto por dónde se prefiere entregarla.
@@ -123,7 +123,7 @@ impl Room {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.inner)
     }
 
     /// Reserva la cuenta `name` y le da un token nuevo (32 caracteres

@@ -6,7 +6,7 @@ use crate::outbox::Outbox;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Las conexiones TCP abiertas, cada una con su cola: para los límites de
 /// `--max-clients` y `--max-clients-per-ip`, y para despedir a todos al
@@ -37,7 +37,7 @@ pub(super) enum Refusal {
 
 impl Connections {
     fn lock(&self) -> MutexGuard<'_, Open> {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.open)
     }
 
     /// Anota una conexión desde `ip` si hay lugar: menos de `max` en total
