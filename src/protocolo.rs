@@ -234,17 +234,69 @@ pub enum Event {
     Error(Problem),
 }
 
+// ------------------------------------------------------------------
+// Las plantillas de los avisos: cada texto del protocolo está escrito una
+// sola vez, aquí. `{}` es un hueco (un nombre, un número, un token...).
+// De cada plantilla salen las dos direcciones: escribir el aviso
+// (`Display`, con [`fill`]) y reconocerlo (`Event::parse`, con [`holes`]).
+
 const PROMPT_TEXT: &str =
     "Sign in with :login <name> <password> or create an account with :register <name> <password>.";
 const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> (private message), \
 :u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
 :smile :angry :confused (emojis), :help (this list), :q (quit).";
-const USERS_TEXT: &str = "Connected users: ";
-const SERVER_FULL_TEXT: &str = "The server is full, try again later.";
-const TOO_MANY_FROM_ADDRESS_TEXT: &str =
+const ASK_BALANCE: &str = "What is your balance?";
+const BALANCE_SET: &str = "The balance of {} has been set to your account.";
+const FUNDS: &str = "You have {} dollars.";
+const CONNECTED: &str = "{} connected!";
+const DISCONNECTED: &str = "{} disconnected!";
+const USERS: &str = "Connected users: {}";
+const TRANSFER_SENT: &str = "You transferred {} dollars to {}. You have {} dollars.";
+const TRANSFER_RECEIVED: &str = "{} transferred {} dollars to you. You have {} dollars.";
+const TOKEN: &str = "Your token is {}.";
+const UDP_TOKEN: &str = "Your UDP token is {}.";
+const PONG: &str = "pong";
+const SERVER_FULL: &str = "The server is full, try again later.";
+const TOO_MANY_FROM_ADDRESS: &str =
     "There are too many connections from your address, try again later.";
-const SHUTTING_DOWN_TEXT: &str = "The server is shutting down.";
-const TOO_MANY_FAILURES_TEXT: &str = "Too many failed sign-ins, so the connection was closed.";
+const COOKIE: &str = "Cookie {}, resend with it first.";
+const SIGNIN_TIMEOUT: &str = "You did not sign in within {} seconds, so the connection was closed.";
+const SHUTTING_DOWN: &str = "The server is shutting down.";
+const PACED: &str =
+    "You are sending faster than {} lines per second; your lines are being delayed.";
+const TOO_MANY_FAILURES: &str = "Too many failed sign-ins, so the connection was closed.";
+
+const NOT_SIGNED_IN: &str = "You are not signed in. {}";
+const ALREADY_SIGNED_IN: &str = "You are already signed in as {}.";
+const BAD_NAME: &str = "Names have 1 to {} characters: letters A-Z and a-z (also á é í ó ú ü ñ), \
+digits, _ and -; Me and You are reserved.";
+const BAD_PASSWORD: &str = "Passwords have 1 to {} bytes and no spaces.";
+const NAME_TAKEN: &str = "The name {} is already taken.";
+const NAME_TOO_SIMILAR: &str = "The name {} is too similar to an existing one. Choose another.";
+const BAD_CREDENTIALS: &str = "Wrong name or password.";
+const ALREADY_CONNECTED: &str = "{} is already connected.";
+const BAD_BALANCE: &str =
+    "Your balance must be a whole number of dollars, 0 or more (for example 50000).";
+const NOT_CONNECTED: &str = "{} is not connected.";
+const NO_ACCOUNT: &str = "There is no account named {}.";
+const NO_BALANCE_YET: &str = "{} has not set a balance yet.";
+const INSUFFICIENT_FUNDS: &str = "You don't have sufficient funds for the transaction.";
+const BAD_AMOUNT: &str = "The amount must be a whole number of dollars from 1 to {}.";
+const OVERFLOW: &str = "{}'s balance cannot hold that amount.";
+const SELF_TRANSFER: &str = "You cannot transfer money to yourself.";
+const UNKNOWN_COMMAND: &str = "Unknown command {}. Type :help to see the commands.";
+const USAGE: &str = "Usage: {}";
+const LINE_TOO_LONG: &str = "Line too long: the limit is {} bytes. It was discarded.";
+const INVALID_UTF8: &str = "The line is not valid UTF-8. It was discarded.";
+const STORAGE_FAILED: &str =
+    "The server could not save the change, so nothing was changed. Try again later.";
+const BAD_TOKEN: &str = "Unknown or expired token. {}";
+const ONE_LINE_PER_DATAGRAM: &str = "Send one line per datagram.";
+const TOO_FAST: &str =
+    "You are sending too fast: the limit is {} lines per second. Lines over it are discarded.";
+const SIGNIN_BLOCKED: &str = "Too many failed sign-ins from your address. Try again in {} seconds.";
+const ACCOUNT_BLOCKED: &str = "Too many failed sign-ins for this account. Try again in {} seconds.";
+const TOO_MANY_ACCOUNTS: &str = "Too many new accounts from your address. Try again in {} seconds.";
 
 const USAGE_REGISTER: &str = ":register <name> <password>";
 const USAGE_LOGIN: &str = ":login <name> <password>";
@@ -517,316 +569,256 @@ impl Event {
                 text: text.to_string(),
             });
         };
-        parse_notice(notice)
+        read(NOTICES, notice).or_else(|| Problem::parse(notice).map(Event::Error))
     }
 }
 
-fn parse_notice(notice: &str) -> Option<Event> {
-    match notice {
-        PROMPT_TEXT => return Some(Event::Prompt),
-        "What is your balance?" => return Some(Event::AskBalance),
-        "pong" => return Some(Event::Pong),
-        HELP_TEXT => return Some(Event::Help),
-        SERVER_FULL_TEXT => return Some(Event::ServerFull),
-        TOO_MANY_FROM_ADDRESS_TEXT => return Some(Event::TooManyFromAddress),
-        SHUTTING_DOWN_TEXT => return Some(Event::ShuttingDown),
-        TOO_MANY_FAILURES_TEXT => return Some(Event::TooManyFailures),
-        _ => {}
-    }
-    if let Some(secs) = between(
-        notice,
-        "You did not sign in within ",
-        " seconds, so the connection was closed.",
-    ) {
-        return Some(Event::SigninTimeout(parse_digits(secs)?));
-    }
-    if let Some(n) = between(
-        notice,
-        "You are sending faster than ",
-        " lines per second; your lines are being delayed.",
-    ) {
-        return Some(Event::Paced(u32::try_from(parse_digits(n)?).ok()?));
-    }
-    if let Some(cookie) = between(notice, "Cookie ", ", resend with it first.")
-        && crate::cookie::is_cookie(cookie)
-    {
-        return Some(Event::Cookie(cookie.to_string()));
-    }
-    if let Some(list) = notice.strip_prefix(USERS_TEXT) {
-        let names: Vec<String> = if list.is_empty() {
-            Vec::new()
+/// Cómo se reconoce cada aviso: su plantilla y cómo armar el evento con lo
+/// que quedó en sus huecos (`None` si un hueco no tiene la forma debida,
+/// como un nombre inválido). Se prueban en orden; la primera que encaja gana.
+type Reader<T> = fn(&[&str]) -> Option<T>;
+
+const NOTICES: &[(&str, Reader<Event>)] = &[
+    (PROMPT_TEXT, |_| Some(Event::Prompt)),
+    (ASK_BALANCE, |_| Some(Event::AskBalance)),
+    (PONG, |_| Some(Event::Pong)),
+    (HELP_TEXT, |_| Some(Event::Help)),
+    (SERVER_FULL, |_| Some(Event::ServerFull)),
+    (TOO_MANY_FROM_ADDRESS, |_| Some(Event::TooManyFromAddress)),
+    (SHUTTING_DOWN, |_| Some(Event::ShuttingDown)),
+    (TOO_MANY_FAILURES, |_| Some(Event::TooManyFailures)),
+    (SIGNIN_TIMEOUT, |h| {
+        Some(Event::SigninTimeout(number(h[0])?))
+    }),
+    (PACED, |h| Some(Event::Paced(number(h[0])?))),
+    (COOKIE, |h| {
+        crate::cookie::is_cookie(h[0]).then(|| Event::Cookie(h[0].into()))
+    }),
+    (USERS, |h| Some(Event::Users(names(h[0])?))),
+    (TOKEN, |h| is_token(h[0]).then(|| Event::Token(h[0].into()))),
+    (UDP_TOKEN, |h| {
+        is_token(h[0]).then(|| Event::UdpToken(h[0].into()))
+    }),
+    (BALANCE_SET, |h| Some(Event::BalanceSet(number(h[0])?))),
+    (FUNDS, |h| Some(Event::Funds(number(h[0])?))),
+    (TRANSFER_SENT, |h| {
+        Some(Event::TransferSent {
+            amount: number(h[0])?,
+            to: name(h[1])?,
+            balance: number(h[2])?,
+        })
+    }),
+    (TRANSFER_RECEIVED, |h| {
+        Some(Event::TransferReceived {
+            from: name(h[0])?,
+            amount: number(h[1])?,
+            balance: number(h[2])?,
+        })
+    }),
+    (CONNECTED, |h| Some(Event::Connected(name(h[0])?))),
+    (DISCONNECTED, |h| Some(Event::Disconnected(name(h[0])?))),
+];
+
+const PROBLEMS: &[(&str, Reader<Problem>)] = &[
+    (NOT_SIGNED_IN, |h| {
+        fixed(h[0], PROMPT_TEXT, Problem::NotSignedIn)
+    }),
+    (ALREADY_SIGNED_IN, |h| {
+        Some(Problem::AlreadySignedIn(name(h[0])?))
+    }),
+    (BAD_NAME, |h| fixed(h[0], MAX_NAME_CHARS, Problem::BadName)),
+    (BAD_PASSWORD, |h| {
+        fixed(h[0], MAX_PASSWORD_BYTES, Problem::BadPassword)
+    }),
+    (NAME_TAKEN, |h| Some(Problem::NameTaken(name(h[0])?))),
+    (NAME_TOO_SIMILAR, |h| {
+        Some(Problem::NameTooSimilar(name(h[0])?))
+    }),
+    (BAD_CREDENTIALS, |_| Some(Problem::BadCredentials)),
+    (ALREADY_CONNECTED, |h| {
+        Some(Problem::AlreadyConnected(name(h[0])?))
+    }),
+    (BAD_BALANCE, |_| Some(Problem::BadBalance)),
+    (NOT_CONNECTED, |h| Some(Problem::NotConnected(name(h[0])?))),
+    (NO_ACCOUNT, |h| Some(Problem::NoAccount(name(h[0])?))),
+    (NO_BALANCE_YET, |h| Some(Problem::NoBalanceYet(name(h[0])?))),
+    (INSUFFICIENT_FUNDS, |_| Some(Problem::InsufficientFunds)),
+    (BAD_AMOUNT, |h| fixed(h[0], u64::MAX, Problem::BadAmount)),
+    (OVERFLOW, |h| Some(Problem::Overflow(name(h[0])?))),
+    (SELF_TRANSFER, |_| Some(Problem::SelfTransfer)),
+    (UNKNOWN_COMMAND, |h| {
+        is_command_word(h[0]).then(|| Problem::UnknownCommand(h[0].into()))
+    }),
+    (USAGE, |h| {
+        (!h[0].is_empty()).then(|| Problem::Usage(h[0].into()))
+    }),
+    (LINE_TOO_LONG, |h| {
+        fixed(h[0], MAX_LINE_BYTES, Problem::LineTooLong)
+    }),
+    (INVALID_UTF8, |_| Some(Problem::InvalidUtf8)),
+    (STORAGE_FAILED, |_| Some(Problem::StorageFailed)),
+    (BAD_TOKEN, |h| fixed(h[0], PROMPT_TEXT, Problem::BadToken)),
+    (ONE_LINE_PER_DATAGRAM, |_| Some(Problem::OneLinePerDatagram)),
+    (TOO_FAST, |h| Some(Problem::TooFast(number(h[0])?))),
+    (SIGNIN_BLOCKED, |h| {
+        Some(Problem::SigninBlocked(number(h[0])?))
+    }),
+    (ACCOUNT_BLOCKED, |h| {
+        Some(Problem::AccountBlocked(number(h[0])?))
+    }),
+    (TOO_MANY_ACCOUNTS, |h| {
+        Some(Problem::TooManyAccounts(number(h[0])?))
+    }),
+];
+
+/// Lee `text` con la primera plantilla de `table` que encaje.
+fn read<T>(table: &[(&str, Reader<T>)], text: &str) -> Option<T> {
+    table
+        .iter()
+        .find_map(|(template, make)| make(&holes(template, text)?))
+}
+
+/// Lo que ocupa cada hueco `{}` de `template` en `text`, o `None` si `text`
+/// no tiene esa forma. Cada hueco llega hasta la primera aparición del texto
+/// fijo que lo sigue (los nombres no tienen espacios, así que no hay dudas).
+fn holes<'a>(template: &str, text: &'a str) -> Option<Vec<&'a str>> {
+    let mut pieces = template.split("{}");
+    let mut rest = text.strip_prefix(pieces.next()?)?;
+    let mut found = Vec::new();
+    let mut pieces = pieces.peekable();
+    while let Some(piece) = pieces.next() {
+        let end = if pieces.peek().is_none() {
+            rest.strip_suffix(piece).map(str::len)?
         } else {
-            list.split(", ").map(str::to_string).collect()
+            rest.find(piece).filter(|_| !piece.is_empty())?
         };
-        return names
-            .iter()
-            .all(|n| check_name(n).is_ok())
-            .then_some(Event::Users(names));
+        found.push(&rest[..end]);
+        rest = &rest[end + piece.len()..];
     }
-    for (prefix, make) in [
-        ("Your token is ", Event::Token as fn(String) -> Event),
-        ("Your UDP token is ", Event::UdpToken),
-    ] {
-        if let Some(token) = between(notice, prefix, ".")
-            && is_token(token)
-        {
-            return Some(make(token.to_string()));
+    rest.is_empty().then_some(found)
+}
+
+/// Escribe `template` con cada hueco `{}` lleno, en orden, con `values`.
+fn fill(f: &mut fmt::Formatter<'_>, template: &str, values: &[&dyn fmt::Display]) -> fmt::Result {
+    let mut values = values.iter();
+    for (i, piece) in template.split("{}").enumerate() {
+        if i > 0 {
+            match values.next() {
+                Some(value) => value.fmt(f)?,
+                None => return Err(fmt::Error),
+            }
         }
+        f.write_str(piece)?;
     }
-    if let Some(n) = between(notice, "The balance of ", " has been set to your account.") {
-        return Some(Event::BalanceSet(n.parse().ok()?));
+    Ok(())
+}
+
+fn number<N: TryFrom<u64>>(text: &str) -> Option<N> {
+    N::try_from(parse_digits(text)?).ok()
+}
+
+fn name(text: &str) -> Option<String> {
+    check_name(text).ok().map(|()| text.to_string())
+}
+
+/// La lista de `:u`, separada por `, ` (vacía si no hay nadie).
+fn names(list: &str) -> Option<Vec<String>> {
+    if list.is_empty() {
+        return Some(Vec::new());
     }
-    if let Some(n) = between(notice, "You have ", " dollars.") {
-        return Some(Event::Funds(n.parse().ok()?));
-    }
-    if let Some(rest) = between(notice, "You transferred ", " dollars.") {
-        let (amount, rest) = rest.split_once(" dollars to ")?;
-        let (to, balance) = rest.split_once(". You have ")?;
-        check_name(to).ok()?;
-        return Some(Event::TransferSent {
-            to: to.to_string(),
-            amount: amount.parse().ok()?,
-            balance: balance.parse().ok()?,
-        });
-    }
-    if let Some((from, rest)) = notice.split_once(" transferred ")
-        && check_name(from).is_ok()
-        && let Some(rest) = rest.strip_suffix(" dollars.")
-    {
-        let (amount, balance) = rest.split_once(" dollars to you. You have ")?;
-        return Some(Event::TransferReceived {
-            from: from.to_string(),
-            amount: amount.parse().ok()?,
-            balance: balance.parse().ok()?,
-        });
-    }
-    for (suffix, make) in [
-        (" connected!", Event::Connected as fn(String) -> Event),
-        (" disconnected!", Event::Disconnected),
-    ] {
-        if let Some(name) = notice.strip_suffix(suffix)
-            && check_name(name).is_ok()
-        {
-            return Some(make(name.to_string()));
-        }
-    }
-    Problem::parse(notice).map(Event::Error)
+    list.split(", ").map(name).collect()
+}
+
+/// `problem` si el hueco dice exactamente `expected` (un número o un texto
+/// fijo del protocolo, como el límite de una línea).
+fn fixed(hole: &str, expected: impl fmt::Display, problem: Problem) -> Option<Problem> {
+    (hole == expected.to_string()).then_some(problem)
 }
 
 impl Problem {
     /// Reconoce el texto de un error (lo que va tras `[SERVER] Client: `).
     /// Inversa de `to_string`; `None` si no es un error de este protocolo.
     pub fn parse(text: &str) -> Option<Problem> {
-        let fixed = [
-            Problem::NotSignedIn,
-            Problem::BadName,
-            Problem::BadPassword,
-            Problem::BadCredentials,
-            Problem::BadBalance,
-            Problem::InsufficientFunds,
-            Problem::BadAmount,
-            Problem::SelfTransfer,
-            Problem::LineTooLong,
-            Problem::InvalidUtf8,
-            Problem::StorageFailed,
-            Problem::BadToken,
-            Problem::OneLinePerDatagram,
-        ];
-        if let Some(p) = fixed.into_iter().find(|p| p.to_string() == text) {
-            return Some(p);
-        }
-        type Make = fn(String) -> Problem;
-        let templates: [(&str, &str, Make); 9] = [
-            (
-                "You are already signed in as ",
-                ".",
-                Problem::AlreadySignedIn,
-            ),
-            ("The name ", " is already taken.", Problem::NameTaken),
-            (
-                "The name ",
-                " is too similar to an existing one. Choose another.",
-                Problem::NameTooSimilar,
-            ),
-            ("", " is already connected.", Problem::AlreadyConnected),
-            ("", " is not connected.", Problem::NotConnected),
-            ("There is no account named ", ".", Problem::NoAccount),
-            ("", " has not set a balance yet.", Problem::NoBalanceYet),
-            ("", "'s balance cannot hold that amount.", Problem::Overflow),
-            ("Usage: ", "", Problem::Usage),
-        ];
-        for (prefix, suffix, make) in templates {
-            if let Some(arg) = between(text, prefix, suffix) {
-                let valid = if prefix == "Usage: " {
-                    !arg.is_empty()
-                } else {
-                    check_name(arg).is_ok()
-                };
-                if valid {
-                    return Some(make(arg.to_string()));
-                }
-            }
-        }
-        if let Some(n) = between(
-            text,
-            "You are sending too fast: the limit is ",
-            " lines per second. Lines over it are discarded.",
-        ) {
-            return Some(Problem::TooFast(u32::try_from(parse_digits(n)?).ok()?));
-        }
-        if let Some(secs) = between(
-            text,
-            "Too many failed sign-ins from your address. Try again in ",
-            " seconds.",
-        ) {
-            return Some(Problem::SigninBlocked(parse_digits(secs)?));
-        }
-        if let Some(secs) = between(
-            text,
-            "Too many failed sign-ins for this account. Try again in ",
-            " seconds.",
-        ) {
-            return Some(Problem::AccountBlocked(parse_digits(secs)?));
-        }
-        if let Some(secs) = between(
-            text,
-            "Too many new accounts from your address. Try again in ",
-            " seconds.",
-        ) {
-            return Some(Problem::TooManyAccounts(parse_digits(secs)?));
-        }
-        let word = between(
-            text,
-            "Unknown command ",
-            ". Type :help to see the commands.",
-        )?;
-        is_command_word(word).then(|| Problem::UnknownCommand(word.to_string()))
+        read(PROBLEMS, text)
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::NotSignedIn => write!(f, "You are not signed in. {PROMPT_TEXT}"),
-            Problem::AlreadySignedIn(name) => write!(f, "You are already signed in as {name}."),
-            Problem::BadName => write!(
-                f,
-                "Names have 1 to {MAX_NAME_CHARS} characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved."
-            ),
-            Problem::BadPassword => write!(
-                f,
-                "Passwords have 1 to {MAX_PASSWORD_BYTES} bytes and no spaces."
-            ),
-            Problem::NameTaken(name) => write!(f, "The name {name} is already taken."),
-            Problem::NameTooSimilar(name) => write!(
-                f,
-                "The name {name} is too similar to an existing one. Choose another."
-            ),
-            Problem::BadCredentials => write!(f, "Wrong name or password."),
-            Problem::AlreadyConnected(name) => write!(f, "{name} is already connected."),
-            Problem::BadBalance => write!(
-                f,
-                "Your balance must be a whole number of dollars, 0 or more (for example 50000)."
-            ),
-            Problem::NotConnected(name) => write!(f, "{name} is not connected."),
-            Problem::NoAccount(name) => write!(f, "There is no account named {name}."),
-            Problem::NoBalanceYet(name) => write!(f, "{name} has not set a balance yet."),
-            Problem::InsufficientFunds => {
-                write!(f, "You don't have sufficient funds for the transaction.")
-            }
-            Problem::BadAmount => write!(
-                f,
-                "The amount must be a whole number of dollars from 1 to {}.",
-                u64::MAX
-            ),
-            Problem::Overflow(name) => write!(f, "{name}'s balance cannot hold that amount."),
-            Problem::SelfTransfer => write!(f, "You cannot transfer money to yourself."),
-            Problem::UnknownCommand(word) => {
-                write!(f, "Unknown command {word}. Type :help to see the commands.")
-            }
-            Problem::Usage(form) => write!(f, "Usage: {form}"),
-            Problem::LineTooLong => write!(
-                f,
-                "Line too long: the limit is {MAX_LINE_BYTES} bytes. It was discarded."
-            ),
-            Problem::InvalidUtf8 => write!(f, "The line is not valid UTF-8. It was discarded."),
-            Problem::StorageFailed => write!(
-                f,
-                "The server could not save the change, so nothing was changed. Try again later."
-            ),
-            Problem::BadToken => write!(f, "Unknown or expired token. {PROMPT_TEXT}"),
-            Problem::OneLinePerDatagram => write!(f, "Send one line per datagram."),
-            Problem::TooFast(n) => write!(
-                f,
-                "You are sending too fast: the limit is {n} lines per second. Lines over it are discarded."
-            ),
-            Problem::SigninBlocked(secs) => write!(
-                f,
-                "Too many failed sign-ins from your address. Try again in {secs} seconds."
-            ),
-            Problem::AccountBlocked(secs) => write!(
-                f,
-                "Too many failed sign-ins for this account. Try again in {secs} seconds."
-            ),
-            Problem::TooManyAccounts(secs) => write!(
-                f,
-                "Too many new accounts from your address. Try again in {secs} seconds."
-            ),
+            Problem::NotSignedIn => fill(f, NOT_SIGNED_IN, &[&PROMPT_TEXT]),
+            Problem::AlreadySignedIn(name) => fill(f, ALREADY_SIGNED_IN, &[name]),
+            Problem::BadName => fill(f, BAD_NAME, &[&MAX_NAME_CHARS]),
+            Problem::BadPassword => fill(f, BAD_PASSWORD, &[&MAX_PASSWORD_BYTES]),
+            Problem::NameTaken(name) => fill(f, NAME_TAKEN, &[name]),
+            Problem::NameTooSimilar(name) => fill(f, NAME_TOO_SIMILAR, &[name]),
+            Problem::BadCredentials => f.write_str(BAD_CREDENTIALS),
+            Problem::AlreadyConnected(name) => fill(f, ALREADY_CONNECTED, &[name]),
+            Problem::BadBalance => f.write_str(BAD_BALANCE),
+            Problem::NotConnected(name) => fill(f, NOT_CONNECTED, &[name]),
+            Problem::NoAccount(name) => fill(f, NO_ACCOUNT, &[name]),
+            Problem::NoBalanceYet(name) => fill(f, NO_BALANCE_YET, &[name]),
+            Problem::InsufficientFunds => f.write_str(INSUFFICIENT_FUNDS),
+            Problem::BadAmount => fill(f, BAD_AMOUNT, &[&u64::MAX]),
+            Problem::Overflow(name) => fill(f, OVERFLOW, &[name]),
+            Problem::SelfTransfer => f.write_str(SELF_TRANSFER),
+            Problem::UnknownCommand(word) => fill(f, UNKNOWN_COMMAND, &[word]),
+            Problem::Usage(form) => fill(f, USAGE, &[form]),
+            Problem::LineTooLong => fill(f, LINE_TOO_LONG, &[&MAX_LINE_BYTES]),
+            Problem::InvalidUtf8 => f.write_str(INVALID_UTF8),
+            Problem::StorageFailed => f.write_str(STORAGE_FAILED),
+            Problem::BadToken => fill(f, BAD_TOKEN, &[&PROMPT_TEXT]),
+            Problem::OneLinePerDatagram => f.write_str(ONE_LINE_PER_DATAGRAM),
+            Problem::TooFast(n) => fill(f, TOO_FAST, &[n]),
+            Problem::SigninBlocked(secs) => fill(f, SIGNIN_BLOCKED, &[secs]),
+            Problem::AccountBlocked(secs) => fill(f, ACCOUNT_BLOCKED, &[secs]),
+            Problem::TooManyAccounts(secs) => fill(f, TOO_MANY_ACCOUNTS, &[secs]),
         }
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = SERVER_PREFIX;
         match self {
-            Event::Prompt => write!(f, "{s}{PROMPT_TEXT}"),
-            Event::Welcome => f.write_str(WELCOME),
-            Event::AskBalance => write!(f, "{s}What is your balance?"),
-            Event::BalanceSet(n) => {
-                write!(f, "{s}The balance of {n} has been set to your account.")
-            }
-            Event::Funds(n) => write!(f, "{s}You have {n} dollars."),
-            Event::Connected(name) => write!(f, "{s}{name} connected!"),
-            Event::Disconnected(name) => write!(f, "{s}{name} disconnected!"),
-            Event::Public { from, text } => write!(f, "{from}: {text}"),
-            Event::Private { from, text } => write!(f, "{PRIVATE_PREFIX}{from}: {text}"),
-            Event::Users(names) => write!(f, "{s}{USERS_TEXT}{}", names.join(", ")),
+            Event::Welcome => return f.write_str(WELCOME),
+            Event::Goodbye => return f.write_str(GOODBYE),
+            Event::Public { from, text } => return write!(f, "{from}: {text}"),
+            Event::Private { from, text } => return write!(f, "{PRIVATE_PREFIX}{from}: {text}"),
+            _ => f.write_str(SERVER_PREFIX)?,
+        }
+        match self {
+            Event::Prompt => f.write_str(PROMPT_TEXT),
+            Event::AskBalance => f.write_str(ASK_BALANCE),
+            Event::BalanceSet(n) => fill(f, BALANCE_SET, &[n]),
+            Event::Funds(n) => fill(f, FUNDS, &[n]),
+            Event::Connected(name) => fill(f, CONNECTED, &[name]),
+            Event::Disconnected(name) => fill(f, DISCONNECTED, &[name]),
+            Event::Users(names) => fill(f, USERS, &[&names.join(", ")]),
             Event::TransferSent {
                 to,
                 amount,
                 balance,
-            } => write!(
-                f,
-                "{s}You transferred {amount} dollars to {to}. You have {balance} dollars."
-            ),
+            } => fill(f, TRANSFER_SENT, &[amount, to, balance]),
             Event::TransferReceived {
                 from,
                 amount,
                 balance,
-            } => write!(
-                f,
-                "{s}{from} transferred {amount} dollars to you. You have {balance} dollars."
-            ),
-            Event::Help => write!(f, "{s}{HELP_TEXT}"),
-            Event::Goodbye => f.write_str(GOODBYE),
-            Event::Token(token) => write!(f, "{s}Your token is {token}."),
-            Event::UdpToken(token) => write!(f, "{s}Your UDP token is {token}."),
-            Event::Pong => write!(f, "{s}pong"),
-            Event::ServerFull => write!(f, "{s}{SERVER_FULL_TEXT}"),
-            Event::TooManyFromAddress => write!(f, "{s}{TOO_MANY_FROM_ADDRESS_TEXT}"),
-            Event::Cookie(cookie) => write!(f, "{s}Cookie {cookie}, resend with it first."),
-            Event::SigninTimeout(secs) => write!(
-                f,
-                "{s}You did not sign in within {secs} seconds, so the connection was closed."
-            ),
-            Event::ShuttingDown => write!(f, "{s}{SHUTTING_DOWN_TEXT}"),
-            Event::Paced(n) => write!(
-                f,
-                "{s}You are sending faster than {n} lines per second; your lines are being delayed."
-            ),
-            Event::TooManyFailures => write!(f, "{s}{TOO_MANY_FAILURES_TEXT}"),
-            Event::Error(problem) => write!(f, "{s}{problem}"),
+            } => fill(f, TRANSFER_RECEIVED, &[from, amount, balance]),
+            Event::Help => f.write_str(HELP_TEXT),
+            Event::Token(token) => fill(f, TOKEN, &[token]),
+            Event::UdpToken(token) => fill(f, UDP_TOKEN, &[token]),
+            Event::Pong => f.write_str(PONG),
+            Event::ServerFull => f.write_str(SERVER_FULL),
+            Event::TooManyFromAddress => f.write_str(TOO_MANY_FROM_ADDRESS),
+            Event::Cookie(cookie) => fill(f, COOKIE, &[cookie]),
+            Event::SigninTimeout(secs) => fill(f, SIGNIN_TIMEOUT, &[secs]),
+            Event::ShuttingDown => f.write_str(SHUTTING_DOWN),
+            Event::Paced(n) => fill(f, PACED, &[n]),
+            Event::TooManyFailures => f.write_str(TOO_MANY_FAILURES),
+            Event::Error(problem) => problem.fmt(f),
+            Event::Welcome | Event::Goodbye | Event::Public { .. } | Event::Private { .. } => {
+                Ok(())
+            }
         }
     }
 }
@@ -886,11 +878,6 @@ fn parse_digits(text: &str) -> Option<u64> {
         return None;
     }
     text.parse().ok()
-}
-
-/// El texto entre un prefijo y un sufijo, si la línea tiene esa forma.
-fn between<'a>(text: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
-    text.strip_prefix(prefix)?.strip_suffix(suffix)
 }
 
 #[cfg(test)]
