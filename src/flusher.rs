@@ -155,30 +155,7 @@ impl Flusher {
         // Hubo trabajo desde la última devolución de memoria al sistema.
         let mut busy = false;
         loop {
-            let timeout = {
-                let mut incoming = self.lock();
-                incoming.asleep = false;
-                if !incoming.queues.is_empty() {
-                    parked.extend(incoming.queues.drain(..).map(|outbox| Parked {
-                        fd: outbox.descriptor(),
-                        outbox,
-                        ready: true,
-                    }));
-                    None
-                } else if parked.iter().any(|p| p.ready) {
-                    None
-                } else {
-                    incoming.asleep = true;
-                    Some(if parked.iter().any(|p| p.fd.is_none()) {
-                        Some(STALL_RETRY)
-                    } else if parked.is_empty() && busy {
-                        Some(CALM_BEFORE_TRIM)
-                    } else {
-                        None
-                    })
-                }
-            };
-            if let Some(timeout) = timeout {
+            if let Some(timeout) = self.take_incoming(&mut parked, busy) {
                 let woke = wait(&mut polls, &bell, &mut parked, timeout);
                 if woke == Wait::TimedOut && parked.is_empty() && busy {
                     // La lista vacía no retiene la capacidad que dejó una
@@ -205,6 +182,33 @@ impl Flusher {
                 matches!(entry.outbox.drain(), Drain::Stalled { .. })
             });
         }
+    }
+
+    /// Pasa las colas recién entregadas a `parked`. Si no hay nada que
+    /// escribir ya, marca al hilo dormido y devuelve cuánto esperar en
+    /// `poll` (`Some(None)`: sin límite); `None` si hay trabajo ahora.
+    fn take_incoming(&self, parked: &mut Vec<Parked>, busy: bool) -> Option<Option<Duration>> {
+        let mut incoming = self.lock();
+        incoming.asleep = false;
+        if !incoming.queues.is_empty() {
+            parked.extend(incoming.queues.drain(..).map(|outbox| Parked {
+                fd: outbox.descriptor(),
+                outbox,
+                ready: true,
+            }));
+            return None;
+        }
+        if parked.iter().any(|p| p.ready) {
+            return None;
+        }
+        incoming.asleep = true;
+        Some(if parked.iter().any(|p| p.fd.is_none()) {
+            Some(STALL_RETRY)
+        } else if parked.is_empty() && busy {
+            Some(CALM_BEFORE_TRIM)
+        } else {
+            None
+        })
     }
 
     /// Mientras la suma pase el techo, desconecta al cliente de la cola más

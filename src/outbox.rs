@@ -376,16 +376,7 @@ impl Outbox {
             let (chunk, mut sent) = {
                 let mut state = self.lock();
                 if state.closed || state.queued == 0 {
-                    state.clear();
-                    state.flushing = false;
-                    state.parked = false;
-                    self.settle(&mut state);
-                    self.idle.notify_all();
-                    return if state.closed {
-                        Drain::Closed
-                    } else {
-                        Drain::Idle
-                    };
+                    return self.stop_writing(&mut state);
                 }
                 let head = std::mem::take(&mut state.head);
                 let chunk = match state.full.pop_front() {
@@ -417,6 +408,21 @@ impl Outbox {
                     return Drain::Closed;
                 }
             }
+        }
+    }
+
+    /// Termina la escritura de una cola vacía o cerrada: suelta sus búferes,
+    /// la saca de la cuenta del flusher y avisa a quien espera en `finish`.
+    fn stop_writing(&self, state: &mut State) -> Drain {
+        state.clear();
+        state.flushing = false;
+        state.parked = false;
+        self.settle(state);
+        self.idle.notify_all();
+        if state.closed {
+            Drain::Closed
+        } else {
+            Drain::Idle
         }
     }
 

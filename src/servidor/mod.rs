@@ -195,6 +195,22 @@ impl Listener {
         }
     }
 
+    /// Una conexión que no entra: sin hilo ni cola, una línea que dice por
+    /// qué, el FIN, y se sigue con los demás.
+    fn refuse(&self, stream: &TcpStream, addr: SocketAddr, refusal: Refusal) {
+        let (notice, why) = match refusal {
+            Refusal::Full => (Event::ServerFull, "the server is full"),
+            Refusal::TooManyFromAddress => (
+                Event::TooManyFromAddress,
+                "too many connections from that address",
+            ),
+        };
+        let _ = (&*stream).write_all(notice.to_line().as_bytes());
+        let _ = stream.shutdown(Shutdown::Write);
+        self.chat
+            .log(&format!("Connection from {addr} refused: {why}"));
+    }
+
     fn start_client(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
         // Sin Nagle: cada línea sale de inmediato, sin esperar a juntar más.
         stream.set_nodelay(true)?;
@@ -220,18 +236,7 @@ impl Listener {
         let id = match added {
             Ok(id) => id,
             Err(refusal) => {
-                // Sin hilo ni cola: una línea, el FIN, y se sigue con los demás.
-                let (notice, why) = match refusal {
-                    Refusal::Full => (Event::ServerFull, "the server is full"),
-                    Refusal::TooManyFromAddress => (
-                        Event::TooManyFromAddress,
-                        "too many connections from that address",
-                    ),
-                };
-                let _ = (&*stream).write_all(notice.to_line().as_bytes());
-                let _ = stream.shutdown(Shutdown::Write);
-                self.chat
-                    .log(&format!("Connection from {addr} refused: {why}"));
+                self.refuse(&stream, addr, refusal);
                 return Ok(());
             }
         };
