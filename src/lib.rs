@@ -22,8 +22,10 @@
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
 //! - [`cliente`]: el cliente de terminal.
+//! - [`cli`]: los errores de la línea de comandos, en castellano.
 
 pub mod abuse;
+pub mod cli;
 pub mod cliente;
 pub mod console;
 pub mod cookie;

@@ -1,23 +1,12 @@
 //! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`.
 
-use chat::servidor::{self, Config, config};
-use clap::error::ErrorKind;
+use chat::{cli, servidor};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1)) {
+    let config = match servidor::Config::from_args(std::env::args().skip(1)) {
         Ok(config) => config,
-        Err(error) if error.kind() == ErrorKind::DisplayHelp => {
-            let _ = error.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!(
-                "servidor: {}\n`servidor --help` muestra las opciones.",
-                config::explain(&error)
-            );
-            return ExitCode::from(2);
-        }
+        Err(error) => return cli::exit("servidor", &error),
     };
     match servidor::run(&config) {
         Ok(()) => ExitCode::SUCCESS,

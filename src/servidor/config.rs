@@ -11,7 +11,6 @@ use crate::password::HashCost;
 use crate::protocolo::DEFAULT_ADDR;
 use crate::udp;
 use clap::Parser;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -148,7 +147,7 @@ impl Default for Config {
 impl Config {
     /// Lee los argumentos (sin el nombre del programa). Error: el de `clap`,
     /// que sabe imprimirse (también `--help`, que sale con código 0); ver
-    /// [`explain`] para decirlo en castellano.
+    /// `cli::explain` para decirlo en castellano.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("servidor".to_string()).chain(args))
     }
@@ -179,25 +178,6 @@ impl Config {
     }
 }
 
-/// Un error de la línea de comandos dicho en castellano, en una línea, con
-/// la opción culpable (los mensajes de `clap` están en inglés).
-pub fn explain(error: &clap::Error) -> String {
-    let context = |kind| match error.get(kind) {
-        Some(ContextValue::String(text)) => text.clone(),
-        _ => String::new(),
-    };
-    let arg = context(ContextKind::InvalidArg);
-    let value = context(ContextKind::InvalidValue);
-    match error.kind() {
-        ErrorKind::UnknownArgument => format!("no existe la opción {arg}"),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation if !value.is_empty() => {
-            format!("{arg}: {value:?} no es un valor válido")
-        }
-        ErrorKind::InvalidValue | ErrorKind::NoEquals => format!("{arg} necesita un valor"),
-        _ => error.to_string(),
-    }
-}
-
 /// Un número mayor que cero (`--max-queue-bytes`, `--udp-idle-secs`).
 fn positive<N: std::str::FromStr + PartialOrd + Default>(text: &str) -> Result<N, String> {
     match text.parse::<N>() {
@@ -213,6 +193,8 @@ fn hash_cost(text: &str) -> Result<HashCost, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::explain;
+    use clap::error::ErrorKind;
 
     fn parse(list: &[&str]) -> Result<Config, clap::Error> {
         Config::from_args(list.iter().map(|s| s.to_string()))

@@ -1,0 +1,20 @@
+//! El modo `--echo` del cliente: una línea al servidor de eco (enunciado
+//! 002) y su respuesta.
+
+use super::{Output, REPLY_WAIT, print_line};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::TcpStream;
+
+pub(super) fn run(addr: &str, message: &str, output: &Output) -> io::Result<bool> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(REPLY_WAIT))?;
+    stream.write_all(format!("{message}\n").as_bytes())?;
+    let mut answer = Vec::new();
+    let got = BufReader::new(&stream).read_until(b'\n', &mut answer);
+    if !matches!(got, Ok(n) if n > 0) || answer.last() != Some(&b'\n') {
+        return Ok(false);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    print_line(output, text.trim_end_matches(['\n', '\r']));
+    Ok(true)
+}

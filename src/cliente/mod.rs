@@ -1,0 +1,173 @@
+//! El cliente de terminal: manda cada línea que lee de la entrada estándar y
+//! muestra cada línea que llega del servidor. Un hilo envía y otro recibe,
+//! porque los mensajes de los demás llegan en cualquier momento, no solo como
+//! respuesta a lo que uno escribe (enunciado 000: un hilo envía, otro recibe).
+//!
+//! Tres modos:
+//! - TCP (por defecto): la conexión TCP, más un socket UDP que se abre al
+//!   recibir el token, para el relay punto a punto del enunciado 001: `:udp`
+//!   y `:tcp` eligen por dónde viajan las líneas siguientes (el "radio
+//!   button" de protocolo del enunciado).
+//! - `--udp`: solo UDP, como el enunciado 000; cada datagrama lleva el token.
+//! - `--echo MENSAJE`: cliente del servidor de eco (enunciado 002).
+//!
+//! Hasta entrar a la sala avanza "al paso": tras cada línea espera la
+//! respuesta completa del servidor. Así, con la entrada en una tubería (un
+//! guion), el resultado es el mismo que escribiendo a mano. Ya en la sala,
+//! muestra las líneas propias como `Me: hola` (enunciado 004, punto 3). No
+//! interpreta reglas del chat: el servidor decide todo.
+//!
+//! Un núcleo común ([`core`]: el estado de la sesión que comparten el hilo
+//! que envía y los que reciben) y un archivo por modo: [`terminal`] (TCP con
+//! UDP opcional), [`udp`] y [`eco`]. Solo importa `protocolo`: nada del
+//! servidor.
+
+mod core;
+mod eco;
+mod terminal;
+mod udp;
+
+use crate::protocolo;
+use clap::Parser;
+use std::io::{self, BufRead, Write};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Cuánto espera, como mucho, la respuesta a una línea antes de entrar a la
+/// sala (y la respuesta del eco). Pasado ese tiempo sigue igual.
+const REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// Cómo habla el cliente con el servidor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// TCP, con UDP opcional para algunas líneas (`:udp`/`:tcp`).
+    Tcp,
+    /// Solo UDP.
+    Udp,
+    /// Una línea al servidor de eco.
+    Echo(String),
+}
+
+/// La configuración del cliente, tal como la lee `cliente --help`.
+#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[command(
+    name = "cliente",
+    about = "Cliente de terminal del chat. Lee líneas de la entrada estándar (teclado o\n\
+             tubería) y las envía; muestra lo que llega del servidor. El fin de la entrada\n\
+             (Ctrl-D) equivale a :q.",
+    override_usage = "cliente [opciones]",
+    help_template = "{about}\n\nUso: {usage}\n\nOpciones:\n{options}\n{after-help}",
+    after_help = "Dentro del chat: :register <nombre> <clave>, :login <nombre> <clave>, :help.\n\
+                  En modo TCP, :udp y :tcp eligen por dónde viajan las líneas siguientes.",
+    disable_help_flag = true,
+    max_term_width = 100
+)]
+pub struct Config {
+    /// Servidor al que conectarse
+    #[arg(long, value_name = "HOST:PUERTO", default_value = protocolo::DEFAULT_ADDR)]
+    pub addr: String,
+
+    /// Usar solo UDP (cada datagrama lleva el token de la sesión)
+    #[arg(long, conflicts_with = "echo")]
+    pub udp: bool,
+
+    /// Enviar MENSAJE al servidor de eco, mostrar la respuesta y salir
+    #[arg(long, value_name = "MENSAJE")]
+    pub echo: Option<String>,
+
+    /// Muestra esta ayuda
+    #[arg(short, long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+impl Config {
+    /// Lee los argumentos (sin el nombre del programa). Error: el de `clap`
+    /// (también `--help`, que sale con código 0).
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("cliente".to_string()).chain(args))
+    }
+
+    /// El modo que eligen `--udp` y `--echo`.
+    pub fn mode(&self) -> Mode {
+        match (&self.echo, self.udp) {
+            (Some(message), _) => Mode::Echo(message.clone()),
+            (None, true) => Mode::Udp,
+            (None, false) => Mode::Tcp,
+        }
+    }
+}
+
+/// Corre el cliente hasta que la sesión termina.
+///
+/// `input` son las líneas del usuario; `output` recibe lo que se muestra.
+/// Devuelve `Ok(true)` si el servidor se despidió (o, con `--echo`, si
+/// respondió), `Ok(false)` si no. Error: no se pudo conectar.
+pub fn run(
+    config: &Config,
+    input: impl BufRead + Send + 'static,
+    output: impl Write + Send + 'static,
+) -> io::Result<bool> {
+    let output: Output = Arc::new(Mutex::new(Box::new(output)));
+    match config.mode() {
+        Mode::Tcp => terminal::run(&config.addr, input, output),
+        Mode::Udp => udp::run(&config.addr, input, output),
+        Mode::Echo(message) => eco::run(&config.addr, &message, &output),
+    }
+}
+
+pub(crate) type Output = Arc<Mutex<Box<dyn Write + Send>>>;
+
+pub(crate) fn print_line(output: &Output, line: &str) {
+    let mut out = crate::sync::lock(output);
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+pub(crate) fn resolve(addr: &str) -> io::Result<SocketAddr> {
+    addr.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    })
+}
+
+/// Un socket UDP "conectado" al servidor: `connect` en UDP no envía nada,
+/// solo fija el destino de `send` y filtra lo que llega a ese origen.
+fn udp_socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
+    let any = if server.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let socket = UdpSocket::bind(any)?;
+    socket.connect(server)?;
+    Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags() {
+        let parse = |l: &[&str]| Config::from_args(l.iter().map(|s| s.to_string()));
+        let config = parse(&[]).expect("válido");
+        assert_eq!(
+            (config.addr.as_str(), config.mode()),
+            ("127.0.0.1:5500", Mode::Tcp)
+        );
+        let config = parse(&["--addr", "[::1]:7", "--udp"]).expect("válido");
+        assert_eq!(
+            (config.addr.as_str(), config.mode()),
+            ("[::1]:7", Mode::Udp)
+        );
+        let config = parse(&["--echo", "Hola Server!"]).expect("válido");
+        assert_eq!(config.mode(), Mode::Echo("Hola Server!".into()));
+        assert!(parse(&["--help"]).is_err());
+        assert!(parse(&["--addr"]).is_err());
+        assert!(parse(&["--echo"]).is_err());
+        assert!(parse(&["x"]).is_err());
+    }
+}

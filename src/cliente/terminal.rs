@@ -1,0 +1,87 @@
+//! El modo TCP del cliente (el de siempre): la conexión TCP, más un socket
+//! UDP que se abre al recibir el token, para el relay del enunciado 001:
+//! `:udp` y `:tcp` eligen por dónde viajan las líneas siguientes.
+
+use super::core::{Shared, Wire, send_lines};
+use super::{Output, print_line, udp_socket_for};
+use crate::protocolo::Event;
+use std::io::{self, BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+
+pub(super) fn run(
+    addr: &str,
+    input: impl BufRead + Send + 'static,
+    output: Output,
+) -> io::Result<bool> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let me = stream.local_addr()?;
+    let server = stream.peer_addr()?;
+    let shared = Shared::new(output, server, None);
+    {
+        let (stream, shared) = (stream.try_clone()?, Arc::clone(&shared));
+        // El emisor puede quedar bloqueado leyendo el teclado: no se espera.
+        thread::Builder::new()
+            .name("sender".into())
+            .spawn(move || send_lines(input, Wire::Tcp(stream), &shared))?;
+    }
+    let mut reader = BufReader::new(stream);
+    let mut raw = Vec::new();
+    let mut pinged = false;
+    loop {
+        raw.clear();
+        match reader.read_until(b'\n', &mut raw) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&raw);
+        let line = text.trim_end_matches(['\n', '\r']);
+        match shared.receive(line, me) {
+            Some(Event::UdpToken(_)) => open_udp_side(&shared, me),
+            // Ya en la sala, sin respuestas pendientes que confundir: se le
+            // dice al servidor la dirección UDP de este cliente.
+            Some(Event::BalanceSet(_) | Event::Funds(_)) if !pinged => {
+                pinged = true;
+                let (udp, token) = {
+                    let state = shared.lock();
+                    (state.udp.clone(), state.token.clone())
+                };
+                if let (Some(udp), Some(token)) = (udp, token) {
+                    let _ = shared.send_datagram(&udp, Some(&token), ":ping");
+                }
+            }
+            _ => {}
+        }
+    }
+    shared.close();
+    Ok(shared.lock().said_goodbye)
+}
+
+/// Con el token de una sesión TCP, abre el socket UDP y lanza su receptor.
+fn open_udp_side(shared: &Arc<Shared>, tcp_me: SocketAddr) {
+    let socket = match udp_socket_for(shared.server) {
+        Ok(socket) => Arc::new(socket),
+        Err(error) => {
+            return print_line(&shared.output, &format!("UDP is not available: {error}"));
+        }
+    };
+    let udp_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    shared.lock().udp = Some(Arc::clone(&socket));
+    let receiver = Arc::clone(shared);
+    let receiving = Arc::clone(&socket);
+    let spawned = thread::Builder::new()
+        .name("udp receiver".into())
+        .spawn(move || super::udp::receive_datagrams(&receiver, &receiving, false));
+    if spawned.is_err() {
+        return;
+    }
+    print_line(
+        &shared.output,
+        &format!(
+            "Your TCP port is {}, your UDP port is {udp_port}. Type :udp or :tcp to choose how your lines travel.",
+            tcp_me.port()
+        ),
+    );
+}

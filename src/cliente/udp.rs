@@ -1,0 +1,118 @@
+//! El modo `--udp` del cliente (enunciado 000): solo UDP, cada datagrama
+//! con el token de la sesión, un hilo que envía y otro que recibe. El
+//! receptor de datagramas también lo usa el modo TCP para su lado UDP.
+
+use super::core::{Shared, Wire, send_lines};
+use super::{Output, print_line, resolve, udp_socket_for};
+use crate::protocolo::{Event, Problem};
+use std::io::{self, BufRead};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Cada cuánto despierta un receptor UDP para ver si debe terminar.
+const UDP_POLL: Duration = Duration::from_millis(200);
+
+/// Cuánto espera el modo `--udp` la despedida tras enviar `:q` (un
+/// datagrama perdido no se reenvía).
+const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(5);
+
+pub(super) fn run(
+    addr: &str,
+    input: impl BufRead + Send + 'static,
+    output: Output,
+) -> io::Result<bool> {
+    let server = resolve(addr)?;
+    let socket = Arc::new(udp_socket_for(server)?);
+    let shared = Shared::new(output, server, Some(Arc::clone(&socket)));
+    print_line(
+        &shared.output,
+        &format!(
+            "UDP client on port {}, server {server}. Sign in with :login <name> <password> or :register <name> <password>.",
+            socket.local_addr()?.port()
+        ),
+    );
+    {
+        let shared = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("sender".into())
+            .spawn(move || send_lines(input, Wire::Udp, &shared))?;
+    }
+    receive_datagrams(&shared, &socket, true);
+    shared.close();
+    Ok(shared.lock().said_goodbye)
+}
+
+/// Recibe datagramas hasta que la sesión termina. `stop_on_goodbye`: el
+/// modo `--udp`, donde la despedida llega por aquí; en modo TCP llega por
+/// la conexión.
+pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool) {
+    let Ok(me) = socket.local_addr() else { return };
+    if socket.set_read_timeout(Some(UDP_POLL)).is_err() {
+        return;
+    }
+    let mut buffer = vec![0u8; 65_536];
+    let mut goodbye_deadline: Option<Instant> = None;
+    while !finished(shared, stop_on_goodbye, &mut goodbye_deadline) {
+        match socket.recv(&mut buffer) {
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buffer[..n]);
+                for line in text.lines() {
+                    receive_line(shared, socket, line, me, stop_on_goodbye);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // Un ICMP "puerto inalcanzable": el servidor no está (aún).
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// `true` si el receptor debe terminar: la conexión se cerró, el servidor
+/// se despidió, o (en modo `--udp`, terminada la entrada) pasó la espera
+/// de la despedida; si no se entró nunca, no hay a quién esperar.
+fn finished(shared: &Shared, stop_on_goodbye: bool, deadline: &mut Option<Instant>) -> bool {
+    let state = shared.lock();
+    if state.closed || (stop_on_goodbye && state.said_goodbye) {
+        return true;
+    }
+    if !(stop_on_goodbye && state.input_done) {
+        return false;
+    }
+    let deadline = *deadline.get_or_insert_with(|| Instant::now() + UDP_GOODBYE_WAIT);
+    state.token.is_none() || Instant::now() >= deadline
+}
+
+/// Una línea de un datagrama del servidor.
+fn receive_line(
+    shared: &Shared,
+    socket: &UdpSocket,
+    line: &str,
+    me: SocketAddr,
+    tcp_mode_off: bool,
+) {
+    let event = Event::parse(line);
+    if let Some(Event::Cookie(cookie)) = &event {
+        return shared.resend_with_cookie(socket, cookie);
+    }
+    // En modo TCP, tras el `:q` propio el token ya no vale: la respuesta
+    // tardía a un datagrama de antes (el `:ping` que presenta la dirección
+    // UDP) no es noticia.
+    if !tcp_mode_off && shared.lock().input_done && event == Some(Event::Error(Problem::BadToken)) {
+        return;
+    }
+    {
+        // Una respuesta de verdad: la dirección está probada, y nada de lo
+        // guardado hace falta repetirlo.
+        let mut state = shared.lock();
+        state.udp_proven = true;
+        state.unproven.clear();
+    }
+    shared.receive(line, me);
+}
