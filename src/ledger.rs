@@ -552,35 +552,51 @@ impl Accounts {
                 record.balance = Some(*dollars);
                 Ok(Undo::UnsetBalance(key))
             }
-            Op::Transfer { from, to, dollars } => {
-                let (from_key, to_key) = (name_key(from), name_key(to));
-                if from_key == to_key {
-                    return Err(LedgerError::SelfTransfer);
-                }
-                let source = self.by_key.get(&from_key).ok_or(LedgerError::NoAccount)?;
-                let target = self.by_key.get(&to_key).ok_or(LedgerError::NoAccount)?;
-                let available = source.balance.ok_or(LedgerError::NoBalanceYet)?;
-                let held = target.balance.ok_or(LedgerError::NoBalanceYet)?;
-                // Las dos cuentas se calculan antes de tocar ninguna: si una
-                // falla, ninguna cambia.
-                let from_balance = available
-                    .checked_sub(*dollars)
-                    .ok_or(LedgerError::InsufficientFunds)?;
-                let to_balance = held.checked_add(*dollars).ok_or(LedgerError::Overflow)?;
-                self.set_balance(&from_key, from_balance);
-                self.set_balance(&to_key, to_balance);
-                Ok(Undo::Transfer {
-                    from: from_key,
-                    to: to_key,
-                    dollars: *dollars,
-                })
-            }
+            Op::Transfer { from, to, dollars } => self.apply_transfer(from, to, *dollars),
         }
+    }
+
+    /// La regla de `:t` (parte de [`Accounts::apply`]): las dos cuentas
+    /// existen y tienen saldo, el origen alcanza y el destino no se desborda.
+    /// Los dos saldos nuevos se calculan antes de tocar ninguno: si uno
+    /// falla, ninguno cambia.
+    fn apply_transfer(&mut self, from: &str, to: &str, dollars: u64) -> Result<Undo, LedgerError> {
+        let (from_key, to_key) = (name_key(from), name_key(to));
+        if from_key == to_key {
+            return Err(LedgerError::SelfTransfer);
+        }
+        let source = self.by_key.get(&from_key).ok_or(LedgerError::NoAccount)?;
+        let target = self.by_key.get(&to_key).ok_or(LedgerError::NoAccount)?;
+        let available = source.balance.ok_or(LedgerError::NoBalanceYet)?;
+        let held = target.balance.ok_or(LedgerError::NoBalanceYet)?;
+        let from_balance = available
+            .checked_sub(dollars)
+            .ok_or(LedgerError::InsufficientFunds)?;
+        let to_balance = held.checked_add(dollars).ok_or(LedgerError::Overflow)?;
+        self.set_balance(&from_key, from_balance);
+        self.set_balance(&to_key, to_balance);
+        Ok(Undo::Transfer {
+            from: from_key,
+            to: to_key,
+            dollars,
+        })
     }
 
     fn set_balance(&mut self, key: &str, dollars: u64) {
         if let Some(record) = self.by_key.get_mut(key) {
             record.balance = Some(dollars);
+        }
+    }
+
+    /// Descuenta el esqueleto de `name` (una cuenta deshecha ya no ocupa
+    /// su forma parecida).
+    fn forget_skeleton(&mut self, name: &str) {
+        let skeleton = name_skeleton(name);
+        if let Some(count) = self.skeletons.get_mut(&skeleton) {
+            *count -= 1;
+            if *count == 0 {
+                self.skeletons.remove(&skeleton);
+            }
         }
     }
 
@@ -590,13 +606,7 @@ impl Accounts {
         match undo {
             Undo::Unregister(key) => {
                 if let Some(record) = self.by_key.remove(&key) {
-                    let skeleton = name_skeleton(&record.name);
-                    if let Some(count) = self.skeletons.get_mut(&skeleton) {
-                        *count -= 1;
-                        if *count == 0 {
-                            self.skeletons.remove(&skeleton);
-                        }
-                    }
+                    self.forget_skeleton(&record.name);
                 }
             }
             Undo::UnsetBalance(key) => {

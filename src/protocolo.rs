@@ -335,49 +335,24 @@ pub fn parse_command(line: &str) -> Result<Option<Command>, Problem> {
             [name, password] => {
                 check_name(name)?;
                 check_password(password)?;
-                Ok(Some(Command::Register {
-                    name: name.to_string(),
-                    password: password.to_string(),
-                }))
+                let (name, password) = (name.to_string(), password.to_string());
+                Ok(Some(Command::Register { name, password }))
             }
             _ => Err(Problem::Usage(USAGE_REGISTER.to_string())),
         },
         ":login" => match args.as_slice() {
+            // Un nombre imposible recibe el mismo error que uno inexistente.
+            [name, password] if check_name(name).is_err() || check_password(password).is_err() => {
+                Err(Problem::BadCredentials)
+            }
             [name, password] => {
-                // Un nombre imposible recibe el mismo error que uno inexistente.
-                if check_name(name).is_err() || check_password(password).is_err() {
-                    return Err(Problem::BadCredentials);
-                }
-                Ok(Some(Command::Login {
-                    name: name.to_string(),
-                    password: password.to_string(),
-                }))
+                let (name, password) = (name.to_string(), password.to_string());
+                Ok(Some(Command::Login { name, password }))
             }
             _ => Err(Problem::Usage(USAGE_LOGIN.to_string())),
         },
-        ":p" => {
-            let (to, text) =
-                split_target(rest).ok_or_else(|| Problem::Usage(USAGE_PRIVATE.to_string()))?;
-            if text.trim().is_empty() {
-                return Err(Problem::Usage(USAGE_PRIVATE.to_string()));
-            }
-            Ok(Some(Command::Private {
-                to: to.to_string(),
-                text: text.to_string(),
-            }))
-        }
-        ":t" => {
-            let (to, amount) =
-                split_target(rest).ok_or_else(|| Problem::Usage(USAGE_TRANSFER.to_string()))?;
-            let amount = amount.trim();
-            if amount.is_empty() {
-                return Err(Problem::Usage(USAGE_TRANSFER.to_string()));
-            }
-            Ok(Some(Command::Transfer {
-                to: to.to_string(),
-                amount: parse_amount(amount)?,
-            }))
-        }
+        ":p" => parse_private(rest).map(Some),
+        ":t" => parse_transfer(rest).map(Some),
         ":u" => no_args(Command::Users),
         ":funds" => no_args(Command::Funds),
         ":help" => no_args(Command::Help),
@@ -385,6 +360,32 @@ pub fn parse_command(line: &str) -> Result<Option<Command>, Problem> {
         ":q" => no_args(Command::Quit),
         _ => Err(Problem::UnknownCommand(word.to_string())),
     }
+}
+
+/// Los argumentos de `:p`: destinatario y un texto no vacío.
+fn parse_private(args: &str) -> Result<Command, Problem> {
+    let usage = || Problem::Usage(USAGE_PRIVATE.to_string());
+    let (to, text) = split_target(args).ok_or_else(usage)?;
+    if text.trim().is_empty() {
+        return Err(usage());
+    }
+    let (to, text) = (to.to_string(), text.to_string());
+    Ok(Command::Private { to, text })
+}
+
+/// Los argumentos de `:t`: destinatario y un monto (ver [`parse_amount`]).
+fn parse_transfer(args: &str) -> Result<Command, Problem> {
+    let usage = || Problem::Usage(USAGE_TRANSFER.to_string());
+    let (to, amount) = split_target(args).ok_or_else(usage)?;
+    let amount = amount.trim();
+    if amount.is_empty() {
+        return Err(usage());
+    }
+    let amount = parse_amount(amount)?;
+    Ok(Command::Transfer {
+        to: to.to_string(),
+        amount,
+    })
 }
 
 /// Interpreta la respuesta a "What is your balance?": un número entero de

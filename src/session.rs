@@ -211,20 +211,7 @@ impl Chat {
                 self.register(name, password, presence(), peer)
             }
             Command::Login { name, password } => {
-                let key = protocolo::name_key(name);
-                if let Some(left) = self.guards.account_blocked(&key, now) {
-                    return Some(Err(Problem::AccountBlocked(whole_seconds(left))));
-                }
-                let result = self.login(name, password, presence(), peer);
-                if result == Err(Problem::BadCredentials)
-                    && let Some(block) = self.guards.account_failed(&key, now)
-                {
-                    self.log(&format!(
-                        "the account {name} is locked for {} s after too many failed sign-ins",
-                        block.as_secs()
-                    ));
-                }
-                result
+                self.guarded_login(name, password, presence(), peer, now)
             }
             _ => return None,
         };
@@ -238,6 +225,33 @@ impl Chat {
             ));
         }
         Some(result)
+    }
+
+    /// `:login` contra el bloqueo de la cuenta: una cuenta bloqueada recibe
+    /// [`Problem::AccountBlocked`] sin hashear, y cada contraseña mala cuenta
+    /// para su bloqueo.
+    fn guarded_login(
+        &self,
+        name: &str,
+        password: &str,
+        presence: Presence,
+        peer: &str,
+        now: Instant,
+    ) -> Result<SignedIn, Problem> {
+        let key = protocolo::name_key(name);
+        if let Some(left) = self.guards.account_blocked(&key, now) {
+            return Err(Problem::AccountBlocked(whole_seconds(left)));
+        }
+        let result = self.login(name, password, presence, peer);
+        if result == Err(Problem::BadCredentials)
+            && let Some(block) = self.guards.account_failed(&key, now)
+        {
+            self.log(&format!(
+                "the account {name} is locked for {} s after too many failed sign-ins",
+                block.as_secs()
+            ));
+        }
+        result
     }
 
     /// Las líneas que siguen a una entrada correcta: la bienvenida, el token

@@ -350,55 +350,22 @@ impl Store {
         let dir = lock.dir().to_path_buf();
         let path = dir.join(DATA_FILE);
         let journal_path = dir.join(JOURNAL_FILE);
-        let (mut loaded, has_snapshot) = match fs::read(&path) {
-            Ok(bytes) => (read_snapshot(&path, &bytes)?, true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => (Loaded::default(), false),
-            Err(error) => return Err(io_error(&path)(error)),
+        let (mut loaded, has_snapshot) = match read_if_present(&path)? {
+            Some(bytes) => (read_snapshot(&path, &bytes)?, true),
+            None => (Loaded::default(), false),
         };
-        let journal = match fs::read(&journal_path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(error) => return Err(io_error(&journal_path)(error)),
-        };
+        let journal = read_if_present(&journal_path)?.unwrap_or_default();
         let complete = journal
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        let mut last = loaded.applied;
-        for (index, line) in journal[..complete].split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let corrupt = |detail: String| StorageError::Corrupt {
-                path: journal_path.clone(),
-                detail: format!("line {}: {detail}", index + 1),
-            };
-            if index == 0
-                && let Ok(header) = serde_json::from_slice::<Header>(line)
-            {
-                // El diario continúa la foto hasta `needs`: si falta o es
-                // más vieja, esas operaciones no están en ningún lado.
-                let needs = header.after_snapshot;
-                if needs > loaded.applied {
-                    return Err(StorageError::MissingSnapshot {
-                        journal: journal_path,
-                        snapshot: path,
-                        needs,
-                        has: has_snapshot.then_some(loaded.applied),
-                    });
-                }
-                continue;
-            }
-            let entry: Entry = serde_json::from_slice(line).map_err(|e| corrupt(e.to_string()))?;
-            if entry.seq <= loaded.applied {
-                continue;
-            }
-            if entry.seq <= last {
-                return Err(corrupt(format!("operation {} out of order", entry.seq)));
-            }
-            last = entry.seq;
-            loaded.entries.push((index + 1, entry));
-        }
+        replay(
+            &journal[..complete],
+            &journal_path,
+            &path,
+            has_snapshot,
+            &mut loaded,
+        )?;
         // El diario se abre ya, no en la primera operación: un directorio
         // o un diario sin permiso de escritura se descubre al arrancar, con
         // un error claro, y no con la primera transferencia de un cliente.
@@ -417,23 +384,35 @@ impl Store {
             after_snapshot: loaded.applied,
             _lock: lock,
         };
-        if complete < journal.len() {
-            // La línea a medias se quita para que lo siguiente no se pegue a ella.
-            loaded.torn_bytes = (journal.len() - complete) as u64;
-            store
-                .journal
-                .truncate(store.journal_len)
+        loaded.torn_bytes = (journal.len() - complete) as u64;
+        store.prepare(loaded.torn_bytes > 0, !has_snapshot && complete == 0)?;
+        Ok((store, loaded))
+    }
+
+    /// Deja los archivos listos para escribir: sin la línea a medias del
+    /// final (`torn`: lo siguiente no se pegaría a ella), con una foto vacía
+    /// si el directorio es nuevo (`fresh`), y con la cabecera si el diario
+    /// está vacío. Error: el de E/S, con el archivo que falló.
+    fn prepare(&mut self, torn: bool, fresh: bool) -> Result<(), StorageError> {
+        let journal_path = self.dir.join(JOURNAL_FILE);
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |error| StorageError::Io { path, error }
+        };
+        if torn {
+            self.journal
+                .truncate(self.journal_len)
                 .map_err(io_error(&journal_path))?;
         }
-        if !has_snapshot && complete == 0 {
-            store
-                .snapshot(std::iter::empty(), 0)
-                .map_err(io_error(&store.path))?;
+        if fresh {
+            let path = self.path.clone();
+            self.snapshot(std::iter::empty(), 0)
+                .map_err(io_error(&path))?;
         }
-        if store.journal_len == 0 {
-            store.write_header().map_err(io_error(&journal_path))?;
+        if self.journal_len == 0 {
+            self.write_header().map_err(io_error(&journal_path))?;
         }
-        Ok((store, loaded))
+        Ok(())
     }
 
     /// Agrega `bytes` (líneas completas del diario) al final del diario y
@@ -541,6 +520,69 @@ impl JournalFile for Closed {
     fn truncate(&mut self, _: u64) -> io::Result<()> {
         Err(io::Error::other("the journal is not open"))
     }
+}
+
+/// El contenido de `path`, o `None` si no existe (un directorio nuevo).
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(StorageError::Io {
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+/// Lee las líneas completas del diario (`journal`) sobre lo que dejó la
+/// foto en `loaded`: la cabecera se comprueba (la foto de la que sigue el
+/// diario debe estar, ver [`StorageError::MissingSnapshot`]) y cada
+/// operación más nueva que la foto se agrega a `loaded.entries`, en orden.
+/// Errores: una línea que no se entiende o fuera de orden
+/// ([`StorageError::Corrupt`]), o la foto que falta.
+fn replay(
+    journal: &[u8],
+    journal_path: &Path,
+    snapshot_path: &Path,
+    has_snapshot: bool,
+    loaded: &mut Loaded,
+) -> Result<(), StorageError> {
+    let mut last = loaded.applied;
+    for (index, line) in journal.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let corrupt = |detail: String| StorageError::Corrupt {
+            path: journal_path.to_path_buf(),
+            detail: format!("line {}: {detail}", index + 1),
+        };
+        if index == 0
+            && let Ok(header) = serde_json::from_slice::<Header>(line)
+        {
+            // El diario continúa la foto hasta `needs`: si falta o es más
+            // vieja, esas operaciones no están en ningún lado.
+            let needs = header.after_snapshot;
+            if needs > loaded.applied {
+                return Err(StorageError::MissingSnapshot {
+                    journal: journal_path.to_path_buf(),
+                    snapshot: snapshot_path.to_path_buf(),
+                    needs,
+                    has: has_snapshot.then_some(loaded.applied),
+                });
+            }
+            continue;
+        }
+        let entry: Entry = serde_json::from_slice(line).map_err(|e| corrupt(e.to_string()))?;
+        if entry.seq <= loaded.applied {
+            continue;
+        }
+        if entry.seq <= last {
+            return Err(corrupt(format!("operation {} out of order", entry.seq)));
+        }
+        last = entry.seq;
+        loaded.entries.push((index + 1, entry));
+    }
+    Ok(())
 }
 
 fn read_snapshot(path: &Path, bytes: &[u8]) -> Result<Loaded, StorageError> {
