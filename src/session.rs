@@ -67,6 +67,40 @@ pub enum Flow {
     Close,
 }
 
+/// En qué etapa está un usuario que ya inició sesión: la misma para TCP y
+/// para UDP (el lado UDP la lee de la sala; la conexión TCP la recuerda).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Entró, pero todavía no respondió "What is your balance?".
+    AwaitingBalance,
+    /// Está en la sala: sus líneas son mensajes y comandos.
+    InRoom,
+}
+
+impl Stage {
+    /// La etapa de quien está (`true`) o no en la sala.
+    pub fn of(joined: bool) -> Stage {
+        if joined {
+            Stage::InRoom
+        } else {
+            Stage::AwaitingBalance
+        }
+    }
+}
+
+/// Quién habla y a dónde van sus respuestas: su nombre, la cola por la que
+/// se le responde y el transporte por el que llegó la línea (la regla del
+/// relay TCP+UDP: ver [`Via`]).
+#[derive(Clone, Copy)]
+pub struct Speaker<'a> {
+    /// El nombre con que inició sesión.
+    pub name: &'a str,
+    /// La cola por la que se le responde.
+    pub reply: &'a Arc<Outbox>,
+    /// Por dónde llegó la línea.
+    pub via: Via,
+}
+
 /// Una duración en segundos enteros, redondeada hacia arriba: "Try again
 /// in 0 seconds" sería falso mientras quede medio segundo.
 fn whole_seconds(duration: Duration) -> u64 {
@@ -503,6 +537,43 @@ impl Chat {
         }
     }
 
+    /// El paso de la máquina de etapas para una línea de alguien que ya
+    /// inició sesión (`me`), por cualquier transporte: en `AwaitingBalance`,
+    /// la línea es la respuesta al saldo (salvo que el otro transporte ya la
+    /// haya dado); en `InRoom`, un mensaje o un comando. `pending`: dónde
+    /// dejar las transferencias para confirmarlas juntas más tarde (TCP, que
+    /// las junta en un `fdatasync`); sin él, cada una espera al disco aquí.
+    /// Devuelve la etapa siguiente.
+    pub fn signed_line(
+        &self,
+        me: &Speaker<'_>,
+        stage: Stage,
+        line: &str,
+        parsed: Result<Option<Command>, Problem>,
+        pending: Option<&mut Vec<StartedTransfer>>,
+    ) -> Stage {
+        let Speaker { name, reply, via } = *me;
+        if stage == Stage::AwaitingBalance && !self.room.is_joined(name) {
+            return Stage::of(self.answer_balance(name, line, reply));
+        }
+        match (parsed, pending) {
+            (Ok(Some(Command::Transfer { to, amount })), Some(pending)) => {
+                match self.start_transfer(name, &to, amount) {
+                    Ok(started) => pending.push(started),
+                    Err(problem) => {
+                        // Las confirmaciones anteriores salen antes que este error.
+                        self.confirm_transfers(pending, reply);
+                        send(reply, &Event::Error(problem));
+                    }
+                }
+            }
+            (Ok(Some(command)), _) => self.command(name, command, reply, via),
+            (Ok(None), _) => {}
+            (Err(problem), _) => send(reply, &Event::Error(problem)),
+        }
+        Stage::InRoom
+    }
+
     fn storage_failed(&self, error: &LedgerError) -> Problem {
         let detail = match error {
             LedgerError::Storage(detail) => detail.clone(),
@@ -516,8 +587,9 @@ impl Chat {
 /// La sesión de una conexión TCP.
 pub struct Session {
     signed: Option<SignedIn>,
-    /// Ya está en la sala (una vez dentro, no sale hasta cerrar la sesión).
-    joined: bool,
+    /// La etapa, una vez que inició sesión (una vez en la sala, no sale
+    /// hasta cerrar la sesión).
+    stage: Stage,
     outbox: Arc<Outbox>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
@@ -541,7 +613,7 @@ impl Session {
         send(&outbox, &Event::Prompt);
         Session {
             signed: None,
-            joined: false,
+            stage: Stage::AwaitingBalance,
             outbox,
             peer,
             ip,
@@ -626,22 +698,12 @@ impl Session {
         };
         // El saldo pudo responderse por UDP con el token de esta sesión.
         // (Aquí no hay transferencias pendientes: solo se inician en la sala.)
-        if !self.joined && !chat.room.is_joined(&signed.name) {
-            self.joined = chat.answer_balance(&signed.name, line, &self.outbox);
-            return Flow::Continue;
-        }
-        self.joined = true;
-        match parsed {
-            Ok(Some(Command::Transfer { to, amount })) => {
-                match chat.start_transfer(&signed.name, &to, amount) {
-                    Ok(started) => self.unconfirmed.push(started),
-                    Err(problem) => self.reject(chat, problem),
-                }
-            }
-            Ok(Some(command)) => chat.command(&signed.name, command, &self.outbox, Via::Tcp),
-            Ok(None) => {}
-            Err(problem) => self.reject(chat, problem),
-        }
+        let me = Speaker {
+            name: &signed.name,
+            reply: &self.outbox,
+            via: Via::Tcp,
+        };
+        self.stage = chat.signed_line(&me, self.stage, line, parsed, Some(&mut self.unconfirmed));
         Flow::Continue
     }
 
@@ -669,7 +731,7 @@ impl Session {
                 match chat.sign_in(&command, presence, &self.peer, self.ip, true) {
                     Some(Ok(signed)) => {
                         let token = Event::UdpToken(signed.token.clone());
-                        self.joined = chat.welcome(&signed, &self.outbox, token);
+                        self.stage = Stage::of(chat.welcome(&signed, &self.outbox, token));
                         self.signed = Some(signed);
                     }
                     Some(Err(problem)) => return self.failed_sign_in(chat, problem),

@@ -32,7 +32,7 @@ use crate::cookie::{self, Cookies};
 use crate::outbox::{Flusher, Link, Outbox};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::session::{Chat, send};
+use crate::session::{Chat, Speaker, Stage, send};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
@@ -330,17 +330,13 @@ impl UdpServer {
         if !self.chat.admit_datagram(&user.name, &user.reply) {
             return;
         }
-        if !user.joined {
-            self.chat.answer_balance(&user.name, line, &user.reply);
-            return;
-        }
-        match parsed {
-            Ok(Some(command)) => self
-                .chat
-                .command(&user.name, command, &user.reply, Via::Udp),
-            Ok(None) => {}
-            Err(problem) => send(&user.reply, &Event::Error(problem)),
-        }
+        let me = Speaker {
+            name: &user.name,
+            reply: &user.reply,
+            via: Via::Udp,
+        };
+        self.chat
+            .signed_line(&me, Stage::of(user.joined), line, parsed, None);
     }
 
     /// `<TOKEN> :q`: cierra la sesión y revoca el token. La despedida vuelve
