@@ -11,7 +11,8 @@
 //! - [`outbox`]: la cola de salida acotada de cada cliente.
 //! - [`flusher`]: el hilo que termina de escribir las colas atascadas, y su techo.
 //! - [`room`]: quién está conectado y cómo llegarle.
-//! - [`session`]: qué hace el servidor con cada línea de un cliente.
+//! - [`session`]: qué hace el servidor con cada línea de un cliente: la
+//!   máquina de etapas (`Stage`, `Chat::signed_line`), la misma para TCP y UDP.
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
 //! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites;
 //!   su línea de comandos y el apagado ordenado con SIGINT o SIGTERM.
@@ -21,7 +22,7 @@
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
-//! - [`cliente`]: el cliente de terminal.
+//! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
 //! - [`cli`]: los errores de la línea de comandos, en castellano.
 
 pub mod abuse;
