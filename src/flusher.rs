@@ -2,7 +2,7 @@
 //! cuyo socket estaba lleno (*flusher*), y el techo de memoria de esas
 //! colas, todas juntas.
 //!
-//! Cuando una cola ([`crate::outbox`]) no puede escribir todo porque el
+//! Cuando una cola de salida (`outbox`) no puede escribir todo porque el
 //! búfer del kernel de su socket está lleno, se la entrega aquí. El hilo
 //! del flusher espera con `poll(2)` a que **alguno** de esos sockets acepte
 //! más, y escribe solo esos: un cliente que no lee nunca no cuesta nada
@@ -13,7 +13,6 @@
 //!
 //! No sabe de protocolo ni de usuarios: ve colas, bytes y descriptores.
 
-use crate::outbox::{Drain, Outbox};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -21,6 +20,33 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
+
+/// Lo que el flusher necesita de una cola: escribir lo pendiente sin
+/// esperar, cortar la conexión, cuántos bytes debe y su socket. Lo
+/// implementa la cola (`outbox::Outbox`); así este módulo no depende de ella
+/// (la cola sí depende del flusher, para entregarle su escritura).
+pub trait Parked: Send + Sync {
+    /// Escribe todo lo que el socket acepte ahora.
+    fn drain(&self) -> Drain;
+    /// Cierra por error: descarta lo pendiente y corta la conexión.
+    fn fail(&self);
+    /// Bytes sin enviar.
+    fn pending_bytes(&self) -> usize;
+    /// El descriptor para `poll(2)`; `None` si no hay socket.
+    fn descriptor(&self) -> Option<i32>;
+}
+
+/// Qué pasó al escribir lo pendiente de una cola.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Todo salió; nadie está escribiendo.
+    Idle,
+    /// El socket no acepta más por ahora; quien escribía sigue a cargo.
+    /// `progress`: salió algo antes de llenarse.
+    Stalled { progress: bool },
+    /// La conexión está cerrada.
+    Closed,
+}
 
 /// Techo por defecto de bytes reservados por todas las colas que el flusher
 /// tiene a cargo, juntas: 64 MiB (`--max-total-queue-bytes`, issue #13).
@@ -63,14 +89,14 @@ pub struct Flusher {
 #[derive(Default)]
 struct Incoming {
     /// Colas recién entregadas; el hilo las pasa a su propia lista.
-    queues: Vec<Arc<Outbox>>,
+    queues: Vec<Arc<dyn Parked>>,
     /// El hilo está (o va a estar) dormido en `poll`: hay que despertarlo.
     asleep: bool,
 }
 
 /// Una cola a cargo del flusher.
-struct Parked {
-    outbox: Arc<Outbox>,
+struct Entry {
+    outbox: Arc<dyn Parked>,
     /// El socket, para `poll`; `None` si no hay (se reintenta cada
     /// [`STALL_RETRY`]).
     fd: Option<i32>,
@@ -128,9 +154,9 @@ impl Flusher {
         self.wake(&mut incoming);
     }
 
-    /// Recibe colas cuya escritura se le cede (ya marcadas con
-    /// [`Outbox::park`]).
-    pub(crate) fn adopt(&self, outboxes: impl IntoIterator<Item = Arc<Outbox>>) {
+    /// Recibe colas cuya escritura se le cede (ya marcadas a su cargo: ver
+    /// `Outbox::park`).
+    pub(crate) fn adopt(&self, outboxes: impl IntoIterator<Item = Arc<dyn Parked>>) {
         let mut incoming = self.lock();
         incoming.queues.extend(outboxes);
         self.wake(&mut incoming);
@@ -150,7 +176,7 @@ impl Flusher {
 
     fn run(&self, mut bell: UnixStream) {
         // Las colas a cargo; solo este hilo toca la lista, sin candado.
-        let mut parked: Vec<Parked> = Vec::new();
+        let mut parked: Vec<Entry> = Vec::new();
         let mut polls: Vec<PollFd> = Vec::new();
         // Hubo trabajo desde la última devolución de memoria al sistema.
         let mut busy = false;
@@ -187,11 +213,11 @@ impl Flusher {
     /// Pasa las colas recién entregadas a `parked`. Si no hay nada que
     /// escribir ya, marca al hilo dormido y devuelve cuánto esperar en
     /// `poll` (`Some(None)`: sin límite); `None` si hay trabajo ahora.
-    fn take_incoming(&self, parked: &mut Vec<Parked>, busy: bool) -> Option<Option<Duration>> {
+    fn take_incoming(&self, parked: &mut Vec<Entry>, busy: bool) -> Option<Option<Duration>> {
         let mut incoming = self.lock();
         incoming.asleep = false;
         if !incoming.queues.is_empty() {
-            parked.extend(incoming.queues.drain(..).map(|outbox| Parked {
+            parked.extend(incoming.queues.drain(..).map(|outbox| Entry {
                 fd: outbox.descriptor(),
                 outbox,
                 ready: true,
@@ -214,7 +240,7 @@ impl Flusher {
     /// Mientras la suma pase el techo, desconecta al cliente de la cola más
     /// larga. Cuesta recorrer la lista por cada desconectado, pero solo
     /// corre sobre el techo, que es un ataque o un servidor mal dimensionado.
-    fn shed(&self, parked: &[Parked]) {
+    fn shed(&self, parked: &[Entry]) {
         while self.parked_bytes() > self.ceiling {
             let biggest = parked
                 .iter()
@@ -258,7 +284,7 @@ const POLLOUT: i16 = 0x4;
 fn wait(
     polls: &mut Vec<PollFd>,
     bell: &UnixStream,
-    parked: &mut [Parked],
+    parked: &mut [Entry],
     timeout: Option<Duration>,
 ) -> Wait {
     unsafe extern "C" {

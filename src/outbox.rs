@@ -24,7 +24,7 @@
 //! espera a los sockets llenos: eso es del flusher.
 
 pub use crate::flusher::Flusher;
-use crate::flusher::STALL_RETRY;
+use crate::flusher::{Drain, Parked, STALL_RETRY};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
@@ -142,18 +142,6 @@ pub enum Push {
     Closed,
     /// La cola pasó su límite: se cerró la conexión del cliente.
     Overflow,
-}
-
-/// Qué pasó al escribir lo pendiente de una cola.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Drain {
-    /// Todo salió; nadie está escribiendo.
-    Idle,
-    /// El socket no acepta más por ahora; quien escribía sigue a cargo.
-    /// `progress`: salió algo antes de llenarse.
-    Stalled { progress: bool },
-    /// La conexión está cerrada.
-    Closed,
 }
 
 /// La cola de salida de un cliente.
@@ -323,12 +311,12 @@ impl Outbox {
     fn write_out(self: &Arc<Self>) {
         if let Drain::Stalled { .. } = self.drain() {
             self.park();
-            self.flusher.adopt([Arc::clone(self)]);
+            self.flusher.adopt([Arc::clone(self) as Arc<dyn Parked>]);
         }
     }
 
     /// Bytes pendientes en la cola.
-    pub(crate) fn pending_bytes(&self) -> usize {
+    fn pending_bytes(&self) -> usize {
         self.lock().queued
     }
 
@@ -346,7 +334,7 @@ impl Outbox {
     }
 
     /// El descriptor del socket (ver [`Link::descriptor`]).
-    pub(crate) fn descriptor(&self) -> Option<i32> {
+    fn descriptor(&self) -> Option<i32> {
         self.link.descriptor()
     }
 
@@ -368,7 +356,7 @@ impl Outbox {
     }
 
     /// Escribe todo lo pendiente. Solo la llama quien puso `flushing = true`.
-    pub(crate) fn drain(&self) -> Drain {
+    fn drain(&self) -> Drain {
         let mut progress = false;
         loop {
             // Se escribe sin el candado, de a un trozo: mientras tanto otros
@@ -442,7 +430,7 @@ impl Outbox {
     }
 
     /// Cierra por error: descarta lo pendiente y corta la conexión.
-    pub(crate) fn fail(&self) {
+    fn fail(&self) {
         {
             let mut state = self.lock();
             state.closed = true;
@@ -493,6 +481,25 @@ impl Outbox {
     }
 }
 
+/// Lo que el flusher ve de una cola (ver [`Parked`]).
+impl Parked for Outbox {
+    fn drain(&self) -> Drain {
+        Outbox::drain(self)
+    }
+
+    fn fail(&self) {
+        Outbox::fail(self);
+    }
+
+    fn pending_bytes(&self) -> usize {
+        Outbox::pending_bytes(self)
+    }
+
+    fn descriptor(&self) -> Option<i32> {
+        Outbox::descriptor(self)
+    }
+}
+
 thread_local! {
     /// Las colas cuya escritura quedó a cargo de la tanda abierta en este
     /// hilo (`None`: no hay tanda).
@@ -538,7 +545,7 @@ impl Drop for WriteBatch {
             for outbox in &owned {
                 outbox.park();
             }
-            flusher.adopt(owned);
+            flusher.adopt(owned.into_iter().map(|o| o as Arc<dyn Parked>));
             return;
         }
         for outbox in owned {
