@@ -4,7 +4,7 @@
 //! Aquí viven las reglas del dinero (enunciado 004, puntos 6 y 8): ningún
 //! saldo queda negativo, una transferencia es un solo paso atómico y la suma
 //! de todos los saldos solo cambia cuando alguien declara su saldo inicial.
-//! Las reglas están en un solo lugar, [`Accounts::apply`], que usan tanto las
+//! Las reglas están en un solo lugar, `Accounts::apply`, que usan tanto las
 //! operaciones en vivo como la relectura del diario al arrancar.
 //!
 //! Durabilidad con *group commit*: con el candado tomado, una operación se
@@ -556,7 +556,7 @@ impl Accounts {
         }
     }
 
-    /// La regla de `:t` (parte de [`Accounts::apply`]): las dos cuentas
+    /// La regla de `:t` (parte de `Accounts::apply`): las dos cuentas
     /// existen y tienen saldo, el origen alcanza y el destino no se desborda.
     /// Los dos saldos nuevos se calculan antes de tocar ninguno: si uno
     /// falla, ninguno cambia.

@@ -17,9 +17,9 @@
 //! muestra las líneas propias como `Me: hola` (enunciado 004, punto 3). No
 //! interpreta reglas del chat: el servidor decide todo.
 //!
-//! Un núcleo común ([`core`]: el estado de la sesión que comparten el hilo
-//! que envía y los que reciben) y un archivo por modo: [`terminal`] (TCP con
-//! UDP opcional), [`udp`] y [`eco`]. Solo importa `protocolo`: nada del
+//! Un núcleo común (`core`: el estado de la sesión que comparten el hilo
+//! que envía y los que reciben) y un archivo por modo: `terminal` (TCP con
+//! UDP opcional), `udp` y `eco`. Solo importa `protocolo`: nada del
 //! servidor.
 
 mod core;

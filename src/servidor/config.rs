@@ -50,7 +50,7 @@ pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
     max_term_width = 100
 )]
 pub struct Config {
-    /// Dirección donde escuchar, TCP y UDP (puerto 0 = uno libre; IPv6 como [::1]:5500)
+    /// Dirección donde escuchar, TCP y UDP (puerto 0 = uno libre; IPv6 como `[::1]:5500`)
     #[arg(long, value_name = "HOST:PUERTO", default_value = DEFAULT_ADDR)]
     pub addr: String,
 

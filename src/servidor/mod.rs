@@ -1,6 +1,6 @@
 //! El servidor: abre el socket TCP que escucha y el socket UDP en el mismo
 //! puerto, acepta conexiones y levanta un hilo por cliente TCP (enunciado
-//! 003, punto 6), que lee líneas y se las pasa a su [`Session`]; el lado UDP
+//! 003, punto 6), que lee líneas y se las pasa a su `Session`; el lado UDP
 //! corre en un solo hilo (`udp`). Con `--echo` corre en cambio el servidor
 //! de eco (`echo`).
 //!

@@ -6,7 +6,7 @@
 //! Un manejador de señales interrumpe a un hilo en cualquier punto (quizá
 //! con un candado tomado), así que solo puede hacer operaciones
 //! *async-signal-safe*: aquí, guardar el número de la señal en un atómico.
-//! Un hilo vigía lo mira cada [`POLL`] y hace el trabajo de verdad fuera del
+//! Un hilo vigía lo mira cada `POLL` y hace el trabajo de verdad fuera del
 //! manejador. No sabe de protocolo más allá del aviso: las colas son de
 //! `outbox` y el registro de conexiones, de `servidor`.
 
