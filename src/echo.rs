@@ -4,29 +4,21 @@
 //!
 //! Existe para enseñar el encuadre: la consola muestra cada `read`, y se ve
 //! que un mensaje puede llegar en varias lecturas y que una lectura puede
-//! traer partes de dos mensajes. Como se decodifica UTF-8 recién con la línea
-//! completa, una `ñ` o una `á` partida entre dos lecturas llega entera. No
-//! sabe nada del chat.
+//! traer partes de dos mensajes. Corta las líneas con el mismo `read_frame`
+//! que el chat ([`crate::framing`]), sobre un búfer de 20 bytes. Como se
+//! decodifica UTF-8 recién con la línea completa, una `ñ` o una `á` partida
+//! entre dos lecturas llega entera. No sabe nada del chat.
 
 use crate::console::Console;
+use crate::framing::{Frame, read_frame};
 use crate::protocolo::MAX_LINE_BYTES;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 
 /// El tamaño del búfer de lectura del enunciado 002, en bytes.
 pub const ECHO_BUFFER: usize = 20;
-
-/// Saca de `pending` todas las líneas completas (cada una con su `\n`),
-/// en orden. Lo que queda en `pending` es una línea a medias.
-pub fn take_lines(pending: &mut Vec<u8>) -> Vec<Vec<u8>> {
-    let mut lines = Vec::new();
-    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-        lines.push(pending.drain(..=end).collect());
-    }
-    lines
-}
 
 /// Abre el socket en `addr`, imprime `Listening on HOST:PUERTO` y atiende
 /// para siempre, un hilo por conexión. Error: no se pudo abrir el socket.
@@ -52,31 +44,42 @@ pub fn run(addr: &str, console: Console) -> io::Result<()> {
     }
 }
 
-fn serve(mut stream: TcpStream, peer: SocketAddr, console: &Console) {
-    console.line(&format!("Connection from {peer} (TCP)"));
-    let mut buffer = [0u8; ECHO_BUFFER];
-    let mut pending = Vec::new();
-    loop {
-        let n = match stream.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        console.line(&format!("{peer}: read {n} bytes"));
-        pending.extend_from_slice(&buffer[..n]);
-        for line in take_lines(&mut pending) {
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\n', '\r']);
-            console.line(&format!("{peer}: echo {text:?} ({} bytes)", line.len()));
-            if stream.write_all(&line).is_err() {
-                return;
-            }
+/// Un `Read` que anota en la consola cuántos bytes trajo cada lectura: así
+/// se ve que las lecturas no coinciden con los mensajes.
+struct Shown<'a> {
+    stream: &'a TcpStream,
+    peer: SocketAddr,
+    console: &'a Console,
+}
+
+impl Read for Shown<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (&*self.stream).read(buf)?;
+        if n > 0 {
+            self.console.line(&format!("{}: read {n} bytes", self.peer));
         }
-        if pending.len() > MAX_LINE_BYTES {
-            console.line(&format!(
-                "{peer}: line over {MAX_LINE_BYTES} bytes, closing"
-            ));
+        Ok(n)
+    }
+}
+
+fn serve(stream: TcpStream, peer: SocketAddr, console: &Console) {
+    console.line(&format!("Connection from {peer} (TCP)"));
+    let shown = Shown {
+        stream: &stream,
+        peer,
+        console,
+    };
+    let mut reader = BufReader::with_capacity(ECHO_BUFFER, shown);
+    let mut line = Vec::new();
+    while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_LINE_BYTES) {
+        line.push(b'\n');
+        let text = String::from_utf8_lossy(&line);
+        console.line(&format!(
+            "{peer}: echo {:?} ({} bytes)",
+            text.trim_end(),
+            line.len()
+        ));
+        if (&stream).write_all(&line).is_err() {
             break;
         }
     }
@@ -87,24 +90,34 @@ fn serve(mut stream: TcpStream, peer: SocketAddr, console: &Console) {
 mod tests {
     use super::*;
 
+    /// Un lector que entrega de a `chunk` bytes, como un socket lento.
+    struct Chunked<'a>(&'a [u8], usize);
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     #[test]
     fn lines_come_out_whole_whatever_the_reads() {
         let message = "Hola Server! ñandú\nsegunda línea\nmed".as_bytes();
         for chunk in 1..=ECHO_BUFFER {
-            let mut pending = Vec::new();
+            let mut reader = BufReader::with_capacity(ECHO_BUFFER, Chunked(message, chunk));
+            let mut line = Vec::new();
             let mut lines = Vec::new();
-            for piece in message.chunks(chunk) {
-                pending.extend_from_slice(piece);
-                lines.extend(take_lines(&mut pending));
+            while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_LINE_BYTES) {
+                lines.push(String::from_utf8(line.clone()).expect("UTF-8 entero"));
             }
+            // La línea a medias del final ("med") no se responde.
             assert_eq!(
                 lines,
-                [
-                    "Hola Server! ñandú\n".as_bytes().to_vec(),
-                    "segunda línea\n".as_bytes().to_vec()
-                ]
+                ["Hola Server! ñandú", "segunda línea"],
+                "de a {chunk}"
             );
-            assert_eq!(pending, b"med");
         }
     }
 }
