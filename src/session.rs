@@ -384,16 +384,26 @@ impl Chat {
     /// avisa a los demás y a la consola (salvo durante el apagado).
     pub fn leave(&self, token: &str) {
         if let Some((name, others)) = self.room.leave(token) {
-            if let Some(dropped) = self.guards.forget_calm(&name, Instant::now()) {
-                self.log_dropped(&name, dropped);
-            }
-            if self.is_shutting_down() {
-                return;
-            }
-            let notice = Event::Disconnected(name);
-            deliver(&others, &notice);
-            self.log(&notice.to_string());
+            self.departed(name, Some(others));
         }
+    }
+
+    /// Lo que sigue a que `name` deje la sala, se haya ido como se haya ido
+    /// (`:q`, la conexión cortada, o inactividad por UDP): se olvida su balde
+    /// de líneas (contando los datagramas descartados que faltaba informar)
+    /// y, si estaba en la sala (`others`: a quiénes avisar) y el servidor no
+    /// se está apagando, se avisa a los demás y a la consola.
+    pub fn departed(&self, name: String, others: Option<Vec<Arc<Outbox>>>) {
+        if let Some(dropped) = self.guards.forget_calm(&name, Instant::now()) {
+            self.log_dropped(&name, dropped);
+        }
+        let Some(others) = others else { return };
+        if self.is_shutting_down() {
+            return;
+        }
+        let notice = Event::Disconnected(name);
+        deliver(&others, &notice);
+        self.log(&notice.to_string());
     }
 
     /// Marca el comienzo del apagado: desde ahora, las salidas no se avisan.

@@ -365,11 +365,7 @@ impl UdpServer {
         }
         for expired in self.chat.room.expire_udp(self.idle) {
             send(&expired.outbox, &Event::Goodbye);
-            if let Some(others) = expired.others {
-                let notice = Event::Disconnected(expired.name);
-                crate::session::deliver(&others, &notice);
-                self.chat.log(&notice.to_string());
-            }
+            self.chat.departed(expired.name, expired.others);
         }
     }
 }
