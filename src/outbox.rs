@@ -162,6 +162,10 @@ struct State {
     /// juntas, en el mismo aviso a la sala (decenas de MB de copias mientras
     /// el lector de al lado esperaba su línea, issue #13).
     full: VecDeque<Vec<u8>>,
+    /// La suma de las capacidades de `full`, en bytes: se lleva al agregar
+    /// y sacar trozos para no recorrer la lista en cada mensaje (una cola
+    /// de 64 MiB son mil trozos).
+    full_bytes: usize,
     /// El último trozo, al que se agregan los mensajes. En el camino rápido
     /// (un cliente que lee) es el único.
     pending: Vec<u8>,
@@ -193,6 +197,7 @@ impl State {
     /// 10.000 clientes quietos, cada búfer guardado se multiplica por 10.000).
     fn clear(&mut self) {
         self.full = VecDeque::new();
+        self.full_bytes = 0;
         self.pending = Vec::new();
         self.head = 0;
         self.queued = 0;
@@ -221,6 +226,7 @@ impl Outbox {
             limit,
             state: Mutex::new(State {
                 full: VecDeque::new(),
+                full_bytes: 0,
                 pending: Vec::new(),
                 head: 0,
                 queued: 0,
@@ -258,6 +264,7 @@ impl Outbox {
         }
         if !state.pending.is_empty() && state.pending.len() + bytes.len() > CHUNK {
             let chunk = std::mem::take(&mut state.pending);
+            state.full_bytes += chunk.capacity();
             state.full.push_back(chunk);
         }
         if state.pending.capacity() == 0 {
@@ -345,8 +352,7 @@ impl Outbox {
     /// suma de todas quedó sobre el techo.
     fn settle(&self, state: &mut State) -> bool {
         let now = if state.parked {
-            let full: usize = state.full.iter().map(Vec::capacity).sum();
-            full + state.pending.capacity() + state.out
+            state.full_bytes + state.pending.capacity() + state.out
         } else {
             0
         };
@@ -368,7 +374,10 @@ impl Outbox {
                 }
                 let head = std::mem::take(&mut state.head);
                 let chunk = match state.full.pop_front() {
-                    Some(chunk) => chunk,
+                    Some(chunk) => {
+                        state.full_bytes -= chunk.capacity();
+                        chunk
+                    }
                     None => std::mem::take(&mut state.pending),
                 };
                 state.out = chunk.capacity();
@@ -385,6 +394,7 @@ impl Outbox {
                 Sent::Full if !state.closed => {
                     // Lo no escrito vuelve al frente, antes de lo que llegó
                     // mientras tanto: sin copiar nada.
+                    state.full_bytes += chunk.capacity();
                     state.full.push_front(chunk);
                     state.head = sent;
                     self.settle(&mut state);
@@ -460,6 +470,7 @@ impl Outbox {
             state.flushing = true;
             let mut sent = std::mem::take(&mut state.head);
             let mut chunks: Vec<Vec<u8>> = state.full.drain(..).collect();
+            state.full_bytes = 0;
             chunks.push(std::mem::take(&mut state.pending));
             drop(state);
             'chunks: for chunk in chunks {
@@ -745,7 +756,12 @@ pub(crate) mod tests {
         }
         assert_eq!(outbox.pending_bytes(), expected.len());
         wait_until(|| flusher.parked_bytes() >= expected.len());
-        assert!(outbox.lock().full.len() >= 4, "300 KB son varios trozos");
+        {
+            let state = outbox.lock();
+            assert!(state.full.len() >= 4, "300 KB son varios trozos");
+            let sum: usize = state.full.iter().map(Vec::capacity).sum();
+            assert_eq!(state.full_bytes, sum);
+        }
         link.full.store(false, Ordering::SeqCst);
         wait_until(|| link.written.lock().expect("lock").len() == expected.len());
         assert!(*link.written.lock().expect("lock") == expected);
