@@ -4,11 +4,12 @@
 //! línea del servidor y cómo se envía cada línea del usuario. No abre
 //! conexiones: eso lo hace cada modo.
 
-use super::{Output, REPLY_WAIT, print_line};
+use super::REPLY_WAIT;
+use super::screen::{Screen, Shown};
 use crate::protocolo::{self, Command, Event};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
 /// está probada: con 64, el triple (lo más que el servidor responde a una
@@ -53,13 +54,13 @@ pub(super) struct State {
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
     pub(super) changed: Condvar,
-    pub(super) output: Output,
+    pub(super) screen: Arc<dyn Screen>,
     pub(super) server: SocketAddr,
 }
 
 impl Shared {
     pub(super) fn new(
-        output: Output,
+        screen: Arc<dyn Screen>,
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
     ) -> Arc<Shared> {
@@ -78,13 +79,15 @@ impl Shared {
                 closed: false,
             }),
             changed: Condvar::new(),
-            output,
+            screen,
             server,
         })
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        crate::sync::lock(&self.state)
+        // El estado queda coherente en cada paso: un hilo que entró en
+        // pánico no deja al resto del cliente sin él.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Muestra una línea del servidor y actualiza el estado. Devuelve el
@@ -95,7 +98,10 @@ impl Shared {
         // puede usar la sesión y transferir el dinero. El cliente lo guarda
         // para `:udp` y `--udp`, y no lo muestra (issue #13).
         if !matches!(event, Some(Event::Token(_) | Event::UdpToken(_))) {
-            print_line(&self.output, line);
+            self.screen.show(&Shown::Server {
+                line,
+                event: event.as_ref(),
+            });
         }
         let mut state = self.lock();
         // Una respuesta termina en su última línea: `Welcome` y el token
@@ -112,13 +118,11 @@ impl Shared {
         match &event {
             Some(Event::Welcome) => {
                 let name = state.name.clone().unwrap_or_default();
-                print_line(
-                    &self.output,
-                    &format!(
-                        "You are {name}, from {me}, connected to the server at {}.",
-                        self.server
-                    ),
-                );
+                self.screen.show(&Shown::Identity {
+                    name: &name,
+                    me,
+                    server: self.server,
+                });
             }
             Some(Event::Token(token) | Event::UdpToken(token)) => {
                 state.token = Some(token.clone());
@@ -195,16 +199,14 @@ pub(super) enum Wire {
 
 /// El hilo emisor: cada línea de `input` va al servidor; al terminar la
 /// entrada, envía `:q`.
-pub(super) fn send_lines(input: impl BufRead, mut wire: Wire, shared: &Shared) {
+pub(super) fn send_lines(input: impl Iterator<Item = String>, mut wire: Wire, shared: &Shared) {
     if matches!(wire, Wire::Tcp(_)) {
         // Primero el saludo del servidor: si no, se lo contaría como la
         // respuesta a la primera línea. (UDP no saluda: no hay conexión.)
         shared.wait_for_reply(0);
     }
-    for line in input.split(b'\n') {
-        let Ok(raw) = line else { break };
-        let text = String::from_utf8_lossy(&raw);
-        match send_line(text.trim_end_matches('\r'), &mut wire, shared) {
+    for line in input {
+        match send_line(&line, &mut wire, shared) {
             Next::Line => {}
             Next::Done => return,
             Next::Broken => break,
@@ -247,7 +249,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         (state.stage, state.replies, state.token.clone(), udp)
     };
     if stage == Stage::Joined {
-        echo_own_line(&shared.output, line, &parsed);
+        echo_own_line(shared.screen.as_ref(), line, &parsed);
     }
     let sent = match (wire, udp) {
         (_, Some(udp)) => shared.send_datagram(&udp, token.as_deref(), line),
@@ -300,22 +302,18 @@ pub(super) fn transport_switch(line: &str) -> Option<bool> {
 
 fn switch_transport(shared: &Shared, by_udp: bool) {
     let mut state = shared.lock();
-    let message = if by_udp && state.udp.is_none() {
-        "UDP is not ready yet: sign in first."
+    let shown = if by_udp && state.udp.is_none() {
+        Shown::UdpNotReady
     } else {
         state.lines_by_udp = by_udp;
-        if by_udp {
-            "Your lines now travel by UDP."
-        } else {
-            "Your lines now travel by TCP."
-        }
+        Shown::Travel(by_udp)
     };
     drop(state);
-    print_line(&shared.output, message);
+    shared.screen.show(&shown);
 }
 
 fn echo_own_line(
-    output: &Output,
+    screen: &dyn Screen,
     line: &str,
     parsed: &Result<Option<Command>, protocolo::Problem>,
 ) {
@@ -326,7 +324,7 @@ fn echo_own_line(
         _ => line.to_string(),
     };
     if !shown.trim().is_empty() {
-        print_line(output, &format!("Me: {shown}"));
+        screen.show(&Shown::Own(&shown));
     }
 }
 

@@ -1,11 +1,12 @@
 //! El modo `--echo` del cliente: una línea al servidor de eco (enunciado
 //! 002) y su respuesta.
 
-use super::{Output, REPLY_WAIT, print_line};
+use super::REPLY_WAIT;
+use super::screen::{Screen, Shown};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 
-pub(super) fn run(addr: &str, message: &str, output: &Output) -> io::Result<bool> {
+pub(super) fn run(addr: &str, message: &str, screen: &dyn Screen) -> io::Result<bool> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(REPLY_WAIT))?;
     stream.write_all(format!("{message}\n").as_bytes())?;
@@ -15,6 +16,7 @@ pub(super) fn run(addr: &str, message: &str, output: &Output) -> io::Result<bool
         return Ok(false);
     }
     let text = String::from_utf8_lossy(&answer);
-    print_line(output, text.trim_end_matches(['\n', '\r']));
+    let line = text.trim_end_matches(['\n', '\r']);
+    screen.show(&Shown::Server { line, event: None });
     Ok(true)
 }

@@ -24,14 +24,17 @@
 
 mod core;
 mod eco;
+mod screen;
 mod terminal;
 mod udp;
+
+pub use screen::{Lines, Screen, Shown};
 
 use crate::protocolo;
 use clap::Parser;
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Cuánto espera, como mucho, la respuesta a una línea antes de entrar a la
@@ -98,30 +101,46 @@ impl Config {
     }
 }
 
-/// Corre el cliente hasta que la sesión termina.
+/// Corre el cliente hasta que la sesión termina, con texto de entrada y
+/// de salida (la terminal, una tubería, las pruebas).
 ///
-/// `input` son las líneas del usuario; `output` recibe lo que se muestra.
-/// Devuelve `Ok(true)` si el servidor se despidió (o, con `--echo`, si
-/// respondió), `Ok(false)` si no. Error: no se pudo conectar.
+/// `input` son las líneas del usuario, separadas por `\n` (un `\r` final
+/// se quita; bytes que no son UTF-8 se reemplazan); `output` recibe una
+/// línea por cosa mostrada ([`Shown::text`]). Devuelve `Ok(true)` si el
+/// servidor se despidió (o, con `--echo`, si respondió), `Ok(false)` si
+/// no. Error: no se pudo conectar.
 pub fn run(
     config: &Config,
     input: impl BufRead + Send + 'static,
     output: impl Write + Send + 'static,
 ) -> io::Result<bool> {
-    let output: Output = Arc::new(Mutex::new(Box::new(output)));
+    run_on(config, lines_of(input), Arc::new(Lines::new(output)))
+}
+
+/// Corre el cliente hasta que la sesión termina, para cualquier interfaz.
+///
+/// `input` da las líneas del usuario una a una (un canal, en el cliente
+/// gráfico; el cliente envía `:q` cuando se acaba); `screen` recibe lo que
+/// hay que mostrar, desde los hilos del cliente. Devuelve lo mismo que
+/// [`run`].
+pub fn run_on(
+    config: &Config,
+    input: impl Iterator<Item = String> + Send + 'static,
+    screen: Arc<dyn Screen>,
+) -> io::Result<bool> {
     match config.mode() {
-        Mode::Tcp => terminal::run(&config.addr, input, output),
-        Mode::Udp => udp::run(&config.addr, input, output),
-        Mode::Echo(message) => eco::run(&config.addr, &message, &output),
+        Mode::Tcp => terminal::run(&config.addr, input, screen),
+        Mode::Udp => udp::run(&config.addr, input, screen),
+        Mode::Echo(message) => eco::run(&config.addr, &message, screen.as_ref()),
     }
 }
 
-pub(crate) type Output = Arc<Mutex<Box<dyn Write + Send>>>;
-
-pub(crate) fn print_line(output: &Output, line: &str) {
-    let mut out = crate::sync::lock(output);
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// Las líneas de `input` hasta su fin o su primer error de lectura.
+fn lines_of(input: impl BufRead) -> impl Iterator<Item = String> {
+    input.split(b'\n').map_while(Result::ok).map(|raw| {
+        let text = String::from_utf8_lossy(&raw);
+        text.trim_end_matches('\r').to_string()
+    })
 }
 
 pub(crate) fn resolve(addr: &str) -> io::Result<SocketAddr> {

@@ -3,7 +3,8 @@
 //! `:udp` y `:tcp` eligen por dónde viajan las líneas siguientes.
 
 use super::core::{Shared, Wire, send_lines};
-use super::{Output, print_line, udp_socket_for};
+use super::screen::{Screen, Shown};
+use super::udp_socket_for;
 use crate::protocolo::Event;
 use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
@@ -12,14 +13,14 @@ use std::thread;
 
 pub(super) fn run(
     addr: &str,
-    input: impl BufRead + Send + 'static,
-    output: Output,
+    input: impl Iterator<Item = String> + Send + 'static,
+    screen: Arc<dyn Screen>,
 ) -> io::Result<bool> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
-    let shared = Shared::new(output, server, None);
+    let shared = Shared::new(screen, server, None);
     {
         let (stream, shared) = (stream.try_clone()?, Arc::clone(&shared));
         // El emisor puede quedar bloqueado leyendo el teclado: no se espera.
@@ -64,7 +65,8 @@ fn open_udp_side(shared: &Arc<Shared>, tcp_me: SocketAddr) {
     let socket = match udp_socket_for(shared.server) {
         Ok(socket) => Arc::new(socket),
         Err(error) => {
-            return print_line(&shared.output, &format!("UDP is not available: {error}"));
+            let error = error.to_string();
+            return shared.screen.show(&Shown::UdpUnavailable(&error));
         }
     };
     let udp_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -77,11 +79,8 @@ fn open_udp_side(shared: &Arc<Shared>, tcp_me: SocketAddr) {
     if spawned.is_err() {
         return;
     }
-    print_line(
-        &shared.output,
-        &format!(
-            "Your TCP port is {}, your UDP port is {udp_port}. Type :udp or :tcp to choose how your lines travel.",
-            tcp_me.port()
-        ),
-    );
+    shared.screen.show(&Shown::UdpReady {
+        tcp_port: tcp_me.port(),
+        udp_port,
+    });
 }

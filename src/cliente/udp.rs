@@ -3,9 +3,10 @@
 //! receptor de datagramas también lo usa el modo TCP para su lado UDP.
 
 use super::core::{Shared, Wire, send_lines};
-use super::{Output, print_line, resolve, udp_socket_for};
+use super::screen::{Screen, Shown};
+use super::{resolve, udp_socket_for};
 use crate::protocolo::{Event, Problem};
-use std::io::{self, BufRead};
+use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::thread;
@@ -20,19 +21,16 @@ const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
 pub(super) fn run(
     addr: &str,
-    input: impl BufRead + Send + 'static,
-    output: Output,
+    input: impl Iterator<Item = String> + Send + 'static,
+    screen: Arc<dyn Screen>,
 ) -> io::Result<bool> {
     let server = resolve(addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
-    let shared = Shared::new(output, server, Some(Arc::clone(&socket)));
-    print_line(
-        &shared.output,
-        &format!(
-            "UDP client on port {}, server {server}. Sign in with :login <name> <password> or :register <name> <password>.",
-            socket.local_addr()?.port()
-        ),
-    );
+    let shared = Shared::new(screen, server, Some(Arc::clone(&socket)));
+    shared.screen.show(&Shown::UdpOnly {
+        port: socket.local_addr()?.port(),
+        server,
+    });
     {
         let shared = Arc::clone(&shared);
         thread::Builder::new()

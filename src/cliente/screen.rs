@@ -1,0 +1,114 @@
+//! Lo que el núcleo del cliente le muestra al usuario, como datos: una
+//! línea del servidor con su evento, la línea propia, quién es este
+//! cliente, por dónde viajan las líneas. Cada interfaz decide cómo se ve:
+//! la terminal escribe el texto de [`Shown::text`]; el cliente gráfico
+//! (`cliente-gui`, issue #15) pone la lista de usuarios, el saldo y los
+//! puertos en su lugar de la ventana. No sabe nada de sockets.
+
+use crate::protocolo::Event;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
+
+/// Una cosa que mostrar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown<'a> {
+    /// Una línea del servidor, tal como llegó, y su evento si se reconoce.
+    /// El token de la sesión nunca llega aquí: es un secreto (issue #13).
+    Server {
+        /// La línea, sin el fin de línea.
+        line: &'a str,
+        /// Lo que dice, si es una línea conocida del protocolo.
+        event: Option<&'a Event>,
+    },
+    /// La línea propia ya en la sala, como la muestra el enunciado 004
+    /// (punto 3): `Me: hola`. El texto ya viene normalizado como lo verá
+    /// la sala.
+    Own(&'a str),
+    /// Tras `Welcome`: quién es este cliente y dónde (el enunciado 001
+    /// distingue a cada cliente por su IP, su nombre y sus puertos).
+    Identity {
+        /// El nombre con que se inició sesión.
+        name: &'a str,
+        /// La dirección local del socket TCP (IP y puerto de este cliente).
+        me: SocketAddr,
+        /// La dirección del servidor.
+        server: SocketAddr,
+    },
+    /// El lado UDP de una sesión TCP quedó listo.
+    UdpReady {
+        /// Puerto local de la conexión TCP.
+        tcp_port: u16,
+        /// Puerto local del socket UDP.
+        udp_port: u16,
+    },
+    /// El modo `--udp` empezó.
+    UdpOnly {
+        /// Puerto local del socket UDP.
+        port: u16,
+        /// La dirección del servidor.
+        server: SocketAddr,
+    },
+    /// Las líneas siguientes viajan por UDP (`true`) o por TCP (`false`):
+    /// la respuesta a `:udp` y `:tcp`.
+    Travel(bool),
+    /// `:udp` antes de tener el token de la sesión.
+    UdpNotReady,
+    /// No se pudo abrir el socket UDP; el texto es el error del sistema.
+    UdpUnavailable(&'a str),
+}
+
+impl Shown<'_> {
+    /// El texto de la línea, tal como la muestra la terminal.
+    pub fn text(&self) -> String {
+        match self {
+            Shown::Server { line, .. } => line.to_string(),
+            Shown::Own(text) => format!("Me: {text}"),
+            Shown::Identity { name, me, server } => {
+                format!("You are {name}, from {me}, connected to the server at {server}.")
+            }
+            Shown::UdpReady { tcp_port, udp_port } => format!(
+                "Your TCP port is {tcp_port}, your UDP port is {udp_port}. Type :udp or :tcp to choose how your lines travel."
+            ),
+            Shown::UdpOnly { port, server } => format!(
+                "UDP client on port {port}, server {server}. Sign in with :login <name> <password> or :register <name> <password>."
+            ),
+            Shown::Travel(true) => "Your lines now travel by UDP.".to_string(),
+            Shown::Travel(false) => "Your lines now travel by TCP.".to_string(),
+            Shown::UdpNotReady => "UDP is not ready yet: sign in first.".to_string(),
+            Shown::UdpUnavailable(error) => format!("UDP is not available: {error}"),
+        }
+    }
+}
+
+/// Dónde muestra el núcleo lo que pasa. La llaman varios hilos a la vez
+/// (el que recibe por TCP, el que recibe por UDP, el que envía): cada
+/// llamada es una cosa entera, y la pantalla no debe bloquear mucho, porque
+/// mientras tanto ese hilo no lee del socket.
+pub trait Screen: Send + Sync {
+    /// Muestra `shown`.
+    fn show(&self, shown: &Shown<'_>);
+}
+
+/// Una pantalla de texto: una línea por cosa, en cualquier `Write` (la
+/// salida estándar, o un `Vec` en las pruebas). El candado mantiene
+/// enteras las líneas que escriben hilos distintos.
+pub struct Lines<W>(Mutex<W>);
+
+impl<W: Write + Send> Lines<W> {
+    /// Una pantalla que escribe en `output`.
+    pub fn new(output: W) -> Lines<W> {
+        Lines(Mutex::new(output))
+    }
+}
+
+impl<W: Write + Send> Screen for Lines<W> {
+    fn show(&self, shown: &Shown<'_>) {
+        // Un hilo que entró en pánico escribiendo no deja mudos a los demás.
+        let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Si la salida se cerró (una tubería sin lector) no hay a quién
+        // avisar: se sigue, y la sesión termina por su cuenta.
+        let _ = writeln!(out, "{}", shown.text());
+        let _ = out.flush();
+    }
+}
