@@ -98,9 +98,9 @@ impl Shared {
         // puede usar la sesión y transferir el dinero. El cliente lo guarda
         // para `:udp` y `--udp`, y no lo muestra (issue #13).
         if !matches!(event, Some(Event::Token(_) | Event::UdpToken(_))) {
-            self.screen.show(&Shown::Server {
-                line,
-                event: event.as_ref(),
+            self.screen.show(Shown::Server {
+                line: line.to_string(),
+                event: event.clone(),
             });
         }
         let mut state = self.lock();
@@ -118,8 +118,8 @@ impl Shared {
         match &event {
             Some(Event::Welcome) => {
                 let name = state.name.clone().unwrap_or_default();
-                self.screen.show(&Shown::Identity {
-                    name: &name,
+                self.screen.show(Shown::Identity {
+                    name,
                     me,
                     server: self.server,
                 });
@@ -249,7 +249,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         (state.stage, state.replies, state.token.clone(), udp)
     };
     if stage == Stage::Joined {
-        echo_own_line(shared.screen.as_ref(), line, &parsed);
+        echo_own_line(shared.screen.as_ref(), &parsed);
     }
     let sent = match (wire, udp) {
         (_, Some(udp)) => shared.send_datagram(&udp, token.as_deref(), line),
@@ -309,22 +309,19 @@ fn switch_transport(shared: &Shared, by_udp: bool) {
         Shown::Travel(by_udp)
     };
     drop(state);
-    shared.screen.show(&shown);
+    shared.screen.show(shown);
 }
 
-fn echo_own_line(
-    screen: &dyn Screen,
-    line: &str,
-    parsed: &Result<Option<Command>, protocolo::Problem>,
-) {
-    let shown = match parsed {
-        Ok(Some(Command::Public(text))) => protocolo::render_text(text),
-        // Una contraseña no se repite en pantalla, ni siquiera la propia.
-        Ok(Some(Command::Login { .. } | Command::Register { .. })) => String::new(),
-        _ => line.to_string(),
+fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo::Problem>) {
+    let (to, text) = match parsed {
+        Ok(Some(Command::Public(text))) => (None, text),
+        Ok(Some(Command::Private { to, text })) => (Some(to.clone()), text),
+        // Un comando no es un mensaje: lo que se muestra es su respuesta.
+        _ => return,
     };
-    if !shown.trim().is_empty() {
-        screen.show(&Shown::Own(&shown));
+    let text = protocolo::render_text(text);
+    if !text.is_empty() {
+        screen.show(Shown::Own { to, text });
     }
 }
 

@@ -17,6 +17,9 @@ pub(super) fn run(addr: &str, message: &str, screen: &dyn Screen) -> io::Result<
     }
     let text = String::from_utf8_lossy(&answer);
     let line = text.trim_end_matches(['\n', '\r']);
-    screen.show(&Shown::Server { line, event: None });
+    screen.show(Shown::Server {
+        line: line.to_string(),
+        event: None,
+    });
     Ok(true)
 }

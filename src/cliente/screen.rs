@@ -10,26 +10,33 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
-/// Una cosa que mostrar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shown<'a> {
+/// Una cosa que mostrar. Lleva sus datos (no referencias) para poder
+/// viajar por un canal hasta el hilo de la ventana.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
     /// Una línea del servidor, tal como llegó, y su evento si se reconoce.
     /// El token de la sesión nunca llega aquí: es un secreto (issue #13).
     Server {
         /// La línea, sin el fin de línea.
-        line: &'a str,
+        line: String,
         /// Lo que dice, si es una línea conocida del protocolo.
-        event: Option<&'a Event>,
+        event: Option<Event>,
     },
-    /// La línea propia ya en la sala, como la muestra el enunciado 004
-    /// (punto 3): `Me: hola`. El texto ya viene normalizado como lo verá
-    /// la sala.
-    Own(&'a str),
+    /// Un mensaje propio ya en la sala, como lo muestra el enunciado 004
+    /// (punto 3): `Me: hola`, o `Me → bob: hola` si es privado. El texto
+    /// ya viene normalizado como lo verán los demás. Los comandos (`:u`,
+    /// `:t`...) no se muestran: lo que importa es su respuesta.
+    Own {
+        /// El destinatario de un mensaje privado; `None` si es público.
+        to: Option<String>,
+        /// El texto, con los emojis ya puestos.
+        text: String,
+    },
     /// Tras `Welcome`: quién es este cliente y dónde (el enunciado 001
     /// distingue a cada cliente por su IP, su nombre y sus puertos).
     Identity {
         /// El nombre con que se inició sesión.
-        name: &'a str,
+        name: String,
         /// La dirección local del socket TCP (IP y puerto de este cliente).
         me: SocketAddr,
         /// La dirección del servidor.
@@ -55,15 +62,16 @@ pub enum Shown<'a> {
     /// `:udp` antes de tener el token de la sesión.
     UdpNotReady,
     /// No se pudo abrir el socket UDP; el texto es el error del sistema.
-    UdpUnavailable(&'a str),
+    UdpUnavailable(String),
 }
 
-impl Shown<'_> {
+impl Shown {
     /// El texto de la línea, tal como la muestra la terminal.
     pub fn text(&self) -> String {
         match self {
-            Shown::Server { line, .. } => line.to_string(),
-            Shown::Own(text) => format!("Me: {text}"),
+            Shown::Server { line, .. } => line.clone(),
+            Shown::Own { to: None, text } => format!("Me: {text}"),
+            Shown::Own { to: Some(to), text } => format!("Me → {to}: {text}"),
             Shown::Identity { name, me, server } => {
                 format!("You are {name}, from {me}, connected to the server at {server}.")
             }
@@ -87,7 +95,7 @@ impl Shown<'_> {
 /// mientras tanto ese hilo no lee del socket.
 pub trait Screen: Send + Sync {
     /// Muestra `shown`.
-    fn show(&self, shown: &Shown<'_>);
+    fn show(&self, shown: Shown);
 }
 
 /// Una pantalla de texto: una línea por cosa, en cualquier `Write` (la
@@ -103,7 +111,7 @@ impl<W: Write + Send> Lines<W> {
 }
 
 impl<W: Write + Send> Screen for Lines<W> {
-    fn show(&self, shown: &Shown<'_>) {
+    fn show(&self, shown: Shown) {
         // Un hilo que entró en pánico escribiendo no deja mudos a los demás.
         let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         // Si la salida se cerró (una tubería sin lector) no hay a quién

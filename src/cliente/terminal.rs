@@ -65,8 +65,7 @@ fn open_udp_side(shared: &Arc<Shared>, tcp_me: SocketAddr) {
     let socket = match udp_socket_for(shared.server) {
         Ok(socket) => Arc::new(socket),
         Err(error) => {
-            let error = error.to_string();
-            return shared.screen.show(&Shown::UdpUnavailable(&error));
+            return shared.screen.show(Shown::UdpUnavailable(error.to_string()));
         }
     };
     let udp_port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -79,7 +78,7 @@ fn open_udp_side(shared: &Arc<Shared>, tcp_me: SocketAddr) {
     if spawned.is_err() {
         return;
     }
-    shared.screen.show(&Shown::UdpReady {
+    shared.screen.show(Shown::UdpReady {
         tcp_port: tcp_me.port(),
         udp_port,
     });

@@ -27,7 +27,7 @@ pub(super) fn run(
     let server = resolve(addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
     let shared = Shared::new(screen, server, Some(Arc::clone(&socket)));
-    shared.screen.show(&Shown::UdpOnly {
+    shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
     });
