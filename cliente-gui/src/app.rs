@@ -193,15 +193,10 @@ impl App {
         }
     }
 
-    /// Los conectados (un clic elige el destinatario) y la transferencia.
+    /// La transferencia (arriba, para que no se mueva cuando la lista
+    /// crece) y los conectados: un clic elige el destinatario.
     fn side(&mut self, ui: &mut egui::Ui) {
-        ui.strong("Conectados");
         let users: Vec<String> = self.model.users.iter().cloned().collect();
-        ui.selectable_value(&mut self.model.recipient, EVERYONE.to_string(), EVERYONE);
-        for user in &users {
-            ui.selectable_value(&mut self.model.recipient, user.clone(), user);
-        }
-        ui.separator();
         ui.strong("Transferencia");
         egui::ComboBox::from_label("A quién")
             .selected_text(self.model.transfer_to.clone())
@@ -225,6 +220,12 @@ impl App {
             Some(Err(error)) => ui.colored_label(Color32::LIGHT_RED, error),
             None => ui.label(""),
         };
+        ui.separator();
+        ui.strong("Conectados");
+        ui.selectable_value(&mut self.model.recipient, EVERYONE.to_string(), EVERYONE);
+        for user in &users {
+            ui.selectable_value(&mut self.model.recipient, user.clone(), user);
+        }
     }
 
     /// El selector de transporte y de destinatario, el mensaje, los emojis
