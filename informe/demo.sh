@@ -40,7 +40,7 @@ start alice
 wait_for "$work/alice.txt" "Sign in with"
 say alice ":register alice clave-alice" "What is your balance?"
 say alice "50000" "The balance of 50000 has been set"
-wait_for "$work/alice.txt" "pong"
+wait_for "$work/servidor.txt" "alice uses UDP"
 
 start bob
 wait_for "$work/bob.txt" "Sign in with"

@@ -130,9 +130,6 @@ pub struct Model {
     transfer_pending: bool,
     /// Por qué terminó la sesión, si terminó estando en la sala.
     pub ended: Option<String>,
-    /// El servidor avisó que se apaga (el aviso llega por TCP y por UDP:
-    /// se muestra una vez).
-    shutting_down: bool,
 }
 
 impl Model {
@@ -160,7 +157,6 @@ impl Model {
             transfer_result: None,
             transfer_pending: false,
             ended: None,
-            shutting_down: false,
         }
     }
 
@@ -308,7 +304,13 @@ impl Model {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }
-            Shown::UdpOnly { .. } => {}
+            Shown::NoAnswer => {
+                let text = shown.text();
+                self.push(time, Kind::Error, text);
+            }
+            // `:udp` y `:tcp` son el selector de la ventana; el modo
+            // `--udp` no existe aquí.
+            Shown::ClientHelp | Shown::UdpOnly { .. } => {}
         }
         Vec::new()
     }
@@ -318,11 +320,6 @@ impl Model {
     pub fn on_ended(&mut self, why: String) {
         self.connected = false;
         self.transfer_pending = false;
-        let why = if std::mem::take(&mut self.shutting_down) {
-            "El servidor se apagó.".to_string()
-        } else {
-            why
-        };
         match self.view {
             View::Chat => self.ended = Some(why),
             View::SignIn | View::Balance => {
@@ -341,14 +338,7 @@ impl Model {
             return self.before_room(line, event, time);
         }
         let kind = match &event {
-            // La respuesta al `:ping` con que el núcleo presenta su
-            // dirección UDP: un detalle de la red, no de la sala.
-            Some(Event::Pong) => return Vec::new(),
-            Some(Event::ShuttingDown) if self.shutting_down => return Vec::new(),
-            Some(Event::ShuttingDown) => {
-                self.shutting_down = true;
-                Kind::Error
-            }
+            Some(Event::ShuttingDown) => Kind::Error,
             Some(Event::Connected(name)) => {
                 self.add_user(name);
                 Kind::Notice
@@ -687,21 +677,6 @@ mod tests {
             model.quit().is_empty(),
             "sin sesión, Salir cierra sin enviar"
         );
-
-        let mut model = in_room();
-        server(&mut model, &wire(Event::ShuttingDown));
-        server(&mut model, &wire(Event::ShuttingDown));
-        let notices = model
-            .history
-            .iter()
-            .filter(|e| e.text == wire(Event::ShuttingDown));
-        assert_eq!(
-            notices.count(),
-            1,
-            "el aviso llega por TCP y por UDP; se ve una vez"
-        );
-        model.on_ended("Se perdió la conexión con el servidor.".into());
-        assert_eq!(model.ended.as_deref(), Some("El servidor se apagó."));
 
         let mut model = Model::new("127.0.0.1:9");
         model.name = "ana".into();

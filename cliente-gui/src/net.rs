@@ -9,7 +9,7 @@
 //! sesión, el token UDP y la cookie los maneja el núcleo.
 
 use crate::model::Request;
-use chat::cliente::{self, Screen, Shown};
+use chat::cliente::{self, Ending, Screen, Shown};
 use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -120,10 +120,21 @@ fn session(
 }
 
 /// El fin de una sesión, en palabras.
-fn describe(addr: &str, result: io::Result<bool>) -> String {
-    match result {
-        Ok(true) => "La sesión terminó: el servidor se despidió.".to_string(),
-        Ok(false) => "Se perdió la conexión con el servidor.".to_string(),
-        Err(error) => format!("No se pudo conectar con {addr}: {error}"),
+fn describe(addr: &str, result: io::Result<Ending>) -> String {
+    let ending = match result {
+        Ok(ending) => ending,
+        Err(error) => return format!("No se pudo conectar con {addr}: {error}"),
+    };
+    match ending {
+        Ending::Left => "La sesión terminó: el servidor se despidió.",
+        Ending::Lost => "Se perdió la conexión con el servidor.",
+        Ending::Unreachable => "El servidor no respondió.",
+        Ending::ShuttingDown => "El servidor se apagó.",
+        Ending::SigninDeadline => "No se inició sesión a tiempo: el servidor cerró la conexión.",
+        Ending::ServerFull => "El servidor está lleno.",
+        Ending::TooManyFailures => {
+            "Demasiadas contraseñas fallidas: el servidor cerró la conexión."
+        }
     }
+    .to_string()
 }

@@ -223,13 +223,19 @@ fn a_whole_session_against_the_real_server() {
 
     // Una transferencia que sale bien y una sin fondos.
     click(&mut ui, "A quién");
-    let options = ui.get_all_by_label("bob").count();
-    ui.get_all_by_label("bob")
-        .last()
-        .expect("bob en el menú")
-        .click();
+    // bob está dos veces: en la lista de conectados y en el menú abierto,
+    // que es el que queda justo debajo del selector.
+    let below = ui.get_by_label("A quién").rect().bottom();
+    let options: Vec<_> = ui.get_all_by_label("bob").collect();
+    assert!(options.len() >= 2, "bob está en la lista y en el menú");
+    let distance = |node: &egui_kittest::Node<'_>| (node.rect().top() - below).abs();
+    let option = options
+        .iter()
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        .expect("bob en el menú");
+    option.click();
     ui.run_steps(2);
-    assert!(options >= 2, "bob está en la lista y en el menú");
+    assert_eq!(ui.state().model.transfer_to, "bob");
     type_into(&mut ui, "Monto (dólares)", "30");
     click(&mut ui, "Transferir");
     wait_for(&mut ui, "la transferencia hecha", |app| {

@@ -1,7 +1,13 @@
 //! `cliente`: el cliente de terminal. Toda la lógica está en `chat::cliente`.
+//!
+//! Con la entrada y la salida en una terminal usa el editor de líneas
+//! (`cliente::run_interactive`); con una tubería, lee y escribe líneas sin
+//! adornos (`cliente::run`), para guiones y pruebas. Sale con el código de
+//! [`cliente::Ending::code`], que `cliente --help` lista.
 
-use chat::{cli, cliente};
-use std::io;
+use chat::cli;
+use chat::cliente::{self, Ending, Mode};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -9,16 +15,23 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return cli::exit("cliente", &error),
     };
-    let input = io::BufReader::new(io::stdin());
-    match cliente::run(&config, input, io::stdout()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("cliente: the server ended the session without an answer");
-            ExitCode::FAILURE
+    let interactive = io::stdin().is_terminal()
+        && io::stdout().is_terminal()
+        && !matches!(config.mode(), Mode::Echo(_));
+    let ending = if interactive {
+        cliente::run_interactive(&config)
+    } else {
+        cliente::run(&config, io::BufReader::new(io::stdin()), io::stdout())
+    };
+    match ending {
+        Ok(Ending::Left) => ExitCode::SUCCESS,
+        Ok(ending) => {
+            eprintln!("cliente: {}", ending.reason());
+            ExitCode::from(ending.code())
         }
         Err(error) => {
             eprintln!("cliente: cannot talk to {}: {error}", config.addr);
-            ExitCode::FAILURE
+            ExitCode::from(Ending::Unreachable.code())
         }
     }
 }

@@ -5,16 +5,35 @@
 //! conexiones: eso lo hace cada modo.
 
 use super::REPLY_WAIT;
+use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use crate::protocolo::{self, Command, Event};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
 /// está probada: con 64, el triple (lo más que el servidor responde a una
 /// dirección sin probar) deja lugar de sobra para la cookie.
 const UNPROVEN_DATAGRAM_BYTES: usize = 64;
+
+/// Cuántas veces se envía, como mucho, una línea por UDP antes de entrar a
+/// la sala si el servidor no responde nada, y cuánto se espera cada vez:
+/// un datagrama perdido no se reenvía solo, y sin respuesta el usuario
+/// quedaría esperando para siempre (issue #16).
+const UDP_TRIES: u32 = 3;
+const UDP_RETRY: Duration = Duration::from_millis(1500);
+
+/// Cuánto espera el modo TCP, antes de enviar `:q`, la respuesta a un
+/// `:ping` por UDP: el servidor atiende los datagramas en orden, así que
+/// cuando llega su `pong` ya procesó las líneas que se enviaron por UDP
+/// antes. Sin esto, el `:q` por TCP les gana y se pierden (issue #16).
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
+/// Tras cuántos `:ping` de mantenimiento sin respuesta se avisa que el
+/// servidor no contesta.
+const UNANSWERED_KEEPALIVES: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
@@ -48,6 +67,25 @@ pub(super) struct State {
     pub(super) said_goodbye: bool,
     /// La conexión terminó.
     pub(super) closed: bool,
+    /// Por qué va a terminar, según el último aviso del servidor.
+    pub(super) ending: Option<Ending>,
+    /// `:ping` que envió el propio cliente (mantenimiento, vaciado) cuyo
+    /// `pong` no se muestra.
+    pub(super) auto_pings: u32,
+    /// `pong` recibidos.
+    pub(super) pongs: u64,
+    /// En modo TCP: alguna línea salió por UDP desde el último vaciado.
+    pub(super) sent_by_udp: bool,
+    /// Llegó algún datagrama del servidor a este socket UDP.
+    pub(super) heard_udp: bool,
+    /// El sistema dijo que nadie escucha en el puerto UDP del servidor
+    /// (un ICMP "puerto inalcanzable").
+    pub(super) udp_refused: bool,
+    /// Cuándo salió el último datagrama: el mantenimiento solo hace falta
+    /// tras un rato de silencio.
+    pub(super) last_udp_send: Instant,
+    /// Ya se avisó que el servidor no responde al mantenimiento.
+    pub(super) warned_silence: bool,
 }
 
 /// Lo que comparten el hilo que envía y los que reciben.
@@ -56,14 +94,23 @@ pub(super) struct Shared {
     pub(super) changed: Condvar,
     pub(super) screen: Arc<dyn Screen>,
     pub(super) server: SocketAddr,
+    /// El modo TCP (con `:udp`/`:tcp`); si no, el modo `--udp`.
+    pub(super) tcp_mode: bool,
+    /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`
+    /// para que el servidor no cierre la sesión por inactividad.
+    pub(super) keepalive: Duration,
 }
 
 impl Shared {
+    /// El estado de una sesión nueva. `udp`: el socket del modo `--udp`
+    /// (`None` es el modo TCP, que lo abre al recibir el token).
     pub(super) fn new(
         screen: Arc<dyn Screen>,
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
+        keepalive: Duration,
     ) -> Arc<Shared> {
+        let tcp_mode = udp.is_none();
         Arc::new(Shared {
             state: Mutex::new(State {
                 stage: Stage::Outside,
@@ -77,10 +124,20 @@ impl Shared {
                 input_done: false,
                 said_goodbye: false,
                 closed: false,
+                ending: None,
+                auto_pings: 0,
+                pongs: 0,
+                sent_by_udp: false,
+                heard_udp: false,
+                udp_refused: false,
+                last_udp_send: Instant::now(),
+                warned_silence: false,
             }),
             changed: Condvar::new(),
             screen,
             server,
+            tcp_mode,
+            keepalive,
         })
     }
 
@@ -94,20 +151,35 @@ impl Shared {
     /// evento reconocido, si lo hay.
     pub(super) fn receive(&self, line: &str, me: SocketAddr) -> Option<Event> {
         let event = Event::parse(line);
-        // El token es un secreto: quien lo ve (un proyector en el aula)
-        // puede usar la sesión y transferir el dinero. El cliente lo guarda
-        // para `:udp` y `--udp`, y no lo muestra (issue #13).
-        if !matches!(event, Some(Event::Token(_) | Event::UdpToken(_))) {
+        let (hidden, identity) = self.update(&event);
+        if !hidden {
             self.screen.show(Shown::Server {
                 line: line.to_string(),
                 event: event.clone(),
             });
         }
+        if let Some(name) = identity {
+            self.screen.show(Shown::Identity {
+                name,
+                me,
+                server: self.server,
+            });
+        }
+        if event == Some(Event::Help) && self.tcp_mode {
+            self.screen.show(Shown::ClientHelp);
+        }
+        event
+    }
+
+    /// El estado tras `event`. Devuelve si la línea no se muestra y, tras
+    /// `Welcome`, el nombre de la sesión. No muestra nada: la pantalla se
+    /// llama sin el candado tomado, para no frenar a los otros hilos.
+    fn update(&self, event: &Option<Event>) -> (bool, Option<String>) {
         let mut state = self.lock();
         // Una respuesta termina en su última línea: `Welcome` y el token
         // siempre van seguidos de otra, y un error mientras se espera el
         // saldo, de la pregunta repetida.
-        let last_of_reply = match &event {
+        let last_of_reply = match event {
             Some(Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => false,
             Some(Event::Error(_)) => state.stage != Stage::AwaitingBalance,
             _ => true,
@@ -115,26 +187,49 @@ impl Shared {
         if last_of_reply {
             state.replies += 1;
         }
-        match &event {
-            Some(Event::Welcome) => {
-                let name = state.name.clone().unwrap_or_default();
-                self.screen.show(Shown::Identity {
-                    name,
-                    me,
-                    server: self.server,
-                });
-            }
+        // El token es un secreto: quien lo ve (un proyector en el aula)
+        // puede usar la sesión y transferir el dinero. El cliente lo guarda
+        // para `:udp` y `--udp`, y no lo muestra (issue #13). El `pong` de
+        // un `:ping` del propio cliente tampoco: no lo pidió el usuario.
+        let mut hidden = matches!(event, Some(Event::Token(_) | Event::UdpToken(_)));
+        let mut identity = None;
+        match event {
+            Some(Event::Welcome) => identity = Some(state.name.clone().unwrap_or_default()),
             Some(Event::Token(token) | Event::UdpToken(token)) => {
                 state.token = Some(token.clone());
+            }
+            Some(Event::Pong) => {
+                state.pongs += 1;
+                state.warned_silence = false;
+                hidden = state.auto_pings > 0;
+                state.auto_pings = state.auto_pings.saturating_sub(1);
             }
             Some(Event::AskBalance) => state.stage = Stage::AwaitingBalance,
             Some(Event::BalanceSet(_) | Event::Funds(_)) => state.stage = Stage::Joined,
             Some(Event::Goodbye) => state.said_goodbye = true,
-            _ => {}
+            Some(event) => {
+                if let Some(ending) = ending_after(event) {
+                    // El apagado se avisa por TCP y también a la dirección
+                    // UDP de la sesión: se muestra una vez.
+                    hidden = state.ending == Some(ending);
+                    state.ending = Some(ending);
+                }
+            }
+            None => {}
         }
         drop(state);
         self.changed.notify_all();
-        event
+        (hidden, identity)
+    }
+
+    /// Cómo terminó la sesión, una vez cerrada.
+    pub(super) fn ending(&self) -> Ending {
+        let state = self.lock();
+        if state.said_goodbye {
+            Ending::Left
+        } else {
+            state.ending.unwrap_or(Ending::Lost)
+        }
     }
 
     /// Envía `line` por UDP (con el token delante, si hay). Mientras la
@@ -154,6 +249,7 @@ impl Shared {
         };
         {
             let mut state = self.lock();
+            state.last_udp_send = Instant::now();
             if !state.udp_proven {
                 let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
                 datagram.push_str(&" ".repeat(pad));
@@ -188,6 +284,108 @@ impl Shared {
         let _ = self
             .changed
             .wait_timeout_while(state, REPLY_WAIT, |s| s.replies == before && !s.closed);
+    }
+
+    /// Como [`Shared::wait_for_reply`], para una línea enviada por UDP
+    /// antes de entrar a la sala: si el servidor no dice nada, la repite
+    /// ([`UDP_TRIES`] veces en total). Si nunca respondió nada, o el sistema
+    /// avisó que nadie escucha en ese puerto, cierra la sesión como
+    /// [`Ending::Unreachable`] y devuelve `false`.
+    fn wait_for_udp_reply(&self, before: u64, udp: &UdpSocket) -> bool {
+        for attempt in 1..=UDP_TRIES {
+            let state = self.lock();
+            let (mut state, _) = self
+                .changed
+                .wait_timeout_while(state, UDP_RETRY, |s| {
+                    s.replies == before && !s.closed && !s.udp_refused
+                })
+                .unwrap_or_else(PoisonError::into_inner);
+            if state.replies != before || state.closed {
+                return true;
+            }
+            if state.heard_udp {
+                // Respondió algo (la cookie): la respuesta viene en camino.
+                drop(state);
+                self.wait_for_reply(before);
+                return true;
+            }
+            if state.udp_refused || attempt == UDP_TRIES {
+                state.ending = Some(Ending::Unreachable);
+                state.closed = true;
+                drop(state);
+                self.changed.notify_all();
+                return false;
+            }
+            // Nada llegó al servidor, o nada volvió: se repite lo que no
+            // tuvo respuesta, tal cual.
+            let pending = state.unproven.clone();
+            drop(state);
+            for datagram in pending {
+                let _ = udp.send(format!("{datagram}\n").as_bytes());
+            }
+        }
+        false
+    }
+
+    /// Modo TCP: antes de `:q`, si alguna línea salió por UDP, un `:ping`
+    /// por UDP y la espera de su `pong` (como mucho [`DRAIN_WAIT`]), para
+    /// que esas líneas lleguen antes que la salida.
+    fn drain_udp(&self) {
+        let (udp, token, before) = {
+            let mut state = self.lock();
+            let (Some(udp), Some(token)) = (state.udp.clone(), state.token.clone()) else {
+                return;
+            };
+            if !std::mem::take(&mut state.sent_by_udp) {
+                return;
+            }
+            state.auto_pings += 1;
+            (udp, token, state.pongs)
+        };
+        if self.send_datagram(&udp, Some(&token), ":ping").is_err() {
+            return;
+        }
+        let state = self.lock();
+        let _ = self
+            .changed
+            .wait_timeout_while(state, DRAIN_WAIT, |s| s.pongs == before && !s.closed);
+    }
+
+    /// Modo `--udp`, llamado cada tanto por el receptor: tras
+    /// [`Shared::keepalive`] sin enviar nada, un `:ping` para que el
+    /// servidor no dé la sesión por abandonada (`--udp-idle-secs`). Si los
+    /// últimos quedaron sin respuesta, lo avisa una vez.
+    pub(super) fn keep_alive(&self, udp: &UdpSocket) {
+        let (token, warn) = {
+            let mut state = self.lock();
+            let idle = state.last_udp_send.elapsed() >= self.keepalive;
+            let Some(token) = state.token.clone().filter(|_| idle) else {
+                return;
+            };
+            if state.stage != Stage::Joined || state.closed || state.input_done {
+                return;
+            }
+            let warn = state.auto_pings >= UNANSWERED_KEEPALIVES && !state.warned_silence;
+            state.warned_silence |= warn;
+            state.auto_pings += 1;
+            (token, warn)
+        };
+        if warn {
+            self.screen.show(Shown::NoAnswer);
+        }
+        let _ = self.send_datagram(udp, Some(&token), ":ping");
+    }
+}
+
+/// El final que anuncia un aviso del servidor, si anuncia uno: el servidor
+/// lo envía justo antes de cerrar.
+fn ending_after(event: &Event) -> Option<Ending> {
+    match event {
+        Event::ShuttingDown => Some(Ending::ShuttingDown),
+        Event::SigninTimeout(_) => Some(Ending::SigninDeadline),
+        Event::ServerFull | Event::TooManyFromAddress => Some(Ending::ServerFull),
+        Event::TooManyFailures => Some(Ending::TooManyFailures),
+        _ => None,
     }
 }
 
@@ -246,13 +444,17 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         // `:q` cierra la sesión TCP por TCP aunque las líneas viajen por UDP.
         let by_udp = matches!(wire, Wire::Udp) || (state.lines_by_udp && !quitting);
         let udp = state.udp.clone().filter(|_| by_udp);
+        state.sent_by_udp |= udp.is_some() && matches!(wire, Wire::Tcp(_));
         (state.stage, state.replies, state.token.clone(), udp)
     };
+    if quitting && matches!(wire, Wire::Tcp(_)) {
+        shared.drain_udp();
+    }
     if stage == Stage::Joined {
         echo_own_line(shared.screen.as_ref(), &parsed);
     }
-    let sent = match (wire, udp) {
-        (_, Some(udp)) => shared.send_datagram(&udp, token.as_deref(), line),
+    let sent = match (&mut *wire, &udp) {
+        (_, Some(udp)) => shared.send_datagram(udp, token.as_deref(), line),
         (Wire::Tcp(stream), None) => stream.write_all(format!("{line}\n").as_bytes()),
         (Wire::Udp, None) => Ok(()),
     };
@@ -265,7 +467,11 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
     // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
     // espera para que la siguiente se interprete en la etapa correcta.
     if stage != Stage::Joined && !line.trim().is_empty() {
-        shared.wait_for_reply(before);
+        match (&*wire, &udp) {
+            (Wire::Udp, Some(udp)) if !shared.wait_for_udp_reply(before, udp) => return Next::Done,
+            (Wire::Udp, _) => {}
+            (Wire::Tcp(_), _) => shared.wait_for_reply(before),
+        }
     }
     Next::Line
 }
@@ -280,6 +486,7 @@ fn end_of_input(wire: Wire, shared: &Shared) {
     shared.changed.notify_all();
     match (wire, udp, token) {
         (Wire::Tcp(mut stream), _, _) => {
+            shared.drain_udp();
             // Cerrar el sentido de escritura avisa al servidor aun si ya no lee.
             let _ = stream.write_all(b":q\n");
             let _ = stream.shutdown(Shutdown::Write);

@@ -24,10 +24,14 @@
 
 mod core;
 mod eco;
+mod editor;
+mod ending;
 mod screen;
 mod terminal;
 mod udp;
 
+pub use editor::run as run_interactive;
+pub use ending::Ending;
 pub use screen::{Lines, Screen, Shown};
 
 use crate::protocolo;
@@ -53,7 +57,7 @@ pub enum Mode {
 }
 
 /// La configuración del cliente, tal como la lee `cliente --help`.
-#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "cliente",
     about = "Cliente de terminal del chat. Lee líneas de la entrada estándar (teclado o\n\
@@ -61,8 +65,17 @@ pub enum Mode {
              (Ctrl-D) equivale a :q.",
     override_usage = "cliente [opciones]",
     help_template = "{about}\n\nUso: {usage}\n\nOpciones:\n{options}\n{after-help}",
-    after_help = "Dentro del chat: :register <nombre> <clave>, :login <nombre> <clave>, :help.\n\
-                  En modo TCP, :udp y :tcp eligen por dónde viajan las líneas siguientes.",
+    after_help = concat!(
+        "Dentro del chat: :register <nombre> <clave>, :login <nombre> <clave>, :help.\n",
+        "En modo TCP, :udp y :tcp eligen por dónde viajan las líneas siguientes.\n",
+        "Con la entrada en una terminal, :register <nombre> o :login <nombre> sin clave\n",
+        "la piden sin mostrarla.\n\n",
+        "Códigos de salida: 0 saliste (:q o fin de la entrada); 1 se perdió la conexión\n",
+        "(también una cola de salida llena); 2 opciones inválidas; 3 no hay servidor\n",
+        "(TCP rechazado o UDP sin respuesta); 4 el servidor se apagó; 5 no iniciaste\n",
+        "sesión a tiempo; 6 servidor lleno o demasiadas conexiones desde tu dirección;\n",
+        "7 demasiadas contraseñas fallidas."
+    ),
     disable_help_flag = true,
     max_term_width = 100
 )]
@@ -79,6 +92,11 @@ pub struct Config {
     #[arg(long, value_name = "MENSAJE")]
     pub echo: Option<String>,
 
+    /// Con --udp: segundos sin enviar nada tras los que se envía :ping,
+    /// para que el servidor no cierre la sesión (su --udp-idle-secs es 300)
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = positive_seconds)]
+    pub udp_keepalive_secs: f64,
+
     /// Muestra esta ayuda
     #[arg(short, long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -89,6 +107,11 @@ impl Config {
     /// (también `--help`, que sale con código 0).
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("cliente".to_string()).chain(args))
+    }
+
+    /// Cada cuánto, en silencio, el modo `--udp` envía `:ping`.
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs_f64(self.udp_keepalive_secs)
     }
 
     /// El modo que eligen `--udp` y `--echo`.
@@ -106,14 +129,15 @@ impl Config {
 ///
 /// `input` son las líneas del usuario, separadas por `\n` (un `\r` final
 /// se quita; bytes que no son UTF-8 se reemplazan); `output` recibe una
-/// línea por cosa mostrada ([`Shown::text`]). Devuelve `Ok(true)` si el
-/// servidor se despidió (o, con `--echo`, si respondió), `Ok(false)` si
-/// no. Error: no se pudo conectar.
+/// línea por cosa mostrada ([`Shown::text`]). Devuelve cómo terminó la
+/// sesión ([`Ending::Left`] si el servidor se despidió o, con `--echo`, si
+/// respondió). Error: no se pudo conectar (TCP rechazado, dirección que no
+/// existe).
 pub fn run(
     config: &Config,
     input: impl BufRead + Send + 'static,
     output: impl Write + Send + 'static,
-) -> io::Result<bool> {
+) -> io::Result<Ending> {
     run_on(config, lines_of(input), Arc::new(Lines::new(output)))
 }
 
@@ -127,10 +151,10 @@ pub fn run_on(
     config: &Config,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
-) -> io::Result<bool> {
+) -> io::Result<Ending> {
     match config.mode() {
         Mode::Tcp => terminal::run(&config.addr, input, screen),
-        Mode::Udp => udp::run(&config.addr, input, screen),
+        Mode::Udp => udp::run(&config.addr, input, screen, config.keepalive()),
         Mode::Echo(message) => eco::run(&config.addr, &message, screen.as_ref()),
     }
 }
@@ -141,6 +165,14 @@ fn lines_of(input: impl BufRead) -> impl Iterator<Item = String> {
         let text = String::from_utf8_lossy(&raw);
         text.trim_end_matches('\r').to_string()
     })
+}
+
+/// `--udp-keepalive-secs`: un número de segundos mayor que 0.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
+        _ => Err(format!("{text} no es un número de segundos mayor que 0")),
+    }
 }
 
 pub(crate) fn resolve(addr: &str) -> io::Result<SocketAddr> {
@@ -188,5 +220,25 @@ mod tests {
         assert!(parse(&["--addr"]).is_err());
         assert!(parse(&["--echo"]).is_err());
         assert!(parse(&["x"]).is_err());
+        assert!(parse(&["--udp-keepalive-secs", "0"]).is_err());
+        let config = parse(&["--udp", "--udp-keepalive-secs", "0.5"]).expect("válido");
+        assert_eq!(config.keepalive(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn every_ending_has_its_own_exit_code_and_the_help_lists_it() {
+        let help = Config::from_args(["--help".to_string()])
+            .expect_err("--help")
+            .to_string();
+        let mut codes: Vec<u8> = ending::ALL.iter().map(|e| e.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ending::ALL.len(), "códigos repetidos");
+        for code in codes {
+            assert!(
+                help.contains(&format!(" {code} ")),
+                "falta {code} en:\n{help}"
+            );
+        }
     }
 }

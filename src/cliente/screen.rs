@@ -63,6 +63,12 @@ pub enum Shown {
     UdpNotReady,
     /// No se pudo abrir el socket UDP; el texto es el error del sistema.
     UdpUnavailable(String),
+    /// Tras la ayuda del servidor: los comandos del propio cliente (modo
+    /// TCP), que no viajan al servidor.
+    ClientHelp,
+    /// El servidor no respondió los últimos `:ping` de mantenimiento (modo
+    /// `--udp`): puede haberse ido, o los datagramas se perdieron.
+    NoAnswer,
 }
 
 impl Shown {
@@ -85,6 +91,10 @@ impl Shown {
             Shown::Travel(false) => "Your lines now travel by TCP.".to_string(),
             Shown::UdpNotReady => "UDP is not ready yet: sign in first.".to_string(),
             Shown::UdpUnavailable(error) => format!("UDP is not available: {error}"),
+            Shown::ClientHelp => {
+                "Client commands: :udp (your next lines travel by UDP), :tcp (they travel by TCP).".to_string()
+            }
+            Shown::NoAnswer => "The server has not answered the last keepalives: it may be gone, or the datagrams were lost.".to_string(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `:udp` y `:tcp` eligen por dónde viajan las líneas siguientes.
 
 use super::core::{Shared, Wire, send_lines};
+use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::udp_socket_for;
 use crate::protocolo::Event;
@@ -10,17 +11,19 @@ use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 pub(super) fn run(
     addr: &str,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
-) -> io::Result<bool> {
+) -> io::Result<Ending> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
-    let shared = Shared::new(screen, server, None);
+    // Por TCP no hace falta mantenimiento: la conexión basta.
+    let shared = Shared::new(screen, server, None, Duration::MAX);
     {
         let (stream, shared) = (stream.try_clone()?, Arc::clone(&shared));
         // El emisor puede quedar bloqueado leyendo el teclado: no se espera.
@@ -45,11 +48,14 @@ pub(super) fn run(
             // dice al servidor la dirección UDP de este cliente.
             Some(Event::BalanceSet(_) | Event::Funds(_)) if !pinged => {
                 pinged = true;
-                let (udp, token) = {
-                    let state = shared.lock();
-                    (state.udp.clone(), state.token.clone())
+                let presented = {
+                    let mut state = shared.lock();
+                    let both = state.udp.clone().zip(state.token.clone());
+                    // Su `pong` no se muestra: no lo pidió el usuario.
+                    state.auto_pings += u32::from(both.is_some());
+                    both
                 };
-                if let (Some(udp), Some(token)) = (udp, token) {
+                if let Some((udp, token)) = presented {
                     let _ = shared.send_datagram(&udp, Some(&token), ":ping");
                 }
             }
@@ -57,7 +63,7 @@ pub(super) fn run(
         }
     }
     shared.close();
-    Ok(shared.lock().said_goodbye)
+    Ok(shared.ending())
 }
 
 /// Con el token de una sesión TCP, abre el socket UDP y lanza su receptor.

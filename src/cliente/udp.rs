@@ -3,6 +3,7 @@
 //! receptor de datagramas también lo usa el modo TCP para su lado UDP.
 
 use super::core::{Shared, Wire, send_lines};
+use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::{resolve, udp_socket_for};
 use crate::protocolo::{Event, Problem};
@@ -23,10 +24,11 @@ pub(super) fn run(
     addr: &str,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
-) -> io::Result<bool> {
+    keepalive: Duration,
+) -> io::Result<Ending> {
     let server = resolve(addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
-    let shared = Shared::new(screen, server, Some(Arc::clone(&socket)));
+    let shared = Shared::new(screen, server, Some(Arc::clone(&socket)), keepalive);
     shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
@@ -39,7 +41,7 @@ pub(super) fn run(
     }
     receive_datagrams(&shared, &socket, true);
     shared.close();
-    Ok(shared.lock().said_goodbye)
+    Ok(shared.ending())
 }
 
 /// Recibe datagramas hasta que la sesión termina. `stop_on_goodbye`: el
@@ -53,6 +55,9 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
     let mut buffer = vec![0u8; 65_536];
     let mut goodbye_deadline: Option<Instant> = None;
     while !finished(shared, stop_on_goodbye, &mut goodbye_deadline) {
+        if stop_on_goodbye {
+            shared.keep_alive(socket);
+        }
         match socket.recv(&mut buffer) {
             Ok(n) => {
                 let text = String::from_utf8_lossy(&buffer[..n]);
@@ -65,8 +70,12 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) => {}
-            // Un ICMP "puerto inalcanzable": el servidor no está (aún).
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            // Un ICMP "puerto inalcanzable": nadie escucha en ese puerto.
+            // El que envía decide si se rinde (ver `wait_for_udp_reply`).
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                shared.lock().udp_refused = true;
+                shared.changed.notify_all();
+            }
             Err(_) => return,
         }
     }
@@ -96,6 +105,7 @@ fn receive_line(
     tcp_mode_off: bool,
 ) {
     let event = Event::parse(line);
+    shared.lock().heard_udp = true;
     if let Some(Event::Cookie(cookie)) = &event {
         return shared.resend_with_cookie(socket, cookie);
     }
