@@ -72,7 +72,10 @@ pub(super) struct State {
     /// `:ping` que envió el propio cliente (mantenimiento, vaciado) cuyo
     /// `pong` no se muestra.
     pub(super) auto_pings: u32,
-    /// `pong` recibidos.
+    /// `:ping` enviados (por cualquier transporte) y `pong` recibidos: el
+    /// servidor responde cada uno en orden, así que con `pongs == pings`
+    /// ya atendió todo lo enviado antes del último `:ping`.
+    pub(super) pings: u64,
     pub(super) pongs: u64,
     /// En modo TCP: alguna línea salió por UDP desde el último vaciado.
     pub(super) sent_by_udp: bool,
@@ -126,6 +129,7 @@ impl Shared {
                 closed: false,
                 ending: None,
                 auto_pings: 0,
+                pings: 0,
                 pongs: 0,
                 sent_by_udp: false,
                 heard_udp: false,
@@ -149,9 +153,13 @@ impl Shared {
 
     /// Muestra una línea del servidor y actualiza el estado. Devuelve el
     /// evento reconocido, si lo hay.
+    ///
+    /// Primero se muestra y después se cambia el estado: el cambio es lo que
+    /// despierta al hilo que envía (la respuesta llegó), y lo que ese hilo
+    /// muestre después (`Me: hola`) debe quedar debajo de la respuesta.
     pub(super) fn receive(&self, line: &str, me: SocketAddr) -> Option<Event> {
         let event = Event::parse(line);
-        let (hidden, identity) = self.update(&event);
+        let (hidden, identity) = self.before_showing(&event);
         if !hidden {
             self.screen.show(Shown::Server {
                 line: line.to_string(),
@@ -168,13 +176,40 @@ impl Shared {
         if event == Some(Event::Help) && self.tcp_mode {
             self.screen.show(Shown::ClientHelp);
         }
+        self.update(&event);
         event
     }
 
-    /// El estado tras `event`. Devuelve si la línea no se muestra y, tras
-    /// `Welcome`, el nombre de la sesión. No muestra nada: la pantalla se
-    /// llama sin el candado tomado, para no frenar a los otros hilos.
-    fn update(&self, event: &Option<Event>) -> (bool, Option<String>) {
+    /// Qué no se muestra de `event` y, tras `Welcome`, el nombre de la
+    /// sesión. La pantalla se llama después, sin el candado tomado, para no
+    /// frenar a los otros hilos.
+    fn before_showing(&self, event: &Option<Event>) -> (bool, Option<String>) {
+        let mut state = self.lock();
+        // El token es un secreto: quien lo ve (un proyector en el aula)
+        // puede usar la sesión y transferir el dinero. El cliente lo guarda
+        // para `:udp` y `--udp`, y no lo muestra (issue #13). El `pong` de
+        // un `:ping` del propio cliente tampoco: no lo pidió el usuario.
+        let hidden = match event {
+            Some(Event::Token(_) | Event::UdpToken(_)) => true,
+            Some(Event::Pong) => {
+                let own = state.auto_pings > 0;
+                state.auto_pings = state.auto_pings.saturating_sub(1);
+                own
+            }
+            // El apagado se avisa por TCP y también a la dirección UDP de
+            // la sesión: se muestra una vez.
+            Some(event) => ending_after(event).is_some() && state.ending == ending_after(event),
+            None => false,
+        };
+        let identity = match event {
+            Some(Event::Welcome) => Some(state.name.clone().unwrap_or_default()),
+            _ => None,
+        };
+        (hidden, identity)
+    }
+
+    /// El estado tras `event`, ya mostrado; despierta a quien lo espera.
+    fn update(&self, event: &Option<Event>) {
         let mut state = self.lock();
         // Una respuesta termina en su última línea: `Welcome` y el token
         // siempre van seguidos de otra, y un error mientras se espera el
@@ -187,31 +222,19 @@ impl Shared {
         if last_of_reply {
             state.replies += 1;
         }
-        // El token es un secreto: quien lo ve (un proyector en el aula)
-        // puede usar la sesión y transferir el dinero. El cliente lo guarda
-        // para `:udp` y `--udp`, y no lo muestra (issue #13). El `pong` de
-        // un `:ping` del propio cliente tampoco: no lo pidió el usuario.
-        let mut hidden = matches!(event, Some(Event::Token(_) | Event::UdpToken(_)));
-        let mut identity = None;
         match event {
-            Some(Event::Welcome) => identity = Some(state.name.clone().unwrap_or_default()),
             Some(Event::Token(token) | Event::UdpToken(token)) => {
                 state.token = Some(token.clone());
             }
             Some(Event::Pong) => {
                 state.pongs += 1;
                 state.warned_silence = false;
-                hidden = state.auto_pings > 0;
-                state.auto_pings = state.auto_pings.saturating_sub(1);
             }
             Some(Event::AskBalance) => state.stage = Stage::AwaitingBalance,
             Some(Event::BalanceSet(_) | Event::Funds(_)) => state.stage = Stage::Joined,
             Some(Event::Goodbye) => state.said_goodbye = true,
             Some(event) => {
                 if let Some(ending) = ending_after(event) {
-                    // El apagado se avisa por TCP y también a la dirección
-                    // UDP de la sesión: se muestra una vez.
-                    hidden = state.ending == Some(ending);
                     state.ending = Some(ending);
                 }
             }
@@ -219,7 +242,6 @@ impl Shared {
         }
         drop(state);
         self.changed.notify_all();
-        (hidden, identity)
     }
 
     /// Cómo terminó la sesión, una vez cerrada.
@@ -250,6 +272,7 @@ impl Shared {
         {
             let mut state = self.lock();
             state.last_udp_send = Instant::now();
+            state.pings += u64::from(line.trim() == ":ping");
             if !state.udp_proven {
                 let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
                 datagram.push_str(&" ".repeat(pad));
@@ -331,7 +354,7 @@ impl Shared {
     /// por UDP y la espera de su `pong` (como mucho [`DRAIN_WAIT`]), para
     /// que esas líneas lleguen antes que la salida.
     fn drain_udp(&self) {
-        let (udp, token, before) = {
+        let (udp, token) = {
             let mut state = self.lock();
             let (Some(udp), Some(token)) = (state.udp.clone(), state.token.clone()) else {
                 return;
@@ -340,15 +363,18 @@ impl Shared {
                 return;
             }
             state.auto_pings += 1;
-            (udp, token, state.pongs)
+            (udp, token)
         };
         if self.send_datagram(&udp, Some(&token), ":ping").is_err() {
             return;
         }
+        // Se espera el `pong` de este `:ping` y de todos los anteriores (el
+        // que presenta la dirección UDP puede llegar después, tras la
+        // cookie): contar solo uno nuevo terminaría antes de tiempo.
         let state = self.lock();
         let _ = self
             .changed
-            .wait_timeout_while(state, DRAIN_WAIT, |s| s.pongs == before && !s.closed);
+            .wait_timeout_while(state, DRAIN_WAIT, |s| s.pongs < s.pings && !s.closed);
     }
 
     /// Modo `--udp`, llamado cada tanto por el receptor: tras
@@ -455,7 +481,12 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
     }
     let sent = match (&mut *wire, &udp) {
         (_, Some(udp)) => shared.send_datagram(udp, token.as_deref(), line),
-        (Wire::Tcp(stream), None) => stream.write_all(format!("{line}\n").as_bytes()),
+        (Wire::Tcp(stream), None) => {
+            if parsed == Ok(Some(Command::Ping)) {
+                shared.lock().pings += 1;
+            }
+            stream.write_all(format!("{line}\n").as_bytes())
+        }
         (Wire::Udp, None) => Ok(()),
     };
     if sent.is_err() {

@@ -60,9 +60,11 @@ pub enum Mode {
 #[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "cliente",
-    about = "Cliente de terminal del chat. Lee líneas de la entrada estándar (teclado o\n\
-             tubería) y las envía; muestra lo que llega del servidor. El fin de la entrada\n\
-             (Ctrl-D) equivale a :q.",
+    about = "Cliente de terminal del chat. Lee líneas de la entrada estándar y las envía;\n\
+             muestra lo que llega del servidor. En una terminal, con un editor de líneas\n\
+             (flechas, historial) y lo que llega impreso encima de lo que se escribe; en una\n\
+             tubería, línea por línea, para guiones. El fin de la entrada (Ctrl-D) o Ctrl-C\n\
+             equivalen a :q.",
     override_usage = "cliente [opciones]",
     help_template = "{about}\n\nUso: {usage}\n\nOpciones:\n{options}\n{after-help}",
     after_help = concat!(
@@ -235,8 +237,9 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), ending::ALL.len(), "códigos repetidos");
         for code in codes {
+            let listed = [format!(" {code} "), format!("\n{code} ")];
             assert!(
-                help.contains(&format!(" {code} ")),
+                listed.iter().any(|text| help.contains(text)),
                 "falta {code} en:\n{help}"
             );
         }

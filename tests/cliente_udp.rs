@@ -1,0 +1,156 @@
+//! El cliente y UDP (issue #16): el modo `--udp` mantiene viva la sesión
+//! de quien solo lee, se rinde con un error claro si nadie responde, y en
+//! modo TCP lo enviado por UDP llega antes que el `:q` que va por TCP.
+
+mod common;
+
+use common::{PATIENCE, Server};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `cliente` con la entrada abierta y cada línea de su salida en un canal.
+struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cliente");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Running {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("entrada abierta");
+        stdin.write_all(text.as_bytes()).expect("escribir");
+        stdin.flush().expect("escribir");
+    }
+
+    /// Espera una línea de la salida igual a `line`.
+    fn expect(&self, line: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(got) if got == line => return,
+                Ok(got) => seen.push(got),
+                Err(_) => break,
+            }
+        }
+        panic!("el cliente no mostró {line:?}; mostró {seen:?}");
+    }
+}
+
+#[test]
+fn the_keepalive_keeps_a_reading_udp_user_signed_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--udp-idle-secs", "2"]);
+    let addr = server.addr.to_string();
+    let mut bob = server.join("bob", 10);
+    let mut ana = Running::start(&["--udp", "--addr", &addr, "--udp-keepalive-secs", "0.5"]);
+    ana.send(":register ana clave\n5\n");
+    bob.expect("[SERVER] Client: ana connected!");
+    // eva no envía mantenimiento en este rato: es el testigo de que la
+    // inactividad sí cierra sesiones.
+    let mut eva = Running::start(&["--udp", "--addr", &addr, "--udp-keepalive-secs", "1000"]);
+    eva.send(":register eva clave\n5\n");
+    bob.expect("[SERVER] Client: eva connected!");
+    bob.expect("[SERVER] Client: eva disconnected!");
+    // eva ya pasó más de 2 s callada; ana lleva lo mismo solo leyendo.
+    bob.send("¿siguen ahí?");
+    ana.expect("bob: ¿siguen ahí?");
+    assert!(
+        !server
+            .console_so_far()
+            .iter()
+            .any(|l| l.contains("ana disconnected")),
+        "ana fue dada por inactiva"
+    );
+    drop(ana.stdin.take());
+    bob.expect("[SERVER] Client: ana disconnected!");
+    let status = ana.child.wait().expect("esperar");
+    assert!(status.success(), "{status:?}");
+    drop(eva.stdin.take());
+    let _ = eva.child.wait();
+}
+
+#[test]
+fn the_udp_client_gives_up_when_no_server_answers() {
+    // Un puerto con un socket que nunca responde, y uno sin nadie.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("puerto libre");
+    for addr in [silent.local_addr().expect("addr"), closed] {
+        let started = Instant::now();
+        let mut cliente = Running::start(&["--udp", "--addr", &addr.to_string()]);
+        // La entrada queda abierta: es el cliente el que debe rendirse.
+        cliente.send(":login ana clave\n");
+        let output = cliente.child.wait_with_output().expect("esperar");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{addr}: {stderr}");
+        assert!(stderr.contains("The server did not answer."), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "tardó {:?}",
+            started.elapsed()
+        );
+    }
+    drop(silent);
+}
+
+#[test]
+fn lines_sent_by_udp_arrive_before_the_tcp_goodbye() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 10);
+    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", &server.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(b":register ana clave\n10\n:udp\nuno\ndos\ntres\n:funds\n")?;
+            drop(stdin);
+            child.wait_with_output()
+        })
+        .expect("cliente");
+    bob.expect("[SERVER] Client: ana connected!");
+    for line in ["ana: uno", "ana: dos", "ana: tres"] {
+        bob.expect(line);
+    }
+    bob.expect("[SERVER] Client: ana disconnected!");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let funds = stdout.find("You have 10 dollars.");
+    let goodbye = stdout.find("You have been disconnected");
+    assert!(
+        matches!((funds, goodbye), (Some(f), Some(g)) if f < g),
+        "la respuesta de :funds por UDP llega antes de la despedida:\n{stdout}"
+    );
+}

@@ -1,0 +1,270 @@
+//! El cliente de terminal con una terminal de verdad (issue #16): cada
+//! prueba corre `cliente` en una pseudoterminal (`rexpect`), le escribe
+//! como una persona (teclas, flechas, Ctrl-D) y lee lo que la terminal
+//! muestra. Los otros usuarios son sockets de la prueba.
+//!
+//! La salida de la terminal trae las secuencias de escape con que el editor
+//! redibuja la línea; se quitan (`strip_ansi_escape_codes`) antes de buscar.
+
+mod common;
+
+use common::Server;
+use rexpect::process::WaitStatus;
+use rexpect::session::{Options, PtySession, spawn_with_options};
+use std::process::Command;
+
+/// Plazo de cada espera de la terminal, en milisegundos.
+const PATIENCE_MS: u64 = 20_000;
+
+/// `cliente` en una terminal, con todo lo que mostró hasta ahora.
+struct Terminal {
+    session: PtySession,
+    seen: String,
+}
+
+impl Terminal {
+    fn start(server: &Server) -> Terminal {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cliente"));
+        command
+            .args(["--addr", &server.addr.to_string()])
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR");
+        let options = Options::default()
+            .timeout_ms(Some(PATIENCE_MS))
+            .strip_ansi_escape_codes(true);
+        let session = spawn_with_options(command, options).expect("cliente en una terminal");
+        Terminal {
+            session,
+            seen: String::new(),
+        }
+    }
+
+    /// Espera a que la terminal muestre `text`.
+    fn expect(&mut self, text: &str) {
+        // `rexpect` da cada byte como un `char`: el texto buscado se pasa
+        // a esa misma forma, y lo visto se decodifica al final.
+        let as_bytes: String = text.bytes().map(char::from).collect();
+        match self.session.exp_string(&as_bytes) {
+            Ok(before) => {
+                self.seen.push_str(&before);
+                self.seen.push_str(&as_bytes);
+            }
+            Err(error) => panic!(
+                "la terminal no mostró {text:?} ({error}); mostró:\n{}",
+                self.decoded()
+            ),
+        }
+    }
+
+    /// Lo que mostró la terminal hasta ahora, como UTF-8.
+    fn decoded(&self) -> String {
+        let bytes: Vec<u8> = self.seen.chars().map(|c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Teclas tal cual (sin Enter).
+    fn keys(&mut self, keys: &str) {
+        self.session.send(keys).expect("teclas");
+        self.session.flush().expect("teclas");
+    }
+
+    fn enter(&mut self, line: &str) {
+        self.keys(&format!("{line}\r"));
+    }
+
+    /// Espera el fin del programa y devuelve su código de salida.
+    fn exit_code(mut self) -> (i32, String) {
+        if let Ok(rest) = self.session.exp_eof() {
+            self.seen.push_str(&rest);
+        }
+        match self.session.process().wait() {
+            Ok(WaitStatus::Exited(_, code)) => (code, self.decoded()),
+            other => panic!("el cliente no terminó bien: {other:?}\n{}", self.decoded()),
+        }
+    }
+
+    /// Registra a `name` con la contraseña pedida aparte, y entra.
+    fn register_hidden(&mut self, name: &str, password: &str, dollars: u64) {
+        self.expect("chat@tcp> ");
+        self.enter(&format!(":register {name}"));
+        self.expect("Password: ");
+        self.enter(password);
+        self.expect("What is your balance?");
+        self.enter(&dollars.to_string());
+        self.expect(&format!("The balance of {dollars} has been set"));
+        self.expect(&format!("{name}@tcp> "));
+    }
+}
+
+#[test]
+fn lines_arrive_above_the_one_being_typed_and_passwords_never_show() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 10);
+    let mut alice = Terminal::start(&server);
+    alice.register_hidden("alice", "clave-muy-secreta", 100);
+    bob.expect("[SERVER] Client: alice connected!");
+
+    // Media línea escrita; llega un mensaje; se termina la línea.
+    alice.keys("mitad de ");
+    bob.send("hola alice");
+    alice.expect("bob: hola alice");
+    alice.enter("línea");
+    bob.expect("alice: mitad de línea");
+    alice.expect("Me: mitad de línea");
+
+    // Las flechas editan: «helo», izquierda, «l» → «hello».
+    alice.keys("helo\x1b[Dl\r");
+    bob.expect("alice: hello");
+
+    // Un privado se ve como privado, y un comando no se repite como Me:.
+    alice.enter(":p bob psst");
+    bob.expect("[PRIVATE] alice: psst");
+    alice.expect("Me → bob: psst");
+    alice.enter(":funds");
+    alice.expect("You have 100 dollars.");
+
+    // Una contraseña escrita en la misma línea tampoco se ve.
+    alice.enter(":login alice otra-clave-secreta");
+    alice.expect("You are already signed in as alice.");
+
+    alice.enter(":q");
+    bob.expect("[SERVER] Client: alice disconnected!");
+    let (code, seen) = alice.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(
+        !seen.contains("Me: :"),
+        "un comando se mostró como mensaje:\n{seen}"
+    );
+    for secret in ["clave-muy-secreta", "otra-clave-secreta"] {
+        assert!(
+            !seen.contains(secret),
+            "se vio la contraseña {secret}:\n{seen}"
+        );
+    }
+}
+
+#[test]
+fn a_server_shutdown_ends_an_interactive_session_with_its_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = Terminal::start(&server);
+    alice.register_hidden("alice", "clave", 1);
+    alice.keys("a medio escribir");
+    server.signal(libc::SIGTERM);
+    alice.expect("The server is shutting down.");
+    alice.expect("cliente: The server shut down.");
+    let (code, seen) = alice.exit_code();
+    assert_eq!(code, 4, "{seen}");
+}
+
+#[test]
+fn help_lists_the_clients_own_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = Terminal::start(&server);
+    alice.register_hidden("alice", "clave", 1);
+    alice.enter(":help");
+    alice.expect("Client commands: :udp");
+    alice.session.send_control('d').expect("Ctrl-D");
+    let (code, seen) = alice.exit_code();
+    assert_eq!(code, 0, "Ctrl-D es como :q:\n{seen}");
+}
+
+/// Los demás finales, con la entrada en una tubería (el mismo núcleo).
+mod endings {
+    use super::common::Server;
+    use std::io::Write;
+    use std::process::{Command, Output, Stdio};
+
+    /// `cliente` con `script` en la entrada; la entrada queda abierta si
+    /// `keep_open`, para que el final lo decida el servidor.
+    fn cliente(addr: &str, extra: &[&str], script: &str, keep_open: bool) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
+            .args(["--addr", addr])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cliente");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).expect("escribir");
+        let kept = keep_open.then_some(stdin);
+        let output = child.wait_with_output().expect("esperar");
+        drop(kept);
+        output
+    }
+
+    fn ended(output: &Output, code: i32, reason: &str) {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(reason),
+            "falta {reason:?} en:\n{stderr}\n{stdout}"
+        );
+    }
+
+    #[test]
+    fn each_ending_says_why_with_its_own_exit_code() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(
+            dir.path(),
+            &["--signin-timeout-secs", "1", "--max-signin-failures", "2"],
+        );
+        let addr = server.addr.to_string();
+        // Nadie escucha en ese puerto (se abrió y se cerró).
+        let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("puerto libre")
+            .to_string();
+        ended(&cliente(&nobody, &[], "", false), 3, "cannot talk to");
+        ended(
+            &cliente(&addr, &[], "", true),
+            5,
+            "You did not sign in in time.",
+        );
+        ended(
+            &cliente(&addr, &[], ":login nadie x\n:login nadie y\n", true),
+            7,
+            "Too many failed sign-ins.",
+        );
+        let full_dir = tempfile::tempdir().expect("tempdir");
+        let full = Server::start(full_dir.path(), &["--max-clients", "1"]);
+        let _only_one = full.connect();
+        ended(
+            &cliente(&full.addr.to_string(), &[], "", true),
+            6,
+            "The server is full.",
+        );
+        let output = cliente(&addr, &[], ":register ana clave\n5\n", false);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    }
+
+    #[test]
+    fn a_server_that_dies_is_a_lost_connection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server::start(dir.path(), &[]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
+            .args(["--addr", &server.addr.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cliente");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b":register ana clave\n5\n")
+            .expect("escribir");
+        server.expect_console("[SERVER] Client: ana connected!");
+        server.kill();
+        let output = child.wait_with_output().expect("esperar");
+        drop(stdin);
+        ended(&output, 1, "The connection to the server was lost.");
+    }
+}
