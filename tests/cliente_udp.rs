@@ -105,7 +105,8 @@ fn the_udp_client_gives_up_when_no_server_answers() {
     let closed = std::net::UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .expect("puerto libre");
-    for addr in [silent.local_addr().expect("addr"), closed] {
+    let silent_addr = silent.local_addr().expect("addr");
+    for addr in [silent_addr, closed] {
         let started = Instant::now();
         let mut cliente = Running::start(&["--udp", "--addr", &addr.to_string()]);
         // La entrada queda abierta: es el cliente el que debe rendirse.
@@ -114,6 +115,16 @@ fn the_udp_client_gives_up_when_no_server_answers() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(3), "{addr}: {stderr}");
         assert!(stderr.contains("The server did not answer."), "{stderr}");
+        // Al que calla se le repite la línea, avisando; al puerto cerrado
+        // no: el sistema ya dijo que nadie escucha.
+        // La salida la leyó el hilo de `Running`: se juntan sus líneas.
+        let stdout: Vec<String> = cliente.lines.iter().collect();
+        let stdout = stdout.join("\n");
+        assert_eq!(
+            stdout.contains("Sending it again (3/3)."),
+            addr == silent_addr,
+            "{addr}: {stdout}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "tardó {:?}",

@@ -304,7 +304,7 @@ impl Model {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }
-            Shown::NoAnswer => {
+            Shown::NoAnswer | Shown::Retrying { .. } => {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }

@@ -343,6 +343,10 @@ impl Shared {
             // tuvo respuesta, tal cual.
             let pending = state.unproven.clone();
             drop(state);
+            self.screen.show(Shown::Retrying {
+                attempt: attempt + 1,
+                of: UDP_TRIES,
+            });
             for datagram in pending {
                 let _ = udp.send(format!("{datagram}\n").as_bytes());
             }

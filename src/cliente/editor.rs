@@ -189,7 +189,10 @@ impl Printer {
                 ) => "\x1b[31m",
                 _ => "\x1b[33m",
             },
-            Shown::NoAnswer | Shown::UdpNotReady | Shown::UdpUnavailable(_) => "\x1b[31m",
+            Shown::NoAnswer
+            | Shown::Retrying { .. }
+            | Shown::UdpNotReady
+            | Shown::UdpUnavailable(_) => "\x1b[31m",
             _ => "\x1b[32m",
         }
     }

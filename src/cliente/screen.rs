@@ -66,6 +66,14 @@ pub enum Shown {
     /// Tras la ayuda del servidor: los comandos del propio cliente (modo
     /// TCP), que no viajan al servidor.
     ClientHelp,
+    /// Modo `--udp`, antes de entrar: el servidor no respondió, y la línea
+    /// se envía otra vez (`attempt` de `of`).
+    Retrying {
+        /// El intento que empieza (2 o más).
+        attempt: u32,
+        /// Cuántos intentos hay en total.
+        of: u32,
+    },
     /// El servidor no respondió los últimos `:ping` de mantenimiento (modo
     /// `--udp`): puede haberse ido, o los datagramas se perdieron.
     NoAnswer,
@@ -94,6 +102,9 @@ impl Shown {
             Shown::ClientHelp => {
                 "Client commands: :udp (your next lines travel by UDP), :tcp (they travel by TCP).".to_string()
             }
+            Shown::Retrying { attempt, of } => format!(
+                "No answer from the server yet: the datagram or its reply may have been lost. Sending it again ({attempt}/{of})."
+            ),
             Shown::NoAnswer => "The server has not answered the last keepalives: it may be gone, or the datagrams were lost.".to_string(),
         }
     }
