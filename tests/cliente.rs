@@ -94,7 +94,7 @@ fn the_client_reports_a_server_that_is_not_there() {
         .stdin(Stdio::null())
         .output()
         .expect("cliente");
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(3), "3: no hay servidor");
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot talk to"));
 }
 

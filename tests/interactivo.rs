@@ -144,12 +144,18 @@ fn lines_arrive_above_the_one_being_typed_and_passwords_never_show() {
     }
 }
 
-#[test]
-fn a_server_shutdown_ends_an_interactive_session_with_its_reason() {
+/// Un servidor y alice ya en la sala, en una terminal.
+fn alice_in_a_terminal() -> (tempfile::TempDir, Server, Terminal) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), &[]);
     let mut alice = Terminal::start(&server);
     alice.register_hidden("alice", "clave", 1);
+    (dir, server, alice)
+}
+
+#[test]
+fn a_server_shutdown_ends_an_interactive_session_with_its_reason() {
+    let (_dir, server, mut alice) = alice_in_a_terminal();
     alice.keys("a medio escribir");
     server.signal(libc::SIGTERM);
     alice.expect("The server is shutting down.");
@@ -160,10 +166,7 @@ fn a_server_shutdown_ends_an_interactive_session_with_its_reason() {
 
 #[test]
 fn help_lists_the_clients_own_commands() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &[]);
-    let mut alice = Terminal::start(&server);
-    alice.register_hidden("alice", "clave", 1);
+    let (_dir, _server, mut alice) = alice_in_a_terminal();
     alice.enter(":help");
     alice.expect("Client commands: :udp");
     alice.session.send_control('d').expect("Ctrl-D");
@@ -175,19 +178,24 @@ fn help_lists_the_clients_own_commands() {
 mod endings {
     use super::common::Server;
     use std::io::Write;
-    use std::process::{Command, Output, Stdio};
+    use std::process::{Child, Command, Output, Stdio};
 
     /// `cliente` con `script` en la entrada; la entrada queda abierta si
     /// `keep_open`, para que el final lo decida el servidor.
-    fn cliente(addr: &str, extra: &[&str], script: &str, keep_open: bool) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
+    /// `cliente` hacia `addr`, con la entrada, la salida y los errores en
+    /// tuberías.
+    fn spawn(addr: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_cliente"))
             .args(["--addr", addr])
-            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("cliente");
+            .expect("cliente")
+    }
+
+    fn cliente(addr: &str, script: &str, keep_open: bool) -> Output {
+        let mut child = spawn(addr);
         let mut stdin = child.stdin.take().expect("stdin");
         stdin.write_all(script.as_bytes()).expect("escribir");
         let kept = keep_open.then_some(stdin);
@@ -218,19 +226,10 @@ mod endings {
             &["--signin-timeout-secs", "1", "--max-signin-failures", "2"],
         );
         let addr = server.addr.to_string();
-        // Nadie escucha en ese puerto (se abrió y se cerró).
-        let nobody = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("puerto libre")
-            .to_string();
-        ended(&cliente(&nobody, &[], "", false), 3, "cannot talk to");
+        // (El 3, sin servidor, lo prueban tests/cliente.rs y tests/cliente_udp.rs.)
+        ended(&cliente(&addr, "", true), 5, "You did not sign in in time.");
         ended(
-            &cliente(&addr, &[], "", true),
-            5,
-            "You did not sign in in time.",
-        );
-        ended(
-            &cliente(&addr, &[], ":login nadie x\n:login nadie y\n", true),
+            &cliente(&addr, ":login nadie x\n:login nadie y\n", true),
             7,
             "Too many failed sign-ins.",
         );
@@ -238,11 +237,11 @@ mod endings {
         let full = Server::start(full_dir.path(), &["--max-clients", "1"]);
         let _only_one = full.connect();
         ended(
-            &cliente(&full.addr.to_string(), &[], "", true),
+            &cliente(&full.addr.to_string(), "", true),
             6,
             "The server is full.",
         );
-        let output = cliente(&addr, &[], ":register ana clave\n5\n", false);
+        let output = cliente(&addr, ":register ana clave\n5\n", false);
         assert_eq!(output.status.code(), Some(0), "{output:?}");
     }
 
@@ -250,13 +249,7 @@ mod endings {
     fn a_server_that_dies_is_a_lost_connection() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut server = Server::start(dir.path(), &[]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
-            .args(["--addr", &server.addr.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cliente");
+        let mut child = spawn(&server.addr.to_string());
         let mut stdin = child.stdin.take().expect("stdin");
         stdin
             .write_all(b":register ana clave\n5\n")
