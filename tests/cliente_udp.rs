@@ -65,6 +65,22 @@ impl Running {
     }
 }
 
+/// `cliente --addr ADDR` (modo TCP) con `script` entero en la entrada.
+fn run_script(addr: &str, script: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", addr])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(script.as_bytes())?;
+            drop(stdin);
+            child.wait_with_output()
+        })
+        .expect("cliente")
+}
+
 #[test]
 fn the_keepalive_keeps_a_reading_udp_user_signed_in() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -139,18 +155,8 @@ fn lines_sent_by_udp_arrive_before_the_tcp_goodbye() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), &[]);
     let mut bob = server.join("bob", 10);
-    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
-        .args(["--addr", &server.addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            let mut stdin = child.stdin.take().expect("stdin");
-            stdin.write_all(b":register ana clave\n10\n:udp\nuno\ndos\ntres\n:funds\n")?;
-            drop(stdin);
-            child.wait_with_output()
-        })
-        .expect("cliente");
+    let script = ":register ana clave\n10\n:udp\nuno\ndos\ntres\n:funds\n";
+    let output = run_script(&server.addr.to_string(), script);
     bob.expect("[SERVER] Client: ana connected!");
     for line in ["ana: uno", "ana: dos", "ana: tres"] {
         bob.expect(line);
@@ -163,5 +169,23 @@ fn lines_sent_by_udp_arrive_before_the_tcp_goodbye() {
     assert!(
         matches!((funds, goodbye), (Some(f), Some(g)) if f < g),
         "la respuesta de :funds por UDP llega antes de la despedida:\n{stdout}"
+    );
+}
+
+/// Un servidor en `0.0.0.0` responde por UDP desde la dirección que elige
+/// la ruta (aquí `127.0.0.1`), no desde la que usó el cliente
+/// (`127.0.0.2`): el socket UDP conectado del cliente descarta esa
+/// respuesta. El cliente no puede arreglarlo, pero lo dice.
+#[test]
+fn a_server_that_answers_udp_from_another_address_is_announced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_at("0.0.0.0:0", dir.path(), &[]);
+    let addr = format!("127.0.0.2:{}", server.addr.port());
+    let output = run_script(&addr, ":register ana clave\n10\n:udp\nhola\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("The server has not answered by UDP: lines sent by UDP may be lost."),
+        "{stdout}"
     );
 }

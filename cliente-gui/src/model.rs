@@ -304,7 +304,7 @@ impl Model {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }
-            Shown::NoAnswer | Shown::Retrying { .. } => {
+            Shown::NoAnswer | Shown::Retrying { .. } | Shown::UdpSilent => {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }

@@ -376,9 +376,14 @@ impl Shared {
         // que presenta la dirección UDP puede llegar después, tras la
         // cookie): contar solo uno nuevo terminaría antes de tiempo.
         let state = self.lock();
-        let _ = self
+        let (state, waited) = self
             .changed
-            .wait_timeout_while(state, DRAIN_WAIT, |s| s.pongs < s.pings && !s.closed);
+            .wait_timeout_while(state, DRAIN_WAIT, |s| s.pongs < s.pings && !s.closed)
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(state);
+        if waited.timed_out() {
+            self.screen.show(Shown::UdpSilent);
+        }
     }
 
     /// Modo `--udp`, llamado cada tanto por el receptor: tras
@@ -550,8 +555,13 @@ fn switch_transport(shared: &Shared, by_udp: bool) {
         state.lines_by_udp = by_udp;
         Shown::Travel(by_udp)
     };
+    // El `:ping` que presentó la dirección UDP sigue sin respuesta.
+    let silent = by_udp && state.udp.is_some() && state.pongs < state.pings;
     drop(state);
     shared.screen.show(shown);
+    if silent {
+        shared.screen.show(Shown::UdpSilent);
+    }
 }
 
 fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo::Problem>) {

@@ -190,6 +190,7 @@ impl Printer {
                 _ => "\x1b[33m",
             },
             Shown::NoAnswer
+            | Shown::UdpSilent
             | Shown::Retrying { .. }
             | Shown::UdpNotReady
             | Shown::UdpUnavailable(_) => "\x1b[31m",

@@ -74,6 +74,11 @@ pub enum Shown {
         /// Cuántos intentos hay en total.
         of: u32,
     },
+    /// Modo TCP: el servidor no respondió por UDP (el `:ping` que presenta
+    /// la dirección, o el del vaciado antes de `:q`): lo enviado por UDP
+    /// puede no llegar. Pasa, por ejemplo, si el servidor escucha en
+    /// `0.0.0.0` y responde desde otra dirección que la que usó el cliente.
+    UdpSilent,
     /// El servidor no respondió los últimos `:ping` de mantenimiento (modo
     /// `--udp`): puede haberse ido, o los datagramas se perdieron.
     NoAnswer,
@@ -105,6 +110,9 @@ impl Shown {
             Shown::Retrying { attempt, of } => format!(
                 "No answer from the server yet: the datagram or its reply may have been lost. Sending it again ({attempt}/{of})."
             ),
+            Shown::UdpSilent => {
+                "The server has not answered by UDP: lines sent by UDP may be lost.".to_string()
+            }
             Shown::NoAnswer => "The server has not answered the last keepalives: it may be gone, or the datagrams were lost.".to_string(),
         }
     }
