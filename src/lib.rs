@@ -20,6 +20,7 @@
 //! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
+//! - [`lossy`]: el laboratorio de UDP: pérdida, duplicación y desorden a pedido.
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
@@ -35,6 +36,7 @@ pub mod flusher;
 pub mod framing;
 pub mod keepalive;
 pub mod ledger;
+pub mod lossy;
 pub mod outbox;
 pub mod password;
 pub mod protocolo;

@@ -29,6 +29,7 @@
 
 use crate::abuse::{LineLimiter, Verdict};
 use crate::cookie::{self, Cookies};
+use crate::lossy::LossySocket;
 use crate::outbox::{Flusher, Link, Outbox};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
@@ -36,7 +37,7 @@ use crate::session::{Chat, Speaker, Stage, send};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
@@ -55,7 +56,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// Un destino UDP como [`Link`] de una cola: cada línea sale en su propio
 /// datagrama (con su `\n`, para que `nc -u` las muestre una por línea).
 struct UdpLink {
-    socket: Arc<UdpSocket>,
+    socket: Arc<LossySocket>,
     addr: SocketAddr,
 }
 
@@ -84,7 +85,7 @@ pub const SIGNIN_QUEUE: usize = 64;
 /// el de las entradas.
 #[derive(Clone)]
 struct Endpoints {
-    socket: Arc<UdpSocket>,
+    socket: Arc<LossySocket>,
     flusher: Arc<Flusher>,
     queue_limit: usize,
 }
@@ -135,10 +136,11 @@ pub struct UdpServer {
 }
 
 impl UdpServer {
-    /// Prepara el servidor sobre un socket ya abierto (`bind`). `idle` es la
-    /// inactividad tras la que se cierra una sesión solo-UDP.
+    /// Prepara el servidor sobre un socket ya abierto (`bind`), con el
+    /// laboratorio de pérdidas delante si se pidió (ver `lossy`). `idle` es
+    /// la inactividad tras la que se cierra una sesión solo-UDP.
     pub fn new(
-        socket: UdpSocket,
+        socket: LossySocket,
         chat: Arc<Chat>,
         flusher: Arc<Flusher>,
         queue_limit: usize,
@@ -173,14 +175,14 @@ impl UdpServer {
         let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
         // la inactividad.
-        socket.set_read_timeout(Some(
+        socket.inner().set_read_timeout(Some(
             SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10)),
         ))?;
         let mut buffer = vec![0u8; RECV_BUFFER];
         let mut last_sweep = Instant::now();
         loop {
-            match socket.recv_from(&mut buffer) {
-                Ok((n, from)) => self.datagram(&buffer[..n], from),
+            match socket.receive(&mut buffer, |bytes, from| self.datagram(bytes, from)) {
+                Ok(()) => {}
                 Err(e)
                     if matches!(
                         e.kind(),

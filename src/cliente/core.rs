@@ -56,9 +56,12 @@ pub(super) struct State {
     /// El servidor ya respondió algo que no es una cookie a este socket UDP:
     /// su dirección está probada (ver `cookie` en el servidor).
     pub(super) udp_proven: bool,
-    /// Los datagramas enviados mientras la dirección no estaba probada, en
-    /// orden, para repetirlos con la cookie delante cuando llegue.
+    /// Mientras la dirección no está probada: la sonda enviada y los
+    /// datagramas que esperan la cookie, en orden.
     pub(super) unproven: Vec<String>,
+    /// La cookie que dio el servidor, para los datagramas que salgan antes
+    /// de la primera respuesta de verdad.
+    pub(super) cookie: Option<String>,
     /// En modo TCP: las líneas salen por UDP (`:udp`) en vez de TCP.
     pub(super) lines_by_udp: bool,
     /// Se terminó la entrada del usuario.
@@ -123,6 +126,7 @@ impl Shared {
                 udp,
                 udp_proven: false,
                 unproven: Vec::new(),
+                cookie: None,
                 lines_by_udp: false,
                 input_done: false,
                 said_goodbye: false,
@@ -254,11 +258,23 @@ impl Shared {
         }
     }
 
-    /// Envía `line` por UDP (con el token delante, si hay). Mientras la
-    /// dirección no está probada, lo guarda (para repetirlo con la cookie)
-    /// y lo rellena con espacios hasta [`UNPROVEN_DATAGRAM_BYTES`]: el
-    /// servidor responde a una dirección sin probar a lo sumo el triple de lo
-    /// que recibió, y la cookie no cabría en el triple de `:login a b`.
+    /// Envía `line` por UDP (con el token delante, si hay).
+    ///
+    /// Mientras la dirección no está probada (ver `cookie` en el servidor),
+    /// sale un solo datagrama, la sonda, rellenado con espacios hasta
+    /// [`UNPROVEN_DATAGRAM_BYTES`] (el servidor responde a una dirección sin
+    /// probar a lo sumo el triple de lo que recibió, y la cookie no cabría
+    /// en el triple de `:login a b`); los siguientes esperan en
+    /// `unproven`. Cuando llega la cookie, salen todos con ella delante, en
+    /// orden ([`Shared::resend_with_cookie`]), y los que vengan después la
+    /// llevan también, hasta la primera respuesta de verdad. Si se enviaran
+    /// todos sin esperar, el servidor atendería algunos directamente (los
+    /// que llegan tras la prueba) y otros con la cookie, repetidos y en
+    /// otro orden.
+    ///
+    /// Se envía con el candado tomado: así nada se cuela entre los
+    /// reenviados con la cookie y los nuevos. Un envío UDP no espera a
+    /// nadie.
     pub(super) fn send_datagram(
         &self,
         udp: &UdpSocket,
@@ -269,29 +285,53 @@ impl Shared {
             Some(token) => format!("{token} {line}"),
             None => line.to_string(),
         };
-        {
-            let mut state = self.lock();
-            state.last_udp_send = Instant::now();
-            state.pings += u64::from(line.trim() == ":ping");
-            if !state.udp_proven {
+        let mut state = self.lock();
+        state.last_udp_send = Instant::now();
+        state.pings += u64::from(line.trim() == ":ping");
+        if !state.udp_proven {
+            if let Some(cookie) = &state.cookie {
+                datagram = format!("{cookie} {datagram}");
+            } else {
                 let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
                 datagram.push_str(&" ".repeat(pad));
                 state.unproven.push(datagram.clone());
+                if state.unproven.len() > 1 {
+                    // Ya hay una sonda en camino: este espera la cookie.
+                    return Ok(());
+                }
             }
         }
         datagram.push('\n');
         udp.send(datagram.as_bytes()).map(|_| ())
     }
 
-    /// El servidor pidió probar la dirección: se repite, con la cookie
-    /// delante y en orden, cada datagrama enviado sin probar. La cookie vale
-    /// para todos (es de la dirección), y cada uno se repite una sola vez:
-    /// las cookies que lleguen después para los mismos ya no encuentran
-    /// nada que repetir.
+    /// El servidor pidió probar la dirección: salen, con la cookie delante
+    /// y en orden, los datagramas que esperaban, y la cookie queda para los
+    /// siguientes. La cookie vale para todos (es de la dirección), y cada
+    /// uno sale una sola vez: las cookies que lleguen después ya no
+    /// encuentran nada que repetir.
     pub(super) fn resend_with_cookie(&self, udp: &UdpSocket, cookie: &str) {
-        let pending = std::mem::take(&mut self.lock().unproven);
-        for datagram in pending {
+        let mut state = self.lock();
+        if state.udp_proven {
+            return;
+        }
+        state.cookie = Some(cookie.to_string());
+        for datagram in std::mem::take(&mut state.unproven) {
             let _ = udp.send(format!("{cookie} {datagram}\n").as_bytes());
+        }
+    }
+
+    /// Llegó una respuesta de verdad por UDP: la dirección está probada. Si
+    /// algo esperaba (sin cookie nunca llegó), sale ahora, tal cual.
+    pub(super) fn proven(&self, udp: &UdpSocket) {
+        let mut state = self.lock();
+        if state.udp_proven {
+            return;
+        }
+        state.udp_proven = true;
+        state.cookie = None;
+        for datagram in std::mem::take(&mut state.unproven) {
+            let _ = udp.send(format!("{datagram}\n").as_bytes());
         }
     }
 
@@ -339,16 +379,15 @@ impl Shared {
                 self.changed.notify_all();
                 return false;
             }
-            // Nada llegó al servidor, o nada volvió: se repite lo que no
-            // tuvo respuesta, tal cual.
-            let pending = state.unproven.clone();
+            // Nada llegó al servidor, o nada volvió: se repite la sonda.
+            let probe = state.unproven.first().cloned();
             drop(state);
             self.screen.show(Shown::Retrying {
                 attempt: attempt + 1,
                 of: UDP_TRIES,
             });
-            for datagram in pending {
-                let _ = udp.send(format!("{datagram}\n").as_bytes());
+            if let Some(probe) = probe {
+                let _ = udp.send(format!("{probe}\n").as_bytes());
             }
         }
         false

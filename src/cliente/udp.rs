@@ -115,12 +115,7 @@ fn receive_line(
     if !tcp_mode_off && shared.lock().input_done && event == Some(Event::Error(Problem::BadToken)) {
         return;
     }
-    {
-        // Una respuesta de verdad: la dirección está probada, y nada de lo
-        // guardado hace falta repetirlo.
-        let mut state = shared.lock();
-        state.udp_proven = true;
-        state.unproven.clear();
-    }
+    // Una respuesta de verdad: la dirección está probada.
+    shared.proven(socket);
     shared.receive(line, me);
 }

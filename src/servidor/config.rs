@@ -6,6 +6,7 @@
 
 use crate::abuse::{self, Limits};
 use crate::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
+use crate::lossy::Impairment;
 use crate::outbox::DEFAULT_QUEUE_LIMIT;
 use crate::password::HashCost;
 use crate::protocolo::DEFAULT_ADDR;
@@ -32,7 +33,7 @@ pub const DEFAULT_MAX_CLIENTS_PER_IP: usize = 100;
 pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
 
 /// La configuración del servidor, tal como la lee `servidor --help`.
-#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "servidor",
     about = "Servidor de chat con cuentas y un banco: TCP (un hilo por cliente) y UDP\n\
@@ -128,6 +129,24 @@ pub struct Config {
           default_value_t = abuse::DEFAULT_MAX_REGISTRATIONS_PER_IP)]
     pub max_registrations_per_ip: u32,
 
+    /// Laboratorio de UDP: probabilidad (0 a 1) de perder cada datagrama
+    /// que el servidor recibe o envía
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub udp_loss: f64,
+
+    /// Laboratorio de UDP: probabilidad de duplicar cada datagrama
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub udp_dup: f64,
+
+    /// Laboratorio de UDP: probabilidad de que un datagrama llegue después
+    /// del siguiente
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub udp_reorder: f64,
+
+    /// Laboratorio de UDP: semilla del generador, para repetir una corrida
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub udp_seed: u64,
+
     /// En vez del chat, el servidor de eco TCP multihilo (enunciado 002):
     /// responde cada línea con la misma línea
     #[arg(long)]
@@ -167,6 +186,16 @@ impl Config {
         (self.keepalive_secs > 0).then(|| Duration::from_secs(self.keepalive_secs))
     }
 
+    /// Lo que el laboratorio de UDP altera (`--udp-loss`, `--udp-dup`,
+    /// `--udp-reorder`).
+    pub fn impairment(&self) -> Impairment {
+        Impairment {
+            loss: self.udp_loss,
+            dup: self.udp_dup,
+            reorder: self.udp_reorder,
+        }
+    }
+
     /// Los límites contra el abuso (0 = sin límite).
     pub fn limits(&self) -> Limits {
         Limits {
@@ -183,6 +212,14 @@ fn positive<N: std::str::FromStr + PartialOrd + Default>(text: &str) -> Result<N
     match text.parse::<N>() {
         Ok(n) if n > N::default() => Ok(n),
         _ => Err("debe ser un número mayor que 0".into()),
+    }
+}
+
+/// Una probabilidad: un número de 0 a 1.
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("debe ser un número de 0 a 1".into()),
     }
 }
 

@@ -20,6 +20,7 @@ pub use registry::Connections;
 
 use crate::console::Logger;
 use crate::ledger::Ledger;
+use crate::lossy::LossySocket;
 use crate::outbox::{Flusher, Outbox, WRITE_TIMEOUT};
 use crate::protocolo::Event;
 use crate::session::{Chat, Console};
@@ -96,6 +97,7 @@ impl Server {
         let ledger = Ledger::open_locked(lock, config.hash_cost).map_err(ServerError::Storage)?;
         let chat = Arc::new(Chat::new(ledger, config.limits(), console));
         let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
+        let socket = LossySocket::new(socket, config.impairment(), config.udp_seed);
         let udp = UdpServer::new(
             socket,
             Arc::clone(&chat),
@@ -302,6 +304,13 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
     )
     .map_err(ServerError::Thread)?;
     announce(&addr.to_string())?;
+    let impairment = config.impairment();
+    if !impairment.is_off() {
+        server.tcp.chat.log(&format!(
+            "UDP lab: loss {}, duplication {}, reordering {}, seed {}",
+            impairment.loss, impairment.dup, impairment.reorder, config.udp_seed
+        ));
+    }
     let torn = server.tcp.chat.ledger.torn_bytes();
     if torn > 0 {
         server.tcp.chat.log(&format!(
