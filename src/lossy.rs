@@ -105,12 +105,15 @@ impl<T: Clone> Lossy<T> {
     }
 }
 
+/// Un sentido del tráfico de un socket: datagramas con su dirección.
+type Side = Option<Mutex<Lossy<(Vec<u8>, SocketAddr)>>>;
+
 /// Un `UdpSocket` del servidor con las dos direcciones del tráfico
 /// alteradas. Sin alteración (`Impairment::is_off`) es el socket tal cual.
 pub struct LossySocket {
     socket: UdpSocket,
-    incoming: Option<Mutex<Lossy<(Vec<u8>, SocketAddr)>>>,
-    outgoing: Option<Mutex<Lossy<(Vec<u8>, SocketAddr)>>>,
+    incoming: Side,
+    outgoing: Side,
     /// Lo alterado en los dos sentidos.
     pub counters: Counters,
 }
