@@ -36,6 +36,15 @@ impl Impairment {
     }
 }
 
+/// Lee una probabilidad de la línea de comandos (`--udp-loss 0.3`): un
+/// número de 0 a 1. Error: el texto que explica el valor esperado.
+pub fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text} no es un número de 0 a 1")),
+    }
+}
+
 /// Lo que se alteró, para `:stats` y la consola. Atómicos: se cuentan desde
 /// el hilo que envía y el que recibe sin tomar ningún candado.
 #[derive(Debug, Default)]

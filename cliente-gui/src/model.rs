@@ -304,7 +304,10 @@ impl Model {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }
-            Shown::NoAnswer | Shown::Retrying { .. } | Shown::UdpSilent => {
+            Shown::NoAnswer
+            | Shown::Retrying { .. }
+            | Shown::UdpSilent
+            | Shown::LabCounts { .. } => {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }

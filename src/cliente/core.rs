@@ -7,6 +7,7 @@
 use super::REPLY_WAIT;
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
+use crate::lossy::{Counters, Impairment, Lossy};
 use crate::protocolo::{self, Command, Event};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
@@ -94,6 +95,26 @@ pub(super) struct State {
     pub(super) warned_silence: bool,
 }
 
+/// Cómo se porta el lado UDP del cliente: el mantenimiento y el
+/// laboratorio de pérdidas (`--loss`, `--dup`, `--reorder`, `--seed`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct UdpTuning {
+    /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`.
+    pub(super) keepalive: Duration,
+    /// Lo que se altera de lo que el cliente envía y recibe por UDP.
+    pub(super) impairment: Impairment,
+    /// La semilla del generador del laboratorio.
+    pub(super) seed: u64,
+}
+
+/// El laboratorio de UDP del lado del cliente: un sentido para lo que
+/// sale, otro para lo que entra.
+struct Lab {
+    outgoing: Mutex<Lossy<Vec<u8>>>,
+    incoming: Mutex<Lossy<Vec<u8>>>,
+    counters: Counters,
+}
+
 /// Lo que comparten el hilo que envía y los que reciben.
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
@@ -105,6 +126,8 @@ pub(super) struct Shared {
     /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`
     /// para que el servidor no cierre la sesión por inactividad.
     pub(super) keepalive: Duration,
+    /// El laboratorio de pérdidas, si se pidió.
+    lab: Option<Lab>,
 }
 
 impl Shared {
@@ -114,9 +137,14 @@ impl Shared {
         screen: Arc<dyn Screen>,
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
-        keepalive: Duration,
+        tuning: UdpTuning,
     ) -> Arc<Shared> {
         let tcp_mode = udp.is_none();
+        let lab = (!tuning.impairment.is_off()).then(|| Lab {
+            outgoing: Mutex::new(Lossy::new(tuning.impairment, tuning.seed)),
+            incoming: Mutex::new(Lossy::new(tuning.impairment, tuning.seed.wrapping_add(1))),
+            counters: Counters::default(),
+        });
         Arc::new(Shared {
             state: Mutex::new(State {
                 stage: Stage::Outside,
@@ -145,7 +173,8 @@ impl Shared {
             screen,
             server,
             tcp_mode,
-            keepalive,
+            keepalive: tuning.keepalive,
+            lab,
         })
     }
 
@@ -302,7 +331,50 @@ impl Shared {
             }
         }
         datagram.push('\n');
-        udp.send(datagram.as_bytes()).map(|_| ())
+        self.transmit(udp, datagram.as_bytes())
+    }
+
+    /// `send` por `udp`, pasando por el laboratorio si está encendido.
+    /// Error: el de `send` (un datagrama "perdido" no es un error: UDP no
+    /// avisa).
+    pub(super) fn transmit(&self, udp: &UdpSocket, bytes: &[u8]) -> io::Result<()> {
+        let Some(lab) = &self.lab else {
+            return udp.send(bytes).map(|_| ());
+        };
+        let passed = lab
+            .outgoing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pass(bytes.to_vec(), &lab.counters);
+        for datagram in passed {
+            udp.send(&datagram)?;
+        }
+        Ok(())
+    }
+
+    /// Un datagrama recibido, pasado por el laboratorio: los que siguen su
+    /// camino (ninguno, uno o más).
+    pub(super) fn arrived(&self, datagram: &[u8]) -> Vec<Vec<u8>> {
+        match &self.lab {
+            None => vec![datagram.to_vec()],
+            Some(lab) => lab
+                .incoming
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pass(datagram.to_vec(), &lab.counters),
+        }
+    }
+
+    /// Al terminar, con el laboratorio encendido: cuánto alteró.
+    pub(super) fn show_lab_counts(&self) {
+        if let Some(lab) = &self.lab {
+            let (dropped, duplicated, reordered) = lab.counters.snapshot();
+            self.screen.show(Shown::LabCounts {
+                dropped,
+                duplicated,
+                reordered,
+            });
+        }
     }
 
     /// El servidor pidió probar la dirección: salen, con la cookie delante
@@ -317,7 +389,7 @@ impl Shared {
         }
         state.cookie = Some(cookie.to_string());
         for datagram in std::mem::take(&mut state.unproven) {
-            let _ = udp.send(format!("{cookie} {datagram}\n").as_bytes());
+            let _ = self.transmit(udp, format!("{cookie} {datagram}\n").as_bytes());
         }
     }
 
@@ -331,7 +403,7 @@ impl Shared {
         state.udp_proven = true;
         state.cookie = None;
         for datagram in std::mem::take(&mut state.unproven) {
-            let _ = udp.send(format!("{datagram}\n").as_bytes());
+            let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
         }
     }
 
@@ -387,7 +459,7 @@ impl Shared {
                 of: UDP_TRIES,
             });
             if let Some(probe) = probe {
-                let _ = udp.send(format!("{probe}\n").as_bytes());
+                let _ = self.transmit(udp, format!("{probe}\n").as_bytes());
             }
         }
         false

@@ -34,6 +34,7 @@ pub use editor::run as run_interactive;
 pub use ending::Ending;
 pub use screen::{Lines, Screen, Shown};
 
+use crate::lossy::{Impairment, parse_probability};
 use crate::protocolo;
 use clap::Parser;
 use std::io::{self, BufRead, Write};
@@ -99,6 +100,24 @@ pub struct Config {
     #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = positive_seconds)]
     pub udp_keepalive_secs: f64,
 
+    /// Laboratorio de UDP: probabilidad (0 a 1) de perder cada datagrama que
+    /// el cliente envía o recibe
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
+    pub loss: f64,
+
+    /// Laboratorio de UDP: probabilidad de duplicar cada datagrama
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
+    pub dup: f64,
+
+    /// Laboratorio de UDP: probabilidad de que un datagrama llegue después
+    /// del siguiente
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
+    pub reorder: f64,
+
+    /// Laboratorio de UDP: semilla del generador, para repetir una corrida
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
     /// Muestra esta ayuda
     #[arg(short, long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -114,6 +133,19 @@ impl Config {
     /// Cada cuánto, en silencio, el modo `--udp` envía `:ping`.
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs_f64(self.udp_keepalive_secs)
+    }
+
+    /// El lado UDP: el mantenimiento y el laboratorio.
+    fn udp_tuning(&self) -> core::UdpTuning {
+        core::UdpTuning {
+            keepalive: self.keepalive(),
+            impairment: Impairment {
+                loss: self.loss,
+                dup: self.dup,
+                reorder: self.reorder,
+            },
+            seed: self.seed,
+        }
     }
 
     /// El modo que eligen `--udp` y `--echo`.
@@ -155,8 +187,8 @@ pub fn run_on(
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
     match config.mode() {
-        Mode::Tcp => terminal::run(&config.addr, input, screen),
-        Mode::Udp => udp::run(&config.addr, input, screen, config.keepalive()),
+        Mode::Tcp => terminal::run(&config.addr, input, screen, config.udp_tuning()),
+        Mode::Udp => udp::run(&config.addr, input, screen, config.udp_tuning()),
         Mode::Echo(message) => eco::run(&config.addr, &message, screen.as_ref()),
     }
 }

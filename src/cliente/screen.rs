@@ -79,6 +79,17 @@ pub enum Shown {
     /// puede no llegar. Pasa, por ejemplo, si el servidor escucha en
     /// `0.0.0.0` y responde desde otra dirección que la que usó el cliente.
     UdpSilent,
+    /// Al terminar, con el laboratorio de UDP encendido (`--loss`...): los
+    /// datagramas que el cliente perdió, duplicó y reordenó a propósito,
+    /// sumando lo enviado y lo recibido.
+    LabCounts {
+        /// Perdidos.
+        dropped: u64,
+        /// Duplicados.
+        duplicated: u64,
+        /// Demorados hasta después del siguiente.
+        reordered: u64,
+    },
     /// El servidor no respondió los últimos `:ping` de mantenimiento (modo
     /// `--udp`): puede haberse ido, o los datagramas se perdieron.
     NoAnswer,
@@ -113,6 +124,13 @@ impl Shown {
             Shown::UdpSilent => {
                 "The server has not answered by UDP: lines sent by UDP may be lost.".to_string()
             }
+            Shown::LabCounts {
+                dropped,
+                duplicated,
+                reordered,
+            } => format!(
+                "UDP lab: this client dropped {dropped}, duplicated {duplicated} and reordered {reordered} datagrams."
+            ),
             Shown::NoAnswer => "The server has not answered the last keepalives: it may be gone, or the datagrams were lost.".to_string(),
         }
     }

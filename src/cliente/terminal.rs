@@ -2,7 +2,7 @@
 //! UDP que se abre al recibir el token, para el relay del enunciado 001:
 //! `:udp` y `:tcp` eligen por dónde viajan las líneas siguientes.
 
-use super::core::{Shared, Wire, send_lines};
+use super::core::{Shared, UdpTuning, Wire, send_lines};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::udp_socket_for;
@@ -17,13 +17,18 @@ pub(super) fn run(
     addr: &str,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
+    tuning: UdpTuning,
 ) -> io::Result<Ending> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
     // Por TCP no hace falta mantenimiento: la conexión basta.
-    let shared = Shared::new(screen, server, None, Duration::MAX);
+    let tuning = UdpTuning {
+        keepalive: Duration::MAX,
+        ..tuning
+    };
+    let shared = Shared::new(screen, server, None, tuning);
     {
         let (stream, shared) = (stream.try_clone()?, Arc::clone(&shared));
         // El emisor puede quedar bloqueado leyendo el teclado: no se espera.
@@ -63,6 +68,7 @@ pub(super) fn run(
         }
     }
     shared.close();
+    shared.show_lab_counts();
     Ok(shared.ending())
 }
 

@@ -2,7 +2,7 @@
 //! con el token de la sesión, un hilo que envía y otro que recibe. El
 //! receptor de datagramas también lo usa el modo TCP para su lado UDP.
 
-use super::core::{Shared, Wire, send_lines};
+use super::core::{Shared, UdpTuning, Wire, send_lines};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::{resolve, udp_socket_for};
@@ -24,11 +24,11 @@ pub(super) fn run(
     addr: &str,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
-    keepalive: Duration,
+    tuning: UdpTuning,
 ) -> io::Result<Ending> {
     let server = resolve(addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
-    let shared = Shared::new(screen, server, Some(Arc::clone(&socket)), keepalive);
+    let shared = Shared::new(screen, server, Some(Arc::clone(&socket)), tuning);
     shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
@@ -41,6 +41,7 @@ pub(super) fn run(
     }
     receive_datagrams(&shared, &socket, true);
     shared.close();
+    shared.show_lab_counts();
     Ok(shared.ending())
 }
 
@@ -60,9 +61,11 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
         }
         match socket.recv(&mut buffer) {
             Ok(n) => {
-                let text = String::from_utf8_lossy(&buffer[..n]);
-                for line in text.lines() {
-                    receive_line(shared, socket, line, me, stop_on_goodbye);
+                for datagram in shared.arrived(&buffer[..n]) {
+                    let text = String::from_utf8_lossy(&datagram);
+                    for line in text.lines() {
+                        receive_line(shared, socket, line, me, stop_on_goodbye);
+                    }
                 }
             }
             Err(e)

@@ -6,7 +6,7 @@
 
 use crate::abuse::{self, Limits};
 use crate::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
-use crate::lossy::Impairment;
+use crate::lossy::{Impairment, parse_probability};
 use crate::outbox::DEFAULT_QUEUE_LIMIT;
 use crate::password::HashCost;
 use crate::protocolo::DEFAULT_ADDR;
@@ -131,16 +131,16 @@ pub struct Config {
 
     /// Laboratorio de UDP: probabilidad (0 a 1) de perder cada datagrama
     /// que el servidor recibe o envía
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub udp_loss: f64,
 
     /// Laboratorio de UDP: probabilidad de duplicar cada datagrama
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub udp_dup: f64,
 
     /// Laboratorio de UDP: probabilidad de que un datagrama llegue después
     /// del siguiente
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub udp_reorder: f64,
 
     /// Laboratorio de UDP: semilla del generador, para repetir una corrida
@@ -212,14 +212,6 @@ fn positive<N: std::str::FromStr + PartialOrd + Default>(text: &str) -> Result<N
     match text.parse::<N>() {
         Ok(n) if n > N::default() => Ok(n),
         _ => Err("debe ser un número mayor que 0".into()),
-    }
-}
-
-/// Una probabilidad: un número de 0 a 1.
-fn probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err("debe ser un número de 0 a 1".into()),
     }
 }
 
