@@ -174,7 +174,9 @@ impl Printer {
             return "";
         }
         match shown {
-            Shown::Own { to: None, .. } => "\x1b[1;36m",
+            // Colores que se leen sobre fondo claro y oscuro: nada de
+            // amarillo ni cian (sobre blanco casi no se ven).
+            Shown::Own { to: None, .. } => "\x1b[1m",
             Shown::Own { to: Some(_), .. } => "\x1b[1;35m",
             Shown::Server { event, .. } => match event {
                 Some(Event::Private { .. }) => "\x1b[35m",
@@ -187,7 +189,7 @@ impl Printer {
                     | Event::ShuttingDown
                     | Event::TooManyFailures,
                 ) => "\x1b[31m",
-                _ => "\x1b[33m",
+                _ => "\x1b[34m",
             },
             Shown::NoAnswer
             | Shown::UdpSilent
