@@ -21,6 +21,7 @@
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`lossy`]: el laboratorio de UDP: pérdida, duplicación y desorden a pedido.
+//! - [`fiable`]: entrega confiable sobre UDP hecha a mano (secuencias, acuses, RFC 6298).
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
@@ -32,6 +33,7 @@ pub mod cliente;
 pub mod console;
 pub mod cookie;
 pub mod echo;
+pub mod fiable;
 pub mod flusher;
 pub mod framing;
 pub mod keepalive;
