@@ -13,6 +13,7 @@
 //!
 //! No sabe de protocolo ni de usuarios: ve colas, bytes y descriptores.
 
+use crate::stats::{COUNTERS, Counters};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -247,7 +248,10 @@ impl Flusher {
                 .map(|entry| (entry.outbox.pending_bytes(), &entry.outbox))
                 .max_by_key(|(bytes, _)| *bytes);
             match biggest {
-                Some((bytes, outbox)) if bytes > 0 => outbox.fail(),
+                Some((bytes, outbox)) if bytes > 0 => {
+                    Counters::add(&COUNTERS.overflow_disconnects, 1);
+                    outbox.fail();
+                }
                 _ => return,
             }
         }

@@ -14,6 +14,7 @@
 //! - [`session`]: qué hace el servidor con cada línea de un cliente: la
 //!   máquina de etapas (`Stage`, `Chat::signed_line`), la misma para TCP y UDP.
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
+//! - [`stats`]: las estadísticas en vivo (`:stats`), con contadores atómicos.
 //! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites;
 //!   su línea de comandos y el apagado ordenado con SIGINT o SIGTERM.
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
@@ -45,6 +46,7 @@ pub mod protocolo;
 pub mod room;
 pub mod servidor;
 pub mod session;
+pub mod stats;
 pub mod storage;
 pub mod sync;
 pub mod udp;

@@ -123,21 +123,27 @@ pub struct LossySocket {
     socket: UdpSocket,
     incoming: Side,
     outgoing: Side,
-    /// Lo alterado en los dos sentidos.
-    pub counters: Counters,
+    /// Dónde se cuenta lo alterado en los dos sentidos.
+    counters: &'static Counters,
 }
 
 impl LossySocket {
     /// Envuelve `socket`. Cada sentido tiene su generador (semillas `seed`
     /// y `seed + 1`), para que lo que entra no cambie la suerte de lo que
-    /// sale.
-    pub fn new(socket: UdpSocket, impairment: Impairment, seed: u64) -> LossySocket {
+    /// sale. Lo alterado se cuenta en `counters` (las estadísticas del
+    /// servidor, `stats::COUNTERS.lab`).
+    pub fn new(
+        socket: UdpSocket,
+        impairment: Impairment,
+        seed: u64,
+        counters: &'static Counters,
+    ) -> LossySocket {
         let side = |seed| (!impairment.is_off()).then(|| Mutex::new(Lossy::new(impairment, seed)));
         LossySocket {
             socket,
             incoming: side(seed),
             outgoing: side(seed.wrapping_add(1)),
-            counters: Counters::default(),
+            counters,
         }
     }
 
@@ -156,7 +162,7 @@ impl LossySocket {
         let passed = outgoing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pass((bytes.to_vec(), to), &self.counters);
+            .pass((bytes.to_vec(), to), self.counters);
         for (datagram, to) in passed {
             self.socket.send_to(&datagram, to)?;
         }
@@ -179,7 +185,7 @@ impl LossySocket {
         let passed = incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pass((buffer[..n].to_vec(), from), &self.counters);
+            .pass((buffer[..n].to_vec(), from), self.counters);
         for (datagram, from) in passed {
             each(&datagram, from);
         }

@@ -25,6 +25,7 @@
 
 pub use crate::flusher::Flusher;
 use crate::flusher::{Drain, Parked, STALL_RETRY};
+use crate::stats::{COUNTERS, Counters};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
@@ -259,6 +260,7 @@ impl Outbox {
         }
         if state.queued + bytes.len() > self.limit {
             drop(state);
+            Counters::add(&COUNTERS.overflow_disconnects, 1);
             self.fail();
             return Push::Overflow;
         }
@@ -322,8 +324,8 @@ impl Outbox {
         }
     }
 
-    /// Bytes pendientes en la cola.
-    fn pending_bytes(&self) -> usize {
+    /// Bytes pendientes en la cola (para `:stats` y el techo).
+    pub fn pending_bytes(&self) -> usize {
         self.lock().queued
     }
 

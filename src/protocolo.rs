@@ -76,6 +76,8 @@ pub enum Command {
     /// `:ping`: responde `pong`. Por UDP (`<TOKEN> :ping`) es cómo un cliente
     /// le dice al servidor su dirección UDP.
     Ping,
+    /// `:stats`: las estadísticas en vivo del servidor (issue #17).
+    Stats,
 }
 
 /// Todo lo que puede salir mal en una petición, con su texto exacto.
@@ -230,6 +232,9 @@ pub enum Event {
     /// closed.`: tras `--max-signin-failures` contraseñas fallidas en una
     /// conexión (issue #6).
     TooManyFailures,
+    /// `[SERVER] Client: Stats: clave=valor ...`: una línea de la respuesta a
+    /// `:stats` (issue #17), con pares `clave=valor` separados por espacios.
+    Stats(String),
     /// Un error, como aviso del servidor.
     Error(Problem),
 }
@@ -244,7 +249,7 @@ const PROMPT_TEXT: &str =
     "Sign in with :login <name> <password> or create an account with :register <name> <password>.";
 const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> (private message), \
 :u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
-:smile :angry :confused (emojis), :help (this list), :q (quit).";
+:smile :angry :confused (emojis), :stats (server statistics), :help (this list), :q (quit).";
 const ASK_BALANCE: &str = "What is your balance?";
 const BALANCE_SET: &str = "The balance of {} has been set to your account.";
 const FUNDS: &str = "You have {} dollars.";
@@ -256,6 +261,7 @@ const TRANSFER_RECEIVED: &str = "{} transferred {} dollars to you. You have {} d
 const TOKEN: &str = "Your token is {}.";
 const UDP_TOKEN: &str = "Your UDP token is {}.";
 const PONG: &str = "pong";
+const STATS: &str = "Stats: {}";
 const SERVER_FULL: &str = "The server is full, try again later.";
 const TOO_MANY_FROM_ADDRESS: &str =
     "There are too many connections from your address, try again later.";
@@ -357,6 +363,7 @@ pub fn parse_command(line: &str) -> Result<Option<Command>, Problem> {
         ":funds" => no_args(Command::Funds),
         ":help" => no_args(Command::Help),
         ":ping" => no_args(Command::Ping),
+        ":stats" => no_args(Command::Stats),
         ":q" => no_args(Command::Quit),
         _ => Err(Problem::UnknownCommand(word.to_string())),
     }
@@ -596,6 +603,7 @@ const NOTICES: &[(&str, Reader<Event>)] = &[
         crate::cookie::is_cookie(h[0]).then(|| Event::Cookie(h[0].into()))
     }),
     (USERS, |h| Some(Event::Users(names(h[0])?))),
+    (STATS, |h| Some(Event::Stats(h[0].into()))),
     (TOKEN, |h| is_token(h[0]).then(|| Event::Token(h[0].into()))),
     (UDP_TOKEN, |h| {
         is_token(h[0]).then(|| Event::UdpToken(h[0].into()))
@@ -809,6 +817,7 @@ impl fmt::Display for Event {
             Event::Token(token) => fill(f, TOKEN, &[token]),
             Event::UdpToken(token) => fill(f, UDP_TOKEN, &[token]),
             Event::Pong => f.write_str(PONG),
+            Event::Stats(fields) => fill(f, STATS, &[fields]),
             Event::ServerFull => f.write_str(SERVER_FULL),
             Event::TooManyFromAddress => f.write_str(TOO_MANY_FROM_ADDRESS),
             Event::Cookie(cookie) => fill(f, COOKIE, &[cookie]),
@@ -1255,6 +1264,7 @@ mod tests {
             Event::Token("0123456789abcdef0123456789abcdef".into()),
             Event::UdpToken("ffffffffffffffffffffffffffffffff".into()),
             Event::Pong,
+            Event::Stats("threads=3 users=1".into()),
             Event::ServerFull,
             Event::TooManyFromAddress,
             Event::Cookie("0123456789abcdef".into()),

@@ -83,6 +83,17 @@ pub struct Expired {
     pub others: Option<Vec<Arc<Outbox>>>,
 }
 
+/// Lo que cuenta [`Room::census`].
+#[derive(Default)]
+pub struct Census {
+    /// Unidos con conexión TCP.
+    pub tcp: u64,
+    /// Unidos solo por UDP.
+    pub udp: u64,
+    /// Las colas de salida de todas las sesiones.
+    pub outboxes: Vec<Arc<Outbox>>,
+}
+
 /// Las sesiones abiertas, por nombre sin distinguir mayúsculas.
 #[derive(Default)]
 pub struct Room {
@@ -213,6 +224,25 @@ impl Room {
             .values()
             .filter_map(|m| m.udp.as_ref().map(|u| Arc::clone(&u.outbox)))
             .collect()
+    }
+
+    /// Quiénes hay, para `:stats`: los unidos con conexión TCP, los unidos
+    /// solo por UDP, y todas las colas de salida (de unidos o no).
+    pub fn census(&self) -> Census {
+        let inner = self.lock();
+        let mut census = Census::default();
+        for member in inner.members.values() {
+            match (member.joined, &member.tcp) {
+                (true, Some(_)) => census.tcp += 1,
+                (true, None) => census.udp += 1,
+                (false, _) => {}
+            }
+            census.outboxes.extend(member.tcp.iter().cloned());
+            census
+                .outboxes
+                .extend(member.udp.iter().map(|u| Arc::clone(&u.outbox)));
+        }
+        census
     }
 
     /// Los nombres de los unidos, ordenados sin distinguir mayúsculas.

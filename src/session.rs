@@ -14,6 +14,7 @@ use crate::ledger::{Ledger, LedgerError, Unsynced};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
 use crate::room::{Presence, Room, Via};
+use crate::stats::{COUNTERS, Counters, Snapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,11 +110,14 @@ fn whole_seconds(duration: Duration) -> u64 {
 
 /// Envía un evento a una cola.
 pub fn send(outbox: &Arc<Outbox>, event: &Event) {
+    Counters::add(&COUNTERS.deliveries_out, 1);
     outbox.push(event.to_line().as_bytes());
 }
 
-/// Entrega un evento a varias colas. La línea se arma una sola vez.
+/// Entrega un evento a varias colas. La línea se arma una sola vez, y se
+/// cuenta una vez (con un solo incremento atómico para toda la sala).
 pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
+    Counters::add(&COUNTERS.deliveries_out, outboxes.len() as u64);
     Outbox::push_all(outboxes, event.to_line().as_bytes());
 }
 
@@ -347,6 +351,25 @@ impl Chat {
         }
     }
 
+    /// Las estadísticas en vivo a la hora `now`: las del proceso y, de la
+    /// sala, los usuarios por transporte y las colas de salida (issue #17).
+    pub fn stats(&self, now: Instant) -> Snapshot {
+        let census = self.room.census();
+        let pending: Vec<u64> = census
+            .outboxes
+            .iter()
+            .map(|outbox| outbox.pending_bytes() as u64)
+            .collect();
+        Snapshot {
+            tcp_users: census.tcp,
+            udp_users: census.udp,
+            largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
+            backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
+            queued_bytes: pending.iter().sum(),
+            ..Snapshot::of_process(now)
+        }
+    }
+
     /// Cuenta un datagrama del usuario `name` contra su límite de líneas
     /// por segundo (`--max-lines-per-sec`, el mismo balde que su conexión
     /// TCP). Devuelve `true` si hay que atenderlo; si no, se descarta, y el
@@ -355,6 +378,7 @@ impl Chat {
     pub fn admit_datagram(&self, name: &str, reply: &Arc<Outbox>) -> bool {
         match self.guards.datagram_from(name, Instant::now()) {
             Verdict::Drop { warn } => {
+                Counters::add(&COUNTERS.udp_rate_dropped, 1);
                 if warn {
                     let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
                     send(reply, &Event::Error(Problem::TooFast(per_sec)));
@@ -462,6 +486,11 @@ impl Chat {
             }
             Command::Help => send(reply, &Event::Help),
             Command::Ping => send(reply, &Event::Pong),
+            Command::Stats => {
+                for line in self.stats(Instant::now()).lines() {
+                    send(reply, &Event::Stats(line));
+                }
+            }
             Command::Quit => {}
         }
     }
@@ -691,6 +720,7 @@ impl Session {
     /// pendiente, así las respuestas salen en el orden de las líneas. Quien
     /// llama debe llamar a `settle` antes de esperar más datos del socket.
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
+        Counters::add(&COUNTERS.lines_in, 1);
         let Ok(line) = std::str::from_utf8(bytes) else {
             self.reject(chat, Problem::InvalidUtf8);
             return Flow::Continue;

@@ -34,6 +34,7 @@ use crate::outbox::{Flusher, Link, Outbox};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
 use crate::session::{Chat, Speaker, Stage, send};
+use crate::stats::{COUNTERS, Counters};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
@@ -228,6 +229,7 @@ impl UdpServer {
     /// Atiende un datagrama: una línea, quizá con una cookie y un token
     /// delante (`[<COOKIE>] [<TOKEN>] <línea>`).
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
+        Counters::add(&COUNTERS.lines_in, 1);
         let size = bytes.len();
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
@@ -281,10 +283,13 @@ impl UdpServer {
             match verdict {
                 Verdict::Pass | Verdict::Delay { .. } => {}
                 Verdict::Drop { warn: true } => {
+                    Counters::add(&COUNTERS.udp_rate_dropped, 1);
                     let notice = Event::Error(Problem::TooFast(rate.per_sec));
                     return self.answer(from, &notice, size, proven);
                 }
-                Verdict::Drop { warn: false } => return,
+                Verdict::Drop { warn: false } => {
+                    return Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                }
             }
         }
         let command = match protocolo::parse_command(line) {

@@ -147,6 +147,11 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub udp_seed: u64,
 
+    /// Cada cuántos segundos escribir en la consola una línea con las
+    /// estadísticas de :stats (0 = nunca)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub stats_secs: u64,
+
     /// En vez del chat, el servidor de eco TCP multihilo (enunciado 002):
     /// responde cada línea con la misma línea
     #[arg(long)]

@@ -24,6 +24,7 @@ use crate::lossy::LossySocket;
 use crate::outbox::{Flusher, Outbox, WRITE_TIMEOUT};
 use crate::protocolo::Event;
 use crate::session::{Chat, Console};
+use crate::stats;
 use crate::storage::{DirLock, StorageError};
 use crate::udp::UdpServer;
 use connection::Client;
@@ -33,7 +34,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largo de la cola de conexiones ya establecidas que esperan su `accept`
 /// (el `backlog` de `listen(2)`). `std` usa 128; con ráfagas de cientos de
@@ -97,7 +98,12 @@ impl Server {
         let ledger = Ledger::open_locked(lock, config.hash_cost).map_err(ServerError::Storage)?;
         let chat = Arc::new(Chat::new(ledger, config.limits(), console));
         let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
-        let socket = LossySocket::new(socket, config.impairment(), config.udp_seed);
+        let socket = LossySocket::new(
+            socket,
+            config.impairment(),
+            config.udp_seed,
+            &stats::COUNTERS.lab,
+        );
         let udp = UdpServer::new(
             socket,
             Arc::clone(&chat),
@@ -269,6 +275,30 @@ pub fn stdout_console() -> Result<Console, ServerError> {
     Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
 }
 
+/// El hilo de las estadísticas: una muestra por segundo (para las tasas de
+/// los últimos 10 s de `:stats`) y, si `every_secs` no es 0, una línea en la
+/// consola cada `every_secs` segundos. Error: no se pudo crear el hilo.
+fn start_stats(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
+    let every = Duration::from_secs(every_secs);
+    // La primera muestra, al arrancar: la base de las tasas hasta que haya
+    // una de hace 10 s.
+    stats::sample_rates(Instant::now());
+    thread::Builder::new().name("stats".into()).spawn(move || {
+        let mut last = Instant::now();
+        loop {
+            thread::sleep(Duration::from_secs(1));
+            let now = Instant::now();
+            if every_secs > 0 && now.duration_since(last) >= every {
+                last = now;
+                chat.log(&format!("Stats: {}", chat.stats(now).lines().join(" ")));
+            } else {
+                stats::sample_rates(now);
+            }
+        }
+    })?;
+    Ok(())
+}
+
 /// Imprime `Listening on ADDR` directamente en la salida estándar, antes de
 /// aceptar a nadie: es la primera línea, la que leen las pruebas y los
 /// guiones para saber el puerto. Error: no se pudo escribir.
@@ -311,6 +341,7 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
             impairment.loss, impairment.dup, impairment.reorder, config.udp_seed
         ));
     }
+    start_stats(Arc::clone(&server.tcp.chat), config.stats_secs).map_err(ServerError::Thread)?;
     let torn = server.tcp.chat.ledger.torn_bytes();
     if torn > 0 {
         server.tcp.chat.log(&format!(

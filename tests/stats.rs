@@ -1,0 +1,113 @@
+//! `:stats` (issue #17): con una carga conocida (usuarios por TCP y por
+//! UDP, mensajes, transferencias, datagramas de más), cada campo está y
+//! dice lo esperado.
+
+mod common;
+
+use chat::protocolo::{Event, Problem};
+use common::{Client, Server};
+use std::collections::HashMap;
+
+/// Los campos de la respuesta a `:stats`: las cuatro líneas
+/// `[SERVER] Client: Stats: clave=valor ...`, juntas.
+fn stats(client: &mut Client) -> HashMap<String, f64> {
+    client.send(":stats");
+    let mut fields = HashMap::new();
+    for _ in 0..4 {
+        let line = client.line();
+        let pairs = line
+            .strip_prefix("[SERVER] Client: Stats: ")
+            .unwrap_or_else(|| panic!("no es una línea de :stats: {line:?}"));
+        for pair in pairs.split(' ') {
+            let (key, value) = pair.split_once('=').expect("clave=valor");
+            let value = value.parse().unwrap_or_else(|_| panic!("{pair}"));
+            fields.insert(key.to_string(), value);
+        }
+    }
+    fields
+}
+
+#[test]
+fn stats_answers_every_field_with_the_counts_of_a_known_workload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--max-lines-per-sec", "2"]);
+    let (mut alice, mut bob) = server.alice_and_bob();
+    let mut carol = server.join("carol", 1);
+    bob.expect("[SERVER] Client: carol connected!");
+    alice.expect("[SERVER] Client: carol connected!");
+    let dave = server.join_udp("dave", 1);
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.expect("[SERVER] Client: dave connected!");
+    }
+
+    // Tres mensajes públicos de alice: cada uno, a tres destinatarios.
+    for i in 0..3 {
+        alice.send(&format!("mensaje {i}"));
+        bob.expect(&format!("alice: mensaje {i}"));
+        carol.expect(&format!("alice: mensaje {i}"));
+    }
+    // Una transferencia.
+    bob.send(":t carol 1");
+    bob.expect("[SERVER] Client: You transferred 1 dollars to carol. You have 0 dollars.");
+    carol.expect("[SERVER] Client: bob transferred 1 dollars to you. You have 2 dollars.");
+    // dave pide por UDP muchas más respuestas que las 2 líneas por segundo
+    // (con ráfagas de 6) que permite el límite: las de más se descartan, y
+    // la primera descartada recibe el aviso.
+    for _ in 0..20 {
+        dave.send(":funds");
+    }
+    let too_fast = Event::Error(Problem::TooFast(2)).to_string();
+    while dave.line() != too_fast {}
+    let fields = stats(&mut carol);
+
+    for key in [
+        "threads",
+        "users",
+        "tcp_users",
+        "udp_users",
+        "lines_in_per_s",
+        "deliveries_out_per_s",
+        "largest_queue_bytes",
+        "backlogged_clients",
+        "queued_bytes",
+        "overflow_disconnects",
+        "udp_rate_dropped",
+        "udp_lab_lost",
+        "udp_lab_duplicated",
+        "udp_lab_reordered",
+        "ledger_locks",
+        "ledger_wait_total_us",
+        "ledger_wait_max_us",
+        "journal_syncs_per_s",
+        "operations_per_sync",
+    ] {
+        assert!(fields.contains_key(key), "falta {key} en {fields:?}");
+    }
+    let field = |key: &str| fields[key];
+    assert_eq!(
+        (field("users"), field("tcp_users"), field("udp_users")),
+        (4.0, 3.0, 1.0)
+    );
+    // Un hilo por cliente TCP, más el principal, el UDP y los de servicio.
+    assert!(field("threads") >= 5.0, "{fields:?}");
+    assert!(field("lines_in_per_s") > 0.0 && field("deliveries_out_per_s") > 0.0);
+    assert!(field("udp_rate_dropped") >= 1.0, "{fields:?}");
+    assert_eq!(field("overflow_disconnects"), 0.0);
+    assert_eq!(
+        field("udp_lab_lost"),
+        0.0,
+        "sin laboratorio no se pierde nada"
+    );
+    // Cuatro registros con su saldo y una transferencia pasaron por el
+    // libro y por el diario.
+    assert!(field("ledger_locks") >= 5.0, "{fields:?}");
+    assert!(field("operations_per_sync") >= 1.0, "{fields:?}");
+}
+
+#[test]
+fn the_console_prints_the_same_stats_every_n_seconds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--stats-secs", "1"]);
+    let line = server.expect_console_between("Stats: threads=", "operations_per_sync=0.00");
+    assert!(line.contains(" users=0 "), "{line}");
+}
