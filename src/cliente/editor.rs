@@ -36,7 +36,7 @@ const PASSWORD_PROMPT: &str = "Password: ";
 const LAST_PRINT: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// Corre el cliente con la terminal: el editor lee las líneas y
-/// [`Printer`] muestra lo que llega. Devuelve lo mismo que
+/// `Printer` muestra lo que llega. Devuelve lo mismo que
 /// [`super::run_on`]. Errores: no se pudo preparar la terminal o conectar.
 pub fn run(config: &Config) -> io::Result<Ending> {
     let saved = TerminalMode::save();
