@@ -20,7 +20,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Lo que el flusher necesita de una cola: escribir lo pendiente sin
 /// esperar, cortar la conexión, cuántos bytes debe y su socket. Lo
@@ -59,6 +59,15 @@ pub const DEFAULT_TOTAL_QUEUE_LIMIT: usize = 64 * 1024 * 1024;
 /// Cada cuánto se reintenta una cola sin descriptor que esperar (las de
 /// las pruebas; un socket real siempre tiene uno).
 pub const STALL_RETRY: Duration = Duration::from_millis(1);
+
+/// Cuánto debe pasar una cola sin que su socket acepte nada para que el
+/// techo pueda cortarla. Sin este plazo, en una ráfaga (10.000 clientes que
+/// entran a la vez reciben 10.000 avisos cada uno) muchos sockets se llenan
+/// un momento, la suma pasa el techo y se cortaban clientes que sí leían,
+/// solo que más lento que la ráfaga (se vio en el escenario `idle` del
+/// benchmark de carga). Un cliente que no lee nunca pasa este plazo y se
+/// corta igual; mientras tanto la suma puede pasar el techo un rato.
+pub const STUCK_AFTER: Duration = Duration::from_secs(1);
 
 /// Tras cuánto tiempo sin colas atascadas el flusher devuelve al sistema la
 /// memoria libre (ver [`release_free_memory`]).
@@ -103,6 +112,8 @@ struct Entry {
     fd: Option<i32>,
     /// Hay que intentar escribirla en esta vuelta.
     ready: bool,
+    /// La última vez que su socket aceptó algo (o que llegó aquí).
+    progressed: Instant,
 }
 
 impl Flusher {
@@ -200,13 +211,22 @@ impl Flusher {
             busy |= !parked.is_empty();
             // También tras el despertador sin colas nuevas: puede haber
             // sonado porque la suma pasó el techo.
-            self.shed(&parked);
+            let now = Instant::now();
+            self.shed(&parked, now);
             parked.retain_mut(|entry| {
                 if !entry.ready {
                     return true;
                 }
                 entry.ready = false;
-                matches!(entry.outbox.drain(), Drain::Stalled { .. })
+                match entry.outbox.drain() {
+                    Drain::Stalled { progress } => {
+                        if progress {
+                            entry.progressed = now;
+                        }
+                        true
+                    }
+                    Drain::Idle | Drain::Closed => false,
+                }
             });
         }
     }
@@ -218,10 +238,12 @@ impl Flusher {
         let mut incoming = self.lock();
         incoming.asleep = false;
         if !incoming.queues.is_empty() {
+            let now = Instant::now();
             parked.extend(incoming.queues.drain(..).map(|outbox| Entry {
                 fd: outbox.descriptor(),
                 outbox,
                 ready: true,
+                progressed: now,
             }));
             return None;
         }
@@ -231,6 +253,10 @@ impl Flusher {
         incoming.asleep = true;
         Some(if parked.iter().any(|p| p.fd.is_none()) {
             Some(STALL_RETRY)
+        } else if self.parked_bytes() > self.ceiling {
+            // Sobre el techo sin nadie para cortar todavía: volver a mirar
+            // cuando alguna cola pueda haber pasado [`STUCK_AFTER`].
+            Some(STUCK_AFTER / 4)
         } else if parked.is_empty() && busy {
             Some(CALM_BEFORE_TRIM)
         } else {
@@ -239,12 +265,14 @@ impl Flusher {
     }
 
     /// Mientras la suma pase el techo, desconecta al cliente de la cola más
-    /// larga. Cuesta recorrer la lista por cada desconectado, pero solo
+    /// larga entre las atascadas hace al menos [`STUCK_AFTER`] a la hora
+    /// `now`. Cuesta recorrer la lista por cada desconectado, pero solo
     /// corre sobre el techo, que es un ataque o un servidor mal dimensionado.
-    fn shed(&self, parked: &[Entry]) {
+    fn shed(&self, parked: &[Entry], now: Instant) {
         while self.parked_bytes() > self.ceiling {
             let biggest = parked
                 .iter()
+                .filter(|entry| now.saturating_duration_since(entry.progressed) >= STUCK_AFTER)
                 .map(|entry| (entry.outbox.pending_bytes(), &entry.outbox))
                 .max_by_key(|(bytes, _)| *bytes);
             match biggest {

@@ -140,6 +140,43 @@ fn a_client_that_stops_reading_is_cut_off_at_its_queue_limit() {
 /// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta
 /// mucho antes de llenar su propia cola, y primero el que dejó de leer
 /// antes. Quien lee sigue recibiéndolo todo, en orden.
+/// El techo corta a quien no lee, no a quien lee más lento que una ráfaga:
+/// una cola solo se puede cortar tras `STUCK_AFTER` (1 s) sin que su socket
+/// acepte nada. Antes se cortaba en cuanto la suma pasaba el techo, y el
+/// escenario de 10.000 clientes del benchmark perdía a miles que sí leían.
+#[test]
+fn a_slow_reader_in_a_burst_is_not_cut_by_the_ceiling() {
+    let (server, _dir) = server(&[
+        "--max-queue-bytes",
+        "67108864",
+        "--max-total-queue-bytes",
+        "262144",
+        "--max-lines-per-sec",
+        "0",
+    ]);
+    let mut alice = server.join("alice", 1);
+    let mut slow = server.join("slow", 1);
+    alice.expect("[SERVER] Client: slow connected!");
+    // 20 MB de una vez: mucho más que el techo y que los búferes del kernel.
+    let line = "m".repeat(4000);
+    let burst = format!("{line}\n").repeat(5000);
+    let writer = thread::spawn(move || {
+        alice.send_bytes(burst.as_bytes());
+        alice
+    });
+    // slow lee todo, con una pausa de 100 ms cada 100 líneas: siempre
+    // avanza (mucho antes de 1 s), aunque más lento de lo que llega.
+    for i in 0..5000 {
+        assert_eq!(slow.line(), format!("alice: {line}"), "línea {i}");
+        if i % 100 == 99 {
+            thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let mut alice = writer.join().expect("alice");
+    alice.send(":u");
+    alice.expect("[SERVER] Client: Connected users: alice, slow");
+}
+
 #[test]
 fn stuck_clients_share_one_ceiling_and_the_longest_backlog_goes_first() {
     let (server, _dir) = server(&[
