@@ -135,25 +135,27 @@ fn a_client_that_stops_reading_is_cut_off_at_its_queue_limit() {
     alice.expect("bob: sigo vivo");
 }
 
-/// Muchos clientes que no leen no llevan la memoria del servidor más allá
-/// de un techo global (issue #13, punto 4): con `--max-total-queue-bytes`
-/// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta
-/// mucho antes de llenar su propia cola, y primero el que dejó de leer
-/// antes. Quien lee sigue recibiéndolo todo, en orden.
-/// El techo corta a quien no lee, no a quien lee más lento que una ráfaga:
-/// una cola solo se puede cortar tras `STUCK_AFTER` (1 s) sin que su socket
-/// acepte nada. Antes se cortaba en cuanto la suma pasaba el techo, y el
-/// escenario de 10.000 clientes del benchmark perdía a miles que sí leían.
-#[test]
-fn a_slow_reader_in_a_burst_is_not_cut_by_the_ceiling() {
-    let (server, _dir) = server(&[
+/// Un servidor con un techo de 256 KiB entre todas las colas atascadas y
+/// colas por cliente de 64 MiB: lo que corta es el techo, no el límite de
+/// cada uno.
+fn ceiling_server() -> (Server, tempfile::TempDir) {
+    server(&[
         "--max-queue-bytes",
         "67108864",
         "--max-total-queue-bytes",
         "262144",
         "--max-lines-per-sec",
         "0",
-    ]);
+    ])
+}
+
+/// El techo corta a quien no lee, no a quien lee más lento que una ráfaga:
+/// una cola solo se puede cortar tras `STUCK_AFTER` (1 s) sin que su socket
+/// acepte nada. Antes se cortaba en cuanto la suma pasaba el techo, y el
+/// escenario de 10.000 clientes del benchmark perdía a miles que sí leían.
+#[test]
+fn a_slow_reader_in_a_burst_is_not_cut_by_the_ceiling() {
+    let (server, _dir) = ceiling_server();
     let mut alice = server.join("alice", 1);
     let mut slow = server.join("slow", 1);
     alice.expect("[SERVER] Client: slow connected!");
@@ -177,16 +179,14 @@ fn a_slow_reader_in_a_burst_is_not_cut_by_the_ceiling() {
     alice.expect("[SERVER] Client: Connected users: alice, slow");
 }
 
+/// Muchos clientes que no leen no llevan la memoria del servidor más allá
+/// de un techo global (issue #13, punto 4): con `--max-total-queue-bytes`
+/// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta
+/// mucho antes de llenar su propia cola, y primero el que dejó de leer
+/// antes. Quien lee sigue recibiéndolo todo, en orden.
 #[test]
 fn stuck_clients_share_one_ceiling_and_the_longest_backlog_goes_first() {
-    let (server, _dir) = server(&[
-        "--max-queue-bytes",
-        "67108864",
-        "--max-total-queue-bytes",
-        "262144",
-        "--max-lines-per-sec",
-        "0",
-    ]);
+    let (server, _dir) = ceiling_server();
     let mut alice = server.join("alice", 1);
     let mut bob = server.join("bob", 1);
     let early = server.join("early", 1);
