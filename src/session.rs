@@ -14,7 +14,7 @@ use crate::ledger::{Ledger, LedgerError, Unsynced};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
 use crate::room::{Presence, Room, Via};
-use crate::stats::{COUNTERS, Counters, Snapshot};
+use crate::stats::{self, COUNTERS, Counters, Snapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -487,7 +487,9 @@ impl Chat {
             Command::Help => send(reply, &Event::Help),
             Command::Ping => send(reply, &Event::Pong),
             Command::Stats => {
-                for line in self.stats(Instant::now()).lines() {
+                let now = Instant::now();
+                let snapshot = stats::cached(now, || self.stats(now));
+                for line in snapshot.lines() {
                     send(reply, &Event::Stats(line));
                 }
             }

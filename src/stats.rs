@@ -241,6 +241,34 @@ impl Snapshot {
     }
 }
 
+/// Cada cuánto, como mucho, se vuelve a medir la sala para `:stats`.
+/// Medirla recorre todas las colas (un candado por cola): con 10.000
+/// clientes, un usuario que pide `:stats` 20 veces por segundo (lo que
+/// permite `--max-lines-per-sec`) costaría 200.000 candados por segundo.
+pub const REMEASURE_AFTER: Duration = Duration::from_secs(1);
+
+/// La última medición, para [`cached`].
+static LAST: Mutex<Option<(Instant, Snapshot)>> = Mutex::new(None);
+
+/// La medición de hace menos de [`REMEASURE_AFTER`] a la hora `now`, o una
+/// nueva con `measure`. Error: ninguno (un candado envenenado se toma
+/// igual: la medición es solo un número para mostrar).
+pub fn cached(now: Instant, measure: impl FnOnce() -> Snapshot) -> Snapshot {
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*last {
+        Some((at, snapshot)) if now.saturating_duration_since(*at) < REMEASURE_AFTER => {
+            snapshot.clone()
+        }
+        _ => {
+            let snapshot = measure();
+            *last = Some((now, snapshot.clone()));
+            snapshot
+        }
+    }
+}
+
 /// Los hilos vivos del proceso, de `/proc/self/status` (Linux); 0 si no se
 /// puede leer.
 fn threads_alive() -> u64 {
