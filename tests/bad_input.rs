@@ -179,6 +179,57 @@ fn a_slow_reader_in_a_burst_is_not_cut_by_the_ceiling() {
     alice.expect("[SERVER] Client: Connected users: alice, slow");
 }
 
+/// Leer de a un byte no es leer: un cliente que toma un byte cada 50 ms
+/// (un *slowloris* que lee) se corta como uno que no lee. El plazo de
+/// `STUCK_AFTER` no lo salva: Linux solo avisa que un socket acepta más
+/// (`POLLOUT`) cuando se libera una buena parte de su búfer, así que para
+/// el flusher esa cola nunca avanza.
+#[test]
+fn a_client_that_reads_a_byte_at_a_time_is_cut_like_one_that_does_not_read() {
+    let (server, _dir) = ceiling_server();
+    let mut alice = server.join("alice", 1);
+    let mut bob = server.join("bob", 1);
+    let drip = server.join("drip", 1);
+    alice.expect("[SERVER] Client: bob connected!");
+    alice.expect("[SERVER] Client: drip connected!");
+    bob.expect("[SERVER] Client: drip connected!");
+    let mut socket = drip.stream().try_clone().expect("clonar");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = std::sync::Arc::clone(&stop);
+    let dripping = thread::spawn(move || {
+        use std::io::Read;
+        let mut byte = [0u8; 1];
+        let started = std::time::Instant::now();
+        // Hasta que la prueba vea el corte (o un minuto, para no colgarla).
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed)
+            && started.elapsed() < std::time::Duration::from_secs(60)
+        {
+            match socket.read(&mut byte) {
+                Ok(1) => thread::sleep(std::time::Duration::from_millis(50)),
+                _ => return,
+            }
+        }
+    });
+    let line = "m".repeat(4000);
+    let mut sent = 0;
+    loop {
+        assert!(sent < 20_000, "drip nunca fue cortado");
+        alice.send(&line);
+        sent += 1;
+        let got = bob.line();
+        if got == "[SERVER] Client: drip disconnected!" {
+            break;
+        }
+        assert_eq!(got, format!("alice: {line}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    dripping.join().expect("drip");
+    drop(drip);
+    alice.expect("[SERVER] Client: drip disconnected!");
+    bob.send("sigo vivo");
+    alice.expect("bob: sigo vivo");
+}
+
 /// Muchos clientes que no leen no llevan la memoria del servidor más allá
 /// de un techo global (issue #13, punto 4): con `--max-total-queue-bytes`
 /// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta
