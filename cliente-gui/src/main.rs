@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             let ctx = creation.egui_ctx.clone();
             Ok(Box::new(App::new(
                 &addr,
-                Box::new(move || ctx.request_repaint()),
+                std::sync::Arc::new(move || ctx.request_repaint()),
             )))
         }),
     );

@@ -26,7 +26,7 @@ pub enum Incoming {
 
 /// Avisa a la ventana que hay algo nuevo (en la ventana real,
 /// `egui::Context::request_repaint`).
-pub type Wake = Box<dyn Fn() + Send + Sync>;
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// La pantalla que el núcleo ve: cada cosa mostrada va al canal.
 struct Channel {
@@ -45,7 +45,7 @@ impl Screen for Channel {
 /// Las sesiones de una ventana: a lo sumo una abierta a la vez.
 pub struct Network {
     events: Sender<Incoming>,
-    wake: Arc<Wake>,
+    wake: Wake,
     /// Las líneas hacia la sesión abierta. Soltarlo termina la entrada del
     /// núcleo, que entonces envía `:q`.
     lines: Option<Sender<String>>,
@@ -57,7 +57,7 @@ impl Network {
         let (events, incoming) = mpsc::channel();
         let network = Network {
             events,
-            wake: Arc::new(wake),
+            wake,
             lines: None,
         };
         (network, incoming)
@@ -97,21 +97,15 @@ impl Network {
 }
 
 /// Una sesión entera con el servidor en `addr`; devuelve por qué terminó.
-fn session(
-    addr: &str,
-    input: Receiver<String>,
-    events: &Sender<Incoming>,
-    wake: &Arc<Wake>,
-) -> String {
+fn session(addr: &str, input: Receiver<String>, events: &Sender<Incoming>, wake: &Wake) -> String {
     let args = ["--addr".to_string(), addr.to_string()];
     let config = match cliente::Config::from_args(args) {
         Ok(config) => config,
         Err(_) => return format!("La dirección {addr} no es válida."),
     };
-    let wake = Arc::clone(wake);
     let screen = Channel {
         events: events.clone(),
-        wake: Box::new(move || wake()),
+        wake: Arc::clone(wake),
     };
     describe(
         addr,

@@ -50,7 +50,7 @@ fn real_server(dir: &std::path::Path) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 
 /// Una ventana de 860x600 que apunta a `addr`.
 fn window(addr: SocketAddr) -> Harness<'static, App> {
-    let app = App::new(&addr.to_string(), Box::new(|| {}));
+    let app = App::new(&addr.to_string(), std::sync::Arc::new(|| {}));
     Harness::builder()
         .with_size([860.0, 600.0])
         .build_ui_state(|ui, app: &mut App| app.frame(ui), app)
