@@ -14,14 +14,16 @@
 //!   vencimientos seguidos da al otro por ido.
 //! - [`Receiver`]: entrega en orden, guarda lo que llega adelantado, tira lo
 //!   repetido y responde siempre con un acuse acumulativo ("tengo todo hasta
-//!   N - 1"), como el número de ACK de TCP (RFC 9293 §3.4).
+//!   N - 1"), como el número de ACK de TCP (RFC 9293 §3.4), más la lista de
+//!   lo que tiene adelantado: un acuse selectivo, como SACK (RFC 2018).
+//!   Con él, el emisor retransmite solo los huecos (*selective repeat*).
 //!
 //! Lo que **no** hace, y TCP sí: control de congestión (RFC 5681: TCP
 //! achica su ventana al perder, para no saturar la red), retransmisión
 //! rápida con tres acuses repetidos (RFC 5681 §3.2: no espera al
-//! temporizador), acuses selectivos (SACK, RFC 2018) y control de flujo con
-//! la ventana del receptor. Por eso aquí la cola de latencias la domina el
-//! temporizador: una línea perdida espera al menos [`MIN_RTO`].
+//! temporizador) y control de flujo con la ventana del receptor. Por eso
+//! aquí la cola de latencias la domina el temporizador: una línea perdida
+//! espera al menos [`MIN_RTO`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -45,8 +47,19 @@ pub const MAX_RETRIES: u32 = 8;
 /// Datagramas sin acuse que el emisor deja en vuelo a la vez.
 pub const WINDOW: usize = 32;
 
-/// Un datagrama del modo confiable, en texto: `D <seq> <línea>` o
-/// `A <next>`.
+/// Cuántos números adelantados lleva, como mucho, un acuse selectivo (el
+/// datagrama no crece sin límite).
+pub const MAX_SACKED: usize = 64;
+
+/// La palabra de un datagrama de datos y la de un acuse.
+const SEQ: &str = ":seq";
+const ACK: &str = ":ack";
+
+/// Un datagrama del modo confiable, en texto: `:seq <n> <línea>` o
+/// `:ack <next> [<n> ...]`. Empiezan con `:` como los comandos del chat: ninguna
+/// línea de chat de un cliente sin el modo confiable se confunde con uno
+/// (un texto que empieza con `:` y no es un comando es un error), y en una
+/// captura se leen solos.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     /// Datos: el número de secuencia de la línea y la línea.
@@ -56,10 +69,14 @@ pub enum Packet {
         /// La línea, sin `\n`.
         payload: String,
     },
-    /// Acuse acumulativo: llegó todo lo anterior a `next`.
+    /// Acuse acumulativo: llegó todo lo anterior a `next`; y selectivo:
+    /// también llegaron los de `sacked` (posteriores a `next`, a lo sumo
+    /// [`MAX_SACKED`]).
     Ack {
         /// El próximo número que el receptor espera.
         next: u32,
+        /// Los que el receptor ya tiene adelantados, en orden.
+        sacked: Vec<u32>,
     },
 }
 
@@ -67,8 +84,14 @@ impl Packet {
     /// El texto del datagrama.
     pub fn to_line(&self) -> String {
         match self {
-            Packet::Data { seq, payload } => format!("D {seq} {payload}"),
-            Packet::Ack { next } => format!("A {next}"),
+            Packet::Data { seq, payload } => format!("{SEQ} {seq} {payload}"),
+            Packet::Ack { next, sacked } => {
+                let mut line = format!("{ACK} {next}");
+                for seq in sacked {
+                    line.push_str(&format!(" {seq}"));
+                }
+                line
+            }
         }
     }
 
@@ -76,16 +99,22 @@ impl Packet {
     pub fn parse(line: &str) -> Option<Packet> {
         let (kind, rest) = line.split_once(' ')?;
         match kind {
-            "D" => {
+            SEQ => {
                 let (seq, payload) = rest.split_once(' ').unwrap_or((rest, ""));
                 Some(Packet::Data {
                     seq: seq.parse().ok()?,
                     payload: payload.to_string(),
                 })
             }
-            "A" => Some(Packet::Ack {
-                next: rest.parse().ok()?,
-            }),
+            ACK => {
+                let mut numbers = rest.split(' ').map(str::parse::<u32>);
+                let next = numbers.next()?.ok()?;
+                let sacked = numbers
+                    .take(MAX_SACKED)
+                    .collect::<Result<Vec<u32>, _>>()
+                    .ok()?;
+                Some(Packet::Ack { next, sacked })
+            }
             _ => None,
         }
     }
@@ -145,6 +174,20 @@ impl RttEstimator {
         self.rto = (srtt + self.rttvar * 4).clamp(MIN_RTO, MAX_RTO);
     }
 
+    /// Deshace las duplicaciones: el plazo vuelve a SRTT + 4 × RTTVAR. Para
+    /// cuando un acuse reconoce algo nuevo, aunque no se pueda medir (lo
+    /// reconocido se había retransmitido: Karn). La duplicación es por si
+    /// la red está saturada o el otro se fue; un acuse que llega muestra
+    /// que no. Linux llega a lo mismo de otra forma: con marcas de tiempo
+    /// (RFC 7323 §4) mide también lo retransmitido, y cada medición válida
+    /// pone la duplicación en cero (`tcp_ack_update_rtt`). Sin esto, cada
+    /// hueco que se pierde dos veces seguidas deja el plazo en segundos.
+    pub fn restore(&mut self) {
+        if let Some(srtt) = self.srtt {
+            self.rto = (srtt + self.rttvar * 4).clamp(MIN_RTO, MAX_RTO);
+        }
+    }
+
     /// Venció el temporizador: el plazo se duplica (RFC 6298 §5.5), hasta
     /// [`MAX_RTO`].
     pub fn back_off(&mut self) {
@@ -159,6 +202,8 @@ struct InFlight {
     payload: String,
     sent_at: Instant,
     retransmitted: bool,
+    /// El receptor ya lo tiene (un acuse selectivo): no se retransmite.
+    sacked: bool,
 }
 
 /// El emisor del modo confiable.
@@ -225,6 +270,11 @@ impl Sender {
         self.waiting.push_back(payload);
     }
 
+    /// Cuántas líneas esperan lugar en la ventana.
+    pub fn backlog(&self) -> usize {
+        self.waiting.len()
+    }
+
     /// `true` si no queda nada por enviar ni sin acuse.
     pub fn is_idle(&self) -> bool {
         self.in_flight.is_empty() && self.waiting.is_empty()
@@ -253,10 +303,11 @@ impl Sender {
             // RFC 6298 §5.4 pide retransmitir solo la más vieja; TCP
             // recupera las demás con SACK o con acuses repetidos. Sin eso,
             // una ráfaga de 30 pérdidas costaría 30 vencimientos, cada uno
-            // de al menos el plazo duplicado. Aquí se reenvía toda la
-            // ventana (*Go-Back-N*, el esquema de los libros): lo que ya
-            // había llegado, el receptor lo descarta como repetido.
-            for lost in &mut self.in_flight {
+            // de al menos el plazo duplicado. Aquí se reenvían todos los
+            // huecos: lo que no tiene acuse, ni acumulativo ni selectivo
+            // (*selective repeat*; sin los acuses selectivos sería toda la
+            // ventana, *Go-Back-N*).
+            for lost in self.in_flight.iter_mut().filter(|f| !f.sacked) {
                 lost.retransmitted = true;
                 lost.sent_at = now;
                 self.retransmissions += 1;
@@ -284,6 +335,7 @@ impl Sender {
                 payload,
                 sent_at: now,
                 retransmitted: false,
+                sacked: false,
             });
             // §5.1: al enviar, si el temporizador no corre, se arma.
             self.deadline.get_or_insert(now + self.rtt.rto());
@@ -291,27 +343,77 @@ impl Sender {
         Step::Send(out)
     }
 
-    /// Llegó un acuse acumulativo: se olvida todo lo anterior a `next`. Si
-    /// reconoce algo nuevo, se mide la ida y vuelta (salvo de lo
-    /// retransmitido) y se rearma el temporizador (§5.3), o se apaga si ya
-    /// no queda nada en vuelo (§5.2).
-    pub fn on_ack(&mut self, next: u32, now: Instant) {
-        let mut acked_any = false;
+    /// Reenvía ya todo lo que está en vuelo, sin esperar al temporizador
+    /// ni duplicar el plazo: para cuando se sabe que lo enviado no pudo
+    /// llegar (el servidor pidió probar la dirección con una cookie y tiró
+    /// los datagramas que no la traían). No es un vencimiento, así que no
+    /// cuenta para [`MAX_RETRIES`].
+    pub fn resend_now(&mut self, now: Instant) -> Vec<Packet> {
+        let mut out = Vec::new();
+        for lost in self.in_flight.iter_mut().filter(|f| !f.sacked) {
+            lost.retransmitted = true;
+            lost.sent_at = now;
+            self.retransmissions += 1;
+            out.push(Packet::Data {
+                seq: lost.seq,
+                payload: lost.payload.clone(),
+            });
+        }
+        if !self.in_flight.is_empty() {
+            self.deadline = Some(now + self.rtt.rto());
+        }
+        out
+    }
+
+    /// Llegó un acuse: se olvida todo lo anterior a `next` y se marca lo de
+    /// `sacked`, que ya no se retransmite. De lo que se reconoce por
+    /// primera vez se mide la ida y vuelta (salvo de lo retransmitido). Si
+    /// el acumulativo avanza, se rearma el temporizador (§5.3), o se apaga
+    /// si ya no queda nada en vuelo (§5.2).
+    pub fn on_ack(&mut self, next: u32, sacked: &[u32], now: Instant) {
+        let mut news = false;
+        let mut advanced = false;
+        // Una sola medición por acuse, la del más reciente de lo que este
+        // acuse reconoce por primera vez: es el que más probablemente lo
+        // causó (el receptor acusa cada datagrama). Medir cada uno daría
+        // idas y vueltas infladas cuando se perdieron acuses: lo que llegó
+        // hace rato y recién ahora se reconoce no tardó tanto en llegar
+        // (TCP lo resuelve con marcas de tiempo, RFC 7323 §4).
+        let mut freshest: Option<Duration> = None;
+        let mut measure = |flight: &InFlight| {
+            if !flight.retransmitted && !flight.sacked {
+                let took = now.saturating_duration_since(flight.sent_at);
+                freshest = Some(freshest.map_or(took, |f| f.min(took)));
+            }
+        };
         while self.in_flight.front().is_some_and(|f| f.seq < next) {
             let Some(acked) = self.in_flight.pop_front() else {
                 break;
             };
-            if !acked.retransmitted {
-                self.rtt
-                    .sample(now.saturating_duration_since(acked.sent_at));
-            }
-            acked_any = true;
+            measure(&acked);
+            advanced = true;
         }
-        if !acked_any {
-            // Un acuse repetido o viejo: no dice nada nuevo.
+        for flight in &mut self.in_flight {
+            if flight.sacked || sacked.binary_search(&flight.seq).is_err() {
+                continue;
+            }
+            measure(flight);
+            flight.sacked = true;
+            news = true;
+        }
+        if let Some(took) = freshest {
+            self.rtt.sample(took);
+        }
+        if advanced || news {
+            // El otro responde: los vencimientos seguidos vuelven a cero y
+            // el plazo, a lo medido.
+            self.timeouts = 0;
+            self.rtt.restore();
+        }
+        if !advanced {
+            // El hueco más viejo sigue ahí: el temporizador sigue por él.
             return;
         }
-        self.timeouts = 0;
         self.deadline = if self.in_flight.is_empty() {
             None
         } else {
@@ -355,7 +457,14 @@ impl Receiver {
         } else if seq - self.next < WINDOW as u32 * 4 {
             self.ahead.insert(seq, payload);
         }
-        (deliver, Packet::Ack { next: self.next })
+        let sacked = self.ahead.keys().copied().take(MAX_SACKED).collect();
+        (
+            deliver,
+            Packet::Ack {
+                next: self.next,
+                sacked,
+            },
+        )
     }
 }
 
@@ -379,12 +488,27 @@ mod tests {
                 seq: 0,
                 payload: String::new(),
             },
-            Packet::Ack { next: 12 },
+            Packet::Ack {
+                next: 12,
+                sacked: vec![],
+            },
+            Packet::Ack {
+                next: 3,
+                sacked: vec![5, 6, 9],
+            },
         ] {
             assert_eq!(Packet::parse(&packet.to_line()), Some(packet));
         }
+        assert_eq!(ack(3, &[]).to_line(), ":ack 3");
+        assert_eq!(ack(3, &[5, 6]).to_line(), ":ack 3 5 6");
+        assert_eq!(Packet::parse(":ack 3 x"), None);
         assert_eq!(Packet::parse("hola"), None);
-        assert_eq!(Packet::parse("D x hola"), None);
+        assert_eq!(Packet::parse(":seq x hola"), None);
+        assert_eq!(
+            Packet::parse("D 1 hola"),
+            None,
+            "una línea de chat cualquiera"
+        );
     }
 
     #[test]
@@ -424,7 +548,7 @@ mod tests {
         assert_eq!(sender.retransmissions, 1);
         assert_eq!(sender.deadline(), Some(t0 + ms(3000)));
         // El acuse de lo retransmitido no mide nada (Karn).
-        sender.on_ack(1, t0 + ms(1010));
+        sender.on_ack(1, &[], t0 + ms(1010));
         assert_eq!(sender.rtt().srtt(), None);
         assert!(sender.is_idle());
         assert_eq!(
@@ -453,19 +577,39 @@ mod tests {
     #[test]
     fn the_receiver_delivers_in_order_and_discards_duplicates() {
         let mut receiver = Receiver::new();
-        assert_eq!(
-            receiver.on_data(1, "b".into()),
-            (vec![], Packet::Ack { next: 0 })
-        );
+        assert_eq!(receiver.on_data(1, "b".into()), (vec![], ack(0, &[1])));
         assert_eq!(
             receiver.on_data(0, "a".into()),
-            (vec!["a".into(), "b".into()], Packet::Ack { next: 2 })
+            (vec!["a".into(), "b".into()], ack(2, &[]))
         );
-        assert_eq!(
-            receiver.on_data(0, "a".into()),
-            (vec![], Packet::Ack { next: 2 })
-        );
+        assert_eq!(receiver.on_data(0, "a".into()), (vec![], ack(2, &[])));
         assert_eq!(receiver.duplicates, 1);
+    }
+
+    fn ack(next: u32, sacked: &[u32]) -> Packet {
+        Packet::Ack {
+            next,
+            sacked: sacked.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_selective_ack_spares_what_arrived_from_the_retransmission() {
+        let t0 = Instant::now();
+        let mut sender = Sender::new();
+        for line in ["a", "b", "c"] {
+            sender.offer(line.into());
+        }
+        let _ = sender.poll(t0);
+        // Se perdió "a"; llegaron "b" y "c".
+        sender.on_ack(0, &[1, 2], t0 + ms(5));
+        assert_eq!(sender.rtt().srtt(), Some(ms(5)), "medido con lo selectivo");
+        let Step::Send(again) = sender.poll(t0 + ms(1000)) else {
+            panic!("no se rinde al primer vencimiento");
+        };
+        assert_eq!(again, vec![data(0, "a")], "solo el hueco");
+        sender.on_ack(3, &[], t0 + ms(1001));
+        assert!(sender.is_idle());
     }
 
     fn data(seq: u32, payload: &str) -> Packet {
@@ -562,8 +706,8 @@ mod tests {
                     }
                 }
                 for packet in to_sender.arrivals(step) {
-                    if let Packet::Ack { next } = packet {
-                        sender.on_ack(next, now);
+                    if let Packet::Ack { next, sacked } = packet {
+                        sender.on_ack(next, &sacked, now);
                     }
                 }
                 if sender.is_idle() {

@@ -23,6 +23,7 @@
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`lossy`]: el laboratorio de UDP: pérdida, duplicación y desorden a pedido.
 //! - [`fiable`]: entrega confiable sobre UDP hecha a mano (secuencias, acuses, RFC 6298).
+//! - [`peers`]: los pares del modo confiable en el servidor UDP, por dirección.
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
@@ -42,6 +43,7 @@ pub mod ledger;
 pub mod lossy;
 pub mod outbox;
 pub mod password;
+pub mod peers;
 pub mod protocolo;
 pub mod room;
 pub mod servidor;

@@ -33,6 +33,10 @@ pub struct Counters {
     pub udp_rate_dropped: AtomicU64,
     /// Lo que alteró el laboratorio de UDP del servidor.
     pub lab: lossy::Counters,
+    /// Datagramas que el modo confiable del servidor retransmitió.
+    pub udp_retransmitted: AtomicU64,
+    /// Datagramas repetidos que el modo confiable del servidor descartó.
+    pub udp_duplicates_discarded: AtomicU64,
     /// Veces que se tomó el candado del libro de cuentas.
     pub ledger_locks: AtomicU64,
     /// Nanosegundos de espera por ese candado, en total y como máximo.
@@ -56,6 +60,8 @@ pub static COUNTERS: Counters = Counters {
         duplicated: AtomicU64::new(0),
         reordered: AtomicU64::new(0),
     },
+    udp_retransmitted: AtomicU64::new(0),
+    udp_duplicates_discarded: AtomicU64::new(0),
     ledger_locks: AtomicU64::new(0),
     ledger_wait_ns: AtomicU64::new(0),
     ledger_wait_max_ns: AtomicU64::new(0),
@@ -163,6 +169,10 @@ pub struct Snapshot {
     pub udp_rate_dropped: u64,
     /// Datagramas perdidos, duplicados y reordenados por el laboratorio.
     pub lab: (u64, u64, u64),
+    /// Retransmisiones del modo confiable (ver `fiable`).
+    pub udp_retransmitted: u64,
+    /// Datagramas repetidos que el modo confiable descartó.
+    pub udp_duplicates_discarded: u64,
     /// Veces que se tomó el candado del libro.
     pub ledger_locks: u64,
     /// Espera total y máxima por ese candado, en microsegundos.
@@ -191,6 +201,8 @@ impl Snapshot {
             overflow_disconnects: Counters::get(&c.overflow_disconnects),
             udp_rate_dropped: Counters::get(&c.udp_rate_dropped),
             lab: c.lab.snapshot(),
+            udp_retransmitted: Counters::get(&c.udp_retransmitted),
+            udp_duplicates_discarded: Counters::get(&c.udp_duplicates_discarded),
             ledger_locks: Counters::get(&c.ledger_locks),
             ledger_wait_total_us: Counters::get(&c.ledger_wait_ns) / 1000,
             ledger_wait_max_us: Counters::get(&c.ledger_wait_max_ns) / 1000,
@@ -226,8 +238,8 @@ impl Snapshot {
                 self.overflow_disconnects
             ),
             format!(
-                "udp_rate_dropped={} udp_lab_lost={lost} udp_lab_duplicated={duplicated} udp_lab_reordered={reordered}",
-                self.udp_rate_dropped
+                "udp_rate_dropped={} udp_lab_lost={lost} udp_lab_duplicated={duplicated} udp_lab_reordered={reordered} udp_retransmitted={} udp_duplicates_discarded={}",
+                self.udp_rate_dropped, self.udp_retransmitted, self.udp_duplicates_discarded
             ),
             format!(
                 "ledger_locks={} ledger_wait_total_us={} ledger_wait_max_us={} journal_syncs_per_s={:.1} operations_per_sync={:.2}",

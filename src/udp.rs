@@ -23,14 +23,19 @@
 //!   dirección, la respuesta es una *cookie* (ver `cookie`) que el cliente
 //!   devuelve delante de su datagrama: `<COOKIE> :login bob clave`.
 //!
-//! No se retransmite nada: un datagrama perdido se pierde, que es lo que UDP
-//! es. Este módulo no decide reglas del chat: llama a las acciones de
-//! [`Chat`].
+//! Un datagrama perdido se pierde, que es lo que UDP es, salvo para quien
+//! pide el modo confiable (`cliente --udp --reliable`, ver `fiable` y
+//! `peers`): sus datagramas llevan `:seq <n>` o `:ack <n>` detrás de la
+//! cookie y el token, y este hilo, además de atenderlos, acusa, ordena y
+//! retransmite. Los dos tipos de usuario UDP comparten la sala. Este módulo
+//! no decide reglas del chat: llama a las acciones de [`Chat`].
 
 use crate::abuse::{LineLimiter, Verdict};
 use crate::cookie::{self, Cookies};
+use crate::fiable::{MAX_RETRIES, Packet};
 use crate::lossy::LossySocket;
 use crate::outbox::{Flusher, Link, Outbox};
+use crate::peers::{self, Peers};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
 use crate::session::{Chat, Speaker, Stage, send};
@@ -54,18 +59,44 @@ const RECV_BUFFER: usize = 65_536;
 /// Cada cuánto, como mucho, se revisa la inactividad.
 const SWEEP_EVERY: Duration = Duration::from_millis(200);
 
+/// Envía a `to` un texto (una o más líneas, sin el `\n` final): tal cual,
+/// en un datagrama, o, si `to` usa el modo confiable, una línea por
+/// datagrama, numerada por su emisor (quizá más tarde, si la ventana está
+/// llena). Cada datagrama termina en `\n`, para que `nc -u` los muestre uno
+/// por línea. Si el kernel no puede enviarlo, el datagrama se pierde: es
+/// UDP (y el modo confiable lo retransmitirá).
+fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) {
+    if !peers.contains(to) {
+        let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
+        return;
+    }
+    let now = Instant::now();
+    for line in text.split('\n') {
+        for packet in peers.outgoing(to, line, now).unwrap_or_default() {
+            let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
+        }
+    }
+}
+
 /// Un destino UDP como [`Link`] de una cola: cada línea sale en su propio
-/// datagrama (con su `\n`, para que `nc -u` las muestre una por línea).
+/// datagrama (ver [`send_line`]).
 struct UdpLink {
     socket: Arc<LossySocket>,
+    peers: Arc<Peers>,
     addr: SocketAddr,
 }
 
 impl Link for UdpLink {
     fn send(&self, bytes: &[u8]) -> io::Result<usize> {
         for line in bytes.split_inclusive(|&b| b == b'\n') {
-            // Si el kernel no puede enviarlo, el datagrama se pierde: es UDP.
-            let _ = self.socket.send_to(line, self.addr);
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            // Las líneas de la cola las escribió el servidor: son UTF-8.
+            match std::str::from_utf8(line) {
+                Ok(text) => send_line(&self.socket, &self.peers, self.addr, text),
+                Err(_) => {
+                    let _ = self.socket.send_to(line, self.addr);
+                }
+            }
         }
         Ok(bytes.len())
     }
@@ -87,6 +118,8 @@ pub const SIGNIN_QUEUE: usize = 64;
 #[derive(Clone)]
 struct Endpoints {
     socket: Arc<LossySocket>,
+    /// Las direcciones en modo confiable.
+    peers: Arc<Peers>,
     flusher: Arc<Flusher>,
     queue_limit: usize,
 }
@@ -95,6 +128,7 @@ impl Endpoints {
     fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
         let link = UdpLink {
             socket: Arc::clone(&self.socket),
+            peers: Arc::clone(&self.peers),
             addr,
         };
         UdpEndpoint {
@@ -105,7 +139,9 @@ impl Endpoints {
 
     /// Responde directamente a una dirección que probó que recibe.
     fn answer(&self, to: SocketAddr, event: &Event) {
-        let _ = self.socket.send_to(event.to_line().as_bytes(), to);
+        let line = event.to_line();
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        send_line(&self.socket, &self.peers, to, line);
     }
 }
 
@@ -151,6 +187,7 @@ impl UdpServer {
         UdpServer {
             endpoints: Endpoints {
                 socket: Arc::new(socket),
+                peers: Arc::new(Peers::new()),
                 flusher,
                 queue_limit,
             },
@@ -175,13 +212,24 @@ impl UdpServer {
         }
         let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
-        // la inactividad.
-        socket.inner().set_read_timeout(Some(
-            SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10)),
-        ))?;
+        // la inactividad y, si hay usuarios en modo confiable, sus
+        // temporizadores de retransmisión (más seguido).
+        let sweep = SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10));
+        let mut timeout = sweep;
+        socket.inner().set_read_timeout(Some(timeout))?;
         let mut buffer = vec![0u8; RECV_BUFFER];
         let mut last_sweep = Instant::now();
+        let mut last_tick = Instant::now();
         loop {
+            let wanted = if self.endpoints.peers.is_empty() {
+                sweep
+            } else {
+                peers::TICK
+            };
+            if wanted != timeout {
+                timeout = wanted;
+                socket.inner().set_read_timeout(Some(timeout))?;
+            }
             match socket.receive(&mut buffer, |bytes, from| self.datagram(bytes, from)) {
                 Ok(()) => {}
                 Err(e)
@@ -196,10 +244,33 @@ impl UdpServer {
                     ) => {}
                 Err(e) => return Err(e),
             }
+            if !self.endpoints.peers.is_empty() && last_tick.elapsed() >= peers::TICK {
+                last_tick = Instant::now();
+                self.retransmit(last_tick);
+            }
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 last_sweep = Instant::now();
                 self.expire();
             }
+        }
+    }
+
+    /// Los temporizadores del modo confiable a la hora `now`: sale lo
+    /// vencido, y se anota en la consola a quien se dio por ido (su sesión,
+    /// si sigue, termina por inactividad, como la de cualquier usuario UDP
+    /// que se fue sin `:q`).
+    fn retransmit(&self, now: Instant) {
+        let tick = self.endpoints.peers.tick(now, self.idle);
+        for (to, packet) in tick.send {
+            let _ = self
+                .endpoints
+                .socket
+                .send_to(format!("{packet}\n").as_bytes(), to);
+        }
+        for addr in tick.gone {
+            self.chat.log(&format!(
+                "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
+            ));
         }
     }
 
@@ -256,6 +327,48 @@ impl UdpServer {
             Some((token, line)) => (Some(token), line),
             None => (None, text),
         };
+        match Packet::parse(line) {
+            Some(packet) => self.reliable(packet, token, from, proven, size),
+            None => self.line(token, line, from, proven, size),
+        }
+    }
+
+    /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
+    /// de `from`: pasa por su par (ver `peers`), sale el acuse y se
+    /// atienden, en orden, las líneas que ya se pueden entregar. Un par se
+    /// crea solo para una dirección probada: sin par y sin cookie, la
+    /// respuesta es la cookie, como a cualquier entrada.
+    ///
+    /// Lo que llega por un par cuenta como de una dirección probada: la
+    /// cookie probó la dirección al abrirlo, como el *handshake* prueba la
+    /// de una conexión TCP. Lo que queda sin defensa es un tercero que
+    /// adivine los números de secuencia, que empiezan en 0 (TCP los empieza
+    /// al azar por eso, RFC 6528; este laboratorio no).
+    fn reliable(
+        &self,
+        packet: Packet,
+        token: Option<&str>,
+        from: SocketAddr,
+        proven: bool,
+        size: usize,
+    ) {
+        let peers = &self.endpoints.peers;
+        let Some(arrival) = peers.arrived(from, packet, proven, Instant::now()) else {
+            return self.challenge(from, size);
+        };
+        for packet in arrival.send {
+            let _ = self
+                .endpoints
+                .socket
+                .send_to(format!("{packet}\n").as_bytes(), from);
+        }
+        for line in arrival.deliver {
+            self.line(token, &line, from, true, size);
+        }
+    }
+
+    /// Una línea ya sin cookie ni token (ni marco del modo confiable).
+    fn line(&self, token: Option<&str>, line: &str, from: SocketAddr, proven: bool, size: usize) {
         // El límite es el de la línea, sin contar lo que la precede.
         if line.len() > MAX_LINE_BYTES {
             return self.answer(from, &Event::Error(Problem::LineTooLong), size, proven);

@@ -4,66 +4,10 @@
 
 mod common;
 
-use common::{PATIENCE, Server};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::thread;
+use common::{Running, Server};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `cliente` con la entrada abierta y cada línea de su salida en un canal.
-struct Running {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cliente");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Running {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    fn send(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().expect("entrada abierta");
-        stdin.write_all(text.as_bytes()).expect("escribir");
-        stdin.flush().expect("escribir");
-    }
-
-    /// Espera una línea de la salida igual a `line`.
-    fn expect(&self, line: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(got) if got == line => return,
-                Ok(got) => seen.push(got),
-                Err(_) => break,
-            }
-        }
-        panic!("el cliente no mostró {line:?}; mostró {seen:?}");
-    }
-}
 
 /// `cliente --addr ADDR` (modo TCP) con `script` entero en la entrada.
 fn run_script(addr: &str, script: &str) -> std::process::Output {

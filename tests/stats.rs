@@ -75,6 +75,8 @@ fn stats_answers_every_field_with_the_counts_of_a_known_workload() {
         "udp_lab_lost",
         "udp_lab_duplicated",
         "udp_lab_reordered",
+        "udp_retransmitted",
+        "udp_duplicates_discarded",
         "ledger_locks",
         "ledger_wait_total_us",
         "ledger_wait_max_us",

@@ -307,7 +307,9 @@ impl Model {
             Shown::NoAnswer
             | Shown::Retrying { .. }
             | Shown::UdpSilent
-            | Shown::LabCounts { .. } => {
+            | Shown::LabCounts { .. }
+            | Shown::ReliableGone { .. }
+            | Shown::ReliableCounts { .. } => {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }

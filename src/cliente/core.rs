@@ -6,6 +6,7 @@
 
 use super::REPLY_WAIT;
 use super::ending::Ending;
+use super::reliable::Reliable;
 use super::screen::{Screen, Shown};
 use crate::lossy::{Counters, Impairment, Lossy};
 use crate::protocolo::{self, Command, Event};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
 /// está probada: con 64, el triple (lo más que el servidor responde a una
 /// dirección sin probar) deja lugar de sobra para la cookie.
-const UNPROVEN_DATAGRAM_BYTES: usize = 64;
+pub(super) const UNPROVEN_DATAGRAM_BYTES: usize = 64;
 
 /// Cuántas veces se envía, como mucho, una línea por UDP antes de entrar a
 /// la sala si el servidor no responde nada, y cuánto se espera cada vez:
@@ -105,6 +106,8 @@ pub(super) struct UdpTuning {
     pub(super) impairment: Impairment,
     /// La semilla del generador del laboratorio.
     pub(super) seed: u64,
+    /// El modo confiable (`--reliable`), con sus reintentos (`--retries`).
+    pub(super) reliable: Option<u32>,
 }
 
 /// El laboratorio de UDP del lado del cliente: un sentido para lo que
@@ -128,6 +131,9 @@ pub(super) struct Shared {
     pub(super) keepalive: Duration,
     /// El laboratorio de pérdidas, si se pidió.
     lab: Option<Lab>,
+    /// El modo confiable, si se pidió (`--udp --reliable`). Su candado se
+    /// toma siempre *después* del de `state`, nunca al revés.
+    pub(super) reliable: Option<Mutex<Reliable>>,
 }
 
 impl Shared {
@@ -175,6 +181,9 @@ impl Shared {
             tcp_mode,
             keepalive: tuning.keepalive,
             lab,
+            reliable: tuning
+                .reliable
+                .map(|retries| Mutex::new(Reliable::new(retries))),
         })
     }
 
@@ -317,6 +326,9 @@ impl Shared {
         let mut state = self.lock();
         state.last_udp_send = Instant::now();
         state.pings += u64::from(line.trim() == ":ping");
+        if self.reliable.is_some() {
+            return self.send_reliable(udp, &state, line);
+        }
         if !state.udp_proven {
             if let Some(cookie) = &state.cookie {
                 datagram = format!("{cookie} {datagram}");
@@ -388,6 +400,9 @@ impl Shared {
             return;
         }
         state.cookie = Some(cookie.to_string());
+        if self.reliable.is_some() {
+            return self.resend_reliable(udp, &state);
+        }
         for datagram in std::mem::take(&mut state.unproven) {
             let _ = self.transmit(udp, format!("{cookie} {datagram}\n").as_bytes());
         }

@@ -26,6 +26,7 @@ mod core;
 mod eco;
 mod editor;
 mod ending;
+mod reliable;
 mod screen;
 mod terminal;
 mod udp;
@@ -100,6 +101,18 @@ pub struct Config {
     #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = positive_seconds)]
     pub udp_keepalive_secs: f64,
 
+    /// Con --udp: entrega confiable hecha a mano (números de secuencia,
+    /// acuses y retransmisiones, ver src/fiable.rs): cada línea llega una
+    /// vez y en orden aunque se pierdan datagramas
+    #[arg(long, requires = "udp")]
+    pub reliable: bool,
+
+    /// Con --reliable: retransmisiones seguidas sin acuse tras las que se
+    /// da al servidor por ido (el plazo se duplica en cada una)
+    #[arg(long, value_name = "N", default_value_t = crate::fiable::MAX_RETRIES,
+          value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub retries: u32,
+
     /// Laboratorio de UDP: probabilidad (0 a 1) de perder cada datagrama que
     /// el cliente envía o recibe
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
@@ -145,6 +158,7 @@ impl Config {
                 reorder: self.reorder,
             },
             seed: self.seed,
+            reliable: self.reliable.then_some(self.retries),
         }
     }
 
@@ -255,6 +269,17 @@ mod tests {
         assert!(parse(&["--echo"]).is_err());
         assert!(parse(&["x"]).is_err());
         assert!(parse(&["--udp-keepalive-secs", "0"]).is_err());
+        assert!(
+            parse(&["--reliable"]).is_err(),
+            "--reliable es solo de --udp"
+        );
+        let config = parse(&["--udp", "--reliable", "--retries", "3"]).expect("válido");
+        assert_eq!(config.udp_tuning().reliable, Some(3));
+        assert_eq!(
+            parse(&["--udp"]).expect("válido").udp_tuning().reliable,
+            None
+        );
+        assert!(parse(&["--udp", "--reliable", "--retries", "0"]).is_err());
         let config = parse(&["--udp", "--udp-keepalive-secs", "0.5"]).expect("válido");
         assert_eq!(config.keepalive(), Duration::from_millis(500));
     }

@@ -93,6 +93,20 @@ pub enum Shown {
     /// El servidor no respondió los últimos `:ping` de mantenimiento (modo
     /// `--udp`): puede haberse ido, o los datagramas se perdieron.
     NoAnswer,
+    /// Modo confiable (`--udp --reliable`): el servidor no acusó recibo de
+    /// lo enviado tras `retries` retransmisiones seguidas; se lo da por ido.
+    ReliableGone {
+        /// Las retransmisiones seguidas sin acuse (`--retries`).
+        retries: u32,
+    },
+    /// Al terminar, en modo confiable: lo que el cliente retransmitió y los
+    /// datagramas repetidos que descartó.
+    ReliableCounts {
+        /// Datagramas retransmitidos.
+        retransmitted: u64,
+        /// Datagramas repetidos descartados.
+        duplicates: u64,
+    },
 }
 
 impl Shown {
@@ -130,6 +144,15 @@ impl Shown {
                 reordered,
             } => format!(
                 "UDP lab: this client dropped {dropped}, duplicated {duplicated} and reordered {reordered} datagrams."
+            ),
+            Shown::ReliableGone { retries } => format!(
+                "The server did not acknowledge {retries} retransmissions in a row: it is gone."
+            ),
+            Shown::ReliableCounts {
+                retransmitted,
+                duplicates,
+            } => format!(
+                "Reliable UDP: this client retransmitted {retransmitted} datagrams and discarded {duplicates} duplicates."
             ),
             Shown::NoAnswer => "The server has not answered the last keepalives: it may be gone, or the datagrams were lost.".to_string(),
         }

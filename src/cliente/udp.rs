@@ -4,6 +4,7 @@
 
 use super::core::{Shared, UdpTuning, Wire, send_lines};
 use super::ending::Ending;
+use super::reliable;
 use super::screen::{Screen, Shown};
 use super::{resolve, udp_socket_for};
 use crate::protocolo::{Event, Problem};
@@ -42,6 +43,7 @@ pub(super) fn run(
     receive_datagrams(&shared, &socket, true);
     shared.close();
     shared.show_lab_counts();
+    shared.show_reliable_counts();
     Ok(shared.ending())
 }
 
@@ -50,7 +52,13 @@ pub(super) fn run(
 /// la conexión.
 pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool) {
     let Ok(me) = socket.local_addr() else { return };
-    if socket.set_read_timeout(Some(UDP_POLL)).is_err() {
+    // En modo confiable, más seguido: el temporizador de retransmisión.
+    let poll = if shared.reliable.is_some() {
+        reliable::TICK
+    } else {
+        UDP_POLL
+    };
+    if socket.set_read_timeout(Some(poll)).is_err() {
         return;
     }
     let mut buffer = vec![0u8; 65_536];
@@ -59,12 +67,20 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
         if stop_on_goodbye {
             shared.keep_alive(socket);
         }
+        shared.reliable_tick(socket);
         match socket.recv(&mut buffer) {
             Ok(n) => {
                 for datagram in shared.arrived(&buffer[..n]) {
                     let text = String::from_utf8_lossy(&datagram);
                     for line in text.lines() {
-                        receive_line(shared, socket, line, me, stop_on_goodbye);
+                        match shared.reliable_arrival(socket, line) {
+                            Some(lines) => {
+                                for line in lines {
+                                    receive_line(shared, socket, &line, me, stop_on_goodbye);
+                                }
+                            }
+                            None => receive_line(shared, socket, line, me, stop_on_goodbye),
+                        }
                     }
                 }
             }
@@ -93,6 +109,13 @@ fn finished(shared: &Shared, stop_on_goodbye: bool, deadline: &mut Option<Instan
         return true;
     }
     if !(stop_on_goodbye && state.input_done) {
+        return false;
+    }
+    // En modo confiable, la espera de la despedida empieza cuando todo lo
+    // enviado (también el `:q`) tiene su acuse: antes, las líneas pueden
+    // seguir en la ventana. No es para siempre: si el servidor no acusa
+    // nada, el emisor lo da por ido y cierra la sesión.
+    if state.token.is_some() && !shared.reliable_idle() {
         return false;
     }
     let deadline = *deadline.get_or_insert_with(|| Instant::now() + UDP_GOODBYE_WAIT);

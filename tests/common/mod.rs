@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -648,5 +648,97 @@ impl Lcg {
     /// `n` bytes al azar.
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// `cliente` con la entrada abierta y cada línea de su salida en un canal.
+pub struct Running {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub lines: Receiver<String>,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cliente");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Running {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    pub fn send(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("entrada abierta");
+        stdin.write_all(text.as_bytes()).expect("escribir");
+        stdin.flush().expect("escribir");
+    }
+
+    /// Espera una línea de la salida igual a `line`.
+    pub fn expect(&self, line: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(got) if got == line => return,
+                Ok(got) => seen.push(got),
+                Err(_) => break,
+            }
+        }
+        panic!("el cliente no mostró {line:?}; mostró {seen:?}");
+    }
+
+    /// Junta las líneas de la salida hasta la primera que cumple `last`
+    /// (incluida), esperando a lo sumo `patience` en total.
+    pub fn lines_until(&self, last: impl Fn(&str) -> bool, patience: Duration) -> Vec<String> {
+        let deadline = Instant::now() + patience;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(got) => {
+                    let done = last(&got);
+                    seen.push(got);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "el cliente no mostró lo esperado en {patience:?}; lo último: {:?}",
+            seen.iter().rev().take(5).collect::<Vec<_>>()
+        );
+    }
+
+    /// Cierra la entrada (el fin de la entrada equivale a `:q`) y espera la
+    /// salida: el código, lo que escribió en `stderr` y las líneas de
+    /// `stdout` que nadie había leído.
+    pub fn finish(mut self) -> (Option<i32>, String, Vec<String>) {
+        drop(self.stdin.take());
+        let output = self.child.wait_with_output().expect("esperar al cliente");
+        // El hilo lector termina con el fin de `stdout`: el canal se vacía.
+        let rest = self.lines.iter().collect();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            rest,
+        )
     }
 }

@@ -1,0 +1,169 @@
+//! El modo confiable sobre UDP (issue #17), con el servidor y el cliente
+//! de verdad: con el laboratorio perdiendo, duplicando y desordenando
+//! datagramas, mil líneas de un usuario confiable a otro llegan todas, una
+//! vez cada una y en orden; un servidor que desaparece se da por ido tras
+//! los reintentos; y en la misma sala conviven usuarios confiables, de UDP
+//! simple y de TCP.
+//!
+//! Ninguna prueba mide tiempos: se espera cada línea con un plazo generoso
+//! (la de las mil, varios minutos: con 30 % de pérdida cada hueco espera al
+//! menos el plazo mínimo de retransmisión, 200 ms).
+
+mod common;
+
+use common::{PATIENCE, Running, Server};
+use std::time::Duration;
+
+/// El número que sigue a `key=` en una línea de `:stats`.
+fn stat(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("falta {key} en {line:?}"))
+}
+
+/// Los dos números de "this client retransmitted N datagrams and discarded
+/// M duplicates".
+fn client_counts(lines: &[String]) -> (u64, u64) {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("Reliable UDP: this client retransmitted "))
+        .unwrap_or_else(|| panic!("sin la cuenta del modo confiable en {lines:?}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+fn reliable_client(server: &Server, extra: &[&str]) -> Running {
+    let addr = server.addr.to_string();
+    let mut args = vec!["--udp", "--reliable", "--addr", &addr];
+    args.extend_from_slice(extra);
+    Running::start(&args)
+}
+
+#[test]
+fn with_loss_duplication_and_reordering_1000_lines_arrive_once_each_and_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--udp-loss",
+            "0.3",
+            "--udp-dup",
+            "0.1",
+            "--udp-reorder",
+            "0.1",
+            "--udp-seed",
+            "7",
+            // Por UDP un límite descarta: aquí se prueba la entrega, no él.
+            "--max-lines-per-sec",
+            "0",
+        ],
+    );
+    server.expect_console("UDP lab: loss 0.3, duplication 0.1, reordering 0.1, seed 7");
+    let mut bob = reliable_client(&server, &[]);
+    bob.send(":register bob clave-bob\n10\n");
+    // La entrada también viaja por el modo confiable: con pérdidas tarda,
+    // pero llega.
+    let joined = "[SERVER] Client: The balance of 10 has been set to your account.";
+    bob.lines_until(|l| l == joined, PATIENCE * 3);
+
+    let mut script = String::from(":register alice clave-alice\n10\n");
+    for i in 0..1000 {
+        script.push_str(&format!("línea {i}\n"));
+    }
+    let mut alice = reliable_client(&server, &[]);
+    alice.send(&script);
+    let seen = bob.lines_until(|l| l == "alice: línea 999", Duration::from_secs(600));
+    let got: Vec<&str> = seen
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("alice: "))
+        .collect();
+    let expected: Vec<String> = (0..1000).map(|i| format!("alice: línea {i}")).collect();
+    assert_eq!(got, expected, "cada línea una vez y en orden");
+
+    // alice termina con su entrada: el `:q` también llega, con su acuse.
+    let (code, stderr, _) = alice.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // Lo que costó, según el servidor y según bob.
+    bob.send(":stats\n");
+    let stats = bob.lines_until(|l| l.contains("udp_retransmitted="), PATIENCE * 3);
+    let line = stats.last().map(String::as_str).unwrap_or_default();
+    let (retransmitted, duplicates) = (
+        stat(line, "udp_retransmitted"),
+        stat(line, "udp_duplicates_discarded"),
+    );
+    let lost = stat(line, "udp_lab_lost");
+    println!(
+        "servidor: el laboratorio perdió {lost} datagramas; el modo confiable \
+         retransmitió {retransmitted} y descartó {duplicates} repetidos"
+    );
+    assert!(lost > 0 && retransmitted > 0 && duplicates > 0, "{line}");
+    let (code, stderr, ending) = bob.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let (bob_retransmitted, bob_duplicates) = client_counts(&ending);
+    println!("bob retransmitió {bob_retransmitted} y descartó {bob_duplicates} repetidos");
+    assert!(
+        bob_duplicates > 0,
+        "el servidor duplica el 10 %: {ending:?}"
+    );
+}
+
+#[test]
+fn a_server_that_vanishes_is_declared_gone_after_the_retries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), &[]);
+    let mut ana = reliable_client(&server, &["--retries", "3"]);
+    ana.send(":register ana clave\n5\n");
+    ana.expect("[SERVER] Client: The balance of 5 has been set to your account.");
+    server.kill();
+    ana.send("¿hay alguien?\n");
+    // 3 vencimientos con el plazo duplicándose: unos segundos.
+    ana.lines_until(
+        |l| l == "The server did not acknowledge 3 retransmissions in a row: it is gone.",
+        PATIENCE * 3,
+    );
+    let (code, stderr, _) = ana.finish();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("The connection to the server was lost."),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn reliable_plain_udp_and_tcp_users_share_the_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut carol = server.join("carol", 10);
+    let mut ana = reliable_client(&server, &[]);
+    ana.send(":register ana clave\n5\n");
+    carol.expect("[SERVER] Client: ana connected!");
+    let mut bob = Running::start(&["--udp", "--addr", &server.addr.to_string()]);
+    bob.send(":register bob clave\n5\n");
+    carol.expect("[SERVER] Client: bob connected!");
+    ana.expect("[SERVER] Client: bob connected!");
+
+    ana.send("hola desde el modo confiable\n");
+    carol.expect("ana: hola desde el modo confiable");
+    bob.expect("ana: hola desde el modo confiable");
+    bob.send("hola desde UDP simple\n");
+    ana.expect("bob: hola desde UDP simple");
+    carol.expect("bob: hola desde UDP simple");
+    carol.send("hola desde TCP");
+    ana.expect("carol: hola desde TCP");
+    carol.send(":p ana secreto");
+    ana.expect("[PRIVATE] carol: secreto");
+    ana.send(":funds\n");
+    ana.expect("[SERVER] Client: You have 5 dollars.");
+
+    let (code, stderr, _) = ana.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    carol.expect("[SERVER] Client: ana disconnected!");
+    let (code, stderr, _) = bob.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+}
