@@ -1,0 +1,352 @@
+//! El laboratorio de UDP medido (issue #17): `cargo bench --bench udp_lab`.
+//!
+//! Para cada transporte (TCP, UDP simple, UDP confiable) y cada pérdida del
+//! laboratorio del servidor (`--udp-loss` 0, 0,1 y 0,3; TCP solo sin
+//! pérdida: el laboratorio no toca TCP, y en el loopback TCP no pierde),
+//! arranca el `servidor` de release y dos `cliente` de verdad, alice y bob,
+//! y mide dos cosas:
+//!
+//! - **goodput**: alice escribe [`BURST`] líneas de golpe; cuántas llegan a
+//!   bob por segundo, desde la primera escrita hasta la última recibida, y
+//!   qué fracción llegó;
+//! - **latencia**: alice escribe [`PACED`] líneas a [`PACE`] por segundo
+//!   (sin cola propia); de cada una, cuánto pasa desde que el benchmark la
+//!   escribe en la entrada de alice hasta que aparece en la salida de bob.
+//!   Se informan la mediana y el percentil 99 de las que llegaron.
+//!
+//! Con UDP simple, lo perdido no llega nunca: una fase termina cuando pasan
+//! [`QUIET`] sin que llegue nada. La entrada de un cliente UDP simple
+//! también se pierde con el laboratorio encendido (el token o la pregunta
+//! del saldo), y el cliente queda a medias: entonces se repite la corrida
+//! con otra semilla, y la tabla lo dice. No es una prueba: nada aquí
+//! afirma tiempos en `cargo test`. Todo espera tiene tope; el tráfico no
+//! sale del loopback.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Líneas de la fase de goodput.
+const BURST: usize = 500;
+/// Líneas de la fase de latencia, y cuántas por segundo.
+const PACED: usize = 200;
+const PACE: u32 = 20;
+/// Sin nada nuevo en este rato, lo que falta se perdió (UDP simple).
+const QUIET: Duration = Duration::from_secs(3);
+/// Tope de cualquier espera.
+const LIMIT: Duration = Duration::from_secs(180);
+/// Semillas que se prueban si la entrada de un cliente UDP simple falla.
+const SEEDS: u64 = 8;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Tcp,
+    Udp,
+    Reliable,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Tcp => "TCP",
+            Kind::Udp => "UDP simple",
+            Kind::Reliable => "UDP confiable",
+        }
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Kind::Tcp => &[],
+            Kind::Udp => &["--udp"],
+            Kind::Reliable => &["--udp", "--reliable"],
+        }
+    }
+}
+
+/// El servidor de release con el laboratorio.
+struct Server {
+    child: Child,
+    addr: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(loss: f64, seed: u64) -> io::Result<Server> {
+        let data = tempfile::tempdir()?;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_servidor"))
+            .args(["--addr", "127.0.0.1:0", "--hash-cost", "minimal"])
+            .args(["--max-lines-per-sec", "0"])
+            .args(["--udp-loss", &loss.to_string()])
+            .args(["--udp-seed", &seed.to_string()])
+            .arg("--data-dir")
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or(io::Error::other("no stdout"))?;
+        let mut console = BufReader::new(stdout);
+        let mut first = String::new();
+        console.read_line(&mut first)?;
+        let addr = first
+            .trim()
+            .strip_prefix("Listening on ")
+            .ok_or_else(|| io::Error::other(format!("primera línea {first:?}")))?
+            .to_string();
+        // La consola imprime cada mensaje: se lee para que nunca se trabe.
+        thread::spawn(move || {
+            let mut sink = [0u8; 1 << 16];
+            while matches!(console.read(&mut sink), Ok(n) if n > 0) {}
+        });
+        Ok(Server {
+            child,
+            addr,
+            _data: data,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Un `cliente` con la entrada abierta; cada línea de su salida llega por
+/// el canal con la hora en que se leyó.
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<(Instant, String)>,
+}
+
+impl Client {
+    fn start(kind: Kind, addr: &str) -> io::Result<Client> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cliente"))
+            .args(kind.args())
+            .args(["--addr", addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or(io::Error::other("no stdout"))?;
+        let stdin = child.stdin.take().ok_or(io::Error::other("no stdin"))?;
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Client {
+            child,
+            stdin,
+            lines,
+        })
+    }
+
+    fn write(&mut self, text: &str) -> io::Result<()> {
+        self.stdin.write_all(text.as_bytes())?;
+        self.stdin.flush()
+    }
+
+    /// Espera una línea igual a `line`, a lo sumo `limit`.
+    fn wait_for(&self, line: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok((_, got)) if got == line => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Las líneas `alice: <tag> <n>` que llegan, con su hora, hasta tener
+    /// `count` o hasta [`QUIET`] sin ninguna.
+    fn collect(&self, tag: &str, count: usize) -> Vec<Option<Instant>> {
+        let mut arrived = vec![None; count];
+        let mut got = 0;
+        let prefix = format!("alice: {tag} ");
+        let deadline = Instant::now() + LIMIT;
+        while got < count && Instant::now() < deadline {
+            match self.lines.recv_timeout(QUIET) {
+                Ok((at, line)) => {
+                    let n = line
+                        .strip_prefix(&prefix)
+                        .and_then(|n| n.parse::<usize>().ok());
+                    if let Some(slot) = n.and_then(|n| arrived.get_mut(n))
+                        && slot.is_none()
+                    {
+                        *slot = Some(at);
+                        got += 1;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        arrived
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lo que midió una corrida.
+struct Row {
+    kind: Kind,
+    loss: f64,
+    seed: u64,
+    burst_fraction: f64,
+    goodput: f64,
+    paced_fraction: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Entra con `name` y espera la confirmación del saldo.
+fn join(kind: Kind, addr: &str, name: &str) -> io::Result<Option<Client>> {
+    let mut client = Client::start(kind, addr)?;
+    client.write(&format!(":register {name} clave-{name}\n10\n"))?;
+    let joined = "[SERVER] Client: The balance of 10 has been set to your account.";
+    Ok(client
+        .wait_for(joined, Duration::from_secs(60))
+        .then_some(client))
+}
+
+/// Una corrida; `None` si la entrada de un cliente falló (UDP simple con
+/// pérdidas).
+fn run(kind: Kind, loss: f64, seed: u64) -> io::Result<Option<Row>> {
+    let server = Server::start(loss, seed)?;
+    let Some(bob) = join(kind, &server.addr, "bob")? else {
+        return Ok(None);
+    };
+    let Some(mut alice) = join(kind, &server.addr, "alice")? else {
+        return Ok(None);
+    };
+
+    let mut burst = String::new();
+    for i in 0..BURST {
+        burst.push_str(&format!("b {i}\n"));
+    }
+    let start = Instant::now();
+    alice.write(&burst)?;
+    let arrived = bob.collect("b", BURST);
+    let last = arrived.iter().flatten().max().copied();
+    let delivered = arrived.iter().flatten().count();
+    let goodput = match last {
+        Some(last) => delivered as f64 / last.duration_since(start).as_secs_f64(),
+        None => 0.0,
+    };
+
+    let mut sent = Vec::with_capacity(PACED);
+    let every = Duration::from_secs(1) / PACE;
+    let paced_start = Instant::now();
+    // Escribir a su hora y leer a la vez: la fase de latencia dura
+    // PACED / PACE segundos, y bob lee en su hilo.
+    let (done_tx, done_rx) = channel();
+    let collector = thread::spawn(move || {
+        let arrived = bob.collect("p", PACED);
+        let _ = done_tx.send(());
+        (bob, arrived)
+    });
+    for i in 0..PACED {
+        let at = paced_start + every * i as u32;
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+        sent.push(Instant::now());
+        alice.write(&format!("p {i}\n"))?;
+    }
+    let _ = done_rx.recv_timeout(LIMIT);
+    let (_bob, arrived) = collector
+        .join()
+        .map_err(|_| io::Error::other("el hilo de bob falló"))?;
+    let mut latencies: Vec<f64> = arrived
+        .iter()
+        .zip(&sent)
+        .filter_map(|(at, sent)| at.map(|at| at.duration_since(*sent).as_secs_f64() * 1000.0))
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok(Some(Row {
+        kind,
+        loss,
+        seed,
+        burst_fraction: delivered as f64 / BURST as f64,
+        goodput,
+        paced_fraction: latencies.len() as f64 / PACED as f64,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    }))
+}
+
+fn main() {
+    let configs = [
+        (Kind::Tcp, 0.0),
+        (Kind::Udp, 0.0),
+        (Kind::Udp, 0.1),
+        (Kind::Udp, 0.3),
+        (Kind::Reliable, 0.0),
+        (Kind::Reliable, 0.1),
+        (Kind::Reliable, 0.3),
+    ];
+    println!(
+        "udp_lab: {BURST} líneas de golpe (goodput) y {PACED} a {PACE}/s (latencia), de alice a bob"
+    );
+    println!();
+    println!(
+        "| transporte | pérdida | llegó (golpe) | goodput líneas/s | llegó (a ritmo) | p50 ms | p99 ms | semilla |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (kind, loss) in configs {
+        let mut row = None;
+        for seed in 1..=SEEDS {
+            match run(kind, loss, seed) {
+                Ok(Some(measured)) => {
+                    row = Some(measured);
+                    break;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    println!("| {} | {loss} | error: {error} |", kind.name());
+                    break;
+                }
+            }
+        }
+        match row {
+            Some(r) => println!(
+                "| {} | {:.0} % | {:.1} % | {:.0} | {:.1} % | {:.1} | {:.1} | {} |",
+                r.kind.name(),
+                r.loss * 100.0,
+                r.burst_fraction * 100.0,
+                r.goodput,
+                r.paced_fraction * 100.0,
+                r.p50_ms,
+                r.p99_ms,
+                r.seed
+            ),
+            None => println!(
+                "| {} | {:.0} % | la entrada falló con {SEEDS} semillas |",
+                kind.name(),
+                loss * 100.0
+            ),
+        }
+    }
+}
