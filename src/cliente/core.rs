@@ -27,6 +27,11 @@ pub(super) const UNPROVEN_DATAGRAM_BYTES: usize = 64;
 const UDP_TRIES: u32 = 3;
 const UDP_RETRY: Duration = Duration::from_millis(1500);
 
+/// En modo confiable, más intentos: la pérdida que justifica el modo
+/// también se lleva la sonda y la cookie (con 30 %, cada ida y vuelta
+/// falla la mitad de las veces), y no cuesta nada esperar un poco más.
+const RELIABLE_UDP_TRIES: u32 = 6;
+
 /// Cuánto espera el modo TCP, antes de enviar `:q`, la respuesta a un
 /// `:ping` por UDP: el servidor atiende los datagramas en orden, así que
 /// cuando llega su `pong` ya procesó las líneas que se enviaron por UDP
@@ -442,7 +447,12 @@ impl Shared {
     /// avisó que nadie escucha en ese puerto, cierra la sesión como
     /// [`Ending::Unreachable`] y devuelve `false`.
     fn wait_for_udp_reply(&self, before: u64, udp: &UdpSocket) -> bool {
-        for attempt in 1..=UDP_TRIES {
+        let tries = if self.reliable.is_some() {
+            RELIABLE_UDP_TRIES
+        } else {
+            UDP_TRIES
+        };
+        for attempt in 1..=tries {
             let state = self.lock();
             let (mut state, _) = self
                 .changed
@@ -459,19 +469,31 @@ impl Shared {
                 self.wait_for_reply(before);
                 return true;
             }
-            if state.udp_refused || attempt == UDP_TRIES {
+            if state.udp_refused || attempt == tries {
                 state.ending = Some(Ending::Unreachable);
                 state.closed = true;
                 drop(state);
                 self.changed.notify_all();
                 return false;
             }
-            // Nada llegó al servidor, o nada volvió: se repite la sonda.
+            // Nada llegó al servidor, o nada volvió: se repite la sonda. En
+            // modo confiable, todo lo que está en vuelo, ya, sin esperar al
+            // plazo duplicado del emisor (que sin ninguna medición empieza
+            // en 1 s y va por 2 y 4).
+            if self.reliable.is_some() {
+                self.resend_reliable(udp, &state);
+                drop(state);
+                self.screen.show(Shown::Retrying {
+                    attempt: attempt + 1,
+                    of: tries,
+                });
+                continue;
+            }
             let probe = state.unproven.first().cloned();
             drop(state);
             self.screen.show(Shown::Retrying {
                 attempt: attempt + 1,
-                of: UDP_TRIES,
+                of: tries,
             });
             if let Some(probe) = probe {
                 let _ = self.transmit(udp, format!("{probe}\n").as_bytes());
