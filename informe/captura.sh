@@ -28,13 +28,14 @@ wait_for "$work/tcpdump.err" "listening on"
 
 # Un cliente TCP que entra, saluda y sale, leyendo de una FIFO. Al entrar,
 # el cliente abre su socket UDP y envía "<TOKEN> :ping": ese es el
-# datagrama UDP de la captura; se espera su "pong" antes de seguir.
+# datagrama UDP de la captura; se espera su "pong" antes de seguir. El
+# cliente no lo muestra (es su propio :ping): se lo espera en la captura.
 mkfifo "$work/cliente.in"
 "$bin/cliente" --addr "$addr" <"$work/cliente.in" >"$work/cliente.txt" &
 pids+=($!)
 exec 3>"$work/cliente.in"
 printf ':register ana clave-ana\n100\n' >&3
-wait_for "$work/cliente.txt" "pong"
+wait_for "$work/captura.txt" "Client: pong"
 printf 'hola por TCP\n' >&3
 wait_for "$work/servidor.txt" "ana: hola por TCP"
 printf ':q\n' >&3
@@ -56,5 +57,6 @@ awk -v port="$port" '
     sed -E -e "s/127\.0\.0\.1\.$port\b/SERVIDOR.$port/g" \
         -e 's/127\.0\.0\.1\.[0-9]+/CLIENTE.efimero/g' \
         -e 's/[0-9a-f]{32}/TOKEN/g' \
+        -e 's/Cookie [0-9a-f]{16}/Cookie COOKIE/g' -e 's/[0-9a-f]{16} TOKEN/COOKIE TOKEN/g' \
         -e 's/(seq|ack|win|val|ecr) [0-9:]+/\1 N/g' >"$out"
 echo "captura: escrito $out ($(grep -c ' IP ' "$out") paquetes)"

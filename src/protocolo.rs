@@ -158,8 +158,13 @@ pub enum Problem {
 /// línea de texto (sin el `\n`, que agrega [`Event::to_line`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Primera línea al conectar: cómo iniciar sesión.
+    /// Primera línea al conectar: cómo iniciar sesión (si el servidor no
+    /// tiene plazo para hacerlo, `--signin-timeout-secs 0`).
     Prompt,
+    /// Primera línea al conectar, con el plazo para iniciar sesión en
+    /// segundos: `... <password>. You have 60 seconds to sign in.` (issue
+    /// #16: el plazo se anuncia antes de vencer, no solo al cerrar).
+    PromptWithin(u64),
     /// `Welcome to the best chat in the universe!`
     Welcome,
     /// `[SERVER] Client: What is your balance?`
@@ -250,6 +255,7 @@ const PROMPT_TEXT: &str =
 const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> (private message), \
 :u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
 :smile :angry :confused (emojis), :stats (server statistics), :help (this list), :q (quit).";
+const PROMPT_WITHIN: &str = "{} You have {} seconds to sign in.";
 const ASK_BALANCE: &str = "What is your balance?";
 const BALANCE_SET: &str = "The balance of {} has been set to your account.";
 const FUNDS: &str = "You have {} dollars.";
@@ -588,6 +594,9 @@ type Reader<T> = fn(&[&str]) -> Option<T>;
 
 const NOTICES: &[(&str, Reader<Event>)] = &[
     (PROMPT_TEXT, |_| Some(Event::Prompt)),
+    (PROMPT_WITHIN, |h| {
+        fixed(h[0], PROMPT_TEXT, Event::PromptWithin(number(h[1])?))
+    }),
     (ASK_BALANCE, |_| Some(Event::AskBalance)),
     (PONG, |_| Some(Event::Pong)),
     (HELP_TEXT, |_| Some(Event::Help)),
@@ -738,10 +747,10 @@ fn names(list: &str) -> Option<Vec<String>> {
     list.split(", ").map(name).collect()
 }
 
-/// `problem` si el hueco dice exactamente `expected` (un número o un texto
+/// `value` si el hueco dice exactamente `expected` (un número o un texto
 /// fijo del protocolo, como el límite de una línea).
-fn fixed(hole: &str, expected: impl fmt::Display, problem: Problem) -> Option<Problem> {
-    (hole == expected.to_string()).then_some(problem)
+fn fixed<T>(hole: &str, expected: impl fmt::Display, value: T) -> Option<T> {
+    (hole == expected.to_string()).then_some(value)
 }
 
 impl Problem {
@@ -797,6 +806,7 @@ impl fmt::Display for Event {
         }
         match self {
             Event::Prompt => f.write_str(PROMPT_TEXT),
+            Event::PromptWithin(secs) => fill(f, PROMPT_WITHIN, &[&PROMPT_TEXT, secs]),
             Event::AskBalance => f.write_str(ASK_BALANCE),
             Event::BalanceSet(n) => fill(f, BALANCE_SET, &[n]),
             Event::Funds(n) => fill(f, FUNDS, &[n]),
@@ -1229,6 +1239,7 @@ mod tests {
         ];
         let mut events = vec![
             Event::Prompt,
+            Event::PromptWithin(60),
             Event::Welcome,
             Event::AskBalance,
             Event::BalanceSet(0),

@@ -649,9 +649,20 @@ impl Session {
     /// Una sesión nueva para la conexión cuya cola es `outbox`; `peer`
     /// describe al cliente en la consola (dirección, puerto y transporte) e
     /// `ip` es su dirección. Los límites son los de `chat`. Envía la
-    /// primera línea: cómo iniciar sesión.
-    pub fn start(chat: &Chat, outbox: Arc<Outbox>, peer: String, ip: IpAddr) -> Session {
-        send(&outbox, &Event::Prompt);
+    /// primera línea: cómo iniciar sesión y, si hay plazo (`signin`,
+    /// `--signin-timeout-secs`), en cuántos segundos.
+    pub fn start(
+        chat: &Chat,
+        outbox: Arc<Outbox>,
+        peer: String,
+        ip: IpAddr,
+        signin: Option<Duration>,
+    ) -> Session {
+        let prompt = match signin {
+            Some(deadline) => Event::PromptWithin(deadline.as_secs()),
+            None => Event::Prompt,
+        };
+        send(&outbox, &prompt);
         Session {
             signed: None,
             stage: Stage::AwaitingBalance,
@@ -883,6 +894,7 @@ mod tests {
                     outbox,
                     "test".into(),
                     IpAddr::from([127, 0, 0, 1]),
+                    None,
                 ),
                 link,
                 seen: 0,

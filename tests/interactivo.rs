@@ -85,7 +85,11 @@ impl Terminal {
 
     /// Registra a `name` con la contraseña pedida aparte, y entra.
     fn register_hidden(&mut self, name: &str, password: &str, dollars: u64) {
-        self.expect("chat@tcp> ");
+        // El prompt cuenta los segundos que quedan para entrar (60 por
+        // defecto): `chat@tcp 60s> ` o uno menos.
+        self.expect("You have 60 seconds to sign in.");
+        self.expect("chat@tcp ");
+        self.expect("s> ");
         self.enter(&format!(":register {name}"));
         self.expect("Password: ");
         self.enter(password);
@@ -94,6 +98,36 @@ impl Terminal {
         self.expect(&format!("The balance of {dollars} has been set"));
         self.expect(&format!("{name}@tcp> "));
     }
+}
+
+#[test]
+fn the_prompt_shows_the_seconds_left_to_sign_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--signin-timeout-secs", "30"]);
+    let mut ana = Terminal::start(&server);
+    ana.expect(
+        "[SERVER] Client: Sign in with :login <name> <password> or create an account \
+         with :register <name> <password>. You have 30 seconds to sign in.",
+    );
+    match ana.session.exp_regex("chat@tcp (30|29|28)s> ") {
+        Ok((before, found)) => {
+            ana.seen.push_str(&before);
+            ana.seen.push_str(&found);
+        }
+        Err(error) => panic!("sin el plazo en el prompt ({error}):\n{}", ana.decoded()),
+    }
+    // Una línea cualquiera: el prompt siguiente sigue contando.
+    ana.enter(":help");
+    ana.expect("Commands:");
+    ana.expect("s> ");
+    ana.enter(":register ana clave");
+    ana.expect("What is your balance?");
+    ana.enter("5");
+    ana.expect("The balance of 5 has been set");
+    ana.expect("ana@tcp> ");
+    ana.enter(":q");
+    let (code, seen) = ana.exit_code();
+    assert_eq!(code, 0, "{seen}");
 }
 
 #[test]

@@ -394,7 +394,13 @@ impl Model {
     /// junto a su formulario; la entrada cambia de pantalla.
     fn before_room(&mut self, line: String, event: Option<Event>, time: &str) -> Vec<Request> {
         match event {
-            Some(Event::Prompt | Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => {}
+            Some(
+                Event::Prompt
+                | Event::PromptWithin(_)
+                | Event::Welcome
+                | Event::Token(_)
+                | Event::UdpToken(_),
+            ) => {}
             Some(Event::AskBalance) => {
                 if self.view == View::Balance {
                     // La pregunta repetida sigue a su error: ya se mostró.

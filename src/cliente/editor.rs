@@ -26,6 +26,7 @@ use rustyline::{Editor, ExternalPrinter, Helper};
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use unicode_width::UnicodeWidthStr;
 
 /// El prompt de la contraseña pedida aparte.
@@ -55,7 +56,7 @@ pub fn run(config: &Config) -> io::Result<Ending> {
             reading: false,
             held: Vec::new(),
         }),
-        prompt: Mutex::new(Prompt::new(&config.mode())),
+        prompt: Mutex::new(Prompt::new(&config.mode(), config.reliable)),
         colours: colours_wanted(),
     });
     helper.attach(Arc::clone(&screen));
@@ -95,22 +96,40 @@ struct Prompt {
     /// Ya en la sala: una línea que no es comando es un mensaje (antes,
     /// puede ser la respuesta a la pregunta del saldo).
     joined: bool,
+    /// Hasta cuándo se puede iniciar sesión, si el servidor lo anunció al
+    /// saludar (`You have 60 seconds to sign in.`); se olvida al entrar.
+    signin_deadline: Option<Instant>,
 }
 
 impl Prompt {
-    fn new(mode: &Mode) -> Prompt {
-        let transport = if *mode == Mode::Udp { "udp" } else { "tcp" };
+    /// `reliable`: `--udp --reliable`, que se muestra como `reliable-udp`.
+    fn new(mode: &Mode, reliable: bool) -> Prompt {
+        let transport = match (mode, reliable) {
+            (Mode::Udp, true) => "reliable-udp",
+            (Mode::Udp, false) => "udp",
+            _ => "tcp",
+        };
         Prompt {
             name: None,
             transport,
             joined: false,
+            signin_deadline: None,
         }
     }
 
-    /// `alice@tcp> `, o `chat@tcp> ` antes de iniciar sesión.
-    fn text(&self) -> String {
+    /// `alice@tcp> `, o `chat@tcp> ` antes de iniciar sesión (`alice@udp> `,
+    /// `alice@reliable-udp> ` en los otros modos). Mientras corre el plazo
+    /// para iniciar sesión, los segundos que quedan a la hora `now`:
+    /// `chat@tcp 42s> ` (se calcula al mostrar el prompt, en cada línea).
+    fn text(&self, now: Instant) -> String {
         let name = self.name.as_deref().unwrap_or("chat");
-        format!("{name}@{}> ", self.transport)
+        match self.signin_deadline.filter(|_| self.name.is_none()) {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(now).as_secs();
+                format!("{name}@{} {left}s> ", self.transport)
+            }
+            None => format!("{name}@{}> ", self.transport),
+        }
     }
 }
 
@@ -205,6 +224,13 @@ impl Screen for Printer {
     fn show(&self, shown: Shown) {
         match &shown {
             Shown::Identity { name, .. } => self.prompt().name = Some(name.clone()),
+            Shown::Server {
+                event: Some(Event::PromptWithin(secs)),
+                ..
+            } => {
+                let deadline = Instant::now() + Duration::from_secs(*secs);
+                self.prompt().signin_deadline = Some(deadline);
+            }
             Shown::Travel(by_udp) => {
                 self.prompt().transport = if *by_udp { "udp" } else { "tcp" };
             }
@@ -356,7 +382,7 @@ impl Iterator for Lines {
     fn next(&mut self) -> Option<String> {
         let mut erase = std::mem::take(&mut self.erase_next);
         loop {
-            let prompt = self.screen.prompt().text();
+            let prompt = self.screen.prompt().text(Instant::now());
             let typed = self.read(&prompt, erase)?;
             let parsed = protocolo::parse_command(&typed);
             // La fila de la contraseña pedida aparte también se borra.
@@ -457,5 +483,22 @@ mod tests {
         assert!(!wants_password(":login ana clave"));
         assert!(!wants_password(":login"));
         assert!(!wants_password("hola ana"));
+    }
+
+    #[test]
+    fn the_prompt_counts_down_the_sign_in_deadline_until_signed_in() {
+        let now = Instant::now();
+        let mut prompt = Prompt::new(&Mode::Tcp, false);
+        assert_eq!(prompt.text(now), "chat@tcp> ");
+        prompt.signin_deadline = Some(now + Duration::from_secs(60));
+        assert_eq!(
+            prompt.text(now + Duration::from_millis(17_500)),
+            "chat@tcp 42s> "
+        );
+        assert_eq!(prompt.text(now + Duration::from_secs(90)), "chat@tcp 0s> ");
+        prompt.name = Some("ana".into());
+        assert_eq!(prompt.text(now), "ana@tcp> ", "ya entró: sin plazo");
+        let reliable = Prompt::new(&Mode::Udp, true);
+        assert_eq!(reliable.text(now), "chat@reliable-udp> ");
     }
 }

@@ -47,8 +47,13 @@ impl Client {
     pub(super) fn serve(self, registered: Registered) {
         let chat = &self.chat;
         chat.log(&format!("Connection from {}", self.peer));
-        let mut session =
-            Session::start(chat, Arc::clone(&self.outbox), self.peer.clone(), self.ip);
+        let mut session = Session::start(
+            chat,
+            Arc::clone(&self.outbox),
+            self.peer.clone(),
+            self.ip,
+            self.signin_timeout,
+        );
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.talk(&mut session)));
         if outcome.is_err() {
             chat.log(&format!(
