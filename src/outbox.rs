@@ -329,7 +329,9 @@ impl Outbox {
         self.lock().queued
     }
 
-    /// `true` si la conexión se cerró (por error, desborde o cierre).
+    /// `true` si la conexión se cerró (por error, desborde o cierre). Para
+    /// las pruebas.
+    #[cfg(test)]
     pub fn is_closed(&self) -> bool {
         self.lock().closed
     }

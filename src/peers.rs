@@ -1,6 +1,6 @@
 //! Los pares del modo confiable en el servidor UDP (issue #17): por cada
-//! dirección que lo pidió, un [`fiable::Sender`] para lo que el servidor le
-//! envía y un [`fiable::Receiver`] para lo que llega de ella. Este módulo
+//! dirección que lo pidió, un [`crate::fiable::Sender`] para lo que el servidor le
+//! envía y un [`crate::fiable::Receiver`] para lo que llega de ella. Este módulo
 //! guarda esa tabla y decide qué datagramas salen; no abre sockets ni
 //! conoce el chat: el hilo UDP (`udp`) envía lo que aquí se devuelve y
 //! atiende las líneas que aquí se entregan.
