@@ -192,9 +192,10 @@ impl LineLimiter {
     }
 }
 
-/// Lo que se sabe de una cuenta o una dirección que falló contraseñas.
+/// Lo que se sabe de una cuenta o una dirección que falló contraseñas (no
+/// confundir con `storage::Record`, una cuenta guardada: issue #14).
 #[derive(Debug, Clone)]
-struct Record {
+struct Strikes {
     /// Fallos desde el último bloqueo.
     failures: u32,
     /// Bloqueos que ya recibió (cada uno dura el doble que el anterior).
@@ -210,8 +211,8 @@ struct Record {
 #[derive(Debug)]
 pub struct Blocklist<K> {
     max: u32,
-    records: HashMap<K, Record>,
-    /// Al llegar a este tamaño se borran los registros viejos.
+    strikes: HashMap<K, Strikes>,
+    /// Al llegar a este tamaño se olvidan las claves viejas.
     prune_at: usize,
 }
 
@@ -223,51 +224,51 @@ impl<K: Hash + Eq + Clone> Blocklist<K> {
     pub fn new(max: u32) -> Blocklist<K> {
         Blocklist {
             max,
-            records: HashMap::new(),
+            strikes: HashMap::new(),
             prune_at: PRUNE_MIN,
         }
     }
 
     /// Si `key` está bloqueada en `now`, cuánto le falta.
     pub fn blocked(&self, key: &K, now: Instant) -> Option<Duration> {
-        let until = self.records.get(key)?.blocked_until?;
+        let until = self.strikes.get(key)?.blocked_until?;
         (until > now).then(|| until - now)
     }
 
     /// Anota un fallo de `key` en `now`. Devuelve la duración del bloqueo si
     /// con este fallo la clave quedó bloqueada.
     pub fn failed(&mut self, key: K, now: Instant) -> Option<Duration> {
-        if self.records.len() >= self.prune_at {
+        if self.strikes.len() >= self.prune_at {
             self.prune(now);
-            self.prune_at = (self.records.len() * 2).max(PRUNE_MIN);
+            self.prune_at = (self.strikes.len() * 2).max(PRUNE_MIN);
         }
-        let record = self.records.entry(key).or_insert(Record {
+        let strikes = self.strikes.entry(key).or_insert(Strikes {
             failures: 0,
             blocks: 0,
             blocked_until: None,
             last_failure: now,
         });
-        if now.saturating_duration_since(record.last_failure) >= FORGET_AFTER {
-            record.failures = 0;
-            record.blocks = 0;
+        if now.saturating_duration_since(strikes.last_failure) >= FORGET_AFTER {
+            strikes.failures = 0;
+            strikes.blocks = 0;
         }
-        record.last_failure = now;
-        record.failures += 1;
-        if record.failures < self.max {
+        strikes.last_failure = now;
+        strikes.failures += 1;
+        if strikes.failures < self.max {
             return None;
         }
         let block = FIRST_BLOCK
-            .saturating_mul(1 << record.blocks.min(16))
+            .saturating_mul(1 << strikes.blocks.min(16))
             .min(MAX_BLOCK);
-        record.failures = 0;
-        record.blocks += 1;
-        record.blocked_until = Some(now + block);
+        strikes.failures = 0;
+        strikes.blocks += 1;
+        strikes.blocked_until = Some(now + block);
         Some(block)
     }
 
     /// Olvida las claves sin bloqueo vigente y sin fallos recientes.
     fn prune(&mut self, now: Instant) {
-        self.records.retain(|_, r| {
+        self.strikes.retain(|_, r| {
             r.blocked_until.is_some_and(|until| until > now)
                 || now.saturating_duration_since(r.last_failure) < FORGET_AFTER
         });
@@ -673,6 +674,6 @@ mod tests {
         }
         let later = t0 + FORGET_AFTER;
         list.failed(IpAddr::from([1, 2, 3, 4]), later);
-        assert_eq!(list.records.len(), 1);
+        assert_eq!(list.strikes.len(), 1);
     }
 }
