@@ -10,12 +10,13 @@
 //! repetir. [`LossySocket`] lo pone delante de un `UdpSocket` del servidor.
 //! Cada evento se cuenta ([`Counters`]). No sabe nada del chat.
 
+use crate::sync::lock;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 /// Las probabilidades, de 0 a 1, de cada cosa que le puede pasar a un
 /// datagrama. Todas en 0: la red como es.
@@ -159,10 +160,7 @@ impl LossySocket {
         let Some(outgoing) = &self.outgoing else {
             return self.socket.send_to(bytes, to);
         };
-        let passed = outgoing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pass((bytes.to_vec(), to), self.counters);
+        let passed = lock(outgoing).pass((bytes.to_vec(), to), self.counters);
         for (datagram, to) in passed {
             self.socket.send_to(&datagram, to)?;
         }
@@ -182,10 +180,7 @@ impl LossySocket {
             each(&buffer[..n], from);
             return Ok(());
         };
-        let passed = incoming
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pass((buffer[..n].to_vec(), from), self.counters);
+        let passed = lock(incoming).pass((buffer[..n].to_vec(), from), self.counters);
         for (datagram, from) in passed {
             each(&datagram, from);
         }

@@ -124,9 +124,7 @@ static SAMPLES: Mutex<VecDeque<Sample>> = Mutex::new(VecDeque::new());
 /// salen y `fdatasync`.
 pub fn sample_rates(now: Instant) -> (f64, f64, f64) {
     let current = Sample::now(now);
-    let mut samples = SAMPLES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut samples = crate::sync::lock(&SAMPLES);
     samples.push_back(current);
     while samples.len() > 2 && samples[1].at + RATE_WINDOW <= now {
         samples.pop_front();
@@ -266,9 +264,7 @@ static LAST: Mutex<Option<(Instant, Snapshot)>> = Mutex::new(None);
 /// nueva con `measure`. Error: ninguno (un candado envenenado se toma
 /// igual: la medición es solo un número para mostrar).
 pub fn cached(now: Instant, measure: impl FnOnce() -> Snapshot) -> Snapshot {
-    let mut last = LAST
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut last = crate::sync::lock(&LAST);
     match &*last {
         Some((at, snapshot)) if now.saturating_duration_since(*at) < REMEASURE_AFTER => {
             snapshot.clone()

@@ -34,3 +34,18 @@ pub fn wait_timeout<'a, T>(
         .unwrap_or_else(PoisonError::into_inner);
     (guard, result.timed_out())
 }
+
+/// Espera en `condvar` mientras `condition` sea verdadera, a lo sumo
+/// `timeout`, envenenado o no. Devuelve el candado y `true` si se acabó el
+/// tiempo con la condición todavía verdadera.
+pub fn wait_timeout_while<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: Duration,
+    condition: impl FnMut(&mut T) -> bool,
+) -> (MutexGuard<'a, T>, bool) {
+    let (guard, result) = condvar
+        .wait_timeout_while(guard, timeout, condition)
+        .unwrap_or_else(PoisonError::into_inner);
+    (guard, result.timed_out())
+}

@@ -10,9 +10,10 @@ use super::reliable::Reliable;
 use super::screen::{Screen, Shown};
 use crate::lossy::{Counters, Impairment, Lossy};
 use crate::protocolo::{self, Command, Event};
+use crate::sync::wait_timeout_while;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
@@ -195,7 +196,7 @@ impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // El estado queda coherente en cada paso: un hilo que entró en
         // pánico no deja al resto del cliente sin él.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// Muestra una línea del servidor y actualiza el estado. Devuelve el
@@ -358,11 +359,7 @@ impl Shared {
         let Some(lab) = &self.lab else {
             return udp.send(bytes).map(|_| ());
         };
-        let passed = lab
-            .outgoing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pass(bytes.to_vec(), &lab.counters);
+        let passed = crate::sync::lock(&lab.outgoing).pass(bytes.to_vec(), &lab.counters);
         for datagram in passed {
             udp.send(&datagram)?;
         }
@@ -374,11 +371,7 @@ impl Shared {
     pub(super) fn arrived(&self, datagram: &[u8]) -> Vec<Vec<u8>> {
         match &self.lab {
             None => vec![datagram.to_vec()],
-            Some(lab) => lab
-                .incoming
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pass(datagram.to_vec(), &lab.counters),
+            Some(lab) => crate::sync::lock(&lab.incoming).pass(datagram.to_vec(), &lab.counters),
         }
     }
 
@@ -436,9 +429,9 @@ impl Shared {
     /// cierre la conexión), como mucho [`REPLY_WAIT`].
     pub(super) fn wait_for_reply(&self, before: u64) {
         let state = self.lock();
-        let _ = self
-            .changed
-            .wait_timeout_while(state, REPLY_WAIT, |s| s.replies == before && !s.closed);
+        let _ = wait_timeout_while(&self.changed, state, REPLY_WAIT, |s| {
+            s.replies == before && !s.closed
+        });
     }
 
     /// Como [`Shared::wait_for_reply`], para una línea enviada por UDP
@@ -454,12 +447,9 @@ impl Shared {
         };
         for attempt in 1..=tries {
             let state = self.lock();
-            let (mut state, _) = self
-                .changed
-                .wait_timeout_while(state, UDP_RETRY, |s| {
-                    s.replies == before && !s.closed && !s.udp_refused
-                })
-                .unwrap_or_else(PoisonError::into_inner);
+            let (mut state, _) = wait_timeout_while(&self.changed, state, UDP_RETRY, |s| {
+                s.replies == before && !s.closed && !s.udp_refused
+            });
             if state.replies != before || state.closed {
                 return true;
             }
@@ -524,12 +514,11 @@ impl Shared {
         // que presenta la dirección UDP puede llegar después, tras la
         // cookie): contar solo uno nuevo terminaría antes de tiempo.
         let state = self.lock();
-        let (state, waited) = self
-            .changed
-            .wait_timeout_while(state, DRAIN_WAIT, |s| s.pongs < s.pings && !s.closed)
-            .unwrap_or_else(PoisonError::into_inner);
+        let (state, timed_out) = wait_timeout_while(&self.changed, state, DRAIN_WAIT, |s| {
+            s.pongs < s.pings && !s.closed
+        });
         drop(state);
-        if waited.timed_out() {
+        if timed_out {
             self.screen.show(Shown::UdpSilent);
         }
     }

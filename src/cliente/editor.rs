@@ -16,6 +16,7 @@ use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::{Config, Mode};
 use crate::protocolo::{self, Command, Event};
+use crate::sync::lock;
 use rustyline::completion::Completer;
 use rustyline::config::{ColorMode, Config as EditorConfig};
 use rustyline::error::ReadlineError;
@@ -25,7 +26,7 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, ExternalPrinter, Helper};
 use std::borrow::Cow;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use unicode_width::UnicodeWidthStr;
 
@@ -157,11 +158,11 @@ pub struct Printer {
 
 impl Printer {
     fn output(&self) -> std::sync::MutexGuard<'_, Output> {
-        self.out.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.out)
     }
 
     fn prompt(&self) -> std::sync::MutexGuard<'_, Prompt> {
-        self.prompt.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.prompt)
     }
 
     /// Enter: desde ahora, hasta la próxima lectura, los mensajes esperan.
@@ -269,7 +270,7 @@ struct MaskingState {
 
 impl Masking {
     fn state(&self) -> std::sync::MutexGuard<'_, MaskingState> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner)
     }
 
     fn attach(&self, screen: Arc<Printer>) {

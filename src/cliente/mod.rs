@@ -19,8 +19,10 @@
 //!
 //! Un núcleo común (`core`: el estado de la sesión que comparten el hilo
 //! que envía y los que reciben) y un archivo por modo: `terminal` (TCP con
-//! UDP opcional), `udp` y `eco`. Solo importa `protocolo`: nada del
-//! servidor.
+//! UDP opcional), `udp` y `eco`; `reliable` es el modo confiable de `udp`.
+//! Del resto del crate importa solo lo puro que comparte con el servidor:
+//! `protocolo`, `fiable` (la entrega confiable), `lossy` (el laboratorio) y
+//! `sync` (la regla de los candados). Nada del servidor.
 
 mod core;
 mod eco;

@@ -6,9 +6,10 @@
 //! puertos en su lugar de la ventana. No sabe nada de sockets.
 
 use crate::protocolo::Event;
+use crate::sync::lock;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 /// Una cosa que mostrar. Lleva sus datos (no referencias) para poder
 /// viajar por un canal hasta el hilo de la ventana.
@@ -183,7 +184,7 @@ impl<W: Write + Send> Lines<W> {
 impl<W: Write + Send> Screen for Lines<W> {
     fn show(&self, shown: Shown) {
         // Un hilo que entró en pánico escribiendo no deja mudos a los demás.
-        let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = lock(&self.0);
         // Si la salida se cerró (una tubería sin lector) no hay a quién
         // avisar: se sigue, y la sesión termina por su cuenta.
         let _ = writeln!(out, "{}", shown.text());
