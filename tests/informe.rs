@@ -5,7 +5,14 @@
 //!   el servidor envía (se interpreta con `Event::parse` y se vuelve a
 //!   escribir igual);
 //! - cada comando que le pide correr al lector existe: los binarios, sus
-//!   opciones, los scripts y el benchmark.
+//!   opciones, los scripts y el benchmark;
+//! - cada nombre de código que la prosa cita entre comillas invertidas
+//!   (`Chat::leave`, `MAX_RETRIES`, el nombre de una prueba) existe en el
+//!   código (issue #18: encontró en el README una prueba que ya no existía);
+//! - cada constante cuyo valor cita la prosa vale eso en el código.
+//!
+//! Los diagramas Mermaid los comprueba `.ci/mermaid.mjs`, con el parser de
+//! Mermaid, desde `.ci/run`.
 
 use chat::protocolo::Event;
 use std::fs;
@@ -217,4 +224,210 @@ fn every_command_the_informe_gives_exists() {
         }
     }
     assert!(checked >= 8, "solo {checked} comandos revisados");
+}
+
+/// Todas las palabras del código (sin los comentarios): los nombres que el
+/// programa, sus pruebas y sus manifiestos definen o usan.
+fn code_words() -> std::collections::HashSet<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in [
+        "src",
+        "tests",
+        "benches",
+        "examples",
+        "cliente-gui/src",
+        "cliente-gui/tests",
+    ] {
+        walk(&root().join(dir), &mut files);
+    }
+    // Los manifiestos: los crates y sus *features* (`egui_kittest`,
+    // `wrap_help`) también son nombres que la prosa cita.
+    files.push(root().join("Cargo.toml"));
+    files.push(root().join("cliente-gui/Cargo.toml"));
+    let mut words = std::collections::HashSet::new();
+    for file in files {
+        let text = fs::read_to_string(&file).expect("fuente");
+        let comment = if file.extension().is_some_and(|e| e == "toml") {
+            "#"
+        } else {
+            "//"
+        };
+        for line in text.lines() {
+            let code = line.split(comment).next().unwrap_or("");
+            for word in code.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                if !word.is_empty() {
+                    words.insert(word.to_string());
+                }
+            }
+        }
+    }
+    words
+}
+
+/// Los nombres de código que la prosa cita entre comillas invertidas
+/// (fuera de los bloques de código): `Chat::leave`, `MAX_RETRIES`,
+/// `send_line`, `RttEstimator`. Una palabra suelta en minúsculas (`read`,
+/// `accept`) no cuenta: puede ser una llamada al sistema.
+fn named_identifiers(text: &str) -> Vec<String> {
+    let is_ident = |s: &str| {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut found = Vec::new();
+    let mut in_block = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            continue;
+        }
+        let mut parts = line.split('`');
+        parts.next();
+        while let Some(code) = parts.next() {
+            parts.next();
+            let code = code.strip_suffix("()").unwrap_or(code);
+            let segments: Vec<&str> = code.split("::").collect();
+            if !segments.iter().all(|s| is_ident(s)) {
+                continue;
+            }
+            let codey = segments.len() > 1
+                || code.contains('_')
+                || code.chars().skip(1).any(|c| c.is_ascii_uppercase());
+            if codey {
+                found.push(code.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Nombres que la prosa cita y que no son del código: del sistema, del
+/// kernel, de TCP, de SQL, caracteres de control o variables de entorno.
+const NOT_OURS: &[&str] = &[
+    "AF_INET",
+    "AF_INET6",
+    "EAGAIN",
+    "EMFILE",
+    "SO_RCVTIMEO",
+    "SO_SNDTIMEO",
+    "tcp_abort_on_overflow",
+    "ESC",
+    "NUL",
+    "UPDATE",
+    "SOCK_STREAM",
+    "SOCK_DGRAM",
+    "SO_REUSEADDR",
+    "SO_KEEPALIVE",
+    "TCP_NODELAY",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_KEEPCNT",
+    "TIME_WAIT",
+    "CLOSE_WAIT",
+    "FIN_WAIT",
+    "SYN_SENT",
+    "SYN_RECEIVED",
+    "CAP_NET_RAW",
+    "NO_COLOR",
+    "SOAK_CLIENTS",
+    "SOAK_SECS",
+];
+
+#[test]
+fn every_identifier_the_prose_names_exists_in_the_code() {
+    let words = code_words();
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for (chapter, text) in chapters() {
+        for ident in named_identifiers(&text) {
+            if NOT_OURS.contains(&ident.as_str()) {
+                continue;
+            }
+            checked += 1;
+            if !ident.split("::").all(|segment| words.contains(segment)) {
+                missing.push(format!("{}: `{ident}`", name(&chapter)));
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "la prosa nombra cosas que no están en el código:\n{}",
+        missing.join("\n")
+    );
+    assert!(checked >= 50, "solo {checked} nombres revisados");
+}
+
+/// Las constantes cuyo valor cita la prosa: dónde se definen, cómo se
+/// escriben en el código y cómo las dice el informe. Si alguien cambia el
+/// valor en el código, esta prueba le muestra la frase que quedó vieja.
+const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
+    // (archivo, nombre, valor en el código, frase en la prosa)
+    (
+        "src/fiable.rs",
+        "MIN_RTO",
+        "Duration::from_millis(200)",
+        "al menos 200 ms",
+    ),
+    ("src/fiable.rs", "WINDOW", "32", "ventana de 32"),
+    ("src/fiable.rs", "MAX_RETRIES", "15", "tras 15 seguidos"),
+    (
+        "src/flusher.rs",
+        "STUCK_AFTER",
+        "Duration::from_secs(1)",
+        "tras 1 s sin que su socket acepte nada",
+    ),
+    ("src/protocolo.rs", "MAX_LINE_BYTES", "4096", "4096 bytes"),
+    ("src/udp.rs", "RECV_BUFFER", "65_536", "64 KiB"),
+    (
+        "src/cliente/core.rs",
+        "UNPROVEN_DATAGRAM_BYTES",
+        "64",
+        "hasta 64 bytes",
+    ),
+    ("src/udp.rs", "AMPLIFICATION", "3", "triple"),
+];
+
+#[test]
+fn every_constant_the_prose_quotes_has_that_value_in_the_code() {
+    let prose: String = chapters().into_iter().map(|(_, text)| text).collect();
+    // Las frases pueden partirse en dos renglones.
+    let prose = prose.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut wrong = Vec::new();
+    for (file, constant, value, phrase) in QUOTED_CONSTANTS {
+        let code = fs::read_to_string(root().join(file)).expect("fuente");
+        let defined = code.lines().any(|line| {
+            line.contains(&format!("const {constant}:")) && line.contains(&format!("= {value};"))
+        });
+        if !defined {
+            wrong.push(format!(
+                "{file}: `{constant}` ya no vale {value}; el informe dice «{phrase}»"
+            ));
+        }
+        if !prose.contains(phrase) {
+            wrong.push(format!(
+                "el informe ya no dice «{phrase}» (de `{constant}`): ¿se actualizó la tabla de esta prueba?"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
