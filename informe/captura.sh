@@ -44,17 +44,41 @@ sleep 0.5
 kill "${pids[1]}"
 wait "${pids[1]}" 2>/dev/null || true
 
-# Las marcas de tiempo absolutas y los puertos efímeros cambian en cada
-# corrida: se pasan a tiempo relativo (ms desde el primer paquete) y a
-# nombres fijos.
-awk -v port="$port" '
+# Lo que cambia en cada corrida se quita o se reemplaza, para que
+# regenerar el archivo solo muestre lo que cambió de verdad: el tiempo pasa
+# a milisegundos desde el primer paquete; de cada paquete queda la línea
+# de tcpdump y sus datos (los últimos `length` bytes del volcado de -A: lo
+# de antes son las cabeceras IP y TCP o UDP, con identificadores, sumas y
+# marcas de tiempo que cambian siempre); los puertos, los números de
+# secuencia, el token y la cookie pasan a nombres fijos. Los tiempos siguen
+# variando: son medidos.
+awk '
+    function flush() {
+        if (size > 0 && have) {
+            data = substr(dump, length(dump) - size + 1)
+            sub(/\n$/, "", data)
+            print data
+        }
+        if (have) print ""
+        dump = ""
+        have = 0
+    }
     /^[0-9]+\.[0-9]+ IP/ {
+        flush()
         if (start == "") start = $1
         $1 = sprintf("%8.3f ms", ($1 - start) * 1000)
+        size = 0
+        if (match($0, /length [0-9]+$/)) size = substr($0, RSTART + 7) + 0
+        print
+        next
     }
-    { print }
+    start != "" {
+        dump = have ? dump "\n" $0 : $0
+        have = 1
+    }
+    END { flush() }
 ' "$work/captura.txt" |
-    sed -E -e "s/127\.0\.0\.1\.$port\b/SERVIDOR.$port/g" \
+    sed -E -e "s/127\.0\.0\.1\.$port\b/SERVIDOR.PUERTO/g" \
         -e 's/127\.0\.0\.1\.[0-9]+/CLIENTE.efimero/g' \
         -e 's/[0-9a-f]{32}/TOKEN/g' \
         -e 's/Cookie [0-9a-f]{16}/Cookie COOKIE/g' -e 's/[0-9a-f]{16} TOKEN/COOKIE TOKEN/g' \

@@ -72,21 +72,43 @@ wait_for "$work/alice.txt" "bob disconnected!"
 say alice ":q" "You have been disconnected"
 wait_for "$work/servidor.txt" "alice disconnected!"
 
-# Los puertos efímeros cambian en cada corrida: se reemplazan por nombres
-# fijos para que regenerar el archivo no muestre cambios sin sentido.
+# Los puertos efímeros cambian en cada corrida: se numeran en el orden en
+# que aparecen (EFIMERO1, EFIMERO2...), el mismo número para el mismo
+# puerto en todo el archivo, así que cada cliente se sigue distinguiendo por
+# sus puertos (enunciado 001, punto 3) y regenerar el archivo no muestra
+# cambios sin sentido. El puerto del servidor queda como PUERTO.
 anonymize() {
-    sed -E -e "s/127\.0\.0\.1:${addr##*:}/127.0.0.1:PUERTO/g" \
-        -e 's/127\.0\.0\.1:[0-9]+/127.0.0.1:EFIMERO/g' \
-        -e 's/port [0-9]+/port EFIMERO/g; s/ports? is [0-9]+/port is EFIMERO/g' \
-        -e 's/[0-9a-f]{32}/TOKEN/g'
+    sed -E -e "s/127\.0\.0\.1:${addr##*:}\b/127.0.0.1:PUERTO/g" \
+        -e 's/[0-9a-f]{32}/TOKEN/g' |
+        awk '
+        function number(port) {
+            if (!(port in seen)) seen[port] = "EFIMERO" (++count)
+            return seen[port]
+        }
+        {
+            line = $0
+            out = ""
+            # "127.0.0.1:51234", "port 51234" y "port is 51234".
+            while (match(line, /(127\.0\.0\.1:|port (is )?)[0-9]+/)) {
+                text = substr(line, RSTART, RLENGTH)
+                before = substr(line, 1, RSTART - 1)
+                line = substr(line, RSTART + RLENGTH)
+                match(text, /[0-9]+$/)
+                digits = substr(text, RSTART)
+                prefix = substr(text, 1, RSTART - 1)
+                out = out before prefix number(digits)
+            }
+            print out line
+        }'
 }
 
 {
     echo "# Sesión de demostración"
     echo
     echo "Generado por \`bash informe/demo.sh\` con los binarios del proyecto."
-    echo "Los puertos efímeros y los tokens se reemplazaron por PUERTO, EFIMERO"
-    echo "y TOKEN (cambian en cada corrida). En los clientes, las líneas sin"
+    echo "El puerto del servidor se reemplazó por PUERTO, los tokens por TOKEN y"
+    echo "cada puerto efímero por EFIMERO1, EFIMERO2... (el mismo número para el"
+    echo "mismo puerto): cambian en cada corrida. En los clientes, las líneas sin"
     echo "prefijo son lo que escribió cada usuario."
     for who in servidor alice bob carol; do
         echo
@@ -98,8 +120,8 @@ anonymize() {
         esac
         echo
         echo '```text'
-        anonymize <"$work/$who.txt"
+        cat "$work/$who.txt"
         echo '```'
     done
-} >"$out"
+} | anonymize >"$out"
 echo "demo: escrito $out"
