@@ -19,12 +19,12 @@ const THREADS: usize = 8;
 const TRANSFERS: usize = 20_000;
 const INITIAL: u64 = 1_000_000;
 
-type Balances = Arc<Mutex<HashMap<usize, u64>>>;
+pub type Balances = Arc<Mutex<HashMap<usize, u64>>>;
 
 /// La versión rota: lee con el candado, lo suelta, y escribe con otro.
 /// Entre medio, otro hilo puede leer los mismos saldos viejos: una de las
 /// dos escrituras pisa a la otra.
-fn transfer_broken(balances: &Balances, from: usize, to: usize, dollars: u64) {
+pub fn transfer_broken(balances: &Balances, from: usize, to: usize, dollars: u64) {
     let (from_balance, to_balance) = {
         let accounts = balances.lock().unwrap_or_else(|e| e.into_inner());
         (accounts[&from], accounts[&to])
@@ -42,7 +42,7 @@ fn transfer_broken(balances: &Balances, from: usize, to: usize, dollars: u64) {
 /// La versión del proyecto (`Accounts::apply_transfer` en `src/ledger.rs`
 /// hace lo mismo): comprobar y cambiar con el candado tomado de principio a
 /// fin.
-fn transfer_fixed(balances: &Balances, from: usize, to: usize, dollars: u64) {
+pub fn transfer_fixed(balances: &Balances, from: usize, to: usize, dollars: u64) {
     let mut accounts = balances.lock().unwrap_or_else(|e| e.into_inner());
     let (from_balance, to_balance) = (accounts[&from], accounts[&to]);
     if from_balance < dollars {
@@ -54,7 +54,7 @@ fn transfer_fixed(balances: &Balances, from: usize, to: usize, dollars: u64) {
 
 /// Corre `THREADS` hilos de `TRANSFERS` transferencias cada uno con
 /// `transfer` y devuelve el dinero total antes y después, en dólares.
-fn run(transfer: fn(&Balances, usize, usize, u64)) -> (u64, u64) {
+pub fn run(transfer: fn(&Balances, usize, usize, u64)) -> (u64, u64) {
     let balances: Balances = Arc::new(Mutex::new((0..ACCOUNTS).map(|a| (a, INITIAL)).collect()));
     let total = |b: &Balances| {
         b.lock()

@@ -21,20 +21,25 @@ fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:7879".into());
     let listener = TcpListener::bind(&addr)?;
     println!("Listening on {}", listener.local_addr()?);
+    serve(listener);
+    Ok(())
+}
+
+/// Acepta para siempre: un identificador y un hilo por conexión.
+pub fn serve(listener: TcpListener) {
     let room: Room = Arc::new(Mutex::new(HashMap::new()));
     let next_id = AtomicU64::new(1);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let room = Arc::clone(&room);
-        thread::spawn(move || serve(id, stream, &room));
+        thread::spawn(move || client(id, stream, &room));
     }
-    Ok(())
 }
 
 /// El hilo de un cliente: saluda, avisa a todos, reenvía sus líneas y, al
 /// salir (con `:q` o cortando), lo saca de la sala.
-fn serve(id: u64, stream: TcpStream, room: &Room) {
+fn client(id: u64, stream: TcpStream, room: &Room) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };

@@ -15,8 +15,13 @@ fn main() -> std::io::Result<()> {
     // bind + listen: el kernel ya acepta conexiones en la cola de listen.
     let listener = TcpListener::bind(&addr)?;
     println!("Listening on {}", listener.local_addr()?);
-    // accept saca una conexión de la cola; cada una tiene su propio hilo,
-    // porque `read` se bloquea esperando a *ese* cliente.
+    serve(listener);
+    Ok(())
+}
+
+/// accept saca una conexión de la cola; cada una tiene su propio hilo,
+/// porque `read` se bloquea esperando a *ese* cliente.
+pub fn serve(listener: TcpListener) {
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
@@ -25,7 +30,6 @@ fn main() -> std::io::Result<()> {
             Err(error) => eprintln!("accept: {error}"),
         }
     }
-    Ok(())
 }
 
 /// Devuelve cada línea (terminada en `\n`) hasta que el cliente cierre.
