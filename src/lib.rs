@@ -29,6 +29,13 @@
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
 //! - [`cli`]: los errores de la línea de comandos, en castellano.
 
+// Solo Unix, y se prueba en Linux: el flusher espera con `poll(2)` y un
+// `UnixStream`, el diario usa `fdatasync`, el apagado `signal(2)`, la
+// terminal `termios`. Unas funciones "de repuesto" para otros sistemas
+// solo fingirían que compila (issue #14): mejor decirlo al compilar.
+#[cfg(not(unix))]
+compile_error!("chat usa llamadas de Unix (poll, fdatasync, signal, termios): compílelo en Linux");
+
 pub mod abuse;
 pub mod cli;
 pub mod cliente;

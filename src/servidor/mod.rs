@@ -149,7 +149,6 @@ impl Server {
 /// `backlog`: en Linux eso solo cambia el largo de la cola. `std` no ofrece
 /// esta llamada, así que se declara aquí (es la misma función de C que usa
 /// `std` por dentro). Error: el de `listen`.
-#[cfg(unix)]
 fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     unsafe extern "C" {
@@ -162,12 +161,6 @@ fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// En otros sistemas se queda el `backlog` de `std`.
-#[cfg(not(unix))]
-fn set_backlog(_: &TcpListener, _: i32) -> io::Result<()> {
-    Ok(())
 }
 
 /// La parte TCP del servidor: el socket que escucha y lo que cada hilo de

@@ -41,7 +41,6 @@ extern "C" fn on_signal(signum: i32) {
 /// Instala el manejador de SIGINT y SIGTERM con `signal(2)` de la biblioteca
 /// de C (la misma que usa `std`; declarada aquí porque `std` no la ofrece).
 /// Error: el de `signal` si el sistema la rechaza.
-#[cfg(unix)]
 fn install() -> io::Result<()> {
     unsafe extern "C" {
         fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
@@ -55,11 +54,6 @@ fn install() -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn install() -> io::Result<()> {
     Ok(())
 }
 
