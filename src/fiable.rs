@@ -313,15 +313,7 @@ impl Sender {
             // huecos: lo que no tiene acuse, ni acumulativo ni selectivo
             // (*selective repeat*; sin los acuses selectivos sería toda la
             // ventana, *Go-Back-N*).
-            for lost in self.in_flight.iter_mut().filter(|f| !f.sacked) {
-                lost.retransmitted = true;
-                lost.sent_at = now;
-                self.retransmissions += 1;
-                out.push(Packet::Data {
-                    seq: lost.seq,
-                    payload: lost.payload.clone(),
-                });
-            }
+            out = self.holes(now);
             // §5.5 y §5.6: duplicar el plazo y volver a armar el temporizador.
             self.rtt.back_off();
             self.deadline = Some(now + self.rtt.rto());
@@ -355,6 +347,17 @@ impl Sender {
     /// los datagramas que no la traían). No es un vencimiento, así que no
     /// cuenta para [`MAX_RETRIES`].
     pub fn resend_now(&mut self, now: Instant) -> Vec<Packet> {
+        let out = self.holes(now);
+        if !self.in_flight.is_empty() {
+            self.deadline = Some(now + self.rtt.rto());
+        }
+        out
+    }
+
+    /// Los datagramas en vuelo que el receptor no tiene (ni por el acuse
+    /// acumulativo ni por el selectivo), marcados como retransmitidos a la
+    /// hora `now`: de ellos ya no se mide la ida y vuelta (Karn).
+    fn holes(&mut self, now: Instant) -> Vec<Packet> {
         let mut out = Vec::new();
         for lost in self.in_flight.iter_mut().filter(|f| !f.sacked) {
             lost.retransmitted = true;
@@ -364,9 +367,6 @@ impl Sender {
                 seq: lost.seq,
                 payload: lost.payload.clone(),
             });
-        }
-        if !self.in_flight.is_empty() {
-            self.deadline = Some(now + self.rtt.rto());
         }
         out
     }
