@@ -123,23 +123,20 @@ impl Peers {
         lock(&self.table).get(&addr).cloned()
     }
 
-    /// `true` si `addr` usa el modo confiable.
-    pub fn contains(&self, addr: SocketAddr) -> bool {
-        self.get(addr).is_some()
-    }
-
-    /// Una línea que sale hacia `addr` a la hora `now`: si `addr` usa el
-    /// modo confiable, entra en su emisor y se devuelven los datagramas que
-    /// salen ya (quizá ninguno, si la ventana está llena); si no, `None` y
-    /// la línea sale tal cual.
-    pub fn outgoing(&self, addr: SocketAddr, line: &str, now: Instant) -> Option<Vec<String>> {
+    /// Lo que sale hacia `addr` a la hora `now`, una o más líneas (sin el
+    /// `\n` final): si `addr` usa el modo confiable, cada línea entra en su
+    /// emisor y se devuelven los datagramas que salen ya (quizá ninguno, si
+    /// la ventana está llena); si no, `None` y el texto sale tal cual.
+    pub fn outgoing(&self, addr: SocketAddr, text: &str, now: Instant) -> Option<Vec<String>> {
         let peer = self.get(addr)?;
         let mut peer = lock(&peer);
-        if peer.overflowed || peer.sender.backlog() >= MAX_BACKLOG {
-            peer.overflowed = true;
-            return Some(Vec::new());
+        for line in text.split('\n') {
+            if peer.overflowed || peer.sender.backlog() >= MAX_BACKLOG {
+                peer.overflowed = true;
+                return Some(Vec::new());
+            }
+            peer.sender.offer(line.to_string());
         }
-        peer.sender.offer(line.to_string());
         // `Gone` se atiende en `tick`: aquí solo no sale nada.
         Some(peer.poll(now).unwrap_or_default())
     }
@@ -275,7 +272,7 @@ mod tests {
                 deliver: vec![":login a b".into()],
             })
         );
-        assert!(peers.contains(addr(1)));
+        assert!(peers.outgoing(addr(1), "hola", now).is_some(), "numerada");
         // Lo repetido se acusa otra vez pero no se entrega dos veces.
         let again = peers.arrived(addr(1), data(0, ":login a b"), false, now);
         assert_eq!(again.map(|a| a.deliver), Some(vec![]));

@@ -66,14 +66,14 @@ const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// por línea. Si el kernel no puede enviarlo, el datagrama se pierde: es
 /// UDP (y el modo confiable lo retransmitirá).
 fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) {
-    if !peers.contains(to) {
-        let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
-        return;
-    }
-    let now = Instant::now();
-    for line in text.split('\n') {
-        for packet in peers.outgoing(to, line, now).unwrap_or_default() {
-            let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
+    match peers.outgoing(to, text, Instant::now()) {
+        Some(packets) => {
+            for packet in packets {
+                let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
+            }
+        }
+        None => {
+            let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
         }
     }
 }

@@ -325,16 +325,17 @@ impl Shared {
         token: Option<&str>,
         line: &str,
     ) -> io::Result<()> {
-        let mut datagram = match token {
-            Some(token) => format!("{token} {line}"),
-            None => line.to_string(),
-        };
         let mut state = self.lock();
         state.last_udp_send = Instant::now();
         state.pings += u64::from(line.trim() == ":ping");
         if self.reliable.is_some() {
+            // El modo confiable enmarca él mismo (cookie, token, número).
             return self.send_reliable(udp, &state, line);
         }
+        let mut datagram = match token {
+            Some(token) => format!("{token} {line}"),
+            None => line.to_string(),
+        };
         if !state.udp_proven {
             if let Some(cookie) = &state.cookie {
                 datagram = format!("{cookie} {datagram}");
