@@ -70,15 +70,24 @@ pub enum LedgerError {
     Storage(String),
 }
 
-/// El resultado de una transferencia: los saldos justo después de ella.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Una transferencia ya aplicada en memoria: quién, a quién, cuánto, los
+/// saldos justo después de ella y el recibo de su línea del diario. No se
+/// confirma a nadie hasta que [`Ledger::wait_durable`] con **su** recibo
+/// devuelva `Ok` (enunciado 005: nada confirmado se pierde).
+#[derive(Debug, Clone)]
 pub struct Transfer {
+    /// Quien envía, tal como se registró.
+    pub from: String,
+    /// El destinatario, tal como se registró.
+    pub to: String,
+    /// El monto, en dólares.
+    pub dollars: u64,
     /// Saldo nuevo de quien envía, en dólares.
     pub from_balance: u64,
-    /// Nombre del destinatario tal como se registró.
-    pub to_name: String,
     /// Saldo nuevo del destinatario, en dólares.
     pub to_balance: u64,
+    /// Cuándo (y si) su línea llegó a disco.
+    pub receipt: Receipt,
 }
 
 /// El recibo de una operación aplicada en memoria: cuando la vuelta de
@@ -108,16 +117,6 @@ impl Receipt {
     fn settle(&self, result: Result<(), String>) {
         let _ = self.outcome.set(result);
     }
-}
-
-/// Una transferencia aplicada en memoria que todavía no está en disco
-/// (ver [`Ledger::transfer_unsynced`]).
-#[derive(Debug, Clone)]
-pub struct Unsynced {
-    /// Su recibo, para [`Ledger::wait_durable`].
-    pub receipt: Receipt,
-    /// Los saldos justo después de ella.
-    pub transfer: Transfer,
 }
 
 /// El libro de cuentas compartido por todos los hilos.
@@ -412,32 +411,15 @@ impl Ledger {
 
     /// Mueve `dollars` de `from` a `to` en un solo paso atómico: con el
     /// candado tomado se comprueba todo y se cambian los dos saldos; ningún
-    /// otro hilo ve un estado intermedio. Vuelve cuando la transferencia
-    /// está en disco.
+    /// otro hilo ve un estado intermedio. La transferencia queda en el
+    /// diario pendiente, **sin esperar al disco**: quien llama espera su
+    /// recibo con [`Ledger::wait_durable`] antes de confirmarla (que otra
+    /// posterior esté en disco no dice nada de esta). Así un hilo con varias
+    /// `:t` ya leídas las aplica todas y espera un solo `fdatasync`.
     ///
     /// Errores, sin cambiar nada: `SelfTransfer`, `NoAccount` (origen o
-    /// destino), `NoBalanceYet`, `InsufficientFunds`, `Overflow`, `Storage`.
+    /// destino), `NoBalanceYet`, `InsufficientFunds`, `Overflow`.
     pub fn transfer(&self, from: &str, to: &str, dollars: u64) -> Result<Transfer, LedgerError> {
-        let applied = self.transfer_unsynced(from, to, dollars)?;
-        self.wait_durable(&applied.receipt)?;
-        Ok(applied.transfer)
-    }
-
-    /// La primera mitad de [`Ledger::transfer`]: aplica la transferencia en
-    /// memoria y la deja en el diario pendiente, sin esperar al disco. Quien
-    /// llama **no debe confirmarla** a nadie hasta que
-    /// [`Ledger::wait_durable`] con **su** recibo devuelva `Ok` (que otra
-    /// posterior esté en disco no dice nada de esta).
-    ///
-    /// Sirve para que un hilo con varias transferencias ya leídas las
-    /// aplique todas y espere un solo `fdatasync` (issue #5). Errores: los
-    /// de [`Ledger::transfer`] salvo `Storage`.
-    pub fn transfer_unsynced(
-        &self,
-        from: &str,
-        to: &str,
-        dollars: u64,
-    ) -> Result<Unsynced, LedgerError> {
         let (from_key, to_key) = (name_key(from), name_key(to));
         let mut accounts = self.lock();
         let op = Op::Transfer {
@@ -452,12 +434,14 @@ impl Ledger {
             // `record` ya comprobó que existen las dos cuentas.
             return Err(LedgerError::NoAccount);
         };
-        let transfer = Transfer {
+        Ok(Transfer {
+            from: source.name.clone(),
+            to: target.name.clone(),
+            dollars,
             from_balance: source.balance.unwrap_or(0),
-            to_name: target.name.clone(),
             to_balance: target.balance.unwrap_or(0),
-        };
-        Ok(Unsynced { receipt, transfer })
+            receipt,
+        })
     }
 
     /// Escribe y sincroniza todo lo aplicado hasta ahora (para apagar el
@@ -484,14 +468,10 @@ impl Ledger {
             .sum()
     }
 
-    /// Cantidad de cuentas.
-    pub fn len(&self) -> usize {
+    /// Cantidad de cuentas (para las pruebas).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().by_key.len()
-    }
-
-    /// `true` si no hay ninguna cuenta.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -645,6 +625,18 @@ mod tests {
         Ledger::open(dir, HashCost::Minimal).expect("open")
     }
 
+    /// Una transferencia completa: aplicada y en disco.
+    fn durable(
+        ledger: &Ledger,
+        from: &str,
+        to: &str,
+        dollars: u64,
+    ) -> Result<Transfer, LedgerError> {
+        let transfer = ledger.transfer(from, to, dollars)?;
+        ledger.wait_durable(&transfer.receipt)?;
+        Ok(transfer)
+    }
+
     fn account(ledger: &Ledger, name: &str, dollars: u64) {
         ledger.register(name, "pw").expect("register");
         ledger.set_initial_balance(name, dollars).expect("balance");
@@ -731,14 +723,12 @@ mod tests {
         account(&ledger, "alice", 3000);
         account(&ledger, "bob", 500);
         ledger.register("carol", "pw").expect("register");
+        let done = durable(&ledger, "alice", "Bob", 100).expect("transfer");
         assert_eq!(
-            ledger.transfer("alice", "Bob", 100),
-            Ok(Transfer {
-                from_balance: 2900,
-                to_name: "bob".into(),
-                to_balance: 600
-            })
+            (done.from.as_str(), done.to.as_str(), done.dollars),
+            ("alice", "bob", 100)
         );
+        assert_eq!((done.from_balance, done.to_balance), (2900, 600));
         let refused = [
             ("alice", "bob", 2901, LedgerError::InsufficientFunds),
             ("alice", "ALICE", 1, LedgerError::SelfTransfer),
@@ -747,12 +737,12 @@ mod tests {
             ("carol", "alice", 1, LedgerError::NoBalanceYet),
         ];
         for (from, to, dollars, error) in refused {
-            assert_eq!(ledger.transfer(from, to, dollars), Err(error));
+            assert_eq!(durable(&ledger, from, to, dollars).err(), Some(error));
         }
         account(&ledger, "rich", u64::MAX);
         assert_eq!(
-            ledger.transfer("rich", "bob", u64::MAX),
-            Err(LedgerError::Overflow)
+            durable(&ledger, "rich", "bob", u64::MAX).err(),
+            Some(LedgerError::Overflow)
         );
         assert_eq!(ledger.balance("alice"), Some(2900));
         assert_eq!(ledger.balance("bob"), Some(600));
@@ -766,7 +756,7 @@ mod tests {
             let ledger = ledger(dir.path());
             account(&ledger, "alice", 3000);
             account(&ledger, "bob", 500);
-            ledger.transfer("alice", "bob", 1000).expect("transfer");
+            durable(&ledger, "alice", "bob", 1000).expect("transfer");
         }
         let ledger = ledger(dir.path());
         assert_eq!(ledger.balance("alice"), Some(2000));
@@ -812,7 +802,7 @@ mod tests {
             _ => Fault::Pass,
         });
         assert!(matches!(
-            ledger.transfer("alice", "bob", 1),
+            durable(&ledger, "alice", "bob", 1),
             Err(LedgerError::Storage(_))
         ));
         assert!(matches!(
@@ -822,7 +812,7 @@ mod tests {
         assert_eq!(ledger.balance("alice"), Some(3000));
         assert_eq!(ledger.balance("bob"), Some(500));
         assert_eq!(ledger.len(), 2);
-        ledger.transfer("alice", "bob", 2).expect("transfer");
+        durable(&ledger, "alice", "bob", 2).expect("transfer");
         drop(ledger);
         let reopened = Ledger::open(dir.path(), HashCost::Minimal).expect("reopen");
         assert_eq!(reopened.balance("alice"), Some(2998));
@@ -844,10 +834,10 @@ mod tests {
             0 => Fault::Fail,
             _ => Fault::Pass,
         });
-        let seven = ledger.transfer_unsynced("alice", "bob", 7).expect("7");
+        let seven = ledger.transfer("alice", "bob", 7).expect("7");
         // Otro hilo (aquí, `flush`) corre la vuelta que falla.
         assert!(ledger.flush().is_err());
-        let eight = ledger.transfer_unsynced("alice", "bob", 8).expect("8");
+        let eight = ledger.transfer("alice", "bob", 8).expect("8");
         assert_eq!(ledger.wait_durable(&eight.receipt), Ok(()));
         assert!(matches!(
             ledger.wait_durable(&seven.receipt),
@@ -886,10 +876,10 @@ mod tests {
                     let (mut acked, mut refused) = (Vec::new(), Vec::new());
                     for round in 0..60u64 {
                         // Montos únicos: hilo, vuelta y posición.
-                        let batch: Vec<(u64, Unsynced)> = (0..5u64)
+                        let batch: Vec<(u64, Transfer)> = (0..5u64)
                             .map(|i| {
                                 let dollars = 1 + t as u64 * 10_000 + round * 10 + i;
-                                let applied = ledger.transfer_unsynced(&name, "sink", dollars);
+                                let applied = ledger.transfer(&name, "sink", dollars);
                                 (dollars, applied.expect("hay saldo"))
                             })
                             .collect();
@@ -968,7 +958,7 @@ mod tests {
         let mut largest = 0;
         // ~70 bytes por línea: unas 15 por foto.
         for _ in 0..100 {
-            ledger.transfer("alice", "bob", 1).expect("transfer");
+            durable(&ledger, "alice", "bob", 1).expect("transfer");
             largest = largest.max(std::fs::metadata(&journal).expect("journal").len());
         }
         assert!(
@@ -1004,7 +994,7 @@ mod tests {
                     for i in 0..150usize {
                         let from = &names[(t + i) % names.len()];
                         let to = &names[(t * 7 + i * 3 + 1) % names.len()];
-                        if ledger.transfer(from, to, (i % 400 + 1) as u64).is_ok() {
+                        if durable(&ledger, from, to, (i % 400 + 1) as u64).is_ok() {
                             accepted += 1;
                         }
                     }

@@ -10,7 +10,7 @@
 //! sin red.
 
 use crate::abuse::{Guards, Limits, LineLimiter, Verdict};
-use crate::ledger::{Ledger, LedgerError, Unsynced};
+use crate::ledger::{Ledger, LedgerError, Transfer};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
 use crate::room::{Presence, Room, Via};
@@ -48,15 +48,64 @@ pub struct SignedIn {
     pub balance: Option<u64>,
 }
 
-/// Una transferencia ya aplicada en memoria cuya confirmación espera al
-/// disco (ver [`Chat::start_transfer`]).
-#[derive(Debug)]
-pub struct StartedTransfer {
-    /// Quién envía, tal como inició sesión.
-    from: String,
-    /// Dólares transferidos.
-    amount: u64,
-    applied: Unsynced,
+/// Las respuestas a un cliente, en el orden de sus líneas, con la regla de
+/// durabilidad escrita una sola vez (enunciado 005: nada de lo confirmado
+/// se pierde): la confirmación de una `:t` sale solo cuando **su** línea
+/// del diario está en disco, y ninguna respuesta posterior la adelanta.
+///
+/// Las `:t` seguidas quedan en `waiting` para compartir un `fdatasync`
+/// (el *group commit* del libro). Las sueltan, en este orden de
+/// confirmación: cualquier otra respuesta ([`Replies::send`]), cualquier
+/// línea que no sea `:t` (el paso de [`Chat::signed_line`]: así ni un
+/// mensaje a la sala adelanta el aviso de una transferencia anterior), y
+/// el transporte antes de esperar más datos del cliente
+/// ([`Replies::settle`]). Lo usan TCP y UDP por igual.
+pub struct Replies {
+    outbox: Arc<Outbox>,
+    /// Transferencias aplicadas en memoria que esperan su `fdatasync`.
+    waiting: Vec<Transfer>,
+}
+
+impl Replies {
+    /// Las respuestas que salen por `outbox`, todavía sin nada pendiente.
+    pub fn new(outbox: Arc<Outbox>) -> Replies {
+        Replies {
+            outbox,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// La cola por la que salen (para reservar la cuenta en la sala).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    /// Responde `event`, después de confirmar lo pendiente.
+    pub fn send(&mut self, chat: &Chat, event: &Event) {
+        self.settle(chat);
+        send(&self.outbox, event);
+    }
+
+    /// Deja `transfer` esperando su confirmación.
+    fn defer(&mut self, transfer: Transfer) {
+        self.waiting.push(transfer);
+    }
+
+    /// Espera el recibo de **cada** transferencia pendiente (la primera
+    /// espera suele hacer el único `fdatasync` que las cubre a todas, y las
+    /// demás ya lo encuentran lleno) y recién entonces confirma cada una y
+    /// avisa a su destinatario. Si el disco falló, las que no llegaron a
+    /// disco ya se deshicieron y reciben el error de almacenamiento. Que la
+    /// última esté en disco no dice nada de las anteriores: una vuelta
+    /// fallida pudo deshacerlas antes de que una buena escribiera la última.
+    pub fn settle(&mut self, chat: &Chat) {
+        for done in self.waiting.drain(..) {
+            match chat.ledger.wait_durable(&done.receipt) {
+                Ok(()) => chat.transferred(&done, &self.outbox),
+                Err(error) => send(&self.outbox, &Event::Error(chat.storage_failed(&error))),
+            }
+        }
+    }
 }
 
 /// Si la conexión sigue tras una línea.
@@ -89,15 +138,12 @@ impl Stage {
     }
 }
 
-/// Quién habla y a dónde van sus respuestas: su nombre, la cola por la que
-/// se le responde y el transporte por el que llegó la línea (la regla del
-/// relay TCP+UDP: ver [`Via`]).
+/// Quién habla: su nombre y el transporte por el que llegó la línea (la
+/// regla del relay TCP+UDP: ver [`Via`]).
 #[derive(Clone, Copy)]
 pub struct Speaker<'a> {
     /// El nombre con que inició sesión.
     pub name: &'a str,
-    /// La cola por la que se le responde.
-    pub reply: &'a Arc<Outbox>,
     /// Por dónde llegó la línea.
     pub via: Via,
 }
@@ -295,18 +341,18 @@ impl Chat {
     /// Las líneas que siguen a una entrada correcta: la bienvenida, el token
     /// (`token_event`), y el saldo o la pregunta del saldo. Si ya tenía
     /// saldo, une al usuario a la sala. Devuelve `true` si quedó en la sala.
-    pub fn welcome(&self, signed: &SignedIn, reply: &Arc<Outbox>, token_event: Event) -> bool {
-        send(reply, &Event::Welcome);
-        send(reply, &token_event);
+    pub fn welcome(&self, signed: &SignedIn, reply: &mut Replies, token_event: Event) -> bool {
+        reply.send(self, &Event::Welcome);
+        reply.send(self, &token_event);
         match signed.balance {
             Some(dollars) => {
-                send(reply, &Event::Funds(dollars));
+                reply.send(self, &Event::Funds(dollars));
                 self.join(&signed.name);
                 true
             }
             // Nuevo, o se fue sin responder la pregunta la vez anterior.
             None => {
-                send(reply, &Event::AskBalance);
+                reply.send(self, &Event::AskBalance);
                 false
             }
         }
@@ -316,15 +362,15 @@ impl Chat {
     /// quedó fijado y el usuario entró a la sala; si no, ya se respondió el
     /// error y se repitió la pregunta. `:help` y `:ping` se responden sin
     /// tomarlos como saldo.
-    pub fn answer_balance(&self, name: &str, line: &str, reply: &Arc<Outbox>) -> bool {
+    pub fn answer_balance(&self, name: &str, line: &str, reply: &mut Replies) -> bool {
         match protocolo::parse_command(line) {
             Ok(None) => return false,
             Ok(Some(Command::Help)) => {
-                send(reply, &Event::Help);
+                reply.send(self, &Event::Help);
                 return false;
             }
             Ok(Some(Command::Ping)) => {
-                send(reply, &Event::Pong);
+                reply.send(self, &Event::Pong);
                 return false;
             }
             _ => {}
@@ -339,13 +385,13 @@ impl Chat {
         });
         match result {
             Ok(dollars) => {
-                send(reply, &Event::BalanceSet(dollars));
+                reply.send(self, &Event::BalanceSet(dollars));
                 self.join(name);
                 true
             }
             Err(problem) => {
-                send(reply, &Event::Error(problem));
-                send(reply, &Event::AskBalance);
+                reply.send(self, &Event::Error(problem));
+                reply.send(self, &Event::AskBalance);
                 false
             }
         }
@@ -375,13 +421,13 @@ impl Chat {
     /// TCP). Devuelve `true` si hay que atenderlo; si no, se descarta, y el
     /// primero de cada ráfaga recibe [`Problem::TooFast`] por `reply`. Por
     /// UDP no hay cómo frenar al emisor: descartar es lo único posible.
-    pub fn admit_datagram(&self, name: &str, reply: &Arc<Outbox>) -> bool {
+    pub fn admit_datagram(&self, name: &str, reply: &mut Replies) -> bool {
         match self.guards.datagram_from(name, Instant::now()) {
             Verdict::Drop { warn } => {
                 Counters::add(&COUNTERS.udp_rate_dropped, 1);
                 if warn {
                     let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
-                    send(reply, &Event::Error(Problem::TooFast(per_sec)));
+                    reply.send(self, &Event::Error(Problem::TooFast(per_sec)));
                 }
                 false
             }
@@ -444,173 +490,132 @@ impl Chat {
 
     /// Un comando de alguien que ya está en la sala (`me`). Las respuestas
     /// van a `reply`; los mensajes a los demás se entregan según `via` (la
-    /// regla del relay TCP+UDP). `:q` lo atiende quien llama, porque cerrar
-    /// depende del transporte.
-    pub fn command(&self, me: &str, command: Command, reply: &Arc<Outbox>, via: Via) {
+    /// regla del relay TCP+UDP). Una `:t` se aplica y queda en `reply`
+    /// hasta que su línea del diario esté en disco (ver [`Replies`]). `:q`
+    /// lo atiende quien llama, porque cerrar depende del transporte.
+    pub fn command(&self, me: &str, command: Command, reply: &mut Replies, via: Via) {
         match command {
-            Command::Public(text) => {
-                let text = protocolo::render_text(&text);
-                if text.trim().is_empty() {
-                    return;
-                }
-                let event = Event::Public {
-                    from: me.to_string(),
-                    text,
-                };
-                deliver(&self.room.others(me, via), &event);
-                self.log(&event.to_string());
+            Command::Public(text) => self.public(me, &text, via),
+            Command::Private { to, text } => self.private(me, to, &text, reply, via),
+            Command::Users => reply.send(self, &Event::Users(self.room.names())),
+            Command::Funds => {
+                let dollars = self.ledger.balance(me).unwrap_or(0);
+                reply.send(self, &Event::Funds(dollars));
             }
-            Command::Private { to, text } => {
-                let text = protocolo::render_text(&text);
-                let Some((to_name, outbox)) = self.room.find(&to, via) else {
-                    return send(reply, &Event::Error(Problem::NotConnected(to)));
-                };
-                if text.trim().is_empty() {
-                    return;
-                }
-                let event = Event::Private {
-                    from: me.to_string(),
-                    text,
-                };
-                send(&outbox, &event);
-                self.log(&format!("{me} sent a private message to {to_name}"));
-            }
-            Command::Users => send(reply, &Event::Users(self.room.names())),
-            Command::Funds => send(reply, &Event::Funds(self.ledger.balance(me).unwrap_or(0))),
-            Command::Transfer { to, amount } => self.transfer(me, &to, amount, reply),
+            Command::Transfer { to, amount } => match self.ledger.transfer(me, &to, amount) {
+                Ok(transfer) => reply.defer(transfer),
+                Err(error) => reply.send(self, &Event::Error(self.refused(error, to))),
+            },
             Command::Register { .. } | Command::Login { .. } => {
-                send(
-                    reply,
-                    &Event::Error(Problem::AlreadySignedIn(me.to_string())),
-                );
+                let problem = Problem::AlreadySignedIn(me.to_string());
+                reply.send(self, &Event::Error(problem));
             }
-            Command::Help => send(reply, &Event::Help),
-            Command::Ping => send(reply, &Event::Pong),
+            Command::Help => reply.send(self, &Event::Help),
+            Command::Ping => reply.send(self, &Event::Pong),
             Command::Stats => {
                 let now = Instant::now();
                 let snapshot = stats::cached(now, || self.stats(now));
                 for line in snapshot.lines() {
-                    send(reply, &Event::Stats(line));
+                    reply.send(self, &Event::Stats(line));
                 }
             }
             Command::Quit => {}
         }
     }
 
-    /// `:t` completo: aplica, espera al disco y responde.
-    fn transfer(&self, me: &str, to: &str, amount: u64, reply: &Arc<Outbox>) {
-        match self.start_transfer(me, to, amount) {
-            Ok(started) => self.confirm_transfers(&mut vec![started], reply),
-            Err(problem) => send(reply, &Event::Error(problem)),
+    /// Un mensaje de `me` a la sala: a todos los demás, según `via`.
+    fn public(&self, me: &str, text: &str, via: Via) {
+        let text = protocolo::render_text(text);
+        if text.trim().is_empty() {
+            return;
+        }
+        let event = Event::Public {
+            from: me.to_string(),
+            text,
+        };
+        deliver(&self.room.others(me, via), &event);
+        self.log(&event.to_string());
+    }
+
+    /// `:p`: un mensaje de `me` solo para `to`; si no está conectado, el
+    /// error va a `reply`.
+    fn private(&self, me: &str, to: String, text: &str, reply: &mut Replies, via: Via) {
+        let text = protocolo::render_text(text);
+        let Some((to_name, outbox)) = self.room.find(&to, via) else {
+            return reply.send(self, &Event::Error(Problem::NotConnected(to)));
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let event = Event::Private {
+            from: me.to_string(),
+            text,
+        };
+        send(&outbox, &event);
+        self.log(&format!("{me} sent a private message to {to_name}"));
+    }
+
+    /// Lo que se le responde a quien pidió una `:t` que el libro rechazó
+    /// (`to`: el destinatario, tal como lo escribió).
+    fn refused(&self, error: LedgerError, to: String) -> Problem {
+        match error {
+            LedgerError::InsufficientFunds => Problem::InsufficientFunds,
+            LedgerError::SelfTransfer => Problem::SelfTransfer,
+            LedgerError::NoAccount => Problem::NoAccount(to),
+            LedgerError::NoBalanceYet => Problem::NoBalanceYet(to),
+            LedgerError::Overflow => Problem::Overflow(to),
+            other => self.storage_failed(&other),
         }
     }
 
-    /// La primera mitad de `:t`: aplica la transferencia de `me` en memoria
-    /// sin esperar al disco y sin responder nada todavía. La respuesta sale
-    /// con [`Chat::confirm_transfers`]. Errores, sin cambiar nada: el
-    /// [`Problem`] que se le responde al cliente.
-    pub fn start_transfer(
-        &self,
-        me: &str,
-        to: &str,
-        amount: u64,
-    ) -> Result<StartedTransfer, Problem> {
-        match self.ledger.transfer_unsynced(me, to, amount) {
-            Ok(applied) => Ok(StartedTransfer {
-                from: me.to_string(),
+    /// Una `:t` ya en disco: se confirma a quien la pidió (por `reply`) y
+    /// se avisa al destinatario, por TCP si tiene conexión, si no por UDP.
+    fn transferred(&self, done: &Transfer, reply: &Arc<Outbox>) {
+        let amount = done.dollars;
+        send(
+            reply,
+            &Event::TransferSent {
+                to: done.to.clone(),
                 amount,
-                applied,
-            }),
-            Err(error) => Err(match error {
-                LedgerError::InsufficientFunds => Problem::InsufficientFunds,
-                LedgerError::SelfTransfer => Problem::SelfTransfer,
-                LedgerError::NoAccount => Problem::NoAccount(to.to_string()),
-                LedgerError::NoBalanceYet => Problem::NoBalanceYet(to.to_string()),
-                LedgerError::Overflow => Problem::Overflow(to.to_string()),
-                other => self.storage_failed(&other),
-            }),
+                balance: done.from_balance,
+            },
+        );
+        if let Some((_, outbox)) = self.room.find(&done.to, Via::Tcp) {
+            let notice = Event::TransferReceived {
+                from: done.from.clone(),
+                amount,
+                balance: done.to_balance,
+            };
+            send(&outbox, &notice);
         }
-    }
-
-    /// La segunda mitad de `:t`, para todas las transferencias de `started`
-    /// a la vez (y lo vacía): espera el recibo de **cada una** (la primera
-    /// espera suele hacer el único `fdatasync` que las cubre a todas, y las
-    /// demás ya lo encuentran lleno), y recién entonces confirma cada una a
-    /// `reply` y avisa a su destinatario. Si el disco falló, las que no
-    /// llegaron a disco ya se deshicieron y reciben el error de
-    /// almacenamiento (enunciado: nada confirmado se pierde). Que la última
-    /// esté en disco no dice nada de las anteriores: una vuelta fallida pudo
-    /// deshacerlas antes de que una buena escribiera la última (issue #12).
-    pub fn confirm_transfers(&self, started: &mut Vec<StartedTransfer>, reply: &Arc<Outbox>) {
-        for StartedTransfer {
-            from,
-            amount,
-            applied,
-        } in started.drain(..)
-        {
-            if let Err(error) = self.ledger.wait_durable(&applied.receipt) {
-                let problem = self.storage_failed(&error);
-                send(reply, &Event::Error(problem));
-                continue;
-            }
-            let done = applied.transfer;
-            send(
-                reply,
-                &Event::TransferSent {
-                    to: done.to_name.clone(),
-                    amount,
-                    balance: done.from_balance,
-                },
-            );
-            // Un aviso: por TCP si tiene conexión, si no por UDP.
-            if let Some((_, outbox)) = self.room.find(&done.to_name, Via::Tcp) {
-                let notice = Event::TransferReceived {
-                    from: from.clone(),
-                    amount,
-                    balance: done.to_balance,
-                };
-                send(&outbox, &notice);
-            }
-            self.log(&format!(
-                "{from} transferred {amount} dollars to {}",
-                done.to_name
-            ));
-        }
+        let (from, to) = (&done.from, &done.to);
+        self.log(&format!("{from} transferred {amount} dollars to {to}"));
     }
 
     /// El paso de la máquina de etapas para una línea de alguien que ya
     /// inició sesión (`me`), por cualquier transporte: en `AwaitingBalance`,
     /// la línea es la respuesta al saldo (salvo que el otro transporte ya la
-    /// haya dado); en `InRoom`, un mensaje o un comando. `pending`: dónde
-    /// dejar las transferencias para confirmarlas juntas más tarde (TCP, que
-    /// las junta en un `fdatasync`); sin él, cada una espera al disco aquí.
-    /// Devuelve la etapa siguiente.
+    /// haya dado); en `InRoom`, un mensaje o un comando. Una línea que no es
+    /// `:t` confirma antes lo pendiente en `reply`; una `:t` queda
+    /// pendiente (ver [`Replies`]). Devuelve la etapa siguiente.
     pub fn signed_line(
         &self,
-        me: &Speaker<'_>,
+        me: Speaker<'_>,
         stage: Stage,
         line: &str,
         parsed: Result<Option<Command>, Problem>,
-        pending: Option<&mut Vec<StartedTransfer>>,
+        reply: &mut Replies,
     ) -> Stage {
-        let Speaker { name, reply, via } = *me;
-        if stage == Stage::AwaitingBalance && !self.room.is_joined(name) {
-            return Stage::of(self.answer_balance(name, line, reply));
+        if !matches!(parsed, Ok(Some(Command::Transfer { .. }))) {
+            reply.settle(self);
         }
-        match (parsed, pending) {
-            (Ok(Some(Command::Transfer { to, amount })), Some(pending)) => {
-                match self.start_transfer(name, &to, amount) {
-                    Ok(started) => pending.push(started),
-                    Err(problem) => {
-                        // Las confirmaciones anteriores salen antes que este error.
-                        self.confirm_transfers(pending, reply);
-                        send(reply, &Event::Error(problem));
-                    }
-                }
-            }
-            (Ok(Some(command)), _) => self.command(name, command, reply, via),
-            (Ok(None), _) => {}
-            (Err(problem), _) => send(reply, &Event::Error(problem)),
+        if stage == Stage::AwaitingBalance && !self.room.is_joined(me.name) {
+            return Stage::of(self.answer_balance(me.name, line, reply));
+        }
+        match parsed {
+            Ok(Some(command)) => self.command(me.name, command, reply, me.via),
+            Ok(None) => {}
+            Err(problem) => reply.send(self, &Event::Error(problem)),
         }
         Stage::InRoom
     }
@@ -631,13 +636,12 @@ pub struct Session {
     /// La etapa, una vez que inició sesión (una vez en la sala, no sale
     /// hasta cerrar la sesión).
     stage: Stage,
-    outbox: Arc<Outbox>,
+    /// Sus respuestas, con las `:t` que esperan al disco.
+    replies: Replies,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
     /// La dirección IP del cliente, para el límite de contraseñas fallidas.
     ip: IpAddr,
-    /// Transferencias aplicadas que esperan su `fdatasync` para confirmarse.
-    unconfirmed: Vec<StartedTransfer>,
     /// El balde de líneas mientras no inició sesión (después se usa el del
     /// usuario, compartido con su lado UDP); `None` sin límite.
     anonymous_lines: Option<LineLimiter>,
@@ -666,10 +670,9 @@ impl Session {
         Session {
             signed: None,
             stage: Stage::AwaitingBalance,
-            outbox,
+            replies: Replies::new(outbox),
             peer,
             ip,
-            unconfirmed: Vec::new(),
             anonymous_lines: chat
                 .guards
                 .rate
@@ -682,9 +685,10 @@ impl Session {
     /// larga) contra el límite de líneas por segundo, y dice cuánto debe
     /// esperar el hilo **antes** de atenderla (`None`: ya). Ninguna línea se
     /// descarta: quien envía de más por TCP solo va más lento (issue #12).
-    /// Si hay que esperar, antes se confirma lo pendiente (las respuestas
-    /// salen en el orden de las líneas) y, la primera vez en cada ráfaga,
-    /// se avisa [`Event::Paced`]. `:q` nunca espera: salir no es inundar.
+    /// Si hay que esperar, antes se confirma lo pendiente (no hace falta
+    /// que espere también quien ya tiene su `:t` en disco) y, la primera vez
+    /// en cada ráfaga, se avisa [`Event::Paced`]. `:q` nunca espera: salir
+    /// no es inundar.
     pub fn pace(&mut self, chat: &Chat, bytes: &[u8], now: Instant) -> Option<Duration> {
         if bytes.trim_ascii() == b":q" {
             return None;
@@ -699,9 +703,9 @@ impl Session {
             return None;
         };
         let who = who.clone();
-        self.settle(chat);
+        self.replies.settle(chat);
         if warn {
-            send(&self.outbox, &Event::Paced(rate.per_sec));
+            self.replies.send(chat, &Event::Paced(rate.per_sec));
             chat.log(&format!(
                 "{who} sends faster than {} lines per second; its lines are delayed",
                 rate.per_sec
@@ -710,10 +714,9 @@ impl Session {
         Some(wait)
     }
 
-    /// Responde un error a este cliente, después de confirmar lo pendiente.
+    /// Responde un error a este cliente (después de lo pendiente).
     fn reject(&mut self, chat: &Chat, problem: Problem) {
-        self.settle(chat);
-        send(&self.outbox, &Event::Error(problem));
+        self.replies.send(chat, &Event::Error(problem));
     }
 
     /// Una línea que el marco descartó por pasar de `MAX_LINE_BYTES`: recibe
@@ -728,10 +731,9 @@ impl Session {
     /// socket. Una línea que no es UTF-8 recibe [`Problem::InvalidUtf8`].
     ///
     /// Una transferencia (`:t`) se aplica pero su respuesta queda pendiente
-    /// hasta [`Session::settle`], para que varias transferencias seguidas
-    /// compartan un `fdatasync`. Cualquier otra línea confirma primero lo
-    /// pendiente, así las respuestas salen en el orden de las líneas. Quien
-    /// llama debe llamar a `settle` antes de esperar más datos del socket.
+    /// (ver [`Replies`]), para que varias seguidas compartan un `fdatasync`:
+    /// quien llama debe llamar a [`Session::settle`] antes de esperar más
+    /// datos del socket.
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
         Counters::add(&COUNTERS.lines_in, 1);
         let Ok(line) = std::str::from_utf8(bytes) else {
@@ -739,24 +741,17 @@ impl Session {
             return Flow::Continue;
         };
         let parsed = protocolo::parse_command(line);
-        let transfer = matches!(parsed, Ok(Some(Command::Transfer { .. })));
-        if !transfer {
-            self.settle(chat);
-        }
         if parsed == Ok(Some(Command::Quit)) {
             return self.quit(chat);
         }
         let Some(signed) = &self.signed else {
             return self.anonymous(chat, parsed);
         };
-        // El saldo pudo responderse por UDP con el token de esta sesión.
-        // (Aquí no hay transferencias pendientes: solo se inician en la sala.)
         let me = Speaker {
             name: &signed.name,
-            reply: &self.outbox,
             via: Via::Tcp,
         };
-        self.stage = chat.signed_line(&me, self.stage, line, parsed, Some(&mut self.unconfirmed));
+        self.stage = chat.signed_line(me, self.stage, line, parsed, &mut self.replies);
         Flow::Continue
     }
 
@@ -767,24 +762,25 @@ impl Session {
     }
 
     /// Espera al disco por las transferencias pendientes de esta sesión y
-    /// envía sus confirmaciones (ver [`Chat::confirm_transfers`]).
+    /// envía sus confirmaciones (ver [`Replies::settle`]).
     pub fn settle(&mut self, chat: &Chat) {
-        chat.confirm_transfers(&mut self.unconfirmed, &self.outbox);
+        self.replies.settle(chat);
     }
 
     /// Una línea antes de iniciar sesión. Tras `--max-signin-failures`
     /// intentos fallidos (contraseña mala, o dirección bloqueada) en esta
     /// conexión, avisa y devuelve [`Flow::Close`].
     fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) -> Flow {
-        let presence = || Presence::Tcp(Arc::clone(&self.outbox));
+        let presence = || Presence::Tcp(Arc::clone(self.replies.outbox()));
         match parsed {
-            Ok(Some(Command::Help)) => send(&self.outbox, &Event::Help),
-            Ok(Some(Command::Ping)) => send(&self.outbox, &Event::Pong),
+            Ok(Some(Command::Help)) => self.replies.send(chat, &Event::Help),
+            Ok(Some(Command::Ping)) => self.replies.send(chat, &Event::Pong),
             Ok(Some(command)) => {
                 match chat.sign_in(&command, presence, &self.peer, self.ip, true) {
                     Some(Ok(signed)) => {
                         let token = Event::UdpToken(signed.token.clone());
-                        self.stage = Stage::of(chat.welcome(&signed, &self.outbox, token));
+                        let joined = chat.welcome(&signed, &mut self.replies, token);
+                        self.stage = Stage::of(joined);
                         self.signed = Some(signed);
                     }
                     Some(Err(problem)) => return self.failed_sign_in(chat, problem),
@@ -813,7 +809,7 @@ impl Session {
         if max == 0 || self.failures < max {
             return Flow::Continue;
         }
-        send(&self.outbox, &Event::TooManyFailures);
+        self.replies.send(chat, &Event::TooManyFailures);
         chat.log(&format!(
             "{} failed {max} sign-ins; connection closed",
             self.peer
@@ -825,8 +821,9 @@ impl Session {
     /// se despide. Así, quien recibe la despedida ya puede volver a entrar
     /// con la misma cuenta desde otra conexión.
     fn quit(&mut self, chat: &Chat) -> Flow {
+        self.replies.settle(chat);
         self.leave(chat);
-        send(&self.outbox, &Event::Goodbye);
+        self.replies.send(chat, &Event::Goodbye);
         Flow::Close
     }
 

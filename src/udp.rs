@@ -38,7 +38,7 @@ use crate::outbox::{Flusher, Link, Outbox};
 use crate::peers::{self, Peers};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::session::{Chat, Speaker, Stage, send};
+use crate::session::{Chat, Replies, Speaker, Stage, send};
 use crate::stats::{COUNTERS, Counters};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -446,17 +446,19 @@ impl UdpServer {
         if parsed == Ok(Some(Command::Quit)) {
             return self.quit(token, &user.reply, user.tcp.as_ref());
         }
+        let mut reply = Replies::new(user.reply);
         // El límite es del usuario: el mismo balde que su conexión TCP.
-        if !self.chat.admit_datagram(&user.name, &user.reply) {
+        if !self.chat.admit_datagram(&user.name, &mut reply) {
             return;
         }
         let me = Speaker {
             name: &user.name,
-            reply: &user.reply,
             via: Via::Udp,
         };
-        self.chat
-            .signed_line(&me, Stage::of(user.joined), line, parsed, None);
+        let stage = Stage::of(user.joined);
+        self.chat.signed_line(me, stage, line, parsed, &mut reply);
+        // Un datagrama es una tanda de una línea: su `:t` espera aquí.
+        reply.settle(&self.chat);
     }
 
     /// `<TOKEN> :q`: cierra la sesión y revoca el token. La despedida vuelve
@@ -510,7 +512,8 @@ fn sign_in_loop(chat: &Chat, endpoints: &Endpoints, jobs: Receiver<SigninJob>) {
             Ok(signed) => {
                 // Entrar siempre pasa por `presence`, que dejó la cola en `reply`.
                 if let Some(reply) = reply {
-                    chat.welcome(&signed, &reply, Event::Token(signed.token.clone()));
+                    let token = Event::Token(signed.token.clone());
+                    chat.welcome(&signed, &mut Replies::new(reply), token);
                 }
             }
             Err(problem) => endpoints.answer(from, &Event::Error(problem)),

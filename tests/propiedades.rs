@@ -326,7 +326,11 @@ proptest! {
                                 Err(other) => panic!("registro: {other:?}"),
                             },
                             Op::Transfer { from, to, dollars } => {
-                                match ledger.transfer(&users[from], &users[to], dollars) {
+                                // Aplicada y en disco, como la confirma el servidor.
+                                let done = ledger
+                                    .transfer(&users[from], &users[to], dollars)
+                                    .and_then(|done| ledger.wait_durable(&done.receipt));
+                                match done {
                                     Ok(_) => {
                                         *net.entry(from).or_default() -= i128::from(dollars);
                                         *net.entry(to).or_default() += i128::from(dollars);
