@@ -116,6 +116,27 @@ struct Entry {
     progressed: Instant,
 }
 
+impl Entry {
+    /// Si `poll` dijo que su socket acepta más, escribe lo que pueda a la
+    /// hora `now`. Devuelve `true` si la cola sigue a cargo del flusher
+    /// (quedó algo sin escribir), `false` si se vació o se cerró.
+    fn drain_if_ready(&mut self, now: Instant) -> bool {
+        if !self.ready {
+            return true;
+        }
+        self.ready = false;
+        match self.outbox.drain() {
+            Drain::Stalled { progress } => {
+                if progress {
+                    self.progressed = now;
+                }
+                true
+            }
+            Drain::Idle | Drain::Closed => false,
+        }
+    }
+}
+
 impl Flusher {
     /// Crea el flusher y arranca su hilo. `ceiling`: techo de bytes entre
     /// todas las colas a su cargo (0 = sin techo). Error: el de
@@ -213,21 +234,7 @@ impl Flusher {
             // sonado porque la suma pasó el techo.
             let now = Instant::now();
             self.shed(&parked, now);
-            parked.retain_mut(|entry| {
-                if !entry.ready {
-                    return true;
-                }
-                entry.ready = false;
-                match entry.outbox.drain() {
-                    Drain::Stalled { progress } => {
-                        if progress {
-                            entry.progressed = now;
-                        }
-                        true
-                    }
-                    Drain::Idle | Drain::Closed => false,
-                }
-            });
+            parked.retain_mut(|entry| entry.drain_if_ready(now));
         }
     }
 

@@ -145,6 +145,21 @@ impl Endpoints {
     }
 }
 
+/// `true` si `recv_from` falló sin que el socket esté roto: venció el
+/// plazo (para revisar los temporizadores), una señal lo interrumpió, o
+/// llegó el ICMP "puerto inalcanzable" de un envío anterior (Linux lo
+/// entrega en la siguiente llamada al socket, RFC 1122 §4.1.3.3).
+fn is_harmless(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
 /// `true` si una respuesta de `reply` bytes cabe en el límite
 /// anti-amplificación de un datagrama de `size` bytes.
 fn fits(reply: usize, size: usize) -> bool {
@@ -231,18 +246,8 @@ impl UdpServer {
                 socket.inner().set_read_timeout(Some(timeout))?;
             }
             match socket.receive(&mut buffer, |bytes, from| self.datagram(bytes, from)) {
-                Ok(()) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                            // Un ICMP "puerto inalcanzable" de un envío anterior.
-                            | io::ErrorKind::ConnectionRefused
-                            | io::ErrorKind::ConnectionReset
-                    ) => {}
-                Err(e) => return Err(e),
+                Err(e) if !is_harmless(&e) => return Err(e),
+                _ => {}
             }
             if !self.endpoints.peers.is_empty() && last_tick.elapsed() >= peers::TICK {
                 last_tick = Instant::now();

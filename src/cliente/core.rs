@@ -467,30 +467,29 @@ impl Shared {
                 self.changed.notify_all();
                 return false;
             }
-            // Nada llegó al servidor, o nada volvió: se repite la sonda. En
-            // modo confiable, todo lo que está en vuelo, ya, sin esperar al
-            // plazo duplicado del emisor (que sin ninguna medición empieza
-            // en 1 s y va por 2 y 4).
-            if self.reliable.is_some() {
-                self.resend_reliable(udp, &state);
-                drop(state);
-                self.screen.show(Shown::Retrying {
-                    attempt: attempt + 1,
-                    of: tries,
-                });
-                continue;
-            }
-            let probe = state.unproven.first().cloned();
-            drop(state);
+            self.retry(udp, state);
             self.screen.show(Shown::Retrying {
                 attempt: attempt + 1,
                 of: tries,
             });
-            if let Some(probe) = probe {
-                let _ = self.transmit(udp, format!("{probe}\n").as_bytes());
-            }
         }
         false
+    }
+
+    /// Nada llegó al servidor, o nada volvió: se repite la sonda (la
+    /// primera línea sin respuesta). En modo confiable, todo lo que está en
+    /// vuelo, ya, sin esperar al plazo duplicado del emisor (que sin ninguna
+    /// medición empieza en 1 s y va por 2 y 4).
+    fn retry(&self, udp: &UdpSocket, state: MutexGuard<'_, State>) {
+        if self.reliable.is_some() {
+            self.resend_reliable(udp, &state);
+            return;
+        }
+        let probe = state.unproven.first().cloned();
+        drop(state);
+        if let Some(probe) = probe {
+            let _ = self.transmit(udp, format!("{probe}\n").as_bytes());
+        }
     }
 
     /// Modo TCP: antes de `:q`, si alguna línea salió por UDP, un `:ping`
@@ -636,22 +635,30 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         }
         (Wire::Udp, None) => Ok(()),
     };
-    if sent.is_err() {
-        return Next::Broken;
+    match sent {
+        Err(_) => Next::Broken,
+        Ok(()) if quitting => Next::Done,
+        // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
+        // espera para que la siguiente se interprete en la etapa correcta.
+        Ok(()) if stage != Stage::Joined && !line.trim().is_empty() => {
+            await_reply(shared, wire, udp.as_deref(), before)
+        }
+        Ok(()) => Next::Line,
     }
-    if quitting {
-        return Next::Done;
-    }
-    // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
-    // espera para que la siguiente se interprete en la etapa correcta.
-    if stage != Stage::Joined && !line.trim().is_empty() {
-        match (&*wire, &udp) {
-            (Wire::Udp, Some(udp)) if !shared.wait_for_udp_reply(before, udp) => return Next::Done,
-            (Wire::Udp, _) => {}
-            (Wire::Tcp(_), _) => shared.wait_for_reply(before),
+}
+
+/// Espera la respuesta a una línea enviada antes de entrar a la sala (la
+/// que había `before` respuestas). Por UDP, si nunca llega, la sesión
+/// termina: [`Next::Done`].
+fn await_reply(shared: &Shared, wire: &Wire, udp: Option<&UdpSocket>, before: u64) -> Next {
+    match (wire, udp) {
+        (Wire::Udp, Some(udp)) if !shared.wait_for_udp_reply(before, udp) => Next::Done,
+        (Wire::Udp, _) => Next::Line,
+        (Wire::Tcp(_), _) => {
+            shared.wait_for_reply(before);
+            Next::Line
         }
     }
-    Next::Line
 }
 
 /// Fin de la entrada: igual que `:q`.

@@ -36,40 +36,51 @@ pub(super) fn run(
             .name("sender".into())
             .spawn(move || send_lines(input, Wire::Tcp(stream), &shared))?;
     }
-    let mut reader = BufReader::new(stream);
+    receive_lines(BufReader::new(stream), &shared, me);
+    shared.close();
+    shared.show_lab_counts();
+    Ok(shared.ending())
+}
+
+/// El receptor: muestra cada línea del servidor hasta que la conexión se
+/// cierra. Con el token abre el lado UDP; ya en la sala, le presenta al
+/// servidor la dirección UDP de este cliente.
+fn receive_lines(mut reader: BufReader<TcpStream>, shared: &Arc<Shared>, me: SocketAddr) {
     let mut raw = Vec::new();
-    let mut pinged = false;
+    let mut presented = false;
     loop {
         raw.clear();
         match reader.read_until(b'\n', &mut raw) {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
         let text = String::from_utf8_lossy(&raw);
         let line = text.trim_end_matches(['\n', '\r']);
         match shared.receive(line, me) {
-            Some(Event::UdpToken(_)) => open_udp_side(&shared, me),
-            // Ya en la sala, sin respuestas pendientes que confundir: se le
-            // dice al servidor la dirección UDP de este cliente.
-            Some(Event::BalanceSet(_) | Event::Funds(_)) if !pinged => {
-                pinged = true;
-                let presented = {
-                    let mut state = shared.lock();
-                    let both = state.udp.clone().zip(state.token.clone());
-                    // Su `pong` no se muestra: no lo pidió el usuario.
-                    state.auto_pings += u32::from(both.is_some());
-                    both
-                };
-                if let Some((udp, token)) = presented {
-                    let _ = shared.send_datagram(&udp, Some(&token), ":ping");
-                }
+            Some(Event::UdpToken(_)) => open_udp_side(shared, me),
+            // Ya en la sala, sin respuestas pendientes que confundir.
+            Some(Event::BalanceSet(_) | Event::Funds(_)) if !presented => {
+                presented = true;
+                present_udp_address(shared);
             }
             _ => {}
         }
     }
-    shared.close();
-    shared.show_lab_counts();
-    Ok(shared.ending())
+}
+
+/// Un `:ping` por UDP con el token: desde ahí el servidor conoce la
+/// dirección UDP de este cliente. Su `pong` no se muestra: no lo pidió el
+/// usuario.
+fn present_udp_address(shared: &Shared) {
+    let presented = {
+        let mut state = shared.lock();
+        let both = state.udp.clone().zip(state.token.clone());
+        state.auto_pings += u32::from(both.is_some());
+        both
+    };
+    if let Some((udp, token)) = presented {
+        let _ = shared.send_datagram(&udp, Some(&token), ":ping");
+    }
 }
 
 /// Con el token de una sesión TCP, abre el socket UDP y lanza su receptor.

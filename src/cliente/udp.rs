@@ -71,17 +71,7 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
         match socket.recv(&mut buffer) {
             Ok(n) => {
                 for datagram in shared.arrived(&buffer[..n]) {
-                    let text = String::from_utf8_lossy(&datagram);
-                    for line in text.lines() {
-                        match shared.reliable_arrival(socket, line) {
-                            Some(lines) => {
-                                for line in lines {
-                                    receive_line(shared, socket, &line, me, stop_on_goodbye);
-                                }
-                            }
-                            None => receive_line(shared, socket, line, me, stop_on_goodbye),
-                        }
-                    }
+                    receive_datagram(shared, socket, &datagram, me, stop_on_goodbye);
                 }
             }
             Err(e)
@@ -96,6 +86,29 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
                 shared.changed.notify_all();
             }
             Err(_) => return,
+        }
+    }
+}
+
+/// Las líneas de un datagrama, una por una. En modo confiable pasan antes
+/// por el receptor de `fiable`, que puede devolver ninguna (un duplicado,
+/// o una que llegó antes de tiempo) o varias (las que esperaban un hueco).
+fn receive_datagram(
+    shared: &Shared,
+    socket: &UdpSocket,
+    datagram: &[u8],
+    me: SocketAddr,
+    stop_on_goodbye: bool,
+) {
+    let text = String::from_utf8_lossy(datagram);
+    for line in text.lines() {
+        match shared.reliable_arrival(socket, line) {
+            Some(lines) => {
+                for line in lines {
+                    receive_line(shared, socket, &line, me, stop_on_goodbye);
+                }
+            }
+            None => receive_line(shared, socket, line, me, stop_on_goodbye),
         }
     }
 }
