@@ -1007,6 +1007,40 @@ mod tests {
         assert_eq!(alice.lines(), ["[SERVER] Client: bob is not connected."]);
     }
 
+    /// Una tanda `:t`, mensaje, `:t`: bob ve el aviso de la primera antes
+    /// que el mensaje (una línea que no es `:t` confirma lo pendiente), y
+    /// alice recibe las dos confirmaciones en orden.
+    #[test]
+    fn a_message_does_not_overtake_an_earlier_transfer() {
+        let f = Fixture::new();
+        let mut alice = f.joined("alice", 100);
+        let mut bob = f.joined("bob", 0);
+        alice.lines();
+        for line in [":t bob 5", "hola", ":t bob 7"] {
+            alice.session.handle(&f.chat, line.as_bytes());
+        }
+        assert_eq!(
+            bob.lines(),
+            [
+                "[SERVER] Client: alice transferred 5 dollars to you. You have 5 dollars.",
+                "alice: hola"
+            ],
+            "la segunda :t espera al final de la tanda"
+        );
+        alice.session.settle(&f.chat);
+        assert_eq!(
+            alice.lines(),
+            [
+                "[SERVER] Client: You transferred 5 dollars to bob. You have 95 dollars.",
+                "[SERVER] Client: You transferred 7 dollars to bob. You have 88 dollars."
+            ]
+        );
+        assert_eq!(
+            bob.lines(),
+            ["[SERVER] Client: alice transferred 7 dollars to you. You have 12 dollars."]
+        );
+    }
+
     #[test]
     fn nothing_but_sign_in_before_signing_in() {
         let f = Fixture::new();

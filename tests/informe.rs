@@ -405,6 +405,13 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
         "hasta 64 bytes",
     ),
     ("src/udp.rs", "AMPLIFICATION", "3", "triple"),
+    ("src/outbox.rs", "CHUNK", "64 * 1024", "trozos de 64 KiB"),
+    (
+        "src/outbox.rs",
+        "HAND_OFF_FANOUT",
+        "128",
+        "Con 128, las entregas",
+    ),
 ];
 
 #[test]
