@@ -630,23 +630,31 @@ impl Chat {
     }
 }
 
+/// Quién es una conexión TCP: todavía nadie, o una cuenta en una etapa.
+/// Lo que solo vale antes de entrar (el balde propio, los fallos) no existe
+/// después, y la etapa no existe antes.
+enum Standing {
+    /// Todavía no inició sesión.
+    Anonymous {
+        /// Su balde de líneas (después se usa el del usuario, compartido
+        /// con su lado UDP); `None` sin límite.
+        lines: Option<LineLimiter>,
+        /// Intentos de entrada fallidos en esta conexión.
+        failures: u32,
+    },
+    /// Inició sesión; una vez en la sala, no sale hasta cerrar la sesión.
+    Signed { signed: SignedIn, stage: Stage },
+}
+
 /// La sesión de una conexión TCP.
 pub struct Session {
-    signed: Option<SignedIn>,
-    /// La etapa, una vez que inició sesión (una vez en la sala, no sale
-    /// hasta cerrar la sesión).
-    stage: Stage,
+    standing: Standing,
     /// Sus respuestas, con las `:t` que esperan al disco.
     replies: Replies,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     peer: String,
     /// La dirección IP del cliente, para el límite de contraseñas fallidas.
     ip: IpAddr,
-    /// El balde de líneas mientras no inició sesión (después se usa el del
-    /// usuario, compartido con su lado UDP); `None` sin límite.
-    anonymous_lines: Option<LineLimiter>,
-    /// Intentos de entrada fallidos en esta conexión.
-    failures: u32,
 }
 
 impl Session {
@@ -667,17 +675,15 @@ impl Session {
             None => Event::Prompt,
         };
         send(&outbox, &prompt);
+        let lines = chat
+            .guards
+            .rate
+            .map(|rate| LineLimiter::new(rate, Instant::now()));
         Session {
-            signed: None,
-            stage: Stage::AwaitingBalance,
+            standing: Standing::Anonymous { lines, failures: 0 },
             replies: Replies::new(outbox),
             peer,
             ip,
-            anonymous_lines: chat
-                .guards
-                .rate
-                .map(|rate| LineLimiter::new(rate, Instant::now())),
-            failures: 0,
         }
     }
 
@@ -694,10 +700,15 @@ impl Session {
             return None;
         }
         let rate = chat.guards.rate?;
-        let (verdict, who) = match (&self.signed, &mut self.anonymous_lines) {
-            (Some(signed), _) => (chat.guards.pace_line(&signed.name, now), &signed.name),
-            (None, Some(limiter)) => (limiter.pace(rate, now), &self.peer),
-            (None, None) => return None,
+        let (verdict, who) = match &mut self.standing {
+            Standing::Signed { signed, .. } => {
+                (chat.guards.pace_line(&signed.name, now), &signed.name)
+            }
+            Standing::Anonymous {
+                lines: Some(limiter),
+                ..
+            } => (limiter.pace(rate, now), &self.peer),
+            Standing::Anonymous { lines: None, .. } => return None,
         };
         let Verdict::Delay { wait, warn } = verdict else {
             return None;
@@ -744,21 +755,21 @@ impl Session {
         if parsed == Ok(Some(Command::Quit)) {
             return self.quit(chat);
         }
-        let Some(signed) = &self.signed else {
+        let Standing::Signed { signed, stage } = &mut self.standing else {
             return self.anonymous(chat, parsed);
         };
         let me = Speaker {
             name: &signed.name,
             via: Via::Tcp,
         };
-        self.stage = chat.signed_line(me, self.stage, line, parsed, &mut self.replies);
+        *stage = chat.signed_line(me, *stage, line, parsed, &mut self.replies);
         Flow::Continue
     }
 
     /// `true` si la conexión ya inició sesión (aunque todavía deba
     /// responder su saldo).
     pub fn is_signed_in(&self) -> bool {
-        self.signed.is_some()
+        matches!(self.standing, Standing::Signed { .. })
     }
 
     /// Espera al disco por las transferencias pendientes de esta sesión y
@@ -779,9 +790,8 @@ impl Session {
                 match chat.sign_in(&command, presence, &self.peer, self.ip, true) {
                     Some(Ok(signed)) => {
                         let token = Event::UdpToken(signed.token.clone());
-                        let joined = chat.welcome(&signed, &mut self.replies, token);
-                        self.stage = Stage::of(joined);
-                        self.signed = Some(signed);
+                        let stage = Stage::of(chat.welcome(&signed, &mut self.replies, token));
+                        self.standing = Standing::Signed { signed, stage };
                     }
                     Some(Err(problem)) => return self.failed_sign_in(chat, problem),
                     None => self.reject(chat, Problem::NotSignedIn),
@@ -801,12 +811,12 @@ impl Session {
             Problem::BadCredentials | Problem::SigninBlocked(_) | Problem::AccountBlocked(_)
         );
         self.reject(chat, problem);
-        if !guessing {
+        let Standing::Anonymous { failures, .. } = &mut self.standing else {
             return Flow::Continue;
-        }
-        self.failures += 1;
+        };
+        *failures += u32::from(guessing);
         let max = chat.guards.max_failures;
-        if max == 0 || self.failures < max {
+        if !guessing || max == 0 || *failures < max {
             return Flow::Continue;
         }
         self.replies.send(chat, &Event::TooManyFailures);
@@ -827,8 +837,14 @@ impl Session {
         Flow::Close
     }
 
+    /// Libera la cuenta, si la hay (una sola vez: la conexión queda como
+    /// antes de entrar, y se cierra).
     fn leave(&mut self, chat: &Chat) {
-        if let Some(signed) = self.signed.take() {
+        let before = Standing::Anonymous {
+            lines: None,
+            failures: 0,
+        };
+        if let Standing::Signed { signed, .. } = std::mem::replace(&mut self.standing, before) {
             chat.leave(&signed.token);
         }
     }
