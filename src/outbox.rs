@@ -470,27 +470,17 @@ impl Outbox {
             }
             state = crate::sync::wait_timeout(&self.idle, state, left).0;
         }
-        if !state.flushing && !state.closed && state.queued > 0 {
-            state.flushing = true;
-            let mut sent = std::mem::take(&mut state.head);
-            let mut chunks: Vec<Vec<u8>> = state.full.drain(..).collect();
-            state.full_bytes = 0;
-            chunks.push(std::mem::take(&mut state.pending));
-            drop(state);
-            'chunks: for chunk in chunks {
-                loop {
-                    match self.send_from(&chunk, &mut sent) {
-                        Sent::All => break,
-                        // El envío no espera: se reintenta en un rato, sin
-                        // gastar la CPU en un bucle, hasta el plazo.
-                        Sent::Full if Instant::now() < deadline => thread::sleep(STALL_RETRY),
-                        Sent::Full | Sent::Closed => break 'chunks,
-                    }
-                }
-                sent = 0;
-            }
-        } else {
-            drop(state);
+        // Si nadie está escribiendo, escribe este hilo, con la misma
+        // función que todos; el envío no espera, así que si el socket está
+        // lleno se reintenta en un rato, sin gastar la CPU, hasta el plazo.
+        let write = !state.flushing && !state.closed && state.queued > 0;
+        state.flushing |= write;
+        drop(state);
+        while write
+            && matches!(self.drain(), Drain::Stalled { .. })
+            && Instant::now() < deadline
+        {
+            thread::sleep(STALL_RETRY);
         }
         self.fail();
     }
