@@ -12,7 +12,9 @@
 //! - [`flusher`]: el hilo que termina de escribir las colas atascadas, y su techo.
 //! - [`room`]: quién está conectado y cómo llegarle.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente: la
-//!   máquina de etapas (`Stage`, `Chat::signed_line`), la misma para TCP y UDP.
+//!   máquina de etapas (`Stage`, `Chat::signed_line`), la misma para TCP y
+//!   UDP, y la regla de que nada se confirma antes de estar en disco
+//!   (`Replies`).
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
 //! - [`stats`]: las estadísticas en vivo (`:stats`), con contadores atómicos.
 //! - [`servidor`]: el socket que escucha, un hilo por cliente y sus límites;
