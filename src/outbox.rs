@@ -476,10 +476,7 @@ impl Outbox {
         let write = !state.flushing && !state.closed && state.queued > 0;
         state.flushing |= write;
         drop(state);
-        while write
-            && matches!(self.drain(), Drain::Stalled { .. })
-            && Instant::now() < deadline
-        {
+        while write && matches!(self.drain(), Drain::Stalled { .. }) && Instant::now() < deadline {
             thread::sleep(STALL_RETRY);
         }
         self.fail();

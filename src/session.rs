@@ -138,6 +138,58 @@ impl Stage {
     }
 }
 
+/// Un `:register` o un `:login`: lo único que se atiende antes de iniciar
+/// sesión (enunciado 005, punto 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// El nombre, tal como lo escribió.
+    pub name: String,
+    /// La contraseña.
+    pub password: String,
+    /// `true` para `:register` (cuenta nueva), `false` para `:login`.
+    pub register: bool,
+}
+
+/// Qué hacer con una línea de quien todavía no inició sesión (la etapa
+/// anónima): ver [`before_sign_in`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anonymous {
+    /// Una línea vacía: nada.
+    Ignore,
+    /// Se responde esto y nada más.
+    Answer(Event),
+    /// Un intento de entrada.
+    SignIn(Credentials),
+}
+
+/// La etapa anónima, la misma tabla para TCP y UDP: `:help` se responde,
+/// `:register` y `:login` se atienden, un error de sintaxis se dice, y
+/// cualquier otra cosa se rechaza. Lo único que cambia con el transporte
+/// (`via`): por TCP la conexión ya es de alguien, así que `:ping` tiene su
+/// `pong` y lo demás recibe "You are not signed in"; por UDP un datagrama
+/// sin token no es de nadie, y la respuesta es que falta el token.
+pub fn before_sign_in(parsed: Result<Option<Command>, Problem>, via: Via) -> Anonymous {
+    let credentials = |name, password, register| {
+        Anonymous::SignIn(Credentials {
+            name,
+            password,
+            register,
+        })
+    };
+    match parsed {
+        Ok(None) => Anonymous::Ignore,
+        Ok(Some(Command::Help)) => Anonymous::Answer(Event::Help),
+        Ok(Some(Command::Register { name, password })) => credentials(name, password, true),
+        Ok(Some(Command::Login { name, password })) => credentials(name, password, false),
+        Ok(Some(Command::Ping)) if via == Via::Tcp => Anonymous::Answer(Event::Pong),
+        Ok(Some(_)) => Anonymous::Answer(Event::Error(match via {
+            Via::Tcp => Problem::NotSignedIn,
+            Via::Udp => Problem::BadToken,
+        })),
+        Err(problem) => Anonymous::Answer(Event::Error(problem)),
+    }
+}
+
 /// Quién habla: su nombre y el transporte por el que llegó la línea (la
 /// regla del relay TCP+UDP: ver [`Via`]).
 #[derive(Clone, Copy)]
@@ -251,10 +303,9 @@ impl Chat {
         })
     }
 
-    /// `:register` o `:login`, según `command`, reservando la cuenta para la
-    /// presencia que arma `presence` (solo si hace falta). Devuelve `None`
-    /// si `command` no es ninguno de los dos; si no, lo mismo que
-    /// [`Chat::register`] o [`Chat::login`].
+    /// `:register` o `:login`, según `credentials`, reservando la cuenta
+    /// para la presencia que arma `presence` (solo si hace falta). Devuelve
+    /// lo mismo que [`Chat::register`] o [`Chat::login`].
     ///
     /// Contra quien adivina contraseñas, sin calcular ningún hash mientras
     /// dure un bloqueo:
@@ -263,41 +314,40 @@ impl Chat {
     ///   [`Problem::SigninBlocked`]. Sus fallos cuentan solo si `verified`
     ///   (una conexión TCP, cuyo handshake prueba la dirección): la de un
     ///   datagrama UDP se falsifica gratis, y contarla dejaría bloquear la
-    ///   dirección de otro con cinco datagramas (issue #13).
+    ///   dirección de otro con cinco datagramas.
     /// - La cuenta: cada `Wrong name or password.` cuenta para su bloqueo
     ///   (`--max-signin-failures`), venga de la dirección que venga; un
     ///   `:login` a una cuenta bloqueada recibe [`Problem::AccountBlocked`].
     pub fn sign_in(
         &self,
-        command: &Command,
+        credentials: &Credentials,
         presence: impl FnOnce() -> Presence,
         peer: &str,
         ip: IpAddr,
         verified: bool,
-    ) -> Option<Result<SignedIn, Problem>> {
+    ) -> Result<SignedIn, Problem> {
         let now = Instant::now();
-        if let Command::Register { .. } | Command::Login { .. } = command
-            && let Some(left) = self.guards.blocked(ip, now)
-        {
-            return Some(Err(Problem::SigninBlocked(whole_seconds(left))));
+        if let Some(left) = self.guards.blocked(ip, now) {
+            return Err(Problem::SigninBlocked(whole_seconds(left)));
         }
-        let result = match command {
-            Command::Register { name, password } => {
-                if let Some(left) = self.guards.registrations_blocked(ip, now) {
-                    return Some(Err(Problem::TooManyAccounts(whole_seconds(left))));
-                }
-                if verified && let Some(block) = self.guards.registered(ip, now) {
-                    self.log(&format!(
-                        "{ip} cannot create accounts for {} s after too many registrations",
-                        block.as_secs()
-                    ));
-                }
-                self.register(name, password, presence(), peer)
+        let Credentials {
+            name,
+            password,
+            register,
+        } = credentials;
+        let result = if *register {
+            if let Some(left) = self.guards.registrations_blocked(ip, now) {
+                return Err(Problem::TooManyAccounts(whole_seconds(left)));
             }
-            Command::Login { name, password } => {
-                self.guarded_login(name, password, presence(), peer, now)
+            if verified && let Some(block) = self.guards.registered(ip, now) {
+                self.log(&format!(
+                    "{ip} cannot create accounts for {} s after too many registrations",
+                    block.as_secs()
+                ));
             }
-            _ => return None,
+            self.register(name, password, presence(), peer)
+        } else {
+            self.guarded_login(name, password, presence(), peer, now)
         };
         if verified
             && result == Err(Problem::BadCredentials)
@@ -308,7 +358,7 @@ impl Chat {
                 block.as_secs()
             ));
         }
-        Some(result)
+        result
     }
 
     /// `:login` contra el bloqueo de la cuenta: una cuenta bloqueada recibe
@@ -778,29 +828,29 @@ impl Session {
         self.replies.settle(chat);
     }
 
-    /// Una línea antes de iniciar sesión. Tras `--max-signin-failures`
-    /// intentos fallidos (contraseña mala, o dirección bloqueada) en esta
-    /// conexión, avisa y devuelve [`Flow::Close`].
+    /// Una línea antes de iniciar sesión (la tabla de [`before_sign_in`]).
+    /// Tras `--max-signin-failures` intentos fallidos (contraseña mala, o
+    /// dirección bloqueada) en esta conexión, avisa y devuelve
+    /// [`Flow::Close`].
     fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) -> Flow {
-        let presence = || Presence::Tcp(Arc::clone(self.replies.outbox()));
-        match parsed {
-            Ok(Some(Command::Help)) => self.replies.send(chat, &Event::Help),
-            Ok(Some(Command::Ping)) => self.replies.send(chat, &Event::Pong),
-            Ok(Some(command)) => {
-                match chat.sign_in(&command, presence, &self.peer, self.ip, true) {
-                    Some(Ok(signed)) => {
-                        let token = Event::UdpToken(signed.token.clone());
-                        let stage = Stage::of(chat.welcome(&signed, &mut self.replies, token));
-                        self.standing = Standing::Signed { signed, stage };
-                    }
-                    Some(Err(problem)) => return self.failed_sign_in(chat, problem),
-                    None => self.reject(chat, Problem::NotSignedIn),
-                }
+        let credentials = match before_sign_in(parsed, Via::Tcp) {
+            Anonymous::Ignore => return Flow::Continue,
+            Anonymous::Answer(event) => {
+                self.replies.send(chat, &event);
+                return Flow::Continue;
             }
-            Ok(None) => {}
-            Err(problem) => return self.failed_sign_in(chat, problem),
+            Anonymous::SignIn(credentials) => credentials,
+        };
+        let presence = || Presence::Tcp(Arc::clone(self.replies.outbox()));
+        match chat.sign_in(&credentials, presence, &self.peer, self.ip, true) {
+            Ok(signed) => {
+                let token = Event::UdpToken(signed.token.clone());
+                let stage = Stage::of(chat.welcome(&signed, &mut self.replies, token));
+                self.standing = Standing::Signed { signed, stage };
+                Flow::Continue
+            }
+            Err(problem) => self.failed_sign_in(chat, problem),
         }
-        Flow::Continue
     }
 
     /// Responde un intento de entrada rechazado; si es una contraseña mala
@@ -1021,6 +1071,45 @@ mod tests {
         assert!(alice.lines().is_empty(), "un solo aviso de salida");
         alice.send(&f, ":p bob hola");
         assert_eq!(alice.lines(), ["[SERVER] Client: bob is not connected."]);
+    }
+
+    /// La etapa anónima es una tabla, la misma para los dos transportes,
+    /// salvo `:ping` y el error de lo que no es entrar.
+    #[test]
+    fn the_anonymous_stage_is_one_table_for_both_transports() {
+        let table = |line: &str, via| before_sign_in(protocolo::parse_command(line), via);
+        for via in [Via::Tcp, Via::Udp] {
+            assert_eq!(table("", via), Anonymous::Ignore);
+            assert_eq!(table(":help", via), Anonymous::Answer(Event::Help));
+            assert_eq!(
+                table(":register ana clave", via),
+                Anonymous::SignIn(Credentials {
+                    name: "ana".into(),
+                    password: "clave".into(),
+                    register: true
+                })
+            );
+            assert!(matches!(
+                table(":login ana clave", via),
+                Anonymous::SignIn(Credentials {
+                    register: false,
+                    ..
+                })
+            ));
+            assert!(matches!(
+                table(":t", via),
+                Anonymous::Answer(Event::Error(Problem::Usage(_)))
+            ));
+        }
+        assert_eq!(table(":ping", Via::Tcp), Anonymous::Answer(Event::Pong));
+        for line in [":ping", "hola", ":u"] {
+            let refused = |problem| Anonymous::Answer(Event::Error(problem));
+            assert_eq!(table(line, Via::Udp), refused(Problem::BadToken));
+        }
+        assert_eq!(
+            table("hola", Via::Tcp),
+            Anonymous::Answer(Event::Error(Problem::NotSignedIn))
+        );
     }
 
     /// Una tanda `:t`, mensaje, `:t`: bob ve el aviso de la primera antes

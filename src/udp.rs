@@ -38,7 +38,7 @@ use crate::outbox::{Flusher, Link, Outbox};
 use crate::peers::{self, Peers};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::session::{Chat, Replies, Speaker, Stage, send};
+use crate::session::{Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in, send};
 use crate::stats::{COUNTERS, Counters};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -168,7 +168,7 @@ fn fits(reply: usize, size: usize) -> bool {
 
 /// Un `:login` o `:register` con cookie válida, para el hilo de entradas.
 struct SigninJob {
-    command: Command,
+    credentials: Credentials,
     from: SocketAddr,
 }
 
@@ -410,21 +410,17 @@ impl UdpServer {
                 }
             }
         }
-        let command = match protocolo::parse_command(line) {
-            Ok(Some(Command::Help)) => return self.answer(from, &Event::Help, size, proven),
-            Ok(Some(command)) => command,
-            Ok(None) => return,
-            Err(problem) => return self.answer(from, &Event::Error(problem), size, proven),
+        let credentials = match before_sign_in(protocolo::parse_command(line), Via::Udp) {
+            Anonymous::Ignore => return,
+            Anonymous::Answer(event) => return self.answer(from, &event, size, proven),
+            Anonymous::SignIn(credentials) => credentials,
         };
-        if !matches!(command, Command::Register { .. } | Command::Login { .. }) {
-            return self.answer(from, &Event::Error(Problem::BadToken), size, proven);
-        }
         if !proven {
             return self.challenge(from, size);
         }
         // Si el hilo de entradas tiene la cola llena, esta se pierde, como
         // un datagrama: el cliente vuelve a intentar.
-        let _ = self.signins.try_send(SigninJob { command, from });
+        let _ = self.signins.try_send(SigninJob { credentials, from });
     }
 
     /// Un datagrama `<TOKEN> <línea>`: se atiende como si la línea hubiera
@@ -501,7 +497,7 @@ impl UdpServer {
 /// (la dirección ya probó que recibe) se atiende aquí, con su hash, y la
 /// respuesta sale completa. Termina cuando se suelta el [`UdpServer`].
 fn sign_in_loop(chat: &Chat, endpoints: &Endpoints, jobs: Receiver<SigninJob>) {
-    for SigninJob { command, from } in jobs {
+    for SigninJob { credentials, from } in jobs {
         let mut reply = None;
         let presence = || {
             let endpoint = endpoints.endpoint(from);
@@ -510,10 +506,7 @@ fn sign_in_loop(chat: &Chat, endpoints: &Endpoints, jobs: Receiver<SigninJob>) {
         };
         let peer = format!("{from} (UDP)");
         // `true`: la cookie probó la dirección, así que sus fallos cuentan.
-        let result = chat
-            .sign_in(&command, presence, &peer, from.ip(), true)
-            .unwrap_or(Err(Problem::BadToken));
-        match result {
+        match chat.sign_in(&credentials, presence, &peer, from.ip(), true) {
             Ok(signed) => {
                 // Entrar siempre pasa por `presence`, que dejó la cola en `reply`.
                 if let Some(reply) = reply {
