@@ -191,3 +191,45 @@ fn the_tcp_client_sends_chosen_lines_by_udp() {
         );
     }
 }
+
+/// Un "servidor" que no es el chat envía una línea de 4 MiB y después un
+/// aviso normal: el cliente descarta la enorme (no la guarda ni la muestra)
+/// y sigue mostrando lo que llega después.
+#[test]
+fn a_huge_line_from_the_server_is_dropped_not_kept() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let fake = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut huge = vec![b'x'; 4 << 20];
+        huge.push(b'\n');
+        stream.write_all(&huge).expect("línea enorme");
+        stream
+            .write_all(b"[SERVER] Client: The server is shutting down.\n")
+            .expect("aviso");
+        // Espera a que el cliente envíe algo (su :q al terminar la entrada)
+        // antes de cerrar, para que el aviso no se pierda con el cierre.
+        let mut line = String::new();
+        let _ = BufReader::new(&stream).read_line(&mut line);
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("cliente");
+    fake.join().expect("servidor falso");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("The server is shutting down."),
+        "lo que sigue a la línea enorme se muestra: {stdout:.300}"
+    );
+    assert!(
+        !stdout.contains("xxxxxxxx"),
+        "la línea enorme no se muestra ({} bytes de salida)",
+        stdout.len()
+    );
+}

@@ -4,7 +4,9 @@
 use super::REPLY_WAIT;
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use std::io::{self, BufRead, BufReader, Write};
+use crate::framing::{Frame, read_frame};
+use crate::protocolo::MAX_LINE_BYTES;
+use std::io::{self, BufReader, Write};
 use std::net::TcpStream;
 
 pub(super) fn run(addr: &str, message: &str, screen: &dyn Screen) -> io::Result<Ending> {
@@ -12,14 +14,12 @@ pub(super) fn run(addr: &str, message: &str, screen: &dyn Screen) -> io::Result<
     stream.set_read_timeout(Some(REPLY_WAIT))?;
     stream.write_all(format!("{message}\n").as_bytes())?;
     let mut answer = Vec::new();
-    let got = BufReader::new(&stream).read_until(b'\n', &mut answer);
-    if !matches!(got, Ok(n) if n > 0) || answer.last() != Some(&b'\n') {
+    let got = read_frame(&mut BufReader::new(&stream), &mut answer, MAX_LINE_BYTES);
+    if !matches!(got, Ok(Frame::Line)) {
         return Ok(Ending::Lost);
     }
-    let text = String::from_utf8_lossy(&answer);
-    let line = text.trim_end_matches(['\n', '\r']);
     screen.show(Shown::Server {
-        line: line.to_string(),
+        line: String::from_utf8_lossy(&answer).into_owned(),
         event: None,
     });
     Ok(Ending::Left)

@@ -45,6 +45,12 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// El largo máximo, en bytes, de una línea del servidor que el cliente
+/// guarda: la más larga que envía es la lista de `:u`, unos 33 bytes por
+/// usuario (30.000 usuarios caben). Un servidor roto o ajeno que envía una
+/// línea sin fin no agota la memoria del cliente: se descarta.
+const MAX_SERVER_LINE_BYTES: usize = 1 << 20;
+
 /// Cuánto espera, como mucho, la respuesta a una línea antes de entrar a la
 /// sala (y la respuesta del eco). Pasado ese tiempo sigue igual.
 const REPLY_WAIT: Duration = Duration::from_secs(10);

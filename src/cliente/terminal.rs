@@ -5,9 +5,10 @@
 use super::core::{Shared, UdpTuning, Wire, send_lines};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use super::udp_socket_for;
+use super::{MAX_SERVER_LINE_BYTES, udp_socket_for};
+use crate::framing::{Frame, read_frame};
 use crate::protocolo::Event;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -49,14 +50,14 @@ fn receive_lines(mut reader: BufReader<TcpStream>, shared: &Arc<Shared>, me: Soc
     let mut raw = Vec::new();
     let mut presented = false;
     loop {
-        raw.clear();
-        match reader.read_until(b'\n', &mut raw) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        match read_frame(&mut reader, &mut raw, MAX_SERVER_LINE_BYTES) {
+            Ok(Frame::Line) => {}
+            // El servidor nunca envía algo así: no se guarda ni se muestra.
+            Ok(Frame::TooLong) => continue,
+            Ok(Frame::Eof) | Err(_) => return,
         }
-        let text = String::from_utf8_lossy(&raw);
-        let line = text.trim_end_matches(['\n', '\r']);
-        match shared.receive(line, me) {
+        let line = String::from_utf8_lossy(&raw);
+        match shared.receive(&line, me) {
             Some(Event::UdpToken(_)) => open_udp_side(shared, me),
             // Ya en la sala, sin respuestas pendientes que confundir.
             Some(Event::BalanceSet(_) | Event::Funds(_)) if !presented => {
