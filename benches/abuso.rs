@@ -24,9 +24,11 @@
 //! (otro binario `servidor`, por ejemplo el de una versión anterior, para
 //! comparar: solo se le pasan los flags que su `--help` conoce).
 
+mod common;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -45,72 +47,33 @@ const FLOOD: Duration = Duration::from_secs(40);
 /// Registros simultáneos en `signins`.
 const SIGNINS: usize = 50;
 
-struct Target {
-    addr: SocketAddr,
-    child: Child,
-    _data: tempfile::TempDir,
-}
+/// El servidor bajo prueba (ver `common::Launched`).
+struct Target(common::Launched);
 
 impl Target {
     /// Arranca `binary` con `flags` (los que su `--help` no conoce se
-    /// omiten, con su valor).
+    /// omiten, con su valor: así se compara con una versión anterior).
     fn start(binary: &str, flags: &[(&str, &str)]) -> io::Result<Target> {
         let help = Command::new(binary).arg("--help").output()?;
         let help = String::from_utf8_lossy(&help.stdout).into_owned();
-        let data = tempfile::tempdir()?;
         let mut command = Command::new(binary);
-        command.args(["--addr", "127.0.0.1:0", "--data-dir"]);
-        command.arg(data.path());
         for (flag, value) in flags {
             if help.contains(&format!("{flag} ")) {
                 command.args([flag, value]);
             }
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or(io::Error::other("no stdout"))?;
-        let mut console = BufReader::new(stdout);
-        let mut first = String::new();
-        console.read_line(&mut first)?;
-        let addr = first
-            .trim()
-            .strip_prefix("Listening on ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("unexpected first line {first:?}")))?;
-        thread::spawn(move || {
-            let mut sink = [0u8; 1 << 16];
-            while matches!(console.read(&mut sink), Ok(n) if n > 0) {}
-        });
-        Ok(Target {
-            addr,
-            child,
-            _data: data,
-        })
+        common::Launched::start(command).map(Target)
+    }
+
+    /// Dónde escucha.
+    fn addr(&self) -> SocketAddr {
+        self.0.addr
     }
 
     /// `(VmRSS, VmHWM)` del servidor, en MiB.
     fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mib = |field| self.0.status(field) as f64 / 1024.0;
+        (mib("VmRSS:"), mib("VmHWM:"))
     }
 }
 
@@ -161,16 +124,16 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
         ],
     )?;
     let base = Instant::now();
-    let mut reader = sign_in(target.addr, "reader")?;
+    let mut reader = sign_in(target.addr(), "reader")?;
     let mut senders = Vec::new();
     for s in 0..SENDERS {
-        senders.push(sign_in(target.addr, &format!("sender{s}"))?);
+        senders.push(sign_in(target.addr(), &format!("sender{s}"))?);
     }
     // Se quedan abiertos sin leer nunca más (con `--all-read`, leen y
     // descartan: la misma sala, sin atascados, para comparar).
     let mut stuck = Vec::new();
     for i in 0..non_readers {
-        let client = sign_in(target.addr, &format!("stuck{i:03}"))?;
+        let client = sign_in(target.addr(), &format!("stuck{i:03}"))?;
         if options.all_read {
             let mut input = client.get_ref().try_clone()?;
             thread::spawn(move || {
@@ -280,7 +243,7 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
 fn signins(binary: &str, _: &Options) -> io::Result<String> {
     let target = Target::start(binary, &[("--max-signin-failures-per-ip", "0")])?;
     let (before, _) = target.rss_mib();
-    let addr = target.addr;
+    let addr = target.addr();
     let started = Instant::now();
     let clients: Vec<_> = (0..SIGNINS)
         .map(|i| thread::spawn(move || sign_in(addr, &format!("user{i:02}"))))

@@ -22,13 +22,15 @@
 //! para mirar el servidor con `pmap -x PID`), `--json RUTA` (`target/carga/resultados.json`), `--addr H:P`
 //! (un servidor ya en marcha: sin cifras de RSS ni CPU).
 
+mod common;
+
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Largo de cada línea de chat tal como la recibe un cliente, `\n` incluido.
@@ -105,8 +107,7 @@ fn env_or(name: &str, default: &str) -> String {
 /// El servidor bajo prueba: un proceso propio o uno que ya corre.
 struct Target {
     addr: SocketAddr,
-    child: Option<Child>,
-    _data: Option<tempfile::TempDir>,
+    launched: Option<common::Launched>,
 }
 
 /// Lo que `/proc` dice del proceso servidor.
@@ -121,74 +122,42 @@ struct ProcStats {
 impl Target {
     /// El PID del servidor que arrancó el benchmark (no con `--addr`).
     fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.launched.as_ref().map(|l| l.child.id())
     }
 
     fn start(options: &Options) -> io::Result<Target> {
         if let Some(addr) = options.addr {
             return Ok(Target {
                 addr,
-                child: None,
-                _data: None,
+                launched: None,
             });
         }
-        let data = tempfile::tempdir()?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_servidor"))
-            .args([
-                "--addr",
-                "127.0.0.1:0",
-                "--hash-cost",
-                "minimal",
-                // 10.000 clientes: sin el tope de conexiones del aula.
-                "--max-clients",
-                "0",
-                "--max-clients-per-ip",
-                "0",
-                "--max-registrations-per-ip",
-                "0",
-                // Miles de líneas por segundo por cliente: el generador
-                // inunda a propósito.
-                "--max-lines-per-sec",
-                "0",
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or(io::Error::other("no stdout"))?;
-        let mut console = BufReader::with_capacity(1 << 16, stdout);
-        let mut first = String::new();
-        console.read_line(&mut first)?;
-        let addr = first
-            .trim()
-            .strip_prefix("Listening on ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("unexpected first line {first:?}")))?;
-        // La consola imprime cada mensaje público: se lee y se descarta para
-        // que el servidor nunca se bloquee en su salida estándar.
-        std::thread::spawn(move || {
-            let mut sink = [0u8; 1 << 16];
-            while matches!(console.read(&mut sink), Ok(n) if n > 0) {}
-        });
+        let mut servidor = Command::new(env!("CARGO_BIN_EXE_servidor"));
+        servidor.args([
+            "--hash-cost",
+            "minimal",
+            // 10.000 clientes: sin el tope de conexiones del aula.
+            "--max-clients",
+            "0",
+            "--max-clients-per-ip",
+            "0",
+            "--max-registrations-per-ip",
+            "0",
+            // Miles de líneas por segundo por cliente: el generador
+            // inunda a propósito.
+            "--max-lines-per-sec",
+            "0",
+        ]);
+        let launched = common::Launched::start(servidor)?;
         Ok(Target {
-            addr,
-            child: Some(child),
-            _data: Some(data),
+            addr: launched.addr,
+            launched: Some(launched),
         })
     }
 
     fn stats(&self) -> Option<ProcStats> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
+        let launched = self.launched.as_ref()?;
+        let pid = launched.child.id();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Los campos 14 y 15 (utime, stime) van después del nombre entre paréntesis.
         let after = stat.rsplit_once(')')?.1;
@@ -198,20 +167,11 @@ impl Target {
         // SAFETY: sysconf no tiene precondiciones.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         Some(ProcStats {
-            rss_kib: field("VmRSS:"),
-            peak_rss_kib: field("VmHWM:"),
-            threads: field("Threads:"),
+            rss_kib: launched.status("VmRSS:"),
+            peak_rss_kib: launched.status("VmHWM:"),
+            threads: launched.status("Threads:"),
             cpu_secs: ticks / hz,
         })
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

@@ -22,7 +22,9 @@
 //! afirma tiempos en `cargo test`. Todo espera tiene tope; el tráfico no
 //! sale del loopback.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread;
@@ -65,53 +67,15 @@ impl Kind {
     }
 }
 
-/// El servidor de release con el laboratorio.
-struct Server {
-    child: Child,
-    addr: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(loss: f64, seed: u64) -> io::Result<Server> {
-        let data = tempfile::tempdir()?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_servidor"))
-            .args(["--addr", "127.0.0.1:0", "--hash-cost", "minimal"])
-            .args(["--max-lines-per-sec", "0"])
-            .args(["--udp-loss", &loss.to_string()])
-            .args(["--udp-seed", &seed.to_string()])
-            .arg("--data-dir")
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or(io::Error::other("no stdout"))?;
-        let mut console = BufReader::new(stdout);
-        let mut first = String::new();
-        console.read_line(&mut first)?;
-        let addr = first
-            .trim()
-            .strip_prefix("Listening on ")
-            .ok_or_else(|| io::Error::other(format!("primera línea {first:?}")))?
-            .to_string();
-        // La consola imprime cada mensaje: se lee para que nunca se trabe.
-        thread::spawn(move || {
-            let mut sink = [0u8; 1 << 16];
-            while matches!(console.read(&mut sink), Ok(n) if n > 0) {}
-        });
-        Ok(Server {
-            child,
-            addr,
-            _data: data,
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// El servidor de release con el laboratorio: pierde `loss` de los
+/// datagramas que envía, con la semilla `seed`.
+fn start_server(loss: f64, seed: u64) -> io::Result<common::Launched> {
+    let mut servidor = Command::new(env!("CARGO_BIN_EXE_servidor"));
+    servidor
+        .args(["--hash-cost", "minimal", "--max-lines-per-sec", "0"])
+        .args(["--udp-loss", &loss.to_string()])
+        .args(["--udp-seed", &seed.to_string()]);
+    common::Launched::start(servidor)
 }
 
 /// Un `cliente` con la entrada abierta; cada línea de su salida llega por
@@ -234,11 +198,11 @@ fn join(kind: Kind, addr: &str, name: &str) -> io::Result<Option<Client>> {
 /// Una corrida; `None` si la entrada de un cliente falló (UDP simple con
 /// pérdidas).
 fn run(kind: Kind, loss: f64, seed: u64) -> io::Result<Option<Row>> {
-    let server = Server::start(loss, seed)?;
-    let Some(bob) = join(kind, &server.addr, "bob")? else {
+    let server = start_server(loss, seed)?;
+    let Some(bob) = join(kind, &server.addr.to_string(), "bob")? else {
         return Ok(None);
     };
-    let Some(mut alice) = join(kind, &server.addr, "alice")? else {
+    let Some(mut alice) = join(kind, &server.addr.to_string(), "alice")? else {
         return Ok(None);
     };
 
