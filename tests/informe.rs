@@ -9,7 +9,9 @@
 //! - cada nombre de código que la prosa cita entre comillas invertidas
 //!   (`Chat::leave`, `MAX_RETRIES`, el nombre de una prueba) existe en el
 //!   código (issue #18: encontró en el README una prueba que ya no existía);
-//! - cada constante cuyo valor cita la prosa vale eso en el código.
+//! - cada constante cuyo valor cita la prosa vale eso en el código;
+//! - el mapa de módulos de la sección 3.1 dice la verdad: entre los módulos
+//!   de `src/` no hay círculos, y el cliente no importa nada del servidor.
 //!
 //! Los diagramas Mermaid los comprueba `.ci/mermaid.mjs`, con el parser de
 //! Mermaid, desde `.ci/run`.
@@ -437,4 +439,89 @@ fn every_constant_the_prose_quotes_has_that_value_in_the_code() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Los módulos de primer nivel de `src/` (un archivo o una carpeta) y, de
+/// cada uno, los otros módulos que nombra con `crate::` fuera de sus
+/// pruebas (`#[cfg(test)]` en adelante no cuenta).
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut graph = std::collections::BTreeMap::new();
+    let mut files = vec![root().join("src")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                fs::read_dir(&path)
+                    .expect("src")
+                    .map(|e| e.expect("entrada").path()),
+            );
+            continue;
+        }
+        let relative = path
+            .strip_prefix(root().join("src"))
+            .expect("dentro de src");
+        let top = relative
+            .iter()
+            .next()
+            .and_then(|c| c.to_str())
+            .unwrap_or("");
+        let module = top.trim_end_matches(".rs").to_string();
+        if module == "lib" || module == "bin" || path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("fuente");
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let uses: &mut std::collections::BTreeSet<String> =
+            graph.entry(module.clone()).or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let name: String = code[at + 7..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != module {
+                uses.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_module_map_has_no_cycles_and_the_client_needs_nothing_of_the_server() {
+    let graph = module_graph();
+    assert!(
+        graph.contains_key("session") && graph.contains_key("cliente"),
+        "{graph:?}"
+    );
+    // Un círculo: un módulo que se alcanza a sí mismo siguiendo las flechas.
+    for start in graph.keys() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut next: Vec<&String> = graph[start].iter().collect();
+        while let Some(module) = next.pop() {
+            assert_ne!(
+                module, start,
+                "círculo de importaciones por {start}: {graph:?}"
+            );
+            if seen.insert(module.clone()) {
+                next.extend(graph.get(module).into_iter().flatten());
+            }
+        }
+    }
+    // El cliente usa solo piezas puras compartidas: el protocolo, el
+    // encuadre, el modo confiable, el laboratorio de pérdidas y los candados.
+    let shared = ["protocolo", "framing", "fiable", "lossy", "sync"];
+    let foreign: Vec<&String> = graph["cliente"]
+        .iter()
+        .filter(|m| !shared.contains(&m.as_str()))
+        .collect();
+    assert!(foreign.is_empty(), "el cliente importa {foreign:?}");
+    // Ninguna pieza pura conoce la sala, el libro ni los sockets del chat.
+    for pure in ["protocolo", "framing", "fiable"] {
+        let chat: Vec<&String> = graph[pure]
+            .iter()
+            .filter(|m| {
+                ["session", "room", "ledger", "servidor", "udp", "outbox"].contains(&m.as_str())
+            })
+            .collect();
+        assert!(chat.is_empty(), "{pure} importa {chat:?}");
+    }
 }
