@@ -14,6 +14,7 @@ use crate::sync::wait_timeout_while;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
@@ -567,9 +568,30 @@ pub(super) enum Wire {
     Udp,
 }
 
+/// El esqueleto de los modos TCP y UDP (enunciado 000: un hilo envía, otro
+/// recibe): el emisor en un hilo propio, el receptor (`receive`) en este,
+/// y al terminar, el cierre y las cuentas del laboratorio. Al emisor no se
+/// lo espera: puede estar bloqueado leyendo el teclado. Error: no se pudo
+/// crear el hilo.
+pub(super) fn converse(
+    shared: &Arc<Shared>,
+    input: impl Iterator<Item = String> + Send + 'static,
+    wire: Wire,
+    receive: impl FnOnce(),
+) -> io::Result<()> {
+    let sender = Arc::clone(shared);
+    thread::Builder::new()
+        .name("sender".into())
+        .spawn(move || send_lines(input, wire, &sender))?;
+    receive();
+    shared.close();
+    shared.show_lab_counts();
+    Ok(())
+}
+
 /// El hilo emisor: cada línea de `input` va al servidor; al terminar la
 /// entrada, envía `:q`.
-pub(super) fn send_lines(input: impl Iterator<Item = String>, mut wire: Wire, shared: &Shared) {
+fn send_lines(input: impl Iterator<Item = String>, mut wire: Wire, shared: &Shared) {
     if matches!(wire, Wire::Tcp(_)) {
         // Primero el saludo del servidor: si no, se lo contaría como la
         // respuesta a la primera línea. (UDP no saluda: no hay conexión.)

@@ -209,8 +209,8 @@ pub fn run_on(
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
     match config.mode() {
-        Mode::Tcp => terminal::run(&config.addr, input, screen, config.udp_tuning()),
-        Mode::Udp => udp::run(&config.addr, input, screen, config.udp_tuning()),
+        Mode::Tcp => terminal::run(config, input, screen),
+        Mode::Udp => udp::run(config, input, screen),
         Mode::Echo(message) => eco::run(&config.addr, &message, screen.as_ref()),
     }
 }

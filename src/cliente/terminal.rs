@@ -2,10 +2,10 @@
 //! UDP que se abre al recibir el token, para el relay del enunciado 001:
 //! `:udp` y `:tcp` eligen por dónde viajan las líneas siguientes.
 
-use super::core::{Shared, UdpTuning, Wire, send_lines};
+use super::core::{Shared, UdpTuning, Wire, converse};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use super::{MAX_SERVER_LINE_BYTES, udp_socket_for};
+use super::{Config, MAX_SERVER_LINE_BYTES, udp_socket_for};
 use crate::framing::{Frame, read_frame};
 use crate::protocolo::Event;
 use std::io::{self, BufReader};
@@ -15,31 +15,24 @@ use std::thread;
 use std::time::Duration;
 
 pub(super) fn run(
-    addr: &str,
+    config: &Config,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
-    tuning: UdpTuning,
 ) -> io::Result<Ending> {
-    let stream = TcpStream::connect(addr)?;
+    let stream = TcpStream::connect(&config.addr)?;
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
     // Por TCP no hace falta mantenimiento: la conexión basta.
     let tuning = UdpTuning {
         keepalive: Duration::MAX,
-        ..tuning
+        ..config.udp_tuning()
     };
     let shared = Shared::new(screen, server, None, tuning);
-    {
-        let (stream, shared) = (stream.try_clone()?, Arc::clone(&shared));
-        // El emisor puede quedar bloqueado leyendo el teclado: no se espera.
-        thread::Builder::new()
-            .name("sender".into())
-            .spawn(move || send_lines(input, Wire::Tcp(stream), &shared))?;
-    }
-    receive_lines(BufReader::new(stream), &shared, me);
-    shared.close();
-    shared.show_lab_counts();
+    let wire = Wire::Tcp(stream.try_clone()?);
+    converse(&shared, input, wire, || {
+        receive_lines(BufReader::new(stream), &shared, me);
+    })?;
     Ok(shared.ending())
 }
 

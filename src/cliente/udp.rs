@@ -2,16 +2,15 @@
 //! con el token de la sesión, un hilo que envía y otro que recibe. El
 //! receptor de datagramas también lo usa el modo TCP para su lado UDP.
 
-use super::core::{Shared, UdpTuning, Wire, send_lines};
+use super::core::{Shared, Wire, converse};
 use super::ending::Ending;
 use super::reliable;
 use super::screen::{Screen, Shown};
-use super::{resolve, udp_socket_for};
+use super::{Config, resolve, udp_socket_for};
 use crate::protocolo::{Event, Problem};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 /// Cada cuánto despierta un receptor UDP para ver si debe terminar.
@@ -22,27 +21,21 @@ const UDP_POLL: Duration = Duration::from_millis(200);
 const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
 pub(super) fn run(
-    addr: &str,
+    config: &Config,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
-    tuning: UdpTuning,
 ) -> io::Result<Ending> {
-    let server = resolve(addr)?;
+    let server = resolve(&config.addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
+    let tuning = config.udp_tuning();
     let shared = Shared::new(screen, server, Some(Arc::clone(&socket)), tuning);
     shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
     });
-    {
-        let shared = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("sender".into())
-            .spawn(move || send_lines(input, Wire::Udp, &shared))?;
-    }
-    receive_datagrams(&shared, &socket, true);
-    shared.close();
-    shared.show_lab_counts();
+    converse(&shared, input, Wire::Udp, || {
+        receive_datagrams(&shared, &socket, true);
+    })?;
     shared.show_reliable_counts();
     Ok(shared.ending())
 }
