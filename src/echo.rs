@@ -11,7 +11,6 @@
 
 use crate::console::Console;
 use crate::framing::{Frame, read_frame};
-use crate::protocolo::MAX_LINE_BYTES;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -19,6 +18,11 @@ use std::thread;
 
 /// El tamaño del búfer de lectura del enunciado 002, en bytes.
 pub const ECHO_BUFFER: usize = 20;
+
+/// El largo máximo de una línea, en bytes, sin el `\n`: el mismo número que
+/// el chat, pero propio, porque el eco no conoce el protocolo del chat. Una
+/// línea más larga cierra la conexión (el eco no tiene cómo decir el error).
+pub const MAX_ECHO_LINE_BYTES: usize = 4096;
 
 /// Abre el socket en `addr`, imprime `Listening on HOST:PUERTO` y atiende
 /// para siempre, un hilo por conexión. Error: no se pudo abrir el socket.
@@ -71,7 +75,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, console: &Console) {
     };
     let mut reader = BufReader::with_capacity(ECHO_BUFFER, shown);
     let mut line = Vec::new();
-    while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_LINE_BYTES) {
+    while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_ECHO_LINE_BYTES) {
         line.push(b'\n');
         let text = String::from_utf8_lossy(&line);
         console.line(&format!(
@@ -109,7 +113,7 @@ mod tests {
             let mut reader = BufReader::with_capacity(ECHO_BUFFER, Chunked(message, chunk));
             let mut line = Vec::new();
             let mut lines = Vec::new();
-            while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_LINE_BYTES) {
+            while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_ECHO_LINE_BYTES) {
                 lines.push(String::from_utf8(line.clone()).expect("UTF-8 entero"));
             }
             // La línea a medias del final ("med") no se responde.

@@ -399,6 +399,12 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
         "tras 1 s sin que su socket acepte nada",
     ),
     ("src/protocolo.rs", "MAX_LINE_BYTES", "4096", "4096 bytes"),
+    (
+        "src/echo.rs",
+        "MAX_ECHO_LINE_BYTES",
+        "4096",
+        "una línea de más de 4096 bytes",
+    ),
     ("src/udp.rs", "RECV_BUFFER", "65_536", "64 KiB"),
     (
         "src/cliente/core.rs",
@@ -524,4 +530,11 @@ fn the_module_map_has_no_cycles_and_the_client_needs_nothing_of_the_server() {
             .collect();
         assert!(chat.is_empty(), "{pure} importa {chat:?}");
     }
+    // El servidor de eco (enunciado 002) comparte con el chat solo el
+    // encuadre y la consola: ni el protocolo.
+    assert_eq!(
+        graph["echo"].iter().collect::<Vec<_>>(),
+        ["console", "framing"],
+        "el eco importa algo del chat"
+    );
 }
