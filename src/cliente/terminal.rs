@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+/// El modo TCP: conecta a `config.addr`, muestra lo que llega y envía lo
+/// que da `input`, hasta que la sesión termina. Error: no se pudo conectar.
 pub(super) fn run(
     config: &Config,
     input: impl Iterator<Item = String> + Send + 'static,

@@ -20,6 +20,9 @@ const UDP_POLL: Duration = Duration::from_millis(200);
 /// datagrama perdido no se reenvía).
 const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
+/// El modo `--udp`: abre un socket UDP hacia `config.addr` y conversa por
+/// datagramas hasta que la sesión termina. Error: la dirección no existe o
+/// no se pudo abrir el socket.
 pub(super) fn run(
     config: &Config,
     input: impl Iterator<Item = String> + Send + 'static,
