@@ -230,6 +230,8 @@ pub struct Sender {
     max_retries: u32,
     /// Retransmisiones hechas desde el principio.
     pub retransmissions: u64,
+    /// Acuses descartados por reconocer números que nunca se enviaron.
+    pub bogus_acks: u64,
 }
 
 /// Lo que el emisor pide tras [`Sender::poll`].
@@ -259,6 +261,7 @@ impl Sender {
             timeouts: 0,
             max_retries: MAX_RETRIES,
             retransmissions: 0,
+            bogus_acks: 0,
         }
     }
 
@@ -279,6 +282,19 @@ impl Sender {
     /// Cuántas líneas esperan lugar en la ventana.
     pub fn backlog(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Cuántas líneas más caben antes de llenar la ventana: las que ya
+    /// esperan lugar cuentan, así quien ofrece de a una puede dejar de
+    /// ofrecer (y guardar el resto en su propia cola, con su límite).
+    pub fn room(&self) -> usize {
+        WINDOW.saturating_sub(self.in_flight.len() + self.waiting.len())
+    }
+
+    /// Bytes de las líneas en vuelo y de las que esperan lugar.
+    pub fn held_bytes(&self) -> usize {
+        let flying: usize = self.in_flight.iter().map(|f| f.payload.len()).sum();
+        flying + self.waiting.iter().map(String::len).sum::<usize>()
     }
 
     /// `true` si no queda nada por enviar ni sin acuse.
@@ -376,7 +392,16 @@ impl Sender {
     /// primera vez se mide la ida y vuelta (salvo de lo retransmitido). Si
     /// el acumulativo avanza, se rearma el temporizador (§5.3), o se apaga
     /// si ya no queda nada en vuelo (§5.2).
-    pub fn on_ack(&mut self, next: u32, sacked: &[u32], now: Instant) {
+    ///
+    /// Un acuse que reconoce un número que este emisor todavía no envió no
+    /// puede venir del receptor: se descarta entero (y se cuenta en
+    /// [`Sender::bogus_acks`]). Devuelve `true` si el acuse reconoció algo
+    /// por primera vez.
+    pub fn on_ack(&mut self, next: u32, sacked: &[u32], now: Instant) -> bool {
+        if next > self.next_seq || sacked.iter().any(|&seq| seq >= self.next_seq) {
+            self.bogus_acks += 1;
+            return false;
+        }
         let mut news = false;
         let mut advanced = false;
         // Una sola medición por acuse, la del más reciente de lo que este
@@ -418,13 +443,14 @@ impl Sender {
         }
         if !advanced {
             // El hueco más viejo sigue ahí: el temporizador sigue por él.
-            return;
+            return news;
         }
         self.deadline = if self.in_flight.is_empty() {
             None
         } else {
             Some(now + self.rtt.rto())
         };
+        true
     }
 }
 
@@ -433,10 +459,17 @@ impl Sender {
 pub struct Receiver {
     /// El próximo número que se espera.
     next: u32,
-    /// Lo que llegó adelantado, hasta que llegue lo que falta.
+    /// Lo que llegó adelantado, hasta que llegue lo que falta: a lo sumo
+    /// [`WINDOW`] - 1 datagramas, los que un emisor honesto puede tener en
+    /// vuelo delante del que falta.
     ahead: BTreeMap<u32, String>,
+    /// La suma de los largos de `ahead`, en bytes.
+    ahead_bytes: usize,
     /// Datagramas repetidos descartados desde el principio.
     pub duplicates: u64,
+    /// Datagramas adelantados que no se guardaron ni se acusaron (fuera de
+    /// la ventana, o más largos de lo que se podía guardar).
+    pub refused: u64,
 }
 
 impl Receiver {
@@ -445,10 +478,38 @@ impl Receiver {
         Receiver::default()
     }
 
+    /// Bytes guardados de lo que llegó adelantado.
+    pub fn ahead_bytes(&self) -> usize {
+        self.ahead_bytes
+    }
+
     /// Llegó `seq`: devuelve las líneas que ya se pueden entregar, en orden,
-    /// y el acuse que hay que responder. Siempre se responde: si el acuse
-    /// anterior se perdió, el emisor seguiría retransmitiendo.
-    pub fn on_data(&mut self, seq: u32, payload: String) -> (Vec<String>, Packet) {
+    /// y el acuse que hay que responder. Como [`Receiver::on_data_within`]
+    /// sin tope para guardar (el cliente: su único otro extremo es el
+    /// servidor que eligió).
+    pub fn on_data(&mut self, seq: u32, payload: String) -> (Vec<String>, Option<Packet>) {
+        self.on_data_within(seq, payload, usize::MAX)
+    }
+
+    /// Llegó `seq`: devuelve las líneas que ya se pueden entregar, en orden,
+    /// y el acuse que hay que responder, o `None` si el datagrama se
+    /// descartó sin acusarlo.
+    ///
+    /// Lo repetido y lo que llega en orden se acusa siempre (si el acuse
+    /// anterior se perdió, el emisor seguiría retransmitiendo); lo que llega
+    /// en orden se entrega sin guardarlo, sea del largo que sea (la capa de
+    /// arriba decide si la línea es demasiado larga). Lo adelantado se
+    /// guarda hasta que llegue lo que falta solo si está dentro de la
+    /// ventana ([`WINDOW`]) y mide a lo sumo `max_store` bytes; si no, se
+    /// descarta **sin acuse**, y el emisor lo volverá a enviar cuando haya
+    /// lugar. Así lo guardado nunca pasa de [`WINDOW`] × `max_store`
+    /// bytes, envíe el otro lo que envíe.
+    pub fn on_data_within(
+        &mut self,
+        seq: u32,
+        payload: String,
+        max_store: usize,
+    ) -> (Vec<String>, Option<Packet>) {
         let mut deliver = Vec::new();
         if seq < self.next || self.ahead.contains_key(&seq) {
             self.duplicates += 1;
@@ -457,20 +518,23 @@ impl Receiver {
             self.next += 1;
             // Lo que esperaba adelantado, si ya es consecutivo.
             while let Some(payload) = self.ahead.remove(&self.next) {
+                self.ahead_bytes -= payload.len();
                 deliver.push(payload);
                 self.next += 1;
             }
-        } else if seq - self.next < WINDOW as u32 * 4 {
+        } else if seq - self.next < WINDOW as u32 && payload.len() <= max_store {
+            self.ahead_bytes += payload.len();
             self.ahead.insert(seq, payload);
+        } else {
+            self.refused += 1;
+            return (deliver, None);
         }
         let sacked = self.ahead.keys().copied().take(MAX_SACKED).collect();
-        (
-            deliver,
-            Packet::Ack {
-                next: self.next,
-                sacked,
-            },
-        )
+        let ack = Packet::Ack {
+            next: self.next,
+            sacked,
+        };
+        (deliver, Some(ack))
     }
 }
 
@@ -583,13 +647,47 @@ mod tests {
     #[test]
     fn the_receiver_delivers_in_order_and_discards_duplicates() {
         let mut receiver = Receiver::new();
-        assert_eq!(receiver.on_data(1, "b".into()), (vec![], ack(0, &[1])));
+        assert_eq!(
+            receiver.on_data(1, "b".into()),
+            (vec![], Some(ack(0, &[1])))
+        );
         assert_eq!(
             receiver.on_data(0, "a".into()),
-            (vec!["a".into(), "b".into()], ack(2, &[]))
+            (vec!["a".into(), "b".into()], Some(ack(2, &[])))
         );
-        assert_eq!(receiver.on_data(0, "a".into()), (vec![], ack(2, &[])));
+        assert_eq!(receiver.on_data(0, "a".into()), (vec![], Some(ack(2, &[]))));
         assert_eq!(receiver.duplicates, 1);
+    }
+
+    #[test]
+    fn the_receiver_stores_only_a_window_of_short_lines_ahead() {
+        let mut receiver = Receiver::new();
+        let big = "x".repeat(60_000);
+        // Adelantado y largo: ni se guarda ni se acusa.
+        assert_eq!(
+            receiver.on_data_within(1, big.clone(), 4096),
+            (vec![], None)
+        );
+        // Adelantado fuera de la ventana: tampoco.
+        let far = WINDOW as u32;
+        assert_eq!(
+            receiver.on_data_within(far, "y".into(), 4096),
+            (vec![], None)
+        );
+        assert_eq!((receiver.refused, receiver.ahead_bytes()), (2, 0));
+        // Dentro de la ventana y corto: se guarda y se acusa.
+        let (_, ack) = receiver.on_data_within(far - 1, "z".into(), 4096);
+        assert_eq!(ack, Some(self::ack(0, &[far - 1])));
+        assert_eq!(receiver.ahead_bytes(), 1);
+        // En orden se entrega aunque sea largo: no se guarda.
+        let (lines, ack) = receiver.on_data_within(0, big.clone(), 4096);
+        assert_eq!((lines, ack), (vec![big], Some(self::ack(1, &[far - 1]))));
+        // Un atacante que envía de todo guarda a lo sumo la ventana.
+        let mut receiver = Receiver::new();
+        for seq in 1..10_000 {
+            receiver.on_data_within(seq, "w".repeat(4096), 4096);
+        }
+        assert!(receiver.ahead_bytes() <= (WINDOW - 1) * 4096);
     }
 
     fn ack(next: u32, sacked: &[u32]) -> Packet {
@@ -615,6 +713,21 @@ mod tests {
         };
         assert_eq!(again, vec![data(0, "a")], "solo el hueco");
         sender.on_ack(3, &[], t0 + ms(1001));
+        assert!(sender.is_idle());
+    }
+
+    #[test]
+    fn an_ack_for_what_was_never_sent_releases_nothing() {
+        let t0 = Instant::now();
+        let mut sender = Sender::new();
+        sender.offer("a".into());
+        let _ = sender.poll(t0);
+        assert!(!sender.on_ack(100_000, &[], t0), "nunca se envió el 99.999");
+        assert!(!sender.on_ack(0, &[5], t0), "ni el 5");
+        assert_eq!(sender.bogus_acks, 2);
+        assert!(!sender.is_idle(), "la línea sigue esperando su acuse");
+        assert_eq!(sender.poll(t0 + ms(1000)), Step::Send(vec![data(0, "a")]));
+        assert!(sender.on_ack(1, &[], t0 + ms(1001)));
         assert!(sender.is_idle());
     }
 
@@ -708,7 +821,9 @@ mod tests {
                     if let Packet::Data { seq, payload } = packet {
                         let (lines, ack) = receiver.on_data(seq, payload);
                         delivered.extend(lines);
-                        to_sender.send(step, ack);
+                        if let Some(ack) = ack {
+                            to_sender.send(step, ack);
+                        }
                     }
                 }
                 for packet in to_sender.arrivals(step) {

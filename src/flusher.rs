@@ -163,6 +163,13 @@ impl Flusher {
         self.parked_bytes.load(Ordering::Relaxed)
     }
 
+    /// Bytes que todavía caben bajo el techo (0 si ya se pasó). Para quien
+    /// puede elegir no guardar algo, como el receptor del modo confiable,
+    /// que tira lo adelantado sin acusarlo en vez de pasar el techo.
+    pub fn room_left(&self) -> usize {
+        self.ceiling.saturating_sub(self.parked_bytes())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Incoming> {
         crate::sync::lock(&self.incoming)
     }

@@ -329,9 +329,8 @@ impl Outbox {
         self.lock().queued
     }
 
-    /// `true` si la conexión se cerró (por error, desborde o cierre). Para
-    /// las pruebas.
-    #[cfg(test)]
+    /// `true` si la conexión se cerró (por error, desborde o cierre): la
+    /// sala da por ido al usuario solo-UDP cuya cola se cerró.
     pub fn is_closed(&self) -> bool {
         self.lock().closed
     }

@@ -1,25 +1,38 @@
-//! Los pares del modo confiable en el servidor UDP (issue #17): por cada
-//! dirección que lo pidió, un [`crate::fiable::Sender`] para lo que el servidor le
-//! envía y un [`crate::fiable::Receiver`] para lo que llega de ella. Este módulo
-//! guarda esa tabla y decide qué datagramas salen; no abre sockets ni
-//! conoce el chat: el hilo UDP (`udp`) envía lo que aquí se devuelve y
-//! atiende las líneas que aquí se entregan.
+//! Los pares del modo confiable en el servidor UDP: por cada dirección que
+//! lo pidió, un [`crate::fiable::Sender`] para lo que el servidor le envía y
+//! un [`crate::fiable::Receiver`] para lo que llega de ella. Este módulo
+//! guarda esa tabla, decide qué datagramas salen y mantiene acotado lo que
+//! cada par guarda; no abre sockets ni conoce el chat: el hilo UDP (`udp`)
+//! envía lo que aquí se devuelve y atiende las líneas que aquí se entregan.
 //!
 //! Por qué por dirección y no por sesión: el modo confiable va *debajo*
 //! del token, como TCP va debajo del chat. Así también viajan seguros el
 //! `:login` y su respuesta, antes de que haya token. Un par solo se crea
 //! para una dirección probada (con cookie, o con un token que la sala ya
 //! conoce en esa dirección): una dirección falsificada no consigue estado
-//! en el servidor (issue #13).
+//! en el servidor.
+//!
+//! La memoria de un par tiene tope, como la cola de un cliente TCP, para
+//! que nadie la use contra el servidor:
+//! - lo adelantado que guarda su receptor: a lo sumo la ventana, de
+//!   líneas de a lo sumo `MAX_LINE_BYTES`; lo demás se tira sin acuse;
+//! - lo que su emisor tiene en vuelo o esperando: a lo sumo la ventana; lo
+//!   demás queda en la cola de salida del usuario (`outbox`), con su
+//!   límite `--max-queue-bytes`;
+//! - todo eso cuenta para el techo de todas las colas
+//!   (`--max-total-queue-bytes`): sobre él, lo adelantado no se guarda;
+//! - una dirección IP abre a lo sumo `--max-clients-per-ip` pares, y un par
+//!   que no acusó nada en [`PROBATION`] se olvida.
 //!
 //! Dos clases de hilos tocan la tabla: el hilo UDP (llega un datagrama,
 //! vence un temporizador) y cualquiera que envía a un usuario UDP (el que
-//! difunde un mensaje, el de las entradas). El candado de la tabla se toma
-//! solo para buscar; cada par tiene el suyo, así dos usuarios confiables
-//! no se esperan entre sí. Nunca se toman los dos a la vez en orden
-//! inverso: primero la tabla (y se suelta), después el par.
+//! difunde un mensaje, el flusher). El candado de la tabla se toma solo
+//! para buscar; cada par tiene el suyo, así dos usuarios confiables no se
+//! esperan entre sí. Nunca se toman los dos a la vez en orden inverso:
+//! primero la tabla (y se suelta), después el par.
 
 use crate::fiable::{Packet, Receiver, Sender, Step};
+use crate::flusher::Flusher;
 use crate::stats::{COUNTERS, Counters};
 use crate::sync::lock;
 use std::collections::HashMap;
@@ -34,32 +47,55 @@ use std::time::{Duration, Instant};
 /// atrase de más.
 pub const TICK: Duration = Duration::from_millis(20);
 
-/// Cuántas líneas pueden esperar lugar en la ventana de un par. La cola de
-/// salida de un usuario UDP (`outbox`) entrega todo al instante a su
-/// enlace, así que su límite no frena a un par que no acusa: este sí. Un
-/// par que lo pasa se da por ido, como el cliente TCP que no lee se
-/// desconecta con la cola llena (issue #6), en vez de crecer sin fin.
-pub const MAX_BACKLOG: usize = 4096;
+/// Cuánto vive un par que todavía no acusó nada de lo que el servidor le
+/// envió: 10 s. Un cliente de verdad acusa la respuesta a su primer
+/// datagrama (el `:login`) en una ida y vuelta; un par que no acusa nada
+/// es de alguien que no escucha, y no debe ocupar memoria los 300 s de
+/// una sesión inactiva.
+pub const PROBATION: Duration = Duration::from_secs(10);
 
 /// Un par: los dos sentidos del modo confiable con una dirección.
 struct Peer {
     sender: Sender,
     receiver: Receiver,
+    /// Cuándo se creó.
+    opened: Instant,
     /// Cuándo llegó el último datagrama de esta dirección.
     last_heard: Instant,
-    /// Lo ya sumado a los contadores globales, para sumar solo lo nuevo.
-    counted: (u64, u64),
-    /// Pasó [`MAX_BACKLOG`]: en el próximo `tick` se da por ido.
-    overflowed: bool,
+    /// El otro acusó algo que el servidor le envió: recibe en su dirección.
+    confirmed: bool,
+    /// Su cola de salida se cerró (se fue, o pasó su límite): no acepta
+    /// líneas nuevas y se olvida en cuanto no le quede nada en vuelo.
+    closing: bool,
+    /// Ya no está en la tabla: quien lo tenía en la mano no lo toca más.
+    forgotten: bool,
+    /// Lo ya sumado a los contadores globales, para sumar solo lo nuevo:
+    /// retransmisiones, repetidos, rechazados y acuses falsos.
+    counted: [u64; 4],
+    /// Bytes de este par sumados ahora al techo de las colas (ver
+    /// [`Peers::settle`]).
+    held: usize,
 }
 
 impl Peer {
-    /// Suma a [`COUNTERS`] lo que este par retransmitió o descartó desde la
-    /// última vez.
+    /// Suma a [`COUNTERS`] lo que este par retransmitió, descartó o
+    /// rechazó desde la última vez.
     fn count(&mut self) {
-        let now = (self.sender.retransmissions, self.receiver.duplicates);
-        Counters::add(&COUNTERS.udp_retransmitted, now.0 - self.counted.0);
-        Counters::add(&COUNTERS.udp_duplicates_discarded, now.1 - self.counted.1);
+        let now = [
+            self.sender.retransmissions,
+            self.receiver.duplicates,
+            self.receiver.refused,
+            self.sender.bogus_acks,
+        ];
+        let counters = [
+            &COUNTERS.udp_retransmitted,
+            &COUNTERS.udp_duplicates_discarded,
+            &COUNTERS.reliable_refused,
+            &COUNTERS.reliable_bogus_acks,
+        ];
+        for ((counter, now), before) in counters.into_iter().zip(now).zip(self.counted) {
+            Counters::add(counter, now - before);
+        }
         self.counted = now;
     }
 
@@ -72,6 +108,20 @@ impl Peer {
             Step::Gone => None,
         }
     }
+}
+
+/// Lo que pasó con una línea ofrecida a [`Peers::offer`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// La dirección no usa el modo confiable: la línea sale tal cual.
+    Plain,
+    /// La línea entró en el emisor del par; salen estos datagramas (quizá
+    /// ninguno todavía).
+    Sent(Vec<String>),
+    /// La ventana del par está llena (el otro no acusa), o el techo de
+    /// memoria no deja lugar: la línea queda en la cola de quien la
+    /// ofreció, que tiene su propio límite.
+    Full,
 }
 
 /// Lo que hay que hacer tras un datagrama confiable.
@@ -90,25 +140,40 @@ pub struct Tick {
     /// Datagramas que salen: retransmisiones.
     pub send: Vec<(SocketAddr, String)>,
     /// Direcciones dadas por idas: pasaron más de
-    /// [`crate::fiable::MAX_RETRIES`] vencimientos sin acuse, o más de
-    /// [`MAX_BACKLOG`] líneas esperando. Su par ya no está; la sesión, si
-    /// la hay, termina por inactividad.
+    /// [`crate::fiable::MAX_RETRIES`] vencimientos sin acuse. Su par ya no
+    /// está; la sesión, si la hay, termina por inactividad.
     pub gone: Vec<SocketAddr>,
 }
 
 /// La tabla de pares del servidor.
-#[derive(Default)]
 pub struct Peers {
     table: Mutex<HashMap<SocketAddr, Arc<Mutex<Peer>>>>,
     /// Cuántos pares hay, sin tomar el candado: con ninguno (lo normal),
     /// enviar a un usuario UDP no toca la tabla.
     count: AtomicUsize,
+    /// El techo de memoria de las colas (`--max-total-queue-bytes`): lo que
+    /// guardan los pares cuenta en él como lo que guardan las colas TCP.
+    flusher: Arc<Flusher>,
+    /// Pares a la vez desde una misma dirección IP (0 = sin límite).
+    per_ip: usize,
+    /// Bytes, como mucho, de un datagrama adelantado que se guarda: el de
+    /// una línea del chat.
+    max_store: usize,
 }
 
 impl Peers {
-    /// Una tabla vacía.
-    pub fn new() -> Peers {
-        Peers::default()
+    /// Una tabla vacía. `flusher`: el techo de memoria compartido con las
+    /// colas; `per_ip`: pares a la vez por dirección IP (0 = sin límite),
+    /// como `--max-clients-per-ip` para TCP; `max_store`: el largo máximo,
+    /// en bytes, de una línea adelantada que se guarda (`MAX_LINE_BYTES`).
+    pub fn new(flusher: Arc<Flusher>, per_ip: usize, max_store: usize) -> Peers {
+        Peers {
+            table: Mutex::new(HashMap::new()),
+            count: AtomicUsize::new(0),
+            flusher,
+            per_ip,
+            max_store,
+        }
     }
 
     /// `true` si no hay ningún par (una lectura atómica, sin candado).
@@ -123,28 +188,70 @@ impl Peers {
         lock(&self.table).get(&addr).cloned()
     }
 
-    /// Lo que sale hacia `addr` a la hora `now`, una o más líneas (sin el
-    /// `\n` final): si `addr` usa el modo confiable, cada línea entra en su
-    /// emisor y se devuelven los datagramas que salen ya (quizá ninguno, si
-    /// la ventana está llena); si no, `None` y el texto sale tal cual.
-    pub fn outgoing(&self, addr: SocketAddr, text: &str, now: Instant) -> Option<Vec<String>> {
-        let peer = self.get(addr)?;
-        let mut peer = lock(&peer);
-        for line in text.split('\n') {
-            if peer.overflowed || peer.sender.backlog() >= MAX_BACKLOG {
-                peer.overflowed = true;
-                return Some(Vec::new());
-            }
-            peer.sender.offer(line.to_string());
+    /// Pone al día lo que `peer` suma al techo de memoria: lo adelantado
+    /// que guarda su receptor y lo que su emisor tiene en vuelo o
+    /// esperando. Con el candado del par tomado, así la suma nunca se
+    /// desfasa del par. Si la suma pasa el techo, se le pide al flusher que
+    /// corte a quien más debe.
+    fn settle(&self, peer: &mut Peer) {
+        let now = if peer.forgotten {
+            0
+        } else {
+            peer.receiver.ahead_bytes() + peer.sender.held_bytes()
+        };
+        if self.flusher.account(peer.held, now) {
+            self.flusher.request_shedding();
         }
+        if now >= peer.held {
+            Counters::add(&COUNTERS.reliable_bytes, (now - peer.held) as u64);
+        } else {
+            COUNTERS
+                .reliable_bytes
+                .fetch_sub((peer.held - now) as u64, Ordering::Relaxed);
+        }
+        peer.held = now;
+    }
+
+    /// Ofrece una línea (sin `\n`) que sale hacia `addr` a la hora `now`:
+    /// ver [`Offer`]. Entra solo si cabe en la ventana del par: lo que no
+    /// cabe espera en la cola de salida del usuario, que cuenta para
+    /// `--max-queue-bytes` y para el techo, y corta al usuario que no acusa
+    /// como corta al cliente TCP que no lee.
+    pub fn offer(&self, addr: SocketAddr, line: &str, now: Instant) -> Offer {
+        let Some(peer) = self.get(addr) else {
+            return Offer::Plain;
+        };
+        let mut peer = lock(&peer);
+        if peer.forgotten {
+            return Offer::Plain;
+        }
+        if peer.closing {
+            return Offer::Sent(Vec::new());
+        }
+        if peer.sender.room() == 0 || self.flusher.room_left() < line.len() {
+            return Offer::Full;
+        }
+        peer.sender.offer(line.to_string());
         // `Gone` se atiende en `tick`: aquí solo no sale nada.
-        Some(peer.poll(now).unwrap_or_default())
+        let packets = peer.poll(now).unwrap_or_default();
+        self.settle(&mut peer);
+        Offer::Sent(packets)
+    }
+
+    /// La cola de salida de `addr` se cerró: su par deja de aceptar líneas
+    /// y se olvida cuando no le quede nada sin acuse.
+    pub fn close(&self, addr: SocketAddr) {
+        if let Some(peer) = self.get(addr) {
+            lock(&peer).closing = true;
+        }
     }
 
     /// Llegó un datagrama confiable de `addr` a la hora `now`. `may_open`:
     /// la dirección está probada, así que si no tenía par se crea (el
-    /// primer datagrama de una sesión confiable). Sin par y sin prueba,
-    /// `None`: quien llama pide la prueba (la cookie).
+    /// primer datagrama de una sesión confiable), salvo que su dirección IP
+    /// ya tenga los pares que se le permiten: entonces se descarta sin
+    /// respuesta. Sin par y sin prueba, `None`: quien llama pide la prueba
+    /// (la cookie).
     pub fn arrived(
         &self,
         addr: SocketAddr,
@@ -156,21 +263,32 @@ impl Peers {
             (Some(peer), _) => peer,
             // Un acuse sin par: de una sesión ya olvidada. Nada que hacer.
             (None, Packet::Ack { .. }) => return Some(Arrival::default()),
-            (None, Packet::Data { .. }) if may_open => self.open(addr, now),
+            (None, Packet::Data { .. }) if may_open => match self.open(addr, now) {
+                Some(peer) => peer,
+                None => return Some(Arrival::default()),
+            },
             (None, Packet::Data { .. }) => return None,
         };
         let mut peer = lock(&peer);
+        if peer.forgotten {
+            return Some(Arrival::default());
+        }
         peer.last_heard = now;
         let arrival = match packet {
             Packet::Data { seq, payload } => {
-                let (deliver, ack) = peer.receiver.on_data(seq, payload);
+                // Lo adelantado se guarda solo si es una línea y cabe bajo
+                // el techo; si no, se tira sin acuse y el otro lo reenvía.
+                let max_store = self.max_store.min(self.flusher.room_left());
+                let (deliver, ack) = peer.receiver.on_data_within(seq, payload, max_store);
                 Arrival {
-                    send: vec![ack.to_line()],
+                    send: ack.iter().map(Packet::to_line).collect(),
                     deliver,
                 }
             }
             Packet::Ack { next, sacked } => {
-                peer.sender.on_ack(next, &sacked, now);
+                if peer.sender.on_ack(next, &sacked, now) {
+                    peer.confirmed = true;
+                }
                 // El acuse pudo abrir lugar en la ventana.
                 Arrival {
                     send: peer.poll(now).unwrap_or_default(),
@@ -179,29 +297,48 @@ impl Peers {
             }
         };
         peer.count();
+        self.settle(&mut peer);
         Some(arrival)
     }
 
-    fn open(&self, addr: SocketAddr, now: Instant) -> Arc<Mutex<Peer>> {
+    /// Crea el par de `addr`, si su dirección IP tiene lugar.
+    fn open(&self, addr: SocketAddr, now: Instant) -> Option<Arc<Mutex<Peer>>> {
         let mut table = lock(&self.table);
+        let same_ip = table.keys().filter(|a| a.ip() == addr.ip()).count();
+        if self.per_ip > 0 && same_ip >= self.per_ip && !table.contains_key(&addr) {
+            Counters::add(&COUNTERS.reliable_refused, 1);
+            return None;
+        }
         let peer = table.entry(addr).or_insert_with(|| {
             Arc::new(Mutex::new(Peer {
                 sender: Sender::new(),
                 receiver: Receiver::new(),
+                opened: now,
                 last_heard: now,
-                counted: (0, 0),
-                overflowed: false,
+                confirmed: false,
+                closing: false,
+                forgotten: false,
+                counted: [0; 4],
+                held: 0,
             }))
         });
         let peer = Arc::clone(peer);
+        self.recount(&table);
+        Some(peer)
+    }
+
+    fn recount(&self, table: &HashMap<SocketAddr, Arc<Mutex<Peer>>>) {
         self.count.store(table.len(), Ordering::Relaxed);
-        peer
+        COUNTERS
+            .reliable_pairs
+            .store(table.len() as u64, Ordering::Relaxed);
     }
 
     /// Revisa los temporizadores a la hora `now`: lo vencido se
-    /// retransmite; el par que agotó sus reintentos se olvida, y también el
-    /// que no envió nada en `idle` y no espera ningún acuse (una sesión que
-    /// terminó).
+    /// retransmite. Se olvidan: el par que agotó sus reintentos (y se
+    /// anuncia en [`Tick::gone`]); el que no acusó nada en [`PROBATION`];
+    /// el cerrado sin nada en vuelo; y el que no envió nada en `idle` y no
+    /// espera ningún acuse (una sesión que terminó).
     pub fn tick(&self, now: Instant, idle: Duration) -> Tick {
         let peers: Vec<(SocketAddr, Arc<Mutex<Peer>>)> = lock(&self.table)
             .iter()
@@ -211,29 +348,34 @@ impl Peers {
         let mut forget = Vec::new();
         for (addr, peer) in peers {
             let mut peer = lock(&peer);
-            if peer.overflowed {
-                Counters::add(&COUNTERS.overflow_disconnects, 1);
-                tick.gone.push(addr);
-                forget.push(addr);
-                continue;
-            }
-            match peer.poll(now) {
-                Some(lines) => tick.send.extend(lines.into_iter().map(|line| (addr, line))),
-                None => {
-                    tick.gone.push(addr);
-                    forget.push(addr);
+            let on_probation =
+                !peer.confirmed && now.saturating_duration_since(peer.opened) >= PROBATION;
+            let quiet = peer.sender.is_idle()
+                && (peer.closing || now.saturating_duration_since(peer.last_heard) >= idle);
+            let lines = if on_probation || quiet {
+                None
+            } else {
+                peer.poll(now)
+            };
+            match lines {
+                Some(lines) => {
+                    tick.send.extend(lines.into_iter().map(|line| (addr, line)));
+                    continue;
                 }
+                None if !(on_probation || quiet) => tick.gone.push(addr),
+                None => {}
             }
-            if peer.sender.is_idle() && now.saturating_duration_since(peer.last_heard) >= idle {
-                forget.push(addr);
-            }
+            // Olvidado: lo que guardaba sale del techo.
+            peer.forgotten = true;
+            self.settle(&mut peer);
+            forget.push(addr);
         }
         if !forget.is_empty() {
             let mut table = lock(&self.table);
             for addr in forget {
                 table.remove(&addr);
             }
-            self.count.store(table.len(), Ordering::Relaxed);
+            self.recount(&table);
         }
         tick
     }
@@ -242,6 +384,7 @@ impl Peers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fiable::WINDOW;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -254,16 +397,32 @@ mod tests {
         }
     }
 
+    fn ack(next: u32) -> Packet {
+        Packet::Ack {
+            next,
+            sacked: vec![],
+        }
+    }
+
+    /// Una tabla con un techo de `ceiling` bytes, `per_ip` pares por
+    /// dirección y líneas de a lo sumo 4096 bytes.
+    fn peers(ceiling: usize, per_ip: usize) -> Peers {
+        let flusher = Flusher::start(ceiling).expect("flusher");
+        Peers::new(flusher, per_ip, 4096)
+    }
+
+    const IDLE: Duration = Duration::from_secs(300);
+
     #[test]
     fn a_pair_opens_only_for_a_proven_address() {
-        let peers = Peers::new();
+        let peers = peers(0, 0);
         let now = Instant::now();
         assert_eq!(
             peers.arrived(addr(1), data(0, ":login a b"), false, now),
             None
         );
         assert!(peers.is_empty(), "sin prueba no hay estado");
-        assert_eq!(peers.outgoing(addr(1), "hola", now), None, "sale tal cual");
+        assert_eq!(peers.offer(addr(1), "hola", now), Offer::Plain);
         let arrival = peers.arrived(addr(1), data(0, ":login a b"), true, now);
         assert_eq!(
             arrival,
@@ -272,7 +431,10 @@ mod tests {
                 deliver: vec![":login a b".into()],
             })
         );
-        assert!(peers.outgoing(addr(1), "hola", now).is_some(), "numerada");
+        assert_eq!(
+            peers.offer(addr(1), "hola", now),
+            Offer::Sent(vec![":seq 0 hola".into()])
+        );
         // Lo repetido se acusa otra vez pero no se entrega dos veces.
         let again = peers.arrived(addr(1), data(0, ":login a b"), false, now);
         assert_eq!(again.map(|a| a.deliver), Some(vec![]));
@@ -280,54 +442,114 @@ mod tests {
 
     #[test]
     fn lines_to_a_pair_are_numbered_and_retransmitted_until_acknowledged() {
-        let peers = Peers::new();
+        let peers = peers(0, 0);
         let t0 = Instant::now();
         peers.arrived(addr(2), data(0, ":ping"), true, t0);
         assert_eq!(
-            peers.outgoing(addr(2), "pong", t0),
-            Some(vec![":seq 0 pong".into()])
+            peers.offer(addr(2), "pong", t0),
+            Offer::Sent(vec![":seq 0 pong".into()])
         );
-        let idle = Duration::from_secs(300);
         assert!(
             peers
-                .tick(t0 + Duration::from_millis(500), idle)
+                .tick(t0 + Duration::from_millis(500), IDLE)
                 .send
                 .is_empty()
         );
-        let late = peers.tick(t0 + Duration::from_secs(1), idle);
+        let late = peers.tick(t0 + Duration::from_secs(1), IDLE);
         assert_eq!(late.send, vec![(addr(2), ":seq 0 pong".to_string())]);
-        let ack = Packet::Ack {
-            next: 1,
-            sacked: vec![],
-        };
-        peers.arrived(addr(2), ack, false, t0);
+        peers.arrived(addr(2), ack(1), false, t0);
         assert!(
             peers
-                .tick(t0 + Duration::from_secs(10), idle)
+                .tick(t0 + Duration::from_secs(10), IDLE)
                 .send
                 .is_empty()
         );
     }
 
     #[test]
-    fn a_pair_that_does_not_acknowledge_cannot_make_the_server_grow_without_bound() {
-        let peers = Peers::new();
+    fn a_pair_that_does_not_acknowledge_holds_at_most_its_window() {
+        let peers = peers(0, 0);
         let now = Instant::now();
         peers.arrived(addr(4), data(0, ":ping"), true, now);
-        for i in 0..MAX_BACKLOG + crate::fiable::WINDOW + 10 {
-            peers.outgoing(addr(4), &format!("línea {i}"), now);
+        let line = "x".repeat(4000);
+        let taken = (0..WINDOW + 10)
+            .filter(|_| matches!(peers.offer(addr(4), &line, now), Offer::Sent(_)))
+            .count();
+        assert_eq!(taken, WINDOW, "lo demás queda en la cola del usuario");
+        assert_eq!(peers.offer(addr(4), &line, now), Offer::Full);
+    }
+
+    #[test]
+    fn what_pairs_hold_counts_toward_the_ceiling_and_is_released() {
+        // Un techo de 64 KiB: lo adelantado de 300 pares no puede pasarlo.
+        let ceiling = 64 * 1024;
+        let peers = peers(ceiling, 0);
+        let now = Instant::now();
+        for port in 1..=300 {
+            peers.arrived(addr(port), data(0, ":ping"), true, now);
+            // Todos adelantados: falta el 1.
+            for seq in 2..200 {
+                peers.arrived(addr(port), data(seq, &"y".repeat(4096)), false, now);
+            }
         }
-        let tick = peers.tick(now, Duration::from_secs(300));
-        assert_eq!(tick.gone, vec![addr(4)]);
+        let held = peers.flusher.parked_bytes();
+        assert!(held <= ceiling, "{held} bytes guardados");
+        assert!(held > 0);
+        // Ninguno acusó nada: pasado el plazo de prueba, se olvidan todos.
+        let tick = peers.tick(now + PROBATION, IDLE);
+        assert!(tick.gone.is_empty());
+        assert!(peers.is_empty());
+        assert_eq!(peers.flusher.parked_bytes(), 0);
+    }
+
+    #[test]
+    fn a_pair_that_acknowledges_is_kept_past_its_probation() {
+        let peers = peers(0, 0);
+        let now = Instant::now();
+        peers.arrived(addr(5), data(0, ":ping"), true, now);
+        peers.offer(addr(5), "pong", now);
+        peers.arrived(addr(5), ack(1), false, now);
+        peers.tick(now + PROBATION, IDLE);
+        assert!(!peers.is_empty());
+    }
+
+    #[test]
+    fn an_address_opens_at_most_its_share_of_pairs() {
+        let peers = peers(0, 2);
+        let now = Instant::now();
+        for port in 1..=3 {
+            peers.arrived(addr(port), data(0, ":ping"), true, now);
+        }
+        assert_eq!(peers.offer(addr(3), "pong", now), Offer::Plain, "sin par");
+        let other = SocketAddr::from(([127, 0, 0, 2], 1));
+        peers.arrived(other, data(0, ":ping"), true, now);
+        assert!(matches!(peers.offer(other, "pong", now), Offer::Sent(_)));
+    }
+
+    #[test]
+    fn a_closed_pair_is_forgotten_once_nothing_is_in_flight() {
+        let peers = peers(0, 0);
+        let now = Instant::now();
+        peers.arrived(addr(6), data(0, ":ping"), true, now);
+        peers.offer(addr(6), "bye", now);
+        peers.close(addr(6));
+        peers.tick(now, IDLE);
+        assert!(!peers.is_empty(), "la despedida todavía espera su acuse");
+        peers.arrived(addr(6), ack(1), false, now);
+        peers.tick(now, IDLE);
         assert!(peers.is_empty());
     }
 
     #[test]
     fn a_pair_that_never_acknowledges_is_declared_gone_and_forgotten() {
-        let peers = Peers::new();
+        let peers = peers(0, 0);
         let mut now = Instant::now();
         peers.arrived(addr(3), data(0, ":ping"), true, now);
-        peers.outgoing(addr(3), "pong", now);
+        // Acusó una línea: no lo olvida el plazo de prueba sino los
+        // reintentos de la siguiente, que nunca acusa.
+        peers.offer(addr(3), "pong", now);
+        peers.arrived(addr(3), ack(1), false, now);
+        peers.offer(addr(3), "¿sigues ahí?", now);
         let idle = Duration::from_secs(3600);
         let mut gone = Vec::new();
         for _ in 0..20 {

@@ -117,6 +117,13 @@ struct Member {
 }
 
 impl Member {
+    /// `true` si su cola UDP se cerró: pasó su límite de bytes (un usuario
+    /// del modo confiable que no acusa), o la cortó el techo de todas las
+    /// colas. Como el cliente TCP que no lee, queda fuera de la sala.
+    fn udp_cut(&self) -> bool {
+        self.udp.as_ref().is_some_and(|u| u.outbox.is_closed())
+    }
+
     /// La cola preferida según por dónde vino la línea.
     fn outbox(&self, via: Via) -> Option<&Arc<Outbox>> {
         let udp = self.udp.as_ref().map(|u| &u.outbox);
@@ -299,15 +306,18 @@ impl Room {
         })
     }
 
-    /// Cierra las sesiones solo-UDP que no enviaron nada en `idle`: UDP no
+    /// Cierra las sesiones solo-UDP que no enviaron nada en `idle` (UDP no
     /// tiene una conexión que se corte, así que la inactividad es la única
-    /// forma de saber que alguien se fue sin `:q`.
+    /// forma de saber que alguien se fue sin `:q`) y las de cola cerrada
+    /// por pasar su límite. Toma el candado de cada cola bajo el de la
+    /// sala: ninguna cola toma el de la sala, así que el orden no se
+    /// invierte nunca.
     pub fn expire_udp(&self, idle: Duration) -> Vec<Expired> {
         let mut inner = self.lock();
         let stale: Vec<String> = inner
             .members
             .iter()
-            .filter(|(_, m)| m.tcp.is_none() && m.last_udp.elapsed() >= idle)
+            .filter(|(_, m)| m.tcp.is_none() && (m.last_udp.elapsed() >= idle || m.udp_cut()))
             .map(|(key, _)| key.clone())
             .collect();
         let mut expired = Vec::new();

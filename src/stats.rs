@@ -37,6 +37,17 @@ pub struct Counters {
     pub udp_retransmitted: AtomicU64,
     /// Datagramas repetidos que el modo confiable del servidor descartó.
     pub udp_duplicates_discarded: AtomicU64,
+    /// Pares del modo confiable abiertos ahora (un valor, no una suma).
+    pub reliable_pairs: AtomicU64,
+    /// Bytes que guardan ahora esos pares: lo adelantado, lo que está en
+    /// vuelo y lo que espera lugar en la ventana.
+    pub reliable_bytes: AtomicU64,
+    /// Datagramas del modo confiable descartados sin acuse (fuera de la
+    /// ventana, demasiado largos, sin lugar bajo el techo) y pares no
+    /// abiertos por el límite por dirección IP.
+    pub reliable_refused: AtomicU64,
+    /// Acuses descartados por reconocer lo que nunca se envió.
+    pub reliable_bogus_acks: AtomicU64,
     /// Veces que se tomó el candado del libro de cuentas.
     pub ledger_locks: AtomicU64,
     /// Nanosegundos de espera por ese candado, en total y como máximo.
@@ -62,6 +73,10 @@ pub static COUNTERS: Counters = Counters {
     },
     udp_retransmitted: AtomicU64::new(0),
     udp_duplicates_discarded: AtomicU64::new(0),
+    reliable_pairs: AtomicU64::new(0),
+    reliable_bytes: AtomicU64::new(0),
+    reliable_refused: AtomicU64::new(0),
+    reliable_bogus_acks: AtomicU64::new(0),
     ledger_locks: AtomicU64::new(0),
     ledger_wait_ns: AtomicU64::new(0),
     ledger_wait_max_ns: AtomicU64::new(0),
@@ -171,6 +186,14 @@ pub struct Snapshot {
     pub udp_retransmitted: u64,
     /// Datagramas repetidos que el modo confiable descartó.
     pub udp_duplicates_discarded: u64,
+    /// Pares del modo confiable abiertos.
+    pub reliable_pairs: u64,
+    /// Bytes que guardan esos pares.
+    pub reliable_bytes: u64,
+    /// Datagramas confiables descartados sin acuse, y pares no abiertos.
+    pub reliable_refused: u64,
+    /// Acuses de lo que nunca se envió, descartados.
+    pub reliable_bogus_acks: u64,
     /// Veces que se tomó el candado del libro.
     pub ledger_locks: u64,
     /// Espera total y máxima por ese candado, en microsegundos.
@@ -201,6 +224,10 @@ impl Snapshot {
             lab: c.lab.snapshot(),
             udp_retransmitted: Counters::get(&c.udp_retransmitted),
             udp_duplicates_discarded: Counters::get(&c.udp_duplicates_discarded),
+            reliable_pairs: Counters::get(&c.reliable_pairs),
+            reliable_bytes: Counters::get(&c.reliable_bytes),
+            reliable_refused: Counters::get(&c.reliable_refused),
+            reliable_bogus_acks: Counters::get(&c.reliable_bogus_acks),
             ledger_locks: Counters::get(&c.ledger_locks),
             ledger_wait_total_us: Counters::get(&c.ledger_wait_ns) / 1000,
             ledger_wait_max_us: Counters::get(&c.ledger_wait_max_ns) / 1000,
@@ -236,8 +263,14 @@ impl Snapshot {
                 self.overflow_disconnects
             ),
             format!(
-                "udp_rate_dropped={} udp_lab_lost={lost} udp_lab_duplicated={duplicated} udp_lab_reordered={reordered} udp_retransmitted={} udp_duplicates_discarded={}",
-                self.udp_rate_dropped, self.udp_retransmitted, self.udp_duplicates_discarded
+                "udp_rate_dropped={} udp_lab_lost={lost} udp_lab_duplicated={duplicated} udp_lab_reordered={reordered} udp_retransmitted={} udp_duplicates_discarded={} reliable_pairs={} reliable_bytes={} reliable_refused={} reliable_bogus_acks={}",
+                self.udp_rate_dropped,
+                self.udp_retransmitted,
+                self.udp_duplicates_discarded,
+                self.reliable_pairs,
+                self.reliable_bytes,
+                self.reliable_refused,
+                self.reliable_bogus_acks
             ),
             format!(
                 "ledger_locks={} ledger_wait_total_us={} ledger_wait_max_us={} journal_syncs_per_s={:.1} operations_per_sync={:.2}",

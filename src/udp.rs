@@ -35,7 +35,7 @@ use crate::cookie::{self, Cookies};
 use crate::fiable::{MAX_RETRIES, Packet};
 use crate::lossy::LossySocket;
 use crate::outbox::{Flusher, Link, Outbox};
-use crate::peers::{self, Peers};
+use crate::peers::{self, Offer, Peers};
 use crate::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::room::{Presence, TokenCheck, UdpEndpoint, Via};
 use crate::session::{Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in, send};
@@ -64,18 +64,25 @@ const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// datagrama, numerada por su emisor (quizá más tarde, si la ventana está
 /// llena). Cada datagrama termina en `\n`, para que `nc -u` los muestre uno
 /// por línea. Si el kernel no puede enviarlo, el datagrama se pierde: es
-/// UDP (y el modo confiable lo retransmitirá).
-fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) {
-    match peers.outgoing(to, text, Instant::now()) {
-        Some(packets) => {
-            for packet in packets {
-                let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
+/// UDP (y el modo confiable lo retransmitirá). Devuelve `false` si el par
+/// confiable de `to` no tiene lugar para una de las líneas (ver
+/// [`Offer::Full`]): esa y las siguientes no salieron.
+fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) -> bool {
+    for line in text.split('\n') {
+        match peers.offer(to, line, Instant::now()) {
+            Offer::Plain => {
+                let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
+                return true;
             }
-        }
-        None => {
-            let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
+            Offer::Sent(packets) => {
+                for packet in packets {
+                    let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
+                }
+            }
+            Offer::Full => return false,
         }
     }
+    true
 }
 
 /// Un destino UDP como [`Link`] de una cola: cada línea sale en su propio
@@ -87,21 +94,39 @@ struct UdpLink {
 }
 
 impl Link for UdpLink {
+    /// Envía las líneas completas que puede y dice cuántos bytes salieron.
+    /// Si el par confiable del destino tiene la ventana llena, lo demás
+    /// queda en la cola (`WouldBlock`, como un socket TCP lleno): así lo
+    /// que un usuario confiable no acusa cuenta para `--max-queue-bytes` y
+    /// para el techo, y no en una segunda cola sin límite.
     fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut taken = 0;
         for line in bytes.split_inclusive(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let text = line.strip_suffix(b"\n").unwrap_or(line);
             // Las líneas de la cola las escribió el servidor: son UTF-8.
-            match std::str::from_utf8(line) {
+            let sent = match std::str::from_utf8(text) {
                 Ok(text) => send_line(&self.socket, &self.peers, self.addr, text),
                 Err(_) => {
-                    let _ = self.socket.send_to(line, self.addr);
+                    let _ = self.socket.send_to(text, self.addr);
+                    true
                 }
+            };
+            if !sent {
+                break;
             }
+            taken += line.len();
         }
-        Ok(bytes.len())
+        if taken == 0 && !bytes.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
     }
 
-    fn close(&self) {}
+    /// La cola se cerró (el usuario se fue, o pasó su límite): su par, si
+    /// lo tiene, deja de aceptar líneas.
+    fn close(&self) {
+        self.peers.close(self.addr);
+    }
 }
 
 /// Cuánto puede medir, como mucho, la respuesta a un datagrama de una
@@ -190,19 +215,26 @@ pub struct UdpServer {
 impl UdpServer {
     /// Prepara el servidor sobre un socket ya abierto (`bind`), con el
     /// laboratorio de pérdidas delante si se pidió (ver `lossy`). `idle` es
-    /// la inactividad tras la que se cierra una sesión solo-UDP.
+    /// la inactividad tras la que se cierra una sesión solo-UDP;
+    /// `pairs_per_ip`, los pares del modo confiable a la vez por dirección
+    /// IP (0 = sin límite).
     pub fn new(
         socket: LossySocket,
         chat: Arc<Chat>,
         flusher: Arc<Flusher>,
         queue_limit: usize,
         idle: Duration,
+        pairs_per_ip: usize,
     ) -> UdpServer {
         let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
         UdpServer {
             endpoints: Endpoints {
                 socket: Arc::new(socket),
-                peers: Arc::new(Peers::new()),
+                peers: Arc::new(Peers::new(
+                    Arc::clone(&flusher),
+                    pairs_per_ip,
+                    MAX_LINE_BYTES,
+                )),
                 flusher,
                 queue_limit,
             },

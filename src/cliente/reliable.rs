@@ -129,10 +129,11 @@ impl Shared {
             match packet {
                 Packet::Data { seq, payload } => {
                     let (deliver, ack) = reliable.receiver.on_data(seq, payload);
-                    (deliver, vec![ack])
+                    (deliver, ack.into_iter().collect())
                 }
                 Packet::Ack { next, sacked } => {
-                    reliable.sender.on_ack(next, &sacked, now);
+                    // Un acuse falso se descarta dentro del emisor.
+                    let _ = reliable.sender.on_ack(next, &sacked, now);
                     // El acuse pudo abrir lugar en la ventana.
                     match reliable.sender.poll(now) {
                         Step::Send(packets) => (Vec::new(), packets),

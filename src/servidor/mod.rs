@@ -110,6 +110,7 @@ impl Server {
             Arc::clone(&flusher),
             config.max_queue_bytes,
             config.udp_idle(),
+            config.max_clients_per_ip,
         );
         let tcp = Listener {
             listener,
