@@ -261,6 +261,19 @@ impl Room {
         joined.into_iter().map(|(_, m)| m.name.clone()).collect()
     }
 
+    /// `true` si `token` es de una sesión abierta cuya dirección UDP es
+    /// `from`: el datagrama viene de quien entró (o se mudó, con su cookie)
+    /// desde ahí. No cambia nada.
+    pub fn token_at(&self, token: &str, from: SocketAddr) -> bool {
+        let inner = self.lock();
+        inner
+            .tokens
+            .get(token)
+            .and_then(|key| inner.members.get(key))
+            .and_then(|member| member.udp.as_ref())
+            .is_some_and(|udp| udp.addr == from)
+    }
+
     /// Atiende el token de un datagrama que llegó desde `from`. Si la
     /// dirección es la que la sesión ya tiene, o es nueva pero `proven` (el
     /// datagrama trajo la cookie de esa dirección), anota la hora (para la

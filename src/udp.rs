@@ -372,15 +372,17 @@ impl UdpServer {
 
     /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
     /// de `from`: pasa por su par (ver `peers`), sale el acuse y se
-    /// atienden, en orden, las líneas que ya se pueden entregar. Un par se
-    /// crea solo para una dirección probada: sin par y sin cookie, la
-    /// respuesta es la cookie, como a cualquier entrada.
+    /// atienden, en orden, las líneas que ya se pueden entregar.
     ///
-    /// Lo que llega por un par cuenta como de una dirección probada: la
-    /// cookie probó la dirección al abrirlo, como el *handshake* prueba la
-    /// de una conexión TCP. Lo que queda sin defensa es un tercero que
-    /// adivine los números de secuencia, que empiezan en 0 (TCP los empieza
-    /// al azar por eso, RFC 6528; este laboratorio no).
+    /// Cada datagrama confiable trae la prueba de su sesión: la cookie de
+    /// su dirección (`proven`), o el token de una sesión abierta desde esa
+    /// misma dirección. Sin ella no toca nada (ni crea un par, ni entrega,
+    /// ni acusa, ni mueve la ventana) y la respuesta es la cookie. Así un
+    /// datagrama con el origen de otro, que no recibe lo que se le envía a
+    /// ese otro, no puede crear cuentas a su nombre, ni meter líneas en su
+    /// secuencia, ni acusar lo que el otro no recibió: TCP se defiende de lo
+    /// mismo con los números de secuencia al azar (RFC 6528) y la ventana
+    /// (RFC 5961); aquí la prueba es explícita.
     fn reliable(
         &self,
         packet: Packet,
@@ -389,8 +391,12 @@ impl UdpServer {
         proven: bool,
         size: usize,
     ) {
+        let bound = proven || token.is_some_and(|token| self.chat.room.token_at(token, from));
+        if !bound {
+            return self.challenge(from, size);
+        }
         let peers = &self.endpoints.peers;
-        let Some(arrival) = peers.arrived(from, packet, proven, Instant::now()) else {
+        let Some(arrival) = peers.arrived(from, packet, bound, Instant::now()) else {
             return self.challenge(from, size);
         };
         for packet in arrival.send {

@@ -177,3 +177,196 @@ fn what_pairs_keep_ahead_stays_under_the_ceiling_and_unacknowledging_pairs_are_f
     }
     assert_eq!(stat(&mut alice, "reliable_bytes"), 0);
 }
+
+/// Envía `payload` por UDP a `to` con el origen `127.0.0.1:<from_port>`,
+/// aunque ese puerto sea de otro socket: con un socket crudo
+/// (`SOCK_RAW`, `IPPROTO_UDP`), que pide ser root (o `CAP_NET_RAW`). Es lo
+/// que hace un atacante que falsifica el origen: puede enviar con la
+/// dirección de su víctima, pero no recibe lo que el servidor le responde
+/// a ella. `None` si el kernel no da el socket crudo (sin permisos).
+fn forge(from_port: u16, to: SocketAddr, payload: &[u8]) -> Option<()> {
+    // La cabecera UDP (RFC 768): origen, destino, largo y suma de control
+    // (0 = sin suma, permitido en IPv4). La cabecera IP la pone el kernel,
+    // con el origen 127.0.0.1 (la ruta hacia el loopback).
+    let mut datagram = Vec::with_capacity(8 + payload.len());
+    datagram.extend_from_slice(&from_port.to_be_bytes());
+    datagram.extend_from_slice(&to.port().to_be_bytes());
+    datagram.extend_from_slice(&u16::try_from(8 + payload.len()).ok()?.to_be_bytes());
+    datagram.extend_from_slice(&[0, 0]);
+    datagram.extend_from_slice(payload);
+    let IpAddr::V4(ip) = to.ip() else { return None };
+    // SAFETY: llamadas directas al sistema con búferes y estructuras
+    // válidas durante cada llamada; el descriptor se cierra al final.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_UDP);
+        if fd < 0 {
+            return None;
+        }
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_ne_bytes(ip.octets());
+        let sent = libc::sendto(
+            fd,
+            datagram.as_ptr().cast(),
+            datagram.len(),
+            0,
+            std::ptr::addr_of!(addr).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        libc::close(fd);
+        (sent == datagram.len() as isize).then_some(())
+    }
+}
+
+/// Un cliente del modo confiable escrito a mano, como el de un alumno:
+/// numera lo que envía (con la cookie y, desde que lo tiene, el token
+/// delante), y acusa lo que recibe en orden. Sin pérdidas (el loopback sin
+/// laboratorio), así que no retransmite. `hold_acks`: no acusa nada, para
+/// dejar datos del servidor en vuelo.
+struct Victim {
+    socket: UdpSocket,
+    server: SocketAddr,
+    cookie: String,
+    token: Option<String>,
+    next_out: u32,
+    next_in: u32,
+    hold_acks: bool,
+}
+
+impl Victim {
+    /// Registra `name` (clave `pw-<name>`) con `dollars` por el modo
+    /// confiable, desde `127.0.0.1`.
+    fn register(server: SocketAddr, name: &str, dollars: u64) -> Victim {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let register = format!(":seq 0 :register {name} pw-{name}");
+        socket
+            .send_to(format!("{register:<63}\n").as_bytes(), server)
+            .expect("send");
+        let cookie = cookie_in(&receive(&socket)).expect("la cookie");
+        let mut victim = Victim {
+            socket,
+            server,
+            cookie,
+            token: None,
+            next_out: 0,
+            next_in: 0,
+            hold_acks: false,
+        };
+        victim.send(&format!(":register {name} pw-{name}"));
+        let token_line = victim.until(|l| l.starts_with("[SERVER] Client: Your token is "));
+        victim.token = token_line
+            .strip_prefix("[SERVER] Client: Your token is ")
+            .map(|t| t.trim_end_matches('.').to_string());
+        victim.until(|l| l == "[SERVER] Client: What is your balance?");
+        victim.send(&dollars.to_string());
+        victim.until(|l| l.starts_with("[SERVER] Client: The balance of"));
+        victim
+    }
+
+    fn proof(&self) -> String {
+        match &self.token {
+            Some(token) => format!("{} {token}", self.cookie),
+            None => self.cookie.clone(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let datagram = format!("{} :seq {} {line}\n", self.proof(), self.next_out);
+        self.socket
+            .send_to(datagram.as_bytes(), self.server)
+            .expect("send");
+        self.next_out += 1;
+    }
+
+    /// Lo próximo que llega, acusando cada línea en orden: el número de
+    /// secuencia y la línea.
+    fn next_line(&mut self) -> (u32, String) {
+        loop {
+            let datagram = receive(&self.socket);
+            let Some(rest) = datagram.strip_prefix(":seq ") else {
+                continue;
+            };
+            let (seq, line) = rest.split_once(' ').unwrap_or((rest, ""));
+            let seq: u32 = seq.parse().expect("número");
+            if seq == self.next_in {
+                self.next_in += 1;
+            }
+            if !self.hold_acks {
+                let ack = format!("{} :ack {}\n", self.proof(), self.next_in);
+                self.socket
+                    .send_to(ack.as_bytes(), self.server)
+                    .expect("send");
+            }
+            return (seq, line.to_string());
+        }
+    }
+
+    fn until(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        loop {
+            let (_, line) = self.next_line();
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.socket.local_addr().expect("local_addr").port()
+    }
+}
+
+#[test]
+fn datagrams_forged_with_a_reliable_users_address_create_nothing_and_steal_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        &["--hash-cost", "minimal", "--max-lines-per-sec", "0"],
+    );
+    let mut alice = server.join("alice", 10);
+    let mut bob = Victim::register(server.addr, "bob", 10);
+    alice.expect("[SERVER] Client: bob connected!");
+    // 128 datagramas con el origen de bob: cada número de secuencia
+    // posible cerca del suyo, cada uno un `:register` a ciegas.
+    for k in 0..128 {
+        let forged = format!(":seq {k} :register blind{k} clave-blind-{k}\n");
+        if forge(bob.port(), server.addr, forged.as_bytes()).is_none() {
+            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
+            return;
+        }
+    }
+    // Lo que bob envía después llega a la sala, todo.
+    for i in 0..10 {
+        bob.send(&format!("línea {i}"));
+        alice.expect(&format!("bob: línea {i}"));
+    }
+    let journal = std::fs::read_to_string(dir.path().join("diario.jsonl")).expect("diario");
+    assert!(!journal.contains("blind"), "cuentas creadas a ciegas");
+}
+
+#[test]
+fn a_forged_ack_does_not_make_the_server_forget_what_it_has_in_flight() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--hash-cost", "minimal"]);
+    let mut alice = server.join("alice", 10);
+    let mut bob = Victim::register(server.addr, "bob", 10);
+    alice.expect("[SERVER] Client: bob connected!");
+    // bob recibe la línea de alice pero no la acusa todavía.
+    bob.hold_acks = true;
+    alice.send("uno");
+    let (seq, line) = bob.next_line();
+    assert_eq!(line, "alice: uno");
+    // Un acuse falso con el origen de bob: "recibí todo hasta 99.999", y
+    // otro justo después de esa línea.
+    for next in [100_000, seq + 1] {
+        let forged = format!(":ack {next}\n");
+        if forge(bob.port(), server.addr, forged.as_bytes()).is_none() {
+            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
+            return;
+        }
+    }
+    // El servidor no la olvidó: la retransmite hasta que bob la acuse.
+    bob.hold_acks = false;
+    let (again, line) = bob.next_line();
+    assert_eq!((again, line.as_str()), (seq, "alice: uno"));
+}

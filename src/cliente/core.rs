@@ -394,15 +394,24 @@ impl Shared {
     /// siguientes. La cookie vale para todos (es de la dirección), y cada
     /// uno sale una sola vez: las cookies que lleguen después ya no
     /// encuentran nada que repetir.
+    ///
+    /// En modo confiable la cookie es la prueba de cada datagrama hasta que
+    /// llegue el token, así que una nueva (la anterior venció) se guarda
+    /// aunque la dirección ya esté probada, y lo que está en vuelo sale otra
+    /// vez con ella.
     pub(super) fn resend_with_cookie(&self, udp: &UdpSocket, cookie: &str) {
         let mut state = self.lock();
+        if self.reliable.is_some() {
+            if state.token.is_some() && state.udp_proven {
+                return;
+            }
+            state.cookie = Some(cookie.to_string());
+            return self.resend_reliable(udp, &state);
+        }
         if state.udp_proven {
             return;
         }
         state.cookie = Some(cookie.to_string());
-        if self.reliable.is_some() {
-            return self.resend_reliable(udp, &state);
-        }
         for datagram in std::mem::take(&mut state.unproven) {
             let _ = self.transmit(udp, format!("{cookie} {datagram}\n").as_bytes());
         }
@@ -416,7 +425,9 @@ impl Shared {
             return;
         }
         state.udp_proven = true;
-        state.cookie = None;
+        if self.reliable.is_none() {
+            state.cookie = None;
+        }
         for datagram in std::mem::take(&mut state.unproven) {
             let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
         }

@@ -43,15 +43,17 @@ impl Reliable {
     }
 }
 
-/// El datagrama de `packet`, con lo que va delante: la cookie mientras la
-/// dirección no esté probada, el token si ya lo hay. Sin cookie y sin
-/// probar, se rellena con espacios como la sonda del modo sin confianza
-/// (el servidor responde a una dirección sin probar a lo sumo el triple de
-/// lo recibido, y la cookie debe caber).
+/// El datagrama de `packet`, con lo que va delante: la prueba de la
+/// sesión. El servidor solo atiende un datagrama confiable que la trae: la
+/// cookie de la dirección (desde que llega, y mientras no haya token o la
+/// dirección no esté probada) o el token de la sesión. Sin cookie y sin
+/// probar, se rellena con espacios como la sonda del modo sin confianza (el
+/// servidor responde a una dirección sin probar a lo sumo el triple de lo
+/// recibido, y la cookie debe caber).
 fn frame(state: &State, packet: &Packet) -> String {
     let mut datagram = String::new();
-    let unproven = !state.udp_proven;
-    if let Some(cookie) = state.cookie.as_ref().filter(|_| unproven) {
+    let needs_cookie = state.token.is_none() || !state.udp_proven;
+    if let Some(cookie) = state.cookie.as_ref().filter(|_| needs_cookie) {
         datagram.push_str(cookie);
         datagram.push(' ');
     }
@@ -60,7 +62,7 @@ fn frame(state: &State, packet: &Packet) -> String {
         datagram.push(' ');
     }
     datagram.push_str(&packet.to_line());
-    if unproven && state.cookie.is_none() {
+    if needs_cookie && state.cookie.is_none() {
         let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
         datagram.push_str(&" ".repeat(pad));
     }
@@ -143,10 +145,10 @@ impl Shared {
             }
         };
         // Un datagrama numerado del servidor es una respuesta de verdad: la
-        // dirección está probada y la cookie ya no hace falta.
+        // dirección está probada. La cookie se guarda: hasta que llegue el
+        // token, es la prueba de cada datagrama.
         if !deliver.is_empty() {
             state.udp_proven = true;
-            state.cookie = None;
         }
         let _ = self.send_packets(udp, &state, &send);
         Some(deliver)
