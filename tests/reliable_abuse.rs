@@ -24,12 +24,18 @@ fn rss_bytes(pid: u32) -> u64 {
     kib * 1024
 }
 
-/// El número que sigue a `key=` en las líneas de `:stats` de `client`.
+/// El número que sigue a `key=` en las líneas de `:stats` de `client`
+/// (saltando los avisos que lleguen en medio).
 fn stat(client: &mut Client, key: &str) -> u64 {
     client.send(":stats");
     let mut value = None;
-    for _ in 0..4 {
+    let mut seen = 0;
+    while seen < 4 {
         let line = client.line();
+        if !line.starts_with("[SERVER] Client: Stats: ") {
+            continue;
+        }
+        seen += 1;
         if let Some(found) = line
             .split_whitespace()
             .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
@@ -369,4 +375,59 @@ fn a_forged_ack_does_not_make_the_server_forget_what_it_has_in_flight() {
     bob.hold_acks = false;
     let (again, line) = bob.next_line();
     assert_eq!((again, line.as_str()), (seq, "alice: uno"));
+}
+
+#[test]
+fn reliable_users_that_stop_acknowledging_are_cut_like_tcp_clients_that_stop_reading() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        &["--hash-cost", "minimal", "--max-lines-per-sec", "0"],
+    );
+    let mut alice = server.join("alice", 10);
+    // 20 usuarios confiables que entran (acusando) y después no acusan más.
+    let mut quiet = Vec::new();
+    for i in 0..20 {
+        let name = format!("mudo{i}");
+        let mut victim = Victim::register(server.addr, &name, 1);
+        alice.expect(&format!("[SERVER] Client: {name} connected!"));
+        victim.hold_acks = true;
+        quiet.push(victim);
+    }
+    let before = rss_bytes(server.pid());
+    // alice envía 2000 líneas de 4000 bytes: 8 MB para cada uno. El código
+    // anterior guardaba hasta 4096 líneas por par, fuera de los límites.
+    let text = "z".repeat(4000);
+    for _ in 0..2000 {
+        alice.send(&text);
+    }
+    // Cada uno pasa su límite de 1 MiB y se corta, como un cliente TCP
+    // que no lee; los demás se enteran de que se fue.
+    let deadline = Instant::now() + PATIENCE * 3;
+    while stat(&mut alice, "overflow_disconnects") < 20 {
+        assert!(Instant::now() < deadline, "no se cortó a los que no acusan");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let grew = rss_bytes(server.pid()).saturating_sub(before);
+    println!("RSS creció {} KiB", grew / 1024);
+    assert!(
+        grew < 64 * 1024 * 1024 + 16 * 1024 * 1024,
+        "el servidor creció {} MiB",
+        grew / (1024 * 1024)
+    );
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        alice.send(":u");
+        let users = loop {
+            let line = alice.line();
+            if line.starts_with("[SERVER] Client: Connected users: ") {
+                break line;
+            }
+        };
+        if !users.contains("mudo") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "siguen en la sala: {users}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
