@@ -483,6 +483,19 @@ impl Receiver {
         self.ahead_bytes
     }
 
+    /// Qué sería `seq` si llegara ahora: `Some(true)` si es el que se
+    /// espera (se entregaría ya), `Some(false)` si es nuevo y adelantado
+    /// dentro de la ventana (se guardaría), `None` si es repetido o cae
+    /// fuera de la ventana (no se tomaría). Para quien tiene que decidir
+    /// antes de acusar si acepta la línea.
+    pub fn expects(&self, seq: u32) -> Option<bool> {
+        if seq < self.next || self.ahead.contains_key(&seq) {
+            return None;
+        }
+        let ahead = seq - self.next;
+        (ahead < WINDOW as u32).then_some(ahead == 0)
+    }
+
     /// Llegó `seq`: devuelve las líneas que ya se pueden entregar, en orden,
     /// y el acuse que hay que responder. Como [`Receiver::on_data_within`]
     /// sin tope para guardar (el cliente: su único otro extremo es el
@@ -682,6 +695,11 @@ mod tests {
         // En orden se entrega aunque sea largo: no se guarda.
         let (lines, ack) = receiver.on_data_within(0, big.clone(), 4096);
         assert_eq!((lines, ack), (vec![big], Some(self::ack(1, &[far - 1]))));
+        assert_eq!(receiver.expects(0), None, "repetido");
+        assert_eq!(receiver.expects(1), Some(true), "el que se espera");
+        assert_eq!(receiver.expects(2), Some(false), "adelantado");
+        assert_eq!(receiver.expects(far - 1), None, "ya guardado");
+        assert_eq!(receiver.expects(1 + far), None, "fuera de la ventana");
         // Un atacante que envía de todo guarda a lo sumo la ventana.
         let mut receiver = Receiver::new();
         for seq in 1..10_000 {

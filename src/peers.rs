@@ -238,6 +238,17 @@ impl Peers {
         Offer::Sent(packets)
     }
 
+    /// Qué sería el datagrama `seq` de `addr` si llegara ahora (ver
+    /// [`Receiver::expects`]); sin par, como para uno nuevo. Solo el hilo
+    /// UDP entrega datagramas a los pares, así que la respuesta sigue
+    /// valiendo cuando ese mismo hilo llama después a [`Peers::arrived`].
+    pub fn expects(&self, addr: SocketAddr, seq: u32) -> Option<bool> {
+        match self.get(addr) {
+            Some(peer) => lock(&peer).receiver.expects(seq),
+            None => Receiver::new().expects(seq),
+        }
+    }
+
     /// La cola de salida de `addr` se cerró: su par deja de aceptar líneas
     /// y se olvida cuando no le quede nada sin acuse.
     pub fn close(&self, addr: SocketAddr) {

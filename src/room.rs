@@ -261,6 +261,13 @@ impl Room {
         joined.into_iter().map(|(_, m)| m.name.clone()).collect()
     }
 
+    /// El nombre de la sesión de `token`, si está abierta.
+    pub fn name_of(&self, token: &str) -> Option<String> {
+        let inner = self.lock();
+        let key = inner.tokens.get(token)?;
+        inner.members.get(key).map(|member| member.name.clone())
+    }
+
     /// `true` si `token` es de una sesión abierta cuya dirección UDP es
     /// `from`: el datagrama viene de quien entró (o se mudó, con su cookie)
     /// desde ahí. No cambia nada.

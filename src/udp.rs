@@ -45,6 +45,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -191,6 +192,48 @@ fn fits(reply: usize, size: usize) -> bool {
     reply <= size.saturating_mul(AMPLIFICATION)
 }
 
+/// Si una línea ya pasó el límite de líneas por segundo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admitted {
+    /// La de un par confiable: se contó al acusarla (su dirección está
+    /// probada por el par).
+    Yes,
+    /// La de un datagrama simple: se cuenta al atenderla. `proven`: trajo
+    /// la cookie de su dirección.
+    No { proven: bool },
+}
+
+impl Admitted {
+    /// `true` si la dirección de la línea está probada.
+    fn proven(self) -> bool {
+        matches!(self, Admitted::Yes | Admitted::No { proven: true })
+    }
+}
+
+/// La cola hacia el hilo de entradas, con la cuenta de cuántas esperan:
+/// para no acusar una entrada del modo confiable que no cabría.
+struct Signins {
+    sender: SyncSender<SigninJob>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Signins {
+    /// Entradas en la cola, sin atender todavía.
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Pone `job` en la cola si hay lugar; si no, se pierde.
+    fn offer(&self, job: SigninJob) {
+        // Se cuenta antes de enviar: el hilo de entradas descuenta al
+        // recibir, y la cuenta nunca queda por debajo de cero.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.sender.try_send(job).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Un `:login` o `:register` con cookie válida, para el hilo de entradas.
 struct SigninJob {
     credentials: Credentials,
@@ -204,7 +247,7 @@ pub struct UdpServer {
     idle: Duration,
     cookies: Cookies,
     /// Hacia el hilo de entradas.
-    signins: SyncSender<SigninJob>,
+    signins: Signins,
     /// El otro extremo, hasta que `serve` arranca el hilo.
     signin_jobs: RefCell<Option<Receiver<SigninJob>>>,
     /// El balde de líneas de cada dirección que envía sin token (solo el
@@ -241,7 +284,10 @@ impl UdpServer {
             chat,
             idle,
             cookies: Cookies::random(Instant::now()),
-            signins,
+            signins: Signins {
+                sender: signins,
+                waiting: Arc::new(AtomicUsize::new(0)),
+            },
             signin_jobs: RefCell::new(Some(jobs)),
             anonymous: RefCell::new(HashMap::new()),
         }
@@ -253,9 +299,10 @@ impl UdpServer {
     pub fn serve(&self) -> io::Result<()> {
         if let Some(jobs) = self.signin_jobs.borrow_mut().take() {
             let (chat, endpoints) = (Arc::clone(&self.chat), self.endpoints.clone());
+            let waiting = Arc::clone(&self.signins.waiting);
             thread::Builder::new()
                 .name("udp sign-in".into())
-                .spawn(move || sign_in_loop(&chat, &endpoints, jobs))?;
+                .spawn(move || sign_in_loop(&chat, &endpoints, jobs, &waiting))?;
         }
         let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
@@ -366,7 +413,7 @@ impl UdpServer {
         };
         match Packet::parse(line) {
             Some(packet) => self.reliable(packet, token, from, proven, size),
-            None => self.line(token, line, from, proven, size),
+            None => self.line(token, line, from, Admitted::No { proven }, size),
         }
     }
 
@@ -396,6 +443,16 @@ impl UdpServer {
             return self.challenge(from, size);
         }
         let peers = &self.endpoints.peers;
+        // Acusar es aceptar: una línea nueva que se descartaría (el límite
+        // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
+        // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
+        // frena, como a un emisor TCP su ventana.
+        if let Packet::Data { seq, payload } = &packet
+            && let Some(in_order) = peers.expects(from, *seq)
+            && !self.admits(token, payload, from, in_order)
+        {
+            return;
+        }
         let Some(arrival) = peers.arrived(from, packet, bound, Instant::now()) else {
             return self.challenge(from, size);
         };
@@ -406,19 +463,81 @@ impl UdpServer {
                 .send_to(format!("{packet}\n").as_bytes(), from);
         }
         for line in arrival.deliver {
-            self.line(token, &line, from, true, size);
+            self.line(token, &line, from, Admitted::Yes, size);
         }
     }
 
+    /// `true` si una línea nueva del modo confiable (aún sin acusar) se
+    /// puede tomar ahora: pasa el límite de líneas de su usuario (con
+    /// token) o de su dirección (sin token), y, si es una entrada, llega en
+    /// orden (se atiende ya, no queda guardada) y hay lugar en la cola de
+    /// entradas. Cuenta la línea en el límite, como si ya se atendiera: la
+    /// que se toma se atiende sin volver a contarla ([`Admitted::Yes`]).
+    /// Una línea que solo recibirá un error (demasiado larga, un token
+    /// desconocido) se toma.
+    fn admits(&self, token: Option<&str>, line: &str, from: SocketAddr, in_order: bool) -> bool {
+        if line.len() > MAX_LINE_BYTES {
+            return true;
+        }
+        let now = Instant::now();
+        let parsed = protocolo::parse_command(line);
+        let verdict = match token {
+            Some(token) => {
+                let Some(name) = self.chat.room.name_of(token) else {
+                    return true;
+                };
+                if parsed == Ok(Some(Command::Quit)) {
+                    return true;
+                }
+                self.chat.guards.datagram_from(&name, now)
+            }
+            None => {
+                let signs_in = matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_));
+                if signs_in && (!in_order || self.signins.waiting() >= SIGNIN_QUEUE) {
+                    return false;
+                }
+                self.anonymous_verdict(from, now)
+            }
+        };
+        if let Verdict::Drop { .. } = verdict {
+            Counters::add(&COUNTERS.udp_rate_dropped, 1);
+            return false;
+        }
+        true
+    }
+
+    /// Cuenta una línea sin token de `from` en el límite de su dirección.
+    fn anonymous_verdict(&self, from: SocketAddr, now: Instant) -> Verdict {
+        let Some(rate) = self.chat.guards.rate else {
+            return Verdict::Pass;
+        };
+        self.anonymous
+            .borrow_mut()
+            .entry(from)
+            .or_insert_with(|| LineLimiter::new(rate, now))
+            .check(rate, now)
+    }
+
     /// Una línea ya sin cookie ni token (ni marco del modo confiable).
-    fn line(&self, token: Option<&str>, line: &str, from: SocketAddr, proven: bool, size: usize) {
+    /// `admitted`: la de un par confiable ya pasó el límite de líneas al
+    /// acusarla ([`UdpServer::admits`]); la de un datagrama simple, no
+    /// (es `proven` o no, según su cookie).
+    fn line(
+        &self,
+        token: Option<&str>,
+        line: &str,
+        from: SocketAddr,
+        admitted: Admitted,
+        size: usize,
+    ) {
+        let proven = admitted.proven();
         // El límite es el de la línea, sin contar lo que la precede.
         if line.len() > MAX_LINE_BYTES {
             return self.answer(from, &Event::Error(Problem::LineTooLong), size, proven);
         }
         match token {
-            Some(token) => self.with_token(token, line, from, proven, size),
-            None => self.without_token(line, from, proven, size),
+            Some(token) => self.with_token(token, line, from, admitted, size),
+            None => self.without_token(line, from, admitted, size),
         }
     }
 
@@ -427,16 +546,10 @@ impl UdpServer {
     /// del límite se descarta (no hay sesión que cerrar). Sin cookie, la
     /// única respuesta a una entrada es la cookie; con cookie, la entrada va
     /// al hilo de entradas, que calcula el hash sin frenar a este.
-    fn without_token(&self, line: &str, from: SocketAddr, proven: bool, size: usize) {
-        if let Some(rate) = self.chat.guards.rate {
-            let now = Instant::now();
-            let verdict = self
-                .anonymous
-                .borrow_mut()
-                .entry(from)
-                .or_insert_with(|| LineLimiter::new(rate, now))
-                .check(rate, now);
-            match verdict {
+    fn without_token(&self, line: &str, from: SocketAddr, admitted: Admitted, size: usize) {
+        let proven = admitted.proven();
+        if let (Admitted::No { .. }, Some(rate)) = (admitted, self.chat.guards.rate) {
+            match self.anonymous_verdict(from, Instant::now()) {
                 Verdict::Pass | Verdict::Delay { .. } => {}
                 Verdict::Drop { warn: true } => {
                     Counters::add(&COUNTERS.udp_rate_dropped, 1);
@@ -457,15 +570,24 @@ impl UdpServer {
             return self.challenge(from, size);
         }
         // Si el hilo de entradas tiene la cola llena, esta se pierde, como
-        // un datagrama: el cliente vuelve a intentar.
-        let _ = self.signins.try_send(SigninJob { credentials, from });
+        // un datagrama: el cliente vuelve a intentar. (Una del modo
+        // confiable no llega aquí con la cola llena: no se acusó.)
+        self.signins.offer(SigninJob { credentials, from });
     }
 
     /// Un datagrama `<TOKEN> <línea>`: se atiende como si la línea hubiera
     /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
     /// dirección de este datagrama. Desde una dirección que la sesión no
     /// conoce, solo con cookie: si no, la respuesta es la cookie.
-    fn with_token(&self, token: &str, line: &str, from: SocketAddr, proven: bool, size: usize) {
+    fn with_token(
+        &self,
+        token: &str,
+        line: &str,
+        from: SocketAddr,
+        admitted: Admitted,
+        size: usize,
+    ) {
+        let proven = admitted.proven();
         let user = match self
             .chat
             .room
@@ -487,7 +609,9 @@ impl UdpServer {
         }
         let mut reply = Replies::new(user.reply);
         // El límite es del usuario: el mismo balde que su conexión TCP.
-        if !self.chat.admit_datagram(&user.name, &mut reply) {
+        if matches!(admitted, Admitted::No { .. })
+            && !self.chat.admit_datagram(&user.name, &mut reply)
+        {
             return;
         }
         let me = Speaker {
@@ -533,9 +657,17 @@ impl UdpServer {
 
 /// El hilo de entradas por UDP: cada `:login`/`:register` con cookie válida
 /// (la dirección ya probó que recibe) se atiende aquí, con su hash, y la
-/// respuesta sale completa. Termina cuando se suelta el [`UdpServer`].
-fn sign_in_loop(chat: &Chat, endpoints: &Endpoints, jobs: Receiver<SigninJob>) {
+/// respuesta sale completa. `waiting`: las entradas en la cola, que este
+/// hilo descuenta al tomar cada una. Termina cuando se suelta el
+/// [`UdpServer`].
+fn sign_in_loop(
+    chat: &Chat,
+    endpoints: &Endpoints,
+    jobs: Receiver<SigninJob>,
+    waiting: &AtomicUsize,
+) {
     for SigninJob { credentials, from } in jobs {
+        waiting.fetch_sub(1, Ordering::Relaxed);
         let mut reply = None;
         let presence = || {
             let endpoint = endpoints.endpoint(from);

@@ -168,3 +168,40 @@ fn reliable_plain_udp_and_tcp_users_share_the_room() {
     let (code, stderr, _) = bob.finish();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// Acusar es aceptar: con el límite de líneas por defecto (20 por
+/// segundo, ráfagas de 60), un cliente confiable que envía de un tirón 200
+/// líneas y 20 `:t` no pierde ninguna. El servidor no acusa la que pasaría
+/// del límite, y el emisor la reenvía con su plazo: se frena, como un
+/// emisor TCP. El código anterior acusaba todo y descartaba lo de más: el
+/// cliente mostraba `Me:` para las 200 y llegaban 59, y ninguna `:t`.
+#[test]
+fn every_line_the_reliable_client_sends_is_accepted_even_over_the_line_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--hash-cost", "minimal"]);
+    let mut observer = server.join("obs", 0);
+    let mut script = String::from(":register carla clave-carla\n100\n");
+    for i in 0..200 {
+        script.push_str(&format!("línea {i}\n"));
+        if i % 10 == 9 {
+            script.push_str(":t obs 1\n");
+        }
+    }
+    let mut carla = reliable_client(&server, &[]);
+    carla.send(&script);
+    drop(carla.stdin.take());
+    observer.expect("[SERVER] Client: carla connected!");
+    let mut lines = 0;
+    let mut transfers = 0;
+    while lines < 200 || transfers < 20 {
+        let line = observer.line();
+        if let Some(text) = line.strip_prefix("carla: línea ") {
+            assert_eq!(text, lines.to_string(), "en orden");
+            lines += 1;
+        } else if line.starts_with("[SERVER] Client: carla transferred 1 dollars to you.") {
+            transfers += 1;
+        }
+    }
+    let (code, stderr, _) = carla.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+}
