@@ -431,3 +431,37 @@ fn reliable_users_that_stop_acknowledging_are_cut_like_tcp_clients_that_stop_rea
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn forged_datagrams_to_a_silent_reliable_user_get_at_most_three_times_their_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--hash-cost", "minimal"]);
+    let mut alice = server.join("alice", 10);
+    // bob entra por el modo confiable, acusa todo y se queda callado.
+    let bob = Victim::register(server.addr, "bob", 10);
+    alice.expect("[SERVER] Client: bob connected!");
+    let mut forged_bytes = 0;
+    for k in 2..7 {
+        let forged = format!(":seq {k} :help\n");
+        forged_bytes += forged.len();
+        if forge(bob.port(), server.addr, forged.as_bytes()).is_none() {
+            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
+            return;
+        }
+    }
+    // Lo que le llegue a la dirección de bob en los 3 s siguientes (las
+    // respuestas y sus retransmisiones: el plazo mínimo es de 200 ms).
+    // Esperar más solo puede juntar más.
+    std::thread::sleep(Duration::from_secs(3));
+    bob.socket.set_nonblocking(true).expect("nonblocking");
+    let mut received = 0;
+    let mut buffer = vec![0u8; 70_000];
+    while let Ok((n, _)) = bob.socket.recv_from(&mut buffer) {
+        received += n;
+    }
+    println!("falsificados {forged_bytes} bytes, llegaron {received}");
+    assert!(
+        received <= 3 * forged_bytes,
+        "{received} bytes por {forged_bytes} falsificados"
+    );
+}
