@@ -61,7 +61,8 @@ pub const MAX_SACKED: usize = 64;
 const SEQ: &str = ":seq";
 const ACK: &str = ":ack";
 
-/// Un datagrama del modo confiable, en texto: `:seq <n> <línea>` o
+/// Un datagrama del modo confiable, en texto: `:seq <n> <línea>` (o
+/// `:seq <n>/<inicial> <línea>` hasta el primer acuse) o
 /// `:ack <next> [<n> ...]`. Empiezan con `:` como los comandos del chat: ninguna
 /// línea de chat de un cliente sin el modo confiable se confunde con uno
 /// (un texto que empieza con `:` y no es un comando es un error), y en una
@@ -70,8 +71,15 @@ const ACK: &str = ":ack";
 pub enum Packet {
     /// Datos: el número de secuencia de la línea y la línea.
     Data {
-        /// Número de secuencia (la primera línea es la 0).
+        /// Número de secuencia.
         seq: u32,
+        /// El número inicial de la secuencia del emisor (la primera línea
+        /// lleva ese número), mientras el emisor no sepa que el receptor
+        /// lo conoce: hasta su primer acuse válido. Con él, el receptor
+        /// sabe desde dónde contar aunque lo primero que le llegue sea la
+        /// tercera línea, y tira lo que trae otro número inicial (un
+        /// datagrama viejo de una sesión anterior).
+        start: Option<u32>,
         /// La línea, sin `\n`.
         payload: String,
     },
@@ -90,7 +98,16 @@ impl Packet {
     /// El texto del datagrama.
     pub fn to_line(&self) -> String {
         match self {
-            Packet::Data { seq, payload } => format!("{SEQ} {seq} {payload}"),
+            Packet::Data {
+                seq,
+                start: None,
+                payload,
+            } => format!("{SEQ} {seq} {payload}"),
+            Packet::Data {
+                seq,
+                start: Some(start),
+                payload,
+            } => format!("{SEQ} {seq}/{start} {payload}"),
             Packet::Ack { next, sacked } => {
                 let mut line = format!("{ACK} {next}");
                 for seq in sacked {
@@ -106,9 +123,14 @@ impl Packet {
         let (kind, rest) = line.split_once(' ')?;
         match kind {
             SEQ => {
-                let (seq, payload) = rest.split_once(' ').unwrap_or((rest, ""));
+                let (numbers, payload) = rest.split_once(' ').unwrap_or((rest, ""));
+                let (seq, start) = match numbers.split_once('/') {
+                    Some((seq, start)) => (seq, Some(start.parse().ok()?)),
+                    None => (numbers, None),
+                };
                 Some(Packet::Data {
                     seq: seq.parse().ok()?,
+                    start,
                     payload: payload.to_string(),
                 })
             }
@@ -215,6 +237,11 @@ struct InFlight {
 /// El emisor del modo confiable.
 #[derive(Debug, Clone)]
 pub struct Sender {
+    /// El número de la primera línea: al azar (ver [`Sender::new`]).
+    start: u32,
+    /// El receptor ya acusó algo válido: conoce `start`, y los datagramas
+    /// ya no lo llevan.
+    synced: bool,
     next_seq: u32,
     /// Las enviadas sin acuse, en orden de número.
     in_flight: VecDeque<InFlight>,
@@ -249,11 +276,26 @@ impl Default for Sender {
     }
 }
 
+/// Los números iniciales se eligen por debajo de este: una sesión tendría
+/// que enviar más de 2³¹ líneas para que sus números den la vuelta, así
+/// que se comparan como enteros comunes.
+pub const START_BELOW: u32 = 1 << 31;
+
 impl Sender {
-    /// Un emisor sin nada enviado.
+    /// Un emisor sin nada enviado, que numera desde un número al azar
+    /// (como TCP, RFC 6528): un datagrama de una sesión anterior, o uno que
+    /// un tercero inventa, no cae en la secuencia de esta.
     pub fn new() -> Sender {
+        Sender::starting_at(rand::random::<u32>() % START_BELOW)
+    }
+
+    /// Un emisor cuya primera línea lleva el número `start` (las pruebas
+    /// lo fijan para leer los datagramas).
+    pub fn starting_at(start: u32) -> Sender {
         Sender {
-            next_seq: 0,
+            start,
+            synced: false,
+            next_seq: start,
             in_flight: VecDeque::new(),
             waiting: VecDeque::new(),
             rtt: RttEstimator::default(),
@@ -272,6 +314,11 @@ impl Sender {
             max_retries,
             ..Sender::new()
         }
+    }
+
+    /// El número inicial, mientras el receptor no lo conozca.
+    fn start_if_needed(&self) -> Option<u32> {
+        (!self.synced).then_some(self.start)
     }
 
     /// Encola una línea para enviar.
@@ -342,6 +389,7 @@ impl Sender {
             self.next_seq += 1;
             out.push(Packet::Data {
                 seq,
+                start: self.start_if_needed(),
                 payload: payload.clone(),
             });
             self.in_flight.push_back(InFlight {
@@ -374,6 +422,7 @@ impl Sender {
     /// acumulativo ni por el selectivo), marcados como retransmitidos a la
     /// hora `now`: de ellos ya no se mide la ida y vuelta (Karn).
     fn holes(&mut self, now: Instant) -> Vec<Packet> {
+        let start = self.start_if_needed();
         let mut out = Vec::new();
         for lost in self.in_flight.iter_mut().filter(|f| !f.sacked) {
             lost.retransmitted = true;
@@ -381,6 +430,7 @@ impl Sender {
             self.retransmissions += 1;
             out.push(Packet::Data {
                 seq: lost.seq,
+                start,
                 payload: lost.payload.clone(),
             });
         }
@@ -398,10 +448,13 @@ impl Sender {
     /// [`Sender::bogus_acks`]). Devuelve `true` si el acuse reconoció algo
     /// por primera vez.
     pub fn on_ack(&mut self, next: u32, sacked: &[u32], now: Instant) -> bool {
-        if next > self.next_seq || sacked.iter().any(|&seq| seq >= self.next_seq) {
+        let sent = self.start..self.next_seq;
+        if next < self.start || next > self.next_seq || sacked.iter().any(|s| !sent.contains(s)) {
             self.bogus_acks += 1;
             return false;
         }
+        // Un acuse válido: el receptor conoce el número inicial.
+        self.synced = true;
         let mut news = false;
         let mut advanced = false;
         // Una sola medición por acuse, la del más reciente de lo que este
@@ -457,6 +510,9 @@ impl Sender {
 /// El receptor del modo confiable.
 #[derive(Debug, Clone, Default)]
 pub struct Receiver {
+    /// El número inicial del emisor, desde el primer datagrama que lo
+    /// trajo; `None` hasta entonces (sin él no se toma nada).
+    start: Option<u32>,
     /// El próximo número que se espera.
     next: u32,
     /// Lo que llegó adelantado, hasta que llegue lo que falta: a lo sumo
@@ -473,7 +529,7 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Un receptor que espera la línea 0.
+    /// Un receptor que todavía no conoce el número inicial del emisor.
     pub fn new() -> Receiver {
         Receiver::default()
     }
@@ -483,25 +539,44 @@ impl Receiver {
         self.ahead_bytes
     }
 
-    /// Qué sería `seq` si llegara ahora: `Some(true)` si es el que se
-    /// espera (se entregaría ya), `Some(false)` si es nuevo y adelantado
-    /// dentro de la ventana (se guardaría), `None` si es repetido o cae
-    /// fuera de la ventana (no se tomaría). Para quien tiene que decidir
-    /// antes de acusar si acepta la línea.
-    pub fn expects(&self, seq: u32) -> Option<bool> {
-        if seq < self.next || self.ahead.contains_key(&seq) {
+    /// Qué sería el datagrama `seq` (con el número inicial `start`, si lo
+    /// trae) si llegara ahora: `Some(true)` si es el que se espera (se
+    /// entregaría ya), `Some(false)` si es nuevo y adelantado dentro de la
+    /// ventana (se guardaría), `None` si es repetido, cae fuera de la
+    /// ventana o es de otra secuencia (no se tomaría). Para quien tiene que
+    /// decidir antes de acusar si acepta la línea.
+    pub fn expects(&self, seq: u32, start: Option<u32>) -> Option<bool> {
+        let next = self.next_for(start)?;
+        if seq < next || self.ahead.contains_key(&seq) {
             return None;
         }
-        let ahead = seq - self.next;
+        let ahead = seq - next;
         (ahead < WINDOW as u32).then_some(ahead == 0)
+    }
+
+    /// El próximo número esperado para un datagrama que trae `start`:
+    /// `None` si es de otra secuencia (otro número inicial que el ya
+    /// conocido) o si no se conoce ninguno y no lo trae.
+    fn next_for(&self, start: Option<u32>) -> Option<u32> {
+        match (self.start, start) {
+            (Some(known), Some(start)) if known != start => None,
+            (Some(_), _) => Some(self.next),
+            (None, Some(start)) => Some(start),
+            (None, None) => None,
+        }
     }
 
     /// Llegó `seq`: devuelve las líneas que ya se pueden entregar, en orden,
     /// y el acuse que hay que responder. Como [`Receiver::on_data_within`]
     /// sin tope para guardar (el cliente: su único otro extremo es el
     /// servidor que eligió).
-    pub fn on_data(&mut self, seq: u32, payload: String) -> (Vec<String>, Option<Packet>) {
-        self.on_data_within(seq, payload, usize::MAX)
+    pub fn on_data(
+        &mut self,
+        seq: u32,
+        start: Option<u32>,
+        payload: String,
+    ) -> (Vec<String>, Option<Packet>) {
+        self.on_data_within(seq, start, payload, usize::MAX)
     }
 
     /// Llegó `seq`: devuelve las líneas que ya se pueden entregar, en orden,
@@ -517,13 +592,26 @@ impl Receiver {
     /// descarta **sin acuse**, y el emisor lo volverá a enviar cuando haya
     /// lugar. Así lo guardado nunca pasa de [`WINDOW`] × `max_store`
     /// bytes, envíe el otro lo que envíe.
+    ///
+    /// El primer datagrama que trae el número inicial (`start`) fija desde
+    /// dónde se cuenta; uno que trae otro número inicial, o ninguno antes
+    /// de conocerlo, es de otra secuencia y se tira sin acuse.
     pub fn on_data_within(
         &mut self,
         seq: u32,
+        start: Option<u32>,
         payload: String,
         max_store: usize,
     ) -> (Vec<String>, Option<Packet>) {
         let mut deliver = Vec::new();
+        let Some(next) = self.next_for(start) else {
+            self.refused += 1;
+            return (deliver, None);
+        };
+        if self.start.is_none() {
+            self.start = start;
+            self.next = next;
+        }
         if seq < self.next || self.ahead.contains_key(&seq) {
             self.duplicates += 1;
         } else if seq == self.next {
@@ -565,10 +653,17 @@ mod tests {
         for packet in [
             Packet::Data {
                 seq: 7,
+                start: None,
                 payload: "hola a todos".into(),
             },
             Packet::Data {
+                seq: 9,
+                start: Some(7),
+                payload: "la primera fue la 7".into(),
+            },
+            Packet::Data {
                 seq: 0,
+                start: None,
                 payload: String::new(),
             },
             Packet::Ack {
@@ -618,7 +713,7 @@ mod tests {
     #[test]
     fn a_lost_line_is_retransmitted_after_the_rto_and_measured_only_if_not() {
         let t0 = Instant::now();
-        let mut sender = Sender::new();
+        let mut sender = Sender::starting_at(0);
         sender.offer("a".into());
         assert_eq!(sender.poll(t0), Step::Send(vec![data(0, "a")]));
         assert_eq!(
@@ -644,7 +739,7 @@ mod tests {
     #[test]
     fn a_peer_that_never_answers_is_declared_gone() {
         let mut now = Instant::now();
-        let mut sender = Sender::new();
+        let mut sender = Sender::starting_at(0);
         sender.offer("¿hay alguien?".into());
         let mut retransmissions = 0;
         loop {
@@ -661,15 +756,60 @@ mod tests {
     fn the_receiver_delivers_in_order_and_discards_duplicates() {
         let mut receiver = Receiver::new();
         assert_eq!(
-            receiver.on_data(1, "b".into()),
+            receiver.on_data(1, Some(0), "b".into()),
             (vec![], Some(ack(0, &[1])))
         );
         assert_eq!(
-            receiver.on_data(0, "a".into()),
+            receiver.on_data(0, Some(0), "a".into()),
             (vec!["a".into(), "b".into()], Some(ack(2, &[])))
         );
-        assert_eq!(receiver.on_data(0, "a".into()), (vec![], Some(ack(2, &[]))));
+        assert_eq!(
+            receiver.on_data(0, Some(0), "a".into()),
+            (vec![], Some(ack(2, &[])))
+        );
         assert_eq!(receiver.duplicates, 1);
+    }
+
+    #[test]
+    fn the_receiver_counts_from_the_senders_start_and_refuses_other_sequences() {
+        let mut receiver = Receiver::new();
+        // Sin conocer el número inicial, nada se toma.
+        assert_eq!(receiver.on_data(7, None, "x".into()), (vec![], None));
+        // Lo primero que llega es la tercera línea de una secuencia que
+        // empieza en 1000: se guarda y se espera la 1000.
+        let (lines, acked) = receiver.on_data(1002, Some(1000), "c".into());
+        assert_eq!((lines, acked), (vec![], Some(ack(1000, &[1002]))));
+        // Un datagrama de otra secuencia (una sesión anterior) se tira.
+        assert_eq!(
+            receiver.on_data(1000, Some(0), "viejo".into()),
+            (vec![], None)
+        );
+        let (lines, _) = receiver.on_data(1000, Some(1000), "a".into());
+        assert_eq!(lines, vec!["a".to_string()]);
+        let (lines, acked) = receiver.on_data(1001, None, "b".into());
+        assert_eq!(lines, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(acked, Some(ack(1003, &[])));
+    }
+
+    #[test]
+    fn a_sender_starts_at_random_and_says_so_until_its_first_ack() {
+        let starts: std::collections::HashSet<u32> = (0..20).map(|_| Sender::new().start).collect();
+        assert!(starts.len() > 1, "siempre el mismo número inicial");
+        assert!(starts.iter().all(|&s| s < START_BELOW));
+        let t0 = Instant::now();
+        let mut sender = Sender::starting_at(500);
+        sender.offer("a".into());
+        sender.offer("b".into());
+        let Step::Send(first) = sender.poll(t0) else {
+            panic!("envía");
+        };
+        assert_eq!(first[1].to_line(), ":seq 501/500 b");
+        assert!(!sender.on_ack(499, &[], t0), "antes del inicio: falso");
+        assert!(sender.on_ack(501, &[], t0));
+        let Step::Send(again) = sender.poll(t0 + Duration::from_secs(5)) else {
+            panic!("retransmite");
+        };
+        assert_eq!(again[0].to_line(), ":seq 501 b", "ya sin el número inicial");
     }
 
     #[test]
@@ -678,32 +818,33 @@ mod tests {
         let big = "x".repeat(60_000);
         // Adelantado y largo: ni se guarda ni se acusa.
         assert_eq!(
-            receiver.on_data_within(1, big.clone(), 4096),
+            receiver.on_data_within(1, Some(0), big.clone(), 4096),
             (vec![], None)
         );
         // Adelantado fuera de la ventana: tampoco.
         let far = WINDOW as u32;
         assert_eq!(
-            receiver.on_data_within(far, "y".into(), 4096),
+            receiver.on_data_within(far, Some(0), "y".into(), 4096),
             (vec![], None)
         );
         assert_eq!((receiver.refused, receiver.ahead_bytes()), (2, 0));
         // Dentro de la ventana y corto: se guarda y se acusa.
-        let (_, ack) = receiver.on_data_within(far - 1, "z".into(), 4096);
+        let (_, ack) = receiver.on_data_within(far - 1, Some(0), "z".into(), 4096);
         assert_eq!(ack, Some(self::ack(0, &[far - 1])));
         assert_eq!(receiver.ahead_bytes(), 1);
         // En orden se entrega aunque sea largo: no se guarda.
-        let (lines, ack) = receiver.on_data_within(0, big.clone(), 4096);
+        let (lines, ack) = receiver.on_data_within(0, Some(0), big.clone(), 4096);
         assert_eq!((lines, ack), (vec![big], Some(self::ack(1, &[far - 1]))));
-        assert_eq!(receiver.expects(0), None, "repetido");
-        assert_eq!(receiver.expects(1), Some(true), "el que se espera");
-        assert_eq!(receiver.expects(2), Some(false), "adelantado");
-        assert_eq!(receiver.expects(far - 1), None, "ya guardado");
-        assert_eq!(receiver.expects(1 + far), None, "fuera de la ventana");
+        assert_eq!(receiver.expects(0, None), None, "repetido");
+        assert_eq!(receiver.expects(1, None), Some(true), "el que se espera");
+        assert_eq!(receiver.expects(2, Some(0)), Some(false), "adelantado");
+        assert_eq!(receiver.expects(far - 1, None), None, "ya guardado");
+        assert_eq!(receiver.expects(1 + far, None), None, "fuera de la ventana");
+        assert_eq!(receiver.expects(2, Some(5)), None, "de otra secuencia");
         // Un atacante que envía de todo guarda a lo sumo la ventana.
         let mut receiver = Receiver::new();
         for seq in 1..10_000 {
-            receiver.on_data_within(seq, "w".repeat(4096), 4096);
+            receiver.on_data_within(seq, Some(0), "w".repeat(4096), 4096);
         }
         assert!(receiver.ahead_bytes() <= (WINDOW - 1) * 4096);
     }
@@ -718,7 +859,7 @@ mod tests {
     #[test]
     fn a_selective_ack_spares_what_arrived_from_the_retransmission() {
         let t0 = Instant::now();
-        let mut sender = Sender::new();
+        let mut sender = Sender::starting_at(0);
         for line in ["a", "b", "c"] {
             sender.offer(line.into());
         }
@@ -729,7 +870,12 @@ mod tests {
         let Step::Send(again) = sender.poll(t0 + ms(1000)) else {
             panic!("no se rinde al primer vencimiento");
         };
-        assert_eq!(again, vec![data(0, "a")], "solo el hueco");
+        let hole = Packet::Data {
+            seq: 0,
+            start: None,
+            payload: "a".into(),
+        };
+        assert_eq!(again, vec![hole], "solo el hueco, ya sin el número inicial");
         sender.on_ack(3, &[], t0 + ms(1001));
         assert!(sender.is_idle());
     }
@@ -737,7 +883,7 @@ mod tests {
     #[test]
     fn an_ack_for_what_was_never_sent_releases_nothing() {
         let t0 = Instant::now();
-        let mut sender = Sender::new();
+        let mut sender = Sender::starting_at(0);
         sender.offer("a".into());
         let _ = sender.poll(t0);
         assert!(!sender.on_ack(100_000, &[], t0), "nunca se envió el 99.999");
@@ -749,9 +895,12 @@ mod tests {
         assert!(sender.is_idle());
     }
 
+    /// Un datagrama de un emisor que empezó en 0 y todavía no recibió
+    /// ningún acuse: lleva el número inicial.
     fn data(seq: u32, payload: &str) -> Packet {
         Packet::Data {
             seq,
+            start: Some(0),
             payload: payload.into(),
         }
     }
@@ -836,8 +985,8 @@ mod tests {
                     }
                 }
                 for packet in to_receiver.arrivals(step) {
-                    if let Packet::Data { seq, payload } = packet {
-                        let (lines, ack) = receiver.on_data(seq, payload);
+                    if let Packet::Data { seq, start, payload } = packet {
+                        let (lines, ack) = receiver.on_data(seq, start, payload);
                         delivered.extend(lines);
                         if let Some(ack) = ack {
                             to_sender.send(step, ack);

@@ -242,10 +242,10 @@ impl Peers {
     /// [`Receiver::expects`]); sin par, como para uno nuevo. Solo el hilo
     /// UDP entrega datagramas a los pares, así que la respuesta sigue
     /// valiendo cuando ese mismo hilo llama después a [`Peers::arrived`].
-    pub fn expects(&self, addr: SocketAddr, seq: u32) -> Option<bool> {
+    pub fn expects(&self, addr: SocketAddr, seq: u32, start: Option<u32>) -> Option<bool> {
         match self.get(addr) {
-            Some(peer) => lock(&peer).receiver.expects(seq),
-            None => Receiver::new().expects(seq),
+            Some(peer) => lock(&peer).receiver.expects(seq, start),
+            None => Receiver::new().expects(seq, start),
         }
     }
 
@@ -286,11 +286,15 @@ impl Peers {
         }
         peer.last_heard = now;
         let arrival = match packet {
-            Packet::Data { seq, payload } => {
+            Packet::Data {
+                seq,
+                start,
+                payload,
+            } => {
                 // Lo adelantado se guarda solo si es una línea y cabe bajo
                 // el techo; si no, se tira sin acuse y el otro lo reenvía.
                 let max_store = self.max_store.min(self.flusher.room_left());
-                let (deliver, ack) = peer.receiver.on_data_within(seq, payload, max_store);
+                let (deliver, ack) = peer.receiver.on_data_within(seq, start, payload, max_store);
                 Arrival {
                     send: ack.iter().map(Packet::to_line).collect(),
                     deliver,
@@ -401,11 +405,28 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    /// Un datagrama de un cliente que empezó a numerar en 0 y todavía no
+    /// recibió acuses.
     fn data(seq: u32, payload: &str) -> Packet {
         Packet::Data {
             seq,
+            start: Some(0),
             payload: payload.into(),
         }
+    }
+
+    /// Ofrece `text` a `addr` y devuelve el único datagrama que sale y su
+    /// número (el servidor empieza a numerar al azar).
+    fn offered(peers: &Peers, addr: SocketAddr, text: &str, now: Instant) -> (u32, String) {
+        let Offer::Sent(lines) = peers.offer(addr, text, now) else {
+            panic!("no salió");
+        };
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let Some(Packet::Data { seq, payload, .. }) = Packet::parse(&lines[0]) else {
+            panic!("no es un datagrama de datos: {lines:?}");
+        };
+        assert_eq!(payload, text);
+        (seq, lines[0].clone())
     }
 
     fn ack(next: u32) -> Packet {
@@ -442,10 +463,7 @@ mod tests {
                 deliver: vec![":login a b".into()],
             })
         );
-        assert_eq!(
-            peers.offer(addr(1), "hola", now),
-            Offer::Sent(vec![":seq 0 hola".into()])
-        );
+        offered(&peers, addr(1), "hola", now);
         // Lo repetido se acusa otra vez pero no se entrega dos veces.
         let again = peers.arrived(addr(1), data(0, ":login a b"), false, now);
         assert_eq!(again.map(|a| a.deliver), Some(vec![]));
@@ -456,10 +474,7 @@ mod tests {
         let peers = peers(0, 0);
         let t0 = Instant::now();
         peers.arrived(addr(2), data(0, ":ping"), true, t0);
-        assert_eq!(
-            peers.offer(addr(2), "pong", t0),
-            Offer::Sent(vec![":seq 0 pong".into()])
-        );
+        let (seq, pong) = offered(&peers, addr(2), "pong", t0);
         assert!(
             peers
                 .tick(t0 + Duration::from_millis(500), IDLE)
@@ -467,8 +482,8 @@ mod tests {
                 .is_empty()
         );
         let late = peers.tick(t0 + Duration::from_secs(1), IDLE);
-        assert_eq!(late.send, vec![(addr(2), ":seq 0 pong".to_string())]);
-        peers.arrived(addr(2), ack(1), false, t0);
+        assert_eq!(late.send, vec![(addr(2), pong)]);
+        peers.arrived(addr(2), ack(seq + 1), false, t0);
         assert!(
             peers
                 .tick(t0 + Duration::from_secs(10), IDLE)
@@ -518,8 +533,8 @@ mod tests {
         let peers = peers(0, 0);
         let now = Instant::now();
         peers.arrived(addr(5), data(0, ":ping"), true, now);
-        peers.offer(addr(5), "pong", now);
-        peers.arrived(addr(5), ack(1), false, now);
+        let (seq, _) = offered(&peers, addr(5), "pong", now);
+        peers.arrived(addr(5), ack(seq + 1), false, now);
         peers.tick(now + PROBATION, IDLE);
         assert!(!peers.is_empty());
     }
@@ -542,11 +557,11 @@ mod tests {
         let peers = peers(0, 0);
         let now = Instant::now();
         peers.arrived(addr(6), data(0, ":ping"), true, now);
-        peers.offer(addr(6), "bye", now);
+        let (seq, _) = offered(&peers, addr(6), "bye", now);
         peers.close(addr(6));
         peers.tick(now, IDLE);
         assert!(!peers.is_empty(), "la despedida todavía espera su acuse");
-        peers.arrived(addr(6), ack(1), false, now);
+        peers.arrived(addr(6), ack(seq + 1), false, now);
         peers.tick(now, IDLE);
         assert!(peers.is_empty());
     }
@@ -558,8 +573,8 @@ mod tests {
         peers.arrived(addr(3), data(0, ":ping"), true, now);
         // Acusó una línea: no lo olvida el plazo de prueba sino los
         // reintentos de la siguiente, que nunca acusa.
-        peers.offer(addr(3), "pong", now);
-        peers.arrived(addr(3), ack(1), false, now);
+        let (seq, _) = offered(&peers, addr(3), "pong", now);
+        peers.arrived(addr(3), ack(seq + 1), false, now);
         peers.offer(addr(3), "¿sigues ahí?", now);
         let idle = Duration::from_secs(3600);
         let mut gone = Vec::new();

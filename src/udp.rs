@@ -447,8 +447,12 @@ impl UdpServer {
         // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
         // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
         // frena, como a un emisor TCP su ventana.
-        if let Packet::Data { seq, payload } = &packet
-            && let Some(in_order) = peers.expects(from, *seq)
+        if let Packet::Data {
+            seq,
+            start,
+            payload,
+        } = &packet
+            && let Some(in_order) = peers.expects(from, *seq, *start)
             && !self.admits(token, payload, from, in_order)
         {
             return;

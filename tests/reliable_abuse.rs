@@ -47,7 +47,8 @@ fn stat(client: &mut Client, key: &str) -> u64 {
 }
 
 /// Un par confiable abierto desde `source`: pide la cookie, abre el par
-/// con `:seq 0` (entregado en orden) y devuelve el socket y la cookie.
+/// con `:seq 0/0` (la primera línea de una secuencia que empieza en 0,
+/// entregada en orden) y devuelve el socket y la cookie.
 fn open_pair(server: SocketAddr, source: IpAddr) -> (UdpSocket, String) {
     let socket = UdpSocket::bind((source, 0)).expect("bind");
     socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
@@ -60,7 +61,7 @@ fn open_pair(server: SocketAddr, source: IpAddr) -> (UdpSocket, String) {
         }
     };
     socket
-        .send_to(format!("{cookie} :seq 0 hola\n").as_bytes(), server)
+        .send_to(format!("{cookie} :seq 0/0 hola\n").as_bytes(), server)
         .expect("send");
     wait_for_ack(&socket);
     (socket, cookie)
@@ -225,8 +226,9 @@ fn forge(from_port: u16, to: SocketAddr, payload: &[u8]) -> Option<()> {
 }
 
 /// Un cliente del modo confiable escrito a mano, como el de un alumno:
-/// numera lo que envía (con la cookie y, desde que lo tiene, el token
-/// delante), y acusa lo que recibe en orden. Sin pérdidas (el loopback sin
+/// numera lo que envía desde 0 (con la cookie y, desde que lo tiene, el
+/// token delante, y siempre con su número inicial, `/0`), y acusa lo que
+/// recibe en orden, contando desde el número inicial del servidor. Sin pérdidas (el loopback sin
 /// laboratorio), así que no retransmite. `hold_acks`: no acusa nada, para
 /// dejar datos del servidor en vuelo.
 struct Victim {
@@ -235,7 +237,9 @@ struct Victim {
     cookie: String,
     token: Option<String>,
     next_out: u32,
-    next_in: u32,
+    /// El próximo número que se espera del servidor, desde su primer
+    /// datagrama (que trae su número inicial).
+    next_in: Option<u32>,
     hold_acks: bool,
 }
 
@@ -245,7 +249,7 @@ impl Victim {
     fn register(server: SocketAddr, name: &str, dollars: u64) -> Victim {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
         socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        let register = format!(":seq 0 :register {name} pw-{name}");
+        let register = format!(":seq 0/0 :register {name} pw-{name}");
         socket
             .send_to(format!("{register:<63}\n").as_bytes(), server)
             .expect("send");
@@ -256,7 +260,7 @@ impl Victim {
             cookie,
             token: None,
             next_out: 0,
-            next_in: 0,
+            next_in: None,
             hold_acks: false,
         };
         victim.send(&format!(":register {name} pw-{name}"));
@@ -278,7 +282,7 @@ impl Victim {
     }
 
     fn send(&mut self, line: &str) {
-        let datagram = format!("{} :seq {} {line}\n", self.proof(), self.next_out);
+        let datagram = format!("{} :seq {}/0 {line}\n", self.proof(), self.next_out);
         self.socket
             .send_to(datagram.as_bytes(), self.server)
             .expect("send");
@@ -293,13 +297,18 @@ impl Victim {
             let Some(rest) = datagram.strip_prefix(":seq ") else {
                 continue;
             };
-            let (seq, line) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (numbers, line) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (seq, start) = numbers.split_once('/').unwrap_or((numbers, ""));
             let seq: u32 = seq.parse().expect("número");
-            if seq == self.next_in {
-                self.next_in += 1;
+            let next = self
+                .next_in
+                .get_or_insert_with(|| start.parse().expect("el número inicial"));
+            if seq == *next {
+                *next += 1;
             }
+            let next = *next;
             if !self.hold_acks {
-                let ack = format!("{} :ack {}\n", self.proof(), self.next_in);
+                let ack = format!("{} :ack {next}\n", self.proof());
                 self.socket
                     .send_to(ack.as_bytes(), self.server)
                     .expect("send");

@@ -129,8 +129,12 @@ impl Shared {
         let (deliver, send) = {
             let mut reliable = self.reliable()?;
             match packet {
-                Packet::Data { seq, payload } => {
-                    let (deliver, ack) = reliable.receiver.on_data(seq, payload);
+                Packet::Data {
+                    seq,
+                    start,
+                    payload,
+                } => {
+                    let (deliver, ack) = reliable.receiver.on_data(seq, start, payload);
                     (deliver, ack.into_iter().collect())
                 }
                 Packet::Ack { next, sacked } => {
@@ -226,6 +230,7 @@ mod tests {
         let mut state = shared.lock();
         let packet = Packet::Data {
             seq: 0,
+            start: None,
             payload: ":login ana clave".into(),
         };
         let probe = frame(&state, &packet);
