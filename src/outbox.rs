@@ -69,6 +69,13 @@ pub trait Link: Send + Sync + 'static {
     fn descriptor(&self) -> Option<i32> {
         None
     }
+    /// Bytes de este cliente que el destino ya tomó pero todavía guarda
+    /// (el modo confiable de UDP: lo que está en vuelo sin acuse y lo que
+    /// llegó adelantado): cuentan para el límite de la cola como si
+    /// siguieran en ella. Un socket TCP no guarda nada: 0.
+    fn held(&self) -> usize {
+        0
+    }
 }
 
 /// Un socket TCP compartido entre el hilo que lo lee y su cola, que le
@@ -258,7 +265,10 @@ impl Outbox {
         if state.closed || !state.accepting {
             return Push::Closed;
         }
-        if state.queued + bytes.len() > self.limit {
+        // El candado del destino (si guarda algo) se toma con el de la cola
+        // tomado; el destino nunca toma el de una cola: el orden no se
+        // invierte.
+        if state.queued + self.link.held() + bytes.len() > self.limit {
             drop(state);
             Counters::add(&COUNTERS.overflow_disconnects, 1);
             self.fail();
@@ -575,6 +585,8 @@ pub(crate) mod tests {
         pub(crate) full: Arc<AtomicBool>,
         pub(crate) closed: Arc<AtomicBool>,
         pub(crate) writes: Arc<AtomicUsize>,
+        /// Lo que el destino dice guardar (ver [`Link::held`]).
+        pub(crate) held: Arc<AtomicUsize>,
     }
 
     impl MemoryLink {
@@ -603,6 +615,10 @@ pub(crate) mod tests {
 
         fn close(&self) {
             self.closed.store(true, Ordering::SeqCst);
+        }
+
+        fn held(&self) -> usize {
+            self.held.load(Ordering::SeqCst)
         }
     }
 
@@ -638,6 +654,20 @@ pub(crate) mod tests {
         link.full.store(false, Ordering::SeqCst);
         let expected: String = (0..10).map(|i| format!("línea {i}\n")).collect();
         wait_until(|| link.text() == expected);
+    }
+
+    #[test]
+    fn what_the_destination_holds_counts_toward_the_limit() {
+        let flusher = Flusher::start(0).expect("flusher");
+        let link = MemoryLink::default();
+        let outbox = Outbox::new(link.clone(), 100, &flusher);
+        link.full.store(true, Ordering::SeqCst);
+        // Un par confiable con 80 bytes en vuelo sin acuse: la cola solo
+        // tiene lugar para 20 más.
+        link.held.store(80, Ordering::SeqCst);
+        assert_eq!(outbox.push(&[b'x'; 15]), Push::Queued);
+        assert_eq!(outbox.push(&[b'x'; 15]), Push::Overflow);
+        assert!(link.closed.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -19,8 +19,10 @@
 //! - lo que su emisor tiene en vuelo o esperando: a lo sumo la ventana; lo
 //!   demás queda en la cola de salida del usuario (`outbox`), con su
 //!   límite `--max-queue-bytes`;
-//! - todo eso cuenta para el techo de todas las colas
-//!   (`--max-total-queue-bytes`): sobre él, lo adelantado no se guarda;
+//! - todo eso cuenta para el límite de la cola del usuario
+//!   (`--max-queue-bytes`, ver [`Peers::held`]) y para el techo de todas
+//!   las colas (`--max-total-queue-bytes`): sobre él, lo adelantado no se
+//!   guarda;
 //! - una dirección IP abre a lo sumo `--max-clients-per-ip` pares, y un par
 //!   que no acusó nada en [`PROBATION`] se olvida.
 //!
@@ -247,6 +249,12 @@ impl Peers {
             Some(peer) => lock(&peer).receiver.expects(seq, start),
             None => Receiver::new().expects(seq, start),
         }
+    }
+
+    /// Bytes que guarda el par de `addr` (0 si no tiene): lo adelantado, lo
+    /// que está en vuelo y lo que espera lugar en la ventana.
+    pub fn held(&self, addr: SocketAddr) -> usize {
+        self.get(addr).map_or(0, |peer| lock(&peer).held)
     }
 
     /// La cola de salida de `addr` se cerró: su par deja de aceptar líneas

@@ -123,6 +123,12 @@ impl Link for UdpLink {
         Ok(taken)
     }
 
+    /// Lo que el par confiable de este destino guarda (en vuelo, esperando
+    /// lugar, adelantado): cuenta para `--max-queue-bytes` del usuario.
+    fn held(&self) -> usize {
+        self.peers.held(self.addr)
+    }
+
     /// La cola se cerró (el usuario se fue, o pasó su límite): su par, si
     /// lo tiene, deja de aceptar líneas.
     fn close(&self) {
