@@ -9,7 +9,7 @@
 mod common;
 
 use common::Server;
-use rexpect::process::WaitStatus;
+use rexpect::process::{Signal, WaitStatus};
 use rexpect::session::{Options, PtySession, spawn_with_options};
 use std::process::Command;
 
@@ -24,9 +24,15 @@ struct Terminal {
 
 impl Terminal {
     fn start(server: &Server) -> Terminal {
+        Terminal::start_with(server, &[])
+    }
+
+    /// `cliente --addr <servidor>` con `extra` detrás, en una terminal.
+    fn start_with(server: &Server, extra: &[&str]) -> Terminal {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cliente"));
         command
             .args(["--addr", &server.addr.to_string()])
+            .args(extra)
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR");
         let options = Options::default()
@@ -185,6 +191,38 @@ fn alice_in_a_terminal() -> (tempfile::TempDir, Server, Terminal) {
     let mut alice = Terminal::start(&server);
     alice.register_hidden("alice", "clave", 1);
     (dir, server, alice)
+}
+
+/// Ctrl-Z y `fg` (SIGSTOP y SIGCONT) no terminan una sesión UDP. En una
+/// terminal, el editor de líneas atiende SIGCONT (para volver a su modo)
+/// y la señal interrumpe el `recv` con plazo del receptor UDP, que falla
+/// con `EINTR` y no se reinicia solo (signal(7)); el cliente lo tomaba por
+/// la conexión perdida y salía con 1.
+#[test]
+fn stopping_and_continuing_a_udp_client_in_a_terminal_keeps_its_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 1);
+    let mut zoe = Terminal::start_with(&server, &["--udp"]);
+    zoe.expect("chat@udp> ");
+    zoe.enter(":register zoe");
+    zoe.expect("Password: ");
+    zoe.enter("clave-zoe");
+    zoe.expect("What is your balance?");
+    zoe.enter("7");
+    zoe.expect("The balance of 7 has been set");
+    zoe.expect("zoe@udp> ");
+    bob.expect("[SERVER] Client: zoe connected!");
+    for signal in [Signal::SIGSTOP, Signal::SIGCONT] {
+        zoe.session.process_mut().signal(signal).expect("señal");
+        // Parado un rato: el receptor estaba dentro de su `recv`.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    zoe.enter("sigo aquí");
+    bob.expect("zoe: sigo aquí");
+    zoe.enter(":q");
+    let (code, seen) = zoe.exit_code();
+    assert_eq!(code, 0, "{seen}");
 }
 
 #[test]

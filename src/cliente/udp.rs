@@ -70,10 +70,16 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
                     receive_datagram(shared, socket, &datagram, me, stop_on_goodbye);
                 }
             }
+            // `Interrupted`: una señal llegó durante la espera. Tras Ctrl-Z
+            // y `fg` (o con el manejador de SIGWINCH del editor de líneas),
+            // un `recv` con plazo (`SO_RCVTIMEO`) falla con `EINTR` y nunca
+            // se reinicia solo (signal(7)): no es un error de la red.
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             // Un ICMP "puerto inalcanzable": nadie escucha en ese puerto.
             // El que envía decide si se rinde (ver `wait_for_udp_reply`).
