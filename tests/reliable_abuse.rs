@@ -225,6 +225,33 @@ fn forge(from_port: u16, to: SocketAddr, payload: &[u8]) -> Option<()> {
     }
 }
 
+/// Envía cada uno de `datagrams` con el origen `127.0.0.1:<from_port>`
+/// (ver [`forge`]). `false` si no hay socket crudo: la prueba lo dice y no
+/// sigue (sin root no se puede falsificar el origen).
+fn forge_all(from_port: u16, to: SocketAddr, datagrams: &[String]) -> bool {
+    for datagram in datagrams {
+        if forge(from_port, to, datagram.as_bytes()).is_none() {
+            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
+            return false;
+        }
+    }
+    true
+}
+
+/// Un servidor (sin límite de líneas) con alice por TCP y bob por el modo
+/// confiable, los dos en la sala: la víctima y quien mira.
+fn alice_and_reliable_bob() -> (tempfile::TempDir, Server, Client, Victim) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        &["--hash-cost", "minimal", "--max-lines-per-sec", "0"],
+    );
+    let mut alice = server.join("alice", 10);
+    let bob = Victim::register(server.addr, "bob", 10);
+    alice.expect("[SERVER] Client: bob connected!");
+    (dir, server, alice, bob)
+}
+
 /// Un cliente del modo confiable escrito a mano, como el de un alumno:
 /// numera lo que envía desde 0 (con la cookie y, desde que lo tiene, el
 /// token delante, y siempre con su número inicial, `/0`), y acusa lo que
@@ -333,22 +360,14 @@ impl Victim {
 
 #[test]
 fn datagrams_forged_with_a_reliable_users_address_create_nothing_and_steal_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(
-        dir.path(),
-        &["--hash-cost", "minimal", "--max-lines-per-sec", "0"],
-    );
-    let mut alice = server.join("alice", 10);
-    let mut bob = Victim::register(server.addr, "bob", 10);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (dir, server, mut alice, mut bob) = alice_and_reliable_bob();
     // 128 datagramas con el origen de bob: cada número de secuencia
     // posible cerca del suyo, cada uno un `:register` a ciegas.
-    for k in 0..128 {
-        let forged = format!(":seq {k} :register blind{k} clave-blind-{k}\n");
-        if forge(bob.port(), server.addr, forged.as_bytes()).is_none() {
-            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
-            return;
-        }
+    let forged: Vec<String> = (0..128)
+        .map(|k| format!(":seq {k} :register blind{k} clave-blind-{k}\n"))
+        .collect();
+    if !forge_all(bob.port(), server.addr, &forged) {
+        return;
     }
     // Lo que bob envía después llega a la sala, todo.
     for i in 0..10 {
@@ -361,11 +380,7 @@ fn datagrams_forged_with_a_reliable_users_address_create_nothing_and_steal_nothi
 
 #[test]
 fn a_forged_ack_does_not_make_the_server_forget_what_it_has_in_flight() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--hash-cost", "minimal"]);
-    let mut alice = server.join("alice", 10);
-    let mut bob = Victim::register(server.addr, "bob", 10);
-    alice.expect("[SERVER] Client: bob connected!");
+    let (_dir, server, mut alice, mut bob) = alice_and_reliable_bob();
     // bob recibe la línea de alice pero no la acusa todavía.
     bob.hold_acks = true;
     alice.send("uno");
@@ -373,12 +388,9 @@ fn a_forged_ack_does_not_make_the_server_forget_what_it_has_in_flight() {
     assert_eq!(line, "alice: uno");
     // Un acuse falso con el origen de bob: "recibí todo hasta 99.999", y
     // otro justo después de esa línea.
-    for next in [100_000, seq + 1] {
-        let forged = format!(":ack {next}\n");
-        if forge(bob.port(), server.addr, forged.as_bytes()).is_none() {
-            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
-            return;
-        }
+    let forged = [":ack 100000\n".to_string(), format!(":ack {}\n", seq + 1)];
+    if !forge_all(bob.port(), server.addr, &forged) {
+        return;
     }
     // El servidor no la olvidó: la retransmite hasta que bob la acuse.
     bob.hold_acks = false;
@@ -443,20 +455,12 @@ fn reliable_users_that_stop_acknowledging_are_cut_like_tcp_clients_that_stop_rea
 
 #[test]
 fn forged_datagrams_to_a_silent_reliable_user_get_at_most_three_times_their_size() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--hash-cost", "minimal"]);
-    let mut alice = server.join("alice", 10);
     // bob entra por el modo confiable, acusa todo y se queda callado.
-    let bob = Victim::register(server.addr, "bob", 10);
-    alice.expect("[SERVER] Client: bob connected!");
-    let mut forged_bytes = 0;
-    for k in 2..7 {
-        let forged = format!(":seq {k} :help\n");
-        forged_bytes += forged.len();
-        if forge(bob.port(), server.addr, forged.as_bytes()).is_none() {
-            eprintln!("sin socket crudo (hace falta root): no se puede falsificar el origen");
-            return;
-        }
+    let (_dir, server, _alice, bob) = alice_and_reliable_bob();
+    let forged: Vec<String> = (2..7).map(|k| format!(":seq {k} :help\n")).collect();
+    let forged_bytes: usize = forged.iter().map(String::len).sum();
+    if !forge_all(bob.port(), server.addr, &forged) {
+        return;
     }
     // Lo que le llegue a la dirección de bob en los 3 s siguientes (las
     // respuestas y sus retransmisiones: el plazo mínimo es de 200 ms).
