@@ -226,6 +226,11 @@ pub enum Event {
     /// `[SERVER] Client: The server is shutting down.`: a todos, al
     /// apagarse con SIGINT o SIGTERM (issue #6).
     ShuttingDown,
+    /// `[SERVER] Client: You signed in from another address, so this
+    /// session was closed.`: a una sesión solo-UDP cuando su dueño entra
+    /// desde otro lugar (UDP no tiene conexión que se corte: quien cerró
+    /// `nc -u` no avisó, y la contraseña prueba que es el mismo).
+    Replaced,
     /// `[SERVER] Client: You are sending faster than N lines per second;
     /// your lines are being delayed.`: a quien envía por TCP más de
     /// `--max-lines-per-sec` líneas, la primera vez en cada ráfaga. Sus
@@ -274,6 +279,7 @@ const TOO_MANY_FROM_ADDRESS: &str =
 const COOKIE: &str = "Cookie {}, resend with it first.";
 const SIGNIN_TIMEOUT: &str = "You did not sign in within {} seconds, so the connection was closed.";
 const SHUTTING_DOWN: &str = "The server is shutting down.";
+const REPLACED: &str = "You signed in from another address, so this session was closed.";
 const PACED: &str =
     "You are sending faster than {} lines per second; your lines are being delayed.";
 const TOO_MANY_FAILURES: &str = "Too many failed sign-ins, so the connection was closed.";
@@ -603,6 +609,7 @@ const NOTICES: &[(&str, Reader<Event>)] = &[
     (SERVER_FULL, |_| Some(Event::ServerFull)),
     (TOO_MANY_FROM_ADDRESS, |_| Some(Event::TooManyFromAddress)),
     (SHUTTING_DOWN, |_| Some(Event::ShuttingDown)),
+    (REPLACED, |_| Some(Event::Replaced)),
     (TOO_MANY_FAILURES, |_| Some(Event::TooManyFailures)),
     (SIGNIN_TIMEOUT, |h| {
         Some(Event::SigninTimeout(number(h[0])?))
@@ -833,6 +840,7 @@ impl fmt::Display for Event {
             Event::Cookie(cookie) => fill(f, COOKIE, &[cookie]),
             Event::SigninTimeout(secs) => fill(f, SIGNIN_TIMEOUT, &[secs]),
             Event::ShuttingDown => f.write_str(SHUTTING_DOWN),
+            Event::Replaced => f.write_str(REPLACED),
             Event::Paced(n) => fill(f, PACED, &[n]),
             Event::TooManyFailures => f.write_str(TOO_MANY_FAILURES),
             Event::Error(problem) => problem.fmt(f),
@@ -1141,6 +1149,10 @@ mod tests {
                 "[SERVER] Client: The server is shutting down.",
             ),
             (
+                Event::Replaced,
+                "[SERVER] Client: You signed in from another address, so this session was closed.",
+            ),
+            (
                 Event::BalanceSet(50000),
                 "[SERVER] Client: The balance of 50000 has been set to your account.",
             ),
@@ -1281,6 +1293,7 @@ mod tests {
             Event::Cookie("0123456789abcdef".into()),
             Event::SigninTimeout(60),
             Event::ShuttingDown,
+            Event::Replaced,
             Event::Paced(20),
             Event::TooManyFailures,
         ];

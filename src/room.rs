@@ -73,7 +73,33 @@ pub enum TokenCheck {
     Known(TokenUser),
 }
 
-/// Un usuario solo-UDP que pasó su tiempo de inactividad.
+/// Qué hizo [`Room::claim`].
+pub enum Claim {
+    /// La cuenta no tenía sesión: la tiene ahora, con este token.
+    New(String),
+    /// La cuenta ya tenía una sesión solo-UDP desde la misma dirección: es
+    /// esa, con su token de siempre (`joined`: si ya estaba en la sala).
+    Again {
+        /// El token de la sesión.
+        token: String,
+        /// `true` si ya estaba en la sala.
+        joined: bool,
+    },
+    /// La cuenta tenía una sesión solo-UDP desde otra dirección: se cerró
+    /// (`old`, para avisarle a ella y a los demás) y la nueva tiene este
+    /// token.
+    Replaced {
+        /// El token de la sesión nueva.
+        token: String,
+        /// La sesión que se cerró.
+        old: Expired,
+    },
+    /// La cuenta tiene una sesión con conexión TCP.
+    Taken,
+}
+
+/// Una sesión solo-UDP que se cerró sin `:q`: pasó su tiempo de
+/// inactividad, o su dueño entró desde otro lugar.
 pub struct Expired {
     /// Nombre registrado.
     pub name: String,
@@ -144,14 +170,45 @@ impl Room {
         crate::sync::lock(&self.inner)
     }
 
-    /// Reserva la cuenta `name` y le da un token nuevo (32 caracteres
-    /// hexadecimales, 128 bits de `rand`). Devuelve `None` si la cuenta ya
-    /// tiene una sesión abierta (la regla "account already connected").
-    pub fn claim(&self, name: &str, presence: Presence) -> Option<String> {
+    /// Reserva la cuenta `name` para `presence` (quien ya probó la
+    /// contraseña) y dice con qué token ([`Claim`]).
+    ///
+    /// Si la cuenta no tiene sesión, le da un token nuevo (32 caracteres
+    /// hexadecimales, 128 bits de `rand`). Si tiene una con conexión TCP,
+    /// nada: [`Claim::Taken`] (la regla "account already connected"; el
+    /// cierre de una conexión TCP se nota). Si tiene una solo-UDP, que el
+    /// servidor no puede saber si sigue viva (UDP no tiene conexión que se
+    /// corte; quien cerró `nc -u` con Ctrl-C no avisó):
+    /// - desde la misma dirección, es la misma sesión que pide entrar otra
+    ///   vez porque la respuesta se perdió: [`Claim::Again`], con el mismo
+    ///   token, sin tocar nada;
+    /// - desde otra, la contraseña prueba que es el dueño y la sesión vieja
+    ///   se cierra: [`Claim::Replaced`], con un token nuevo.
+    pub fn claim(&self, name: &str, presence: Presence) -> Claim {
         let mut inner = self.lock();
         let key = name_key(name);
-        if inner.members.contains_key(&key) {
-            return None;
+        let mut replaced = None;
+        if let Some(member) = inner.members.get(&key) {
+            let Some(udp) = member.udp.as_ref().filter(|_| member.tcp.is_none()) else {
+                return Claim::Taken;
+            };
+            if let Presence::Udp(endpoint) = &presence
+                && endpoint.addr == udp.addr
+            {
+                return Claim::Again {
+                    token: member.token.clone(),
+                    joined: member.joined,
+                };
+            }
+            if let Some(old) = inner.members.remove(&key) {
+                inner.tokens.remove(&old.token);
+                let others = old.joined.then(|| others(&inner, &key, Via::Tcp));
+                replaced = old.udp.map(|udp| Expired {
+                    name: old.name,
+                    outbox: udp.outbox,
+                    others,
+                });
+            }
         }
         let token = loop {
             let token = format!("{:032x}", rand::random::<u128>());
@@ -175,7 +232,10 @@ impl Room {
                 last_udp: Instant::now(),
             },
         );
-        Some(token)
+        match replaced {
+            Some(old) => Claim::Replaced { token, old },
+            None => Claim::New(token),
+        }
     }
 
     /// `true` si `name` está en la sala.
@@ -187,14 +247,17 @@ impl Room {
     }
 
     /// Une a la sala la cuenta reservada `name` y devuelve las colas de los
-    /// demás unidos, para avisarles (los avisos prefieren TCP).
-    pub fn join(&self, name: &str) -> Vec<Arc<Outbox>> {
+    /// demás unidos, para avisarles (los avisos prefieren TCP). `None` si
+    /// ya estaba unida (una entrada repetida, [`Claim::Again`]): nadie
+    /// tiene que enterarse otra vez.
+    pub fn join(&self, name: &str) -> Option<Vec<Arc<Outbox>>> {
         let mut inner = self.lock();
         let key = name_key(name);
-        if let Some(member) = inner.members.get_mut(&key) {
-            member.joined = true;
+        let member = inner.members.get_mut(&key)?;
+        if std::mem::replace(&mut member.joined, true) {
+            return None;
         }
-        others(&inner, &key, Via::Tcp)
+        Some(others(&inner, &key, Via::Tcp))
     }
 
     /// Libera la sesión del token `token` y revoca el token. Si estaba en la

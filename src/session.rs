@@ -13,7 +13,7 @@ use crate::abuse::{Guards, Limits, LineLimiter, Verdict};
 use crate::ledger::{Ledger, LedgerError, Transfer};
 use crate::outbox::Outbox;
 use crate::protocolo::{self, Command, Event, Problem};
-use crate::room::{Presence, Room, Via};
+use crate::room::{Claim, Presence, Room, Via};
 use crate::stats::{self, COUNTERS, Counters, Snapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -283,7 +283,11 @@ impl Chat {
     }
 
     /// Reserva la cuenta en la sala y lo anota en la consola (`what`: cómo
-    /// y desde dónde entró). Error: `AlreadyConnected`.
+    /// y desde dónde entró). Si la cuenta tenía una sesión solo-UDP, la
+    /// sala decide ([`Room::claim`]): desde la misma dirección es la misma
+    /// sesión (la respuesta a su entrada se perdió) y recibe el mismo
+    /// token; desde otra, la vieja se cierra con un aviso. Error:
+    /// `AlreadyConnected` (una sesión con conexión TCP).
     fn open(
         &self,
         name: String,
@@ -291,10 +295,24 @@ impl Chat {
         presence: Presence,
         what: &str,
     ) -> Result<SignedIn, Problem> {
-        let token = self
-            .room
-            .claim(&name, presence)
-            .ok_or_else(|| Problem::AlreadyConnected(name.clone()))?;
+        let token = match self.room.claim(&name, presence) {
+            Claim::New(token) => token,
+            Claim::Again { token, .. } => {
+                self.log(&format!("{name} {what} again (the answer was lost)"));
+                return Ok(SignedIn {
+                    name,
+                    token,
+                    balance,
+                });
+            }
+            Claim::Replaced { token, old } => {
+                send(&old.outbox, &Event::Replaced);
+                self.log(&format!("{name}'s silent UDP session was replaced"));
+                self.departed(old.name, old.others);
+                token
+            }
+            Claim::Taken => return Err(Problem::AlreadyConnected(name)),
+        };
         self.log(&format!("{name} {what}"));
         Ok(SignedIn {
             name,
@@ -494,9 +512,14 @@ impl Chat {
         ));
     }
 
+    /// Une a `name` a la sala y lo avisa, salvo que ya estuviera (una
+    /// entrada repetida por UDP no es una llegada nueva).
     fn join(&self, name: &str) {
+        let Some(others) = self.room.join(name) else {
+            return;
+        };
         let notice = Event::Connected(name.to_string());
-        deliver(&self.room.join(name), &notice);
+        deliver(&others, &notice);
         self.log(&notice.to_string());
     }
 

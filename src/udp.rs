@@ -670,31 +670,104 @@ impl UdpServer {
 /// respuesta sale completa. `waiting`: las entradas en la cola, que este
 /// hilo descuenta al tomar cada una. Termina cuando se suelta el
 /// [`UdpServer`].
+///
+/// Una entrada repetida (el cliente no vio la respuesta, que se perdió)
+/// recibe la misma respuesta: un `:login` repetido lo resuelve la sala
+/// ([`crate::room::Claim::Again`]); un `:register` repetido encontraría la
+/// cuenta ya creada, así que, si es de la misma dirección y dentro de
+/// [`cookie::WINDOW`], se atiende como el `:login` que es (ver
+/// [`Registrations`]).
 fn sign_in_loop(
     chat: &Chat,
     endpoints: &Endpoints,
     jobs: Receiver<SigninJob>,
     waiting: &AtomicUsize,
 ) {
+    let mut registrations = Registrations::default();
     for SigninJob { credentials, from } in jobs {
         waiting.fetch_sub(1, Ordering::Relaxed);
-        let mut reply = None;
-        let presence = || {
-            let endpoint = endpoints.endpoint(from);
-            reply = Some(Arc::clone(&endpoint.outbox));
-            Presence::Udp(endpoint)
-        };
-        let peer = format!("{from} (UDP)");
-        // `true`: la cookie probó la dirección, así que sus fallos cuentan.
-        match chat.sign_in(&credentials, presence, &peer, from.ip(), true) {
-            Ok(signed) => {
-                // Entrar siempre pasa por `presence`, que dejó la cola en `reply`.
-                if let Some(reply) = reply {
-                    let token = Event::Token(signed.token.clone());
-                    chat.welcome(&signed, &mut Replies::new(reply), token);
+        let now = Instant::now();
+        let mut result = sign_in(chat, endpoints, &credentials, from, true);
+        if credentials.register {
+            match &result {
+                Ok(_) => registrations.created(from, &credentials.name, now),
+                Err(Problem::NameTaken(name)) if registrations.made(from, name, now) => {
+                    let login = Credentials {
+                        register: false,
+                        ..credentials
+                    };
+                    // Sin contar el fallo: quien se equivoca aquí escribió
+                    // otra contraseña en un `:register`, y la respuesta es
+                    // la de siempre, "name taken".
+                    result = sign_in(chat, endpoints, &login, from, false).map_err(|e| match e {
+                        Problem::BadCredentials => Problem::NameTaken(login.name),
+                        other => other,
+                    });
                 }
+                Err(_) => {}
             }
-            Err(problem) => endpoints.answer(from, &Event::Error(problem)),
         }
+        if let Err(problem) = result {
+            endpoints.answer(from, &Event::Error(problem));
+        }
+    }
+}
+
+/// Una entrada por UDP: si entra, la bienvenida sale ya por la cola de su
+/// dirección. `counted`: sus fallos cuentan para los bloqueos (ver
+/// [`Chat::sign_in`]). Error: el problema, para responderlo.
+fn sign_in(
+    chat: &Chat,
+    endpoints: &Endpoints,
+    credentials: &Credentials,
+    from: SocketAddr,
+    counted: bool,
+) -> Result<(), Problem> {
+    let mut reply = None;
+    let presence = || {
+        let endpoint = endpoints.endpoint(from);
+        reply = Some(Arc::clone(&endpoint.outbox));
+        Presence::Udp(endpoint)
+    };
+    let peer = format!("{from} (UDP)");
+    let signed = chat.sign_in(credentials, presence, &peer, from.ip(), counted)?;
+    // Entrar siempre pasa por `presence`, que dejó la cola en `reply`. Una
+    // entrada repetida tiene ya su cola (la de la sesión): la nueva no se
+    // usa, y la respuesta sale por esta, hacia la misma dirección.
+    if let Some(reply) = reply {
+        let token = Event::Token(signed.token.clone());
+        chat.welcome(&signed, &mut Replies::new(reply), token);
+    }
+    Ok(())
+}
+
+/// Las cuentas creadas por UDP en el último [`cookie::WINDOW`], con la
+/// dirección que las creó: un `:register` repetido desde ahí es el mismo
+/// pedido, cuya respuesta se perdió. Solo lo toca el hilo de entradas. Se
+/// olvida lo vencido en cada consulta, así que no crece más que las cuentas
+/// que se pueden crear en un minuto (`--max-registrations-per-ip`).
+#[derive(Default)]
+struct Registrations {
+    made: Vec<(SocketAddr, String, Instant)>,
+}
+
+impl Registrations {
+    /// Anota que `from` creó la cuenta `name` a la hora `now`.
+    fn created(&mut self, from: SocketAddr, name: &str, now: Instant) {
+        self.forget_old(now);
+        self.made.push((from, protocolo::name_key(name), now));
+    }
+
+    /// `true` si `from` creó la cuenta `name` hace menos de
+    /// [`cookie::WINDOW`].
+    fn made(&mut self, from: SocketAddr, name: &str, now: Instant) -> bool {
+        self.forget_old(now);
+        let key = protocolo::name_key(name);
+        self.made.iter().any(|(a, k, _)| *a == from && *k == key)
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        self.made
+            .retain(|(_, _, at)| now.duration_since(*at) < cookie::WINDOW);
     }
 }

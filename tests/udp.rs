@@ -204,3 +204,100 @@ fn lines_keep_their_transport_where_the_recipient_can_receive_it() {
     bob.expect_closed();
     carol.expect("[SERVER] Client: bob disconnected!");
 }
+
+const WELCOME: &str = "Welcome to the best chat in the universe!";
+
+/// La respuesta a una entrada por UDP: la bienvenida, el token y lo que
+/// sigue (la pregunta del saldo, o el saldo).
+fn sign_in_answer(client: &UdpClient, line: &str) -> (String, String) {
+    assert_eq!(client.ask(line), WELCOME, "{line}");
+    let token = common::token_in(&client.line(), "[SERVER] Client: Your token is ");
+    (token, client.line())
+}
+
+#[test]
+fn a_repeated_register_gets_the_same_answer_and_never_locks_the_user_out() {
+    let (server, _dir) = server(&[]);
+    let mut bob = UdpClient::new(server.addr);
+    bob.name = "bob".into();
+    // La respuesta al primer `:register` se "pierde": el cliente lo repite,
+    // igual, desde la misma dirección.
+    let (token, next) = sign_in_answer(&bob, ":register bob pw-bob");
+    assert_eq!(next, "[SERVER] Client: What is your balance?");
+    let (again, next) = sign_in_answer(&bob, ":register bob pw-bob");
+    assert_eq!(again, token, "la misma sesión, el mismo token");
+    assert_eq!(next, "[SERVER] Client: What is your balance?");
+    bob.token = token;
+    bob.send("250");
+    bob.expect("[SERVER] Client: The balance of 250 has been set to your account.");
+    // La respuesta al saldo también se pierde: entrar otra vez dice el saldo.
+    let (again, next) = sign_in_answer(&bob, ":register bob pw-bob");
+    assert_eq!(again, bob.token);
+    assert_eq!(next, "[SERVER] Client: You have 250 dollars.");
+    bob.expect_nothing_pending();
+
+    // Otra contraseña, u otra dirección, es otro pedido: el nombre está tomado.
+    assert_eq!(
+        bob.ask(":register bob otra-clave"),
+        "[SERVER] Client: The name bob is already taken."
+    );
+    let other = UdpClient::new(server.addr);
+    assert_eq!(
+        other.ask(":register bob pw-bob"),
+        "[SERVER] Client: The name bob is already taken."
+    );
+}
+
+#[test]
+fn a_repeated_login_from_the_same_address_gets_the_same_token_and_no_second_arrival() {
+    let (server, _dir) = server(&[]);
+    let carol = server.join_udp("carol", 70);
+    let watcher = server.join_udp("dave", 1);
+    carol.expect("[SERVER] Client: dave connected!");
+    let (token, next) = sign_in_answer(&carol, ":login carol pw-carol");
+    assert_eq!(token, carol.token);
+    assert_eq!(next, "[SERVER] Client: You have 70 dollars.");
+    carol.send("hola");
+    watcher.expect("carol: hola");
+    carol.expect_nothing_pending();
+    // dave no vio a carol desconectarse ni llegar otra vez.
+    watcher.expect_nothing_pending();
+}
+
+#[test]
+fn signing_in_from_another_address_replaces_a_silent_udp_session() {
+    let (server, _dir) = server(&[]);
+    // carol cierra `nc -u` con Ctrl-C: su sesión queda abierta, en silencio.
+    let old = server.join_udp("carol", 70);
+    let mut alice = server.connect();
+    alice.register("alice", 5);
+    old.expect("[SERVER] Client: alice connected!");
+
+    // Otro `nc -u`, otra dirección: la contraseña prueba que es ella.
+    let mut new = UdpClient::new(server.addr);
+    new.name = "carol".into();
+    let (token, next) = sign_in_answer(&new, ":login carol pw-carol");
+    assert_ne!(token, old.token);
+    assert_eq!(next, "[SERVER] Client: You have 70 dollars.");
+    new.token = token;
+    old.expect("[SERVER] Client: You signed in from another address, so this session was closed.");
+    alice.expect("[SERVER] Client: carol disconnected!");
+    alice.expect("[SERVER] Client: carol connected!");
+    // El token viejo ya no vale; el nuevo sí.
+    old.send(":funds");
+    old.expect(BAD_TOKEN);
+    new.send(":funds");
+    new.expect("[SERVER] Client: You have 70 dollars.");
+
+    // Por TCP también se entra: la sesión solo-UDP se reemplaza.
+    let mut tcp = server.connect();
+    tcp.send(":login carol pw-carol");
+    tcp.expect_welcome();
+    new.expect("[SERVER] Client: You signed in from another address, so this session was closed.");
+    // Pero una sesión con conexión TCP sí se nota si se corta: esa no se reemplaza.
+    let intruder = UdpClient::new(server.addr);
+    assert_eq!(
+        intruder.ask(":login carol pw-carol"),
+        "[SERVER] Client: carol is already connected."
+    );
+}
