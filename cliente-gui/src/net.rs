@@ -129,6 +129,7 @@ fn describe(addr: &str, result: io::Result<Ending>) -> String {
         Ending::TooManyFailures => {
             "Demasiadas contraseñas fallidas: el servidor cerró la conexión."
         }
+        Ending::Replaced => "Entraste con tu cuenta desde otra dirección: esta sesión se cerró.",
     }
     .to_string()
 }

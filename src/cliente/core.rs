@@ -9,7 +9,7 @@ use super::ending::Ending;
 use super::reliable::Reliable;
 use super::screen::{Screen, Shown};
 use crate::lossy::{Counters, Impairment, Lossy};
-use crate::protocolo::{self, Command, Event};
+use crate::protocolo::{self, Command, Event, Problem};
 use crate::sync::wait_timeout_while;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
@@ -23,16 +23,30 @@ use std::time::{Duration, Instant};
 pub(super) const UNPROVEN_DATAGRAM_BYTES: usize = 64;
 
 /// Cuántas veces se envía, como mucho, una línea por UDP antes de entrar a
-/// la sala si el servidor no responde nada, y cuánto se espera cada vez:
-/// un datagrama perdido no se reenvía solo, y sin respuesta el usuario
-/// quedaría esperando para siempre (issue #16).
-const UDP_TRIES: u32 = 3;
-const UDP_RETRY: Duration = Duration::from_millis(1500);
+/// la sala si el servidor no responde nada, y cuánto se espera cada vez
+/// (sin medir el tiempo de ida y vuelta, 1 s es lo que RFC 8085 §3.1.3
+/// recomienda): un datagrama perdido no se reenvía solo, y sin respuesta
+/// el usuario quedaría esperando para siempre. Diez, porque la pérdida del
+/// laboratorio también se lleva la sonda y la cookie (con 30 % en cada
+/// sentido, cada ida y vuelta falla la mitad de las veces, y diez seguidas,
+/// una vez en mil); un servidor que no existe se nota antes, en el mismo
+/// equipo, por el ICMP "puerto inalcanzable".
+const UDP_TRIES: u32 = 10;
+const UDP_RETRY: Duration = Duration::from_secs(1);
 
-/// En modo confiable, más intentos: la pérdida que justifica el modo
-/// también se lleva la sonda y la cookie (con 30 %, cada ida y vuelta
-/// falla la mitad de las veces), y no cuesta nada esperar un poco más.
-const RELIABLE_UDP_TRIES: u32 = 6;
+/// Cuántas veces se envía, como mucho, una línea antes de entrar a la sala
+/// cuando el servidor ya respondió algo (está, pero la línea o su
+/// respuesta se perdieron). Cada repetición es segura: una entrada repetida
+/// recibe la misma respuesta (el servidor la reconoce), y en vez de repetir
+/// el saldo se pregunta `:funds` (ver [`Shared::retry`]). Con 30 % de
+/// pérdida en cada sentido, doce idas y vueltas fallan seguidas menos de
+/// una vez en mil; después, la sesión termina como [`Ending::Lost`].
+const HEARD_UDP_TRIES: u32 = 12;
+
+/// Cada cuánto se repite el `:q` mientras no llega la despedida (ver
+/// [`Shared::repeat_quit`]): más seguido que las líneas de antes de
+/// entrar, porque ya no hay nada más que esperar.
+const QUIT_RETRY: Duration = Duration::from_millis(500);
 
 /// Cuánto espera el modo TCP, antes de enviar `:q`, la respuesta a un
 /// `:ping` por UDP: el servidor atiende los datagramas en orden, así que
@@ -68,8 +82,9 @@ pub(super) struct State {
     /// Mientras la dirección no está probada: la sonda enviada y los
     /// datagramas que esperan la cookie, en orden.
     pub(super) unproven: Vec<String>,
-    /// La cookie que dio el servidor, para los datagramas que salgan antes
-    /// de la primera respuesta de verdad.
+    /// La última cookie que dio el servidor: para los datagramas que salgan
+    /// antes de la primera respuesta de verdad, y para repetir una entrada
+    /// (ver [`Shared::retry`]).
     pub(super) cookie: Option<String>,
     /// En modo TCP: las líneas salen por UDP (`:udp`) en vez de TCP.
     pub(super) lines_by_udp: bool,
@@ -84,6 +99,13 @@ pub(super) struct State {
     /// `:ping` que envió el propio cliente (mantenimiento, vaciado) cuyo
     /// `pong` no se muestra.
     pub(super) auto_pings: u32,
+    /// El último evento del servidor fue un error (ver
+    /// [`Shared::is_stale`]).
+    pub(super) after_error: bool,
+    /// Se envió `:funds` para saber si el servidor tomó el saldo cuya
+    /// respuesta no llegó (ver [`Shared::retry`]): su error y la pregunta
+    /// repetida no se muestran.
+    pub(super) probing_balance: bool,
     /// `:ping` enviados (por cualquier transporte) y `pong` recibidos: el
     /// servidor responde cada uno en orden, así que con `pongs == pings`
     /// ya atendió todo lo enviado antes del último `:ping`.
@@ -174,6 +196,8 @@ impl Shared {
                 closed: false,
                 ending: None,
                 auto_pings: 0,
+                probing_balance: false,
+                after_error: false,
                 pings: 0,
                 pongs: 0,
                 sent_by_udp: false,
@@ -245,13 +269,19 @@ impl Shared {
                 state.auto_pings = state.auto_pings.saturating_sub(1);
                 own
             }
+            // La respuesta a la sonda del saldo: "no es un saldo" y la
+            // pregunta otra vez. Lo que el usuario ve es el saldo aceptado,
+            // cuando el cliente lo repita.
+            Some(Event::Error(Problem::BadBalance)) if state.probing_balance => true,
+            Some(Event::AskBalance) if state.probing_balance => true,
+            _ if self.is_stale(&state, event) => true,
             // El apagado se avisa por TCP y también a la dirección UDP de
             // la sesión: se muestra una vez.
             Some(event) => ending_after(event).is_some() && state.ending == ending_after(event),
             None => false,
         };
         let identity = match event {
-            Some(Event::Welcome) => Some(state.name.clone().unwrap_or_default()),
+            Some(Event::Welcome) if !hidden => Some(state.name.clone().unwrap_or_default()),
             _ => None,
         };
         (hidden, identity)
@@ -260,14 +290,41 @@ impl Shared {
     /// El estado tras `event`, ya mostrado; despierta a quien lo espera.
     fn update(&self, event: &Option<Event>) {
         let mut state = self.lock();
+        let stale = self.is_stale(&state, event);
+        state.after_error = matches!(event, Some(Event::Error(_)));
+        if stale {
+            return;
+        }
         // Una respuesta termina en su última línea: `Welcome` y el token
         // siempre van seguidos de otra, y un error mientras se espera el
-        // saldo, de la pregunta repetida.
+        // saldo (o el de la sonda del saldo), de la pregunta repetida.
         let last_of_reply = match event {
             Some(Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => false,
-            Some(Event::Error(_)) => state.stage != Stage::AwaitingBalance,
+            // Lo que pasa en la sala no responde a nada del usuario: si
+            // contara, una línea que espera su respuesta (el saldo cuya
+            // respuesta se perdió, ya dentro) la daría por respondida.
+            Some(
+                Event::Public { .. }
+                | Event::Private { .. }
+                | Event::Connected(_)
+                | Event::Disconnected(_)
+                | Event::TransferReceived { .. },
+            ) => false,
+            Some(Event::Error(_)) => {
+                state.stage != Stage::AwaitingBalance && !state.probing_balance
+            }
             _ => true,
         };
+        // En modo `--udp`, una entrada cuyo token se perdió (llegó lo que
+        // lo sigue, y el token no) no terminó: sin token no se puede
+        // enviar nada más. Se espera como si no hubiera llegado, y la
+        // entrada se repite (el servidor responde lo mismo, con el token).
+        let tokenless = !self.tcp_mode
+            && state.token.is_none()
+            && matches!(event, Some(Event::AskBalance | Event::Funds(_)));
+        if tokenless {
+            return;
+        }
         if last_of_reply {
             state.replies += 1;
         }
@@ -293,13 +350,42 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// `true` si `event` es, en modo `--udp`, la copia tardía de una
+    /// respuesta que ya llegó: el cliente repite una entrada o pregunta
+    /// `:funds` cuando una respuesta no llega a tiempo (ver
+    /// [`Shared::retry`]), y a veces llegan las dos, la tardía y la nueva.
+    /// Una copia no se muestra ni cuenta como respuesta: si contara, la
+    /// línea siguiente del usuario saldría antes de tiempo, quizá como el
+    /// saldo. Se reconocen porque el servidor nunca las enviaría en esa
+    /// etapa: la bienvenida ya entrado, y la pregunta del saldo ya en la
+    /// sala, o esperando el saldo sin un error justo antes (la pregunta
+    /// legítima sigue a "no es un saldo").
+    fn is_stale(&self, state: &State, event: &Option<Event>) -> bool {
+        if self.tcp_mode {
+            return false;
+        }
+        match event {
+            Some(Event::Welcome) => state.stage != Stage::Outside,
+            Some(Event::AskBalance) => match state.stage {
+                Stage::Joined => true,
+                Stage::AwaitingBalance => !state.after_error,
+                Stage::Outside => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Cómo terminó la sesión, una vez cerrada.
     pub(super) fn ending(&self) -> Ending {
         let state = self.lock();
-        if state.said_goodbye {
-            Ending::Left
-        } else {
-            state.ending.unwrap_or(Ending::Lost)
+        // En modo `--udp`, quien sale sin haber entrado no tenía sesión que
+        // cerrar (ni despedida que esperar): salió, y no se perdió nada.
+        let never_signed_in = !self.tcp_mode && state.input_done && state.token.is_none();
+        match state.ending {
+            _ if state.said_goodbye => Ending::Left,
+            Some(ending) => ending,
+            None if never_signed_in => Ending::Left,
+            None => Ending::Lost,
         }
     }
 
@@ -341,8 +427,7 @@ impl Shared {
             if let Some(cookie) = &state.cookie {
                 datagram = format!("{cookie} {datagram}");
             } else {
-                let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
-                datagram.push_str(&" ".repeat(pad));
+                datagram = padded(datagram);
                 state.unproven.push(datagram.clone());
                 if state.unproven.len() > 1 {
                     // Ya hay una sonda en camino: este espera la cookie.
@@ -408,9 +493,9 @@ impl Shared {
             state.cookie = Some(cookie.to_string());
             return self.resend_reliable(udp, &state);
         }
-        if state.udp_proven {
-            return;
-        }
+        // Con la dirección ya probada, solo una entrada repetida espera la
+        // cookie (ver [`Shared::retry`]); la cookie se guarda igual, para
+        // la próxima repetición.
         state.cookie = Some(cookie.to_string());
         for datagram in std::mem::take(&mut state.unproven) {
             let _ = self.transmit(udp, format!("{cookie} {datagram}\n").as_bytes());
@@ -425,9 +510,6 @@ impl Shared {
             return;
         }
         state.udp_proven = true;
-        if self.reliable.is_none() {
-            state.cookie = None;
-        }
         for datagram in std::mem::take(&mut state.unproven) {
             let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
         }
@@ -447,61 +529,135 @@ impl Shared {
         });
     }
 
-    /// Como [`Shared::wait_for_reply`], para una línea enviada por UDP
-    /// antes de entrar a la sala: si el servidor no dice nada, la repite
-    /// ([`UDP_TRIES`] veces en total). Si nunca respondió nada, o el sistema
-    /// avisó que nadie escucha en ese puerto, cierra la sesión como
-    /// [`Ending::Unreachable`] y devuelve `false`.
-    fn wait_for_udp_reply(&self, before: u64, udp: &UdpSocket) -> bool {
-        let tries = if self.reliable.is_some() {
-            RELIABLE_UDP_TRIES
-        } else {
-            UDP_TRIES
-        };
-        for attempt in 1..=tries {
+    /// Como [`Shared::wait_for_reply`], para `line`, enviada por UDP antes
+    /// de entrar a la sala: si no llega respuesta en [`UDP_RETRY`], la
+    /// repite ([`Shared::retry`]). Si el servidor nunca respondió nada, o
+    /// el sistema avisó que nadie escucha en ese puerto, tras [`UDP_TRIES`]
+    /// intentos cierra la sesión como [`Ending::Unreachable`]; si ya
+    /// respondió algo, tras [`HEARD_UDP_TRIES`], como [`Ending::Lost`]. En
+    /// ambos casos devuelve `false`. Toda espera termina: como mucho unos
+    /// 15 s por línea.
+    fn wait_for_udp_reply(&self, line: &str, mut before: u64, udp: &UdpSocket) -> bool {
+        let tries = UDP_TRIES;
+        let mut attempt = 1;
+        // Los intentos se cuentan de nuevo desde que el servidor respondió
+        // algo: antes se buscaba un servidor, después, una respuesta.
+        let mut heard_before = false;
+        loop {
             let state = self.lock();
             let (mut state, _) = wait_timeout_while(&self.changed, state, UDP_RETRY, |s| {
                 s.replies == before && !s.closed && !s.udp_refused
             });
-            if state.replies != before || state.closed {
+            if state.closed {
                 return true;
             }
-            if state.heard_udp {
-                // Respondió algo (la cookie): la respuesta viene en camino.
+            if state.replies != before {
+                // Llegó: una entrada repetida que todavía esperaba la cookie
+                // ya no hace falta.
+                if state.udp_proven && self.reliable.is_none() {
+                    state.unproven.clear();
+                }
+                // La respuesta a la sonda del saldo: si el servidor todavía
+                // lo pregunta y esta línea era el saldo, no llegó, y sale
+                // otra vez. (Si era la entrada, la sonda la completó.)
+                let resend = std::mem::take(&mut state.probing_balance)
+                    && state.stage == Stage::AwaitingBalance
+                    && !signs_in(line);
+                if !resend {
+                    return true;
+                }
+                before = state.replies;
+                let token = state.token.clone();
+                drop(state);
+                let _ = self.send_datagram(udp, token.as_deref(), line);
+                continue;
+            }
+            let heard = state.heard_udp;
+            if heard && !std::mem::replace(&mut heard_before, true) {
+                attempt = 1;
+            }
+            if self.reliable.is_some() && heard {
+                // Respondió algo (la cookie): el emisor confiable
+                // retransmite solo, y la respuesta viene en camino.
                 drop(state);
                 self.wait_for_reply(before);
                 return true;
             }
-            if state.udp_refused || attempt == tries {
-                state.ending = Some(Ending::Unreachable);
+            let gives_up = if heard {
+                attempt >= HEARD_UDP_TRIES
+            } else {
+                state.udp_refused || attempt >= tries
+            };
+            if gives_up {
+                state.ending = Some(if heard {
+                    Ending::Lost
+                } else {
+                    Ending::Unreachable
+                });
                 state.closed = true;
                 drop(state);
                 self.changed.notify_all();
                 return false;
             }
-            self.retry(udp, state);
-            self.screen.show(Shown::Retrying {
-                attempt: attempt + 1,
-                of: tries,
-            });
+            attempt += 1;
+            self.retry(udp, state, line);
+            if !heard {
+                self.screen.show(Shown::Retrying { attempt, of: tries });
+            }
         }
-        false
     }
 
-    /// Nada llegó al servidor, o nada volvió: se repite la sonda (la
-    /// primera línea sin respuesta). En modo confiable, todo lo que está en
-    /// vuelo, ya, sin esperar al plazo duplicado del emisor (que sin ninguna
-    /// medición empieza en 1 s y va por 2 y 4).
-    fn retry(&self, udp: &UdpSocket, state: MutexGuard<'_, State>) {
+    /// Nada llegó al servidor, o nada volvió: se repite lo que hace falta.
+    /// - Sin la dirección probada, la sonda (la primera línea sin
+    ///   respuesta; las demás esperan la cookie).
+    /// - Esperando el saldo, no el saldo: si el servidor lo tomó y solo se
+    ///   perdió la respuesta, repetido sería un mensaje a la sala. Sale
+    ///   `:funds`, que en la sala responde el saldo (y el cliente entra) y
+    ///   antes de entrar recibe "no es un saldo" y la pregunta otra vez (y
+    ///   el saldo sale de nuevo, ver [`Shared::wait_for_udp_reply`]).
+    /// - Si no, la misma línea: una entrada repetida recibe la misma
+    ///   respuesta. Una sin token (`:login`, `:register`) necesita la
+    ///   cookie de nuevo: espera en `unproven` a que llegue.
+    ///
+    /// En modo confiable, todo lo que está en vuelo, ya, sin esperar al
+    /// plazo duplicado del emisor (que sin ninguna medición empieza en 1 s
+    /// y va por 2 y 4).
+    fn retry(&self, udp: &UdpSocket, mut state: MutexGuard<'_, State>, line: &str) {
         if self.reliable.is_some() {
             self.resend_reliable(udp, &state);
             return;
         }
-        let probe = state.unproven.first().cloned();
-        drop(state);
-        if let Some(probe) = probe {
-            let _ = self.transmit(udp, format!("{probe}\n").as_bytes());
+        // Con el token ya en la mano, esperando el saldo o lo que sigue al
+        // token (la pregunta, o el saldo, se perdió), la sonda `:funds` dice
+        // en qué etapa está la sesión, con una respuesta más corta que la
+        // entrada entera. La entrada ya no se repite.
+        if let Some(token) = state.token.clone()
+            && (signs_in(line) || state.stage == Stage::AwaitingBalance)
+        {
+            state.probing_balance = true;
+            state.unproven.clear();
+            drop(state);
+            let _ = self.transmit(udp, format!("{token} :funds\n").as_bytes());
+            return;
         }
+        // Con la cookie que ya dio el servidor, si la hay: así una ida y
+        // vuelta basta (si venció, la respuesta es otra cookie, y
+        // `resend_with_cookie` repite lo que espera en `unproven`).
+        let datagram = match (state.unproven.first(), &state.token) {
+            (Some(first), _) => first.clone(),
+            (None, Some(token)) => format!("{token} {line}"),
+            (None, None) => {
+                let datagram = padded(line.to_string());
+                state.unproven.push(datagram.clone());
+                datagram
+            }
+        };
+        let bytes = match &state.cookie {
+            Some(cookie) if state.token.is_none() => format!("{cookie} {datagram}\n"),
+            _ => format!("{datagram}\n"),
+        };
+        drop(state);
+        let _ = self.transmit(udp, bytes.as_bytes());
     }
 
     /// Modo TCP: antes de `:q`, si alguna línea salió por UDP, un `:ping`
@@ -561,6 +717,54 @@ impl Shared {
     }
 }
 
+/// `true` si `line` es una entrada (`:login` o `:register`).
+fn signs_in(line: &str) -> bool {
+    matches!(
+        protocolo::parse_command(line),
+        Ok(Some(Command::Login { .. } | Command::Register { .. }))
+    )
+}
+
+/// `datagram` rellenado con espacios hasta [`UNPROVEN_DATAGRAM_BYTES`]
+/// (contando su `\n`): lo que se envía a una dirección sin probar.
+fn padded(mut datagram: String) -> String {
+    let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
+    datagram.push_str(&" ".repeat(pad));
+    datagram
+}
+
+impl Shared {
+    /// Modo `--udp` sin `--reliable`, llamado cada tanto por el receptor:
+    /// tras el `:q` (escrito, o el del fin de la entrada), si la despedida
+    /// no llegó en [`QUIT_RETRY`], el `:q` sale otra vez. El `:q` o la
+    /// despedida pudieron perderse; si el servidor ya cerró la sesión, la
+    /// respuesta es "token desconocido", que el receptor toma como la
+    /// despedida. El modo confiable no lo necesita: retransmite solo.
+    pub(super) fn repeat_quit(&self, udp: &UdpSocket) {
+        let token = {
+            let state = self.lock();
+            if self.reliable.is_some()
+                || !state.input_done
+                || state.said_goodbye
+                || state.closed
+                || state.last_udp_send.elapsed() < QUIT_RETRY
+            {
+                return;
+            }
+            let Some(token) = state.token.clone() else {
+                return;
+            };
+            token
+        };
+        // Relleno, como una sonda: si el servidor ya cerró la sesión, su
+        // "token desconocido" va a una dirección que ya no está probada, y
+        // tiene que caber en el triple de lo que recibió.
+        self.lock().last_udp_send = Instant::now();
+        let datagram = padded(format!("{token} :q"));
+        let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
+    }
+}
+
 /// El final que anuncia un aviso del servidor, si anuncia uno: el servidor
 /// lo envía justo antes de cerrar.
 fn ending_after(event: &Event) -> Option<Ending> {
@@ -569,6 +773,7 @@ fn ending_after(event: &Event) -> Option<Ending> {
         Event::SigninTimeout(_) => Some(Ending::SigninDeadline),
         Event::ServerFull | Event::TooManyFromAddress => Some(Ending::ServerFull),
         Event::TooManyFailures => Some(Ending::TooManyFailures),
+        Event::Replaced => Some(Ending::Replaced),
         _ => None,
     }
 }
@@ -611,11 +816,19 @@ fn send_lines(input: impl Iterator<Item = String>, mut wire: Wire, shared: &Shar
     for line in input {
         match send_line(&line, &mut wire, shared) {
             Next::Line => {}
-            Next::Done => return,
+            Next::Done => return stop_reading(shared),
             Next::Broken => break,
         }
     }
     end_of_input(wire, shared);
+}
+
+/// Ya se envió `:q` (o la sesión terminó): no se lee más, y el receptor
+/// espera la despedida con su plazo, como al terminar la entrada. Sin
+/// esto, un `:q` escrito cuya respuesta se pierde esperaría para siempre.
+fn stop_reading(shared: &Shared) {
+    shared.lock().input_done = true;
+    shared.changed.notify_all();
 }
 
 /// Qué hacer tras enviar una línea.
@@ -674,7 +887,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
         // espera para que la siguiente se interprete en la etapa correcta.
         Ok(()) if stage != Stage::Joined && !line.trim().is_empty() => {
-            await_reply(shared, wire, udp.as_deref(), before)
+            await_reply(shared, wire, line, udp.as_deref(), before)
         }
         Ok(()) => Next::Line,
     }
@@ -683,9 +896,15 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
 /// Espera la respuesta a una línea enviada antes de entrar a la sala (la
 /// que había `before` respuestas). Por UDP, si nunca llega, la sesión
 /// termina: [`Next::Done`].
-fn await_reply(shared: &Shared, wire: &Wire, udp: Option<&UdpSocket>, before: u64) -> Next {
+fn await_reply(
+    shared: &Shared,
+    wire: &Wire,
+    line: &str,
+    udp: Option<&UdpSocket>,
+    before: u64,
+) -> Next {
     match (wire, udp) {
-        (Wire::Udp, Some(udp)) if !shared.wait_for_udp_reply(before, udp) => Next::Done,
+        (Wire::Udp, Some(udp)) if !shared.wait_for_udp_reply(line, before, udp) => Next::Done,
         (Wire::Udp, _) => Next::Line,
         (Wire::Tcp(_), _) => {
             shared.wait_for_reply(before);

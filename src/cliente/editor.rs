@@ -207,6 +207,7 @@ impl Printer {
                     | Event::TooManyFromAddress
                     | Event::SigninTimeout(_)
                     | Event::ShuttingDown
+                    | Event::Replaced
                     | Event::TooManyFailures,
                 ) => "\x1b[31m",
                 _ => "\x1b[34m",

@@ -27,6 +27,10 @@ pub enum Ending {
     ServerFull,
     /// Demasiadas contraseñas fallidas en esta conexión. Código 7.
     TooManyFailures,
+    /// Se entró con la misma cuenta desde otra dirección, y el servidor
+    /// cerró esta sesión solo-UDP (`You signed in from another address`).
+    /// Código 8.
+    Replaced,
 }
 
 impl Ending {
@@ -41,6 +45,7 @@ impl Ending {
             Ending::SigninDeadline => 5,
             Ending::ServerFull => 6,
             Ending::TooManyFailures => 7,
+            Ending::Replaced => 8,
         }
     }
 
@@ -54,12 +59,13 @@ impl Ending {
             Ending::SigninDeadline => "You did not sign in in time.",
             Ending::ServerFull => "The server is full.",
             Ending::TooManyFailures => "Too many failed sign-ins.",
+            Ending::Replaced => "You signed in from another address.",
         }
     }
 }
 
 #[cfg(test)]
-pub(super) const ALL: [Ending; 7] = [
+pub(super) const ALL: [Ending; 8] = [
     Ending::Left,
     Ending::Lost,
     Ending::Unreachable,
@@ -67,4 +73,5 @@ pub(super) const ALL: [Ending; 7] = [
     Ending::SigninDeadline,
     Ending::ServerFull,
     Ending::TooManyFailures,
+    Ending::Replaced,
 ];

@@ -86,7 +86,8 @@ pub enum Mode {
         "(también una cola de salida llena); 2 opciones inválidas; 3 no hay servidor\n",
         "(TCP rechazado o UDP sin respuesta); 4 el servidor se apagó; 5 no iniciaste\n",
         "sesión a tiempo; 6 servidor lleno o demasiadas conexiones desde tu dirección;\n",
-        "7 demasiadas contraseñas fallidas."
+        "7 demasiadas contraseñas fallidas; 8 entraste con tu cuenta desde otra dirección\n",
+        "(solo UDP)."
     ),
     disable_help_flag = true,
     max_term_width = 100

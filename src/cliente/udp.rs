@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 /// Cada cuánto despierta un receptor UDP para ver si debe terminar.
 const UDP_POLL: Duration = Duration::from_millis(200);
 
-/// Cuánto espera el modo `--udp` la despedida tras enviar `:q` (un
-/// datagrama perdido no se reenvía).
-const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(5);
+/// Cuánto espera el modo `--udp` la despedida tras enviar `:q`, repitiendo
+/// el `:q` cada medio segundo (ver [`Shared::repeat_quit`]): con 30 % de
+/// pérdida en cada sentido, dieciséis idas y vueltas casi nunca fallan
+/// seguidas; si fallan, la sesión termina como perdida.
+const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(8);
 
 /// El modo `--udp`: abre un socket UDP hacia `config.addr` y conversa por
 /// datagramas hasta que la sesión termina. Error: la dirección no existe o
@@ -62,6 +64,7 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
     while !finished(shared, stop_on_goodbye, &mut goodbye_deadline) {
         if stop_on_goodbye {
             shared.keep_alive(socket);
+            shared.repeat_quit(socket);
         }
         shared.reliable_tick(socket);
         match socket.recv(&mut buffer) {
@@ -116,11 +119,13 @@ fn receive_datagram(
 }
 
 /// `true` si el receptor debe terminar: la conexión se cerró, el servidor
-/// se despidió, o (en modo `--udp`, terminada la entrada) pasó la espera
-/// de la despedida; si no se entró nunca, no hay a quién esperar.
+/// se despidió o anunció el fin de la sesión (se apaga, o se entró desde
+/// otra dirección: por UDP no hay una conexión que se cierre después del
+/// aviso), o (en modo `--udp`, terminada la entrada) pasó la espera de la
+/// despedida; si no se entró nunca, no hay a quién esperar.
 fn finished(shared: &Shared, stop_on_goodbye: bool, deadline: &mut Option<Instant>) -> bool {
     let state = shared.lock();
-    if state.closed || (stop_on_goodbye && state.said_goodbye) {
+    if state.closed || (stop_on_goodbye && (state.said_goodbye || state.ending.is_some())) {
         return true;
     }
     if !(stop_on_goodbye && state.input_done) {
@@ -150,11 +155,19 @@ fn receive_line(
     if let Some(Event::Cookie(cookie)) = &event {
         return shared.resend_with_cookie(socket, cookie);
     }
-    // En modo TCP, tras el `:q` propio el token ya no vale: la respuesta
+    // Tras el `:q` propio el token ya no vale. En modo TCP, la respuesta
     // tardía a un datagrama de antes (el `:ping` que presenta la dirección
-    // UDP) no es noticia.
-    if !tcp_mode_off && shared.lock().input_done && event == Some(Event::Error(Problem::BadToken)) {
-        return;
+    // UDP) no es noticia. En modo `--udp`, es la respuesta a un `:q`
+    // repetido ([`Shared::repeat_quit`]): el servidor ya cerró la sesión, y
+    // la despedida que se perdió no va a llegar.
+    if event == Some(Event::Error(Problem::BadToken)) {
+        let mut state = shared.lock();
+        if state.input_done {
+            state.said_goodbye |= tcp_mode_off;
+            drop(state);
+            shared.changed.notify_all();
+            return;
+        }
     }
     // Una respuesta de verdad: la dirección está probada.
     shared.proven(socket);
