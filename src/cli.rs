@@ -17,7 +17,11 @@ pub fn explain(error: &clap::Error) -> String {
     match error.kind() {
         ErrorKind::UnknownArgument => format!("no existe la opción {arg}"),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation if !value.is_empty() => {
-            format!("{arg}: {value:?} no es un valor válido")
+            // El porqué, si quien validó el valor lo dijo.
+            let why = std::error::Error::source(error)
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default();
+            format!("{arg}: {value:?} no es un valor válido{why}")
         }
         ErrorKind::InvalidValue | ErrorKind::NoEquals => format!("{arg} necesita un valor"),
         _ => error.to_string(),

@@ -16,6 +16,25 @@ use std::fmt;
 /// del código base del curso (enunciado 002).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5500";
 
+/// `--addr`: una dirección `HOST:PUERTO` (IPv6 entre corchetes:
+/// `[::1]:5500`). Error, en castellano: falta el puerto, o no es un número
+/// de 0 a 65535 (sin esto, `--addr 127.0.0.1` decía solo `invalid socket
+/// address`, sin decir qué falta).
+pub fn host_and_port(text: &str) -> Result<String, String> {
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(text.to_string())
+        }
+        Some((host, _)) if !host.is_empty() && !host.ends_with(':') => {
+            Err("el puerto, después de los dos puntos, es un número de 0 a 65535".to_string())
+        }
+        _ => Err(format!(
+            "falta el puerto: HOST:PUERTO, por ejemplo {}:5500",
+            text.trim_end_matches(':')
+        )),
+    }
+}
+
 /// Largo máximo de una línea del cliente, en bytes, sin contar el `\n` final
 /// (ni el `\r` de un `\r\n`). Una línea más larga se descarta con un error.
 pub const MAX_LINE_BYTES: usize = 4096;
@@ -134,6 +153,9 @@ pub enum Problem {
     StorageFailed,
     /// Un datagrama con un token desconocido o revocado, o sin token.
     BadToken,
+    /// Un datagrama sin token desde la dirección de una sesión abierta:
+    /// quien escribe con `nc -u` olvidó poner el token delante.
+    TokenFirst,
     /// Un datagrama con más de una línea (UDP no junta ni separa mensajes).
     OneLinePerDatagram,
     /// Un datagrama pasó el límite de líneas por segundo del usuario (lleva
@@ -277,6 +299,9 @@ const SERVER_FULL: &str = "The server is full, try again later.";
 const TOO_MANY_FROM_ADDRESS: &str =
     "There are too many connections from your address, try again later.";
 const COOKIE: &str = "Cookie {}, resend with it first.";
+/// La cookie en la línea más corta, sin `[SERVER] Client: ` (ver
+/// [`short_cookie_line`]).
+const SHORT_COOKIE: &str = "Cookie ";
 const SIGNIN_TIMEOUT: &str = "You did not sign in within {} seconds, so the connection was closed.";
 const SHUTTING_DOWN: &str = "The server is shutting down.";
 const REPLACED: &str = "You signed in from another address, so this session was closed.";
@@ -308,6 +333,7 @@ const LINE_TOO_LONG: &str = "Line too long: the limit is {} bytes. It was discar
 const INVALID_UTF8: &str = "The line is not valid UTF-8. It was discarded.";
 const STORAGE_FAILED: &str =
     "The server could not save the change, so nothing was changed. Try again later.";
+const TOKEN_FIRST: &str = "Start each line with your token: <token> <line>";
 const BAD_TOKEN: &str = "Unknown or expired token. {}";
 const ONE_LINE_PER_DATAGRAM: &str = "Send one line per datagram.";
 const TOO_FAST: &str =
@@ -581,6 +607,11 @@ impl Event {
                 text: text.to_string(),
             });
         }
+        if let Some(cookie) = line.strip_prefix(SHORT_COOKIE)
+            && crate::cookie::is_cookie(cookie)
+        {
+            return Some(Event::Cookie(cookie.to_string()));
+        }
         let Some(notice) = line.strip_prefix(SERVER_PREFIX) else {
             let (from, text) = line.split_once(": ")?;
             check_name(from).ok()?;
@@ -683,6 +714,7 @@ const PROBLEMS: &[(&str, Reader<Problem>)] = &[
     (INVALID_UTF8, |_| Some(Problem::InvalidUtf8)),
     (STORAGE_FAILED, |_| Some(Problem::StorageFailed)),
     (BAD_TOKEN, |h| fixed(h[0], PROMPT_TEXT, Problem::BadToken)),
+    (TOKEN_FIRST, |_| Some(Problem::TokenFirst)),
     (ONE_LINE_PER_DATAGRAM, |_| Some(Problem::OneLinePerDatagram)),
     (TOO_FAST, |h| Some(Problem::TooFast(number(h[0])?))),
     (SIGNIN_BLOCKED, |h| {
@@ -793,6 +825,7 @@ impl fmt::Display for Problem {
             Problem::InvalidUtf8 => f.write_str(INVALID_UTF8),
             Problem::StorageFailed => f.write_str(STORAGE_FAILED),
             Problem::BadToken => fill(f, BAD_TOKEN, &[&PROMPT_TEXT]),
+            Problem::TokenFirst => f.write_str(TOKEN_FIRST),
             Problem::OneLinePerDatagram => f.write_str(ONE_LINE_PER_DATAGRAM),
             Problem::TooFast(n) => fill(f, TOO_FAST, &[n]),
             Problem::SigninBlocked(secs) => fill(f, SIGNIN_BLOCKED, &[secs]),
@@ -849,6 +882,16 @@ impl fmt::Display for Event {
             }
         }
     }
+}
+
+/// `Cookie <COOKIE>` y su `\n`: 24 bytes, la forma más corta de la cookie,
+/// para un datagrama tan chico que la frase entera
+/// ([`Event::Cookie`]) no cabe en el triple de lo que midió (el límite
+/// anti-amplificación, RFC 9000 §8.1): `:login ana 1234` con `nc -u` mide
+/// 16 bytes, y un datagrama de 8 bytes o más recibe así siempre respuesta.
+/// El cliente la reconoce igual que la entera.
+pub fn short_cookie_line(cookie: &str) -> String {
+    format!("{SHORT_COOKIE}{cookie}\n")
 }
 
 /// Largo de un token UDP en caracteres hexadecimales (128 bits).
@@ -1243,6 +1286,7 @@ mod tests {
             Problem::InvalidUtf8,
             Problem::StorageFailed,
             Problem::BadToken,
+            Problem::TokenFirst,
             Problem::OneLinePerDatagram,
             Problem::TooFast(20),
             Problem::SigninBlocked(30),
@@ -1303,6 +1347,35 @@ mod tests {
             assert!(!line.contains('\n'), "{line:?}");
             assert_eq!(Event::parse(&line), Some(event), "{line:?}");
         }
+    }
+
+    #[test]
+    fn an_address_needs_its_port() {
+        for good in ["127.0.0.1:5500", "[::1]:0", "localhost:80"] {
+            assert_eq!(host_and_port(good).as_deref(), Ok(good));
+        }
+        let missing = host_and_port("127.0.0.1").expect_err("sin puerto");
+        assert!(missing.contains("falta el puerto"), "{missing}");
+        assert!(missing.contains("127.0.0.1:5500"), "{missing}");
+        for bad in ["127.0.0.1:", ":5500", "", "[::1]"] {
+            assert!(host_and_port(bad).is_err(), "{bad:?}");
+        }
+        let port = host_and_port("127.0.0.1:99999").expect_err("puerto grande");
+        assert!(port.contains("0 a 65535"), "{port}");
+    }
+
+    #[test]
+    fn the_short_cookie_line_fits_three_times_eight_bytes_and_reads_as_the_cookie() {
+        let line = short_cookie_line("0123456789abcdef");
+        assert_eq!(line, "Cookie 0123456789abcdef\n");
+        assert_eq!(line.len(), 3 * 8);
+        assert_eq!(
+            Event::parse(line.trim_end()),
+            Some(Event::Cookie("0123456789abcdef".into()))
+        );
+        // Solo con la forma exacta de una cookie: no es el mensaje de nadie.
+        assert_eq!(Event::parse("Cookie 0123"), None);
+        assert_eq!(Event::parse("Cookie 0123456789abcdeg"), None);
     }
 
     #[test]

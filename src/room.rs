@@ -131,6 +131,29 @@ struct Inner {
     members: HashMap<String, Member>,
     /// token → clave del nombre.
     tokens: HashMap<String, String>,
+    /// dirección UDP de una sesión → clave del nombre: para reconocer a
+    /// quien envía una línea sin su token ([`Room::holds_udp`]).
+    addrs: HashMap<SocketAddr, String>,
+}
+
+impl Inner {
+    /// Olvida que `addr` es la dirección UDP de la sesión `key` (si otra
+    /// sesión la tomó después, queda la de esa).
+    fn forget_addr(&mut self, addr: SocketAddr, key: &str) {
+        if self.addrs.get(&addr).is_some_and(|k| k == key) {
+            self.addrs.remove(&addr);
+        }
+    }
+
+    /// Quita la sesión `key` con su token y su dirección UDP.
+    fn remove(&mut self, key: &str) -> Option<Member> {
+        let member = self.members.remove(key)?;
+        self.tokens.remove(&member.token);
+        if let Some(udp) = &member.udp {
+            self.forget_addr(udp.addr, key);
+        }
+        Some(member)
+    }
 }
 
 struct Member {
@@ -200,8 +223,7 @@ impl Room {
                     joined: member.joined,
                 };
             }
-            if let Some(old) = inner.members.remove(&key) {
-                inner.tokens.remove(&old.token);
+            if let Some(old) = inner.remove(&key) {
                 let others = old.joined.then(|| others(&inner, &key, Via::Tcp));
                 replaced = old.udp.map(|udp| Expired {
                     name: old.name,
@@ -220,6 +242,9 @@ impl Room {
             Presence::Tcp(outbox) => (Some(outbox), None),
             Presence::Udp(endpoint) => (None, Some(endpoint)),
         };
+        if let Some(udp) = &udp {
+            inner.addrs.insert(udp.addr, key.clone());
+        }
         inner.tokens.insert(token.clone(), key.clone());
         inner.members.insert(
             key,
@@ -266,8 +291,8 @@ impl Room {
     /// de otra conexión que entró después con la misma cuenta.
     pub fn leave(&self, token: &str) -> Option<(String, Vec<Arc<Outbox>>)> {
         let mut inner = self.lock();
-        let key = inner.tokens.remove(token)?;
-        let member = inner.members.remove(&key)?;
+        let key = inner.tokens.get(token)?.clone();
+        let member = inner.remove(&key)?;
         member
             .joined
             .then(|| (member.name, others(&inner, &key, Via::Tcp)))
@@ -331,6 +356,14 @@ impl Room {
         inner.members.get(key).map(|member| member.name.clone())
     }
 
+    /// `true` si `addr` es la dirección UDP de una sesión abierta: quien
+    /// envía desde ahí ya probó que recibe (entró con la cookie, o se mudó
+    /// con ella), así que a una línea suya sin token se le puede responder
+    /// cómo enviarla, aunque la respuesta mida más que el triple.
+    pub fn holds_udp(&self, addr: SocketAddr) -> bool {
+        self.lock().addrs.contains_key(&addr)
+    }
+
     /// `true` si `token` es de una sesión abierta cuya dirección UDP es
     /// `from`: el datagrama viene de quien entró (o se mudó, con su cookie)
     /// desde ahí. No cambia nada.
@@ -376,9 +409,16 @@ impl Room {
             _ => {
                 let udp = endpoint(from);
                 let reply = Arc::clone(&udp.outbox);
-                member.udp = Some(udp);
+                let old = member.udp.replace(udp).map(|u| u.addr);
+                if let Some(old) = old {
+                    inner.forget_addr(old, &key);
+                }
+                inner.addrs.insert(from, key.clone());
                 reply
             }
+        };
+        let Some(member) = inner.members.get(&key) else {
+            return TokenCheck::Unknown;
         };
         TokenCheck::Known(TokenUser {
             name: member.name.clone(),
@@ -405,10 +445,9 @@ impl Room {
             .collect();
         let mut expired = Vec::new();
         for key in stale {
-            let Some(member) = inner.members.remove(&key) else {
+            let Some(member) = inner.remove(&key) else {
                 continue;
             };
-            inner.tokens.remove(&member.token);
             let Some(udp) = member.udp else { continue };
             let others = member.joined.then(|| others(&inner, &key, Via::Tcp));
             expired.push(Expired {

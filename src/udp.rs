@@ -378,12 +378,21 @@ impl UdpServer {
         }
     }
 
-    /// Pide a `to` que pruebe su dirección: su cookie, si cabe en el triple
-    /// de `size`. Si no cabe (un datagrama de menos de 22 bytes), nada.
+    /// Pide a `to` que pruebe su dirección: su cookie, en la frase entera
+    /// si cabe en el triple de `size` (un datagrama de 22 bytes o más), y
+    /// si no en la línea más corta, `Cookie <COOKIE>` (desde 8 bytes: así
+    /// `:login ana 1234` escrito en `nc -u` también recibe respuesta). Con
+    /// menos de 8 bytes no cabe nada, y no se responde.
     fn challenge(&self, to: SocketAddr, size: usize) {
-        let cookie = Event::Cookie(self.cookies.issue(to, Instant::now())).to_line();
-        if fits(cookie.len(), size) {
-            let _ = self.endpoints.socket.send_to(cookie.as_bytes(), to);
+        let cookie = self.cookies.issue(to, Instant::now());
+        let sentence = Event::Cookie(cookie.clone()).to_line();
+        let line = if fits(sentence.len(), size) {
+            sentence
+        } else {
+            protocolo::short_cookie_line(&cookie)
+        };
+        if fits(line.len(), size) {
+            let _ = self.endpoints.socket.send_to(line.as_bytes(), to);
         }
     }
 
@@ -573,6 +582,15 @@ impl UdpServer {
         }
         let credentials = match before_sign_in(protocolo::parse_command(line), Via::Udp) {
             Anonymous::Ignore => return,
+            // Desde la dirección de una sesión: olvidó el token (en `nc -u`
+            // hay que escribirlo). Esa dirección ya probó que recibe, y la
+            // respuesta dice cómo, aunque mida más que el triple.
+            Anonymous::Answer(Event::Error(Problem::BadToken))
+                if self.chat.room.holds_udp(from) =>
+            {
+                let hint = Event::Error(Problem::TokenFirst);
+                return self.answer(from, &hint, size, true);
+            }
             Anonymous::Answer(event) => return self.answer(from, &event, size, proven),
             Anonymous::SignIn(credentials) => credentials,
         };

@@ -406,3 +406,29 @@ fn with_30_percent_loss_fifty_piped_udp_clients_all_end_in_time() {
     // lleva algunas líneas del chat, no la sesión.
     assert!(left >= 45, "solo {left} de 50 terminaron con código 0");
 }
+
+#[test]
+fn small_mistakes_get_a_clear_word_and_the_right_exit_code() {
+    // Sin puerto: opciones inválidas (2), diciendo qué falta.
+    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--udp", "--addr", "127.0.0.1"])
+        .output()
+        .expect("cliente");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("falta el puerto: HOST:PUERTO, por ejemplo 127.0.0.1:5500"),
+        "{stderr}"
+    );
+    // La entrada termina antes de entrar: no había sesión que perder.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--udp", "--addr", &server.addr.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cliente");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("lost"), "{stderr}");
+}

@@ -301,3 +301,43 @@ fn signing_in_from_another_address_replaces_a_silent_udp_session() {
         "[SERVER] Client: carol is already connected."
     );
 }
+
+#[test]
+fn a_short_datagram_from_nc_gets_the_short_cookie_and_a_tiny_one_gets_nothing() {
+    let (server, _dir) = server(&[]);
+    let ana = UdpClient::new(server.addr);
+    // `:login ana 1234` escrito en `nc -u`: 16 bytes. La frase entera de la
+    // cookie (65) no cabe en el triple (48); la corta (24) sí.
+    ana.send_raw(b":login ana 1234\n");
+    let line = ana.line();
+    let cookie = line
+        .strip_prefix("Cookie ")
+        .unwrap_or_else(|| panic!("no es la cookie corta: {line:?}"));
+    assert_eq!(cookie.len(), 16, "{line:?}");
+    ana.send_raw(format!("{cookie} :login ana 1234\n").as_bytes());
+    ana.expect("[SERVER] Client: Wrong name or password.");
+    // 8 bytes alcanzan: 24 es el triple.
+    let other = UdpClient::new(server.addr);
+    other.send_raw(b"hola123\n");
+    assert!(other.line().starts_with("Cookie "));
+    // 7 no: ni la línea corta cabe. La respuesta a la marca que sigue es lo
+    // primero que llega.
+    other.send_raw(b"hola12\n");
+    other.send_padded("marca");
+    other.expect(BAD_TOKEN);
+}
+
+#[test]
+fn a_line_without_its_token_from_a_signed_in_address_says_how_to_send_it() {
+    let (server, _dir) = server(&[]);
+    let carol = server.join_udp("carol", 5);
+    carol.send_raw(b"hola\n");
+    carol.expect("[SERVER] Client: Start each line with your token: <token> <line>");
+    // Desde otra dirección, sin sesión, la misma línea no dice nada de nadie.
+    let stranger = UdpClient::new(server.addr);
+    assert_eq!(stranger.ask("hola desde otro lado"), BAD_TOKEN);
+    // Tras `:q` la dirección ya no es de ninguna sesión.
+    carol.send(":q");
+    carol.expect("You have been disconnected from the best chat in the universe!");
+    assert_eq!(carol.ask("hola otra vez"), BAD_TOKEN);
+}

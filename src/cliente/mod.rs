@@ -94,7 +94,8 @@ pub enum Mode {
 )]
 pub struct Config {
     /// Servidor al que conectarse
-    #[arg(long, value_name = "HOST:PUERTO", default_value = protocolo::DEFAULT_ADDR)]
+    #[arg(long, value_name = "HOST:PUERTO", default_value = protocolo::DEFAULT_ADDR,
+          value_parser = crate::protocolo::host_and_port)]
     pub addr: String,
 
     /// Usar solo UDP (cada datagrama lleva el token de la sesión)

@@ -52,7 +52,8 @@ pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
 )]
 pub struct Config {
     /// Dirección donde escuchar, TCP y UDP (puerto 0 = uno libre; IPv6 como `[::1]:5500`)
-    #[arg(long, value_name = "HOST:PUERTO", default_value = DEFAULT_ADDR)]
+    #[arg(long, value_name = "HOST:PUERTO", default_value = DEFAULT_ADDR,
+          value_parser = crate::protocolo::host_and_port)]
     pub addr: String,
 
     /// Directorio de datos: diario.jsonl y usuarios.json; un solo servidor por
@@ -288,7 +289,7 @@ mod tests {
                 max_registrations_per_ip: 11,
             }
         );
-        let help = parse(&["--addr", "x", "--help"]).expect_err("--help");
+        let help = parse(&["--addr", "x:1", "--help"]).expect_err("--help");
         assert_eq!(help.kind(), ErrorKind::DisplayHelp);
     }
 
