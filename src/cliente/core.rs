@@ -538,7 +538,6 @@ impl Shared {
     /// ambos casos devuelve `false`. Toda espera termina: como mucho unos
     /// 15 s por línea.
     fn wait_for_udp_reply(&self, line: &str, mut before: u64, udp: &UdpSocket) -> bool {
-        let tries = UDP_TRIES;
         let mut attempt = 1;
         // Los intentos se cuentan de nuevo desde que el servidor respondió
         // algo: antes se buscaba un servidor, después, una respuesta.
@@ -586,7 +585,7 @@ impl Shared {
             let gives_up = if heard {
                 attempt >= HEARD_UDP_TRIES
             } else {
-                state.udp_refused || attempt >= tries
+                state.udp_refused || attempt >= UDP_TRIES
             };
             if gives_up {
                 state.ending = Some(if heard {
@@ -602,22 +601,26 @@ impl Shared {
             attempt += 1;
             self.retry(udp, state, line);
             if !heard {
-                self.screen.show(Shown::Retrying { attempt, of: tries });
+                self.screen.show(Shown::Retrying {
+                    attempt,
+                    of: UDP_TRIES,
+                });
             }
         }
     }
 
-    /// Nada llegó al servidor, o nada volvió: se repite lo que hace falta.
-    /// - Sin la dirección probada, la sonda (la primera línea sin
-    ///   respuesta; las demás esperan la cookie).
-    /// - Esperando el saldo, no el saldo: si el servidor lo tomó y solo se
-    ///   perdió la respuesta, repetido sería un mensaje a la sala. Sale
-    ///   `:funds`, que en la sala responde el saldo (y el cliente entra) y
-    ///   antes de entrar recibe "no es un saldo" y la pregunta otra vez (y
-    ///   el saldo sale de nuevo, ver [`Shared::wait_for_udp_reply`]).
+    /// Nada llegó al servidor, o nada volvió, para `line`: se repite lo
+    /// que es seguro repetir.
+    /// - Con el token ya recibido, esperando el saldo (o lo que sigue al
+    ///   token), no el saldo: si el servidor lo tomó y solo se perdió la
+    ///   respuesta, repetido sería un mensaje a la sala. Sale `:funds`, que
+    ///   en la sala responde el saldo (y el cliente entra) y antes de
+    ///   entrar recibe "no es un saldo" y la pregunta otra vez (y el saldo
+    ///   sale de nuevo, ver [`Shared::wait_for_udp_reply`]).
+    /// - Si algo espera la cookie (`unproven`), lo primero de eso: la sonda.
     /// - Si no, la misma línea: una entrada repetida recibe la misma
-    ///   respuesta. Una sin token (`:login`, `:register`) necesita la
-    ///   cookie de nuevo: espera en `unproven` a que llegue.
+    ///   respuesta. Una sin token (`:login`, `:register`) lleva la última
+    ///   cookie, y queda en `unproven` por si venció.
     ///
     /// En modo confiable, todo lo que está en vuelo, ya, sin esperar al
     /// plazo duplicado del emisor (que sin ninguna medición empieza en 1 s
