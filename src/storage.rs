@@ -4,10 +4,12 @@
 //!   confirmada (registro, saldo inicial, transferencia), siempre agregada al
 //!   final (`O_APPEND`) y forzada a disco (`fdatasync`) antes de confirmar.
 //!   Guardar una transferencia cuesta lo mismo con 10 cuentas que con 10.000.
-//!   Su primera línea es una cabecera, `{"after_snapshot":N}`: el diario
-//!   continúa la foto que incluye hasta la operación `N`.
+//!   Su primera línea es una cabecera, `{"after_snapshot":N,"journal":ID}`:
+//!   el diario continúa la foto que incluye hasta la operación `N`, y se
+//!   llama `ID` (16 dígitos hexadecimales al azar, nuevos en cada foto).
 //! - `usuarios.json`, la **foto** (*snapshot*): todas las cuentas, con el
-//!   número de la última operación que incluye (`applied`). Cuando el diario
+//!   número de la última operación que incluye (`applied`) y el `ID` del
+//!   diario que la continúa (`journal`). Cuando el diario
 //!   crece, se escribe una foto nueva (temporal + `fsync` + `rename`, atómico
 //!   en POSIX) y el diario vuelve a ser solo su cabecera.
 //! - `.lock`, el **candado** del directorio: un `flock` exclusivo que el
@@ -19,8 +21,9 @@
 //! `applied`. Así, morir entre escribir la foto y vaciar el diario no aplica
 //! nada dos veces, y morir a mitad de una línea del diario solo pierde esa
 //! línea, que nunca se confirmó (su `fdatasync` no volvió). Si el diario
-//! necesita una foto que falta o es más vieja que él, el servidor no
-//! arranca: empezar de cero borraría cuentas en silencio.
+//! necesita una foto que falta o es más vieja que él, o si la foto nombra un
+//! diario que falta o que no es el suyo, el servidor no arranca: empezar
+//! sin lo que falta borraría cuentas en silencio.
 //!
 //! Este módulo no sabe de reglas de dinero ni de concurrencia: lee y escribe
 //! lo que `ledger` le entrega. Las reglas al volver a aplicar el diario son
@@ -107,17 +110,20 @@ impl Entry {
 }
 
 /// La cabecera del diario, su primera línea: el diario continúa la foto que
-/// incluye hasta la operación `after_snapshot`. Sin ella, perder la foto
-/// pasaría inadvertido: las operaciones del diario se aplicarían sobre
-/// cero cuentas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// incluye hasta la operación `after_snapshot`, y se llama `journal`. Sin
+/// ella, perder la foto pasaría inadvertido: las operaciones del diario se
+/// aplicarían sobre cero cuentas. (Un diario de antes de los nombres no
+/// tiene `journal`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
     after_snapshot: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    journal: Option<String>,
 }
 
 impl Header {
-    fn to_line(self) -> Vec<u8> {
+    fn to_line(&self) -> Vec<u8> {
         let mut line = serde_json::to_vec(&self).unwrap_or_default();
         line.push(b'\n');
         line
@@ -129,6 +135,10 @@ struct DataFile {
     version: u32,
     #[serde(default)]
     applied: u64,
+    /// El nombre del diario que continúa esta foto (una foto de antes de
+    /// los nombres no lo tiene).
+    #[serde(default)]
+    journal: Option<String>,
     users: Vec<Record>,
 }
 
@@ -137,7 +147,16 @@ struct DataFile {
 struct DataFileRef<'a> {
     version: u32,
     applied: u64,
+    journal: &'a str,
     users: Vec<&'a Record>,
+}
+
+/// Un nombre nuevo para el diario que sigue a una foto: 64 bits al azar,
+/// en 16 dígitos hexadecimales. No es un secreto: distingue el diario que
+/// continúa la foto de cualquier otro (uno viejo, uno copiado de otro
+/// directorio) y de ninguno.
+fn new_journal_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Lo que hay en disco al abrir: la foto y las operaciones posteriores.
@@ -154,6 +173,8 @@ pub struct Loaded {
     /// una escritura cortada por una muerte o un corte de luz, que nunca se
     /// confirmó a nadie. 0 si no había.
     pub torn_bytes: u64,
+    /// El nombre del diario que continúa la foto, si la foto lo dice.
+    journal: Option<String>,
 }
 
 /// Un archivo de datos que no se puede usar. El servidor se detiene con este
@@ -175,6 +196,16 @@ pub enum StorageError {
         snapshot: PathBuf,
         needs: u64,
         has: Option<u64>,
+    },
+    /// La foto (que incluye hasta la operación `applied`) nombra el diario
+    /// que la continúa, y ese diario falta (`found` = `false`) o el que está
+    /// es otro, con operaciones posteriores a la foto (`found` = `true`):
+    /// lo hecho después de la foto no está, o no es de esta foto.
+    MissingJournal {
+        snapshot: PathBuf,
+        journal: PathBuf,
+        applied: u64,
+        found: bool,
     },
 }
 
@@ -214,6 +245,28 @@ impl fmt::Display for StorageError {
                      (starting from zero would lose accounts); nothing was changed",
                     journal.display(),
                     snapshot.display()
+                )
+            }
+            StorageError::MissingJournal {
+                snapshot,
+                journal,
+                applied,
+                found,
+            } => {
+                let what = if *found {
+                    "is another journal, with operations after the snapshot"
+                } else {
+                    "is missing"
+                };
+                write!(
+                    f,
+                    "the snapshot {} (up to operation {applied}) is continued by the journal {}, \
+                     but {} {what}; restore the journal that goes with this snapshot \
+                     (starting without it would lose what was done after the snapshot); \
+                     nothing was changed",
+                    snapshot.display(),
+                    journal.display(),
+                    journal.display()
                 )
             }
         }
@@ -315,6 +368,14 @@ pub struct Store {
     needs_trim: bool,
     /// La última operación que incluye la foto en disco: va en la cabecera.
     after_snapshot: u64,
+    /// El nombre del diario, que la foto en disco nombra: va en la
+    /// cabecera (`None` con una foto de antes de los nombres, hasta la
+    /// próxima foto).
+    journal_id: Option<String>,
+    /// La última foto no pudo dejar el diario en su cabecera: antes de la
+    /// próxima escritura se deja (lo que tenía ya está en la foto). Sin
+    /// esto, lo nuevo se agregaría a un diario con el nombre viejo.
+    needs_header: bool,
     _lock: DirLock,
 }
 
@@ -354,12 +415,26 @@ impl Store {
             Some(bytes) => (read_snapshot(&path, &bytes)?, true),
             None => (Loaded::default(), false),
         };
-        let journal = read_if_present(&journal_path)?.unwrap_or_default();
+        let journal = match read_if_present(&journal_path)? {
+            Some(journal) => journal,
+            // La foto nombra el diario que la continúa: si falta, lo hecho
+            // después de la foto se perdió. (Sin nombre, una foto de antes
+            // de los nombres: no hay cómo saberlo.)
+            None if loaded.journal.is_some() => {
+                return Err(StorageError::MissingJournal {
+                    snapshot: path,
+                    journal: journal_path,
+                    applied: loaded.applied,
+                    found: false,
+                });
+            }
+            None => Vec::new(),
+        };
         let complete = journal
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        replay(
+        let older = replay(
             &journal[..complete],
             &journal_path,
             &path,
@@ -382,6 +457,10 @@ impl Store {
             journal_len: complete as u64,
             needs_trim: false,
             after_snapshot: loaded.applied,
+            journal_id: loaded.journal.clone(),
+            // Un diario de antes de la foto: se deja en la cabecera que la
+            // foto espera antes de agregarle nada.
+            needs_header: older,
             _lock: lock,
         };
         loaded.torn_bytes = (journal.len() - complete) as u64;
@@ -409,8 +488,9 @@ impl Store {
             self.snapshot(std::iter::empty(), 0)
                 .map_err(io_error(&path))?;
         }
-        if self.journal_len == 0 {
+        if self.journal_len == 0 || self.needs_header {
             self.write_header().map_err(io_error(&journal_path))?;
+            self.needs_header = false;
         }
         Ok(())
     }
@@ -424,9 +504,10 @@ impl Store {
             self.journal.truncate(self.journal_len)?;
             self.needs_trim = false;
         }
-        if self.journal_len == 0 {
+        if self.journal_len == 0 || self.needs_header {
             // La cabecera no pudo escribirse tras la última foto.
             self.write_header()?;
+            self.needs_header = false;
         }
         match self.journal.append_durably(bytes) {
             Ok(()) => {
@@ -447,6 +528,7 @@ impl Store {
     fn write_header(&mut self) -> io::Result<()> {
         let line = Header {
             after_snapshot: self.after_snapshot,
+            journal: self.journal_id.clone(),
         }
         .to_line();
         self.journal.truncate(0)?;
@@ -486,9 +568,14 @@ impl Store {
     ) -> io::Result<()> {
         let mut users: Vec<&Record> = records.collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
+        // El diario que sigue a esta foto tiene nombre nuevo, escrito en la
+        // foto antes de que el diario se vacíe: si después el diario falta
+        // o es otro, la foto lo dice.
+        let journal = new_journal_id();
         let body = DataFileRef {
             version: FORMAT_VERSION,
             applied,
+            journal: &journal,
             users,
         };
         let mut bytes = serde_json::to_vec_pretty(&body)?;
@@ -504,7 +591,10 @@ impl Store {
         // El rename es un cambio del directorio: también hay que forzarlo.
         File::open(&self.dir)?.sync_all()?;
         self.after_snapshot = applied;
-        self.write_header()
+        self.journal_id = Some(journal);
+        let header = self.write_header();
+        self.needs_header = header.is_err();
+        header
     }
 }
 
@@ -538,16 +628,25 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
 /// foto en `loaded`: la cabecera se comprueba (la foto de la que sigue el
 /// diario debe estar, ver [`StorageError::MissingSnapshot`]) y cada
 /// operación más nueva que la foto se agrega a `loaded.entries`, en orden.
+/// Devuelve `true` si el diario es uno de antes de la foto (la foto nombra
+/// otro), con nada posterior a ella: hay que dejarlo en su cabecera.
 /// Errores: una línea que no se entiende o fuera de orden
-/// ([`StorageError::Corrupt`]), o la foto que falta.
+/// ([`StorageError::Corrupt`]), la foto que falta, o un diario que no es el
+/// de la foto y tiene operaciones posteriores a ella
+/// ([`StorageError::MissingJournal`]).
 fn replay(
     journal: &[u8],
     journal_path: &Path,
     snapshot_path: &Path,
     has_snapshot: bool,
     loaded: &mut Loaded,
-) -> Result<(), StorageError> {
+) -> Result<bool, StorageError> {
     let mut last = loaded.applied;
+    // `true` si el diario es otro que el que nombra la foto (un diario de
+    // antes de la última foto, si la muerte llegó entre escribir la foto y
+    // vaciarlo): vale solo si no tiene nada posterior a la foto. Sin
+    // cabecera, tampoco es el que la foto nombra.
+    let mut foreign = loaded.journal.is_some();
     for (index, line) in journal.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
@@ -570,11 +669,20 @@ fn replay(
                     has: has_snapshot.then_some(loaded.applied),
                 });
             }
+            foreign = loaded.journal.is_some() && header.journal != loaded.journal;
             continue;
         }
         let entry: Entry = serde_json::from_slice(line).map_err(|e| corrupt(e.to_string()))?;
         if entry.seq <= loaded.applied {
             continue;
+        }
+        if foreign {
+            return Err(StorageError::MissingJournal {
+                snapshot: snapshot_path.to_path_buf(),
+                journal: journal_path.to_path_buf(),
+                applied: loaded.applied,
+                found: true,
+            });
         }
         if entry.seq <= last {
             return Err(corrupt(format!("operation {} out of order", entry.seq)));
@@ -582,7 +690,7 @@ fn replay(
         last = entry.seq;
         loaded.entries.push((index + 1, entry));
     }
-    Ok(())
+    Ok(foreign && !journal.is_empty())
 }
 
 fn read_snapshot(path: &Path, bytes: &[u8]) -> Result<Loaded, StorageError> {
@@ -608,6 +716,7 @@ fn read_snapshot(path: &Path, bytes: &[u8]) -> Result<Loaded, StorageError> {
         applied: file.applied,
         entries: Vec::new(),
         torn_bytes: 0,
+        journal: file.journal,
     })
 }
 
@@ -746,11 +855,95 @@ pub(crate) mod tests {
             .expect("snapshot");
         assert_eq!(store.journal_bytes(), header);
         drop(store);
+        // La cabecera nombra el diario, con el nombre que la foto le dio.
         let journal = fs::read_to_string(dir.path().join(JOURNAL_FILE)).expect("diario");
-        assert_eq!(journal, "{\"after_snapshot\":1}\n");
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join(DATA_FILE)).expect("foto"))
+                .expect("JSON");
+        let id = snapshot["journal"]
+            .as_str()
+            .expect("la foto nombra su diario");
+        assert_eq!(id.len(), 16);
+        assert_eq!(
+            journal,
+            format!("{{\"after_snapshot\":1,\"journal\":\"{id}\"}}\n")
+        );
         let (_, loaded) = open(dir.path()).expect("reopen");
         assert!(loaded.entries.is_empty());
         assert_eq!(loaded.records, [record("alice", Some(1))]);
+    }
+
+    /// Lo hecho después de una foto solo está en el diario: si el diario que
+    /// la foto nombra falta, arrancar sin él lo perdería en silencio.
+    #[test]
+    fn a_snapshot_whose_journal_is_missing_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) = open(dir.path()).expect("open");
+        store.append(&transfer(1, 1).to_line()).expect("append");
+        store
+            .snapshot([record("alice", Some(1))].iter(), 1)
+            .expect("snapshot");
+        store.append(&transfer(2, 1).to_line()).expect("append");
+        drop(store);
+        let snapshot = fs::read(dir.path().join(DATA_FILE)).expect("foto");
+        fs::remove_file(dir.path().join(JOURNAL_FILE)).expect("borrar el diario");
+        let error = open(dir.path()).expect_err("sin su diario no arranca");
+        assert!(
+            matches!(
+                error,
+                StorageError::MissingJournal {
+                    applied: 1,
+                    found: false,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains(DATA_FILE) && text.contains(JOURNAL_FILE),
+            "{text}"
+        );
+        assert!(text.contains("is missing"), "{text}");
+        assert_eq!(
+            fs::read(dir.path().join(DATA_FILE)).expect("foto"),
+            snapshot
+        );
+        assert!(!dir.path().join(JOURNAL_FILE).exists(), "no se creó otro");
+    }
+
+    /// Morir entre escribir la foto y vaciar el diario deja el diario de
+    /// antes, con el nombre viejo: todo lo suyo ya está en la foto, y vale.
+    /// Otro diario con operaciones posteriores a la foto no es el suyo.
+    #[test]
+    fn the_journal_before_a_snapshot_is_accepted_but_a_foreign_one_with_newer_operations_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal_path = dir.path().join(JOURNAL_FILE);
+        let (mut store, _) = open(dir.path()).expect("open");
+        store.append(&transfer(1, 1).to_line()).expect("append");
+        let before = fs::read(&journal_path).expect("diario");
+        store
+            .snapshot([record("alice", Some(1))].iter(), 1)
+            .expect("snapshot");
+        drop(store);
+        fs::write(&journal_path, &before).expect("el diario de antes");
+        let (mut store, loaded) = open(dir.path()).expect("el diario de antes vale");
+        assert!(loaded.entries.is_empty());
+        // Queda en la cabecera que la foto espera: lo nuevo se lee después.
+        store.append(&transfer(2, 1).to_line()).expect("append");
+        drop(store);
+        let (_, loaded) = open(dir.path()).expect("reopen");
+        assert_eq!(loaded.entries.len(), 1);
+
+        let mut foreign = before;
+        foreign.extend(transfer(2, 1).to_line());
+        fs::write(&journal_path, &foreign).expect("otro diario");
+        let error = open(dir.path()).expect_err("otro diario con algo nuevo");
+        assert!(
+            matches!(error, StorageError::MissingJournal { found: true, .. }),
+            "{error:?}"
+        );
+        assert_eq!(fs::read(&journal_path).expect("diario"), foreign);
     }
 
     /// Tras una foto, el diario sigue desde la operación 1001: sin la foto,

@@ -246,6 +246,44 @@ fn a_journal_whose_snapshot_is_missing_stops_the_server() {
     assert!(!snapshot.exists(), "no se escribió una foto vacía encima");
 }
 
+/// El operador borra el diario de un directorio en uso: la foto dice qué
+/// diario la continúa, y sin él el servidor no arranca (arrancar perdería
+/// en silencio la cuenta registrada después de la foto).
+#[test]
+fn a_deleted_journal_stops_the_server_instead_of_losing_accounts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), &[]);
+    drop(server.join("alice", 70));
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(), Some(0));
+    let journal = dir.path().join("diario.jsonl");
+    let snapshot = dir.path().join("usuarios.json");
+    let before = fs::read(&snapshot).expect("foto");
+    fs::remove_file(&journal).expect("borrar el diario");
+
+    let Err((code, stderr)) = Server::launch("127.0.0.1:0", dir.path(), &[], None) else {
+        panic!("el servidor arrancó sin el diario que la foto nombra");
+    };
+    assert_eq!(code, Some(1), "{stderr}");
+    for needed in [
+        snapshot.display().to_string(),
+        format!("{} is missing", journal.display()),
+    ] {
+        assert!(stderr.contains(&needed), "falta {needed:?} en {stderr}");
+    }
+    assert_eq!(
+        fs::read(&snapshot).expect("foto"),
+        before,
+        "la foto no cambió"
+    );
+    assert!(!journal.exists(), "no se creó un diario vacío encima");
+    // Un directorio sin ninguno de los dos archivos sigue siendo un comienzo
+    // en limpio.
+    fs::remove_file(&snapshot).expect("borrar la foto");
+    let server = Server::start(dir.path(), &[]);
+    drop(server.join("alice", 1));
+}
+
 /// Una última línea sin su `\n` (una muerte a mitad de escritura) nunca se
 /// confirmó: se descarta, y la consola dice cuántos bytes y por qué.
 #[test]
