@@ -117,3 +117,63 @@ fn the_console_prints_the_same_stats_every_n_seconds() {
     let line = server.expect_console_between("Stats: threads=", "operations_per_sync=0.00");
     assert!(line.contains(" users=0 "), "{line}");
 }
+
+/// `:stats` es para todos (la clase aprende de ella), así que solo lleva
+/// cuentas: ningún nombre, dirección, puerto ni token de nadie. Cada campo
+/// es `clave=número`, y ninguna cadena de los usuarios aparece.
+#[test]
+fn stats_shows_counts_and_never_a_name_an_address_or_a_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_at("0.0.0.0:0", dir.path(), &["--stats-secs", "1"]);
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], server.addr.port()));
+    let mut asker = Client::connect(local);
+    asker.register("zorzal", 5);
+    let mut far = Client::connect_from(local, [127, 0, 0, 9].into());
+    far.register("carpincho", 7);
+    asker.expect("[SERVER] Client: carpincho connected!");
+    let mut udp = common::UdpClient::new_from(local, [127, 0, 0, 8].into());
+    udp.register("yacare", 9);
+    asker.expect("[SERVER] Client: yacare connected!");
+    let mut secrets = vec![
+        "zorzal".to_string(),
+        "carpincho".to_string(),
+        "yacare".to_string(),
+        "127.0.0".to_string(),
+        asker.token.clone(),
+        far.token.clone(),
+        udp.token.clone(),
+    ];
+    for client in [&asker, &far] {
+        let port = client.stream().local_addr().expect("addr").port();
+        secrets.push(format!(":{port}"));
+    }
+    secrets.push(format!(":{}", udp.local_addr().port()));
+
+    asker.send(":stats");
+    let mut lines: Vec<String> = (0..4).map(|_| asker.line()).collect();
+    let first = server.expect_console_between("Stats: ", "");
+    lines.push(format!("Stats: {first}"));
+    lines.extend(
+        server
+            .console_so_far()
+            .into_iter()
+            .filter(|l| l.starts_with("Stats: ")),
+    );
+    for line in &lines {
+        let fields = line
+            .strip_prefix("[SERVER] Client: Stats: ")
+            .or_else(|| line.strip_prefix("Stats: "))
+            .unwrap_or_else(|| panic!("no es de :stats: {line:?}"));
+        for pair in fields.split(' ') {
+            let (key, value) = pair.split_once('=').expect("clave=valor");
+            assert!(
+                !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{pair}"
+            );
+            assert!(value.parse::<f64>().is_ok(), "no es un número: {pair}");
+        }
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "{secret:?} en {line:?}");
+        }
+    }
+}
