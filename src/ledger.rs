@@ -388,7 +388,7 @@ impl Ledger {
             .by_key
             .get(&key)
             .ok_or(LedgerError::BadCredentials)?;
-        Ok((record.name.clone(), record.balance))
+        Ok((record.name.clone(), accounts.durable_balance(&key)))
     }
 
     /// Declara el saldo inicial de `name`, en dólares (la respuesta a "What is
@@ -404,9 +404,23 @@ impl Ledger {
         self.wait_durable(&receipt)
     }
 
-    /// Saldo de `name` en dólares; `None` si no existe o no lo declaró.
+    /// Saldo de `name` en dólares, en memoria; `None` si no existe o no lo
+    /// declaró. Puede incluir operaciones que todavía no están en disco
+    /// (ver [`Ledger::durable_balance`]).
     pub fn balance(&self, name: &str) -> Option<u64> {
         self.lock().by_key.get(&name_key(name))?.balance
+    }
+
+    /// Saldo de `name` en dólares según lo que ya está en disco: el de
+    /// memoria sin las operaciones aún no sincronizadas que lo tocan (una
+    /// transferencia de otro usuario hacia `name` cuyo `fdatasync` no
+    /// terminó). Es lo que `:funds` y la entrada responden: si el servidor
+    /// muriera ahora, ese saldo sigue siendo el de `name` al volver
+    /// (enunciado 005: nada confirmado se pierde, y nada se dice antes de
+    /// estar en disco). `None` si no existe o no lo declaró en disco. No
+    /// espera al disco.
+    pub fn durable_balance(&self, name: &str) -> Option<u64> {
+        self.lock().durable_balance(&name_key(name))
     }
 
     /// Mueve `dollars` de `from` a `to` en un solo paso atómico: con el
@@ -476,6 +490,30 @@ impl Ledger {
 }
 
 impl Accounts {
+    /// El saldo de la cuenta `key` sin lo que todavía no está en disco: lo
+    /// de memoria con las operaciones de `in_flight` que la tocan
+    /// deshechas, de la última a la primera (lo mismo que haría
+    /// [`Accounts::revert`] si el disco fallara ahora), sin cambiar nada.
+    fn durable_balance(&self, key: &str) -> Option<u64> {
+        let mut balance = self.by_key.get(key)?.balance;
+        for op in self.in_flight.iter().rev() {
+            match &op.undo {
+                Undo::Unregister(k) if k == key => return None,
+                Undo::UnsetBalance(k) if k == key => balance = None,
+                Undo::Transfer { from, to, dollars } => {
+                    if from == key {
+                        balance = balance.map(|b| b.saturating_add(*dollars));
+                    }
+                    if to == key {
+                        balance = balance.map(|b| b.saturating_sub(*dollars));
+                    }
+                }
+                _ => {}
+            }
+        }
+        balance
+    }
+
     /// Aplica `op` con el candado tomado y la anota en el diario pendiente.
     /// Devuelve su recibo, para esperar con [`Ledger::wait_durable`].
     fn record(&mut self, op: Op) -> Result<Receipt, LedgerError> {
@@ -818,6 +856,37 @@ mod tests {
         assert_eq!(reopened.balance("alice"), Some(2998));
         assert_eq!(reopened.len(), 2);
         assert_eq!(journaled_amounts(dir.path()), [2]);
+    }
+
+    /// Una transferencia de bob a alice aplicada en memoria y todavía sin
+    /// `fdatasync` (su recibo sin esperar, como un disco lento): el saldo
+    /// que se le dice a alice no la incluye. Si el disco falla, nunca
+    /// existió; si llega a disco, ahí sí.
+    #[test]
+    fn funds_are_what_is_on_disk_not_what_is_in_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ledger = ledger(dir.path());
+        account(&ledger, "alice", 100);
+        account(&ledger, "bob", 500);
+        faulty(&ledger, |write| match write {
+            0 => Fault::Fail,
+            _ => Fault::Pass,
+        });
+        let pending = ledger.transfer("bob", "alice", 50).expect("transfer");
+        assert_eq!(ledger.balance("alice"), Some(150), "en memoria, ya está");
+        assert_eq!(ledger.durable_balance("alice"), Some(100));
+        assert_eq!(ledger.durable_balance("BOB"), Some(500));
+        assert_eq!(ledger.verify("alice", "pw").map(|(_, b)| b), Ok(Some(100)));
+        // El disco falla: la transferencia nunca existió, y el saldo dicho
+        // fue el verdadero.
+        assert!(ledger.wait_durable(&pending.receipt).is_err());
+        assert_eq!(ledger.balance("alice"), Some(100));
+        // Otra que sí llega a disco se ve.
+        let done = ledger.transfer("bob", "alice", 30).expect("transfer");
+        assert_eq!(ledger.durable_balance("alice"), Some(100));
+        ledger.wait_durable(&done.receipt).expect("en disco");
+        assert_eq!(ledger.durable_balance("alice"), Some(130));
+        assert_eq!(ledger.durable_balance("bob"), Some(470));
     }
 
     /// La confirmación falsa del issue #12, paso a paso: la vuelta que

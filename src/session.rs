@@ -572,7 +572,9 @@ impl Chat {
             Command::Private { to, text } => self.private(me, to, &text, reply, via),
             Command::Users => reply.send(self, &Event::Users(self.room.names())),
             Command::Funds => {
-                let dollars = self.ledger.balance(me).unwrap_or(0);
+                // Lo que está en disco: una transferencia que otro envió y
+                // que todavía no se sincronizó no se anuncia antes de tiempo.
+                let dollars = self.ledger.durable_balance(me).unwrap_or(0);
                 reply.send(self, &Event::Funds(dollars));
             }
             Command::Transfer { to, amount } => match self.ledger.transfer(me, &to, amount) {
