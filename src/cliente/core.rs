@@ -276,8 +276,14 @@ impl Shared {
             Some(Event::AskBalance) if state.probing_balance => true,
             _ if self.is_stale(&state, event) => true,
             // El apagado se avisa por TCP y también a la dirección UDP de
-            // la sesión: se muestra una vez.
-            Some(event) => ending_after(event).is_some() && state.ending == ending_after(event),
+            // la sesión, y cada copia llega por su hilo: se muestra una vez.
+            // Se anota aquí, con el mismo candado que la decisión: si se
+            // anotara después, al actualizar el estado, las dos copias
+            // podrían pasar por aquí antes y mostrarse las dos.
+            Some(event) => match ending_after(event) {
+                Some(ending) => state.ending.replace(ending) == Some(ending),
+                None => false,
+            },
             None => false,
         };
         let identity = match event {
@@ -980,6 +986,39 @@ fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Un `Screen` que no muestra nada.
+    struct Blind;
+
+    impl Screen for Blind {
+        fn show(&self, _: Shown) {}
+    }
+
+    /// El aviso de apagado llega por TCP y por UDP, cada copia en su hilo:
+    /// aunque las dos decidan si se muestran antes de que ninguna cambie el
+    /// estado, se muestra una sola.
+    #[test]
+    fn a_notice_that_arrives_twice_at_once_is_shown_once() {
+        let tuning = UdpTuning {
+            keepalive: Duration::from_secs(60),
+            impairment: Impairment::default(),
+            seed: 1,
+            reliable: None,
+        };
+        let shared = Shared::new(
+            Arc::new(Blind),
+            "127.0.0.1:1".parse().expect("addr"),
+            None,
+            tuning,
+        );
+        let notice = Some(Event::ShuttingDown);
+        let (first, _) = shared.before_showing(&notice);
+        let (second, _) = shared.before_showing(&notice);
+        shared.update(&notice);
+        shared.update(&notice);
+        assert_eq!([first, second], [false, true], "ocultas");
+        assert_eq!(shared.ending(), Ending::ShuttingDown);
+    }
 
     #[test]
     fn transport_switches_are_local_commands() {
