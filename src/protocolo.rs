@@ -54,6 +54,12 @@ pub const MAX_PASSWORD_BYTES: usize = 128;
 /// Nombres que nadie puede tomar (ver [`check_name`]).
 pub const RESERVED_NAMES: [&str; 2] = ["Me", "You"];
 
+/// Las palabras que el protocolo imprime en sus propias líneas
+/// (`[SERVER] Client: ...`, `[PRIVATE] ...`): un usuario con ese nombre
+/// haría que sus mensajes se lean como del servidor. Ninguna cuenta nueva
+/// se llama así, sin distinguir mayúsculas (ver [`check_new_name`]).
+pub const PROTOCOL_WORDS: [&str; 3] = ["SERVER", "PRIVATE", "Client"];
+
 /// Prefijo de todos los avisos del servidor (enunciado 004).
 pub const SERVER_PREFIX: &str = "[SERVER] Client: ";
 
@@ -110,8 +116,11 @@ pub enum Problem {
     /// `:login` o `:register` con la sesión ya iniciada (lleva el nombre).
     AlreadySignedIn(String),
     /// Nombre fuera de la regla: 1 a 32 caracteres de `A-Z a-z 0-9 _ -` y
-    /// las letras de [`SPANISH_LETTERS`].
+    /// las letras de [`SPANISH_LETTERS`]; uno nuevo empieza con una letra.
     BadName,
+    /// Un `:register` con una palabra que el protocolo imprime
+    /// ([`PROTOCOL_WORDS`]) como nombre (lleva el nombre).
+    ReservedName(String),
     /// Contraseña vacía, con espacios o de más de 128 bytes.
     BadPassword,
     /// El nombre ya tiene cuenta (sin distinguir mayúsculas).
@@ -311,8 +320,10 @@ const TOO_MANY_FAILURES: &str = "Too many failed sign-ins, so the connection was
 
 const NOT_SIGNED_IN: &str = "You are not signed in. {}";
 const ALREADY_SIGNED_IN: &str = "You are already signed in as {}.";
-const BAD_NAME: &str = "Names have 1 to {} characters: letters A-Z and a-z (also á é í ó ú ü ñ), \
+const BAD_NAME: &str = "Names have 1 to {} characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), \
 digits, _ and -; Me and You are reserved.";
+const RESERVED_NAME: &str =
+    "The name {} is reserved: the chat prints it in its own lines. Choose another.";
 const BAD_PASSWORD: &str = "Passwords have 1 to {} bytes and no spaces.";
 const NAME_TAKEN: &str = "The name {} is already taken.";
 const NAME_TOO_SIMILAR: &str = "The name {} is too similar to an existing one. Choose another.";
@@ -377,7 +388,7 @@ pub fn parse_command(line: &str) -> Result<Option<Command>, Problem> {
     match word {
         ":register" => match args.as_slice() {
             [name, password] => {
-                check_name(name)?;
+                check_new_name(name)?;
                 check_password(password)?;
                 let (name, password) = (name.to_string(), password.to_string());
                 Ok(Some(Command::Register { name, password }))
@@ -469,6 +480,23 @@ pub fn check_name(name: &str) -> Result<(), Problem> {
     } else {
         Err(Problem::BadName)
     }
+}
+
+/// La regla de un nombre **nuevo** (`:register`): la de [`check_name`],
+/// más empezar con una letra (`-`, `--` o `_` no se leen como un nombre,
+/// y `:t - 5` parecería un error de uso) y no ser una palabra del
+/// protocolo ([`PROTOCOL_WORDS`]). Las cuentas que ya existían con un
+/// nombre así siguen entrando: `:login` usa [`check_name`]. Errores:
+/// [`Problem::BadName`], [`Problem::ReservedName`].
+pub fn check_new_name(name: &str) -> Result<(), Problem> {
+    check_name(name)?;
+    if !name.chars().next().is_some_and(char::is_alphabetic) {
+        return Err(Problem::BadName);
+    }
+    if PROTOCOL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+        return Err(Problem::ReservedName(name.to_string()));
+    }
+    Ok(())
 }
 
 /// Comprueba una contraseña: 1 a 128 bytes, sin espacios ni caracteres de
@@ -683,6 +711,7 @@ const PROBLEMS: &[(&str, Reader<Problem>)] = &[
         Some(Problem::AlreadySignedIn(name(h[0])?))
     }),
     (BAD_NAME, |h| fixed(h[0], MAX_NAME_CHARS, Problem::BadName)),
+    (RESERVED_NAME, |h| Some(Problem::ReservedName(name(h[0])?))),
     (BAD_PASSWORD, |h| {
         fixed(h[0], MAX_PASSWORD_BYTES, Problem::BadPassword)
     }),
@@ -809,6 +838,7 @@ impl fmt::Display for Problem {
             Problem::BadPassword => fill(f, BAD_PASSWORD, &[&MAX_PASSWORD_BYTES]),
             Problem::NameTaken(name) => fill(f, NAME_TAKEN, &[name]),
             Problem::NameTooSimilar(name) => fill(f, NAME_TOO_SIMILAR, &[name]),
+            Problem::ReservedName(name) => fill(f, RESERVED_NAME, &[name]),
             Problem::BadCredentials => f.write_str(BAD_CREDENTIALS),
             Problem::AlreadyConnected(name) => fill(f, ALREADY_CONNECTED, &[name]),
             Problem::BadBalance => f.write_str(BAD_BALANCE),
@@ -1270,6 +1300,7 @@ mod tests {
             Problem::BadPassword,
             Problem::NameTaken(name()),
             Problem::NameTooSimilar("José".into()),
+            Problem::ReservedName("Server".into()),
             Problem::BadCredentials,
             Problem::AlreadyConnected(name()),
             Problem::BadBalance,
@@ -1362,6 +1393,37 @@ mod tests {
         }
         let port = host_and_port("127.0.0.1:99999").expect_err("puerto grande");
         assert!(port.contains("0 a 65535"), "{port}");
+    }
+
+    #[test]
+    fn a_new_name_starts_with_a_letter_and_is_not_a_word_of_the_protocol() {
+        for good in ["ana", "Ñandú", "x-1", "Ana_Paz", "Servidor", "Clientes"] {
+            assert_eq!(check_new_name(good), Ok(()), "{good}");
+        }
+        for bad in ["-", "--", "_", "-_-", "1ana", "_ana"] {
+            assert_eq!(check_new_name(bad), Err(Problem::BadName), "{bad}");
+            assert_eq!(
+                check_name(bad),
+                Ok(()),
+                "una cuenta vieja {bad} sigue entrando"
+            );
+        }
+        for word in ["SERVER", "server", "Private", "CLIENT", "client"] {
+            assert_eq!(
+                check_new_name(word),
+                Err(Problem::ReservedName(word.into())),
+                "{word}"
+            );
+        }
+        assert_eq!(
+            parse_command(":register PRIVATE clave"),
+            Err(Problem::ReservedName("PRIVATE".into()))
+        );
+        assert_eq!(parse_command(":register - clave"), Err(Problem::BadName));
+        assert!(matches!(
+            parse_command(":login - clave"),
+            Ok(Some(Command::Login { .. }))
+        ));
     }
 
     #[test]

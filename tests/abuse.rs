@@ -288,7 +288,7 @@ fn nobody_can_write_a_line_that_looks_like_the_server_or_a_private_message() {
     // Nombres con corchetes o espacios no existen.
     let mut mallory = server.connect();
     mallory.send(":register [SERVER] x");
-    mallory.expect("[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.");
+    mallory.expect("[SERVER] Client: Names have 1 to 32 characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.");
     // Texto que intenta volver al principio de la línea, borrarla, o
     // escribir al revés: los controles no llegan a la terminal de alice.
     let attempts: [&[u8]; 5] = [

@@ -64,11 +64,11 @@ fn signing_in_and_its_errors() {
         ),
         (
             ":register b@d x",
-            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
+            "[SERVER] Client: Names have 1 to 32 characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
         ),
         (
             ":register Me x",
-            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
+            "[SERVER] Client: Names have 1 to 32 characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
         ),
         (
             ":register bob",
@@ -364,7 +364,7 @@ fn spanish_names_are_welcome_and_look_alikes_are_refused() {
         ("JOSÉ", "[SERVER] Client: The name JOSÉ is already taken."),
         (
             "Jose\u{301}",
-            "[SERVER] Client: Names have 1 to 32 characters: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
+            "[SERVER] Client: Names have 1 to 32 characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
         ),
     ] {
         mallory.send(&format!(":register {name} pw"));
@@ -376,4 +376,52 @@ fn spanish_names_are_welcome_and_look_alikes_are_refused() {
     let server = Server::start(dir.path(), &[]);
     assert_eq!(server.connect().login("JOSÉ"), 11);
     assert_eq!(server.connect().login("ramón"), 3);
+}
+
+/// Un nombre que se lee como parte del protocolo (`-`, `SERVER`, `PRIVATE`)
+/// ya no se registra, con la razón; una cuenta vieja que se llama así (de
+/// antes de la regla, aquí escrita en el diario a mano) sigue entrando.
+#[test]
+fn names_that_read_as_protocol_are_refused_but_old_accounts_still_sign_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), &[]);
+    let mut mallory = server.connect();
+    for (name, answer) in [
+        (
+            "-",
+            "[SERVER] Client: Names have 1 to 32 characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
+        ),
+        (
+            "_x",
+            "[SERVER] Client: Names have 1 to 32 characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), digits, _ and -; Me and You are reserved.",
+        ),
+        (
+            "SERVER",
+            "[SERVER] Client: The name SERVER is reserved: the chat prints it in its own lines. Choose another.",
+        ),
+        (
+            "private",
+            "[SERVER] Client: The name private is reserved: the chat prints it in its own lines. Choose another.",
+        ),
+        (
+            "Client",
+            "[SERVER] Client: The name Client is reserved: the chat prints it in its own lines. Choose another.",
+        ),
+    ] {
+        mallory.send(&format!(":register {name} pw"));
+        mallory.expect(answer);
+    }
+    // Una cuenta `zz` que, en el diario, pasa a llamarse `-`: como una de
+    // antes de la regla.
+    server.join("zz", 9);
+    server.kill();
+    let journal = dir.path().join("diario.jsonl");
+    let text = std::fs::read_to_string(&journal).expect("diario");
+    std::fs::write(&journal, text.replace("\"zz\"", "\"-\"")).expect("diario");
+    let server = Server::start(dir.path(), &[]);
+    let mut old = server.connect();
+    old.name = "-".into();
+    old.send(":login - pw-zz");
+    old.expect_welcome();
+    old.expect("[SERVER] Client: You have 9 dollars.");
 }

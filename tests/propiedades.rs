@@ -12,7 +12,8 @@
 use chat::ledger::{Ledger, LedgerError};
 use chat::password::HashCost;
 use chat::protocolo::{
-    self, Command, EMOJIS, Event, Problem, RESERVED_NAMES, parse_command, render_text,
+    self, Command, EMOJIS, Event, Problem, RESERVED_NAMES, check_new_name, parse_command,
+    render_text,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -24,6 +25,12 @@ fn name() -> impl Strategy<Value = String> {
     "[A-Za-z0-9_\\-áéíóúüñÁÉÍÓÚÜÑ]{1,32}".prop_filter("reservado", |n| {
         !RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(n))
     })
+}
+
+/// Un nombre que `:register` acepta: empieza con una letra y no es una
+/// palabra del protocolo (`SERVER`, `PRIVATE`, `Client`).
+fn new_name() -> impl Strategy<Value = String> {
+    name().prop_filter("nombre nuevo", |n| check_new_name(n).is_ok())
 }
 
 /// Texto de un mensaje tal como lo ven los demás (ya limpio).
@@ -125,7 +132,7 @@ fn command_line() -> impl Strategy<Value = (Command, String)> {
     let password = "[!-~]{1,64}";
     let message = "[^\\s][^\n\r]{0,40}";
     prop_oneof![
-        (name(), password, gap(), gap()).prop_map(|(name, password, a, b)| {
+        (new_name(), password, gap(), gap()).prop_map(|(name, password, a, b)| {
             let line = format!(":register{a}{name}{b}{password}");
             (Command::Register { name, password }, line)
         }),
