@@ -29,15 +29,21 @@ impl Terminal {
 
     /// `cliente --addr <servidor>` con `extra` detrás, en una terminal.
     fn start_with(server: &Server, extra: &[&str]) -> Terminal {
+        Terminal::start_at(&server.addr.to_string(), extra, true)
+    }
+
+    /// `cliente --addr <addr>` con `extra` detrás, en una terminal; con
+    /// `strip`, sin las secuencias de escape en lo que se lee.
+    fn start_at(addr: &str, extra: &[&str], strip: bool) -> Terminal {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cliente"));
         command
-            .args(["--addr", &server.addr.to_string()])
+            .args(["--addr", addr])
             .args(extra)
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR");
         let options = Options::default()
             .timeout_ms(Some(PATIENCE_MS))
-            .strip_ansi_escape_codes(true);
+            .strip_ansi_escape_codes(strip);
         let session = spawn_with_options(command, options).expect("cliente en una terminal");
         Terminal {
             session,
@@ -331,5 +337,68 @@ mod endings {
         let output = child.wait_with_output().expect("esperar");
         drop(stdin);
         ended(&output, 1, "The connection to the server was lost.");
+    }
+}
+
+/// Lo que un servidor ajeno (o uno que se hace pasar por el del curso)
+/// podría hacerle a la terminal del usuario, en una línea cada uno.
+const HOSTILE: [(&str, &str); 4] = [
+    // El título de la ventana.
+    ("\u{1b}]0;pwned\u{7}", "^[]0;pwned^G"),
+    // Escribir en el portapapeles (OSC 52).
+    ("\u{1b}]52;c;cHduZWQ=\u{7}", "^[]52;c;cHduZWQ=^G"),
+    // Borrar la pantalla.
+    ("\u{1b}[2J", "^[[2J"),
+    // Pedir la posición del cursor: la terminal escribiría la respuesta en
+    // la entrada del cliente, como si la hubiera tecleado el usuario.
+    ("\u{1b}[6n", "^[[6n"),
+];
+
+/// Un servidor de mentira que saluda, envía [`HOSTILE`] y `fin`, y espera
+/// a que el cliente cierre. Devuelve su dirección.
+fn hostile_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut lines = String::from(
+            "[SERVER] Client: Sign in with :login <name> <password> or create an account with :register <name> <password>.\n",
+        );
+        for (raw, _) in HOSTILE {
+            lines.push_str(&format!("{raw}\n"));
+        }
+        lines.push_str("fin\n");
+        let _ = std::io::Write::write_all(&mut stream, lines.as_bytes());
+        let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+    });
+    addr
+}
+
+#[test]
+fn escape_sequences_from_the_network_are_shown_not_obeyed() {
+    let addr = hostile_server();
+    let mut terminal = Terminal::start_at(&addr, &[], false);
+    terminal.expect("fin");
+    let seen = terminal.decoded();
+    for (raw, shown) in HOSTILE {
+        assert!(seen.contains(shown), "no se ve {shown:?} en {seen:?}");
+        assert!(!seen.contains(raw), "llegó {raw:?} a la terminal: {seen:?}");
+    }
+    terminal.keys("\u{4}");
+    let _ = terminal.exit_code();
+
+    // Con la salida en una tubería, lo mismo, y ni un ESC.
+    let addr = hostile_server();
+    let output = Command::new(env!("CARGO_BIN_EXE_cliente"))
+        .args(["--addr", &addr])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cliente");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    for (_, shown) in HOSTILE {
+        assert!(stdout.contains(shown), "no se ve {shown:?} en {stdout:?}");
     }
 }

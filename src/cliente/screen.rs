@@ -110,11 +110,38 @@ pub enum Shown {
     },
 }
 
+/// `line`, que vino de la red, con cada carácter de control a la vista en
+/// vez de actuar: `^[` para ESC, `^G` para BEL (la notación de `cat -v`),
+/// `^?` para DEL y `\u{9b}` para los de C1. Un servidor (o algo que se
+/// hace pasar por él) no puede así cambiar el título de la ventana
+/// (`ESC ]0;`), escribir en el portapapeles (`ESC ]52;`), borrar la
+/// pantalla (`ESC [2J`) ni pedirle a la terminal una respuesta que ella
+/// escribiría en la entrada del cliente (`ESC [6n`, ECMA-48 §8.3.14). El
+/// tabulador queda. El servidor de este proyecto ya no deja pasar
+/// controles en lo que escriben los usuarios; esto protege de uno ajeno.
+pub fn visible(line: &str) -> String {
+    let mut shown = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '\t' => shown.push(c),
+            '\u{0}'..='\u{1f}' => {
+                shown.push('^');
+                // Los de C0 con su letra: 0x1b + 0x40 es `[`.
+                shown.push(char::from(c as u8 + 0x40));
+            }
+            '\u{7f}' => shown.push_str("^?"),
+            '\u{80}'..='\u{9f}' => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            _ => shown.push(c),
+        }
+    }
+    shown
+}
+
 impl Shown {
     /// El texto de la línea, tal como la muestra la terminal.
     pub fn text(&self) -> String {
         match self {
-            Shown::Server { line, .. } => line.clone(),
+            Shown::Server { line, .. } => visible(line),
             Shown::Own { to: None, text } => format!("Me: {text}"),
             Shown::Own { to: Some(to), text } => format!("Me → {to}: {text}"),
             Shown::Identity { name, me, server } => {
@@ -189,5 +216,21 @@ impl<W: Write + Send> Screen for Lines<W> {
         // avisar: se sigue, y la sesión termina por su cuenta.
         let _ = writeln!(out, "{}", shown.text());
         let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_from_the_network_are_shown_not_obeyed() {
+        assert_eq!(visible("\u{1b}]0;pwned\u{7}hola"), "^[]0;pwned^Ghola");
+        assert_eq!(visible("a\u{1b}[2J\u{1b}[6n"), "a^[[2J^[[6n");
+        assert_eq!(visible("\u{9b}6n\u{7f}\r"), "\\u{9b}6n^?^M");
+        assert_eq!(
+            visible("tab\tque queda, ñandú ✓"),
+            "tab\tque queda, ñandú ✓"
+        );
     }
 }
