@@ -531,10 +531,10 @@ fn the_module_map_has_no_cycles_and_the_client_needs_nothing_of_the_server() {
         assert!(chat.is_empty(), "{pure} importa {chat:?}");
     }
     // El servidor de eco (enunciado 002) comparte con el chat solo el
-    // encuadre y la consola: ni el protocolo.
+    // encuadre, la consola y la regla de los candados: ni el protocolo.
     assert_eq!(
         graph["echo"].iter().collect::<Vec<_>>(),
-        ["console", "framing"],
+        ["console", "framing", "sync"],
         "el eco importa algo del chat"
     );
 }

@@ -158,6 +158,13 @@ pub struct Config {
     #[arg(long)]
     pub echo: bool,
 
+    /// Con --echo: segundos sin una línea completa tras los que se cierra
+    /// una conexión (quien envía un byte cada tanto no retiene su hilo para
+    /// siempre; 0 = sin límite). --max-clients y --max-clients-per-ip
+    /// también valen para el eco
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub echo_idle_secs: u64,
+
     /// Muestra esta ayuda
     #[arg(short, long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -185,6 +192,16 @@ impl Config {
     /// Plazo para iniciar sesión tras conectar; `None` = sin límite.
     pub fn signin_timeout(&self) -> Option<Duration> {
         (self.signin_timeout_secs > 0).then(|| Duration::from_secs(self.signin_timeout_secs))
+    }
+
+    /// Los límites del servidor de eco (`--max-clients`,
+    /// `--max-clients-per-ip`, `--echo-idle-secs`).
+    pub fn echo_limits(&self) -> crate::echo::Limits {
+        crate::echo::Limits {
+            max_clients: self.max_clients,
+            per_ip: self.max_clients_per_ip,
+            idle: (self.echo_idle_secs > 0).then(|| Duration::from_secs(self.echo_idle_secs)),
+        }
     }
 
     /// Espera sin tráfico antes de sondear (ver `keepalive`); `None` = sin sondas.

@@ -310,7 +310,8 @@ fn announce(addr: &str) -> Result<(), ServerError> {
 /// primera línea y atiende para siempre. Errores: [`ServerError`].
 pub fn run(config: &Config) -> Result<(), ServerError> {
     if config.echo {
-        return crate::echo::run(&config.addr, stdout_console()?).map_err(|error| {
+        let limits = config.echo_limits();
+        return crate::echo::run(&config.addr, stdout_console()?, limits).map_err(|error| {
             ServerError::Bind {
                 addr: config.addr.clone(),
                 error,
