@@ -1,4 +1,4 @@
-//! Las reglas contra el abuso (issue #6), como código puro: cuántas líneas
+//! Las reglas contra el abuso, como código puro: cuántas líneas
 //! por segundo puede enviar un usuario ([`LineLimiter`], un *token bucket*)
 //! y qué cuentas y direcciones están bloqueadas por adivinar contraseñas
 //! ([`Blocklist`]). [`Guards`] los junta con la configuración y sus `Mutex`,
@@ -9,7 +9,7 @@
 //! tiene una ficha, el búfer de recepción del kernel se llena y el control
 //! de flujo de TCP detiene al emisor; es lo que hacen los servidores de IRC
 //! (RFC 1459 §8.10). Por UDP no hay cómo frenar a nadie: lo que pasa del
-//! límite se descarta ([`Verdict::Drop`]) y se cuenta (issue #12).
+//! límite se descarta ([`Verdict::Drop`]) y se cuenta.
 //!
 //! No lee relojes ni sockets: cada función recibe el instante `now`, así
 //! las pruebas deciden el tiempo. Cuánto esperar, qué se descarta y qué
@@ -47,7 +47,7 @@ pub const DEFAULT_MAX_SIGNIN_FAILURES_PER_IP: u32 = 50;
 /// una hora de calma (`--max-registrations-per-ip`): un curso entero en una
 /// sola máquina o detrás de una NAT (el mismo número que
 /// `--max-clients-per-ip`), y no más: quien quiera reservar nombres en masa
-/// queda bloqueado como quien adivina contraseñas (issue #13, punto 3).
+/// queda bloqueado como quien adivina contraseñas.
 pub const DEFAULT_MAX_REGISTRATIONS_PER_IP: u32 = 100;
 
 /// El primer bloqueo de una dirección dura esto; cada bloqueo siguiente,
@@ -193,7 +193,7 @@ impl LineLimiter {
 }
 
 /// Lo que se sabe de una cuenta o una dirección que falló contraseñas (no
-/// confundir con `storage::Record`, una cuenta guardada: issue #14).
+/// confundir con `storage::Record`, una cuenta guardada).
 #[derive(Debug, Clone)]
 struct Strikes {
     /// Fallos desde el último bloqueo.
@@ -446,7 +446,7 @@ impl Guards {
     /// Anota una contraseña fallida desde `ip` (ver [`Blocklist::failed`]).
     /// Solo para direcciones comprobadas (una conexión TCP): la dirección
     /// de origen de un datagrama UDP no cuesta nada falsificar, y contar sus
-    /// fallos dejaría bloquear la dirección de otro (issue #13).
+    /// fallos dejaría bloquear la dirección de otro.
     pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         lock(self.addresses.as_ref()?).failed(ip, now)
     }

@@ -7,7 +7,7 @@
 //! Ctrl-S en la terminal, el `write` espera para siempre en cuanto se llena
 //! el búfer del kernel (64 KiB en una tubería de Linux). Si eso pasara en el
 //! hilo de un cliente, con un candado tomado o no, ese cliente dejaría de
-//! recibir respuestas, y tras él todos los demás (issue #12). Aquí, quien
+//! recibir respuestas, y tras él todos los demás. Aquí, quien
 //! registra una línea solo la pone en la cola (`try_send`, que nunca
 //! espera); si la cola está llena, la línea se descarta y se cuenta, y el
 //! escritor avisa `[SERVER] N console lines dropped` cuando se pone al día.

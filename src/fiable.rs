@@ -1,4 +1,4 @@
-//! Entrega confiable sobre UDP, hecha a mano (issue #17): lo que TCP hace
+//! Entrega confiable sobre UDP, hecha a mano: lo que TCP hace
 //! dentro del kernel, escrito aquí para leerlo. UDP puede perder, duplicar
 //! y desordenar datagramas; con números de secuencia, acuses y
 //! retransmisiones, quien recibe obtiene cada línea una vez y en orden.

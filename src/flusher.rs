@@ -50,7 +50,7 @@ pub enum Drain {
 }
 
 /// Techo por defecto de bytes reservados por todas las colas que el flusher
-/// tiene a cargo, juntas: 64 MiB (`--max-total-queue-bytes`, issue #13).
+/// tiene a cargo, juntas: 64 MiB (`--max-total-queue-bytes`).
 /// Con el límite por cliente de 1 MiB, 300 clientes que no leían llevaban
 /// el servidor a 342–356 MiB; con el techo, el que más debe se desconecta
 /// antes.
@@ -74,7 +74,7 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(1);
 const CALM_BEFORE_TRIM: Duration = Duration::from_secs(1);
 
 /// El flusher: lo comparten todas las colas del servidor. Uno para todo el
-/// servidor: un hilo escritor por cliente duplicaría los hilos (issue #5:
+/// servidor: un hilo escritor por cliente duplicaría los hilos (y
 /// el kernel limita la cantidad de *mappings* de memoria, y cada hilo usa
 /// cuatro).
 ///
@@ -381,7 +381,7 @@ fn wait(
 /// sus *arenas* para reusarla, y el RSS del proceso no baja. Tras una
 /// ráfaga (10.000 clientes entrando, con sus 50 millones de avisos de
 /// ingreso pasando por las colas) el servidor retenía así unos 240 MiB que
-/// ya no usaba (medido con `pmap -x` en el issue #5). `malloc_trim(0)`
+/// ya no usaba (medido con `pmap -x`). `malloc_trim(0)`
 /// recorre las arenas y devuelve cada página libre con `madvise`. Cuesta
 /// unos milisegundos, por eso solo lo llama el flusher tras un segundo de
 /// calma. Es una función de glibc, no de POSIX: en otros sistemas no hace

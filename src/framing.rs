@@ -71,8 +71,8 @@ pub fn read_frame<R: BufRead>(reader: &mut R, line: &mut Vec<u8>, max: usize) ->
 /// Con un búfer fijo hay que elegir: grande (8 KiB) hace que un cliente que
 /// envía ráfagas se lea con pocas llamadas y que sus líneas se atiendan en
 /// tandas grandes (las entregas se juntan, ver `outbox`); chico ahorra
-/// memoria en los miles de clientes que esperan quietos en `read` (medido en
-/// el issue #5: con 10.000 clientes, 8 KiB por cliente eran decenas de MiB
+/// memoria en los miles de clientes que esperan quietos en `read` (medido
+/// con 10.000 clientes: 8 KiB por cliente eran decenas de MiB
 /// de RSS). Este lector espera con `small` bytes; si una lectura llena el
 /// búfer (llegan datos más rápido de lo que se leen), el próximo es de
 /// `large`; y al consumirse todo tras una lectura que no lo llenó (el

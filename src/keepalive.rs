@@ -1,4 +1,4 @@
-//! Detectar a un cliente TCP cuya red desapareció (issue #13): *keepalive*
+//! Detectar a un cliente TCP cuya red desapareció: *keepalive*
 //! de TCP (RFC 1122 §4.2.3.6) y `TCP_USER_TIMEOUT` (RFC 5482).
 //!
 //! Si la red de un cliente desaparece (se corta el Wi-Fi, se apaga la

@@ -20,7 +20,7 @@
 //! el error: una operación se confirma **si y solo si su propia línea** está
 //! en disco. (Una marca "todo hasta N está en disco" no basta: tras un
 //! fallo, una escritura buena posterior movería la marca por encima de lo
-//! que se deshizo; así se colaban confirmaciones falsas, issue #12.)
+//! que se deshizo; así se colaban confirmaciones falsas.)
 //!
 //! No sabe de sockets ni de quién está conectado: eso es de `room`.
 
@@ -889,7 +889,7 @@ mod tests {
         assert_eq!(ledger.durable_balance("bob"), Some(470));
     }
 
-    /// La confirmación falsa del issue #12, paso a paso: la vuelta que
+    /// La confirmación falsa, paso a paso: la vuelta que
     /// llevaba la transferencia de 7 falla y la deshace; después una vuelta
     /// buena escribe la de 8. Quien espera la de 7 debe recibir el error,
     /// aunque "lo escrito" ya pase de su número.

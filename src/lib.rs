@@ -34,7 +34,7 @@
 // Solo Unix, y se prueba en Linux: el flusher espera con `poll(2)` y un
 // `UnixStream`, el diario usa `fdatasync`, el apagado `signal(2)`, la
 // terminal `termios`. Unas funciones "de repuesto" para otros sistemas
-// solo fingirían que compila (issue #14): mejor decirlo al compilar.
+// solo fingirían que compila: mejor decirlo al compilar.
 #[cfg(not(unix))]
 compile_error!("chat usa llamadas de Unix (poll, fdatasync, signal, termios): compílelo en Linux");
 

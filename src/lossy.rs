@@ -1,5 +1,5 @@
 //! Pérdida, duplicación y reordenamiento de datagramas a pedido: el
-//! laboratorio de UDP (issue #17). En el loopback UDP no pierde nada, así que
+//! laboratorio de UDP. En el loopback UDP no pierde nada, así que
 //! la diferencia con TCP no se ve; con `--udp-loss 0.3` el servidor (y el
 //! cliente con `--loss 0.3`) tira a propósito 3 de cada 10 datagramas, y la
 //! sala deja ver lo que UDP no promete.

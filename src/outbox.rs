@@ -11,14 +11,14 @@
 //! bytes desconecta a su cliente, y las colas que el flusher tiene a cargo
 //! comparten un techo global: al pasarlo, se desconecta primero al cliente
 //! con más atraso. La memoria nunca crece sin tope por clientes lentos, ni
-//! por uno ni por cientos (issue #13, punto 4).
+//! por uno ni por cientos.
 //!
 //! Coalescencia: todo lo que se acumuló en la cola mientras alguien
 //! escribía sale en un solo `write`. Y un hilo lector puede abrir una
 //! *tanda* ([`WriteBatch`]) mientras procesa todas las líneas que ya tiene
 //! leídas: en la tanda, sus entregas solo se encolan, y al cerrarla escribe
 //! cada cola tocada una vez. Diez líneas para bob cuestan un `write`, no
-//! diez: así el servidor supera el techo de "un `write` por línea" (issue #5).
+//! diez: así el servidor supera el techo de "un `write` por línea".
 //!
 //! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`]. No
 //! espera a los sockets llenos: eso es del flusher.
@@ -34,7 +34,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Límite por defecto de bytes pendientes por cliente: 1 MiB (issue #2).
+/// Límite por defecto de bytes pendientes por cliente: 1 MiB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 1024 * 1024;
 
 /// Tiempo máximo que un `write` espera a un socket lleno, en los sistemas
@@ -50,7 +50,7 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_millis(5);
 /// cada tamaño de hasta 1032 bytes en una caché por hilo (*tcache*) que no
 /// devuelve nunca. Un aviso de ingreso a 10.000 colas agranda miles de ellas,
 /// y cada uno de los 10.000 hilos de cliente terminaba con ~8 KiB retenidos
-/// en esa caché: 80 MiB de RSS (medido en el issue #5 con
+/// en esa caché: 80 MiB de RSS (medido con
 /// `GLIBC_TUNABLES=glibc.malloc.tcache_max=128`). Empezando en 2 KiB, ningún
 /// búfer de cola cabe en la caché.
 const QUEUE_MIN_CAPACITY: usize = 2048;
@@ -106,8 +106,8 @@ impl Link for Arc<TcpStream> {
 /// poner en modo no bloqueante sin romper esa lectura. El tiempo límite sí
 /// se puede, pero cada socket atascado cuesta ese tiempo entero, y el
 /// flusher recorre todos: con 300 clientes que no leían y 5 ms por socket,
-/// un cliente que sí leía esperaba más de un segundo su línea (issue #13,
-/// punto 4). `send(2)` con `MSG_DONTWAIT` no espera solo esta vez, sin
+/// un cliente que sí leía esperaba más de un segundo su línea.
+/// `send(2)` con `MSG_DONTWAIT` no espera solo esta vez, sin
 /// tocar el modo del socket; `MSG_NOSIGNAL`: un par que se fue da `EPIPE`
 /// en vez de la señal `SIGPIPE`.
 #[cfg(target_os = "linux")]
@@ -168,7 +168,7 @@ struct State {
     /// bytes y no un solo búfer que se agranda: agrandar copia todo lo que
     /// había, y 300 colas atascadas que crecen al mismo ritmo se agrandaban
     /// juntas, en el mismo aviso a la sala (decenas de MB de copias mientras
-    /// el lector de al lado esperaba su línea, issue #13).
+    /// el lector de al lado esperaba su línea).
     full: VecDeque<Vec<u8>>,
     /// La suma de las capacidades de `full`, en bytes: se lleva al agregar
     /// y sacar trozos para no recorrer la lista en cada mensaje (una cola

@@ -66,7 +66,7 @@ type Job = Box<dyn FnOnce(&Argon, &mut Memory) + Send>;
 /// umbral de `mmap` tras liberar un bloque así de grande, los siguientes
 /// salen de la arena del hilo y quedan retenidos. 50 entradas a la vez
 /// dejaban al servidor en 271 MiB de RSS para siempre (medido con
-/// `cargo bench --bench abuso`, issue #13, punto 4); con un bloque por
+/// `cargo bench --bench abuso`); con un bloque por
 /// hilo, reusado, la memoria del hash es hilos × 19 MiB y no crece.
 #[derive(Default)]
 struct Memory {

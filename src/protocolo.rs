@@ -8,7 +8,7 @@
 //! corta el flujo de bytes en líneas vive en `framing`.
 //!
 //! Las cadenas que el servidor envía son parte del contrato (enunciados 003 y
-//! 004 del curso, y el issue #2): se mantienen byte a byte, en inglés.
+//! 004 del curso): se mantienen byte a byte, en inglés.
 
 use std::fmt;
 
@@ -101,7 +101,7 @@ pub enum Command {
     /// `:ping`: responde `pong`. Por UDP (`<TOKEN> :ping`) es cómo un cliente
     /// le dice al servidor su dirección UDP.
     Ping,
-    /// `:stats`: las estadísticas en vivo del servidor (issue #17).
+    /// `:stats`: las estadísticas en vivo del servidor.
     Stats,
 }
 
@@ -127,7 +127,7 @@ pub enum Problem {
     NameTaken(String),
     /// El nombre se parece demasiado al de una cuenta que ya existe (mismo
     /// [`name_skeleton`]: `aIice` junto a `alice`, `José` junto a `Jose`).
-    /// No se dice cuál, para no revelar qué cuentas hay (issue #13).
+    /// No se dice cuál, para no revelar qué cuentas hay.
     NameTooSimilar(String),
     /// Nombre o contraseña incorrectos: un solo mensaje para ambos casos, para
     /// que nadie pueda averiguar qué nombres existen.
@@ -176,12 +176,12 @@ pub enum Problem {
     /// lleva los segundos que faltan (`--max-signin-failures-per-ip`).
     SigninBlocked(u64),
     /// La cuenta está bloqueada por contraseñas fallidas, vengan de donde
-    /// vengan: lleva los segundos que faltan (`--max-signin-failures`,
-    /// issue #13). Un nombre que no existe se bloquea igual, así que la
+    /// vengan: lleva los segundos que faltan (`--max-signin-failures`).
+    /// Un nombre que no existe se bloquea igual, así que la
     /// respuesta no dice qué cuentas hay.
     AccountBlocked(u64),
     /// La dirección IP del cliente creó demasiadas cuentas seguidas: lleva
-    /// los segundos que faltan (`--max-registrations-per-ip`, issue #13).
+    /// los segundos que faltan (`--max-registrations-per-ip`).
     TooManyAccounts(u64),
 }
 
@@ -237,8 +237,7 @@ pub enum Event {
     /// `[SERVER] Client: pong`: respuesta a `:ping`.
     Pong,
     /// `[SERVER] Client: The server is full, try again later.`: a una
-    /// conexión que pasa de `--max-clients`, justo antes de cerrarla
-    /// (issue #6).
+    /// conexión que pasa de `--max-clients`, justo antes de cerrarla.
     ServerFull,
     /// `[SERVER] Client: Cookie <COOKIE>, resend with it first.`: la única
     /// respuesta a un `:login` o `:register` por UDP desde una dirección que
@@ -248,14 +247,14 @@ pub enum Event {
     /// `[SERVER] Client: There are too many connections from your address,
     /// try again later.`: a una conexión de más desde una misma dirección IP
     /// (`--max-clients-per-ip`): mil sockets quietos desde una sola máquina
-    /// no dejan afuera a los demás (issue #13).
+    /// no dejan afuera a los demás.
     TooManyFromAddress,
     /// `[SERVER] Client: You did not sign in within N seconds, so the
     /// connection was closed.`: a una conexión que no inició sesión a
-    /// tiempo (`--signin-timeout-secs`, issue #6).
+    /// tiempo (`--signin-timeout-secs`).
     SigninTimeout(u64),
     /// `[SERVER] Client: The server is shutting down.`: a todos, al
-    /// apagarse con SIGINT o SIGTERM (issue #6).
+    /// apagarse con SIGINT o SIGTERM.
     ShuttingDown,
     /// `[SERVER] Client: You signed in from another address, so this
     /// session was closed.`: a una sesión solo-UDP cuando su dueño entra
@@ -266,15 +265,14 @@ pub enum Event {
     /// your lines are being delayed.`: a quien envía por TCP más de
     /// `--max-lines-per-sec` líneas, la primera vez en cada ráfaga. Sus
     /// líneas no se pierden: el servidor deja de leerlas hasta que le toca,
-    /// y el control de flujo de TCP frena al emisor (RFC 1459 §8.10;
-    /// issue #12).
+    /// y el control de flujo de TCP frena al emisor (RFC 1459 §8.10).
     Paced(u32),
     /// `[SERVER] Client: Too many failed sign-ins, so the connection was
     /// closed.`: tras `--max-signin-failures` contraseñas fallidas en una
-    /// conexión (issue #6).
+    /// conexión.
     TooManyFailures,
     /// `[SERVER] Client: Stats: clave=valor ...`: una línea de la respuesta a
-    /// `:stats` (issue #17), con pares `clave=valor` separados por espacios.
+    /// `:stats`, con pares `clave=valor` separados por espacios.
     Stats(String),
     /// Un error, como aviso del servidor.
     Error(Problem),
@@ -554,7 +552,7 @@ pub fn name_skeleton(name: &str) -> String {
 /// - junta cada tramo de espacio (espacios, tabuladores, espacios de otros
 ///   anchos de Unicode) en **un** espacio y quita los de los extremos: con
 ///   80 espacios, un texto falso empezaría en la columna 0 de la línea
-///   siguiente de una terminal de 80 columnas (issue #13);
+///   siguiente de una terminal de 80 columnas;
 /// - reemplaza cada emoji que aparece como palabra completa (`:smile` →
 ///   `:~)`).
 ///
@@ -1159,7 +1157,7 @@ mod tests {
             render_text(":smiley :smile! x:smile"),
             ":smiley :smile! x:smile"
         );
-        // Los espacios repetidos se juntan en uno (issue #13).
+        // Los espacios repetidos se juntan en uno.
         assert_eq!(render_text("a  :smile  b"), "a :~) b");
     }
 

@@ -6,7 +6,7 @@
 //! a la sala cuando ya tiene saldo; solo los unidos reciben mensajes,
 //! aparecen en `:u` y generan avisos de conexión.
 //!
-//! Aquí vive la regla de entrega del relay TCP+UDP (issue #3): una línea
+//! Aquí vive la regla de entrega del relay TCP+UDP: una línea
 //! llega por el transporte por el que vino mientras el destinatario pueda
 //! recibirlo ([`Via`]). El candado de la sala se toma solo para leer o
 //! cambiar el mapa; nunca mientras se escribe en un socket: los métodos
@@ -67,7 +67,7 @@ pub enum TokenCheck {
     Unknown,
     /// El token es de una sesión, pero el datagrama vino de una dirección
     /// que la sesión no conoce y que todavía no probó que recibe: la sesión
-    /// no se muda (issue #13).
+    /// no se muda.
     Unproven,
     /// El usuario de la sesión.
     Known(TokenUser),
@@ -463,7 +463,7 @@ impl Room {
 fn others(inner: &Inner, except: &str, via: Via) -> Vec<Arc<Outbox>> {
     // Del tamaño justo desde el principio: crecer de a duplicaciones deja
     // en el hilo un búfer liberado de cada tamaño, que el `malloc` de glibc
-    // guarda en su caché por hilo (medido en el issue #5: ~5 KiB por hilo).
+    // guarda en su caché por hilo (medido con 10.000 clientes: ~5 KiB por hilo).
     let mut outboxes = Vec::with_capacity(inner.members.len());
     outboxes.extend(
         inner

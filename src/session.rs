@@ -466,7 +466,7 @@ impl Chat {
     }
 
     /// Las estadísticas en vivo a la hora `now`: las del proceso y, de la
-    /// sala, los usuarios por transporte y las colas de salida (issue #17).
+    /// sala, los usuarios por transporte y las colas de salida.
     pub fn stats(&self, now: Instant) -> Snapshot {
         let census = self.room.census();
         let pending: Vec<u64> = census
@@ -765,7 +765,7 @@ impl Session {
     /// Cuenta una línea que llegó en `now` (completa, o descartada por
     /// larga) contra el límite de líneas por segundo, y dice cuánto debe
     /// esperar el hilo **antes** de atenderla (`None`: ya). Ninguna línea se
-    /// descarta: quien envía de más por TCP solo va más lento (issue #12).
+    /// descarta: quien envía de más por TCP solo va más lento.
     /// Si hay que esperar, antes se confirma lo pendiente (no hace falta
     /// que espere también quien ya tiene su `:t` en disco) y, la primera vez
     /// en cada ráfaga, se avisa [`Event::Paced`]. `:q` nunca espera: salir

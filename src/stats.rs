@@ -1,4 +1,4 @@
-//! Las estadísticas en vivo del servidor (issue #17): `:stats` y, con
+//! Las estadísticas en vivo del servidor: `:stats` y, con
 //! `--stats-secs N`, una línea en la consola cada N segundos. Muestran lo
 //! que el curso enseña y que de otro modo no se ve: cuántos hilos hay (uno
 //! por cliente TCP), cuántas líneas entran y salen, cuánto esperan las

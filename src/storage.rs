@@ -764,7 +764,7 @@ pub(crate) mod tests {
     /// Un diario que falla cuando la prueba dice: `plan` decide cada
     /// escritura, con su número (desde 0), y después se recupera. Así se
     /// prueba un fallo **seguido de** un éxito, que es donde se escondía la
-    /// confirmación falsa (issue #12).
+    /// confirmación falsa.
     pub(crate) struct Faulty {
         pub inner: Box<dyn JournalFile>,
         pub plan: Arc<Mutex<dyn FnMut(usize) -> Fault + Send>>,

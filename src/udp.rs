@@ -14,7 +14,7 @@
 //! UDP no tiene conexión, así que la sesión se identifica con un token que
 //! cada datagrama lleva delante (`<TOKEN> <línea>`), y una sesión solo-UDP
 //! termina con `:q` o por inactividad. Tampoco tiene handshake: la
-//! dirección de origen se falsifica gratis. Por eso (issue #13, como QUIC en
+//! dirección de origen se falsifica gratis. Por eso (como QUIC en
 //! RFC 9000 §8):
 //! - a una dirección que no probó que recibe se le responde a lo sumo un
 //!   datagrama, de a lo sumo **tres veces** el tamaño del que lo causó

@@ -51,7 +51,7 @@ const QUIT_RETRY: Duration = Duration::from_millis(500);
 /// Cuánto espera el modo TCP, antes de enviar `:q`, la respuesta a un
 /// `:ping` por UDP: el servidor atiende los datagramas en orden, así que
 /// cuando llega su `pong` ya procesó las líneas que se enviaron por UDP
-/// antes. Sin esto, el `:q` por TCP les gana y se pierden (issue #16).
+/// antes. Sin esto, el `:q` por TCP les gana y se pierden.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 /// Tras cuántos `:ping` de mantenimiento sin respuesta se avisa que el
@@ -260,7 +260,7 @@ impl Shared {
         let mut state = self.lock();
         // El token es un secreto: quien lo ve (un proyector en el aula)
         // puede usar la sesión y transferir el dinero. El cliente lo guarda
-        // para `:udp` y `--udp`, y no lo muestra (issue #13). El `pong` de
+        // para `:udp` y `--udp`, y no lo muestra. El `pong` de
         // un `:ping` del propio cliente tampoco: no lo pidió el usuario.
         let hidden = match event {
             Some(Event::Token(_) | Event::UdpToken(_)) => true,

@@ -1,5 +1,5 @@
 //! El modo interactivo del cliente, cuando la entrada y la salida son una
-//! terminal (issue #16): una línea de edición de `rustyline` (flechas,
+//! terminal: una línea de edición de `rustyline` (flechas,
 //! historial de la sesión, Ctrl-A/Ctrl-E...), las líneas que llegan
 //! impresas *encima* de la que se está escribiendo sin romperla, un prompt
 //! que dice quién es uno y por dónde viajan sus líneas (`alice@tcp> `),

@@ -4,7 +4,7 @@
 //! lo muestra a su modo. No sabe nada de sockets.
 
 /// Por qué terminó la sesión. El código de salida de `cliente` es
-/// [`Ending::code`]; `cliente --help` los lista (issue #16).
+/// [`Ending::code`]; `cliente --help` los lista.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     /// El usuario salió (`:q`, fin de la entrada) y el servidor se

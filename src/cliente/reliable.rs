@@ -1,4 +1,4 @@
-//! El modo confiable del cliente (`cliente --udp --reliable`, issue #17):
+//! El modo confiable del cliente (`cliente --udp --reliable`):
 //! cada línea que sale va numerada (`:seq <n> <línea>`) y se retransmite
 //! hasta su acuse; cada línea numerada que llega se acusa (`:ack <n>`) y se
 //! entrega una vez y en orden. Las máquinas de estados son las de

@@ -2,7 +2,7 @@
 //! línea del servidor con su evento, la línea propia, quién es este
 //! cliente, por dónde viajan las líneas. Cada interfaz decide cómo se ve:
 //! la terminal escribe el texto de [`Shown::text`]; el cliente gráfico
-//! (`cliente-gui`, issue #15) pone la lista de usuarios, el saldo y los
+//! (`cliente-gui`) pone la lista de usuarios, el saldo y los
 //! puertos en su lugar de la ventana. No sabe nada de sockets.
 
 use crate::protocolo::Event;
@@ -16,7 +16,7 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shown {
     /// Una línea del servidor, tal como llegó, y su evento si se reconoce.
-    /// El token de la sesión nunca llega aquí: es un secreto (issue #13).
+    /// El token de la sesión nunca llega aquí: es un secreto.
     Server {
         /// La línea, sin el fin de línea.
         line: String,

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 /// conexiones la cola se llena, y el kernel descarta el último ACK del
 /// handshake: el cliente cree estar conectado, el servidor nunca lo acepta,
 /// y como en este protocolo habla primero el servidor, ambos esperan para
-/// siempre (se vio en el benchmark del issue #5). Linux lo recorta a
+/// siempre (se vio en `cargo bench --bench carga`). Linux lo recorta a
 /// `net.core.somaxconn` (4096 por defecto).
 pub const LISTEN_BACKLOG: i32 = 1024;
 

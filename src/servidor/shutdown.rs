@@ -1,4 +1,4 @@
-//! El apagado ordenado (issue #6): con SIGINT (Ctrl+C en la terminal) o
+//! El apagado ordenado: con SIGINT (Ctrl+C en la terminal) o
 //! SIGTERM (lo que envían `kill` y `systemctl stop`), el servidor avisa a
 //! cada cliente `[SERVER] Client: The server is shutting down.`, deja en
 //! disco todo lo aplicado, cierra las conexiones y termina con código 0.
