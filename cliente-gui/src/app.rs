@@ -73,7 +73,7 @@ impl App {
     fn receive(&mut self) {
         while let Ok(incoming) = self.incoming.try_recv() {
             let requests = match incoming {
-                Incoming::Shown(shown) => self.model.on_shown(shown, &now()),
+                Incoming::Shown(shown) => self.model.on_shown(shown, &now(), Instant::now()),
                 Incoming::Ended(why) => {
                     self.model.on_ended(why);
                     Vec::new()
@@ -133,6 +133,11 @@ impl App {
             });
             if let Some(error) = &self.model.sign_in_error {
                 ui.colored_label(Color32::LIGHT_RED, error);
+            }
+            if let Some(left) = self.model.sign_in_countdown(Instant::now()) {
+                ui.label(left);
+                // La cuenta baja aunque nadie mueva el ratón.
+                ui.ctx().request_repaint_after(Duration::from_millis(500));
             }
             self.send(requests);
         });

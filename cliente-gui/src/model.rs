@@ -11,6 +11,7 @@ use chat::cliente::Shown;
 use chat::protocolo::{EMOJIS, Event, Problem};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// Qué pantalla se ve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +99,9 @@ pub struct Model {
     pub password: String,
     /// El error del último intento de entrar, junto a los botones.
     pub sign_in_error: Option<String>,
+    /// Hasta cuándo se puede iniciar sesión, si el servidor lo anunció al
+    /// saludar (`You have 60 seconds to sign in.`); se olvida al entrar.
+    sign_in_deadline: Option<Instant>,
     /// El campo del saldo inicial.
     pub balance_input: String,
     /// El error del saldo inicial.
@@ -141,6 +145,7 @@ impl Model {
             name: String::new(),
             password: String::new(),
             sign_in_error: None,
+            sign_in_deadline: None,
             balance_input: String::new(),
             balance_error: None,
             connected: false,
@@ -248,6 +253,17 @@ impl Model {
         self.travel
     }
 
+    /// Lo que queda del plazo para iniciar sesión a la hora `now`, para
+    /// mostrarlo junto al formulario: `Quedan 42 s para iniciar sesión.`
+    /// El servidor corta la conexión al vencer (`--signin-timeout-secs`);
+    /// sin la cuenta, el usuario lo sabría solo al ver el corte. `None` si
+    /// no hay plazo anunciado o ya se entró.
+    pub fn sign_in_countdown(&self, now: Instant) -> Option<String> {
+        let deadline = self.sign_in_deadline.filter(|_| self.connected)?;
+        let left = deadline.saturating_duration_since(now).as_secs();
+        Some(format!("Quedan {left} s para iniciar sesión."))
+    }
+
     /// Si se puede escribir en la sala.
     pub fn in_room(&self) -> bool {
         self.view == View::Chat && self.connected
@@ -265,12 +281,13 @@ impl Model {
         vec![Request::Line(line.to_string())]
     }
 
-    /// Lo que el núcleo mostró, a la hora `time`. Devuelve lo que hay que
-    /// enviar en respuesta (al entrar a la sala, `:u` para llenar la lista
-    /// de usuarios).
-    pub fn on_shown(&mut self, shown: Shown, time: &str) -> Vec<Request> {
+    /// Lo que el núcleo mostró, a la hora local `time` (`HH:MM:SS`, para el
+    /// historial) y al instante `now` (para el plazo de inicio de sesión).
+    /// Devuelve lo que hay que enviar en respuesta (al entrar a la sala,
+    /// `:u` para llenar la lista de usuarios).
+    pub fn on_shown(&mut self, shown: Shown, time: &str, now: Instant) -> Vec<Request> {
         match shown {
-            Shown::Server { line, event } => return self.on_server(line, event, time),
+            Shown::Server { line, event } => return self.on_server(line, event, time, now),
             Shown::Own { to: None, text } => self.push(time, Kind::Own, format!("Me: {text}")),
             Shown::Own { to: Some(to), text } => self.push(
                 time,
@@ -325,6 +342,7 @@ impl Model {
     pub fn on_ended(&mut self, why: String) {
         self.connected = false;
         self.transfer_pending = false;
+        self.sign_in_deadline = None;
         match self.view {
             View::Chat => self.ended = Some(why),
             View::SignIn | View::Balance => {
@@ -338,9 +356,15 @@ impl Model {
         }
     }
 
-    fn on_server(&mut self, line: String, event: Option<Event>, time: &str) -> Vec<Request> {
+    fn on_server(
+        &mut self,
+        line: String,
+        event: Option<Event>,
+        time: &str,
+        now: Instant,
+    ) -> Vec<Request> {
         if self.view != View::Chat {
-            return self.before_room(line, event, time);
+            return self.before_room(line, event, time, now);
         }
         let kind = match &event {
             Some(Event::ShuttingDown) => Kind::Error,
@@ -392,15 +416,25 @@ impl Model {
 
     /// Una línea del servidor antes de entrar a la sala: los errores van
     /// junto a su formulario; la entrada cambia de pantalla.
-    fn before_room(&mut self, line: String, event: Option<Event>, time: &str) -> Vec<Request> {
+    fn before_room(
+        &mut self,
+        line: String,
+        event: Option<Event>,
+        time: &str,
+        now: Instant,
+    ) -> Vec<Request> {
+        if matches!(
+            event,
+            Some(Event::Welcome | Event::AskBalance | Event::BalanceSet(_) | Event::Funds(_))
+        ) {
+            // Se entró: el servidor ya no cuenta el plazo.
+            self.sign_in_deadline = None;
+        }
         match event {
-            Some(
-                Event::Prompt
-                | Event::PromptWithin(_)
-                | Event::Welcome
-                | Event::Token(_)
-                | Event::UdpToken(_),
-            ) => {}
+            Some(Event::PromptWithin(secs)) => {
+                self.sign_in_deadline = Some(now + Duration::from_secs(secs));
+            }
+            Some(Event::Prompt | Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => {}
             Some(Event::AskBalance) => {
                 if self.view == View::Balance {
                     // La pregunta repetida sigue a su error: ya se mostró.
@@ -475,7 +509,7 @@ mod tests {
             line: line.to_string(),
             event: Event::parse(line),
         };
-        model.on_shown(shown, "12:00:00")
+        model.on_shown(shown, "12:00:00", Instant::now())
     }
 
     /// La línea del protocolo de `event`, como la envía el servidor.
@@ -501,6 +535,7 @@ mod tests {
                 server: "127.0.0.1:5500".parse().expect("dirección"),
             },
             "12:00:00",
+            Instant::now(),
         );
         let asked = server(&mut model, &wire(Event::Funds(100)));
         assert_eq!(asked, vec![line(":u")]);
@@ -540,6 +575,62 @@ mod tests {
             model.history.is_empty(),
             "antes de la sala no hay historial"
         );
+    }
+
+    #[test]
+    fn the_sign_in_deadline_counts_down_beside_the_form_until_joining() {
+        let mut model = Model::new("127.0.0.1:5500");
+        let t0 = Instant::now();
+        assert_eq!(model.sign_in_countdown(t0), None, "sin conexión, sin plazo");
+        model.name = "ana".into();
+        model.password = "mala".into();
+        model.sign_in(false);
+        let greeting = Shown::Server {
+            line: wire(Event::PromptWithin(60)),
+            event: Some(Event::PromptWithin(60)),
+        };
+        model.on_shown(greeting, "12:00:00", t0);
+        let at = |model: &Model, secs| model.sign_in_countdown(t0 + Duration::from_secs(secs));
+        assert_eq!(
+            at(&model, 0).as_deref(),
+            Some("Quedan 60 s para iniciar sesión.")
+        );
+        assert_eq!(
+            at(&model, 18).as_deref(),
+            Some("Quedan 42 s para iniciar sesión.")
+        );
+        assert_eq!(
+            at(&model, 99).as_deref(),
+            Some("Quedan 0 s para iniciar sesión.")
+        );
+        server(&mut model, &wire(Event::Error(Problem::BadCredentials)));
+        assert!(at(&model, 18).is_some(), "un error no detiene el plazo");
+        server(&mut model, &wire(Event::Welcome));
+        assert_eq!(
+            at(&model, 18),
+            None,
+            "tras entrar, el servidor ya no cuenta"
+        );
+
+        let mut model = Model::new("127.0.0.1:5500");
+        model.name = "ana".into();
+        model.password = "x".into();
+        model.sign_in(true);
+        server(&mut model, &wire(Event::PromptWithin(60)));
+        server(&mut model, &wire(Event::AskBalance));
+        assert_eq!(
+            model.sign_in_countdown(t0),
+            None,
+            "la cuenta nueva ya entró"
+        );
+
+        let mut model = Model::new("127.0.0.1:5500");
+        model.name = "ana".into();
+        model.password = "x".into();
+        model.sign_in(false);
+        server(&mut model, &wire(Event::PromptWithin(5)));
+        model.on_ended("closed".into());
+        assert_eq!(model.sign_in_countdown(t0), None, "sin conexión, sin plazo");
     }
 
     #[test]
@@ -596,7 +687,7 @@ mod tests {
             model.send_message(),
             vec![line(":udp"), line(":p bob secreto")]
         );
-        model.on_shown(Shown::Travel(true), "t");
+        model.on_shown(Shown::Travel(true), "t", Instant::now());
         model.message = "otro".into();
         assert_eq!(model.send_message(), vec![line(":p bob otro")]);
         model.transport = Transport::Tcp;
@@ -618,6 +709,7 @@ mod tests {
                 text: "hola".into(),
             },
             "t",
+            Instant::now(),
         );
         server(
             &mut model,

@@ -165,12 +165,15 @@ fn a_whole_session_against_the_real_server() {
     });
     assert!(shows(&ui, "Wrong name or password"));
     assert_eq!(ui.state().model.view, View::SignIn);
+    // El plazo que anunció el servidor (60 s por omisión) se ve contando.
+    assert!(shows(&ui, " s para iniciar sesión."));
 
     // Register en la misma conexión, y la pregunta del saldo.
     click(&mut ui, "Register");
     wait_for(&mut ui, "la pregunta del saldo", |app| {
         app.model.view == View::Balance
     });
+    assert!(!shows(&ui, "para iniciar sesión"), "tras entrar, sin plazo");
     type_into(&mut ui, "Saldo inicial (dólares)", "mucho");
     press_enter(&mut ui);
     wait_for(&mut ui, "el error del saldo", |app| {
