@@ -190,6 +190,43 @@ fn lines_arrive_above_the_one_being_typed_and_passwords_never_show() {
     }
 }
 
+#[test]
+fn lines_typed_ahead_while_the_server_answers_are_never_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut bob = server.join("bob", 10);
+    let mut ana = Terminal::start(&server);
+    ana.expect("s> ");
+    // Todo de una vez, como quien escribe rápido (o pega) mientras el
+    // servidor todavía calcula el hash de la contraseña: la entrada, el
+    // saldo y dos mensajes llegan juntos al editor.
+    ana.keys(":register ana clave\r100\runo\rdos\r");
+    ana.expect("The balance of 100 has been set");
+    bob.expect("[SERVER] Client: ana connected!");
+    bob.expect("ana: uno");
+    bob.expect("ana: dos");
+    ana.expect("Me: dos");
+
+    // Y lo escrito línea a línea mientras el cliente espera la respuesta
+    // a la entrada (entre dos lecturas del editor) tampoco se pierde.
+    let mut eva = Terminal::start(&server);
+    eva.expect("s> ");
+    eva.enter(":register eva clave");
+    eva.enter("50");
+    eva.enter("tres");
+    eva.enter("cuatro");
+    eva.expect("The balance of 50 has been set");
+    bob.expect("[SERVER] Client: eva connected!");
+    bob.expect("eva: tres");
+    bob.expect("eva: cuatro");
+    eva.enter(":q");
+    let (code, seen) = eva.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    ana.enter(":q");
+    let (code, seen) = ana.exit_code();
+    assert_eq!(code, 0, "{seen}");
+}
+
 /// Un servidor y alice ya en la sala, en una terminal.
 fn alice_in_a_terminal() -> (tempfile::TempDir, Server, Terminal) {
     let dir = tempfile::tempdir().expect("tempdir");
