@@ -10,6 +10,8 @@
 //! Las cadenas que el servidor envía son parte del contrato (enunciados 003 y
 //! 004 del curso): se mantienen byte a byte, en inglés.
 
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use std::fmt;
 
 /// Dirección por defecto del servidor, y a la que se conecta el cliente: la
@@ -547,12 +549,13 @@ pub fn name_skeleton(name: &str) -> String {
 /// - quita los caracteres de control (un `ESC` podría manejar la terminal
 ///   ajena, un `\r` volvería al principio de la línea para escribir
 ///   `[SERVER]` encima del nombre), los de dirección del texto
-///   ([`is_bidi_control`]) y los invisibles ([`is_invisible`]: de ancho
-///   cero, separadores de línea y de párrafo, rellenos);
-/// - junta cada tramo de espacio (espacios, tabuladores, espacios de otros
-///   anchos de Unicode) en **un** espacio y quita los de los extremos: con
-///   80 espacios, un texto falso empezaría en la columna 0 de la línea
-///   siguiente de una terminal de 80 columnas;
+///   ([`is_bidi_control`]) y los invisibles ([`is_invisible`]: los que
+///   Unicode dice que no se dibujan, rellenos y caracteres de formato);
+/// - junta cada tramo de lo que se ve en blanco ([`looks_blank`]: espacios,
+///   tabuladores, espacios de otros anchos, el braille vacío) en **un**
+///   espacio y quita los de los extremos: con 80 espacios, un texto falso
+///   empezaría en la columna 0 de la línea siguiente de una terminal de 80
+///   columnas;
 /// - reemplaza cada emoji que aparece como palabra completa (`:smile` →
 ///   `:~)`).
 ///
@@ -564,7 +567,8 @@ pub fn render_text(text: &str) -> String {
         |c: char| (c.is_control() && !c.is_whitespace()) || is_bidi_control(c) || is_invisible(c);
     let clean: String = text.chars().filter(|&c| !hidden(c)).collect();
     clean
-        .split_whitespace()
+        .split(looks_blank)
+        .filter(|word| !word.is_empty())
         .map(|word| {
             EMOJIS
                 .iter()
@@ -575,30 +579,35 @@ pub fn render_text(text: &str) -> String {
         .join(" ")
 }
 
+/// `true` para lo que una terminal dibuja como espacio en blanco: los
+/// caracteres con la propiedad `White_Space` de Unicode (es lo que mira
+/// [`char::is_whitespace`]: el espacio, el tabulador, U+00A0, U+2000 a
+/// U+200A, U+3000, los separadores de línea y de párrafo...) y U+2800, el
+/// braille sin puntos, que Unicode no cuenta como espacio pero se ve igual.
+pub fn looks_blank(c: char) -> bool {
+    c.is_whitespace() || c == '\u{2800}'
+}
+
 /// `true` para los caracteres que no se ven pero ocupan (o parten) el
-/// texto: los de ancho cero (U+200B a U+200D, U+2060 a U+2064, U+FEFF,
-/// U+180E), el guion opcional (U+00AD), el unidor de grafemas (U+034F), los
-/// separadores de línea y de párrafo (U+2028, U+2029: algunas terminales
-/// cortan la línea ahí) y los rellenos de Hangul que se ven como espacio
-/// (U+115F, U+1160, U+3164, U+FFA0). También se quita el ZWJ (U+200D), que
-/// une emojis en uno (la familia 👨‍👩‍👧 se ve como tres caras): una familia
-/// partida es mejor que un texto que engaña.
+/// texto, y se quitan:
+///
+/// - los que Unicode marca `Default_Ignorable_Code_Point` (UAX #44, los
+///   que un programa que no los entiende no dibuja): los de ancho cero
+///   (U+200B a U+200D, U+2060 a U+2064, U+FEFF), el guion opcional
+///   (U+00AD), los rellenos de Hangul que se ven como espacio (U+115F,
+///   U+1160, U+3164, U+FFA0), los selectores de variante y las etiquetas;
+/// - los de formato (categoría general `Cf`), como los de anotación
+///   interlineal (U+FFF9 a U+FFFB), que algunas terminales muestran en
+///   blanco.
+///
+/// También se quita así el ZWJ (U+200D), que une emojis en uno (la
+/// familia 👨‍👩‍👧 se ve como tres caras): una familia partida es mejor
+/// que un texto que engaña. Los datos de Unicode vienen de
+/// `icu_properties`, compilados en el programa: una lista escrita a mano
+/// se queda atrás en cada versión de Unicode.
 pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{115F}'
-            | '\u{1160}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200D}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{3164}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-    )
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
 }
 
 /// `true` para los caracteres invisibles que cambian la dirección del
@@ -1185,7 +1194,10 @@ mod tests {
             "ok [SERVER] Client: carol transferred 5000 dollars to you. [PRIVATE] carol: hola"
         );
         assert_eq!(render_text("  hola   mundo  "), "hola mundo");
-        assert_eq!(render_text("a\u{2028}[SERVER] b\u{2029}c"), "a[SERVER] bc");
+        assert_eq!(
+            render_text("a\u{2028}[SERVER] b\u{2029}c"),
+            "a [SERVER] b c"
+        );
         assert_eq!(
             render_text("\u{200B}a\u{200C}\u{200D}b\u{2060}c\u{FEFF}\u{00AD}d\u{3164}"),
             "abcd"
@@ -1194,6 +1206,54 @@ mod tests {
         // Los emojis siguen funcionando entre espacios juntados.
         assert_eq!(render_text("hola   :smile\t:angry"), "hola :~) >:(");
         assert_eq!(render_text("ñandú José"), "ñandú José");
+    }
+
+    /// Todo carácter que se ve en blanco, o no se ve, se junta como un
+    /// espacio o se quita: se recorre la lista entera, tomada de los datos
+    /// de Unicode (no de la implementación): `White_Space`,
+    /// `Default_Ignorable_Code_Point`, la categoría `Cf`, el braille vacío y
+    /// los rellenos de Hangul.
+    #[test]
+    fn every_character_that_renders_blank_collapses_or_goes() {
+        use icu_properties::props::WhiteSpace;
+        let set = |ranges: &mut dyn Iterator<Item = std::ops::RangeInclusive<u32>>| {
+            ranges
+                .flatten()
+                .filter_map(char::from_u32)
+                .collect::<Vec<_>>()
+        };
+        let white = set(&mut CodePointSetData::new::<WhiteSpace>().iter_ranges());
+        let ignorable =
+            set(&mut CodePointSetData::new::<DefaultIgnorableCodePoint>().iter_ranges());
+        let format: Vec<char> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| {
+                CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+            })
+            .collect();
+        let named = [
+            '\u{2800}', '\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{FFF9}', '\u{FFFA}',
+            '\u{FFFB}',
+        ];
+        // Los datos de Unicode tienen lo que se espera de ellos.
+        assert!(white.len() >= 25 && white.contains(&'\u{3000}'));
+        assert!(ignorable.len() > 4000 && ignorable.contains(&'\u{3164}'));
+        assert!(format.contains(&'\u{FFF9}') && format.contains(&'\u{200B}'));
+        let all = white.iter().chain(&ignorable).chain(&format).chain(&named);
+        let mut walked = 0;
+        for &c in all {
+            let pad = c.to_string().repeat(80);
+            let seen = render_text(&format!("ok{pad}[SERVER] Client: x"));
+            assert!(
+                seen == "ok[SERVER] Client: x" || seen == "ok [SERVER] Client: x",
+                "U+{:04X}: {seen:?}",
+                u32::from(c)
+            );
+            walked += 1;
+        }
+        assert!(walked > 4000);
+        // Lo que se ve sigue viéndose.
+        assert_eq!(render_text("ñ ❤ 😀 ⠁ 한"), "ñ ❤ 😀 ⠁ 한");
     }
 
     #[test]

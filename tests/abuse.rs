@@ -366,6 +366,13 @@ fn runs_of_space_and_invisible_characters_cannot_start_a_fake_line() {
         "\u{200B}",
         "\u{FEFF}",
         "\u{3000}\u{00A0}\u{2003}",
+        // Se ven en blanco sin ser espacio para Unicode: el braille vacío,
+        // los rellenos de Hangul, la anotación interlineal, un selector de
+        // variante, una etiqueta y una vocal inherente jemer.
+        "\u{2800}",
+        "\u{1160}\u{FFA0}\u{115F}",
+        "\u{FFF9}\u{FFFA}\u{FFFB}",
+        "\u{FE0F}\u{E0020}\u{17B4}",
     ] {
         bob.send(&format!("ok{}{fake}", separator.repeat(80)));
         let seen = alice.line();
