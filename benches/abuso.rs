@@ -7,8 +7,11 @@
 //! - `nonreaders`: 300 clientes inician sesión y no leen nunca más; 5
 //!   emisores envían líneas de 4000 bytes dentro del límite por usuario
 //!   (18 por segundo, el límite es 20) y un lector mide cuánto tarda en
-//!   recibir cada una. Informa el RSS pico del servidor, la latencia del
-//!   lector (p50, p99, máxima) y cuántos de los 300 fueron desconectados.
+//!   recibir cada una. Informa el RSS pico del servidor, la memoria TCP
+//!   pico del kernel (`/proc/net/sockstat`, `TCP: mem`, de toda la
+//!   máquina: los búferes de envío del servidor y los de recepción de los
+//!   clientes), la latencia del lector (p50, p99, máxima) y cuántos de los
+//!   300 fueron desconectados.
 //! - `signins`: 50 clientes se registran a la vez con el costo de hash
 //!   por defecto (Argon2id, 19 MiB) y después se quedan quietos. Informa el
 //!   RSS pico y el RSS en reposo del servidor (tras 3 s de calma).
@@ -19,7 +22,9 @@
 //!
 //! Opciones (después de `--`): `--only nonreaders|signins`,
 //! `--non-readers N` (300), `--ceiling BYTES` (el `--max-total-queue-bytes`
-//! del servidor: 64 MiB; 0 = sin techo), `--all-read` (los 300 sí leen:
+//! del servidor: 64 MiB; 0 = sin techo), `--send-buffer BYTES` (el
+//! `--send-buffer-bytes` del servidor; 0 = el ajuste automático del
+//! kernel; sin la opción, el del servidor), `--all-read` (los 300 sí leen:
 //! la misma sala sin atascados, como línea de base), `--server RUTA`
 //! (otro binario `servidor`, por ejemplo el de una versión anterior, para
 //! comparar: solo se le pasan los flags que su `--help` conoce).
@@ -113,16 +118,19 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
     let non_readers = options.non_readers;
     let ceiling = options.ceiling.to_string();
-    let target = Target::start(
-        binary,
-        &[
-            ("--hash-cost", "minimal"),
-            ("--max-clients-per-ip", "0"),
-            ("--max-signin-failures-per-ip", "0"),
-            ("--max-registrations-per-ip", "0"),
-            ("--max-total-queue-bytes", &ceiling),
-        ],
-    )?;
+    let mut flags = vec![
+        ("--hash-cost", "minimal".to_string()),
+        ("--max-clients-per-ip", "0".to_string()),
+        ("--max-signin-failures-per-ip", "0".to_string()),
+        ("--max-registrations-per-ip", "0".to_string()),
+        ("--max-total-queue-bytes", ceiling),
+    ];
+    if let Some(bytes) = options.send_buffer {
+        flags.push(("--send-buffer-bytes", bytes.to_string()));
+    }
+    let flags: Vec<(&str, &str)> = flags.iter().map(|(f, v)| (*f, v.as_str())).collect();
+    let kernel_before = kernel_tcp_mib();
+    let target = Target::start(binary, &flags)?;
     let base = Instant::now();
     let mut reader = sign_in(target.addr(), "reader")?;
     let mut senders = Vec::new();
@@ -186,8 +194,10 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
     reader
         .get_ref()
         .set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut kernel_peak = 0.0f64;
     while started.elapsed() < FLOOD {
         peak = peak.max(target.rss_mib().1);
+        kernel_peak = kernel_peak.max(kernel_tcp_mib());
         line.clear();
         match reader.read_line(&mut line) {
             Ok(0) => return Err(io::Error::other("the reader was disconnected")),
@@ -228,7 +238,8 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
     Ok(format!(
         "nonreaders: {} lines read by the reader, latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms \
          ({} lines before the first disconnection: p99 {:.2} ms, max {:.1} ms); \
-         {cut} of {non_readers} non-readers disconnected; server peak RSS {:.1} MiB",
+         {cut} of {non_readers} non-readers disconnected; server peak RSS {:.1} MiB; \
+         kernel TCP memory peak {:.1} MiB (before the server: {kernel_before:.1} MiB)",
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
@@ -237,6 +248,7 @@ fn nonreaders(binary: &str, options: &Options) -> io::Result<String> {
         percentile(&before, 0.99),
         percentile(&before, 1.0),
         peak.max(hwm),
+        kernel_peak,
     ))
 }
 
@@ -266,6 +278,23 @@ fn signins(binary: &str, _: &Options) -> io::Result<String> {
     ))
 }
 
+/// La memoria de todos los sockets TCP de la máquina, en MiB: el campo
+/// `mem` de la línea `TCP:` de `/proc/net/sockstat`, en páginas de 4 KiB;
+/// 0 si no se puede leer.
+fn kernel_tcp_mib() -> f64 {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat").unwrap_or_default();
+    let pages = sockstat
+        .lines()
+        .find_map(|line| line.strip_prefix("TCP: "))
+        .and_then(|fields| {
+            let words: Vec<&str> = fields.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "mem")?;
+            words.get(at + 1)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    (pages * 4096) as f64 / (1024.0 * 1024.0)
+}
+
 fn number(text: Option<String>) -> Option<usize> {
     text?.parse().ok()
 }
@@ -277,6 +306,8 @@ struct Options {
     ceiling: usize,
     /// Los "atascados" también leen (`--all-read`): la línea de base.
     all_read: bool,
+    /// `--send-buffer-bytes` del servidor; `None`: el suyo por omisión.
+    send_buffer: Option<usize>,
 }
 
 /// Un escenario: el binario del servidor y las opciones.
@@ -289,6 +320,7 @@ fn main() {
         non_readers: NON_READERS,
         ceiling: 64 << 20,
         all_read: false,
+        send_buffer: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -300,6 +332,7 @@ fn main() {
                 options.non_readers = number(args.next()).unwrap_or(NON_READERS);
             }
             "--all-read" => options.all_read = true,
+            "--send-buffer" => options.send_buffer = number(args.next()),
             "--ceiling" => options.ceiling = number(args.next()).unwrap_or(options.ceiling),
             other => {
                 eprintln!("abuso: unknown option {other}");

@@ -20,7 +20,9 @@
 //! mediana), `--only a,b` (escenarios por nombre), `--idle-clients N`
 //! (10000), `--hold-secs N` (dejar a los quietos dentro N segundos más,
 //! para mirar el servidor con `pmap -x PID`), `--json RUTA` (`target/carga/resultados.json`), `--addr H:P`
-//! (un servidor ya en marcha: sin cifras de RSS ni CPU).
+//! (un servidor ya en marcha: sin cifras de RSS ni CPU), `--send-buffer N`
+//! (el `--send-buffer-bytes` del servidor; 0 = el ajuste automático del
+//! kernel, para comparar con el tope).
 
 mod common;
 
@@ -62,6 +64,8 @@ struct Options {
     hold_secs: u64,
     json: PathBuf,
     addr: Option<SocketAddr>,
+    /// `--send-buffer-bytes` del servidor; `None`: el suyo por omisión.
+    send_buffer: Option<usize>,
 }
 
 fn options() -> Result<Options, String> {
@@ -72,6 +76,7 @@ fn options() -> Result<Options, String> {
         hold_secs: 0,
         json: PathBuf::from(env_or("CARGO_TARGET_DIR", "target")).join("carga/resultados.json"),
         addr: None,
+        send_buffer: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -89,6 +94,9 @@ fn options() -> Result<Options, String> {
             }
             "--json" => options.json = value()?.into(),
             "--addr" => options.addr = Some(value()?.parse().map_err(|_| "--addr: HOST:PORT")?),
+            "--send-buffer" => {
+                options.send_buffer = Some(value()?.parse().map_err(|_| "--send-buffer: a number")?)
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -148,6 +156,9 @@ impl Target {
             "--max-lines-per-sec",
             "0",
         ]);
+        if let Some(bytes) = options.send_buffer {
+            servidor.args(["--send-buffer-bytes", &bytes.to_string()]);
+        }
         let launched = common::Launched::start(servidor)?;
         Ok(Target {
             addr: launched.addr,

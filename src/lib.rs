@@ -21,6 +21,7 @@
 //!   su línea de comandos y el apagado ordenado con SIGINT o SIGTERM.
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
 //! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
+//! - [`send_buffer`]: el tope del búfer de envío del kernel por cliente TCP.
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
 //! - [`lossy`]: el laboratorio de UDP: pérdida, duplicación y desorden a pedido.
@@ -55,6 +56,7 @@ pub mod password;
 pub mod peers;
 pub mod protocolo;
 pub mod room;
+pub mod send_buffer;
 pub mod servidor;
 pub mod session;
 pub mod stats;

@@ -156,6 +156,45 @@ fn one_address_cannot_take_every_connection() {
 /// arma el *keepalive* de TCP en cada conexión, con la espera de
 /// `--keepalive-secs`. Se ve desde afuera con `ss -o` (iproute2), que
 /// muestra el temporizador `keepalive` del socket del servidor.
+/// El `tb` (el búfer de envío) que `ss -tm` muestra para el socket del
+/// servidor que atiende a `client`.
+fn send_buffer_seen(server: &Server, client: &Client) -> u64 {
+    let client_port = client.stream().local_addr().expect("addr").port();
+    let filter = format!(
+        "( sport = :{} and dport = :{client_port} )",
+        server.addr.port()
+    );
+    let output = std::process::Command::new("ss")
+        .args(["-tmnH", "state", "established", &filter])
+        .output()
+        .expect("hace falta `ss` (iproute2): .ci/run lo instala");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let tb = text
+        .split(",tb")
+        .nth(1)
+        .unwrap_or_else(|| panic!("sin skmem en el socket del servidor: {text:?}"));
+    let digits: String = tb.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("tb ilegible: {text:?}"))
+}
+
+/// Sin tope, el kernel agranda el búfer de envío de un cliente que no lee
+/// hasta 4 MiB: 300 así llevaban la memoria TCP del kernel a 1,1 GiB. Cada
+/// socket del servidor lleva su tope (Linux reserva el doble de lo pedido).
+#[test]
+fn every_connection_has_its_send_buffer_capped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--send-buffer-bytes", "20000"]);
+    let alice = server.join("alice", 1);
+    assert_eq!(send_buffer_seen(&server, &alice), 40_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let bob = server.join("bob", 1);
+    let default = chat::send_buffer::DEFAULT_BYTES as u64;
+    assert_eq!(send_buffer_seen(&server, &bob), 2 * default);
+}
+
 #[test]
 fn every_connection_has_its_keepalive_timer_armed() {
     let dir = tempfile::tempdir().expect("tempdir");

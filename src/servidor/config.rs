@@ -66,6 +66,12 @@ pub struct Config {
           value_parser = positive::<usize>)]
     pub max_queue_bytes: usize,
 
+    /// Búfer de envío del kernel por cliente TCP (SO_SNDBUF; Linux reserva
+    /// el doble): lo que un cliente que no lee retiene en el kernel, además
+    /// de su cola (0 = el ajuste automático del kernel, hasta 4 MiB)
+    #[arg(long, value_name = "N", default_value_t = crate::send_buffer::DEFAULT_BYTES)]
+    pub send_buffer_bytes: usize,
+
     /// Bytes pendientes entre todos los clientes atascados; al pasarlo se
     /// desconecta primero al que más debe (0 = sin techo)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_TOTAL_QUEUE_LIMIT)]

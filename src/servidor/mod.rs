@@ -122,6 +122,7 @@ impl Server {
             max_clients_per_ip: config.max_clients_per_ip,
             signin_timeout: config.signin_timeout(),
             keepalive: config.keepalive(),
+            send_buffer_bytes: config.send_buffer_bytes,
         };
         Ok(Server { tcp, udp })
     }
@@ -176,6 +177,8 @@ struct Listener {
     max_clients_per_ip: usize,
     signin_timeout: Option<Duration>,
     keepalive: Option<Duration>,
+    /// `--send-buffer-bytes`: el `SO_SNDBUF` de cada cliente (0 = el del kernel).
+    send_buffer_bytes: usize,
 }
 
 impl Listener {
@@ -221,6 +224,9 @@ impl Listener {
         if let Some(idle) = self.keepalive {
             crate::keepalive::enable(&stream, idle)?;
         }
+        // Sin tope, el kernel agranda el búfer de envío de un cliente que no
+        // lee hasta 4 MiB, memoria que ni su cola ni el RSS cuentan.
+        crate::send_buffer::limit(&stream, self.send_buffer_bytes)?;
         // En Linux la cola nunca espera a un socket lleno (`MSG_DONTWAIT`,
         // ver `outbox`); en otros sistemas, a lo sumo esto.
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
