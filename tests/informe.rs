@@ -345,6 +345,15 @@ const NOT_OURS: &[&str] = &[
     "TIME_WAIT",
     "CLOSE_WAIT",
     "FIN_WAIT",
+    "FIN_WAIT_1",
+    "FIN_WAIT_2",
+    "CLOSING",
+    "TCP_DELACK_MIN",
+    "TCP_DELACK_MAX",
+    "TCP_RTO_MIN",
+    "SOCK_RAW",
+    "SO_SNDBUF",
+    "ThreadRng",
     "SYN_SENT",
     "SYN_RECEIVED",
     "CAP_NET_RAW",
@@ -420,7 +429,79 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
         "128",
         "Con 128, las entregas",
     ),
+    (
+        "src/cookie.rs",
+        "WINDOW",
+        "Duration::from_secs(60)",
+        "lo que queda de su ventana de 60 s y la ventana siguiente",
+    ),
+    (
+        "src/fiable.rs",
+        "MIN_RTO",
+        "Duration::from_millis(200)",
+        "(`MIN_RTO`, 200 ms)",
+    ),
+    ("src/fiable.rs", "MAX_RETRIES", "15", "tras 15 seguidos"),
+    (
+        "src/send_buffer.rs",
+        "DEFAULT_BYTES",
+        "64 * 1024",
+        "64 KiB pedidos",
+    ),
 ];
+
+/// Los hilos con nombre que arranca el servidor del chat (`.name("...")`
+/// en `src/`, sin los clientes ni el eco, que 3.1 no dibuja), por la
+/// primera palabra del nombre: `hasher 0` es `hasher`.
+fn server_thread_names() -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut stack = vec![root().join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("src") {
+            let path = entry.expect("entrada").path();
+            if path.ends_with("cliente") || path.ends_with("bin") || path.ends_with("echo.rs") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let code = fs::read_to_string(&path).expect("fuente");
+            let code = code.split("#[cfg(test)]").next().unwrap_or("");
+            for piece in code.split(".name(").skip(1) {
+                let quoted = piece.split('"').nth(1).unwrap_or("");
+                let name = quoted.split(" {").next().unwrap_or(quoted);
+                if !name.is_empty() {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// La lista de hilos de la sección 3.1 nombra cada hilo que el servidor
+/// arranca: uno nuevo sin su línea en el informe hace fallar esta prueba.
+#[test]
+fn the_thread_list_names_every_thread_the_server_starts() {
+    let text = fs::read_to_string(root().join("informe/03-servidor.md")).expect("informe");
+    let start = text
+        .find("Hay estas clases de hilos:")
+        .expect("la lista de hilos");
+    let list: String = text[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.starts_with("El estado compartido"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let names = server_thread_names();
+    assert!(names.len() >= 6, "{names:?}");
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|name| !list.contains(&format!("- **{name}**")))
+        .collect();
+    assert!(missing.is_empty(), "hilos sin su línea en 3.1: {missing:?}");
+}
 
 #[test]
 fn every_constant_the_prose_quotes_has_that_value_in_the_code() {
