@@ -1,4 +1,4 @@
-//! Paso 2 (enunciado 003): el chat más chico que cumple el enunciado. Un
+//! Paso 3 (enunciado 003): el chat más chico que cumple el enunciado. Un
 //! hilo por cliente, un `Mutex<HashMap>` con el socket de cada uno, y cada
 //! línea reenviada a todos los demás como `<id>: mensaje`; `:q` para salir.
 //!

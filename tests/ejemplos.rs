@@ -12,6 +12,10 @@
 mod eco;
 
 #[allow(dead_code)]
+#[path = "../examples/chat_udp.rs"]
+mod chat_udp;
+
+#[allow(dead_code)]
 #[path = "../examples/chat_minimo.rs"]
 mod chat_minimo;
 
@@ -20,7 +24,7 @@ mod chat_minimo;
 mod carrera;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::Duration;
 
@@ -90,6 +94,87 @@ fn the_minimal_chat_relays_lines_to_the_others_and_says_who_comes_and_goes() {
     two.send(":q");
     two.expect("You have been disconnected from the best chat in the universe!");
     one.expect("[SERVER] Client: 2 disconnected!");
+}
+
+/// Un socket UDP de la prueba, hablando con el chat UDP de ejemplo.
+struct UdpPeer {
+    socket: UdpSocket,
+    server: String,
+}
+
+impl UdpPeer {
+    fn new(server: &str) -> UdpPeer {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("plazo");
+        UdpPeer {
+            socket,
+            server: server.to_string(),
+        }
+    }
+
+    fn send(&self, line: &str) {
+        self.socket
+            .send_to(line.as_bytes(), &self.server)
+            .expect("send_to");
+    }
+
+    /// El próximo datagrama, sin su `\n`.
+    fn next(&self) -> String {
+        let mut buffer = [0u8; 2048];
+        let (len, _) = self.socket.recv_from(&mut buffer).expect("recv_from");
+        String::from_utf8_lossy(&buffer[..len])
+            .trim_end()
+            .to_string()
+    }
+
+    /// Se registra y devuelve su token.
+    fn register(&self, name: &str) -> String {
+        self.send(&format!(":register {name}"));
+        let welcome = self.next();
+        let token = welcome
+            .strip_prefix("Welcome to the best chat in the universe! Your token is ")
+            .unwrap_or_else(|| panic!("sin token: {welcome:?}"));
+        token.to_string()
+    }
+}
+
+#[test]
+fn the_udp_chat_gives_tokens_and_relays_each_line_to_every_known_address() {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = socket.local_addr().expect("dirección").to_string();
+    thread::spawn(move || chat_udp::serve(&socket));
+    let ana = UdpPeer::new(&addr);
+    let beto = UdpPeer::new(&addr);
+    let ana_token = ana.register("ana");
+    assert_eq!(ana_token.len(), 32);
+    let beto_token = beto.register("beto");
+    assert_eq!(ana.next(), "[SERVER] Client: beto connected!");
+    assert_ne!(ana_token, beto_token);
+
+    // Sin token, nada se reenvía; con él, llega a los demás.
+    ana.send("hola sin token");
+    assert_eq!(ana.next(), "Start with :register <name> or :login <token>.");
+    ana.send(&format!("{ana_token} hola, beto"));
+    assert_eq!(beto.next(), "ana: hola, beto");
+
+    // Ana vuelve a entrar desde otra dirección con su token, y recibe ahí.
+    let ana_again = UdpPeer::new(&addr);
+    ana_again.send(&format!(":login {ana_token}"));
+    assert!(ana_again.next().ends_with(&ana_token));
+    assert_eq!(beto.next(), "[SERVER] Client: ana connected!");
+    beto.send(&format!("{beto_token} te veo"));
+    assert_eq!(ana_again.next(), "beto: te veo");
+    ana_again.send(":login 0123");
+    assert_eq!(ana_again.next(), "Unknown token.");
+
+    beto.send(&format!("{beto_token} :q"));
+    assert_eq!(
+        beto.next(),
+        "You have been disconnected from the best chat in the universe!"
+    );
+    assert_eq!(ana_again.next(), "[SERVER] Client: beto disconnected!");
 }
 
 #[test]
