@@ -681,7 +681,7 @@ fn idle(options: &Options, clients: usize) -> io::Result<Measure> {
     load.expect_traffic(0);
     // Unos segundos quietos para que el RSS refleje el estado de reposo: el
     // servidor devuelve la memoria de la ráfaga de avisos tras un segundo
-    // de calma (`release_free_memory` en `src/outbox.rs`).
+    // de calma (`release_free_memory` en `src/extra/rendimiento/outbox.rs`).
     let quiet = Instant::now();
     while quiet.elapsed() < IDLE_QUIET {
         load.turn(Some(Duration::from_millis(100)))?;

@@ -39,7 +39,7 @@ pub fn transfer_broken(balances: &Balances, from: usize, to: usize, dollars: u64
     accounts.insert(to, to_balance + dollars);
 }
 
-/// La versión del proyecto (`Accounts::apply_transfer` en `src/ledger.rs`
+/// La versión del proyecto (`Accounts::apply_transfer` en `src/curso/ledger.rs`
 /// hace lo mismo): comprobar y cambiar con el candado tomado de principio a
 /// fin.
 pub fn transfer_fixed(balances: &Balances, from: usize, to: usize, dollars: u64) {

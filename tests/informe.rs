@@ -17,6 +17,7 @@
 //! Mermaid, desde `.ci/run`.
 
 use chat::protocolo::Event;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -394,56 +395,81 @@ fn every_identifier_the_prose_names_exists_in_the_code() {
 const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
     // (archivo, nombre, valor en el código, frase en la prosa)
     (
-        "src/fiable.rs",
+        "src/extra/laboratorio/fiable.rs",
         "MIN_RTO",
         "Duration::from_millis(200)",
         "al menos 200 ms",
     ),
-    ("src/fiable.rs", "WINDOW", "32", "ventana de 32"),
-    ("src/fiable.rs", "MAX_RETRIES", "15", "tras 15 seguidos"),
     (
-        "src/flusher.rs",
+        "src/extra/laboratorio/fiable.rs",
+        "WINDOW",
+        "32",
+        "ventana de 32",
+    ),
+    (
+        "src/extra/laboratorio/fiable.rs",
+        "MAX_RETRIES",
+        "15",
+        "tras 15 seguidos",
+    ),
+    (
+        "src/extra/rendimiento/flusher.rs",
         "STUCK_AFTER",
         "Duration::from_secs(1)",
         "tras 1 s sin que su socket acepte nada",
     ),
-    ("src/protocolo.rs", "MAX_LINE_BYTES", "4096", "4096 bytes"),
     (
-        "src/echo.rs",
+        "src/curso/protocolo.rs",
+        "MAX_LINE_BYTES",
+        "4096",
+        "4096 bytes",
+    ),
+    (
+        "src/curso/echo.rs",
         "MAX_ECHO_LINE_BYTES",
         "4096",
         "una línea de más de 4096 bytes",
     ),
-    ("src/udp.rs", "RECV_BUFFER", "65_536", "64 KiB"),
+    ("src/curso/udp.rs", "RECV_BUFFER", "65_536", "64 KiB"),
     (
-        "src/cliente/core.rs",
+        "src/curso/cliente/core.rs",
         "UNPROVEN_DATAGRAM_BYTES",
         "64",
         "hasta 64 bytes",
     ),
-    ("src/udp.rs", "AMPLIFICATION", "3", "triple"),
-    ("src/outbox.rs", "CHUNK", "64 * 1024", "trozos de 64 KiB"),
+    ("src/curso/udp.rs", "AMPLIFICATION", "3", "triple"),
     (
-        "src/outbox.rs",
+        "src/extra/rendimiento/outbox.rs",
+        "CHUNK",
+        "64 * 1024",
+        "trozos de 64 KiB",
+    ),
+    (
+        "src/extra/rendimiento/outbox.rs",
         "HAND_OFF_FANOUT",
         "128",
         "Con 128, las entregas",
     ),
     (
-        "src/cookie.rs",
+        "src/extra/cookie.rs",
         "WINDOW",
         "Duration::from_secs(60)",
         "lo que queda de su ventana de 60 s y la ventana siguiente",
     ),
     (
-        "src/fiable.rs",
+        "src/extra/laboratorio/fiable.rs",
         "MIN_RTO",
         "Duration::from_millis(200)",
         "(`MIN_RTO`, 200 ms)",
     ),
-    ("src/fiable.rs", "MAX_RETRIES", "15", "tras 15 seguidos"),
     (
-        "src/send_buffer.rs",
+        "src/extra/laboratorio/fiable.rs",
+        "MAX_RETRIES",
+        "15",
+        "tras 15 seguidos",
+    ),
+    (
+        "src/extra/send_buffer.rs",
         "DEFAULT_BYTES",
         "64 * 1024",
         "64 KiB pedidos",
@@ -528,94 +554,336 @@ fn every_constant_the_prose_quotes_has_that_value_in_the_code() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// Los módulos de primer nivel de `src/` (un archivo o una carpeta) y, de
-/// cada uno, los otros módulos que nombra con `crate::` fuera de sus
-/// pruebas (`#[cfg(test)]` en adelante no cuenta).
-fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-    let mut graph = std::collections::BTreeMap::new();
-    let mut files = vec![root().join("src")];
-    while let Some(path) = files.pop() {
+/// Los módulos de `src/`, uno por archivo (sin `lib.rs` ni `bin/`):
+/// `src/curso/cliente/core.rs` es `curso::cliente::core` y
+/// `src/extra/rendimiento/mod.rs` es `extra::rendimiento`.
+fn source_modules() -> BTreeMap<String, PathBuf> {
+    let mut modules = BTreeMap::new();
+    let src = root().join("src");
+    let mut stack = vec![src.clone()];
+    while let Some(path) = stack.pop() {
         if path.is_dir() {
-            files.extend(
-                fs::read_dir(&path)
-                    .expect("src")
-                    .map(|e| e.expect("entrada").path()),
-            );
+            if !path.ends_with("bin") {
+                stack.extend(
+                    fs::read_dir(&path)
+                        .expect("src")
+                        .map(|e| e.expect("entrada").path()),
+                );
+            }
             continue;
         }
-        let relative = path
-            .strip_prefix(root().join("src"))
-            .expect("dentro de src");
-        let top = relative
+        if path.extension().is_none_or(|e| e != "rs") || path == src.join("lib.rs") {
+            continue;
+        }
+        let relative = path.strip_prefix(&src).expect("dentro de src");
+        let mut parts: Vec<String> = relative
             .iter()
-            .next()
-            .and_then(|c| c.to_str())
-            .unwrap_or("");
-        let module = top.trim_end_matches(".rs").to_string();
-        if module == "lib" || module == "bin" || path.extension().is_none_or(|e| e != "rs") {
+            .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
+            .collect();
+        if parts.last().is_some_and(|p| p == "mod") {
+            parts.pop();
+        }
+        modules.insert(parts.join("::"), path);
+    }
+    modules
+}
+
+/// `use a::{b, c::{d, e}}` como caminos sueltos: `a::b`, `a::c::d`, `a::c::e`.
+fn expand_use(prefix: &str, tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    let Some(open) = tree.find('{') else {
+        let path = tree.split(" as ").next().unwrap_or(tree).trim();
+        return if path.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!("{prefix}{path}")]
+        };
+    };
+    let head = &tree[..open];
+    let mut depth = 0;
+    let mut items = vec![String::new()];
+    for c in tree[open + 1..].chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(item) = items.last_mut() {
+            item.push(c);
+        }
+    }
+    let inner = format!("{prefix}{head}");
+    items
+        .iter()
+        .flat_map(|item| match item.trim() {
+            "self" => vec![inner.trim_end_matches("::").to_string()],
+            item => expand_use(&inner, item),
+        })
+        .collect()
+}
+
+/// Los caminos que nombra el código de un archivo, sin sus pruebas ni sus
+/// comentarios: los de cada `use` (con las llaves abiertas) y cada
+/// `crate::...`, `super::...` o `self::...` del resto.
+fn named_paths(text: &str) -> Vec<String> {
+    let code: String = text
+        .split("#[cfg(test)]")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut paths = Vec::new();
+    // Lo que no es un `use` (cada `use` se lee aparte y se borra de aquí).
+    let mut rest = code.clone();
+    for (at, _) in code.match_indices("use ") {
+        if code[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| word(c) || c == ':')
+        {
             continue;
         }
-        let text = fs::read_to_string(&path).expect("fuente");
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
-        let uses: &mut std::collections::BTreeSet<String> =
-            graph.entry(module.clone()).or_default();
-        for (at, _) in code.match_indices("crate::") {
-            let name: String = code[at + 7..]
+        if let Some(end) = code[at..].find(';') {
+            paths.extend(expand_use("", &code[at + 4..at + end]));
+            rest.replace_range(at..at + end, &" ".repeat(end));
+        }
+    }
+    for root_word in ["crate::", "super::", "self::"] {
+        for (at, _) in rest.match_indices(root_word) {
+            if rest[..at]
                 .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .next_back()
+                .is_some_and(|c| word(c) || c == ':')
+            {
+                continue;
+            }
+            let path: String = rest[at..]
+                .chars()
+                .take_while(|&c| word(c) || c == ':')
                 .collect();
-            if !name.is_empty() && name != module {
-                uses.insert(name);
+            paths.push(path.trim_end_matches(':').to_string());
+        }
+    }
+    paths
+}
+
+/// El grafo de importaciones entre archivos: de cada módulo, los otros
+/// módulos de `src/` que nombra (el más largo que encaja con cada camino).
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let modules = source_modules();
+    let mut graph = BTreeMap::new();
+    for (module, path) in &modules {
+        let here: Vec<&str> = if module.is_empty() {
+            Vec::new()
+        } else {
+            module.split("::").collect()
+        };
+        let mut uses = BTreeSet::new();
+        for path in named_paths(&fs::read_to_string(path).expect("fuente")) {
+            let mut segments = path.split("::").peekable();
+            let mut target: Vec<&str> = match segments.peek() {
+                Some(&"crate") => {
+                    segments.next();
+                    Vec::new()
+                }
+                Some(&"super" | &"self") => here.clone(),
+                _ => continue,
+            };
+            for segment in segments {
+                match segment {
+                    "super" => {
+                        target.pop();
+                    }
+                    "self" => {}
+                    name => target.push(name),
+                }
+            }
+            let found = (1..=target.len())
+                .rev()
+                .map(|n| target[..n].join("::"))
+                .find(|name| modules.contains_key(name));
+            if let Some(found) = found.filter(|found| found != module) {
+                uses.insert(found);
             }
         }
+        graph.insert(module.clone(), uses);
     }
     graph
 }
 
-#[test]
-fn the_module_map_has_no_cycles_and_the_client_needs_nothing_of_the_server() {
-    let graph = module_graph();
-    assert!(
-        graph.contains_key("session") && graph.contains_key("cliente"),
-        "{graph:?}"
-    );
-    // Un círculo: un módulo que se alcanza a sí mismo siguiendo las flechas.
-    for start in graph.keys() {
-        let mut seen = std::collections::BTreeSet::new();
-        let mut next: Vec<&String> = graph[start].iter().collect();
-        while let Some(module) = next.pop() {
-            assert_ne!(
-                module, start,
-                "círculo de importaciones por {start}: {graph:?}"
-            );
-            if seen.insert(module.clone()) {
-                next.extend(graph.get(module).into_iter().flatten());
+/// Un círculo del grafo, si hay: un camino que vuelve a su primer módulo.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        module: &str,
+        done: &mut BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(module.to_string());
+            return Some(cycle);
+        }
+        if done.contains(module) {
+            return None;
+        }
+        path.push(module.to_string());
+        for next in graph.get(module).into_iter().flatten() {
+            if let Some(cycle) = visit(graph, next, done, path) {
+                return Some(cycle);
             }
         }
+        path.pop();
+        done.insert(module.to_string());
+        None
     }
-    // El cliente usa solo piezas puras compartidas: el protocolo, el
-    // encuadre, el modo confiable, el laboratorio de pérdidas y los candados.
-    let shared = ["protocolo", "framing", "fiable", "lossy", "sync"];
-    let foreign: Vec<&String> = graph["cliente"]
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|start| visit(graph, start, &mut done, &mut Vec::new()))
+}
+
+/// Los archivos de `curso/` que todavía usan una pieza de `extra/`
+/// directamente, y cuál. Es la lista de lo que falta cortar: cada cruce se
+/// reemplaza por un punto de enchufe de `curso` y se borra de aquí. Un
+/// cruce nuevo hace fallar la prueba, y también uno de la lista que ya no
+/// existe (para que la lista nunca mienta).
+const KNOWN_CROSSINGS: &[(&str, &str)] = &[
+    ("curso::cliente", "extra::laboratorio::fiable"),
+    ("curso::cliente", "extra::laboratorio::lossy"),
+    ("curso::cliente::core", "extra::laboratorio::fiable"),
+    ("curso::cliente::core", "extra::laboratorio::lossy"),
+    ("curso::cliente::udp", "extra::laboratorio::reliable"),
+    ("curso::ledger", "extra::stats"),
+    ("curso::protocolo", "extra::cookie"),
+    ("curso::room", "extra::rendimiento::outbox"),
+    ("curso::servidor", "extra::config"),
+    ("curso::servidor", "extra::keepalive"),
+    ("curso::servidor", "extra::laboratorio::lossy"),
+    ("curso::servidor", "extra::registry"),
+    ("curso::servidor", "extra::rendimiento::outbox"),
+    ("curso::servidor", "extra::send_buffer"),
+    ("curso::servidor", "extra::shutdown"),
+    ("curso::servidor", "extra::stats"),
+    ("curso::servidor::connection", "extra::registry"),
+    ("curso::servidor::connection", "extra::rendimiento::outbox"),
+    ("curso::session", "extra::abuse"),
+    ("curso::session", "extra::rendimiento::outbox"),
+    ("curso::session", "extra::stats"),
+    ("curso::udp", "extra::abuse"),
+    ("curso::udp", "extra::cookie"),
+    ("curso::udp", "extra::laboratorio::fiable"),
+    ("curso::udp", "extra::laboratorio::lossy"),
+    ("curso::udp", "extra::laboratorio::peers"),
+    ("curso::udp", "extra::rendimiento::outbox"),
+    ("curso::udp", "extra::stats"),
+];
+
+#[test]
+fn the_file_map_has_no_circle_and_the_course_crosses_into_extra_only_where_listed() {
+    let graph = file_graph();
+    assert!(
+        graph.contains_key("curso::session") && graph.contains_key("curso::cliente::core"),
+        "{graph:?}"
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("círculo de importaciones: {}", cycle.join(" → "));
+    }
+    let crossings: BTreeSet<(String, String)> = graph
         .iter()
-        .filter(|m| !shared.contains(&m.as_str()))
+        .filter(|(module, _)| module.starts_with("curso"))
+        .flat_map(|(module, uses)| {
+            uses.iter()
+                .filter(|used| used.starts_with("extra"))
+                .map(move |used| (module.clone(), used.clone()))
+        })
         .collect();
-    assert!(foreign.is_empty(), "el cliente importa {foreign:?}");
-    // Ninguna pieza pura conoce la sala, el libro ni los sockets del chat.
-    for pure in ["protocolo", "framing", "fiable"] {
-        let chat: Vec<&String> = graph[pure]
+    let known: BTreeSet<(String, String)> = KNOWN_CROSSINGS
+        .iter()
+        .map(|(from, to)| (from.to_string(), to.to_string()))
+        .collect();
+    eprintln!(
+        "cruces de curso/ a extra/ que quedan por cortar: {}",
+        known.len()
+    );
+    for (from, to) in &known {
+        eprintln!("  {from} → {to}");
+    }
+    let new: Vec<_> = crossings.difference(&known).collect();
+    assert!(new.is_empty(), "cruces nuevos de curso/ a extra/: {new:?}");
+    let gone: Vec<_> = known.difference(&crossings).collect();
+    assert!(
+        gone.is_empty(),
+        "cruces de la lista que ya no existen (bórrelos): {gone:?}"
+    );
+
+    // El cliente no usa nada del servidor: dentro de `curso`, solo el
+    // protocolo, el encuadre, los candados y sus propios archivos.
+    let shared = ["curso::protocolo", "curso::framing", "curso::sync"];
+    for (module, uses) in graph
+        .iter()
+        .filter(|(m, _)| m.starts_with("curso::cliente"))
+    {
+        let foreign: Vec<&String> = uses
             .iter()
-            .filter(|m| {
-                ["session", "room", "ledger", "servidor", "udp", "outbox"].contains(&m.as_str())
-            })
+            .filter(|m| m.starts_with("curso") && !m.starts_with("curso::cliente"))
+            .filter(|m| !shared.contains(&m.as_str()))
             .collect();
-        assert!(chat.is_empty(), "{pure} importa {chat:?}");
+        assert!(foreign.is_empty(), "{module} importa {foreign:?}");
+    }
+    // Ninguna pieza pura conoce la sala, el libro ni los sockets del chat.
+    let chat = [
+        "curso::session",
+        "curso::room",
+        "curso::ledger",
+        "curso::servidor",
+        "curso::udp",
+        "extra::rendimiento::outbox",
+    ];
+    for pure in [
+        "curso::protocolo",
+        "curso::framing",
+        "extra::laboratorio::fiable",
+    ] {
+        let knows: Vec<&String> = graph[pure]
+            .iter()
+            .filter(|m| chat.contains(&m.as_str()))
+            .collect();
+        assert!(knows.is_empty(), "{pure} importa {knows:?}");
     }
     // El servidor de eco (enunciado 002) comparte con el chat solo el
     // encuadre, la consola y la regla de los candados: ni el protocolo.
     assert_eq!(
-        graph["echo"].iter().collect::<Vec<_>>(),
-        ["console", "framing", "sync"],
+        graph["curso::echo"].iter().collect::<Vec<_>>(),
+        ["curso::console", "curso::framing", "curso::sync"],
         "el eco importa algo del chat"
+    );
+}
+
+/// La lectura de caminos entiende las formas que usa el código: llaves
+/// anidadas, `self`, `as`, `super::super`.
+#[test]
+fn the_path_reader_understands_grouped_uses() {
+    assert_eq!(
+        expand_use("", "crate::a::{b, c::{d, self}, e as f}"),
+        [
+            "crate::a::b",
+            "crate::a::c::d",
+            "crate::a::c",
+            "crate::a::e"
+        ]
+    );
+    let code = "use super::x::{y, z};\nfn f() { crate::w::v(); self::q::r; }\n// crate::nope\n";
+    assert_eq!(
+        named_paths(code),
+        ["super::x::y", "super::x::z", "crate::w::v", "self::q::r"]
     );
 }

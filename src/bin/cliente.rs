@@ -1,7 +1,7 @@
 //! `cliente`: el cliente de terminal. Toda la lógica está en `chat::cliente`.
 //!
 //! Con la entrada y la salida en una terminal usa el editor de líneas
-//! (`cliente::run_interactive`); con una tubería, lee y escribe líneas sin
+//! (`chat::extra::editor::run`); con una tubería, lee y escribe líneas sin
 //! adornos (`cliente::run`), para guiones y pruebas. Sale con el código de
 //! [`cliente::Ending::code`], que `cliente --help` lista.
 
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         && io::stdout().is_terminal()
         && !matches!(config.mode(), Mode::Echo(_));
     let ending = if interactive {
-        cliente::run_interactive(&config)
+        chat::extra::editor::run(&config)
     } else {
         cliente::run(&config, io::BufReader::new(io::stdin()), io::stdout())
     };

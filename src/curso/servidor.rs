@@ -1,0 +1,358 @@
+//! El servidor: abre el socket TCP que escucha y el socket UDP en el mismo
+//! puerto, acepta conexiones y levanta un hilo por cliente TCP (enunciado
+//! 003, punto 6), que lee líneas y se las pasa a su `Session`; el lado UDP
+//! corre en un solo hilo (`udp`). Con `--echo` corre en cambio el servidor
+//! de eco (`echo`).
+//!
+//! Este módulo es la parte delgada que toca la red: las reglas están en
+//! `session`, `ledger` y `protocolo`, que se prueban sin sockets. Aquí se
+//! abren los sockets y se aceptan conexiones; la línea de comandos está en
+//! [`config`], el hilo de cada cliente en `connection`, el registro de
+//! conexiones en `registry` y el apagado en [`shutdown`].
+
+mod connection;
+
+pub use crate::extra::config::Config;
+pub use crate::extra::registry::Connections;
+
+use crate::curso::console::Logger;
+use crate::curso::ledger::Ledger;
+use crate::curso::protocolo::Event;
+use crate::curso::session::{Chat, Console};
+use crate::curso::storage::{DirLock, StorageError};
+use crate::curso::udp::UdpServer;
+use crate::extra::laboratorio::lossy::LossySocket;
+use crate::extra::registry::{Refusal, Registered};
+use crate::extra::rendimiento::outbox::{Flusher, Outbox, WRITE_TIMEOUT};
+use crate::extra::stats;
+use connection::Client;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Largo de la cola de conexiones ya establecidas que esperan su `accept`
+/// (el `backlog` de `listen(2)`). `std` usa 128; con ráfagas de cientos de
+/// conexiones la cola se llena, y el kernel descarta el último ACK del
+/// handshake: el cliente cree estar conectado, el servidor nunca lo acepta,
+/// y como en este protocolo habla primero el servidor, ambos esperan para
+/// siempre (se vio en `cargo bench --bench carga`). Linux lo recorta a
+/// `net.core.somaxconn` (4096 por defecto).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Por qué el servidor no pudo arrancar.
+#[derive(Debug)]
+pub enum ServerError {
+    /// El archivo de datos no se puede usar.
+    Storage(StorageError),
+    /// No se pudo abrir el socket en esa dirección (en uso, sin permiso...).
+    Bind { addr: String, error: io::Error },
+    /// No se pudo crear un hilo del servidor.
+    Thread(io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Storage(error) => error.fmt(f),
+            ServerError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            ServerError::Thread(error) => write!(f, "cannot start a thread: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Un servidor con sus sockets ya abiertos, listo para aceptar.
+pub struct Server {
+    tcp: Listener,
+    udp: UdpServer,
+}
+
+impl Server {
+    /// Toma el candado del directorio de datos, abre los sockets y carga
+    /// las cuentas, en ese orden: un segundo servidor sobre el mismo
+    /// directorio se detiene antes de abrir ningún socket o tocar ningún
+    /// archivo de datos, y uno cuyo puerto está ocupado se detiene antes de
+    /// leer (y recortar) el diario. Los sockets: TCP (`socket` + `bind` +
+    /// `listen`, en una sola llamada de `std`) y UDP (`socket` + `bind`) en
+    /// la misma dirección y el mismo número de puerto. Los puertos TCP y UDP
+    /// son espacios distintos: el 5500/TCP y el 5500/UDP no chocan.
+    /// `console` recibe las líneas de consola. Errores: [`ServerError`].
+    pub fn bind(config: &Config, console: Console) -> Result<Server, ServerError> {
+        let lock = DirLock::acquire(&config.data_dir).map_err(ServerError::Storage)?;
+        let bind_error = |error| ServerError::Bind {
+            addr: config.addr.clone(),
+            error,
+        };
+        let listener = TcpListener::bind(&config.addr).map_err(bind_error)?;
+        set_backlog(&listener, LISTEN_BACKLOG).map_err(bind_error)?;
+        // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
+        let tcp_addr = listener.local_addr().map_err(bind_error)?;
+        let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
+        let ledger = Ledger::open_locked(lock, config.hash_cost).map_err(ServerError::Storage)?;
+        let chat = Arc::new(Chat::new(ledger, config.limits(), console));
+        let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
+        let socket = LossySocket::new(
+            socket,
+            config.impairment(),
+            config.udp_seed,
+            &stats::COUNTERS.lab,
+        );
+        let udp = UdpServer::new(
+            socket,
+            Arc::clone(&chat),
+            Arc::clone(&flusher),
+            config.max_queue_bytes,
+            config.udp_idle(),
+            config.max_clients_per_ip,
+        );
+        let tcp = Listener {
+            listener,
+            chat,
+            flusher,
+            connections: Arc::new(Connections::default()),
+            max_queue_bytes: config.max_queue_bytes,
+            max_clients: config.max_clients,
+            max_clients_per_ip: config.max_clients_per_ip,
+            signin_timeout: config.signin_timeout(),
+            keepalive: config.keepalive(),
+            send_buffer_bytes: config.send_buffer_bytes,
+        };
+        Ok(Server { tcp, udp })
+    }
+
+    /// La dirección real del socket (con el puerto elegido si se pidió el 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.listener.local_addr()
+    }
+
+    /// Arranca el hilo UDP y corre el bucle de `accept`: por cada conexión,
+    /// un hilo. No termina nunca salvo que el socket falle de forma
+    /// irrecuperable.
+    pub fn serve(self) -> io::Result<()> {
+        let Server { tcp, udp } = self;
+        let chat = Arc::clone(&tcp.chat);
+        thread::Builder::new().name("udp".into()).spawn(move || {
+            if let Err(error) = udp.serve() {
+                chat.log(&format!("the UDP socket failed: {error}"));
+            }
+        })?;
+        tcp.accept_loop()
+    }
+}
+
+/// Vuelve a llamar a `listen(2)` sobre un socket que ya escucha, con otro
+/// `backlog`: en Linux eso solo cambia el largo de la cola. `std` no ofrece
+/// esta llamada, así que se declara aquí (es la misma función de C que usa
+/// `std` por dentro). Error: el de `listen`.
+fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    unsafe extern "C" {
+        fn listen(fd: i32, backlog: i32) -> i32;
+    }
+    // SAFETY: el descriptor es un socket abierto que `listener` mantiene
+    // vivo durante la llamada; `listen` no toma punteros.
+    if unsafe { listen(listener.as_raw_fd(), backlog) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// La parte TCP del servidor: el socket que escucha y lo que cada hilo de
+/// cliente necesita.
+struct Listener {
+    listener: TcpListener,
+    chat: Arc<Chat>,
+    flusher: Arc<Flusher>,
+    connections: Arc<Connections>,
+    max_queue_bytes: usize,
+    max_clients: usize,
+    max_clients_per_ip: usize,
+    signin_timeout: Option<Duration>,
+    keepalive: Option<Duration>,
+    /// `--send-buffer-bytes`: el `SO_SNDBUF` de cada cliente (0 = el del kernel).
+    send_buffer_bytes: usize,
+}
+
+impl Listener {
+    fn accept_loop(self) -> io::Result<()> {
+        loop {
+            let (stream, addr) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                // Sin descriptores libres (EMFILE) o una conexión abortada
+                // antes del accept: se informa y se sigue atendiendo.
+                Err(error) => {
+                    self.chat.log(&format!("accept failed: {error}"));
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            if let Err(error) = self.start_client(stream, addr) {
+                self.chat.log(&format!("cannot serve {addr}: {error}"));
+            }
+        }
+    }
+
+    /// Una conexión que no entra: sin hilo ni cola, una línea que dice por
+    /// qué, el FIN, y se sigue con los demás.
+    fn refuse(&self, stream: &TcpStream, addr: SocketAddr, refusal: Refusal) {
+        let (notice, why) = match refusal {
+            Refusal::Full => (Event::ServerFull, "the server is full"),
+            Refusal::TooManyFromAddress => (
+                Event::TooManyFromAddress,
+                "too many connections from that address",
+            ),
+        };
+        let _ = (&*stream).write_all(notice.to_line().as_bytes());
+        let _ = stream.shutdown(Shutdown::Write);
+        self.chat
+            .log(&format!("Connection from {addr} refused: {why}"));
+    }
+
+    fn start_client(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
+        // Sin Nagle: cada línea sale de inmediato, sin esperar a juntar más.
+        stream.set_nodelay(true)?;
+        // Un cliente cuya red desaparece no envía FIN: sin sondas, su hilo
+        // esperaría para siempre y el usuario seguiría "conectado".
+        if let Some(idle) = self.keepalive {
+            crate::extra::keepalive::enable(&stream, idle)?;
+        }
+        // Sin tope, el kernel agranda el búfer de envío de un cliente que no
+        // lee hasta 4 MiB, memoria que ni su cola ni el RSS cuentan.
+        crate::extra::send_buffer::limit(&stream, self.send_buffer_bytes)?;
+        // En Linux la cola nunca espera a un socket lleno (`MSG_DONTWAIT`,
+        // ver `outbox`); en otros sistemas, a lo sumo esto.
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        if self.chat.is_shutting_down() {
+            return Ok(());
+        }
+        let stream = Arc::new(stream);
+        let outbox = Outbox::new(Arc::clone(&stream), self.max_queue_bytes, &self.flusher);
+        let added = self.connections.try_add(
+            &outbox,
+            addr.ip(),
+            self.max_clients,
+            self.max_clients_per_ip,
+        );
+        let id = match added {
+            Ok(id) => id,
+            Err(refusal) => {
+                self.refuse(&stream, addr, refusal);
+                return Ok(());
+            }
+        };
+        let registered = Registered {
+            connections: Arc::clone(&self.connections),
+            id,
+        };
+        let client = Client {
+            chat: Arc::clone(&self.chat),
+            stream,
+            outbox,
+            peer: format!("{addr} (TCP)"),
+            ip: addr.ip(),
+            signin_timeout: self.signin_timeout,
+        };
+        thread::Builder::new()
+            .name(format!("client {addr}"))
+            .spawn(move || client.serve(registered))?;
+        Ok(())
+    }
+}
+
+/// La consola del servidor: la salida estándar, escrita por su propio hilo
+/// (ver `console`). Si nadie la lee o se detiene (Ctrl-S, una tubería que
+/// nadie vacía), las líneas de más se descartan y se cuentan, y el chat
+/// sigue. Error: no se pudo crear el hilo escritor.
+pub fn stdout_console() -> Result<Console, ServerError> {
+    Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
+}
+
+/// El hilo de las estadísticas: una muestra por segundo (para las tasas de
+/// los últimos 10 s de `:stats`) y, si `every_secs` no es 0, una línea en la
+/// consola cada `every_secs` segundos. Error: no se pudo crear el hilo.
+fn start_stats(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
+    let every = Duration::from_secs(every_secs);
+    // La primera muestra, al arrancar: la base de las tasas hasta que haya
+    // una de hace 10 s.
+    stats::sample_rates(Instant::now());
+    thread::Builder::new().name("stats".into()).spawn(move || {
+        let mut last = Instant::now();
+        loop {
+            thread::sleep(Duration::from_secs(1));
+            let now = Instant::now();
+            if every_secs > 0 && now.duration_since(last) >= every {
+                last = now;
+                chat.log(&format!("Stats: {}", chat.stats(now).lines().join(" ")));
+            } else {
+                stats::sample_rates(now);
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Imprime `Listening on ADDR` directamente en la salida estándar, antes de
+/// aceptar a nadie: es la primera línea, la que leen las pruebas y los
+/// guiones para saber el puerto. Error: no se pudo escribir.
+fn announce(addr: &str) -> Result<(), ServerError> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "Listening on {addr}")
+        .and_then(|()| out.flush())
+        .map_err(|error| ServerError::Bind {
+            addr: addr.to_string(),
+            error,
+        })
+}
+
+/// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO` como
+/// primera línea y atiende para siempre. Errores: [`ServerError`].
+pub fn run(config: &Config) -> Result<(), ServerError> {
+    if config.echo {
+        let limits = config.echo_limits();
+        return crate::curso::echo::run(&config.addr, stdout_console()?, limits).map_err(|error| {
+            ServerError::Bind {
+                addr: config.addr.clone(),
+                error,
+            }
+        });
+    }
+    let server = Server::bind(config, stdout_console()?)?;
+    let addr = server.local_addr().map_err(|error| ServerError::Bind {
+        addr: config.addr.clone(),
+        error,
+    })?;
+    crate::extra::shutdown::on_signal_shut_down(
+        Arc::clone(&server.tcp.chat),
+        Arc::clone(&server.tcp.connections),
+    )
+    .map_err(ServerError::Thread)?;
+    announce(&addr.to_string())?;
+    let impairment = config.impairment();
+    if !impairment.is_off() {
+        server.tcp.chat.log(&format!(
+            "UDP lab: loss {}, duplication {}, reordering {}, seed {}",
+            impairment.loss, impairment.dup, impairment.reorder, config.udp_seed
+        ));
+    }
+    start_stats(Arc::clone(&server.tcp.chat), config.stats_secs).map_err(ServerError::Thread)?;
+    let torn = server.tcp.chat.ledger.torn_bytes();
+    if torn > 0 {
+        server.tcp.chat.log(&format!(
+            "ignored the last {torn} bytes of {}: a journal line cut off \
+             before its end (a crash while writing), never confirmed to anyone",
+            config
+                .data_dir
+                .join(crate::curso::storage::JOURNAL_FILE)
+                .display()
+        ));
+    }
+    server.serve().map_err(|error| ServerError::Bind {
+        addr: addr.to_string(),
+        error,
+    })
+}

@@ -1,0 +1,207 @@
+//! El hilo de un cliente TCP (enunciado 003, punto 6): lee líneas con el
+//! plazo para iniciar sesión, se las pasa a su [`Session`] en tandas y, al
+//! irse, se despide y libera su lugar. Las reglas del chat no están aquí,
+//! sino en `session`; aquí solo se lee el socket.
+
+use crate::curso::framing::{ElasticReader, Frame, read_frame};
+use crate::curso::protocolo::{Event, MAX_LINE_BYTES};
+use crate::curso::session::{Chat, Flow, Session, send};
+use crate::extra::registry::Registered;
+use crate::extra::rendimiento::outbox::{Outbox, WriteBatch};
+use std::io::{self, Read};
+use std::net::{IpAddr, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Cuánto se espera, como mucho, para entregar la despedida al cerrar.
+const GOODBYE_GRACE: Duration = Duration::from_secs(1);
+
+/// Tamaño del búfer de lectura de un cliente que espera, en bytes (ver
+/// [`ElasticReader`]).
+const READ_BUFFER_IDLE: usize = 512;
+
+/// Tamaño del búfer de lectura de un cliente que envía una ráfaga, en
+/// bytes: unas 80 líneas de 100 bytes por `read`, y por tanda.
+const READ_BUFFER_BURST: usize = 8 * 1024;
+
+/// Lo que necesita el hilo de un cliente.
+pub(super) struct Client {
+    pub(super) chat: Arc<Chat>,
+    pub(super) stream: Arc<TcpStream>,
+    pub(super) outbox: Arc<Outbox>,
+    /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
+    pub(super) peer: String,
+    /// Su dirección IP, para el límite de contraseñas fallidas.
+    pub(super) ip: IpAddr,
+    pub(super) signin_timeout: Option<Duration>,
+}
+
+impl Client {
+    /// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
+    /// conexión, y al salir (aun si algo entró en pánico) cierra la sesión,
+    /// para que la cuenta no quede "conectada" para siempre. `registered`
+    /// es su lugar en `--max-clients`, que se libera antes de anunciar el
+    /// cierre: quien ve `Connection closed` y se conecta encuentra el lugar.
+    pub(super) fn serve(self, registered: Registered) {
+        let chat = &self.chat;
+        chat.log(&format!("Connection from {}", self.peer));
+        let mut session = Session::start(
+            chat,
+            Arc::clone(&self.outbox),
+            self.peer.clone(),
+            self.ip,
+            self.signin_timeout,
+        );
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.talk(&mut session)));
+        if outcome.is_err() {
+            chat.log(&format!(
+                "internal error while serving {}; connection closed",
+                self.peer
+            ));
+        }
+        session.end(chat);
+        self.outbox.finish(GOODBYE_GRACE);
+        // Primero el lugar, después el anuncio (si no, un cliente que se
+        // conecta al ver el anuncio podía encontrar el servidor "lleno").
+        // Si algo de arriba entrara en pánico fuera del `catch_unwind`, el
+        // `Drop` de `registered` lo libera igual.
+        drop(registered);
+        chat.log(&format!("Connection closed: {}", self.peer));
+    }
+
+    /// Lee y atiende hasta que la sesión se cierre.
+    fn talk(&self, session: &mut Session) {
+        let signin = SigninDeadline::new(&self.stream, self.signin_timeout);
+        let mut reader = ElasticReader::new(signin, READ_BUFFER_IDLE, READ_BUFFER_BURST);
+        let mut line = Vec::new();
+        loop {
+            if session.is_signed_in() {
+                reader.get_mut().lift();
+            }
+            // Puede bloquearse esperando datos: aquí no hay tanda abierta.
+            let frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
+            if self.burst(session, &mut reader, &mut line, frame) == Flow::Close {
+                return;
+            }
+        }
+    }
+
+    /// Atiende `frame` y todas las líneas que ya llegaron, en una tanda: sus
+    /// entregas salen juntas, un `write` por destinatario.
+    fn burst(
+        &self,
+        session: &mut Session,
+        reader: &mut ElasticReader<SigninDeadline<'_>>,
+        line: &mut Vec<u8>,
+        mut frame: io::Result<Frame>,
+    ) -> Flow {
+        let chat = &self.chat;
+        let mut batch = WriteBatch::begin();
+        loop {
+            // Una línea descartada por larga también cuenta.
+            let paced = match frame {
+                Ok(Frame::Line) => session.pace(chat, line, Instant::now()),
+                Ok(Frame::TooLong) => session.pace(chat, b"", Instant::now()),
+                _ => None,
+            };
+            if let Some(wait) = paced {
+                // Frenar al que envía de más (`--max-lines-per-sec`): este
+                // hilo no lee ni atiende nada durante `wait`, así que el búfer
+                // del kernel se llena y TCP detiene al emisor. Antes, lo ya
+                // atendido sale (la tanda se cierra): los demás no esperan por
+                // él, y las entregas *a* este cliente siguen por su cola.
+                drop(batch);
+                thread::sleep(wait);
+                batch = WriteBatch::begin();
+            }
+            let flow = match frame {
+                Ok(Frame::Line) => session.handle(chat, line),
+                Ok(Frame::TooLong) => session.too_long(chat),
+                Err(error) if reader.get_mut().waiting() && is_timeout(&error) => {
+                    reader.get_mut().expired(chat, &self.outbox, &self.peer);
+                    Flow::Close
+                }
+                Ok(Frame::Eof) | Err(_) => Flow::Close,
+            };
+            // Seguir solo si otra línea completa ya está en el búfer:
+            // `read_frame` no se bloqueará.
+            if flow == Flow::Close || !reader.buffer().contains(&b'\n') {
+                // Las transferencias de la tanda esperan aquí un solo
+                // `fdatasync`, antes de volver a esperar al socket.
+                if flow == Flow::Continue {
+                    session.settle(chat);
+                }
+                drop(batch);
+                return flow;
+            }
+            frame = read_frame(reader, line, MAX_LINE_BYTES);
+        }
+    }
+}
+
+/// El socket de un cliente, leído con el plazo para iniciar sesión
+/// (`--signin-timeout-secs`). Antes de **cada** `read` (también las que
+/// hace `read_frame` a mitad de una línea), el tiempo de espera del socket
+/// (`set_read_timeout`) es lo que queda del plazo, no el plazo entero: así
+/// quien envía un byte cada tanto sin completar nunca una línea
+/// (*slowloris*) tampoco se queda.
+pub(super) struct SigninDeadline<'a> {
+    stream: &'a TcpStream,
+    /// El plazo total y el instante en que vence; `None` si no hay plazo o
+    /// ya inició sesión.
+    deadline: Option<(Duration, Instant)>,
+}
+
+impl<'a> SigninDeadline<'a> {
+    fn new(stream: &'a TcpStream, timeout: Option<Duration>) -> SigninDeadline<'a> {
+        SigninDeadline {
+            stream,
+            deadline: timeout.map(|t| (t, Instant::now() + t)),
+        }
+    }
+
+    fn waiting(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// Quita el plazo (ya inició sesión).
+    fn lift(&mut self) {
+        if self.deadline.take().is_some() {
+            // Si falla, el socket conserva un tiempo de espera y el cliente
+            // se desconecta tras un rato quieto: no hay nada mejor que hacer.
+            let _ = self.stream.set_read_timeout(None);
+        }
+    }
+
+    /// Avisa al cliente por qué se lo desconecta, y a la consola.
+    fn expired(&self, chat: &Chat, outbox: &Arc<Outbox>, peer: &str) {
+        let secs = self.deadline.map_or(0, |(t, _)| t.as_secs());
+        send(outbox, &Event::SigninTimeout(secs));
+        chat.log(&format!("{peer} did not sign in within {secs} s; closed"));
+    }
+}
+
+impl Read for SigninDeadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((_, deadline)) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // `set_read_timeout` rechaza una duración cero.
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        // `Read` está implementado para `&TcpStream`: se lee por la
+        // referencia compartida con la cola.
+        (&*self.stream).read(buf)
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}

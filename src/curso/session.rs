@@ -1,0 +1,1216 @@
+//! Qué hace el servidor con cada línea de un cliente: las acciones del chat
+//! ([`Chat`]) y la sesión de una conexión TCP ([`Session`]), que recuerda en
+//! qué etapa está (sin sesión, esperando el saldo, en la sala).
+//!
+//! Une las piezas puras: `protocolo` dice qué pidió el cliente, `ledger`
+//! aplica las reglas del dinero, `room` dice a quién entregar, y cada
+//! respuesta o aviso sale por una [`Outbox`]. Las mismas acciones sirven a
+//! TCP y a UDP (el lado UDP, con sus tokens, está en `udp`). No lee sockets
+//! ni crea hilos: eso es de `servidor` y `udp`, así que todo esto se prueba
+//! sin red.
+
+use crate::curso::ledger::{Ledger, LedgerError, Transfer};
+use crate::curso::protocolo::{self, Command, Event, Problem};
+use crate::curso::room::{Claim, Presence, Room, Via};
+use crate::extra::abuse::{Guards, Limits, LineLimiter, Verdict};
+use crate::extra::rendimiento::outbox::Outbox;
+use crate::extra::stats::{self, COUNTERS, Counters, Snapshot};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub use crate::curso::console::Console;
+
+/// El estado compartido por todos los hilos del servidor, y las acciones
+/// del chat que no dependen del transporte.
+pub struct Chat {
+    /// Cuentas y saldos.
+    pub ledger: Ledger,
+    /// Quién está conectado.
+    pub room: Room,
+    /// Los límites contra el abuso: líneas por segundo y contraseñas
+    /// fallidas.
+    pub guards: Guards,
+    console: Console,
+    /// El servidor se está apagando: nadie recibe avisos de salida.
+    shutting_down: AtomicBool,
+}
+
+/// Una sesión recién abierta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// Nombre registrado de la cuenta.
+    pub name: String,
+    /// Token de la sesión (identifica la reserva en la sala).
+    pub token: String,
+    /// Saldo en dólares; `None` si hay que preguntarlo.
+    pub balance: Option<u64>,
+}
+
+/// Las respuestas a un cliente, en el orden de sus líneas, con la regla de
+/// durabilidad escrita una sola vez (enunciado 005: nada de lo confirmado
+/// se pierde): la confirmación de una `:t` sale solo cuando **su** línea
+/// del diario está en disco, y ninguna respuesta posterior la adelanta.
+///
+/// Las `:t` seguidas quedan en `waiting` para compartir un `fdatasync`
+/// (el *group commit* del libro). Las sueltan, en este orden de
+/// confirmación: cualquier otra respuesta ([`Replies::send`]), cualquier
+/// línea que no sea `:t` (el paso de [`Chat::signed_line`]: así ni un
+/// mensaje a la sala adelanta el aviso de una transferencia anterior), y
+/// el transporte antes de esperar más datos del cliente
+/// ([`Replies::settle`]). Lo usan TCP y UDP por igual.
+pub struct Replies {
+    outbox: Arc<Outbox>,
+    /// Transferencias aplicadas en memoria que esperan su `fdatasync`.
+    waiting: Vec<Transfer>,
+}
+
+impl Replies {
+    /// Las respuestas que salen por `outbox`, todavía sin nada pendiente.
+    pub fn new(outbox: Arc<Outbox>) -> Replies {
+        Replies {
+            outbox,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// La cola por la que salen (para reservar la cuenta en la sala).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    /// Responde `event`, después de confirmar lo pendiente.
+    pub fn send(&mut self, chat: &Chat, event: &Event) {
+        self.settle(chat);
+        send(&self.outbox, event);
+    }
+
+    /// Deja `transfer` esperando su confirmación.
+    fn defer(&mut self, transfer: Transfer) {
+        self.waiting.push(transfer);
+    }
+
+    /// Espera el recibo de **cada** transferencia pendiente (la primera
+    /// espera suele hacer el único `fdatasync` que las cubre a todas, y las
+    /// demás ya lo encuentran lleno) y recién entonces confirma cada una y
+    /// avisa a su destinatario. Si el disco falló, las que no llegaron a
+    /// disco ya se deshicieron y reciben el error de almacenamiento. Que la
+    /// última esté en disco no dice nada de las anteriores: una vuelta
+    /// fallida pudo deshacerlas antes de que una buena escribiera la última.
+    pub fn settle(&mut self, chat: &Chat) {
+        for done in self.waiting.drain(..) {
+            match chat.ledger.wait_durable(&done.receipt) {
+                Ok(()) => chat.transferred(&done, &self.outbox),
+                Err(error) => send(&self.outbox, &Event::Error(chat.storage_failed(&error))),
+            }
+        }
+    }
+}
+
+/// Si la conexión sigue tras una línea.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Seguir leyendo.
+    Continue,
+    /// El cliente pidió salir (`:q`): cerrar.
+    Close,
+}
+
+/// En qué etapa está un usuario que ya inició sesión: la misma para TCP y
+/// para UDP (el lado UDP la lee de la sala; la conexión TCP la recuerda).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Entró, pero todavía no respondió "What is your balance?".
+    AwaitingBalance,
+    /// Está en la sala: sus líneas son mensajes y comandos.
+    InRoom,
+}
+
+impl Stage {
+    /// La etapa de quien está (`true`) o no en la sala.
+    pub fn of(joined: bool) -> Stage {
+        if joined {
+            Stage::InRoom
+        } else {
+            Stage::AwaitingBalance
+        }
+    }
+}
+
+/// Un `:register` o un `:login`: lo único que se atiende antes de iniciar
+/// sesión (enunciado 005, punto 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// El nombre, tal como lo escribió.
+    pub name: String,
+    /// La contraseña.
+    pub password: String,
+    /// `true` para `:register` (cuenta nueva), `false` para `:login`.
+    pub register: bool,
+}
+
+/// Qué hacer con una línea de quien todavía no inició sesión (la etapa
+/// anónima): ver [`before_sign_in`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anonymous {
+    /// Una línea vacía: nada.
+    Ignore,
+    /// Se responde esto y nada más.
+    Answer(Event),
+    /// Un intento de entrada.
+    SignIn(Credentials),
+}
+
+/// La etapa anónima, la misma tabla para TCP y UDP: `:help` se responde,
+/// `:register` y `:login` se atienden, un error de sintaxis se dice, y
+/// cualquier otra cosa se rechaza. Lo único que cambia con el transporte
+/// (`via`): por TCP la conexión ya es de alguien, así que `:ping` tiene su
+/// `pong` y lo demás recibe "You are not signed in"; por UDP un datagrama
+/// sin token no es de nadie, y la respuesta es que falta el token.
+pub fn before_sign_in(parsed: Result<Option<Command>, Problem>, via: Via) -> Anonymous {
+    let credentials = |name, password, register| {
+        Anonymous::SignIn(Credentials {
+            name,
+            password,
+            register,
+        })
+    };
+    match parsed {
+        Ok(None) => Anonymous::Ignore,
+        Ok(Some(Command::Help)) => Anonymous::Answer(Event::Help),
+        Ok(Some(Command::Register { name, password })) => credentials(name, password, true),
+        Ok(Some(Command::Login { name, password })) => credentials(name, password, false),
+        Ok(Some(Command::Ping)) if via == Via::Tcp => Anonymous::Answer(Event::Pong),
+        Ok(Some(_)) => Anonymous::Answer(Event::Error(match via {
+            Via::Tcp => Problem::NotSignedIn,
+            Via::Udp => Problem::BadToken,
+        })),
+        Err(problem) => Anonymous::Answer(Event::Error(problem)),
+    }
+}
+
+/// Quién habla: su nombre y el transporte por el que llegó la línea (la
+/// regla del relay TCP+UDP: ver [`Via`]).
+#[derive(Clone, Copy)]
+pub struct Speaker<'a> {
+    /// El nombre con que inició sesión.
+    pub name: &'a str,
+    /// Por dónde llegó la línea.
+    pub via: Via,
+}
+
+/// Una duración en segundos enteros, redondeada hacia arriba: "Try again
+/// in 0 seconds" sería falso mientras quede medio segundo.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// Envía un evento a una cola.
+pub fn send(outbox: &Arc<Outbox>, event: &Event) {
+    Counters::add(&COUNTERS.deliveries_out, 1);
+    outbox.push(event.to_line().as_bytes());
+}
+
+/// Entrega un evento a varias colas. La línea se arma una sola vez, y se
+/// cuenta una vez (con un solo incremento atómico para toda la sala).
+pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
+    Counters::add(&COUNTERS.deliveries_out, outboxes.len() as u64);
+    Outbox::push_all(outboxes, event.to_line().as_bytes());
+}
+
+impl Chat {
+    /// Une el libro de cuentas con una sala vacía, los límites contra el
+    /// abuso y una consola.
+    pub fn new(ledger: Ledger, limits: Limits, console: Console) -> Chat {
+        Chat {
+            ledger,
+            room: Room::new(),
+            guards: Guards::new(limits),
+            console,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Escribe una línea en la consola del servidor (sin esperar nunca a
+    /// la terminal: ver `console`).
+    pub fn log(&self, line: &str) {
+        self.console.line(line);
+    }
+
+    /// Espera, como mucho `within`, a que la consola escriba lo registrado
+    /// (antes de terminar el proceso).
+    pub fn flush_console(&self, within: Duration) {
+        self.console.flush(within);
+    }
+
+    /// `:register`: crea la cuenta y la reserva para `presence`. `peer`
+    /// describe al cliente en la consola. Errores: `NameTaken`,
+    /// `NameTooSimilar`,
+    /// `AlreadyConnected`, `StorageFailed`.
+    pub fn register(
+        &self,
+        name: &str,
+        password: &str,
+        presence: Presence,
+        peer: &str,
+    ) -> Result<SignedIn, Problem> {
+        let name = match self.ledger.register(name, password) {
+            Ok(name) => name,
+            Err(LedgerError::NameTaken) => return Err(Problem::NameTaken(name.into())),
+            Err(LedgerError::NameTooSimilar) => {
+                return Err(Problem::NameTooSimilar(name.into()));
+            }
+            Err(error) => return Err(self.storage_failed(&error)),
+        };
+        self.open(name, None, presence, &format!("registered from {peer}"))
+    }
+
+    /// `:login`: comprueba la contraseña y reserva la cuenta para
+    /// `presence`. Errores: `BadCredentials`, `AlreadyConnected`.
+    pub fn login(
+        &self,
+        name: &str,
+        password: &str,
+        presence: Presence,
+        peer: &str,
+    ) -> Result<SignedIn, Problem> {
+        let (name, balance) = self
+            .ledger
+            .verify(name, password)
+            .map_err(|_| Problem::BadCredentials)?;
+        self.open(name, balance, presence, &format!("signed in from {peer}"))
+    }
+
+    /// Reserva la cuenta en la sala y lo anota en la consola (`what`: cómo
+    /// y desde dónde entró). Si la cuenta tenía una sesión solo-UDP, la
+    /// sala decide ([`Room::claim`]): desde la misma dirección es la misma
+    /// sesión (la respuesta a su entrada se perdió) y recibe el mismo
+    /// token; desde otra, la vieja se cierra con un aviso. Error:
+    /// `AlreadyConnected` (una sesión con conexión TCP).
+    fn open(
+        &self,
+        name: String,
+        balance: Option<u64>,
+        presence: Presence,
+        what: &str,
+    ) -> Result<SignedIn, Problem> {
+        let token = match self.room.claim(&name, presence) {
+            Claim::New(token) => token,
+            Claim::Again { token, .. } => {
+                self.log(&format!("{name} {what} again (the answer was lost)"));
+                return Ok(SignedIn {
+                    name,
+                    token,
+                    balance,
+                });
+            }
+            Claim::Replaced { token, old } => {
+                send(&old.outbox, &Event::Replaced);
+                self.log(&format!("{name}'s silent UDP session was replaced"));
+                self.departed(old.name, old.others);
+                token
+            }
+            Claim::Taken => return Err(Problem::AlreadyConnected(name)),
+        };
+        self.log(&format!("{name} {what}"));
+        Ok(SignedIn {
+            name,
+            token,
+            balance,
+        })
+    }
+
+    /// `:register` o `:login`, según `credentials`, reservando la cuenta
+    /// para la presencia que arma `presence` (solo si hace falta). Devuelve
+    /// lo mismo que [`Chat::register`] o [`Chat::login`].
+    ///
+    /// Contra quien adivina contraseñas, sin calcular ningún hash mientras
+    /// dure un bloqueo:
+    /// - `ip` es la dirección de donde vino: si está bloqueada
+    ///   (`--max-signin-failures-per-ip`), se responde
+    ///   [`Problem::SigninBlocked`]. Sus fallos cuentan solo si `verified`
+    ///   (una conexión TCP, cuyo handshake prueba la dirección): la de un
+    ///   datagrama UDP se falsifica gratis, y contarla dejaría bloquear la
+    ///   dirección de otro con cinco datagramas.
+    /// - La cuenta: cada `Wrong name or password.` cuenta para su bloqueo
+    ///   (`--max-signin-failures`), venga de la dirección que venga; un
+    ///   `:login` a una cuenta bloqueada recibe [`Problem::AccountBlocked`].
+    pub fn sign_in(
+        &self,
+        credentials: &Credentials,
+        presence: impl FnOnce() -> Presence,
+        peer: &str,
+        ip: IpAddr,
+        verified: bool,
+    ) -> Result<SignedIn, Problem> {
+        let now = Instant::now();
+        if let Some(left) = self.guards.blocked(ip, now) {
+            return Err(Problem::SigninBlocked(whole_seconds(left)));
+        }
+        let Credentials {
+            name,
+            password,
+            register,
+        } = credentials;
+        let result = if *register {
+            if let Some(left) = self.guards.registrations_blocked(ip, now) {
+                return Err(Problem::TooManyAccounts(whole_seconds(left)));
+            }
+            if verified && let Some(block) = self.guards.registered(ip, now) {
+                self.log(&format!(
+                    "{ip} cannot create accounts for {} s after too many registrations",
+                    block.as_secs()
+                ));
+            }
+            self.register(name, password, presence(), peer)
+        } else {
+            self.guarded_login(name, password, presence(), peer, now)
+        };
+        if verified
+            && result == Err(Problem::BadCredentials)
+            && let Some(block) = self.guards.failed(ip, now)
+        {
+            self.log(&format!(
+                "{ip} is blocked for {} s after too many failed sign-ins",
+                block.as_secs()
+            ));
+        }
+        result
+    }
+
+    /// `:login` contra el bloqueo de la cuenta: una cuenta bloqueada recibe
+    /// [`Problem::AccountBlocked`] sin hashear, y cada contraseña mala cuenta
+    /// para su bloqueo.
+    fn guarded_login(
+        &self,
+        name: &str,
+        password: &str,
+        presence: Presence,
+        peer: &str,
+        now: Instant,
+    ) -> Result<SignedIn, Problem> {
+        let key = protocolo::name_key(name);
+        if let Some(left) = self.guards.account_blocked(&key, now) {
+            return Err(Problem::AccountBlocked(whole_seconds(left)));
+        }
+        let result = self.login(name, password, presence, peer);
+        if result == Err(Problem::BadCredentials)
+            && let Some(block) = self.guards.account_failed(&key, now)
+        {
+            self.log(&format!(
+                "the account {name} is locked for {} s after too many failed sign-ins",
+                block.as_secs()
+            ));
+        }
+        result
+    }
+
+    /// Las líneas que siguen a una entrada correcta: la bienvenida, el token
+    /// (`token_event`), y el saldo o la pregunta del saldo. Si ya tenía
+    /// saldo, une al usuario a la sala. Devuelve `true` si quedó en la sala.
+    pub fn welcome(&self, signed: &SignedIn, reply: &mut Replies, token_event: Event) -> bool {
+        reply.send(self, &Event::Welcome);
+        reply.send(self, &token_event);
+        match signed.balance {
+            Some(dollars) => {
+                reply.send(self, &Event::Funds(dollars));
+                self.join(&signed.name);
+                true
+            }
+            // Nuevo, o se fue sin responder la pregunta la vez anterior.
+            None => {
+                reply.send(self, &Event::AskBalance);
+                false
+            }
+        }
+    }
+
+    /// La respuesta a "What is your balance?". Devuelve `true` si el saldo
+    /// quedó fijado y el usuario entró a la sala; si no, ya se respondió el
+    /// error y se repitió la pregunta. `:help` y `:ping` se responden sin
+    /// tomarlos como saldo.
+    pub fn answer_balance(&self, name: &str, line: &str, reply: &mut Replies) -> bool {
+        match protocolo::parse_command(line) {
+            Ok(None) => return false,
+            Ok(Some(Command::Help)) => {
+                reply.send(self, &Event::Help);
+                return false;
+            }
+            Ok(Some(Command::Ping)) => {
+                reply.send(self, &Event::Pong);
+                return false;
+            }
+            _ => {}
+        }
+        let result = protocolo::parse_balance(line).and_then(|dollars| {
+            match self.ledger.set_initial_balance(name, dollars) {
+                Ok(()) => Ok(dollars),
+                // Ya lo fijó otra vía (su lado UDP): no se cambia.
+                Err(LedgerError::BalanceAlreadySet) => Err(Problem::BadBalance),
+                Err(error) => Err(self.storage_failed(&error)),
+            }
+        });
+        match result {
+            Ok(dollars) => {
+                reply.send(self, &Event::BalanceSet(dollars));
+                self.join(name);
+                true
+            }
+            Err(problem) => {
+                reply.send(self, &Event::Error(problem));
+                reply.send(self, &Event::AskBalance);
+                false
+            }
+        }
+    }
+
+    /// Las estadísticas en vivo a la hora `now`: las del proceso y, de la
+    /// sala, los usuarios por transporte y las colas de salida.
+    pub fn stats(&self, now: Instant) -> Snapshot {
+        let census = self.room.census();
+        let pending: Vec<u64> = census
+            .outboxes
+            .iter()
+            .map(|outbox| outbox.pending_bytes() as u64)
+            .collect();
+        Snapshot {
+            tcp_users: census.tcp,
+            udp_users: census.udp,
+            largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
+            backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
+            queued_bytes: pending.iter().sum(),
+            ..Snapshot::of_process(now)
+        }
+    }
+
+    /// Cuenta un datagrama del usuario `name` contra su límite de líneas
+    /// por segundo (`--max-lines-per-sec`, el mismo balde que su conexión
+    /// TCP). Devuelve `true` si hay que atenderlo; si no, se descarta, y el
+    /// primero de cada ráfaga recibe [`Problem::TooFast`] por `reply`. Por
+    /// UDP no hay cómo frenar al emisor: descartar es lo único posible.
+    pub fn admit_datagram(&self, name: &str, reply: &mut Replies) -> bool {
+        match self.guards.datagram_from(name, Instant::now()) {
+            Verdict::Drop { warn } => {
+                Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                if warn {
+                    let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+                    reply.send(self, &Event::Error(Problem::TooFast(per_sec)));
+                }
+                false
+            }
+            Verdict::Pass | Verdict::Delay { .. } => true,
+        }
+    }
+
+    /// Anota en la consola los datagramas descartados de `who` en una
+    /// ráfaga que terminó.
+    pub fn log_dropped(&self, who: &str, dropped: u32) {
+        let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+        self.log(&format!(
+            "{who}: {dropped} UDP lines dropped (over {per_sec} lines per second)"
+        ));
+    }
+
+    /// Une a `name` a la sala y lo avisa, salvo que ya estuviera (una
+    /// entrada repetida por UDP no es una llegada nueva).
+    fn join(&self, name: &str) {
+        let Some(others) = self.room.join(name) else {
+            return;
+        };
+        let notice = Event::Connected(name.to_string());
+        deliver(&others, &notice);
+        self.log(&notice.to_string());
+    }
+
+    /// Cierra la sesión del token: libera la cuenta y, si estaba en la sala,
+    /// avisa a los demás y a la consola (salvo durante el apagado).
+    pub fn leave(&self, token: &str) {
+        if let Some((name, others)) = self.room.leave(token) {
+            self.departed(name, Some(others));
+        }
+    }
+
+    /// Lo que sigue a que `name` deje la sala, se haya ido como se haya ido
+    /// (`:q`, la conexión cortada, o inactividad por UDP): se olvida su balde
+    /// de líneas (contando los datagramas descartados que faltaba informar)
+    /// y, si estaba en la sala (`others`: a quiénes avisar) y el servidor no
+    /// se está apagando, se avisa a los demás y a la consola.
+    pub fn departed(&self, name: String, others: Option<Vec<Arc<Outbox>>>) {
+        if let Some(dropped) = self.guards.forget_calm(&name, Instant::now()) {
+            self.log_dropped(&name, dropped);
+        }
+        let Some(others) = others else { return };
+        if self.is_shutting_down() {
+            return;
+        }
+        let notice = Event::Disconnected(name);
+        deliver(&others, &notice);
+        self.log(&notice.to_string());
+    }
+
+    /// Marca el comienzo del apagado: desde ahora, las salidas no se avisan.
+    /// Con 10.000 clientes, avisar cada salida a todos los demás serían 50
+    /// millones de líneas que nadie va a leer.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// `true` desde [`Chat::begin_shutdown`].
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Un comando de alguien que ya está en la sala (`me`). Las respuestas
+    /// van a `reply`; los mensajes a los demás se entregan según `via` (la
+    /// regla del relay TCP+UDP). Una `:t` se aplica y queda en `reply`
+    /// hasta que su línea del diario esté en disco (ver [`Replies`]). `:q`
+    /// lo atiende quien llama, porque cerrar depende del transporte.
+    pub fn command(&self, me: &str, command: Command, reply: &mut Replies, via: Via) {
+        match command {
+            Command::Public(text) => self.public(me, &text, via),
+            Command::Private { to, text } => self.private(me, to, &text, reply, via),
+            Command::Users => reply.send(self, &Event::Users(self.room.names())),
+            Command::Funds => {
+                // Lo que está en disco: una transferencia que otro envió y
+                // que todavía no se sincronizó no se anuncia antes de tiempo.
+                let dollars = self.ledger.durable_balance(me).unwrap_or(0);
+                reply.send(self, &Event::Funds(dollars));
+            }
+            Command::Transfer { to, amount } => match self.ledger.transfer(me, &to, amount) {
+                Ok(transfer) => reply.defer(transfer),
+                Err(error) => reply.send(self, &Event::Error(self.refused(error, to))),
+            },
+            Command::Register { .. } | Command::Login { .. } => {
+                let problem = Problem::AlreadySignedIn(me.to_string());
+                reply.send(self, &Event::Error(problem));
+            }
+            Command::Help => reply.send(self, &Event::Help),
+            Command::Ping => reply.send(self, &Event::Pong),
+            Command::Stats => {
+                let now = Instant::now();
+                let snapshot = stats::cached(now, || self.stats(now));
+                for line in snapshot.lines() {
+                    reply.send(self, &Event::Stats(line));
+                }
+            }
+            Command::Quit => {}
+        }
+    }
+
+    /// Un mensaje de `me` a la sala: a todos los demás, según `via`.
+    fn public(&self, me: &str, text: &str, via: Via) {
+        let text = protocolo::render_text(text);
+        if text.trim().is_empty() {
+            return;
+        }
+        let event = Event::Public {
+            from: me.to_string(),
+            text,
+        };
+        deliver(&self.room.others(me, via), &event);
+        self.log(&event.to_string());
+    }
+
+    /// `:p`: un mensaje de `me` solo para `to`; si no está conectado, el
+    /// error va a `reply`.
+    fn private(&self, me: &str, to: String, text: &str, reply: &mut Replies, via: Via) {
+        let text = protocolo::render_text(text);
+        let Some((to_name, outbox)) = self.room.find(&to, via) else {
+            return reply.send(self, &Event::Error(Problem::NotConnected(to)));
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let event = Event::Private {
+            from: me.to_string(),
+            text,
+        };
+        send(&outbox, &event);
+        self.log(&format!("{me} sent a private message to {to_name}"));
+    }
+
+    /// Lo que se le responde a quien pidió una `:t` que el libro rechazó
+    /// (`to`: el destinatario, tal como lo escribió).
+    fn refused(&self, error: LedgerError, to: String) -> Problem {
+        match error {
+            LedgerError::InsufficientFunds => Problem::InsufficientFunds,
+            LedgerError::SelfTransfer => Problem::SelfTransfer,
+            LedgerError::NoAccount => Problem::NoAccount(to),
+            LedgerError::NoBalanceYet => Problem::NoBalanceYet(to),
+            LedgerError::Overflow => Problem::Overflow(to),
+            other => self.storage_failed(&other),
+        }
+    }
+
+    /// Una `:t` ya en disco: se confirma a quien la pidió (por `reply`) y
+    /// se avisa al destinatario, por TCP si tiene conexión, si no por UDP.
+    fn transferred(&self, done: &Transfer, reply: &Arc<Outbox>) {
+        let amount = done.dollars;
+        send(
+            reply,
+            &Event::TransferSent {
+                to: done.to.clone(),
+                amount,
+                balance: done.from_balance,
+            },
+        );
+        if let Some((_, outbox)) = self.room.find(&done.to, Via::Tcp) {
+            let notice = Event::TransferReceived {
+                from: done.from.clone(),
+                amount,
+                balance: done.to_balance,
+            };
+            send(&outbox, &notice);
+        }
+        let (from, to) = (&done.from, &done.to);
+        self.log(&format!("{from} transferred {amount} dollars to {to}"));
+    }
+
+    /// El paso de la máquina de etapas para una línea de alguien que ya
+    /// inició sesión (`me`), por cualquier transporte: en `AwaitingBalance`,
+    /// la línea es la respuesta al saldo (salvo que el otro transporte ya la
+    /// haya dado); en `InRoom`, un mensaje o un comando. Una línea que no es
+    /// `:t` confirma antes lo pendiente en `reply`; una `:t` queda
+    /// pendiente (ver [`Replies`]). Devuelve la etapa siguiente.
+    pub fn signed_line(
+        &self,
+        me: Speaker<'_>,
+        stage: Stage,
+        line: &str,
+        parsed: Result<Option<Command>, Problem>,
+        reply: &mut Replies,
+    ) -> Stage {
+        if !matches!(parsed, Ok(Some(Command::Transfer { .. }))) {
+            reply.settle(self);
+        }
+        if stage == Stage::AwaitingBalance && !self.room.is_joined(me.name) {
+            return Stage::of(self.answer_balance(me.name, line, reply));
+        }
+        match parsed {
+            Ok(Some(command)) => self.command(me.name, command, reply, me.via),
+            Ok(None) => {}
+            Err(problem) => reply.send(self, &Event::Error(problem)),
+        }
+        Stage::InRoom
+    }
+
+    fn storage_failed(&self, error: &LedgerError) -> Problem {
+        let detail = match error {
+            LedgerError::Storage(detail) => detail.clone(),
+            other => format!("{other:?}"),
+        };
+        self.log(&format!("storage error, nothing was changed: {detail}"));
+        Problem::StorageFailed
+    }
+}
+
+/// Quién es una conexión TCP: todavía nadie, o una cuenta en una etapa.
+/// Lo que solo vale antes de entrar (el balde propio, los fallos) no existe
+/// después, y la etapa no existe antes.
+enum Standing {
+    /// Todavía no inició sesión.
+    Anonymous {
+        /// Su balde de líneas (después se usa el del usuario, compartido
+        /// con su lado UDP); `None` sin límite.
+        lines: Option<LineLimiter>,
+        /// Intentos de entrada fallidos en esta conexión.
+        failures: u32,
+    },
+    /// Inició sesión; una vez en la sala, no sale hasta cerrar la sesión.
+    Signed { signed: SignedIn, stage: Stage },
+}
+
+/// La sesión de una conexión TCP.
+pub struct Session {
+    standing: Standing,
+    /// Sus respuestas, con las `:t` que esperan al disco.
+    replies: Replies,
+    /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
+    peer: String,
+    /// La dirección IP del cliente, para el límite de contraseñas fallidas.
+    ip: IpAddr,
+}
+
+impl Session {
+    /// Una sesión nueva para la conexión cuya cola es `outbox`; `peer`
+    /// describe al cliente en la consola (dirección, puerto y transporte) e
+    /// `ip` es su dirección. Los límites son los de `chat`. Envía la
+    /// primera línea: cómo iniciar sesión y, si hay plazo (`signin`,
+    /// `--signin-timeout-secs`), en cuántos segundos.
+    pub fn start(
+        chat: &Chat,
+        outbox: Arc<Outbox>,
+        peer: String,
+        ip: IpAddr,
+        signin: Option<Duration>,
+    ) -> Session {
+        let prompt = match signin {
+            Some(deadline) => Event::PromptWithin(deadline.as_secs()),
+            None => Event::Prompt,
+        };
+        send(&outbox, &prompt);
+        let lines = chat
+            .guards
+            .rate
+            .map(|rate| LineLimiter::new(rate, Instant::now()));
+        Session {
+            standing: Standing::Anonymous { lines, failures: 0 },
+            replies: Replies::new(outbox),
+            peer,
+            ip,
+        }
+    }
+
+    /// Cuenta una línea que llegó en `now` (completa, o descartada por
+    /// larga) contra el límite de líneas por segundo, y dice cuánto debe
+    /// esperar el hilo **antes** de atenderla (`None`: ya). Ninguna línea se
+    /// descarta: quien envía de más por TCP solo va más lento.
+    /// Si hay que esperar, antes se confirma lo pendiente (no hace falta
+    /// que espere también quien ya tiene su `:t` en disco) y, la primera vez
+    /// en cada ráfaga, se avisa [`Event::Paced`]. `:q` nunca espera: salir
+    /// no es inundar.
+    pub fn pace(&mut self, chat: &Chat, bytes: &[u8], now: Instant) -> Option<Duration> {
+        if bytes.trim_ascii() == b":q" {
+            return None;
+        }
+        let rate = chat.guards.rate?;
+        let (verdict, who) = match &mut self.standing {
+            Standing::Signed { signed, .. } => {
+                (chat.guards.pace_line(&signed.name, now), &signed.name)
+            }
+            Standing::Anonymous {
+                lines: Some(limiter),
+                ..
+            } => (limiter.pace(rate, now), &self.peer),
+            Standing::Anonymous { lines: None, .. } => return None,
+        };
+        let Verdict::Delay { wait, warn } = verdict else {
+            return None;
+        };
+        let who = who.clone();
+        self.replies.settle(chat);
+        if warn {
+            self.replies.send(chat, &Event::Paced(rate.per_sec));
+            chat.log(&format!(
+                "{who} sends faster than {} lines per second; its lines are delayed",
+                rate.per_sec
+            ));
+        }
+        Some(wait)
+    }
+
+    /// Responde un error a este cliente (después de lo pendiente).
+    fn reject(&mut self, chat: &Chat, problem: Problem) {
+        self.replies.send(chat, &Event::Error(problem));
+    }
+
+    /// Una línea que el marco descartó por pasar de `MAX_LINE_BYTES`: recibe
+    /// [`Problem::LineTooLong`] (y cuenta para el límite de líneas por
+    /// segundo como cualquier otra: ver [`Session::pace`]).
+    pub fn too_long(&mut self, chat: &Chat) -> Flow {
+        self.reject(chat, Problem::LineTooLong);
+        Flow::Continue
+    }
+
+    /// Atiende una línea completa del cliente (sin `\n`), tal como llegó del
+    /// socket. Una línea que no es UTF-8 recibe [`Problem::InvalidUtf8`].
+    ///
+    /// Una transferencia (`:t`) se aplica pero su respuesta queda pendiente
+    /// (ver [`Replies`]), para que varias seguidas compartan un `fdatasync`:
+    /// quien llama debe llamar a [`Session::settle`] antes de esperar más
+    /// datos del socket.
+    pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
+        Counters::add(&COUNTERS.lines_in, 1);
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            self.reject(chat, Problem::InvalidUtf8);
+            return Flow::Continue;
+        };
+        let parsed = protocolo::parse_command(line);
+        if parsed == Ok(Some(Command::Quit)) {
+            return self.quit(chat);
+        }
+        let Standing::Signed { signed, stage } = &mut self.standing else {
+            return self.anonymous(chat, parsed);
+        };
+        let me = Speaker {
+            name: &signed.name,
+            via: Via::Tcp,
+        };
+        *stage = chat.signed_line(me, *stage, line, parsed, &mut self.replies);
+        Flow::Continue
+    }
+
+    /// `true` si la conexión ya inició sesión (aunque todavía deba
+    /// responder su saldo).
+    pub fn is_signed_in(&self) -> bool {
+        matches!(self.standing, Standing::Signed { .. })
+    }
+
+    /// Espera al disco por las transferencias pendientes de esta sesión y
+    /// envía sus confirmaciones (ver [`Replies::settle`]).
+    pub fn settle(&mut self, chat: &Chat) {
+        self.replies.settle(chat);
+    }
+
+    /// Una línea antes de iniciar sesión (la tabla de [`before_sign_in`]).
+    /// Tras `--max-signin-failures` intentos fallidos (contraseña mala, o
+    /// dirección bloqueada) en esta conexión, avisa y devuelve
+    /// [`Flow::Close`].
+    fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) -> Flow {
+        let credentials = match before_sign_in(parsed, Via::Tcp) {
+            Anonymous::Ignore => return Flow::Continue,
+            Anonymous::Answer(event) => {
+                self.replies.send(chat, &event);
+                return Flow::Continue;
+            }
+            Anonymous::SignIn(credentials) => credentials,
+        };
+        let presence = || Presence::Tcp(Arc::clone(self.replies.outbox()));
+        match chat.sign_in(&credentials, presence, &self.peer, self.ip, true) {
+            Ok(signed) => {
+                let token = Event::UdpToken(signed.token.clone());
+                let stage = Stage::of(chat.welcome(&signed, &mut self.replies, token));
+                self.standing = Standing::Signed { signed, stage };
+                Flow::Continue
+            }
+            Err(problem) => self.failed_sign_in(chat, problem),
+        }
+    }
+
+    /// Responde un intento de entrada rechazado; si es una contraseña mala
+    /// o una dirección bloqueada, lo cuenta para esta conexión.
+    fn failed_sign_in(&mut self, chat: &Chat, problem: Problem) -> Flow {
+        let guessing = matches!(
+            problem,
+            Problem::BadCredentials | Problem::SigninBlocked(_) | Problem::AccountBlocked(_)
+        );
+        self.reject(chat, problem);
+        let Standing::Anonymous { failures, .. } = &mut self.standing else {
+            return Flow::Continue;
+        };
+        *failures += u32::from(guessing);
+        let max = chat.guards.max_failures;
+        if !guessing || max == 0 || *failures < max {
+            return Flow::Continue;
+        }
+        self.replies.send(chat, &Event::TooManyFailures);
+        chat.log(&format!(
+            "{} failed {max} sign-ins; connection closed",
+            self.peer
+        ));
+        Flow::Close
+    }
+
+    /// `:q`: primero libera la cuenta y avisa a los demás, y recién después
+    /// se despide. Así, quien recibe la despedida ya puede volver a entrar
+    /// con la misma cuenta desde otra conexión.
+    fn quit(&mut self, chat: &Chat) -> Flow {
+        self.replies.settle(chat);
+        self.leave(chat);
+        self.replies.send(chat, &Event::Goodbye);
+        Flow::Close
+    }
+
+    /// Libera la cuenta, si la hay (una sola vez: la conexión queda como
+    /// antes de entrar, y se cierra).
+    fn leave(&mut self, chat: &Chat) {
+        let before = Standing::Anonymous {
+            lines: None,
+            failures: 0,
+        };
+        if let Standing::Signed { signed, .. } = std::mem::replace(&mut self.standing, before) {
+            chat.leave(&signed.token);
+        }
+    }
+
+    /// Cierra la sesión porque la conexión terminó (tras `:q`, o porque se
+    /// cortó): libera la cuenta y, si estaba en la sala, avisa a los demás y
+    /// a la consola.
+    pub fn end(mut self, chat: &Chat) {
+        self.settle(chat);
+        self.leave(chat);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curso::password::HashCost;
+    use crate::extra::rendimiento::outbox::Flusher;
+    use crate::extra::rendimiento::outbox::tests::MemoryLink;
+    use std::sync::Mutex;
+
+    struct Fixture {
+        chat: Chat,
+        console: Arc<Mutex<Vec<String>>>,
+        flusher: Arc<Flusher>,
+        _dir: tempfile::TempDir,
+    }
+
+    struct Peer {
+        session: Session,
+        link: MemoryLink,
+        seen: usize,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ledger = Ledger::open(dir.path(), HashCost::Minimal).expect("ledger");
+            let console = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&console);
+            let chat = Chat::new(
+                ledger,
+                Limits::OFF,
+                Box::new(move |line: &str| sink.lock().expect("lock").push(line.to_string())),
+            );
+            Fixture {
+                chat,
+                console,
+                flusher: Flusher::start(0).expect("flusher"),
+                _dir: dir,
+            }
+        }
+
+        fn connect(&self) -> Peer {
+            let link = MemoryLink::default();
+            let outbox = Outbox::new(link.clone(), 1 << 20, &self.flusher);
+            let mut peer = Peer {
+                session: Session::start(
+                    &self.chat,
+                    outbox,
+                    "test".into(),
+                    IpAddr::from([127, 0, 0, 1]),
+                    None,
+                ),
+                link,
+                seen: 0,
+            };
+            assert_eq!(peer.lines(), [Event::Prompt.to_string()]);
+            peer
+        }
+
+        fn joined(&self, name: &str, dollars: u64) -> Peer {
+            let mut peer = self.connect();
+            peer.send(self, &format!(":register {name} pw"));
+            peer.send(self, &dollars.to_string());
+            peer.lines();
+            peer
+        }
+    }
+
+    impl Peer {
+        fn send(&mut self, fixture: &Fixture, line: &str) -> Flow {
+            let flow = self.session.handle(&fixture.chat, line.as_bytes());
+            self.session.settle(&fixture.chat);
+            flow
+        }
+
+        /// Las líneas recibidas desde la última llamada.
+        fn lines(&mut self) -> Vec<String> {
+            let text = self.link.text();
+            let all: Vec<String> = text.lines().map(str::to_string).collect();
+            let new = all[self.seen..].to_vec();
+            self.seen = all.len();
+            new
+        }
+    }
+
+    #[test]
+    fn register_asks_the_balance_and_then_joins() {
+        let f = Fixture::new();
+        let mut bob = f.joined("bob", 10);
+        let mut alice = f.connect();
+        alice.send(&f, ":register alice pw");
+        let lines = alice.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0], "Welcome to the best chat in the universe!");
+        assert!(
+            matches!(Event::parse(&lines[1]), Some(Event::UdpToken(_))),
+            "{lines:?}"
+        );
+        assert_eq!(lines[2], "[SERVER] Client: What is your balance?");
+        assert!(bob.lines().is_empty(), "bob no debe verla antes del saldo");
+        alice.send(&f, "mucho");
+        assert_eq!(
+            alice.lines(),
+            [
+                Event::Error(Problem::BadBalance).to_string(),
+                Event::AskBalance.to_string()
+            ]
+        );
+        alice.send(&f, "50000");
+        assert_eq!(
+            alice.lines(),
+            ["[SERVER] Client: The balance of 50000 has been set to your account."]
+        );
+        assert_eq!(bob.lines(), ["[SERVER] Client: alice connected!"]);
+        assert!(
+            f.console
+                .lock()
+                .expect("lock")
+                .contains(&"[SERVER] Client: alice connected!".to_string())
+        );
+    }
+
+    #[test]
+    fn chat_commands_reach_the_right_people() {
+        let f = Fixture::new();
+        let mut alice = f.joined("alice", 3000);
+        let mut bob = f.joined("bob", 500);
+        let mut carol = f.joined("carol", 0);
+        alice.lines();
+        bob.lines();
+        alice.send(&f, "hola :smile");
+        assert!(alice.lines().is_empty(), "el emisor no recibe su mensaje");
+        assert_eq!(bob.lines(), ["alice: hola :~)"]);
+        assert_eq!(carol.lines(), ["alice: hola :~)"]);
+        alice.send(&f, ":p - bob - secreto");
+        assert_eq!(bob.lines(), ["[PRIVATE] alice: secreto"]);
+        assert!(carol.lines().is_empty());
+        alice.send(&f, ":t - bob - 100");
+        assert_eq!(
+            alice.lines(),
+            ["[SERVER] Client: You transferred 100 dollars to bob. You have 2900 dollars."]
+        );
+        assert_eq!(
+            bob.lines(),
+            ["[SERVER] Client: alice transferred 100 dollars to you. You have 600 dollars."]
+        );
+        carol.send(&f, ":t alice 1");
+        assert_eq!(
+            carol.lines(),
+            ["[SERVER] Client: You don't have sufficient funds for the transaction."]
+        );
+        carol.send(&f, ":u");
+        assert_eq!(
+            carol.lines(),
+            ["[SERVER] Client: Connected users: alice, bob, carol"]
+        );
+        assert_eq!(bob.send(&f, ":q"), Flow::Close);
+        assert_eq!(bob.lines(), [Event::Goodbye.to_string()]);
+        // El aviso sale antes de la despedida, sin esperar al cierre.
+        assert_eq!(alice.lines(), ["[SERVER] Client: bob disconnected!"]);
+        bob.session.end(&f.chat);
+        assert!(alice.lines().is_empty(), "un solo aviso de salida");
+        alice.send(&f, ":p bob hola");
+        assert_eq!(alice.lines(), ["[SERVER] Client: bob is not connected."]);
+    }
+
+    /// La etapa anónima es una tabla, la misma para los dos transportes,
+    /// salvo `:ping` y el error de lo que no es entrar.
+    #[test]
+    fn the_anonymous_stage_is_one_table_for_both_transports() {
+        let table = |line: &str, via| before_sign_in(protocolo::parse_command(line), via);
+        for via in [Via::Tcp, Via::Udp] {
+            assert_eq!(table("", via), Anonymous::Ignore);
+            assert_eq!(table(":help", via), Anonymous::Answer(Event::Help));
+            assert_eq!(
+                table(":register ana clave", via),
+                Anonymous::SignIn(Credentials {
+                    name: "ana".into(),
+                    password: "clave".into(),
+                    register: true
+                })
+            );
+            assert!(matches!(
+                table(":login ana clave", via),
+                Anonymous::SignIn(Credentials {
+                    register: false,
+                    ..
+                })
+            ));
+            assert!(matches!(
+                table(":t", via),
+                Anonymous::Answer(Event::Error(Problem::Usage(_)))
+            ));
+        }
+        assert_eq!(table(":ping", Via::Tcp), Anonymous::Answer(Event::Pong));
+        for line in [":ping", "hola", ":u"] {
+            let refused = |problem| Anonymous::Answer(Event::Error(problem));
+            assert_eq!(table(line, Via::Udp), refused(Problem::BadToken));
+        }
+        assert_eq!(
+            table("hola", Via::Tcp),
+            Anonymous::Answer(Event::Error(Problem::NotSignedIn))
+        );
+    }
+
+    /// Una tanda `:t`, mensaje, `:t`: bob ve el aviso de la primera antes
+    /// que el mensaje (una línea que no es `:t` confirma lo pendiente), y
+    /// alice recibe las dos confirmaciones en orden.
+    #[test]
+    fn a_message_does_not_overtake_an_earlier_transfer() {
+        let f = Fixture::new();
+        let mut alice = f.joined("alice", 100);
+        let mut bob = f.joined("bob", 0);
+        alice.lines();
+        for line in [":t bob 5", "hola", ":t bob 7"] {
+            alice.session.handle(&f.chat, line.as_bytes());
+        }
+        assert_eq!(
+            bob.lines(),
+            [
+                "[SERVER] Client: alice transferred 5 dollars to you. You have 5 dollars.",
+                "alice: hola"
+            ],
+            "la segunda :t espera al final de la tanda"
+        );
+        alice.session.settle(&f.chat);
+        assert_eq!(
+            alice.lines(),
+            [
+                "[SERVER] Client: You transferred 5 dollars to bob. You have 95 dollars.",
+                "[SERVER] Client: You transferred 7 dollars to bob. You have 88 dollars."
+            ]
+        );
+        assert_eq!(
+            bob.lines(),
+            ["[SERVER] Client: alice transferred 7 dollars to you. You have 12 dollars."]
+        );
+    }
+
+    #[test]
+    fn nothing_but_sign_in_before_signing_in() {
+        let f = Fixture::new();
+        let mut anon = f.connect();
+        for line in ["hola", ":u", ":funds", ":t bob 1", ":p bob hola"] {
+            anon.send(&f, line);
+            assert_eq!(
+                anon.lines(),
+                [Event::Error(Problem::NotSignedIn).to_string()]
+            );
+        }
+        anon.send(&f, "");
+        assert!(anon.lines().is_empty());
+        anon.send(&f, ":help");
+        assert_eq!(anon.lines(), [Event::Help.to_string()]);
+        anon.session.handle(&f.chat, b"\xff\xfe");
+        assert_eq!(
+            anon.lines(),
+            [Event::Error(Problem::InvalidUtf8).to_string()]
+        );
+    }
+
+    #[test]
+    fn one_session_per_account() {
+        let f = Fixture::new();
+        let _alice = f.joined("alice", 1);
+        let mut again = f.connect();
+        again.send(&f, ":login ALICE pw");
+        assert_eq!(
+            again.lines(),
+            ["[SERVER] Client: alice is already connected."]
+        );
+        again.send(&f, ":login alice wrong");
+        assert_eq!(again.lines(), ["[SERVER] Client: Wrong name or password."]);
+        again.send(&f, ":login nobody pw");
+        assert_eq!(again.lines(), ["[SERVER] Client: Wrong name or password."]);
+        again.send(&f, ":register Alice pw");
+        assert_eq!(
+            again.lines(),
+            ["[SERVER] Client: The name Alice is already taken."]
+        );
+    }
+}

@@ -1,0 +1,793 @@
+//! El lado UDP del chat (enunciados 000 y 001): un solo hilo atiende todos
+//! los datagramas que llegan al `UdpSocket`, en la misma sala, con las mismas
+//! cuentas y el mismo banco que TCP.
+//!
+//! Por qué basta un hilo: con TCP, cada cliente tiene su propio socket
+//! conectado y un `read` bloquea esperando a *ese* cliente, así que hace
+//! falta un hilo por cliente. Con UDP hay un solo socket para todos: cada
+//! `recv_from` devuelve el próximo datagrama de *cualquier* cliente junto con
+//! su dirección, y responder es un `send_to` que no espera a nadie. Lo único
+//! lento, el hash de una contraseña (decenas de milisegundos), no corre en
+//! este hilo: va a un hilo de entradas ([`SIGNIN_QUEUE`]), y los demás
+//! datagramas no esperan.
+//!
+//! UDP no tiene conexión, así que la sesión se identifica con un token que
+//! cada datagrama lleva delante (`<TOKEN> <línea>`), y una sesión solo-UDP
+//! termina con `:q` o por inactividad. Tampoco tiene handshake: la
+//! dirección de origen se falsifica gratis. Por eso (como QUIC en
+//! RFC 9000 §8):
+//! - a una dirección que no probó que recibe se le responde a lo sumo un
+//!   datagrama, de a lo sumo **tres veces** el tamaño del que lo causó
+//!   ([`AMPLIFICATION`]), y no se hace trabajo por ella;
+//! - para entrar (`:login`, `:register`) o para mudar una sesión a otra
+//!   dirección, la respuesta es una *cookie* (ver `cookie`) que el cliente
+//!   devuelve delante de su datagrama: `<COOKIE> :login bob clave`.
+//!
+//! Un datagrama perdido se pierde, que es lo que UDP es, salvo para quien
+//! pide el modo confiable (`cliente --udp --reliable`, ver `fiable` y
+//! `peers`): sus datagramas llevan `:seq <n>` o `:ack <n>` detrás de la
+//! cookie y el token, y este hilo, además de atenderlos, acusa, ordena y
+//! retransmite. Los dos tipos de usuario UDP comparten la sala. Este módulo
+//! no decide reglas del chat: llama a las acciones de [`Chat`].
+
+use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
+use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
+use crate::curso::session::{
+    Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in, send,
+};
+use crate::extra::abuse::{LineLimiter, Verdict};
+use crate::extra::cookie::{self, Cookies};
+use crate::extra::laboratorio::fiable::{MAX_RETRIES, Packet};
+use crate::extra::laboratorio::lossy::LossySocket;
+use crate::extra::laboratorio::peers::{self, Offer, Peers};
+use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
+use crate::extra::stats::{COUNTERS, Counters};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Inactividad por defecto tras la que se cierra una sesión solo-UDP.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(300);
+
+/// Tamaño del búfer de recepción: el máximo de un datagrama UDP, para que uno
+/// más largo que 4096 bytes se vea entero (y se rechace) en vez de truncarse.
+const RECV_BUFFER: usize = 65_536;
+
+/// Cada cuánto, como mucho, se revisa la inactividad.
+const SWEEP_EVERY: Duration = Duration::from_millis(200);
+
+/// Envía a `to` un texto (una o más líneas, sin el `\n` final): tal cual,
+/// en un datagrama, o, si `to` usa el modo confiable, una línea por
+/// datagrama, numerada por su emisor (quizá más tarde, si la ventana está
+/// llena). Cada datagrama termina en `\n`, para que `nc -u` los muestre uno
+/// por línea. Si el kernel no puede enviarlo, el datagrama se pierde: es
+/// UDP (y el modo confiable lo retransmitirá). Devuelve `false` si el par
+/// confiable de `to` no tiene lugar para una de las líneas (ver
+/// [`Offer::Full`]): esa y las siguientes no salieron.
+fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) -> bool {
+    for line in text.split('\n') {
+        match peers.offer(to, line, Instant::now()) {
+            Offer::Plain => {
+                let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
+                return true;
+            }
+            Offer::Sent(packets) => {
+                for packet in packets {
+                    let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
+                }
+            }
+            Offer::Full => return false,
+        }
+    }
+    true
+}
+
+/// Un destino UDP como [`Link`] de una cola: cada línea sale en su propio
+/// datagrama (ver [`send_line`]).
+struct UdpLink {
+    socket: Arc<LossySocket>,
+    peers: Arc<Peers>,
+    addr: SocketAddr,
+}
+
+impl Link for UdpLink {
+    /// Envía las líneas completas que puede y dice cuántos bytes salieron.
+    /// Si el par confiable del destino tiene la ventana llena, lo demás
+    /// queda en la cola (`WouldBlock`, como un socket TCP lleno): así lo
+    /// que un usuario confiable no acusa cuenta para `--max-queue-bytes` y
+    /// para el techo, y no en una segunda cola sin límite.
+    fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut taken = 0;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let text = line.strip_suffix(b"\n").unwrap_or(line);
+            // Las líneas de la cola las escribió el servidor: son UTF-8.
+            let sent = match std::str::from_utf8(text) {
+                Ok(text) => send_line(&self.socket, &self.peers, self.addr, text),
+                Err(_) => {
+                    let _ = self.socket.send_to(text, self.addr);
+                    true
+                }
+            };
+            if !sent {
+                break;
+            }
+            taken += line.len();
+        }
+        if taken == 0 && !bytes.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
+    }
+
+    /// Lo que el par confiable de este destino guarda (en vuelo, esperando
+    /// lugar, adelantado): cuenta para `--max-queue-bytes` del usuario.
+    fn held(&self) -> usize {
+        self.peers.held(self.addr)
+    }
+
+    /// La cola se cerró (el usuario se fue, o pasó su límite): su par, si
+    /// lo tiene, deja de aceptar líneas.
+    fn close(&self) {
+        self.peers.close(self.addr);
+    }
+}
+
+/// Cuánto puede medir, como mucho, la respuesta a un datagrama de una
+/// dirección sin probar, en veces el tamaño del datagrama (el límite
+/// anti-amplificación de QUIC, RFC 9000 §8.1).
+pub const AMPLIFICATION: usize = 3;
+
+/// Entradas por UDP (con cookie válida) que pueden esperar su hash a la
+/// vez; las de más se descartan, como un datagrama perdido.
+pub const SIGNIN_QUEUE: usize = 64;
+
+/// Cómo crear la cola hacia una dirección UDP: lo comparten el hilo UDP y
+/// el de las entradas.
+#[derive(Clone)]
+struct Endpoints {
+    socket: Arc<LossySocket>,
+    /// Las direcciones en modo confiable.
+    peers: Arc<Peers>,
+    flusher: Arc<Flusher>,
+    queue_limit: usize,
+}
+
+impl Endpoints {
+    fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
+        let link = UdpLink {
+            socket: Arc::clone(&self.socket),
+            peers: Arc::clone(&self.peers),
+            addr,
+        };
+        UdpEndpoint {
+            addr,
+            outbox: Outbox::new(link, self.queue_limit, &self.flusher),
+        }
+    }
+
+    /// Responde directamente a una dirección que probó que recibe.
+    fn answer(&self, to: SocketAddr, event: &Event) {
+        let line = event.to_line();
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        send_line(&self.socket, &self.peers, to, line);
+    }
+}
+
+/// `true` si `recv_from` falló sin que el socket esté roto: venció el
+/// plazo (para revisar los temporizadores), una señal lo interrumpió, o
+/// llegó el ICMP "puerto inalcanzable" de un envío anterior (Linux lo
+/// entrega en la siguiente llamada al socket, RFC 1122 §4.1.3.3).
+fn is_harmless(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// `true` si una respuesta de `reply` bytes cabe en el límite
+/// anti-amplificación de un datagrama de `size` bytes.
+fn fits(reply: usize, size: usize) -> bool {
+    reply <= size.saturating_mul(AMPLIFICATION)
+}
+
+/// Si una línea ya pasó el límite de líneas por segundo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admitted {
+    /// La de un par confiable: se contó al acusarla (su dirección está
+    /// probada por el par).
+    Yes,
+    /// La de un datagrama simple: se cuenta al atenderla. `proven`: trajo
+    /// la cookie de su dirección.
+    No { proven: bool },
+}
+
+impl Admitted {
+    /// `true` si la dirección de la línea está probada.
+    fn proven(self) -> bool {
+        matches!(self, Admitted::Yes | Admitted::No { proven: true })
+    }
+}
+
+/// La cola hacia el hilo de entradas, con la cuenta de cuántas esperan:
+/// para no acusar una entrada del modo confiable que no cabría.
+struct Signins {
+    sender: SyncSender<SigninJob>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Signins {
+    /// Entradas en la cola, sin atender todavía.
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Pone `job` en la cola si hay lugar; si no, se pierde.
+    fn offer(&self, job: SigninJob) {
+        // Se cuenta antes de enviar: el hilo de entradas descuenta al
+        // recibir, y la cuenta nunca queda por debajo de cero.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.sender.try_send(job).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Un `:login` o `:register` con cookie válida, para el hilo de entradas.
+struct SigninJob {
+    credentials: Credentials,
+    from: SocketAddr,
+}
+
+/// El servidor UDP: su socket, el estado compartido y la configuración.
+pub struct UdpServer {
+    endpoints: Endpoints,
+    chat: Arc<Chat>,
+    idle: Duration,
+    cookies: Cookies,
+    /// Hacia el hilo de entradas.
+    signins: Signins,
+    /// El otro extremo, hasta que `serve` arranca el hilo.
+    signin_jobs: RefCell<Option<Receiver<SigninJob>>>,
+    /// El balde de líneas de cada dirección que envía sin token (solo el
+    /// hilo UDP lo toca: no hace falta `Mutex`).
+    anonymous: RefCell<HashMap<SocketAddr, LineLimiter>>,
+}
+
+impl UdpServer {
+    /// Prepara el servidor sobre un socket ya abierto (`bind`), con el
+    /// laboratorio de pérdidas delante si se pidió (ver `lossy`). `idle` es
+    /// la inactividad tras la que se cierra una sesión solo-UDP;
+    /// `pairs_per_ip`, los pares del modo confiable a la vez por dirección
+    /// IP (0 = sin límite).
+    pub fn new(
+        socket: LossySocket,
+        chat: Arc<Chat>,
+        flusher: Arc<Flusher>,
+        queue_limit: usize,
+        idle: Duration,
+        pairs_per_ip: usize,
+    ) -> UdpServer {
+        let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
+        UdpServer {
+            endpoints: Endpoints {
+                socket: Arc::new(socket),
+                peers: Arc::new(Peers::new(
+                    Arc::clone(&flusher),
+                    pairs_per_ip,
+                    MAX_LINE_BYTES,
+                )),
+                flusher,
+                queue_limit,
+            },
+            chat,
+            idle,
+            cookies: Cookies::random(Instant::now()),
+            signins: Signins {
+                sender: signins,
+                waiting: Arc::new(AtomicUsize::new(0)),
+            },
+            signin_jobs: RefCell::new(Some(jobs)),
+            anonymous: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// El bucle del hilo UDP: arranca el hilo de entradas, recibe, atiende
+    /// y revisa la inactividad. No termina salvo un error irrecuperable del
+    /// socket (o si no se puede crear el hilo de entradas).
+    pub fn serve(&self) -> io::Result<()> {
+        if let Some(jobs) = self.signin_jobs.borrow_mut().take() {
+            let (chat, endpoints) = (Arc::clone(&self.chat), self.endpoints.clone());
+            let waiting = Arc::clone(&self.signins.waiting);
+            thread::Builder::new()
+                .name("udp sign-in".into())
+                .spawn(move || sign_in_loop(&chat, &endpoints, jobs, &waiting))?;
+        }
+        let socket = &self.endpoints.socket;
+        // Despertar de vez en cuando aunque nadie envíe nada, para revisar
+        // la inactividad y, si hay usuarios en modo confiable, sus
+        // temporizadores de retransmisión (más seguido).
+        let sweep = SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10));
+        let mut timeout = sweep;
+        socket.inner().set_read_timeout(Some(timeout))?;
+        let mut buffer = vec![0u8; RECV_BUFFER];
+        let mut last_sweep = Instant::now();
+        let mut last_tick = Instant::now();
+        loop {
+            let wanted = if self.endpoints.peers.is_empty() {
+                sweep
+            } else {
+                peers::TICK
+            };
+            if wanted != timeout {
+                timeout = wanted;
+                socket.inner().set_read_timeout(Some(timeout))?;
+            }
+            match socket.receive(&mut buffer, |bytes, from| self.datagram(bytes, from)) {
+                Err(e) if !is_harmless(&e) => return Err(e),
+                _ => {}
+            }
+            if !self.endpoints.peers.is_empty() && last_tick.elapsed() >= peers::TICK {
+                last_tick = Instant::now();
+                self.retransmit(last_tick);
+            }
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = Instant::now();
+                self.expire();
+            }
+        }
+    }
+
+    /// Los temporizadores del modo confiable a la hora `now`: sale lo
+    /// vencido, y se anota en la consola a quien se dio por ido (su sesión,
+    /// si sigue, termina por inactividad, como la de cualquier usuario UDP
+    /// que se fue sin `:q`).
+    fn retransmit(&self, now: Instant) {
+        let tick = self.endpoints.peers.tick(now, self.idle);
+        for (to, packet) in tick.send {
+            let _ = self
+                .endpoints
+                .socket
+                .send_to(format!("{packet}\n").as_bytes(), to);
+        }
+        for addr in tick.gone {
+            self.chat.log(&format!(
+                "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
+            ));
+        }
+    }
+
+    /// Responde `event` directamente a `to` (sin sesión). Si la dirección no
+    /// está probada (`proven` es `false`), la respuesta sale solo si mide a
+    /// lo sumo [`AMPLIFICATION`] veces `size`, los bytes del datagrama que
+    /// la causó; si no cabe, sale en su lugar la cookie (si cabe ella): con
+    /// la cookie delante, el mismo pedido recibe la respuesta entera. Así
+    /// nadie usa al servidor para multiplicar su tráfico hacia otro.
+    fn answer(&self, to: SocketAddr, event: &Event, size: usize, proven: bool) {
+        if proven || fits(event.to_line().len(), size) {
+            self.endpoints.answer(to, event);
+        } else {
+            self.challenge(to, size);
+        }
+    }
+
+    /// Pide a `to` que pruebe su dirección: su cookie, en la frase entera
+    /// si cabe en el triple de `size` (un datagrama de 22 bytes o más), y
+    /// si no en la línea más corta, `Cookie <COOKIE>` (desde 8 bytes: así
+    /// `:login ana 1234` escrito en `nc -u` también recibe respuesta). Con
+    /// menos de 8 bytes no cabe nada, y no se responde.
+    fn challenge(&self, to: SocketAddr, size: usize) {
+        let cookie = self.cookies.issue(to, Instant::now());
+        let sentence = Event::Cookie(cookie.clone()).to_line();
+        let line = if fits(sentence.len(), size) {
+            sentence
+        } else {
+            protocolo::short_cookie_line(&cookie)
+        };
+        if fits(line.len(), size) {
+            let _ = self.endpoints.socket.send_to(line.as_bytes(), to);
+        }
+    }
+
+    /// Atiende un datagrama: una línea, quizá con una cookie y un token
+    /// delante (`[<COOKIE>] [<TOKEN>] <línea>`).
+    fn datagram(&self, bytes: &[u8], from: SocketAddr) {
+        Counters::add(&COUNTERS.lines_in, 1);
+        let size = bytes.len();
+        let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.contains(&b'\n') {
+            return self.answer(
+                from,
+                &Event::Error(Problem::OneLinePerDatagram),
+                size,
+                false,
+            );
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return self.answer(from, &Event::Error(Problem::InvalidUtf8), size, false);
+        };
+        let (proven, text) = match cookie::split_cookie(text) {
+            Some((cookie, rest)) if self.cookies.check(from, cookie, Instant::now()) => {
+                (true, rest)
+            }
+            // Vencida, o de otra dirección: otra, para volver a probar.
+            Some(_) => return self.challenge(from, size),
+            None => (false, text),
+        };
+        let (token, line) = match protocolo::split_token(text) {
+            Some((token, line)) => (Some(token), line),
+            None => (None, text),
+        };
+        match Packet::parse(line) {
+            Some(packet) => self.reliable(packet, token, from, proven, size),
+            None => self.line(token, line, from, Admitted::No { proven }, size),
+        }
+    }
+
+    /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
+    /// de `from`: pasa por su par (ver `peers`), sale el acuse y se
+    /// atienden, en orden, las líneas que ya se pueden entregar.
+    ///
+    /// Cada datagrama confiable trae la prueba de su sesión: la cookie de
+    /// su dirección (`proven`), o el token de una sesión abierta desde esa
+    /// misma dirección. Sin ella no toca nada (ni crea un par, ni entrega,
+    /// ni acusa, ni mueve la ventana) y la respuesta es la cookie. Así un
+    /// datagrama con el origen de otro, que no recibe lo que se le envía a
+    /// ese otro, no puede crear cuentas a su nombre, ni meter líneas en su
+    /// secuencia, ni acusar lo que el otro no recibió: TCP se defiende de lo
+    /// mismo con los números de secuencia al azar (RFC 6528) y la ventana
+    /// (RFC 5961); aquí la prueba es explícita.
+    fn reliable(
+        &self,
+        packet: Packet,
+        token: Option<&str>,
+        from: SocketAddr,
+        proven: bool,
+        size: usize,
+    ) {
+        let bound = proven || token.is_some_and(|token| self.chat.room.token_at(token, from));
+        if !bound {
+            return self.challenge(from, size);
+        }
+        let peers = &self.endpoints.peers;
+        // Acusar es aceptar: una línea nueva que se descartaría (el límite
+        // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
+        // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
+        // frena, como a un emisor TCP su ventana.
+        if let Packet::Data {
+            seq,
+            start,
+            payload,
+        } = &packet
+            && let Some(in_order) = peers.expects(from, *seq, *start)
+            && !self.admits(token, payload, from, in_order)
+        {
+            return;
+        }
+        let Some(arrival) = peers.arrived(from, packet, bound, Instant::now()) else {
+            return self.challenge(from, size);
+        };
+        for packet in arrival.send {
+            let _ = self
+                .endpoints
+                .socket
+                .send_to(format!("{packet}\n").as_bytes(), from);
+        }
+        for line in arrival.deliver {
+            self.line(token, &line, from, Admitted::Yes, size);
+        }
+    }
+
+    /// `true` si una línea nueva del modo confiable (aún sin acusar) se
+    /// puede tomar ahora: pasa el límite de líneas de su usuario (con
+    /// token) o de su dirección (sin token), y, si es una entrada, llega en
+    /// orden (se atiende ya, no queda guardada) y hay lugar en la cola de
+    /// entradas. Cuenta la línea en el límite, como si ya se atendiera: la
+    /// que se toma se atiende sin volver a contarla ([`Admitted::Yes`]).
+    /// Una línea que solo recibirá un error (demasiado larga, un token
+    /// desconocido) se toma.
+    fn admits(&self, token: Option<&str>, line: &str, from: SocketAddr, in_order: bool) -> bool {
+        if line.len() > MAX_LINE_BYTES {
+            return true;
+        }
+        let now = Instant::now();
+        let parsed = protocolo::parse_command(line);
+        let verdict = match token {
+            Some(token) => {
+                let Some(name) = self.chat.room.name_of(token) else {
+                    return true;
+                };
+                if parsed == Ok(Some(Command::Quit)) {
+                    return true;
+                }
+                self.chat.guards.datagram_from(&name, now)
+            }
+            None => {
+                let signs_in = matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_));
+                if signs_in && (!in_order || self.signins.waiting() >= SIGNIN_QUEUE) {
+                    return false;
+                }
+                self.anonymous_verdict(from, now)
+            }
+        };
+        if let Verdict::Drop { .. } = verdict {
+            Counters::add(&COUNTERS.udp_rate_dropped, 1);
+            return false;
+        }
+        true
+    }
+
+    /// Cuenta una línea sin token de `from` en el límite de su dirección.
+    fn anonymous_verdict(&self, from: SocketAddr, now: Instant) -> Verdict {
+        let Some(rate) = self.chat.guards.rate else {
+            return Verdict::Pass;
+        };
+        self.anonymous
+            .borrow_mut()
+            .entry(from)
+            .or_insert_with(|| LineLimiter::new(rate, now))
+            .check(rate, now)
+    }
+
+    /// Una línea ya sin cookie ni token (ni marco del modo confiable).
+    /// `admitted`: la de un par confiable ya pasó el límite de líneas al
+    /// acusarla ([`UdpServer::admits`]); la de un datagrama simple, no
+    /// (es `proven` o no, según su cookie).
+    fn line(
+        &self,
+        token: Option<&str>,
+        line: &str,
+        from: SocketAddr,
+        admitted: Admitted,
+        size: usize,
+    ) {
+        let proven = admitted.proven();
+        // El límite es el de la línea, sin contar lo que la precede.
+        if line.len() > MAX_LINE_BYTES {
+            return self.answer(from, &Event::Error(Problem::LineTooLong), size, proven);
+        }
+        match token {
+            Some(token) => self.with_token(token, line, from, admitted, size),
+            None => self.without_token(line, from, admitted, size),
+        }
+    }
+
+    /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). Cada
+    /// dirección tiene su propio límite de líneas por segundo; lo que pasa
+    /// del límite se descarta (no hay sesión que cerrar). Sin cookie, la
+    /// única respuesta a una entrada es la cookie; con cookie, la entrada va
+    /// al hilo de entradas, que calcula el hash sin frenar a este.
+    fn without_token(&self, line: &str, from: SocketAddr, admitted: Admitted, size: usize) {
+        let proven = admitted.proven();
+        if let (Admitted::No { .. }, Some(rate)) = (admitted, self.chat.guards.rate) {
+            match self.anonymous_verdict(from, Instant::now()) {
+                Verdict::Pass | Verdict::Delay { .. } => {}
+                Verdict::Drop { warn: true } => {
+                    Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                    let notice = Event::Error(Problem::TooFast(rate.per_sec));
+                    return self.answer(from, &notice, size, proven);
+                }
+                Verdict::Drop { warn: false } => {
+                    return Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                }
+            }
+        }
+        let credentials = match before_sign_in(protocolo::parse_command(line), Via::Udp) {
+            Anonymous::Ignore => return,
+            // Desde la dirección de una sesión: olvidó el token (en `nc -u`
+            // hay que escribirlo). Esa dirección ya probó que recibe, y la
+            // respuesta dice cómo, aunque mida más que el triple.
+            Anonymous::Answer(Event::Error(Problem::BadToken))
+                if self.chat.room.holds_udp(from) =>
+            {
+                let hint = Event::Error(Problem::TokenFirst);
+                return self.answer(from, &hint, size, true);
+            }
+            Anonymous::Answer(event) => return self.answer(from, &event, size, proven),
+            Anonymous::SignIn(credentials) => credentials,
+        };
+        if !proven {
+            return self.challenge(from, size);
+        }
+        // Si el hilo de entradas tiene la cola llena, esta se pierde, como
+        // un datagrama: el cliente vuelve a intentar. (Una del modo
+        // confiable no llega aquí con la cola llena: no se acusó.)
+        self.signins.offer(SigninJob { credentials, from });
+    }
+
+    /// Un datagrama `<TOKEN> <línea>`: se atiende como si la línea hubiera
+    /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
+    /// dirección de este datagrama. Desde una dirección que la sesión no
+    /// conoce, solo con cookie: si no, la respuesta es la cookie.
+    fn with_token(
+        &self,
+        token: &str,
+        line: &str,
+        from: SocketAddr,
+        admitted: Admitted,
+        size: usize,
+    ) {
+        let proven = admitted.proven();
+        let user = match self
+            .chat
+            .room
+            .by_token(token, from, proven, |a| self.endpoints.endpoint(a))
+        {
+            TokenCheck::Known(user) => user,
+            TokenCheck::Unproven => return self.challenge(from, size),
+            TokenCheck::Unknown => {
+                return self.answer(from, &Event::Error(Problem::BadToken), size, proven);
+            }
+        };
+        if user.new_address {
+            self.chat
+                .log(&format!("{} uses UDP from {from} (UDP)", user.name));
+        }
+        let parsed = protocolo::parse_command(line);
+        if parsed == Ok(Some(Command::Quit)) {
+            return self.quit(token, &user.reply, user.tcp.as_ref());
+        }
+        let mut reply = Replies::new(user.reply);
+        // El límite es del usuario: el mismo balde que su conexión TCP.
+        if matches!(admitted, Admitted::No { .. })
+            && !self.chat.admit_datagram(&user.name, &mut reply)
+        {
+            return;
+        }
+        let me = Speaker {
+            name: &user.name,
+            via: Via::Udp,
+        };
+        let stage = Stage::of(user.joined);
+        self.chat.signed_line(me, stage, line, parsed, &mut reply);
+        // Un datagrama es una tanda de una línea: su `:t` espera aquí.
+        reply.settle(&self.chat);
+    }
+
+    /// `<TOKEN> :q`: cierra la sesión y revoca el token. La despedida vuelve
+    /// por UDP, como toda respuesta; si el usuario también tenía conexión
+    /// TCP, se cierra sin repetirla: `:q` saca al usuario, no a un transporte.
+    fn quit(&self, token: &str, reply: &Arc<Outbox>, tcp: Option<&Arc<Outbox>>) {
+        self.chat.leave(token);
+        send(reply, &Event::Goodbye);
+        if let Some(tcp) = tcp {
+            tcp.finish(Duration::ZERO);
+        }
+    }
+
+    fn expire(&self) {
+        if let Some(rate) = self.chat.guards.rate {
+            let now = Instant::now();
+            self.anonymous.borrow_mut().retain(|addr, limiter| {
+                if let Some(dropped) = limiter.take_dropped(rate, now) {
+                    self.chat.log_dropped(&format!("{addr} (UDP)"), dropped);
+                }
+                !limiter.is_calm(rate, now)
+            });
+            for (name, dropped) in self.chat.guards.finished_floods(now) {
+                self.chat.log_dropped(&name, dropped);
+            }
+        }
+        for expired in self.chat.room.expire_udp(self.idle) {
+            send(&expired.outbox, &Event::Goodbye);
+            self.chat.departed(expired.name, expired.others);
+        }
+    }
+}
+
+/// El hilo de entradas por UDP: cada `:login`/`:register` con cookie válida
+/// (la dirección ya probó que recibe) se atiende aquí, con su hash, y la
+/// respuesta sale completa. `waiting`: las entradas en la cola, que este
+/// hilo descuenta al tomar cada una. Termina cuando se suelta el
+/// [`UdpServer`].
+///
+/// Una entrada repetida (el cliente no vio la respuesta, que se perdió)
+/// recibe la misma respuesta: un `:login` repetido lo resuelve la sala
+/// ([`crate::curso::room::Claim::Again`]); un `:register` repetido encontraría la
+/// cuenta ya creada, así que, si es de la misma dirección y dentro de
+/// [`cookie::WINDOW`], se atiende como el `:login` que es (ver
+/// [`Registrations`]).
+fn sign_in_loop(
+    chat: &Chat,
+    endpoints: &Endpoints,
+    jobs: Receiver<SigninJob>,
+    waiting: &AtomicUsize,
+) {
+    let mut registrations = Registrations::default();
+    for SigninJob { credentials, from } in jobs {
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut result = sign_in(chat, endpoints, &credentials, from, true);
+        if credentials.register {
+            match &result {
+                Ok(_) => registrations.created(from, &credentials.name, now),
+                Err(Problem::NameTaken(name)) if registrations.made(from, name, now) => {
+                    let login = Credentials {
+                        register: false,
+                        ..credentials
+                    };
+                    // Sin contar el fallo: quien se equivoca aquí escribió
+                    // otra contraseña en un `:register`, y la respuesta es
+                    // la de siempre, "name taken".
+                    result = sign_in(chat, endpoints, &login, from, false).map_err(|e| match e {
+                        Problem::BadCredentials => Problem::NameTaken(login.name),
+                        other => other,
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+        if let Err(problem) = result {
+            endpoints.answer(from, &Event::Error(problem));
+        }
+    }
+}
+
+/// Una entrada por UDP: si entra, la bienvenida sale ya por la cola de su
+/// dirección. `counted`: sus fallos cuentan para los bloqueos (ver
+/// [`Chat::sign_in`]). Error: el problema, para responderlo.
+fn sign_in(
+    chat: &Chat,
+    endpoints: &Endpoints,
+    credentials: &Credentials,
+    from: SocketAddr,
+    counted: bool,
+) -> Result<(), Problem> {
+    let mut reply = None;
+    let presence = || {
+        let endpoint = endpoints.endpoint(from);
+        reply = Some(Arc::clone(&endpoint.outbox));
+        Presence::Udp(endpoint)
+    };
+    let peer = format!("{from} (UDP)");
+    let signed = chat.sign_in(credentials, presence, &peer, from.ip(), counted)?;
+    // Entrar siempre pasa por `presence`, que dejó la cola en `reply`. Una
+    // entrada repetida tiene ya su cola (la de la sesión): la nueva no se
+    // usa, y la respuesta sale por esta, hacia la misma dirección.
+    if let Some(reply) = reply {
+        let token = Event::Token(signed.token.clone());
+        chat.welcome(&signed, &mut Replies::new(reply), token);
+    }
+    Ok(())
+}
+
+/// Las cuentas creadas por UDP en el último [`cookie::WINDOW`], con la
+/// dirección que las creó: un `:register` repetido desde ahí es el mismo
+/// pedido, cuya respuesta se perdió. Solo lo toca el hilo de entradas. Se
+/// olvida lo vencido en cada consulta, así que no crece más que las cuentas
+/// que se pueden crear en un minuto (`--max-registrations-per-ip`).
+#[derive(Default)]
+struct Registrations {
+    made: Vec<(SocketAddr, String, Instant)>,
+}
+
+impl Registrations {
+    /// Anota que `from` creó la cuenta `name` a la hora `now`.
+    fn created(&mut self, from: SocketAddr, name: &str, now: Instant) {
+        self.forget_old(now);
+        self.made.push((from, protocolo::name_key(name), now));
+    }
+
+    /// `true` si `from` creó la cuenta `name` hace menos de
+    /// [`cookie::WINDOW`].
+    fn made(&mut self, from: SocketAddr, name: &str, now: Instant) -> bool {
+        self.forget_old(now);
+        let key = protocolo::name_key(name);
+        self.made.iter().any(|(a, k, _)| *a == from && *k == key)
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        self.made
+            .retain(|(_, _, at)| now.duration_since(*at) < cookie::WINDOW);
+    }
+}

@@ -1,0 +1,261 @@
+//! Pérdida, duplicación y reordenamiento de datagramas a pedido: el
+//! laboratorio de UDP. En el loopback UDP no pierde nada, así que
+//! la diferencia con TCP no se ve; con `--udp-loss 0.3` el servidor (y el
+//! cliente con `--loss 0.3`) tira a propósito 3 de cada 10 datagramas, y la
+//! sala deja ver lo que UDP no promete.
+//!
+//! [`Lossy`] es la decisión pura: a cada datagrama le toca un destino
+//! (llega, se pierde, llega dos veces, llega después del siguiente), tirado
+//! con un generador con semilla (`--udp-seed`), así que una corrida se puede
+//! repetir. [`LossySocket`] lo pone delante de un `UdpSocket` del servidor.
+//! Cada evento se cuenta ([`Counters`]). No sabe nada del chat.
+
+use crate::curso::sync::lock;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Las probabilidades, de 0 a 1, de cada cosa que le puede pasar a un
+/// datagrama. Todas en 0: la red como es.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Impairment {
+    /// Que se pierda.
+    pub loss: f64,
+    /// Que llegue dos veces (si no se perdió).
+    pub dup: f64,
+    /// Que llegue después del datagrama siguiente (si no se perdió).
+    pub reorder: f64,
+}
+
+impl Impairment {
+    /// `true` si no altera nada: entonces no hace falta ni el generador.
+    pub fn is_off(&self) -> bool {
+        self.loss <= 0.0 && self.dup <= 0.0 && self.reorder <= 0.0
+    }
+}
+
+/// Lee una probabilidad de la línea de comandos (`--udp-loss 0.3`): un
+/// número de 0 a 1. Error: el texto que explica el valor esperado.
+pub fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text} no es un número de 0 a 1")),
+    }
+}
+
+/// Lo que se alteró, para `:stats` y la consola. Atómicos: se cuentan desde
+/// el hilo que envía y el que recibe sin tomar ningún candado.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Datagramas perdidos a propósito.
+    pub dropped: AtomicU64,
+    /// Datagramas duplicados.
+    pub duplicated: AtomicU64,
+    /// Datagramas demorados hasta después del siguiente.
+    pub reordered: AtomicU64,
+}
+
+impl Counters {
+    /// Perdidos, duplicados y reordenados hasta ahora.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.dropped.load(Ordering::Relaxed),
+            self.duplicated.load(Ordering::Relaxed),
+            self.reordered.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Una dirección del tráfico (lo que entra o lo que sale) con su
+/// generador y el datagrama que espera para llegar tarde.
+pub struct Lossy<T> {
+    impairment: Impairment,
+    rng: StdRng,
+    /// El datagrama demorado: sale detrás del próximo que pase.
+    held: Option<T>,
+}
+
+impl<T: Clone> Lossy<T> {
+    /// Un sentido del tráfico con `impairment`, tirado con la semilla `seed`.
+    pub fn new(impairment: Impairment, seed: u64) -> Lossy<T> {
+        Lossy {
+            impairment,
+            rng: StdRng::seed_from_u64(seed),
+            held: None,
+        }
+    }
+
+    /// Pasa un datagrama: devuelve los que siguen su camino ahora, en orden
+    /// (ninguno si se perdió o quedó demorado; dos si se duplicó; este y el
+    /// demorado de antes si había uno). Un demorado espera al siguiente
+    /// datagrama del mismo sentido: si no viene ninguno, no llega, como un
+    /// datagrama que tarda tanto que ya no importa.
+    pub fn pass(&mut self, datagram: T, counters: &Counters) -> Vec<T> {
+        let Impairment { loss, dup, reorder } = self.impairment;
+        if self.rng.random_bool(loss.clamp(0.0, 1.0)) {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(3);
+        if self.held.is_none() && self.rng.random_bool(reorder.clamp(0.0, 1.0)) {
+            counters.reordered.fetch_add(1, Ordering::Relaxed);
+            self.held = Some(datagram);
+            return out;
+        }
+        if self.rng.random_bool(dup.clamp(0.0, 1.0)) {
+            counters.duplicated.fetch_add(1, Ordering::Relaxed);
+            out.push(datagram.clone());
+        }
+        out.push(datagram);
+        out.extend(self.held.take());
+        out
+    }
+}
+
+/// Un sentido del tráfico de un socket: datagramas con su dirección.
+type Side = Option<Mutex<Lossy<(Vec<u8>, SocketAddr)>>>;
+
+/// Un `UdpSocket` del servidor con las dos direcciones del tráfico
+/// alteradas. Sin alteración (`Impairment::is_off`) es el socket tal cual.
+pub struct LossySocket {
+    socket: UdpSocket,
+    incoming: Side,
+    outgoing: Side,
+    /// Dónde se cuenta lo alterado en los dos sentidos.
+    counters: &'static Counters,
+}
+
+impl LossySocket {
+    /// Envuelve `socket`. Cada sentido tiene su generador (semillas `seed`
+    /// y `seed + 1`), para que lo que entra no cambie la suerte de lo que
+    /// sale. Lo alterado se cuenta en `counters` (las estadísticas del
+    /// servidor, `stats::COUNTERS.lab`).
+    pub fn new(
+        socket: UdpSocket,
+        impairment: Impairment,
+        seed: u64,
+        counters: &'static Counters,
+    ) -> LossySocket {
+        let side = |seed| (!impairment.is_off()).then(|| Mutex::new(Lossy::new(impairment, seed)));
+        LossySocket {
+            socket,
+            incoming: side(seed),
+            outgoing: side(seed.wrapping_add(1)),
+            counters,
+        }
+    }
+
+    /// El socket de verdad (para `set_read_timeout`, `local_addr`...).
+    pub fn inner(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// `send_to`, pasando por la alteración de lo que sale. Devuelve los
+    /// bytes de `bytes` (aunque se haya "perdido": para quien envía, UDP
+    /// no avisa). Error: el de `send_to`.
+    pub fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+        let Some(outgoing) = &self.outgoing else {
+            return self.socket.send_to(bytes, to);
+        };
+        let passed = lock(outgoing).pass((bytes.to_vec(), to), self.counters);
+        for (datagram, to) in passed {
+            self.socket.send_to(&datagram, to)?;
+        }
+        Ok(bytes.len())
+    }
+
+    /// Un `recv_from` en `buffer`, pasado por la alteración de lo que entra:
+    /// `each` se llama con cada datagrama que sigue su camino (ninguno, uno
+    /// o más). Error: el de `recv_from` (incluido el plazo de lectura).
+    pub fn receive(
+        &self,
+        buffer: &mut [u8],
+        mut each: impl FnMut(&[u8], SocketAddr),
+    ) -> io::Result<()> {
+        let (n, from) = self.socket.recv_from(buffer)?;
+        let Some(incoming) = &self.incoming else {
+            each(&buffer[..n], from);
+            return Ok(());
+        };
+        let passed = lock(incoming).pass((buffer[..n].to_vec(), from), self.counters);
+        for (datagram, from) in passed {
+            each(&datagram, from);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(impairment: Impairment, n: u32) -> (Vec<u32>, Counters) {
+        let counters = Counters::default();
+        let mut lossy = Lossy::new(impairment, 42);
+        let mut out = Vec::new();
+        for i in 0..n {
+            out.extend(lossy.pass(i, &counters));
+        }
+        (out, counters)
+    }
+
+    #[test]
+    fn off_changes_nothing() {
+        let (out, counters) = run(Impairment::default(), 100);
+        assert_eq!(out, (0..100).collect::<Vec<_>>());
+        assert_eq!(counters.snapshot(), (0, 0, 0));
+    }
+
+    #[test]
+    fn loss_drops_about_the_asked_fraction_and_counts_it() {
+        let impairment = Impairment {
+            loss: 0.3,
+            ..Impairment::default()
+        };
+        let (out, counters) = run(impairment, 10_000);
+        let (dropped, _, _) = counters.snapshot();
+        assert_eq!(out.len() as u64 + dropped, 10_000);
+        assert!((2_700..3_300).contains(&dropped), "{dropped}");
+        assert!(
+            out.windows(2).all(|w| w[0] < w[1]),
+            "solo pérdida: en orden"
+        );
+    }
+
+    #[test]
+    fn duplicates_and_reorders_are_counted_and_nothing_else_changes() {
+        let impairment = Impairment {
+            loss: 0.0,
+            dup: 0.1,
+            reorder: 0.1,
+        };
+        let (out, counters) = run(impairment, 1_000);
+        let (dropped, duplicated, reordered) = counters.snapshot();
+        assert_eq!(dropped, 0);
+        assert!(
+            duplicated > 50 && reordered > 50,
+            "{duplicated} {reordered}"
+        );
+        // Todo llega (salvo, quizá, un demorado al final), cada uno una vez
+        // más por cada duplicación.
+        let mut seen = out.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert!(seen.len() >= 999);
+        assert!(out.len() as u64 >= 999 + duplicated);
+        assert!(out.windows(2).any(|w| w[0] > w[1]), "hay desorden");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_run() {
+        let impairment = Impairment {
+            loss: 0.2,
+            dup: 0.2,
+            reorder: 0.2,
+        };
+        assert_eq!(run(impairment, 500).0, run(impairment, 500).0);
+    }
+}

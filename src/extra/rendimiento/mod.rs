@@ -1,0 +1,8 @@
+//! Lo que hace rápido al servidor completo, fuera de lo que el curso pide:
+//! - [`outbox`]: la cola de salida acotada de cada cliente, con envíos que
+//!   nunca esperan (`MSG_DONTWAIT`), por trozos y en tandas.
+//! - [`flusher`]: el hilo vaciador que termina de escribir las colas
+//!   atascadas, y el techo de memoria entre todas.
+
+pub mod flusher;
+pub mod outbox;
