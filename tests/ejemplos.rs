@@ -8,8 +8,8 @@
 //! orden los haya dejado compilados.
 
 #[allow(dead_code)]
-#[path = "../examples/eco.rs"]
-mod eco;
+#[path = "../examples/echo.rs"]
+mod echo;
 
 #[allow(dead_code)]
 #[path = "../examples/chat_udp.rs"]
@@ -68,7 +68,7 @@ impl Peer {
 
 #[test]
 fn the_echo_example_returns_each_line_to_each_client() {
-    let addr = start(eco::serve);
+    let addr = start(echo::serve);
     let mut ana = Peer::connect(&addr);
     let mut beto = Peer::connect(&addr);
     ana.send("Hola Server!");

@@ -111,7 +111,6 @@ fn event() -> impl Strategy<Value = Event> {
         Just(Event::Pong),
         Just(Event::ServerFull),
         Just(Event::TooManyFromAddress),
-        "[0-9a-f]{16}".prop_map(Event::Cookie),
         any::<u64>().prop_map(Event::SigninTimeout),
         Just(Event::ShuttingDown),
         any::<u32>().prop_map(Event::Paced),

@@ -19,13 +19,13 @@
 //!
 //! Un núcleo común (`core`: el estado de la sesión que comparten el hilo
 //! que envía y los que reciben) y un archivo por modo: `terminal` (TCP con
-//! UDP opcional), `udp` y `eco`; `reliable` es el modo confiable de `udp`.
+//! UDP opcional), `udp` y `echo`; el modo confiable de `udp` está en `extra::laboratorio::reliable_client`.
 //! Del resto del crate importa solo lo puro que comparte con el servidor:
-//! `protocolo`, `fiable` (la entrega confiable), `lossy` (el laboratorio) y
+//! `protocolo`, `reliable` (la entrega confiable), `lossy` (el laboratorio) y
 //! `sync` (la regla de los candados). Nada del servidor.
 
 pub(crate) mod core;
-mod eco;
+mod echo;
 pub(crate) mod ending;
 pub(crate) mod screen;
 mod terminal;
@@ -109,14 +109,14 @@ pub struct Config {
     pub udp_keepalive_secs: f64,
 
     /// Con --udp: entrega confiable hecha a mano (números de secuencia,
-    /// acuses y retransmisiones, ver src/extra/laboratorio/fiable.rs): cada línea llega una
+    /// acuses y retransmisiones, ver src/extra/laboratorio/reliable.rs): cada línea llega una
     /// vez y en orden aunque se pierdan datagramas
     #[arg(long, requires = "udp")]
     pub reliable: bool,
 
     /// Con --reliable: retransmisiones seguidas sin acuse tras las que se
     /// da al servidor por ido (el plazo se duplica en cada una)
-    #[arg(long, value_name = "N", default_value_t = crate::extra::laboratorio::fiable::MAX_RETRIES,
+    #[arg(long, value_name = "N", default_value_t = crate::extra::laboratorio::reliable::MAX_RETRIES,
           value_parser = clap::value_parser!(u32).range(1..=30))]
     pub retries: u32,
 
@@ -210,7 +210,7 @@ pub fn run_on(
     match config.mode() {
         Mode::Tcp => terminal::run(config, input, screen),
         Mode::Udp => udp::run(config, input, screen),
-        Mode::Echo(message) => eco::run(&config.addr, &message, screen.as_ref()),
+        Mode::Echo(message) => echo::run(&config.addr, &message, screen.as_ref()),
     }
 }
 

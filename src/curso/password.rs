@@ -39,8 +39,8 @@ impl HashCost {
 /// Calcula y comprueba hashes con un costo fijo, en un grupo pequeño de
 /// hilos propios (uno por núcleo).
 ///
-/// ¿Por qué no en el hilo del cliente? Por dos razones medidas en el issue
-/// #5. La pila: Argon2 es lo más profundo que corre el servidor, y las
+/// ¿Por qué no en el hilo del cliente? Por dos razones medidas con el
+/// benchmark de carga. La pila: Argon2 es lo más profundo que corre el servidor, y las
 /// páginas de pila que un hilo toca quedan residentes mientras vive; con el
 /// hash en el hilo del cliente, cada uno de 10.000 clientes quietos retenía
 /// unos 20 KiB de pila en vez de 8. Y la memoria del hash: con el costo OWASP

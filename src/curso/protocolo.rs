@@ -172,7 +172,7 @@ pub enum Problem {
     /// Un datagrama pasó el límite de líneas por segundo del usuario (lleva
     /// el límite, `--max-lines-per-sec`) y se descartó: por UDP no hay cómo
     /// frenar al emisor (por TCP, ver [`Event::Paced`]). Se avisa una vez
-    /// por ráfaga (issues #6 y #12).
+    /// por ráfaga: un aviso por datagrama descartado sería otra inundación.
     TooFast(u32),
     /// La dirección IP del cliente está bloqueada por contraseñas fallidas:
     /// lleva los segundos que faltan (`--max-signin-failures-per-ip`).
@@ -195,8 +195,9 @@ pub enum Event {
     /// tiene plazo para hacerlo, `--signin-timeout-secs 0`).
     Prompt,
     /// Primera línea al conectar, con el plazo para iniciar sesión en
-    /// segundos: `... <password>. You have 60 seconds to sign in.` (issue
-    /// #16: el plazo se anuncia antes de vencer, no solo al cerrar).
+    /// segundos: `... <password>. You have 60 seconds to sign in.` (el
+    /// plazo se anuncia antes de vencer, no solo al cerrar: quien se entera
+    /// al ver el corte ya perdió lo que escribía).
     PromptWithin(u64),
     /// `Welcome to the best chat in the universe!`
     Welcome,
@@ -241,11 +242,6 @@ pub enum Event {
     /// `[SERVER] Client: The server is full, try again later.`: a una
     /// conexión que pasa de `--max-clients`, justo antes de cerrarla.
     ServerFull,
-    /// `[SERVER] Client: Cookie <COOKIE>, resend with it first.`: la única
-    /// respuesta a un `:login` o `:register` por UDP desde una dirección que
-    /// todavía no probó que recibe (ver `cookie`); el cliente repite su
-    /// datagrama con la cookie delante (`<COOKIE> :login bob clave`).
-    Cookie(String),
     /// `[SERVER] Client: There are too many connections from your address,
     /// try again later.`: a una conexión de más desde una misma dirección IP
     /// (`--max-clients-per-ip`): mil sockets quietos desde una sola máquina
@@ -307,10 +303,6 @@ const STATS: &str = "Stats: {}";
 const SERVER_FULL: &str = "The server is full, try again later.";
 const TOO_MANY_FROM_ADDRESS: &str =
     "There are too many connections from your address, try again later.";
-const COOKIE: &str = "Cookie {}, resend with it first.";
-/// La cookie en la línea más corta, sin `[SERVER] Client: ` (ver
-/// [`short_cookie_line`]).
-const SHORT_COOKIE: &str = "Cookie ";
 const SIGNIN_TIMEOUT: &str = "You did not sign in within {} seconds, so the connection was closed.";
 const SHUTTING_DOWN: &str = "The server is shutting down.";
 const REPLACED: &str = "You signed in from another address, so this session was closed.";
@@ -642,11 +634,6 @@ impl Event {
                 text: text.to_string(),
             });
         }
-        if let Some(cookie) = line.strip_prefix(SHORT_COOKIE)
-            && crate::extra::cookie::is_cookie(cookie)
-        {
-            return Some(Event::Cookie(cookie.to_string()));
-        }
         let Some(notice) = line.strip_prefix(SERVER_PREFIX) else {
             let (from, text) = line.split_once(": ")?;
             check_name(from).ok()?;
@@ -681,9 +668,6 @@ const NOTICES: &[(&str, Reader<Event>)] = &[
         Some(Event::SigninTimeout(number(h[0])?))
     }),
     (PACED, |h| Some(Event::Paced(number(h[0])?))),
-    (COOKIE, |h| {
-        crate::extra::cookie::is_cookie(h[0]).then(|| Event::Cookie(h[0].into()))
-    }),
     (USERS, |h| Some(Event::Users(names(h[0])?))),
     (STATS, |h| Some(Event::Stats(h[0].into()))),
     (TOKEN, |h| is_token(h[0]).then(|| Event::Token(h[0].into()))),
@@ -907,7 +891,6 @@ impl fmt::Display for Event {
             Event::Stats(fields) => fill(f, STATS, &[fields]),
             Event::ServerFull => f.write_str(SERVER_FULL),
             Event::TooManyFromAddress => f.write_str(TOO_MANY_FROM_ADDRESS),
-            Event::Cookie(cookie) => fill(f, COOKIE, &[cookie]),
             Event::SigninTimeout(secs) => fill(f, SIGNIN_TIMEOUT, &[secs]),
             Event::ShuttingDown => f.write_str(SHUTTING_DOWN),
             Event::Replaced => f.write_str(REPLACED),
@@ -919,16 +902,6 @@ impl fmt::Display for Event {
             }
         }
     }
-}
-
-/// `Cookie <COOKIE>` y su `\n`: 24 bytes, la forma más corta de la cookie,
-/// para un datagrama tan chico que la frase entera
-/// ([`Event::Cookie`]) no cabe en el triple de lo que midió (el límite
-/// anti-amplificación, RFC 9000 §8.1): `:login ana 1234` con `nc -u` mide
-/// 16 bytes, y un datagrama de 8 bytes o más recibe así siempre respuesta.
-/// El cliente la reconoce igual que la entera.
-pub fn short_cookie_line(cookie: &str) -> String {
-    format!("{SHORT_COOKIE}{cookie}\n")
 }
 
 /// Largo de un token UDP en caracteres hexadecimales (128 bits).
@@ -1423,7 +1396,6 @@ mod tests {
             Event::Stats("threads=3 users=1".into()),
             Event::ServerFull,
             Event::TooManyFromAddress,
-            Event::Cookie("0123456789abcdef".into()),
             Event::SigninTimeout(60),
             Event::ShuttingDown,
             Event::Replaced,
@@ -1482,20 +1454,6 @@ mod tests {
             parse_command(":login - clave"),
             Ok(Some(Command::Login { .. }))
         ));
-    }
-
-    #[test]
-    fn the_short_cookie_line_fits_three_times_eight_bytes_and_reads_as_the_cookie() {
-        let line = short_cookie_line("0123456789abcdef");
-        assert_eq!(line, "Cookie 0123456789abcdef\n");
-        assert_eq!(line.len(), 3 * 8);
-        assert_eq!(
-            Event::parse(line.trim_end()),
-            Some(Event::Cookie("0123456789abcdef".into()))
-        );
-        // Solo con la forma exacta de una cookie: no es el mensaje de nadie.
-        assert_eq!(Event::parse("Cookie 0123"), None);
-        assert_eq!(Event::parse("Cookie 0123456789abcdeg"), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //!   devuelve delante de su datagrama: `<COOKIE> :login bob clave`.
 //!
 //! Un datagrama perdido se pierde, que es lo que UDP es, salvo para quien
-//! pide el modo confiable (`cliente --udp --reliable`, ver `fiable` y
+//! pide el modo confiable (`cliente --udp --reliable`, ver `reliable` y
 //! `peers`): sus datagramas llevan `:seq <n>` o `:ack <n>` detrás de la
 //! cookie y el token, y este hilo, además de atenderlos, acusa, ordena y
 //! retransmite. Los dos tipos de usuario UDP comparten la sala. Este módulo
@@ -37,9 +37,9 @@ use crate::curso::session::{
 };
 use crate::extra::abuse::{LineLimiter, Verdict};
 use crate::extra::cookie::{self, Cookies};
-use crate::extra::laboratorio::fiable::{MAX_RETRIES, Packet};
 use crate::extra::laboratorio::lossy::LossySocket;
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
+use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
 use crate::extra::stats::{COUNTERS, Counters};
 use std::cell::RefCell;
@@ -387,11 +387,11 @@ impl UdpServer {
     /// menos de 8 bytes no cabe nada, y no se responde.
     fn challenge(&self, to: SocketAddr, size: usize) {
         let cookie = self.cookies.issue(to, Instant::now());
-        let sentence = Event::Cookie(cookie.clone()).to_line();
+        let sentence = cookie::notice_line(&cookie);
         let line = if fits(sentence.len(), size) {
             sentence
         } else {
-            protocolo::short_cookie_line(&cookie)
+            cookie::short_line(&cookie)
         };
         if fits(line.len(), size) {
             let _ = self.endpoints.socket.send_to(line.as_bytes(), to);

@@ -21,6 +21,7 @@
 //! Código puro: el instante entra como parámetro. Quién necesita cookie y
 //! qué se responde lo decide `udp`.
 
+use crate::curso::protocolo::SERVER_PREFIX;
 use blake2::Blake2sMac256;
 use blake2::digest::{KeyInit, Mac};
 use std::net::SocketAddr;
@@ -105,6 +106,40 @@ pub fn split_cookie(text: &str) -> Option<(&str, &str)> {
     is_cookie(first).then_some((first, rest))
 }
 
+/// La frase de la cookie, sin el prefijo de los avisos: la única
+/// respuesta a un `:login` o `:register` por UDP desde una dirección que
+/// todavía no probó que recibe; el cliente repite su datagrama con la
+/// cookie delante (`<COOKIE> :login bob clave`).
+const NOTICE: &str = ", resend with it first.";
+
+/// La forma corta empieza igual que la frase: `Cookie <COOKIE>`.
+const SHORT: &str = "Cookie ";
+
+/// `[SERVER] Client: Cookie <COOKIE>, resend with it first.` y su `\n`.
+pub fn notice_line(cookie: &str) -> String {
+    format!("{SERVER_PREFIX}{SHORT}{cookie}{NOTICE}\n")
+}
+
+/// `Cookie <COOKIE>` y su `\n`: 24 bytes, la forma más corta de la cookie,
+/// para un datagrama tan chico que la frase entera ([`notice_line`]) no
+/// cabe en el triple de lo que midió (el límite anti-amplificación, RFC 9000
+/// §8.1): `:login ana 1234` con `nc -u` mide 16 bytes, y un datagrama de 8
+/// bytes o más recibe así siempre respuesta.
+pub fn short_line(cookie: &str) -> String {
+    format!("{SHORT}{cookie}\n")
+}
+
+/// La cookie de una línea del servidor (sin `\n`), en cualquiera de sus
+/// dos formas; `None` si la línea no trae una cookie, o trae algo que no
+/// tiene su forma (así nadie la confunde con el mensaje de un usuario).
+pub fn from_line(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix(SERVER_PREFIX).unwrap_or(line);
+    let rest = rest.strip_prefix(SHORT)?;
+    let cookie = rest.strip_suffix(NOTICE).unwrap_or(rest);
+    let whole = line.starts_with(SERVER_PREFIX) == rest.ends_with(NOTICE);
+    (whole && is_cookie(cookie)).then_some(cookie)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +179,30 @@ mod tests {
         // Un token (32 caracteres) no es una cookie.
         assert_eq!(split_cookie("0123456789abcdef0123456789abcdef hola"), None);
         assert_eq!(split_cookie("0123456789ABCDEF hola"), None);
+    }
+
+    #[test]
+    fn a_cookie_line_reads_back_in_both_forms_and_nothing_else_does() {
+        let cookie = "0123456789abcdef";
+        let short = short_line(cookie);
+        assert_eq!(short, "Cookie 0123456789abcdef\n");
+        assert_eq!(short.len(), 3 * 8, "cabe en el triple de 8 bytes");
+        assert_eq!(from_line(short.trim_end()), Some(cookie));
+        let notice = notice_line(cookie);
+        assert_eq!(
+            notice,
+            "[SERVER] Client: Cookie 0123456789abcdef, resend with it first.\n"
+        );
+        assert_eq!(from_line(notice.trim_end()), Some(cookie));
+        // Solo con la forma exacta de una cookie: no es el mensaje de nadie.
+        for other in [
+            "Cookie 0123",
+            "Cookie 0123456789abcdeg",
+            "bob: Cookie 0123456789abcdef",
+            "Cookie 0123456789abcdef, resend with it first.",
+            "[SERVER] Client: Cookie 0123456789abcdef",
+        ] {
+            assert_eq!(from_line(other), None, "{other:?}");
+        }
     }
 }

@@ -32,7 +32,7 @@ pub struct Counters {
     /// Datagramas UDP descartados por el límite de líneas por segundo.
     pub udp_rate_dropped: AtomicU64,
     /// Lo que alteró el laboratorio de UDP del servidor.
-    pub lab: lossy::Counters,
+    pub lab: lossy::Alterations,
     /// Datagramas que el modo confiable del servidor retransmitió.
     pub udp_retransmitted: AtomicU64,
     /// Datagramas repetidos que el modo confiable del servidor descartó.
@@ -66,7 +66,7 @@ pub static COUNTERS: Counters = Counters {
     deliveries_out: AtomicU64::new(0),
     overflow_disconnects: AtomicU64::new(0),
     udp_rate_dropped: AtomicU64::new(0),
-    lab: lossy::Counters {
+    lab: lossy::Alterations {
         dropped: AtomicU64::new(0),
         duplicated: AtomicU64::new(0),
         reordered: AtomicU64::new(0),
@@ -182,7 +182,7 @@ pub struct Snapshot {
     pub udp_rate_dropped: u64,
     /// Datagramas perdidos, duplicados y reordenados por el laboratorio.
     pub lab: (u64, u64, u64),
-    /// Retransmisiones del modo confiable (ver `fiable`).
+    /// Retransmisiones del modo confiable (ver `reliable`).
     pub udp_retransmitted: u64,
     /// Datagramas repetidos que el modo confiable descartó.
     pub udp_duplicates_discarded: u64,

@@ -9,8 +9,8 @@ use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::sync::wait_timeout_while;
-use crate::extra::laboratorio::fiable::Reliable;
-use crate::extra::laboratorio::lossy::{Counters, Impairment, Lossy};
+use crate::extra::laboratorio::lossy::{Alterations, Impairment, Lossy};
+use crate::extra::laboratorio::reliable::Reliable;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -58,15 +58,22 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// servidor no contesta.
 const UNANSWERED_KEEPALIVES: u32 = 2;
 
+/// Hasta dónde entró el cliente, según lo que el servidor le respondió. Es
+/// lo que el cliente ve de la etapa del servidor (`Stage`, en
+/// `session.rs`), no la etapa misma: por eso otro nombre.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
+pub(crate) enum Entry {
+    /// Todavía sin entrar (o con la entrada rechazada).
     Outside,
+    /// El servidor preguntó el saldo de la cuenta nueva.
     AwaitingBalance,
+    /// En la sala.
     Joined,
 }
 
 pub(crate) struct State {
-    pub(crate) stage: Stage,
+    /// Hasta dónde entró.
+    pub(crate) entry: Entry,
     /// Respuestas completas recibidas del servidor (para esperar la de la
     /// última línea enviada antes de enviar la siguiente).
     pub(crate) replies: u64,
@@ -144,7 +151,7 @@ pub(crate) struct UdpTuning {
 struct Lab {
     outgoing: Mutex<Lossy<Vec<u8>>>,
     incoming: Mutex<Lossy<Vec<u8>>>,
-    counters: Counters,
+    counters: Alterations,
 }
 
 /// Lo que comparten el hilo que envía y los que reciben.
@@ -178,11 +185,11 @@ impl Shared {
         let lab = (!tuning.impairment.is_off()).then(|| Lab {
             outgoing: Mutex::new(Lossy::new(tuning.impairment, tuning.seed)),
             incoming: Mutex::new(Lossy::new(tuning.impairment, tuning.seed.wrapping_add(1))),
-            counters: Counters::default(),
+            counters: Alterations::default(),
         });
         Arc::new(Shared {
             state: Mutex::new(State {
-                stage: Stage::Outside,
+                entry: Entry::Outside,
                 replies: 0,
                 name: None,
                 token: None,
@@ -317,7 +324,7 @@ impl Shared {
                 | Event::TransferReceived { .. },
             ) => false,
             Some(Event::Error(_)) => {
-                state.stage != Stage::AwaitingBalance && !state.probing_balance
+                state.entry != Entry::AwaitingBalance && !state.probing_balance
             }
             _ => true,
         };
@@ -342,8 +349,8 @@ impl Shared {
                 state.pongs += 1;
                 state.warned_silence = false;
             }
-            Some(Event::AskBalance) => state.stage = Stage::AwaitingBalance,
-            Some(Event::BalanceSet(_) | Event::Funds(_)) => state.stage = Stage::Joined,
+            Some(Event::AskBalance) => state.entry = Entry::AwaitingBalance,
+            Some(Event::BalanceSet(_) | Event::Funds(_)) => state.entry = Entry::Joined,
             Some(Event::Goodbye) => state.said_goodbye = true,
             Some(event) => {
                 if let Some(ending) = ending_after(event) {
@@ -371,11 +378,11 @@ impl Shared {
             return false;
         }
         match event {
-            Some(Event::Welcome) => state.stage != Stage::Outside,
-            Some(Event::AskBalance) => match state.stage {
-                Stage::Joined => true,
-                Stage::AwaitingBalance => !state.after_error,
-                Stage::Outside => false,
+            Some(Event::Welcome) => state.entry != Entry::Outside,
+            Some(Event::AskBalance) => match state.entry {
+                Entry::Joined => true,
+                Entry::AwaitingBalance => !state.after_error,
+                Entry::Outside => false,
             },
             _ => false,
         }
@@ -568,7 +575,7 @@ impl Shared {
                 // lo pregunta y esta línea era el saldo, no llegó, y sale
                 // otra vez. (Si era la entrada, la sonda la completó.)
                 let resend = std::mem::take(&mut state.probing_balance)
-                    && state.stage == Stage::AwaitingBalance
+                    && state.entry == Entry::AwaitingBalance
                     && !signs_in(line);
                 if !resend {
                     return true;
@@ -643,7 +650,7 @@ impl Shared {
         // en qué etapa está la sesión, con una respuesta más corta que la
         // entrada entera. La entrada ya no se repite.
         if let Some(token) = state.token.clone()
-            && (signs_in(line) || state.stage == Stage::AwaitingBalance)
+            && (signs_in(line) || state.entry == Entry::AwaitingBalance)
         {
             state.probing_balance = true;
             state.unproven.clear();
@@ -713,7 +720,7 @@ impl Shared {
             let Some(token) = state.token.clone().filter(|_| idle) else {
                 return;
             };
-            if state.stage != Stage::Joined || state.closed || state.input_done {
+            if state.entry != Entry::Joined || state.closed || state.input_done {
                 return;
             }
             let warn = state.auto_pings >= UNANSWERED_KEEPALIVES && !state.warned_silence;
@@ -862,7 +869,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
     }
     let parsed = protocolo::parse_command(line);
     let quitting = parsed == Ok(Some(Command::Quit));
-    let (stage, before, token, udp) = {
+    let (entry, before, token, udp) = {
         let mut state = shared.lock();
         if state.closed || state.said_goodbye {
             return Next::Done;
@@ -874,12 +881,12 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         let by_udp = matches!(wire, Wire::Udp) || (state.lines_by_udp && !quitting);
         let udp = state.udp.clone().filter(|_| by_udp);
         state.sent_by_udp |= udp.is_some() && matches!(wire, Wire::Tcp(_));
-        (state.stage, state.replies, state.token.clone(), udp)
+        (state.entry, state.replies, state.token.clone(), udp)
     };
     if quitting && matches!(wire, Wire::Tcp(_)) {
         shared.drain_udp();
     }
-    if stage == Stage::Joined {
+    if entry == Entry::Joined {
         echo_own_line(shared.screen.as_ref(), &parsed);
     }
     let sent = match (&mut *wire, &udp) {
@@ -897,7 +904,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         Ok(()) if quitting => Next::Done,
         // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
         // espera para que la siguiente se interprete en la etapa correcta.
-        Ok(()) if stage != Stage::Joined && !line.trim().is_empty() => {
+        Ok(()) if entry != Entry::Joined && !line.trim().is_empty() => {
             await_reply(shared, wire, line, udp.as_deref(), before)
         }
         Ok(()) => Next::Line,

@@ -7,7 +7,7 @@ use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::{Config, resolve, udp_socket_for};
 use crate::curso::protocolo::{Event, Problem};
-use crate::extra::laboratorio::reliable;
+use crate::extra::laboratorio::reliable_client;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -52,7 +52,7 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
     let Ok(me) = socket.local_addr() else { return };
     // En modo confiable, más seguido: el temporizador de retransmisión.
     let poll = if shared.reliable.is_some() {
-        reliable::TICK
+        reliable_client::TICK
     } else {
         UDP_POLL
     };
@@ -96,7 +96,7 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
 }
 
 /// Las líneas de un datagrama, una por una. En modo confiable pasan antes
-/// por el receptor de `fiable`, que puede devolver ninguna (un duplicado,
+/// por el receptor de `reliable`, que puede devolver ninguna (un duplicado,
 /// o una que llegó antes de tiempo) o varias (las que esperaban un hueco).
 fn receive_datagram(
     shared: &Shared,
@@ -150,11 +150,11 @@ fn receive_line(
     me: SocketAddr,
     tcp_mode_off: bool,
 ) {
-    let event = Event::parse(line);
     shared.lock().heard_udp = true;
-    if let Some(Event::Cookie(cookie)) = &event {
+    if let Some(cookie) = crate::extra::cookie::from_line(line) {
         return shared.resend_with_cookie(socket, cookie);
     }
+    let event = Event::parse(line);
     // Tras el `:q` propio el token ya no vale. En modo TCP, la respuesta
     // tardía a un datagrama de antes (el `:ping` que presenta la dirección
     // UDP) no es noticia. En modo `--udp`, es la respuesta a un `:q`

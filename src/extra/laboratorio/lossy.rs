@@ -8,7 +8,7 @@
 //! (llega, se pierde, llega dos veces, llega después del siguiente), tirado
 //! con un generador con semilla (`--udp-seed`), así que una corrida se puede
 //! repetir. [`LossySocket`] lo pone delante de un `UdpSocket` del servidor.
-//! Cada evento se cuenta ([`Counters`]). No sabe nada del chat.
+//! Cada evento se cuenta ([`Alterations`]). No sabe nada del chat.
 
 use crate::curso::sync::lock;
 use rand::rngs::StdRng;
@@ -49,7 +49,7 @@ pub fn parse_probability(text: &str) -> Result<f64, String> {
 /// Lo que se alteró, para `:stats` y la consola. Atómicos: se cuentan desde
 /// el hilo que envía y el que recibe sin tomar ningún candado.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub struct Alterations {
     /// Datagramas perdidos a propósito.
     pub dropped: AtomicU64,
     /// Datagramas duplicados.
@@ -58,7 +58,7 @@ pub struct Counters {
     pub reordered: AtomicU64,
 }
 
-impl Counters {
+impl Alterations {
     /// Perdidos, duplicados y reordenados hasta ahora.
     pub fn snapshot(&self) -> (u64, u64, u64) {
         (
@@ -93,7 +93,7 @@ impl<T: Clone> Lossy<T> {
     /// demorado de antes si había uno). Un demorado espera al siguiente
     /// datagrama del mismo sentido: si no viene ninguno, no llega, como un
     /// datagrama que tarda tanto que ya no importa.
-    pub fn pass(&mut self, datagram: T, counters: &Counters) -> Vec<T> {
+    pub fn pass(&mut self, datagram: T, counters: &Alterations) -> Vec<T> {
         let Impairment { loss, dup, reorder } = self.impairment;
         if self.rng.random_bool(loss.clamp(0.0, 1.0)) {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -125,7 +125,7 @@ pub struct LossySocket {
     incoming: Side,
     outgoing: Side,
     /// Dónde se cuenta lo alterado en los dos sentidos.
-    counters: &'static Counters,
+    counters: &'static Alterations,
 }
 
 impl LossySocket {
@@ -137,7 +137,7 @@ impl LossySocket {
         socket: UdpSocket,
         impairment: Impairment,
         seed: u64,
-        counters: &'static Counters,
+        counters: &'static Alterations,
     ) -> LossySocket {
         let side = |seed| (!impairment.is_off()).then(|| Mutex::new(Lossy::new(impairment, seed)));
         LossySocket {
@@ -192,8 +192,8 @@ impl LossySocket {
 mod tests {
     use super::*;
 
-    fn run(impairment: Impairment, n: u32) -> (Vec<u32>, Counters) {
-        let counters = Counters::default();
+    fn run(impairment: Impairment, n: u32) -> (Vec<u32>, Alterations) {
+        let counters = Alterations::default();
         let mut lossy = Lossy::new(impairment, 42);
         let mut out = Vec::new();
         for i in 0..n {

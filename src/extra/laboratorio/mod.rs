@@ -1,12 +1,12 @@
 //! El laboratorio de UDP (informe, sección 3.13):
 //! - [`lossy`]: pérdida, duplicación y desorden a pedido.
-//! - [`fiable`]: entrega confiable sobre UDP hecha a mano (secuencias,
-//!   acuses, RFC 6298).
+//! - [`reliable`]: entrega confiable sobre UDP hecha a mano (secuencias,
+//!   acuses, RFC 6298), pura y sin sockets.
 //! - [`peers`]: los pares del modo confiable en el servidor UDP, por
 //!   dirección.
-//! - [`reliable`]: el modo confiable del cliente (`--udp --reliable`).
+//! - [`reliable_client`]: el modo confiable del cliente (`--udp --reliable`).
 
-pub mod fiable;
 pub mod lossy;
 pub mod peers;
 pub mod reliable;
+pub mod reliable_client;

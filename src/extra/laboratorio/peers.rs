@@ -1,6 +1,6 @@
 //! Los pares del modo confiable en el servidor UDP: por cada dirección que
-//! lo pidió, un [`crate::extra::laboratorio::fiable::Sender`] para lo que el servidor le envía y
-//! un [`crate::extra::laboratorio::fiable::Receiver`] para lo que llega de ella. Este módulo
+//! lo pidió, un [`crate::extra::laboratorio::reliable::Sender`] para lo que el servidor le envía y
+//! un [`crate::extra::laboratorio::reliable::Receiver`] para lo que llega de ella. Este módulo
 //! guarda esa tabla, decide qué datagramas salen y mantiene acotado lo que
 //! cada par guarda; no abre sockets ni conoce el chat: el hilo UDP (`udp`)
 //! envía lo que aquí se devuelve y atiende las líneas que aquí se entregan.
@@ -34,7 +34,7 @@
 //! primero la tabla (y se suelta), después el par.
 
 use crate::curso::sync::lock;
-use crate::extra::laboratorio::fiable::{Packet, Receiver, Sender, Step};
+use crate::extra::laboratorio::reliable::{Packet, Receiver, Sender, Step};
 use crate::extra::rendimiento::flusher::Flusher;
 use crate::extra::stats::{COUNTERS, Counters};
 use std::collections::HashMap;
@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 /// Cada cuánto, como mucho, el hilo UDP revisa los temporizadores de
 /// retransmisión mientras haya pares: mucho menos que el plazo mínimo
-/// ([`crate::extra::laboratorio::fiable::MIN_RTO`], 200 ms), para que un vencimiento no se
+/// ([`crate::extra::laboratorio::reliable::MIN_RTO`], 200 ms), para que un vencimiento no se
 /// atrase de más.
 pub const TICK: Duration = Duration::from_millis(20);
 
@@ -142,7 +142,7 @@ pub struct Tick {
     /// Datagramas que salen: retransmisiones.
     pub send: Vec<(SocketAddr, String)>,
     /// Direcciones dadas por idas: pasaron más de
-    /// [`crate::extra::laboratorio::fiable::MAX_RETRIES`] vencimientos sin acuse. Su par ya no
+    /// [`crate::extra::laboratorio::reliable::MAX_RETRIES`] vencimientos sin acuse. Su par ya no
     /// está; la sesión, si la hay, termina por inactividad.
     pub gone: Vec<SocketAddr>,
 }
@@ -407,7 +407,7 @@ impl Peers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extra::laboratorio::fiable::WINDOW;
+    use crate::extra::laboratorio::reliable::WINDOW;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -587,7 +587,7 @@ mod tests {
         let idle = Duration::from_secs(3600);
         let mut gone = Vec::new();
         for _ in 0..20 {
-            now += crate::extra::laboratorio::fiable::MAX_RTO;
+            now += crate::extra::laboratorio::reliable::MAX_RTO;
             gone.extend(peers.tick(now, idle).gone);
         }
         assert_eq!(gone, vec![addr(3)]);

@@ -2,7 +2,7 @@
 //! chico que usa un socket TCP de verdad. Escucha, acepta y, por cada
 //! cliente, un hilo que devuelve cada línea tal como llegó.
 //!
-//! `cargo run --example eco -- 127.0.0.1:7878` y, en otra terminal,
+//! `cargo run --example echo -- 127.0.0.1:7878` y, en otra terminal,
 //! `nc 127.0.0.1 7878`. No es el servidor del chat (ese es `servidor`):
 //! es el primer escalón para leerlo.
 
