@@ -42,7 +42,8 @@ fn real_server(dir: &std::path::Path) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let console = Arc::new(Mutex::new(Vec::new()));
     let lines = Arc::clone(&console);
     let sink = move |line: &str| lines.lock().expect("consola").push(line.to_string());
-    let server = Server::bind(&config, Box::new(sink)).expect("el servidor arranca");
+    let plugins = chat::extra::plugins(&config);
+    let server = Server::bind(&config, Box::new(sink), plugins).expect("el servidor arranca");
     let addr = server.local_addr().expect("dirección");
     thread::spawn(move || server.serve());
     (addr, console)

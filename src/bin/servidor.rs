@@ -1,4 +1,6 @@
-//! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`.
+//! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`;
+//! aquí se le enchufa lo que agrega el programa completo
+//! (`chat::extra::plugins`).
 
 use chat::{cli, servidor};
 use std::process::ExitCode;
@@ -8,7 +10,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return cli::exit("servidor", &error),
     };
-    match servidor::run(&config) {
+    match servidor::run(&config, chat::extra::plugins(&config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("servidor: {error}");

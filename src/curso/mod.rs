@@ -16,6 +16,7 @@
 //! - [`echo`]: el servidor de eco del enunciado 002.
 //! - [`console`]: la consola del servidor, con su propio hilo escritor.
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
+//! - [`seams`]: los puntos de enchufe que el programa completo llena.
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
 //!
 //! No es dueño de nada de [`crate::extra`]; los cruces que quedan los
@@ -29,6 +30,7 @@ pub mod ledger;
 pub mod password;
 pub mod protocolo;
 pub mod room;
+pub mod seams;
 pub mod servidor;
 pub mod session;
 pub mod storage;

@@ -18,6 +18,7 @@ pub use crate::extra::registry::Connections;
 use crate::curso::console::Logger;
 use crate::curso::ledger::Ledger;
 use crate::curso::protocolo::Event;
+use crate::curso::seams::{Plugins, StreamSetup};
 use crate::curso::session::{Chat, Console};
 use crate::curso::storage::{DirLock, StorageError};
 use crate::curso::udp::UdpServer;
@@ -80,8 +81,14 @@ impl Server {
     /// `listen`, en una sola llamada de `std`) y UDP (`socket` + `bind`) en
     /// la misma dirección y el mismo número de puerto. Los puertos TCP y UDP
     /// son espacios distintos: el 5500/TCP y el 5500/UDP no chocan.
-    /// `console` recibe las líneas de consola. Errores: [`ServerError`].
-    pub fn bind(config: &Config, console: Console) -> Result<Server, ServerError> {
+    /// `console` recibe las líneas de consola; `plugins`, las respuestas a
+    /// los puntos de enchufe ([`Plugins::default`]: las del curso).
+    /// Errores: [`ServerError`].
+    pub fn bind(
+        config: &Config,
+        console: Console,
+        plugins: Plugins,
+    ) -> Result<Server, ServerError> {
         let lock = DirLock::acquire(&config.data_dir).map_err(ServerError::Storage)?;
         let bind_error = |error| ServerError::Bind {
             addr: config.addr.clone(),
@@ -118,8 +125,7 @@ impl Server {
             max_clients: config.max_clients,
             max_clients_per_ip: config.max_clients_per_ip,
             signin_timeout: config.signin_timeout(),
-            keepalive: config.keepalive(),
-            send_buffer_bytes: config.send_buffer_bytes,
+            stream_setup: plugins.stream_setup,
         };
         Ok(Server { tcp, udp })
     }
@@ -173,9 +179,8 @@ struct Listener {
     max_clients: usize,
     max_clients_per_ip: usize,
     signin_timeout: Option<Duration>,
-    keepalive: Option<Duration>,
-    /// `--send-buffer-bytes`: el `SO_SNDBUF` de cada cliente (0 = el del kernel).
-    send_buffer_bytes: usize,
+    /// Cómo se prepara cada socket aceptado (ver [`StreamSetup`]).
+    stream_setup: Box<dyn StreamSetup>,
 }
 
 impl Listener {
@@ -216,14 +221,8 @@ impl Listener {
     fn start_client(&self, stream: TcpStream, addr: SocketAddr) -> io::Result<()> {
         // Sin Nagle: cada línea sale de inmediato, sin esperar a juntar más.
         stream.set_nodelay(true)?;
-        // Un cliente cuya red desaparece no envía FIN: sin sondas, su hilo
-        // esperaría para siempre y el usuario seguiría "conectado".
-        if let Some(idle) = self.keepalive {
-            crate::extra::keepalive::enable(&stream, idle)?;
-        }
-        // Sin tope, el kernel agranda el búfer de envío de un cliente que no
-        // lee hasta 4 MiB, memoria que ni su cola ni el RSS cuentan.
-        crate::extra::send_buffer::limit(&stream, self.send_buffer_bytes)?;
+        // Lo que el programa completo ajuste del socket (el curso, nada).
+        self.stream_setup.prepare(&stream)?;
         // En Linux la cola nunca espera a un socket lleno (`MSG_DONTWAIT`,
         // ver `outbox`); en otros sistemas, a lo sumo esto.
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -309,9 +308,10 @@ fn announce(addr: &str) -> Result<(), ServerError> {
         })
 }
 
-/// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO` como
-/// primera línea y atiende para siempre. Errores: [`ServerError`].
-pub fn run(config: &Config) -> Result<(), ServerError> {
+/// Arranca el servidor con `config` y `plugins`, imprime `Listening on
+/// HOST:PUERTO` como primera línea y atiende para siempre. Errores:
+/// [`ServerError`].
+pub fn run(config: &Config, plugins: Plugins) -> Result<(), ServerError> {
     if config.echo {
         let limits = config.echo_limits();
         return crate::curso::echo::run(&config.addr, stdout_console()?, limits).map_err(|error| {
@@ -321,7 +321,7 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
             }
         });
     }
-    let server = Server::bind(config, stdout_console()?)?;
+    let server = Server::bind(config, stdout_console()?, plugins)?;
     let addr = server.local_addr().map_err(|error| ServerError::Bind {
         addr: config.addr.clone(),
         error,

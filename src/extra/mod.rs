@@ -14,6 +14,10 @@
 //! - [`laboratorio`]: el laboratorio de UDP: pérdida a pedido y entrega
 //!   confiable hecha a mano.
 //!
+//! Aquí también se arma lo que el programa completo enchufa en el servidor
+//! del curso ([`plugins`]): es el único lugar que elige qué respuesta va a
+//! cada punto de enchufe de [`crate::curso::seams`].
+//!
 //! No es dueño de la lógica del chat: la usa desde [`crate::curso`].
 
 pub mod abuse;
@@ -28,3 +32,41 @@ pub mod rendimiento;
 pub mod send_buffer;
 pub mod shutdown;
 pub mod stats;
+
+use crate::curso::seams::{Plugins, StreamSetup};
+use config::Config;
+use std::io;
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Lo que el programa completo ajusta en cada socket aceptado.
+pub struct TcpTuning {
+    /// Tiempo sin tráfico antes de sondear (`--keepalive-secs`); `None`,
+    /// sin sondas. Un cliente cuya red desaparece no envía FIN: sin sondas,
+    /// su hilo esperaría para siempre y el usuario seguiría "conectado".
+    pub keepalive: Option<Duration>,
+    /// El `SO_SNDBUF` pedido, en bytes (`--send-buffer-bytes`; 0 = el del
+    /// kernel). Sin tope, el kernel agranda el búfer de envío de un cliente
+    /// que no lee hasta 4 MiB, memoria que ni su cola ni el RSS cuentan.
+    pub send_buffer_bytes: usize,
+}
+
+impl StreamSetup for TcpTuning {
+    fn prepare(&self, stream: &TcpStream) -> io::Result<()> {
+        if let Some(idle) = self.keepalive {
+            keepalive::enable(stream, idle)?;
+        }
+        send_buffer::limit(stream, self.send_buffer_bytes)
+    }
+}
+
+/// Las respuestas del programa completo a los puntos de enchufe del
+/// servidor, según `config`.
+pub fn plugins(config: &Config) -> Plugins {
+    Plugins {
+        stream_setup: Box::new(TcpTuning {
+            keepalive: config.keepalive(),
+            send_buffer_bytes: config.send_buffer_bytes,
+        }),
+    }
+}
