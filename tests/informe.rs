@@ -767,7 +767,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::cliente::core", "extra::laboratorio::reliable"),
     ("curso::cliente::udp", "extra::cookie"),
     ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
-    ("curso::ledger", "extra::stats"),
     ("curso::room", "extra::rendimiento::outbox"),
     ("curso::servidor", "extra::config"),
     ("curso::servidor", "extra::laboratorio::lossy"),
@@ -779,14 +778,12 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::servidor::connection", "extra::rendimiento::outbox"),
     ("curso::session", "extra::abuse"),
     ("curso::session", "extra::rendimiento::outbox"),
-    ("curso::session", "extra::stats"),
     ("curso::udp", "extra::abuse"),
     ("curso::udp", "extra::cookie"),
     ("curso::udp", "extra::laboratorio::lossy"),
     ("curso::udp", "extra::laboratorio::peers"),
     ("curso::udp", "extra::laboratorio::reliable"),
     ("curso::udp", "extra::rendimiento::outbox"),
-    ("curso::udp", "extra::stats"),
 ];
 
 #[test]

@@ -26,9 +26,9 @@
 
 use crate::curso::password::{HashCost, Hasher};
 use crate::curso::protocolo::{name_key, name_skeleton};
+use crate::curso::seams::{Observer, Unobserved};
 use crate::curso::storage::{DirLock, JournalFile};
 use crate::curso::storage::{Entry, Op, Record, StorageError, Store};
-use crate::extra::stats::COUNTERS;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -132,6 +132,9 @@ pub struct Ledger {
     compact_at: u64,
     /// Ver [`Ledger::torn_bytes`].
     torn_bytes: u64,
+    /// Quién cuenta las esperas por el candado y los `fdatasync` (el curso,
+    /// nadie: ver [`Ledger::observed_by`]).
+    observer: Arc<dyn Observer>,
 }
 
 /// Lo que protege el candado del libro: las cuentas por clave en minúsculas
@@ -230,7 +233,16 @@ impl Ledger {
             hasher: Hasher::new(cost),
             compact_at: COMPACT_JOURNAL_BYTES,
             torn_bytes: loaded.torn_bytes,
+            observer: Arc::new(Unobserved),
         })
+    }
+
+    /// El mismo libro, contado por `observer`: cuánto se espera el candado
+    /// y cuántas entradas deja en disco cada `fdatasync` (las cifras de
+    /// `:stats` del programa completo).
+    pub fn observed_by(mut self, observer: Arc<dyn Observer>) -> Ledger {
+        self.observer = observer;
+        self
     }
 
     /// Bytes de una última línea del diario, sin su `\n`, que se
@@ -255,7 +267,7 @@ impl Ledger {
     fn lock(&self) -> MutexGuard<'_, Accounts> {
         let asked = Instant::now();
         let accounts = crate::curso::sync::lock(&self.accounts);
-        COUNTERS.ledger_lock_waited(asked.elapsed());
+        self.observer.ledger_waited(asked.elapsed());
         accounts
     }
 
@@ -312,7 +324,7 @@ impl Ledger {
                 // Exactamente las operaciones que iban en `bytes`: las de
                 // número hasta `upto` (están en orden).
                 let done = accounts.in_flight.partition_point(|op| op.seq <= upto);
-                COUNTERS.journal_synced(done as u64);
+                self.observer.journal_synced(done as u64);
                 for op in accounts.in_flight.drain(..done) {
                     op.receipt.settle(Ok(()));
                 }

@@ -99,8 +99,15 @@ impl Server {
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
-        let ledger = Ledger::open_locked(lock, config.hash_cost).map_err(ServerError::Storage)?;
-        let chat = Arc::new(Chat::new(ledger, config.limits(), console));
+        let ledger = Ledger::open_locked(lock, config.hash_cost)
+            .map_err(ServerError::Storage)?
+            .observed_by(Arc::clone(&plugins.observer));
+        let chat = Arc::new(Chat::new(
+            ledger,
+            config.limits(),
+            console,
+            plugins.observer,
+        ));
         let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
         let socket = LossySocket::new(
             socket,
@@ -271,14 +278,14 @@ pub fn stdout_console() -> Result<Console, ServerError> {
     Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
 }
 
-/// El hilo de las estadísticas: una muestra por segundo (para las tasas de
-/// los últimos 10 s de `:stats`) y, si `every_secs` no es 0, una línea en la
-/// consola cada `every_secs` segundos. Error: no se pudo crear el hilo.
+/// El hilo de las estadísticas: una vez por segundo le avisa al
+/// [`Observer`](crate::curso::seams::Observer) (para sus tasas por segundo)
+/// y, si `every_secs` no es 0, escribe en la consola lo que diría `:stats`
+/// cada `every_secs` segundos. Error: no se pudo crear el hilo.
 fn start_stats(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
     let every = Duration::from_secs(every_secs);
-    // La primera muestra, al arrancar: la base de las tasas hasta que haya
-    // una de hace 10 s.
-    stats::sample_rates(Instant::now());
+    // La primera muestra, al arrancar: la base de las tasas.
+    chat.observer.tick(Instant::now());
     thread::Builder::new().name("stats".into()).spawn(move || {
         let mut last = Instant::now();
         loop {
@@ -286,9 +293,11 @@ fn start_stats(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
             let now = Instant::now();
             if every_secs > 0 && now.duration_since(last) >= every {
                 last = now;
-                chat.log(&format!("Stats: {}", chat.stats(now).lines().join(" ")));
+                if let Some(lines) = chat.report(now) {
+                    chat.log(&format!("Stats: {}", lines.join(" ")));
+                }
             } else {
-                stats::sample_rates(now);
+                chat.observer.tick(now);
             }
         }
     })?;

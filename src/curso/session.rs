@@ -12,9 +12,9 @@
 use crate::curso::ledger::{Ledger, LedgerError, Transfer};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::room::{Claim, Presence, Room, Via};
+use crate::curso::seams::{Observer, RoomFigures};
 use crate::extra::abuse::{Guards, Limits, LineLimiter, Verdict};
 use crate::extra::rendimiento::outbox::Outbox;
-use crate::extra::stats::{self, COUNTERS, Counters, Snapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +35,8 @@ pub struct Chat {
     console: Console,
     /// El servidor se está apagando: nadie recibe avisos de salida.
     shutting_down: AtomicBool,
+    /// Quién cuenta lo que pasa (ver [`Observer`]; el curso, nadie).
+    pub observer: Arc<dyn Observer>,
 }
 
 /// Una sesión recién abierta.
@@ -208,27 +210,31 @@ fn whole_seconds(duration: Duration) -> u64 {
 
 /// Envía un evento a una cola.
 pub fn send(outbox: &Arc<Outbox>, event: &Event) {
-    Counters::add(&COUNTERS.deliveries_out, 1);
     outbox.push(event.to_line().as_bytes());
 }
 
-/// Entrega un evento a varias colas. La línea se arma una sola vez, y se
-/// cuenta una vez (con un solo incremento atómico para toda la sala).
+/// Entrega un evento a varias colas. La línea se arma una sola vez.
 pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
-    Counters::add(&COUNTERS.deliveries_out, outboxes.len() as u64);
     Outbox::push_all(outboxes, event.to_line().as_bytes());
 }
 
 impl Chat {
     /// Une el libro de cuentas con una sala vacía, los límites contra el
     /// abuso y una consola.
-    pub fn new(ledger: Ledger, limits: Limits, console: Console) -> Chat {
+    /// `observer` cuenta lo que pasa (el mismo que cuenta en `ledger`).
+    pub fn new(
+        ledger: Ledger,
+        limits: Limits,
+        console: Console,
+        observer: Arc<dyn Observer>,
+    ) -> Chat {
         Chat {
             ledger,
             room: Room::new(),
             guards: Guards::new(limits),
             console,
             shutting_down: AtomicBool::new(false),
+            observer,
         }
     }
 
@@ -465,23 +471,28 @@ impl Chat {
         }
     }
 
-    /// Las estadísticas en vivo a la hora `now`: las del proceso y, de la
-    /// sala, los usuarios por transporte y las colas de salida.
-    pub fn stats(&self, now: Instant) -> Snapshot {
+    /// Lo que la sala dice de sí misma: los usuarios por transporte y las
+    /// colas de salida (un candado por cola).
+    pub fn room_figures(&self) -> RoomFigures {
         let census = self.room.census();
         let pending: Vec<u64> = census
             .outboxes
             .iter()
             .map(|outbox| outbox.pending_bytes() as u64)
             .collect();
-        Snapshot {
+        RoomFigures {
             tcp_users: census.tcp,
             udp_users: census.udp,
             largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
             backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
             queued_bytes: pending.iter().sum(),
-            ..Snapshot::of_process(now)
         }
+    }
+
+    /// Las líneas de `:stats` a la hora `now`, si quien observa las lleva
+    /// (ver [`Observer::report`]).
+    pub fn report(&self, now: Instant) -> Option<Vec<String>> {
+        self.observer.report(now, &|| self.room_figures())
     }
 
     /// Cuenta un datagrama del usuario `name` contra su límite de líneas
@@ -492,7 +503,7 @@ impl Chat {
     pub fn admit_datagram(&self, name: &str, reply: &mut Replies) -> bool {
         match self.guards.datagram_from(name, Instant::now()) {
             Verdict::Drop { warn } => {
-                Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                self.observer.datagram_dropped();
                 if warn {
                     let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
                     reply.send(self, &Event::Error(Problem::TooFast(per_sec)));
@@ -587,13 +598,17 @@ impl Chat {
             }
             Command::Help => reply.send(self, &Event::Help),
             Command::Ping => reply.send(self, &Event::Pong),
-            Command::Stats => {
-                let now = Instant::now();
-                let snapshot = stats::cached(now, || self.stats(now));
-                for line in snapshot.lines() {
-                    reply.send(self, &Event::Stats(line));
+            Command::Stats => match self.report(Instant::now()) {
+                Some(lines) => {
+                    for line in lines {
+                        reply.send(self, &Event::Stats(line));
+                    }
                 }
-            }
+                None => {
+                    let problem = Problem::UnknownCommand(":stats".to_string());
+                    reply.send(self, &Event::Error(problem));
+                }
+            },
             Command::Quit => {}
         }
     }
@@ -821,7 +836,7 @@ impl Session {
     /// quien llama debe llamar a [`Session::settle`] antes de esperar más
     /// datos del socket.
     pub fn handle(&mut self, chat: &Chat, bytes: &[u8]) -> Flow {
-        Counters::add(&COUNTERS.lines_in, 1);
+        chat.observer.line_in();
         let Ok(line) = std::str::from_utf8(bytes) else {
             self.reject(chat, Problem::InvalidUtf8);
             return Flow::Continue;
@@ -964,6 +979,7 @@ mod tests {
                 ledger,
                 Limits::OFF,
                 Box::new(move |line: &str| sink.lock().expect("lock").push(line.to_string())),
+                Arc::new(crate::curso::seams::Unobserved),
             );
             Fixture {
                 chat,

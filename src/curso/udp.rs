@@ -41,7 +41,6 @@ use crate::extra::laboratorio::lossy::LossySocket;
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
-use crate::extra::stats::{COUNTERS, Counters};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
@@ -401,7 +400,7 @@ impl UdpServer {
     /// Atiende un datagrama: una línea, quizá con una cookie y un token
     /// delante (`[<COOKIE>] [<TOKEN>] <línea>`).
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
-        Counters::add(&COUNTERS.lines_in, 1);
+        self.chat.observer.line_in();
         let size = bytes.len();
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
@@ -521,7 +520,7 @@ impl UdpServer {
             }
         };
         if let Verdict::Drop { .. } = verdict {
-            Counters::add(&COUNTERS.udp_rate_dropped, 1);
+            self.chat.observer.datagram_dropped();
             return false;
         }
         true
@@ -573,12 +572,12 @@ impl UdpServer {
             match self.anonymous_verdict(from, Instant::now()) {
                 Verdict::Pass | Verdict::Delay { .. } => {}
                 Verdict::Drop { warn: true } => {
-                    Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                    self.chat.observer.datagram_dropped();
                     let notice = Event::Error(Problem::TooFast(rate.per_sec));
                     return self.answer(from, &notice, size, proven);
                 }
                 Verdict::Drop { warn: false } => {
-                    return Counters::add(&COUNTERS.udp_rate_dropped, 1);
+                    return self.chat.observer.datagram_dropped();
                 }
             }
         }

@@ -37,6 +37,7 @@ use crate::curso::seams::{Plugins, StreamSetup};
 use config::Config;
 use std::io;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Lo que el programa completo ajusta en cada socket aceptado.
@@ -68,5 +69,6 @@ pub fn plugins(config: &Config) -> Plugins {
             keepalive: config.keepalive(),
             send_buffer_bytes: config.send_buffer_bytes,
         }),
+        observer: Arc::new(stats::Stats),
     }
 }

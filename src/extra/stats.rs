@@ -11,6 +11,7 @@
 //! de mano en mano. Lo demás (usuarios, colas) se mide al preguntar. El
 //! armado del texto ([`Snapshot::lines`]) es puro.
 
+use crate::curso::seams::{Observer, RoomFigures};
 use crate::extra::laboratorio::lossy;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -322,6 +323,48 @@ fn threads_alive() -> u64 {
                 .and_then(|n| n.trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// El [`Observer`] del programa completo: cuenta en [`COUNTERS`] y arma
+/// las líneas de `:stats` (con la sala medida a lo sumo una vez por
+/// [`REMEASURE_AFTER`]).
+pub struct Stats;
+
+impl Observer for Stats {
+    fn line_in(&self) {
+        Counters::add(&COUNTERS.lines_in, 1);
+    }
+
+    fn datagram_dropped(&self) {
+        Counters::add(&COUNTERS.udp_rate_dropped, 1);
+    }
+
+    fn ledger_waited(&self, waited: Duration) {
+        COUNTERS.ledger_lock_waited(waited);
+    }
+
+    fn journal_synced(&self, entries: u64) {
+        COUNTERS.journal_synced(entries);
+    }
+
+    fn tick(&self, now: Instant) {
+        sample_rates(now);
+    }
+
+    fn report(&self, now: Instant, room: &dyn Fn() -> RoomFigures) -> Option<Vec<String>> {
+        let snapshot = cached(now, || {
+            let room = room();
+            Snapshot {
+                tcp_users: room.tcp_users,
+                udp_users: room.udp_users,
+                largest_queue_bytes: room.largest_queue_bytes,
+                backlogged_clients: room.backlogged_clients,
+                queued_bytes: room.queued_bytes,
+                ..Snapshot::of_process(now)
+            }
+        });
+        Some(snapshot.lines())
+    }
 }
 
 #[cfg(test)]

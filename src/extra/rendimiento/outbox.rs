@@ -261,6 +261,12 @@ impl Outbox {
     /// flusher pasan el techo global, se le pide que desconecte a quien
     /// más debe (que puede ser otro cliente, y no este).
     pub fn push(self: &Arc<Self>, bytes: &[u8]) -> Push {
+        Counters::add(&COUNTERS.deliveries_out, 1);
+        self.enqueue(bytes)
+    }
+
+    /// [`Outbox::push`] sin contar la entrega (quien llama ya la contó).
+    fn enqueue(self: &Arc<Self>, bytes: &[u8]) -> Push {
         let mut state = self.lock();
         if state.closed || !state.accepting {
             return Push::Closed;
@@ -314,14 +320,17 @@ impl Outbox {
     /// lugar para todas: la lista de la tanda no crece de a duplicaciones
     /// (cada búfer intermedio liberado quedaría retenido en la caché por
     /// hilo de `malloc`, y con 10.000 hilos eso son decenas de MiB).
+    /// Las entregas se cuentan de una vez, con un solo incremento atómico
+    /// para toda la sala.
     pub fn push_all(outboxes: &[Arc<Outbox>], bytes: &[u8]) {
+        Counters::add(&COUNTERS.deliveries_out, outboxes.len() as u64);
         BATCH.with(|batch| {
             if let Some(owned) = &mut *batch.borrow_mut() {
                 owned.reserve(outboxes.len());
             }
         });
         for outbox in outboxes {
-            outbox.push(bytes);
+            outbox.enqueue(bytes);
         }
     }
 
