@@ -904,6 +904,13 @@ impl fmt::Display for Event {
     }
 }
 
+/// Una duración en segundos enteros, redondeada hacia arriba, para los
+/// avisos de espera: "Try again in 0 seconds" sería falso mientras quede
+/// medio segundo.
+pub fn whole_seconds(duration: std::time::Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 /// Largo de un token UDP en caracteres hexadecimales (128 bits).
 pub const TOKEN_CHARS: usize = 32;
 

@@ -9,8 +9,9 @@
 //! enchufe es lo único que los une. No es dueño de ninguna respuesta que
 //! no sea la del curso.
 
+use crate::curso::protocolo::Problem;
 use std::io;
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,115 @@ pub struct RoomFigures {
     pub queued_bytes: u64,
 }
 
+/// Qué hacer con una línea que llega, según un límite de ritmo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Atenderla ya.
+    Pass,
+    /// (TCP) Atenderla después de esperar `wait` sin leer nada más; `warn`
+    /// es `true` solo la primera vez de cada ráfaga, para que el aviso no
+    /// sea otra inundación.
+    Delay { wait: Duration, warn: bool },
+    /// (UDP) Descartarla; `warn` es `true` solo para la primera descartada
+    /// de cada ráfaga.
+    Drop { warn: bool },
+}
+
+/// El ritmo propio de quien todavía no entró: una conexión TCP, o una
+/// dirección UDP sin token. Lo crea [`Guard::anonymous_pacer`] y lo guarda
+/// quien atiende a ese cliente.
+pub trait Pacer: Send {
+    /// Una línea por TCP a la hora `now`: pasa, o espera (nunca se
+    /// descarta: quien envía de más por TCP solo va más lento).
+    fn pace(&mut self, now: Instant) -> Verdict;
+    /// Un datagrama a la hora `now`: pasa, o se descarta (por UDP no hay
+    /// cómo frenar al emisor).
+    fn check(&mut self, now: Instant) -> Verdict;
+    /// Los datagramas descartados de una ráfaga que ya terminó, para
+    /// anotarlos en la consola una vez.
+    fn take_dropped(&mut self, now: Instant) -> Option<u32>;
+    /// `true` si ya no recuerda nada que importe y se puede olvidar.
+    fn is_calm(&self, now: Instant) -> bool;
+}
+
+/// Un intento de entrar, para [`Guard`].
+pub struct Attempt<'a> {
+    /// De dónde vino.
+    pub ip: IpAddr,
+    /// La dirección está probada: una conexión TCP (su saludo de tres vías
+    /// lo prueba) o un datagrama que devolvió su cookie. La de un datagrama
+    /// cualquiera la escribe el emisor, y no debe contar contra nadie.
+    pub verified: bool,
+    /// `:register` (si no, `:login`).
+    pub register: bool,
+    /// El nombre, como se escribió.
+    pub name: &'a str,
+    /// La clave de la cuenta ([`crate::curso::protocolo::name_key`]).
+    pub account: &'a str,
+}
+
+/// Los límites contra el abuso: quién puede entrar y a qué ritmo se
+/// atiende a cada uno.
+///
+/// Es un enchufe porque el curso no limita nada: cualquiera entra, prueba
+/// contraseñas y escribe tan rápido como quiera. El programa completo
+/// frena al que envía de más, bloquea al que adivina contraseñas y a la
+/// dirección que crea cuentas en masa (`extra/abuse.rs`). Cada método
+/// tiene escrita la respuesta del curso: dejar pasar.
+pub trait Guard: Send + Sync {
+    /// El límite de líneas por segundo que se anuncia, si hay uno.
+    fn lines_per_sec(&self) -> Option<u32> {
+        None
+    }
+    /// El ritmo propio de un cliente nuevo que todavía no entró, creado a
+    /// la hora `now`; `None`: sin límite.
+    fn anonymous_pacer(&self, _now: Instant) -> Option<Box<dyn Pacer>> {
+        None
+    }
+    /// Una línea por TCP del usuario `name`, ya en la sala.
+    fn pace_user(&self, _name: &str, _now: Instant) -> Verdict {
+        Verdict::Pass
+    }
+    /// Un datagrama del usuario `name` (comparte el ritmo de su TCP).
+    fn datagram_verdict(&self, _name: &str, _now: Instant) -> Verdict {
+        Verdict::Pass
+    }
+    /// `name` se fue: se olvida su ritmo; devuelve cuántos datagramas suyos
+    /// se descartaron sin anotar todavía.
+    fn user_left(&self, _name: &str, _now: Instant) -> Option<u32> {
+        None
+    }
+    /// Las ráfagas de datagramas que terminaron, por usuario, con cuántos
+    /// se descartaron.
+    fn floods_ended(&self, _now: Instant) -> Vec<(String, u32)> {
+        Vec::new()
+    }
+    /// Contraseñas malas seguidas en una conexión antes de cerrarla (0:
+    /// nunca).
+    fn failures_before_close(&self) -> u32 {
+        0
+    }
+    /// Antes de calcular ningún hash: `Err` rechaza el intento con ese
+    /// problema; `Ok` trae líneas para la consola (un bloqueo que empieza).
+    fn before_sign_in(
+        &self,
+        _attempt: &Attempt<'_>,
+        _now: Instant,
+    ) -> Result<Vec<String>, Problem> {
+        Ok(Vec::new())
+    }
+    /// Después: `failed` si el nombre o la contraseña estaban mal. Devuelve
+    /// líneas para la consola (un bloqueo que empieza).
+    fn after_sign_in(&self, _attempt: &Attempt<'_>, _failed: bool, _now: Instant) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// La respuesta del curso: todos pasan.
+pub struct Open;
+
+impl Guard for Open {}
+
 /// Todas las respuestas que recibe el servidor. [`Plugins::default`] son
 /// las del curso.
 pub struct Plugins {
@@ -89,6 +199,8 @@ pub struct Plugins {
     pub stream_setup: Box<dyn StreamSetup>,
     /// Quién cuenta lo que pasa.
     pub observer: Arc<dyn Observer>,
+    /// Los límites contra el abuso.
+    pub guard: Arc<dyn Guard>,
 }
 
 impl Default for Plugins {
@@ -96,6 +208,7 @@ impl Default for Plugins {
         Plugins {
             stream_setup: Box::new(PlainStreams),
             observer: Arc::new(Unobserved),
+            guard: Arc::new(Open),
         }
     }
 }

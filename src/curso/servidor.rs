@@ -102,12 +102,7 @@ impl Server {
         let ledger = Ledger::open_locked(lock, config.hash_cost)
             .map_err(ServerError::Storage)?
             .observed_by(Arc::clone(&plugins.observer));
-        let chat = Arc::new(Chat::new(
-            ledger,
-            config.limits(),
-            console,
-            plugins.observer,
-        ));
+        let chat = Arc::new(Chat::new(ledger, plugins.guard, console, plugins.observer));
         let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
         let socket = LossySocket::new(
             socket,

@@ -12,8 +12,7 @@
 use crate::curso::ledger::{Ledger, LedgerError, Transfer};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::room::{Claim, Presence, Room, Via};
-use crate::curso::seams::{Observer, RoomFigures};
-use crate::extra::abuse::{Guards, Limits, LineLimiter, Verdict};
+use crate::curso::seams::{Attempt, Guard, Observer, Pacer, RoomFigures, Verdict};
 use crate::extra::rendimiento::outbox::Outbox;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -30,8 +29,8 @@ pub struct Chat {
     /// Quién está conectado.
     pub room: Room,
     /// Los límites contra el abuso: líneas por segundo y contraseñas
-    /// fallidas.
-    pub guards: Guards,
+    /// fallidas (ver [`Guard`]; el curso, ninguno).
+    pub guard: Arc<dyn Guard>,
     console: Console,
     /// El servidor se está apagando: nadie recibe avisos de salida.
     shutting_down: AtomicBool,
@@ -202,12 +201,6 @@ pub struct Speaker<'a> {
     pub via: Via,
 }
 
-/// Una duración en segundos enteros, redondeada hacia arriba: "Try again
-/// in 0 seconds" sería falso mientras quede medio segundo.
-fn whole_seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-}
-
 /// Envía un evento a una cola.
 pub fn send(outbox: &Arc<Outbox>, event: &Event) {
     outbox.push(event.to_line().as_bytes());
@@ -221,17 +214,18 @@ pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
 impl Chat {
     /// Une el libro de cuentas con una sala vacía, los límites contra el
     /// abuso y una consola.
-    /// `observer` cuenta lo que pasa (el mismo que cuenta en `ledger`).
+    /// `guard` pone los límites contra el abuso; `observer` cuenta lo que
+    /// pasa (el mismo que cuenta en `ledger`).
     pub fn new(
         ledger: Ledger,
-        limits: Limits,
+        guard: Arc<dyn Guard>,
         console: Console,
         observer: Arc<dyn Observer>,
     ) -> Chat {
         Chat {
             ledger,
             room: Room::new(),
-            guards: Guards::new(limits),
+            guard,
             console,
             shutting_down: AtomicBool::new(false),
             observer,
@@ -351,63 +345,31 @@ impl Chat {
         verified: bool,
     ) -> Result<SignedIn, Problem> {
         let now = Instant::now();
-        if let Some(left) = self.guards.blocked(ip, now) {
-            return Err(Problem::SigninBlocked(whole_seconds(left)));
-        }
         let Credentials {
             name,
             password,
             register,
         } = credentials;
+        let account = protocolo::name_key(name);
+        let attempt = Attempt {
+            ip,
+            verified,
+            register: *register,
+            name,
+            account: &account,
+        };
+        // Antes de ningún hash: el enchufe de los límites puede rechazar.
+        for line in self.guard.before_sign_in(&attempt, now)? {
+            self.log(&line);
+        }
         let result = if *register {
-            if let Some(left) = self.guards.registrations_blocked(ip, now) {
-                return Err(Problem::TooManyAccounts(whole_seconds(left)));
-            }
-            if verified && let Some(block) = self.guards.registered(ip, now) {
-                self.log(&format!(
-                    "{ip} cannot create accounts for {} s after too many registrations",
-                    block.as_secs()
-                ));
-            }
             self.register(name, password, presence(), peer)
         } else {
-            self.guarded_login(name, password, presence(), peer, now)
+            self.login(name, password, presence(), peer)
         };
-        if verified
-            && result == Err(Problem::BadCredentials)
-            && let Some(block) = self.guards.failed(ip, now)
-        {
-            self.log(&format!(
-                "{ip} is blocked for {} s after too many failed sign-ins",
-                block.as_secs()
-            ));
-        }
-        result
-    }
-
-    /// `:login` contra el bloqueo de la cuenta: una cuenta bloqueada recibe
-    /// [`Problem::AccountBlocked`] sin hashear, y cada contraseña mala cuenta
-    /// para su bloqueo.
-    fn guarded_login(
-        &self,
-        name: &str,
-        password: &str,
-        presence: Presence,
-        peer: &str,
-        now: Instant,
-    ) -> Result<SignedIn, Problem> {
-        let key = protocolo::name_key(name);
-        if let Some(left) = self.guards.account_blocked(&key, now) {
-            return Err(Problem::AccountBlocked(whole_seconds(left)));
-        }
-        let result = self.login(name, password, presence, peer);
-        if result == Err(Problem::BadCredentials)
-            && let Some(block) = self.guards.account_failed(&key, now)
-        {
-            self.log(&format!(
-                "the account {name} is locked for {} s after too many failed sign-ins",
-                block.as_secs()
-            ));
+        let failed = result == Err(Problem::BadCredentials);
+        for line in self.guard.after_sign_in(&attempt, failed, now) {
+            self.log(&line);
         }
         result
     }
@@ -501,11 +463,11 @@ impl Chat {
     /// primero de cada ráfaga recibe [`Problem::TooFast`] por `reply`. Por
     /// UDP no hay cómo frenar al emisor: descartar es lo único posible.
     pub fn admit_datagram(&self, name: &str, reply: &mut Replies) -> bool {
-        match self.guards.datagram_from(name, Instant::now()) {
+        match self.guard.datagram_verdict(name, Instant::now()) {
             Verdict::Drop { warn } => {
                 self.observer.datagram_dropped();
                 if warn {
-                    let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+                    let per_sec = self.guard.lines_per_sec().unwrap_or(0);
                     reply.send(self, &Event::Error(Problem::TooFast(per_sec)));
                 }
                 false
@@ -517,7 +479,7 @@ impl Chat {
     /// Anota en la consola los datagramas descartados de `who` en una
     /// ráfaga que terminó.
     pub fn log_dropped(&self, who: &str, dropped: u32) {
-        let per_sec = self.guards.rate.map_or(0, |rate| rate.per_sec);
+        let per_sec = self.guard.lines_per_sec().unwrap_or(0);
         self.log(&format!(
             "{who}: {dropped} UDP lines dropped (over {per_sec} lines per second)"
         ));
@@ -548,7 +510,7 @@ impl Chat {
     /// y, si estaba en la sala (`others`: a quiénes avisar) y el servidor no
     /// se está apagando, se avisa a los demás y a la consola.
     pub fn departed(&self, name: String, others: Option<Vec<Arc<Outbox>>>) {
-        if let Some(dropped) = self.guards.forget_calm(&name, Instant::now()) {
+        if let Some(dropped) = self.guard.user_left(&name, Instant::now()) {
             self.log_dropped(&name, dropped);
         }
         let Some(others) = others else { return };
@@ -728,7 +690,7 @@ enum Standing {
     Anonymous {
         /// Su balde de líneas (después se usa el del usuario, compartido
         /// con su lado UDP); `None` sin límite.
-        lines: Option<LineLimiter>,
+        lines: Option<Box<dyn Pacer>>,
         /// Intentos de entrada fallidos en esta conexión.
         failures: u32,
     },
@@ -765,10 +727,7 @@ impl Session {
             None => Event::Prompt,
         };
         send(&outbox, &prompt);
-        let lines = chat
-            .guards
-            .rate
-            .map(|rate| LineLimiter::new(rate, Instant::now()));
+        let lines = chat.guard.anonymous_pacer(Instant::now());
         Session {
             standing: Standing::Anonymous { lines, failures: 0 },
             replies: Replies::new(outbox),
@@ -789,15 +748,14 @@ impl Session {
         if bytes.trim_ascii() == b":q" {
             return None;
         }
-        let rate = chat.guards.rate?;
+        let per_sec = chat.guard.lines_per_sec()?;
         let (verdict, who) = match &mut self.standing {
             Standing::Signed { signed, .. } => {
-                (chat.guards.pace_line(&signed.name, now), &signed.name)
+                (chat.guard.pace_user(&signed.name, now), &signed.name)
             }
             Standing::Anonymous {
-                lines: Some(limiter),
-                ..
-            } => (limiter.pace(rate, now), &self.peer),
+                lines: Some(pacer), ..
+            } => (pacer.pace(now), &self.peer),
             Standing::Anonymous { lines: None, .. } => return None,
         };
         let Verdict::Delay { wait, warn } = verdict else {
@@ -806,10 +764,9 @@ impl Session {
         let who = who.clone();
         self.replies.settle(chat);
         if warn {
-            self.replies.send(chat, &Event::Paced(rate.per_sec));
+            self.replies.send(chat, &Event::Paced(per_sec));
             chat.log(&format!(
-                "{who} sends faster than {} lines per second; its lines are delayed",
-                rate.per_sec
+                "{who} sends faster than {per_sec} lines per second; its lines are delayed"
             ));
         }
         Some(wait)
@@ -905,7 +862,7 @@ impl Session {
             return Flow::Continue;
         };
         *failures += u32::from(guessing);
-        let max = chat.guards.max_failures;
+        let max = chat.guard.failures_before_close();
         if !guessing || max == 0 || *failures < max {
             return Flow::Continue;
         }
@@ -977,7 +934,7 @@ mod tests {
             let sink = Arc::clone(&console);
             let chat = Chat::new(
                 ledger,
-                Limits::OFF,
+                Arc::new(crate::curso::seams::Open),
                 Box::new(move |line: &str| sink.lock().expect("lock").push(line.to_string())),
                 Arc::new(crate::curso::seams::Unobserved),
             );

@@ -32,10 +32,10 @@
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
+use crate::curso::seams::{Pacer, Verdict};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in, send,
 };
-use crate::extra::abuse::{LineLimiter, Verdict};
 use crate::extra::cookie::{self, Cookies};
 use crate::extra::laboratorio::lossy::LossySocket;
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
@@ -43,6 +43,7 @@ use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -259,7 +260,7 @@ pub struct UdpServer {
     signin_jobs: RefCell<Option<Receiver<SigninJob>>>,
     /// El balde de líneas de cada dirección que envía sin token (solo el
     /// hilo UDP lo toca: no hace falta `Mutex`).
-    anonymous: RefCell<HashMap<SocketAddr, LineLimiter>>,
+    anonymous: RefCell<HashMap<SocketAddr, Box<dyn Pacer>>>,
 }
 
 impl UdpServer {
@@ -509,7 +510,7 @@ impl UdpServer {
                 if parsed == Ok(Some(Command::Quit)) {
                     return true;
                 }
-                self.chat.guards.datagram_from(&name, now)
+                self.chat.guard.datagram_verdict(&name, now)
             }
             None => {
                 let signs_in = matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_));
@@ -528,14 +529,15 @@ impl UdpServer {
 
     /// Cuenta una línea sin token de `from` en el límite de su dirección.
     fn anonymous_verdict(&self, from: SocketAddr, now: Instant) -> Verdict {
-        let Some(rate) = self.chat.guards.rate else {
-            return Verdict::Pass;
+        let mut anonymous = self.anonymous.borrow_mut();
+        let pacer = match anonymous.entry(from) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => match self.chat.guard.anonymous_pacer(now) {
+                Some(pacer) => new.insert(pacer),
+                None => return Verdict::Pass,
+            },
         };
-        self.anonymous
-            .borrow_mut()
-            .entry(from)
-            .or_insert_with(|| LineLimiter::new(rate, now))
-            .check(rate, now)
+        pacer.check(now)
     }
 
     /// Una línea ya sin cookie ni token (ni marco del modo confiable).
@@ -568,12 +570,12 @@ impl UdpServer {
     /// al hilo de entradas, que calcula el hash sin frenar a este.
     fn without_token(&self, line: &str, from: SocketAddr, admitted: Admitted, size: usize) {
         let proven = admitted.proven();
-        if let (Admitted::No { .. }, Some(rate)) = (admitted, self.chat.guards.rate) {
+        if let (Admitted::No { .. }, Some(per_sec)) = (admitted, self.chat.guard.lines_per_sec()) {
             match self.anonymous_verdict(from, Instant::now()) {
                 Verdict::Pass | Verdict::Delay { .. } => {}
                 Verdict::Drop { warn: true } => {
                     self.chat.observer.datagram_dropped();
-                    let notice = Event::Error(Problem::TooFast(rate.per_sec));
+                    let notice = Event::Error(Problem::TooFast(per_sec));
                     return self.answer(from, &notice, size, proven);
                 }
                 Verdict::Drop { warn: false } => {
@@ -665,15 +667,15 @@ impl UdpServer {
     }
 
     fn expire(&self) {
-        if let Some(rate) = self.chat.guards.rate {
+        if self.chat.guard.lines_per_sec().is_some() {
             let now = Instant::now();
-            self.anonymous.borrow_mut().retain(|addr, limiter| {
-                if let Some(dropped) = limiter.take_dropped(rate, now) {
+            self.anonymous.borrow_mut().retain(|addr, pacer| {
+                if let Some(dropped) = pacer.take_dropped(now) {
                     self.chat.log_dropped(&format!("{addr} (UDP)"), dropped);
                 }
-                !limiter.is_calm(rate, now)
+                !pacer.is_calm(now)
             });
-            for (name, dropped) in self.chat.guards.finished_floods(now) {
+            for (name, dropped) in self.chat.guard.floods_ended(now) {
                 self.chat.log_dropped(&name, dropped);
             }
         }

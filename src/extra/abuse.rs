@@ -11,11 +11,16 @@
 //! (RFC 1459 §8.10). Por UDP no hay cómo frenar a nadie: lo que pasa del
 //! límite se descarta ([`Verdict::Drop`]) y se cuenta.
 //!
+//! Es la respuesta del programa completo al punto de enchufe
+//! [`Guard`](crate::curso::seams::Guard) del curso (que no limita nada).
+//!
 //! No lee relojes ni sockets: cada función recibe el instante `now`, así
 //! las pruebas deciden el tiempo. Cuánto esperar, qué se descarta y qué
 //! aviso se envía lo hacen `servidor`, `session` y `udp` con lo que estas
 //! funciones devuelven.
 
+use crate::curso::protocolo::{Problem, whole_seconds};
+use crate::curso::seams::{Attempt, Guard, Pacer};
 use crate::curso::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -82,19 +87,9 @@ impl LineRate {
     }
 }
 
-/// Qué hacer con una línea que llega.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Atenderla ya.
-    Pass,
-    /// (TCP) Atenderla después de esperar `wait` sin leer nada más; `warn`
-    /// es `true` solo la primera vez de cada ráfaga, para que el aviso no
-    /// sea otra inundación.
-    Delay { wait: Duration, warn: bool },
-    /// (UDP) Descartarla; `warn` es `true` solo para la primera descartada
-    /// de cada ráfaga.
-    Drop { warn: bool },
-}
+/// Qué hacer con una línea que llega: lo define el punto de enchufe
+/// ([`crate::curso::seams::Guard`]), y estos límites lo responden.
+pub use crate::curso::seams::Verdict;
 
 /// El *token bucket* de un usuario: el balde tiene hasta `burst` fichas,
 /// se repone a `per_sec` fichas por segundo, y cada línea gasta una. Sin
@@ -473,6 +468,122 @@ impl Guards {
     /// venga (ver [`Blocklist::failed`]).
     pub fn account_failed(&self, key: &str, now: Instant) -> Option<Duration> {
         lock(self.accounts.as_ref()?).failed(key.to_string(), now)
+    }
+}
+
+/// El ritmo propio de quien todavía no entró: un balde con su tasa.
+struct RatedPacer {
+    limiter: LineLimiter,
+    rate: LineRate,
+}
+
+impl Pacer for RatedPacer {
+    fn pace(&mut self, now: Instant) -> Verdict {
+        self.limiter.pace(self.rate, now)
+    }
+
+    fn check(&mut self, now: Instant) -> Verdict {
+        self.limiter.check(self.rate, now)
+    }
+
+    fn take_dropped(&mut self, now: Instant) -> Option<u32> {
+        self.limiter.take_dropped(self.rate, now)
+    }
+
+    fn is_calm(&self, now: Instant) -> bool {
+        self.limiter.is_calm(self.rate, now)
+    }
+}
+
+impl Guard for Guards {
+    fn lines_per_sec(&self) -> Option<u32> {
+        self.rate.map(|rate| rate.per_sec)
+    }
+
+    fn anonymous_pacer(&self, now: Instant) -> Option<Box<dyn Pacer>> {
+        let rate = self.rate?;
+        Some(Box::new(RatedPacer {
+            limiter: LineLimiter::new(rate, now),
+            rate,
+        }))
+    }
+
+    fn pace_user(&self, name: &str, now: Instant) -> Verdict {
+        self.pace_line(name, now)
+    }
+
+    fn datagram_verdict(&self, name: &str, now: Instant) -> Verdict {
+        self.datagram_from(name, now)
+    }
+
+    fn user_left(&self, name: &str, now: Instant) -> Option<u32> {
+        self.forget_calm(name, now)
+    }
+
+    fn floods_ended(&self, now: Instant) -> Vec<(String, u32)> {
+        self.finished_floods(now)
+    }
+
+    fn failures_before_close(&self) -> u32 {
+        self.max_failures
+    }
+
+    /// Una dirección bloqueada no entra; un `:register` desde una dirección
+    /// que creó demasiadas cuentas, tampoco, y uno desde una dirección
+    /// probada cuenta para ese tope (se anote o no la cuenta); un `:login`
+    /// a una cuenta bloqueada tampoco entra. Nada de esto calcula un hash.
+    fn before_sign_in(&self, attempt: &Attempt<'_>, now: Instant) -> Result<Vec<String>, Problem> {
+        let ip = attempt.ip;
+        if let Some(left) = self.blocked(ip, now) {
+            return Err(Problem::SigninBlocked(whole_seconds(left)));
+        }
+        let mut console = Vec::new();
+        if attempt.register {
+            if let Some(left) = self.registrations_blocked(ip, now) {
+                return Err(Problem::TooManyAccounts(whole_seconds(left)));
+            }
+            if attempt.verified
+                && let Some(block) = self.registered(ip, now)
+            {
+                console.push(format!(
+                    "{ip} cannot create accounts for {} s after too many registrations",
+                    block.as_secs()
+                ));
+            }
+        } else if let Some(left) = self.account_blocked(attempt.account, now) {
+            return Err(Problem::AccountBlocked(whole_seconds(left)));
+        }
+        Ok(console)
+    }
+
+    /// Cada contraseña mala cuenta para el bloqueo de la cuenta (venga de
+    /// donde venga) y, si la dirección está probada, para el de la
+    /// dirección: la de un datagrama cualquiera la escribe el emisor, y
+    /// contarla dejaría bloquear la dirección de otro.
+    fn after_sign_in(&self, attempt: &Attempt<'_>, failed: bool, now: Instant) -> Vec<String> {
+        let mut console = Vec::new();
+        if !failed {
+            return console;
+        }
+        if !attempt.register
+            && let Some(block) = self.account_failed(attempt.account, now)
+        {
+            console.push(format!(
+                "the account {} is locked for {} s after too many failed sign-ins",
+                attempt.name,
+                block.as_secs()
+            ));
+        }
+        if attempt.verified
+            && let Some(block) = self.failed(attempt.ip, now)
+        {
+            console.push(format!(
+                "{} is blocked for {} s after too many failed sign-ins",
+                attempt.ip,
+                block.as_secs()
+            ));
+        }
+        console
     }
 }
 

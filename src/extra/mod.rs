@@ -70,5 +70,6 @@ pub fn plugins(config: &Config) -> Plugins {
             send_buffer_bytes: config.send_buffer_bytes,
         }),
         observer: Arc::new(stats::Stats),
+        guard: Arc::new(abuse::Guards::new(config.limits())),
     }
 }
