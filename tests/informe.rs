@@ -772,7 +772,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::servidor", "extra::laboratorio::lossy"),
     ("curso::servidor", "extra::registry"),
     ("curso::servidor", "extra::rendimiento::outbox"),
-    ("curso::servidor", "extra::shutdown"),
     ("curso::servidor", "extra::stats"),
     ("curso::servidor::connection", "extra::registry"),
     ("curso::servidor::connection", "extra::rendimiento::outbox"),

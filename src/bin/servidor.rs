@@ -1,6 +1,5 @@
 //! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`;
-//! aquí se le enchufa lo que agrega el programa completo
-//! (`chat::extra::plugins`).
+//! `chat::extra::launch` le enchufa lo que agrega el programa completo.
 
 use chat::{cli, servidor};
 use std::process::ExitCode;
@@ -10,7 +9,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return cli::exit("servidor", &error),
     };
-    match servidor::run(&config, chat::extra::plugins(&config)) {
+    match chat::extra::launch::run(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("servidor: {error}");

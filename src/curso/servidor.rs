@@ -137,6 +137,16 @@ impl Server {
         self.tcp.listener.local_addr()
     }
 
+    /// El estado compartido del chat (para quien lo apaga o lo anota).
+    pub fn chat(&self) -> &Arc<Chat> {
+        &self.tcp.chat
+    }
+
+    /// Las conexiones TCP abiertas (para quien las despide al apagar).
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.tcp.connections
+    }
+
     /// Arranca el hilo UDP y corre el bucle de `accept`: por cada conexión,
     /// un hilo. No termina nunca salvo que el socket falle de forma
     /// irrecuperable.
@@ -302,7 +312,7 @@ fn start_stats(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
 /// Imprime `Listening on ADDR` directamente en la salida estándar, antes de
 /// aceptar a nadie: es la primera línea, la que leen las pruebas y los
 /// guiones para saber el puerto. Error: no se pudo escribir.
-fn announce(addr: &str) -> Result<(), ServerError> {
+pub fn announce(addr: &str) -> Result<(), ServerError> {
     let mut out = io::stdout().lock();
     writeln!(out, "Listening on {addr}")
         .and_then(|()| out.flush())
@@ -312,51 +322,24 @@ fn announce(addr: &str) -> Result<(), ServerError> {
         })
 }
 
-/// Arranca el servidor con `config` y `plugins`, imprime `Listening on
-/// HOST:PUERTO` como primera línea y atiende para siempre. Errores:
-/// [`ServerError`].
-pub fn run(config: &Config, plugins: Plugins) -> Result<(), ServerError> {
-    if config.echo {
-        let limits = config.echo_limits();
-        return crate::curso::echo::run(&config.addr, stdout_console()?, limits).map_err(|error| {
-            ServerError::Bind {
-                addr: config.addr.clone(),
-                error,
-            }
-        });
-    }
-    let server = Server::bind(config, stdout_console()?, plugins)?;
-    let addr = server.local_addr().map_err(|error| ServerError::Bind {
-        addr: config.addr.clone(),
-        error,
-    })?;
-    crate::extra::shutdown::on_signal_shut_down(
-        Arc::clone(&server.tcp.chat),
-        Arc::clone(&server.tcp.connections),
-    )
-    .map_err(ServerError::Thread)?;
-    announce(&addr.to_string())?;
-    let impairment = config.impairment();
-    if !impairment.is_off() {
-        server.tcp.chat.log(&format!(
-            "UDP lab: loss {}, duplication {}, reordering {}, seed {}",
-            impairment.loss, impairment.dup, impairment.reorder, config.udp_seed
-        ));
-    }
-    start_stats(Arc::clone(&server.tcp.chat), config.stats_secs).map_err(ServerError::Thread)?;
-    let torn = server.tcp.chat.ledger.torn_bytes();
+/// Lo que hace el servidor al arrancar, antes de aceptar a nadie: anota en
+/// la consola la cola cortada del diario, si la hubo, y arranca el hilo de
+/// las estadísticas. Después, [`announce`] y [`Server::serve`]. Error: no
+/// se pudo crear el hilo.
+pub fn start(
+    server: &Server,
+    data_dir: &std::path::Path,
+    stats_secs: u64,
+) -> Result<(), ServerError> {
+    let chat = &server.tcp.chat;
+    start_stats(Arc::clone(chat), stats_secs).map_err(ServerError::Thread)?;
+    let torn = chat.ledger.torn_bytes();
     if torn > 0 {
-        server.tcp.chat.log(&format!(
+        chat.log(&format!(
             "ignored the last {torn} bytes of {}: a journal line cut off \
              before its end (a crash while writing), never confirmed to anyone",
-            config
-                .data_dir
-                .join(crate::curso::storage::JOURNAL_FILE)
-                .display()
+            data_dir.join(crate::curso::storage::JOURNAL_FILE).display()
         ));
     }
-    server.serve().map_err(|error| ServerError::Bind {
-        addr: addr.to_string(),
-        error,
-    })
+    Ok(())
 }

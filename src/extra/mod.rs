@@ -10,6 +10,7 @@
 //! - [`registry`]: las conexiones abiertas y sus topes.
 //! - [`cli`]: los errores de la línea de comandos, en castellano.
 //! - [`editor`]: la línea de edición del cliente en una terminal.
+//! - [`launch`]: el arranque del programa completo.
 //! - [`rendimiento`]: las colas de salida rápidas y el hilo vaciador.
 //! - [`laboratorio`]: el laboratorio de UDP: pérdida a pedido y entrega
 //!   confiable hecha a mano.
@@ -27,6 +28,7 @@ pub mod cookie;
 pub mod editor;
 pub mod keepalive;
 pub mod laboratorio;
+pub mod launch;
 pub mod registry;
 pub mod rendimiento;
 pub mod send_buffer;

@@ -1,0 +1,43 @@
+//! El arranque del programa completo: elige entre el eco y el chat, enchufa
+//! las respuestas de `extra` en el servidor del curso ([`super::plugins`]),
+//! instala el apagado ordenado con SIGINT y SIGTERM ([`super::shutdown`]) y
+//! anota el laboratorio de UDP. No es dueño del servidor: lo arma con
+//! [`crate::curso::servidor`], en el orden que ese módulo pide.
+
+use super::config::Config;
+use crate::curso::servidor::{self, Server, ServerError, stdout_console};
+use std::sync::Arc;
+
+/// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO`
+/// como primera línea y atiende para siempre. Errores: [`ServerError`].
+pub fn run(config: &Config) -> Result<(), ServerError> {
+    let bind_error = |error| ServerError::Bind {
+        addr: config.addr.clone(),
+        error,
+    };
+    if config.echo {
+        let limits = config.echo_limits();
+        return crate::curso::echo::run(&config.addr, stdout_console()?, limits)
+            .map_err(bind_error);
+    }
+    let server = Server::bind(config, stdout_console()?, super::plugins(config))?;
+    let addr = server.local_addr().map_err(bind_error)?;
+    super::shutdown::on_signal_shut_down(
+        Arc::clone(server.chat()),
+        Arc::clone(server.connections()),
+    )
+    .map_err(ServerError::Thread)?;
+    servidor::announce(&addr.to_string())?;
+    let impairment = config.impairment();
+    if !impairment.is_off() {
+        server.chat().log(&format!(
+            "UDP lab: loss {}, duplication {}, reordering {}, seed {}",
+            impairment.loss, impairment.dup, impairment.reorder, config.udp_seed
+        ));
+    }
+    servidor::start(&server, &config.data_dir, config.stats_secs)?;
+    server.serve().map_err(|error| ServerError::Bind {
+        addr: addr.to_string(),
+        error,
+    })
+}
