@@ -14,16 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Espera hasta que el archivo $1 tenga una línea que contiene $2 (5 s como mucho).
-wait_for() {
-    for _ in $(seq 500); do
-        if grep -qF -- "$2" "$1" 2>/dev/null; then return 0; fi
-        sleep 0.01
-    done
-    echo "$(basename "$0"): no llegó «$2» a $1" >&2
-    cat "$1" >&2
-    exit 1
-}
+source informe/esperar.sh
 
 "$bin/servidor" --addr 127.0.0.1:0 --data-dir "$work/datos" --hash-cost minimal >"$work/servidor.txt" &
 pids+=($!)

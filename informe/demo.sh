@@ -26,15 +26,6 @@ start() {
     eval "exec {fd_$who}>\"$work/$who.in\""
 }
 
-# say NOMBRE LÍNEA ESPERA: escribe LÍNEA como si la tecleara NOMBRE (y la
-# anota en su transcripción, como la mostraría la terminal) y espera ESPERA.
-say() {
-    local who=$1 line=$2 expect=$3 fd
-    fd="fd_$who"
-    printf '%s\n' "$line" >>"$work/$who.txt"
-    printf '%s\n' "$line" >&"${!fd}"
-    wait_for "$work/$who.txt" "$expect"
-}
 
 start alice
 wait_for "$work/alice.txt" "Sign in with"

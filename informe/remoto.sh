@@ -48,16 +48,9 @@ for ns in "$server_ns" "$remote_ns"; do ip -n "$ns" link set lo up; done
 ip -n "$server_ns" link set cable0 up
 ip -n "$remote_ns" link set cable1 up
 
-# Espera hasta que el archivo $1 tenga una línea que contiene $2 (10 s como mucho).
-wait_for() {
-    for _ in $(seq 1000); do
-        if grep -qF -- "$2" "$1" 2>/dev/null; then return 0; fi
-        sleep 0.01
-    done
-    echo "remoto.sh: no llegó «$2» a $1" >&2
-    cat "$1" >&2
-    exit 1
-}
+# Las esperas (wait_for) y el teclado de mentira (say), con 10 s de tope.
+WAIT_SECS=10
+source informe/esperar.sh
 
 ip netns exec "$server_ns" "$bin/servidor" --addr 192.0.2.1:5500 \
     --data-dir "$work/datos" --hash-cost minimal >"$work/servidor.txt" &
@@ -74,14 +67,6 @@ start() {
     eval "exec {fd_$who}>\"$work/$who.in\""
 }
 
-# say NOMBRE LÍNEA ESPERA: escribe LÍNEA como si la tecleara NOMBRE y espera ESPERA.
-say() {
-    local who=$1 line=$2 expect=$3 fd
-    fd="fd_$who"
-    printf '%s\n' "$line" >>"$work/$who.txt"
-    printf '%s\n' "$line" >&"${!fd}"
-    wait_for "$work/$who.txt" "$expect"
-}
 
 start "$server_ns" alice
 wait_for "$work/alice.txt" "Sign in with"

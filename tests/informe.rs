@@ -483,27 +483,19 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
 /// Los hilos con nombre que arranca el servidor del chat (`.name("...")`
 /// en `src/`, sin los clientes ni el eco, que 3.1 no dibuja), por la
 /// primera palabra del nombre: `hasher 0` es `hasher`.
-fn server_thread_names() -> std::collections::BTreeSet<String> {
-    let mut names = std::collections::BTreeSet::new();
-    let mut stack = vec![root().join("src")];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).expect("src") {
-            let path = entry.expect("entrada").path();
-            if path.ends_with("cliente") || path.ends_with("bin") || path.ends_with("echo.rs") {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let code = fs::read_to_string(&path).expect("fuente");
-            let code = code.split("#[cfg(test)]").next().unwrap_or("");
-            for piece in code.split(".name(").skip(1) {
-                let quoted = piece.split('"').nth(1).unwrap_or("");
-                let name = quoted.split(" {").next().unwrap_or(quoted);
-                if !name.is_empty() {
-                    names.insert(name.to_string());
-                }
+fn server_thread_names() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let server = source_modules()
+        .into_iter()
+        .filter(|(module, _)| !module.starts_with("curso::cliente") && module != "curso::echo");
+    for (_, path) in server {
+        let code = fs::read_to_string(&path).expect("fuente");
+        let code = code.split("#[cfg(test)]").next().unwrap_or("");
+        for piece in code.split(".name(").skip(1) {
+            let quoted = piece.split('"').nth(1).unwrap_or("");
+            let name = quoted.split(" {").next().unwrap_or(quoted);
+            if !name.is_empty() {
+                names.insert(name.to_string());
             }
         }
     }
