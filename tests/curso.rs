@@ -6,7 +6,8 @@
 
 mod common;
 
-use chat::curso::seams::Plugins;
+use chat::curso::servidor::Plugins;
+use chat::curso::udp::UdpServer;
 use chat::servidor::{Config, Server};
 use common::Client;
 use std::net::SocketAddr;
@@ -24,7 +25,8 @@ fn course_server(dir: &std::path::Path) -> SocketAddr {
         &dir,
     ];
     let config = Config::from_args(args.map(String::from)).expect("opciones válidas");
-    let server = Server::bind(&config, Box::new(|_: &str| {}), Plugins::default())
+    let udp = Box::new(UdpServer::plain);
+    let server = Server::bind(&config, Box::new(|_: &str| {}), Plugins::default(), udp)
         .expect("el servidor arranca");
     let addr = server.local_addr().expect("dirección");
     thread::spawn(move || server.serve());
@@ -82,4 +84,75 @@ fn with_the_course_plugins_the_chat_works_and_limits_nothing() {
     ana.send(":q");
     ana.expect("You have been disconnected from the best chat in the universe!");
     bob.expect("[SERVER] Client: ana disconnected!");
+}
+
+/// Copia los archivos de `from` a `to`: lo que hay en el disco en ese
+/// instante, como lo encontraría un servidor que arranca después de que
+/// el proceso murió (sin `:q` ni despedida).
+fn copy_data_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("leer el directorio") {
+        let entry = entry.expect("entrada");
+        if entry.file_type().expect("tipo").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copiar");
+        }
+    }
+}
+
+#[test]
+fn with_the_course_plugins_what_was_acknowledged_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = course_server(dir.path());
+    let mut ana = Client::connect(addr);
+    ana.register("ana", 100);
+    let mut bob = Client::connect(addr);
+    bob.register("bob", 20);
+    ana.expect("[SERVER] Client: bob connected!");
+    for i in 1..=5 {
+        ana.send(&format!(":t bob {i}"));
+        ana.expect(&format!(
+            "[SERVER] Client: You transferred {i} dollars to bob. You have {} dollars.",
+            100 - i * (i + 1) / 2
+        ));
+    }
+
+    // Con la última confirmación en la mano, el disco ya tiene todo: otro
+    // servidor sobre una copia de los archivos de este instante (el primero
+    // sigue vivo y con el directorio tomado) lo encuentra.
+    let later = tempfile::tempdir().expect("tempdir");
+    copy_data_dir(dir.path(), later.path());
+    let again = course_server(later.path());
+    let mut ana = Client::connect(again);
+    assert_eq!(ana.login("ana"), 85);
+    let mut bob = Client::connect(again);
+    assert_eq!(bob.login("bob"), 35);
+    ana.expect("[SERVER] Client: bob connected!");
+    bob.send(":login ana otra");
+    bob.expect("[SERVER] Client: You are already signed in as bob.");
+}
+
+#[test]
+fn with_the_course_output_a_client_that_never_reads_is_cut_and_nobody_waits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = course_server(dir.path());
+    let mut ana = Client::connect(addr);
+    ana.register("ana", 100);
+    // bob entra y nunca más lee.
+    let mut bob = Client::connect(addr);
+    bob.register("bob", 20);
+    ana.expect("[SERVER] Client: bob connected!");
+
+    // Más de lo que caben en el canal de bob (1024 líneas) y en los búferes
+    // del kernel juntos (unos MiB en loopback): 40 MB. Si entregar esperara
+    // a bob, el hilo de ana se colgaría y este `write` también.
+    ana.give_up_writing_after_patience();
+    let line = format!("{}\n", "x".repeat(999));
+    let chunk = line.repeat(1000);
+    for _ in 0..30 {
+        ana.send_bytes(chunk.as_bytes());
+    }
+    ana.expect("[SERVER] Client: bob disconnected!");
+    // ana sigue atendida como siempre.
+    ana.send(":u");
+    ana.expect("[SERVER] Client: Connected users: ana");
+    drop(bob);
 }

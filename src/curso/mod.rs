@@ -6,6 +6,8 @@
 //! - [`storage`]: el diario `diario.jsonl` y la foto `usuarios.json`.
 //! - [`ledger`]: cuentas y saldos tras un `Mutex`; las reglas del dinero.
 //! - [`room`]: quién está conectado y cómo llegarle.
+//! - [`output`]: la salida de cada cliente: un canal acotado y un hilo
+//!   escritor.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente: la
 //!   máquina de etapas (`Stage`, `Chat::signed_line`), la misma para TCP y
 //!   UDP, y la regla de que nada se confirma antes de estar en disco
@@ -27,6 +29,7 @@ pub mod console;
 pub mod echo;
 pub mod framing;
 pub mod ledger;
+pub mod output;
 pub mod password;
 pub mod protocolo;
 pub mod room;

@@ -555,8 +555,12 @@ pub fn name_skeleton(name: &str) -> String {
 /// espacio.
 pub fn render_text(text: &str) -> String {
     // Los controles que son espacio (el tabulador) cuentan como espacio.
-    let hidden =
-        |c: char| (c.is_control() && !c.is_whitespace()) || is_bidi_control(c) || is_invisible(c);
+    // Ningún carácter ASCII es de formato ni invisible: para ellos (casi
+    // todo el texto de un chat) no se consultan las tablas de Unicode.
+    let hidden = |c: char| {
+        (c.is_control() && !c.is_whitespace())
+            || (!c.is_ascii() && (is_bidi_control(c) || is_invisible(c)))
+    };
     let clean: String = text.chars().filter(|&c| !hidden(c)).collect();
     clean
         .split(looks_blank)
@@ -1219,6 +1223,8 @@ mod tests {
         assert!(white.len() >= 25 && white.contains(&'\u{3000}'));
         assert!(ignorable.len() > 4000 && ignorable.contains(&'\u{3164}'));
         assert!(format.contains(&'\u{FFF9}') && format.contains(&'\u{200B}'));
+        // `render_text` no consulta las tablas para el ASCII.
+        assert!(ignorable.iter().chain(&format).all(|c| !c.is_ascii()));
         let all = white.iter().chain(&ignorable).chain(&format).chain(&named);
         let mut walked = 0;
         for &c in all {

@@ -14,7 +14,7 @@
 //! No sabe de dinero (eso es de `ledger`) ni de qué se envía (`session`).
 
 use crate::curso::protocolo::name_key;
-use crate::extra::rendimiento::outbox::Outbox;
+use crate::curso::seams::Output;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,13 +35,13 @@ pub struct UdpEndpoint {
     /// La dirección que envió el último datagrama válido con el token.
     pub addr: SocketAddr,
     /// La cola hacia esa dirección.
-    pub outbox: Arc<Outbox>,
+    pub output: Arc<dyn Output>,
 }
 
 /// Cómo entró un usuario.
 pub enum Presence {
     /// Por una conexión TCP (su cola).
-    Tcp(Arc<Outbox>),
+    Tcp(Arc<dyn Output>),
     /// Por UDP, desde esta dirección.
     Udp(UdpEndpoint),
 }
@@ -54,9 +54,9 @@ pub struct TokenUser {
     pub joined: bool,
     /// La cola UDP hacia la dirección de este datagrama (las respuestas
     /// vuelven por el transporte por el que vino el comando).
-    pub reply: Arc<Outbox>,
+    pub reply: Arc<dyn Output>,
     /// La conexión TCP del usuario, si tiene.
-    pub tcp: Option<Arc<Outbox>>,
+    pub tcp: Option<Arc<dyn Output>>,
     /// `true` si esta dirección UDP es nueva para el usuario.
     pub new_address: bool,
 }
@@ -104,9 +104,9 @@ pub struct Expired {
     /// Nombre registrado.
     pub name: String,
     /// Su cola UDP, para despedirlo.
-    pub outbox: Arc<Outbox>,
+    pub output: Arc<dyn Output>,
     /// Si estaba en la sala, las colas de los demás, para avisarles.
-    pub others: Option<Vec<Arc<Outbox>>>,
+    pub others: Option<Vec<Arc<dyn Output>>>,
 }
 
 /// Lo que cuenta [`Room::census`].
@@ -117,7 +117,7 @@ pub struct Census {
     /// Unidos solo por UDP.
     pub udp: u64,
     /// Las colas de salida de todas las sesiones.
-    pub outboxes: Vec<Arc<Outbox>>,
+    pub outputs: Vec<Arc<dyn Output>>,
 }
 
 /// Las sesiones abiertas, por nombre sin distinguir mayúsculas.
@@ -159,7 +159,7 @@ impl Inner {
 struct Member {
     name: String,
     token: String,
-    tcp: Option<Arc<Outbox>>,
+    tcp: Option<Arc<dyn Output>>,
     udp: Option<UdpEndpoint>,
     joined: bool,
     last_udp: Instant,
@@ -170,12 +170,12 @@ impl Member {
     /// del modo confiable que no acusa), o la cortó el techo de todas las
     /// colas. Como el cliente TCP que no lee, queda fuera de la sala.
     fn udp_cut(&self) -> bool {
-        self.udp.as_ref().is_some_and(|u| u.outbox.is_closed())
+        self.udp.as_ref().is_some_and(|u| u.output.is_closed())
     }
 
     /// La cola preferida según por dónde vino la línea.
-    fn outbox(&self, via: Via) -> Option<&Arc<Outbox>> {
-        let udp = self.udp.as_ref().map(|u| &u.outbox);
+    fn output(&self, via: Via) -> Option<&Arc<dyn Output>> {
+        let udp = self.udp.as_ref().map(|u| &u.output);
         match via {
             Via::Tcp => self.tcp.as_ref().or(udp),
             Via::Udp => udp.or(self.tcp.as_ref()),
@@ -227,7 +227,7 @@ impl Room {
                 let others = old.joined.then(|| others(&inner, &key, Via::Tcp));
                 replaced = old.udp.map(|udp| Expired {
                     name: old.name,
-                    outbox: udp.outbox,
+                    output: udp.output,
                     others,
                 });
             }
@@ -239,7 +239,7 @@ impl Room {
             }
         };
         let (tcp, udp) = match presence {
-            Presence::Tcp(outbox) => (Some(outbox), None),
+            Presence::Tcp(output) => (Some(output), None),
             Presence::Udp(endpoint) => (None, Some(endpoint)),
         };
         if let Some(udp) = &udp {
@@ -275,7 +275,7 @@ impl Room {
     /// demás unidos, para avisarles (los avisos prefieren TCP). `None` si
     /// ya estaba unida (una entrada repetida, [`Claim::Again`]): nadie
     /// tiene que enterarse otra vez.
-    pub fn join(&self, name: &str) -> Option<Vec<Arc<Outbox>>> {
+    pub fn join(&self, name: &str) -> Option<Vec<Arc<dyn Output>>> {
         let mut inner = self.lock();
         let key = name_key(name);
         let member = inner.members.get_mut(&key)?;
@@ -289,7 +289,7 @@ impl Room {
     /// sala, devuelve el nombre y las colas de los demás, para avisarles.
     /// Usar el token (y no el nombre) evita que una sesión vieja libere la
     /// de otra conexión que entró después con la misma cuenta.
-    pub fn leave(&self, token: &str) -> Option<(String, Vec<Arc<Outbox>>)> {
+    pub fn leave(&self, token: &str) -> Option<(String, Vec<Arc<dyn Output>>)> {
         let mut inner = self.lock();
         let key = inner.tokens.get(token)?.clone();
         let member = inner.remove(&key)?;
@@ -299,25 +299,25 @@ impl Room {
     }
 
     /// Las colas de todos los unidos menos `name`, según por dónde vino la línea.
-    pub fn others(&self, name: &str, via: Via) -> Vec<Arc<Outbox>> {
+    pub fn others(&self, name: &str, via: Via) -> Vec<Arc<dyn Output>> {
         others(&self.lock(), &name_key(name), via)
     }
 
     /// Busca a un usuario unido: su nombre registrado y la cola por la que
     /// conviene entregarle algo que vino por `via`.
-    pub fn find(&self, name: &str, via: Via) -> Option<(String, Arc<Outbox>)> {
+    pub fn find(&self, name: &str, via: Via) -> Option<(String, Arc<dyn Output>)> {
         let inner = self.lock();
         let member = inner.members.get(&name_key(name)).filter(|m| m.joined)?;
-        Some((member.name.clone(), Arc::clone(member.outbox(via)?)))
+        Some((member.name.clone(), Arc::clone(member.output(via)?)))
     }
 
     /// Las colas UDP de todos los que tienen dirección UDP (para despedirlos
     /// al apagar el servidor).
-    pub fn udp_outboxes(&self) -> Vec<Arc<Outbox>> {
+    pub fn udp_outputs(&self) -> Vec<Arc<dyn Output>> {
         self.lock()
             .members
             .values()
-            .filter_map(|m| m.udp.as_ref().map(|u| Arc::clone(&u.outbox)))
+            .filter_map(|m| m.udp.as_ref().map(|u| Arc::clone(&u.output)))
             .collect()
     }
 
@@ -332,10 +332,10 @@ impl Room {
                 (true, None) => census.udp += 1,
                 (false, _) => {}
             }
-            census.outboxes.extend(member.tcp.iter().cloned());
+            census.outputs.extend(member.tcp.iter().cloned());
             census
-                .outboxes
-                .extend(member.udp.iter().map(|u| Arc::clone(&u.outbox)));
+                .outputs
+                .extend(member.udp.iter().map(|u| Arc::clone(&u.output)));
         }
         census
     }
@@ -405,10 +405,10 @@ impl Room {
         }
         member.last_udp = Instant::now();
         let reply = match &member.udp {
-            Some(udp) if !new_address => Arc::clone(&udp.outbox),
+            Some(udp) if !new_address => Arc::clone(&udp.output),
             _ => {
                 let udp = endpoint(from);
-                let reply = Arc::clone(&udp.outbox);
+                let reply = Arc::clone(&udp.output);
                 let old = member.udp.replace(udp).map(|u| u.addr);
                 if let Some(old) = old {
                     inner.forget_addr(old, &key);
@@ -452,7 +452,7 @@ impl Room {
             let others = member.joined.then(|| others(&inner, &key, Via::Tcp));
             expired.push(Expired {
                 name: member.name,
-                outbox: udp.outbox,
+                output: udp.output,
                 others,
             });
         }
@@ -460,17 +460,17 @@ impl Room {
     }
 }
 
-fn others(inner: &Inner, except: &str, via: Via) -> Vec<Arc<Outbox>> {
+fn others(inner: &Inner, except: &str, via: Via) -> Vec<Arc<dyn Output>> {
     // Del tamaño justo desde el principio: crecer de a duplicaciones deja
     // en el hilo un búfer liberado de cada tamaño, que el `malloc` de glibc
     // guarda en su caché por hilo (medido con 10.000 clientes: ~5 KiB por hilo).
-    let mut outboxes = Vec::with_capacity(inner.members.len());
-    outboxes.extend(
+    let mut outputs = Vec::with_capacity(inner.members.len());
+    outputs.extend(
         inner
             .members
             .iter()
             .filter(|(key, member)| member.joined && key.as_str() != except)
-            .filter_map(|(_, member)| member.outbox(via).map(Arc::clone)),
+            .filter_map(|(_, member)| member.output(via).map(Arc::clone)),
     );
-    outboxes
+    outputs
 }

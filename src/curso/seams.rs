@@ -4,7 +4,8 @@
 //! El curso escribe cada pregunta como un *trait* pequeño, con una
 //! respuesta por omisión que es la del curso, la más simple que funciona.
 //! `extra/` trae las otras respuestas (los límites, las estadísticas, las
-//! colas rápidas...) y el binario las pasa al servidor en un [`Plugins`].
+//! colas rápidas...) y el binario las pasa al servidor en un
+//! [`Plugins`](crate::curso::servidor::Plugins).
 //! Así el curso se lee sin ellas, y nada en `curso/` nombra `extra/`: el
 //! enchufe es lo único que los une. No es dueño de ninguna respuesta que
 //! no sea la del curso.
@@ -35,6 +36,54 @@ impl StreamSetup for PlainStreams {
     }
 }
 
+/// La salida de un cliente: por donde le llegan sus líneas, sin que nadie
+/// espere por él.
+///
+/// Es un enchufe porque el curso la resuelve con lo más simple que
+/// funciona (`output`: un canal acotado y un hilo escritor por cliente), y
+/// el programa completo con colas sin hilo propio que aguantan 10.000
+/// clientes (`extra/rendimiento/`).
+pub trait Output: Send + Sync {
+    /// Pone `line` (una o más líneas completas, cada una con su `\n`) en la
+    /// salida y vuelve enseguida: quien llama puede estar atendiendo a otro
+    /// cliente, y un cliente que no lee no debe frenar a nadie. Si la cola
+    /// del cliente está llena, se lo desconecta (no hay aviso posible: su
+    /// cola es justo lo que no avanza). A una salida cerrada no le pasa
+    /// nada.
+    fn send(&self, line: &[u8]);
+    /// Bytes que esperan salir, para `:stats` (0 si no se llevan).
+    fn pending_bytes(&self) -> usize {
+        0
+    }
+    /// `true` si la conexión ya se cerró (por error, cola llena o
+    /// despedida): la sala da por ido al usuario solo-UDP cuya salida se
+    /// cerró.
+    fn is_closed(&self) -> bool;
+    /// La despedida: deja de aceptar líneas, deja salir lo que había
+    /// durante a lo sumo `grace` y cierra la conexión.
+    fn finish(&self, grace: Duration);
+}
+
+/// Una tanda de entregas de un hilo (ver [`Outputs::batch`]). No tiene
+/// métodos: lo que hace, lo hace al soltarse (`Drop`).
+pub trait Batch {}
+
+/// Quién le da su salida a cada cliente TCP que se conecta.
+pub trait Outputs: Send + Sync {
+    /// La salida de un cliente recién aceptado, que escribe en `stream`.
+    /// Error: el de preparar el socket o crear lo que escribe; la conexión
+    /// no se atiende y el error va a la consola.
+    fn open(&self, stream: Arc<TcpStream>) -> io::Result<Arc<dyn Output>>;
+    /// Abre una tanda en este hilo: mientras el valor devuelto vive, lo que
+    /// el hilo entrega puede esperar, y al soltarlo sale todo junto (un
+    /// `write` por destinatario y no uno por línea). El hilo lector la
+    /// abre mientras atiende las líneas que ya tiene leídas, y nunca
+    /// mientras espera al socket. El curso no junta nada: `None`.
+    fn batch(&self) -> Option<Box<dyn Batch>> {
+        None
+    }
+}
+
 /// Lo que pasa en el servidor, para quien quiera contarlo: cada método se
 /// llama en el hilo donde ocurre, así que debe ser barato y no bloquear.
 ///
@@ -45,6 +94,9 @@ impl StreamSetup for PlainStreams {
 pub trait Observer: Send + Sync {
     /// Llegó una línea de un cliente, por TCP o por UDP.
     fn line_in(&self) {}
+    /// Una línea salió hacia `outputs` clientes (una respuesta: 1; un
+    /// aviso a la sala: los que estaban).
+    fn delivered(&self, _outputs: usize) {}
     /// Se descartó un datagrama por el límite de líneas por segundo.
     fn datagram_dropped(&self) {}
     /// Un hilo esperó `waited` para tomar el candado del libro de cuentas.
@@ -191,24 +243,3 @@ pub trait Guard: Send + Sync {
 pub struct Open;
 
 impl Guard for Open {}
-
-/// Todas las respuestas que recibe el servidor. [`Plugins::default`] son
-/// las del curso.
-pub struct Plugins {
-    /// Cómo se prepara cada socket aceptado.
-    pub stream_setup: Box<dyn StreamSetup>,
-    /// Quién cuenta lo que pasa.
-    pub observer: Arc<dyn Observer>,
-    /// Los límites contra el abuso.
-    pub guard: Arc<dyn Guard>,
-}
-
-impl Default for Plugins {
-    fn default() -> Plugins {
-        Plugins {
-            stream_setup: Box::new(PlainStreams),
-            observer: Arc::new(Unobserved),
-            guard: Arc::new(Open),
-        }
-    }
-}

@@ -17,15 +17,13 @@ pub use crate::extra::registry::Connections;
 
 use crate::curso::console::Logger;
 use crate::curso::ledger::Ledger;
+use crate::curso::output::Channels;
 use crate::curso::protocolo::Event;
-use crate::curso::seams::{Plugins, StreamSetup};
+use crate::curso::seams::{Guard, Observer, Open, Outputs, PlainStreams, StreamSetup, Unobserved};
 use crate::curso::session::{Chat, Console};
 use crate::curso::storage::{DirLock, StorageError};
 use crate::curso::udp::UdpServer;
-use crate::extra::laboratorio::lossy::LossySocket;
 use crate::extra::registry::{Refusal, Registered};
-use crate::extra::rendimiento::outbox::{Flusher, Outbox, WRITE_TIMEOUT};
-use crate::extra::stats;
 use connection::Client;
 use std::fmt;
 use std::io::{self, Write};
@@ -66,6 +64,37 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
+/// Arma el lado UDP sobre su socket ya abierto y el chat compartido. El
+/// curso usa [`UdpServer::plain`]; el programa completo pone delante el
+/// laboratorio de pérdidas y comparte el techo de memoria de sus colas con
+/// las de TCP. Error: no se pudo crear un hilo.
+pub type UdpSetup = Box<dyn FnOnce(UdpSocket, Arc<Chat>) -> io::Result<UdpServer>>;
+
+/// Todas las respuestas que recibe el servidor en sus puntos de enchufe
+/// (ver [`crate::curso::seams`]). [`Plugins::default`] son
+/// las del curso.
+pub struct Plugins {
+    /// Cómo se prepara cada socket aceptado.
+    pub stream_setup: Box<dyn StreamSetup>,
+    /// Quién cuenta lo que pasa.
+    pub observer: Arc<dyn Observer>,
+    /// Los límites contra el abuso.
+    pub guard: Arc<dyn Guard>,
+    /// La salida de cada cliente TCP.
+    pub outputs: Arc<dyn Outputs>,
+}
+
+impl Default for Plugins {
+    fn default() -> Plugins {
+        Plugins {
+            stream_setup: Box::new(PlainStreams),
+            observer: Arc::new(Unobserved),
+            guard: Arc::new(Open),
+            outputs: Arc::new(Channels::default()),
+        }
+    }
+}
+
 /// Un servidor con sus sockets ya abiertos, listo para aceptar.
 pub struct Server {
     tcp: Listener,
@@ -82,12 +111,13 @@ impl Server {
     /// la misma dirección y el mismo número de puerto. Los puertos TCP y UDP
     /// son espacios distintos: el 5500/TCP y el 5500/UDP no chocan.
     /// `console` recibe las líneas de consola; `plugins`, las respuestas a
-    /// los puntos de enchufe ([`Plugins::default`]: las del curso).
-    /// Errores: [`ServerError`].
+    /// los puntos de enchufe ([`Plugins::default`]: las del curso); `udp`
+    /// arma el lado UDP ([`UdpSetup`]). Errores: [`ServerError`].
     pub fn bind(
         config: &Config,
         console: Console,
         plugins: Plugins,
+        udp: UdpSetup,
     ) -> Result<Server, ServerError> {
         let lock = DirLock::acquire(&config.data_dir).map_err(ServerError::Storage)?;
         let bind_error = |error| ServerError::Bind {
@@ -103,27 +133,12 @@ impl Server {
             .map_err(ServerError::Storage)?
             .observed_by(Arc::clone(&plugins.observer));
         let chat = Arc::new(Chat::new(ledger, plugins.guard, console, plugins.observer));
-        let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
-        let socket = LossySocket::new(
-            socket,
-            config.impairment(),
-            config.udp_seed,
-            &stats::COUNTERS.lab,
-        );
-        let udp = UdpServer::new(
-            socket,
-            Arc::clone(&chat),
-            Arc::clone(&flusher),
-            config.max_queue_bytes,
-            config.udp_idle(),
-            config.max_clients_per_ip,
-        );
+        let udp = udp(socket, Arc::clone(&chat)).map_err(ServerError::Thread)?;
         let tcp = Listener {
             listener,
             chat,
-            flusher,
+            outputs: plugins.outputs,
             connections: Arc::new(Connections::default()),
-            max_queue_bytes: config.max_queue_bytes,
             max_clients: config.max_clients,
             max_clients_per_ip: config.max_clients_per_ip,
             signin_timeout: config.signin_timeout(),
@@ -185,9 +200,9 @@ fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
 struct Listener {
     listener: TcpListener,
     chat: Arc<Chat>,
-    flusher: Arc<Flusher>,
+    /// La salida de cada cliente (ver [`Outputs`]).
+    outputs: Arc<dyn Outputs>,
     connections: Arc<Connections>,
-    max_queue_bytes: usize,
     max_clients: usize,
     max_clients_per_ip: usize,
     signin_timeout: Option<Duration>,
@@ -235,16 +250,13 @@ impl Listener {
         stream.set_nodelay(true)?;
         // Lo que el programa completo ajuste del socket (el curso, nada).
         self.stream_setup.prepare(&stream)?;
-        // En Linux la cola nunca espera a un socket lleno (`MSG_DONTWAIT`,
-        // ver `outbox`); en otros sistemas, a lo sumo esto.
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         if self.chat.is_shutting_down() {
             return Ok(());
         }
         let stream = Arc::new(stream);
-        let outbox = Outbox::new(Arc::clone(&stream), self.max_queue_bytes, &self.flusher);
+        let output = self.outputs.open(Arc::clone(&stream))?;
         let added = self.connections.try_add(
-            &outbox,
+            &output,
             addr.ip(),
             self.max_clients,
             self.max_clients_per_ip,
@@ -263,7 +275,8 @@ impl Listener {
         let client = Client {
             chat: Arc::clone(&self.chat),
             stream,
-            outbox,
+            output,
+            outputs: Arc::clone(&self.outputs),
             peer: format!("{addr} (TCP)"),
             ip: addr.ip(),
             signin_timeout: self.signin_timeout,

@@ -4,7 +4,7 @@
 //!
 //! Une las piezas puras: `protocolo` dice qué pidió el cliente, `ledger`
 //! aplica las reglas del dinero, `room` dice a quién entregar, y cada
-//! respuesta o aviso sale por una [`Outbox`]. Las mismas acciones sirven a
+//! respuesta o aviso sale por una [`Output`]. Las mismas acciones sirven a
 //! TCP y a UDP (el lado UDP, con sus tokens, está en `udp`). No lee sockets
 //! ni crea hilos: eso es de `servidor` y `udp`, así que todo esto se prueba
 //! sin red.
@@ -12,8 +12,7 @@
 use crate::curso::ledger::{Ledger, LedgerError, Transfer};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::room::{Claim, Presence, Room, Via};
-use crate::curso::seams::{Attempt, Guard, Observer, Pacer, RoomFigures, Verdict};
-use crate::extra::rendimiento::outbox::Outbox;
+use crate::curso::seams::{Attempt, Guard, Observer, Output, Pacer, RoomFigures, Verdict};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,29 +61,29 @@ pub struct SignedIn {
 /// el transporte antes de esperar más datos del cliente
 /// ([`Replies::settle`]). Lo usan TCP y UDP por igual.
 pub struct Replies {
-    outbox: Arc<Outbox>,
+    output: Arc<dyn Output>,
     /// Transferencias aplicadas en memoria que esperan su `fdatasync`.
     waiting: Vec<Transfer>,
 }
 
 impl Replies {
-    /// Las respuestas que salen por `outbox`, todavía sin nada pendiente.
-    pub fn new(outbox: Arc<Outbox>) -> Replies {
+    /// Las respuestas que salen por `output`, todavía sin nada pendiente.
+    pub fn new(output: Arc<dyn Output>) -> Replies {
         Replies {
-            outbox,
+            output,
             waiting: Vec::new(),
         }
     }
 
     /// La cola por la que salen (para reservar la cuenta en la sala).
-    pub fn outbox(&self) -> &Arc<Outbox> {
-        &self.outbox
+    pub fn output(&self) -> &Arc<dyn Output> {
+        &self.output
     }
 
     /// Responde `event`, después de confirmar lo pendiente.
     pub fn send(&mut self, chat: &Chat, event: &Event) {
         self.settle(chat);
-        send(&self.outbox, event);
+        chat.send(&self.output, event);
     }
 
     /// Deja `transfer` esperando su confirmación.
@@ -102,8 +101,8 @@ impl Replies {
     pub fn settle(&mut self, chat: &Chat) {
         for done in self.waiting.drain(..) {
             match chat.ledger.wait_durable(&done.receipt) {
-                Ok(()) => chat.transferred(&done, &self.outbox),
-                Err(error) => send(&self.outbox, &Event::Error(chat.storage_failed(&error))),
+                Ok(()) => chat.transferred(&done, &self.output),
+                Err(error) => chat.send(&self.output, &Event::Error(chat.storage_failed(&error))),
             }
         }
     }
@@ -201,17 +200,23 @@ pub struct Speaker<'a> {
     pub via: Via,
 }
 
-/// Envía un evento a una cola.
-pub fn send(outbox: &Arc<Outbox>, event: &Event) {
-    outbox.push(event.to_line().as_bytes());
-}
-
-/// Entrega un evento a varias colas. La línea se arma una sola vez.
-pub fn deliver(outboxes: &[Arc<Outbox>], event: &Event) {
-    Outbox::push_all(outboxes, event.to_line().as_bytes());
-}
-
 impl Chat {
+    /// Envía `event` a una salida, y lo cuenta (ver [`Observer::delivered`]).
+    pub fn send(&self, to: &Arc<dyn Output>, event: &Event) {
+        self.observer.delivered(1);
+        to.send(event.to_line().as_bytes());
+    }
+
+    /// Entrega `event` a varias salidas (un aviso a la sala), y lo cuenta.
+    /// La línea se arma una sola vez.
+    pub fn deliver(&self, to: &[Arc<dyn Output>], event: &Event) {
+        self.observer.delivered(to.len());
+        let line = event.to_line();
+        for output in to {
+            output.send(line.as_bytes());
+        }
+    }
+
     /// Une el libro de cuentas con una sala vacía, los límites contra el
     /// abuso y una consola.
     /// `guard` pone los límites contra el abuso; `observer` cuenta lo que
@@ -306,7 +311,7 @@ impl Chat {
                 });
             }
             Claim::Replaced { token, old } => {
-                send(&old.outbox, &Event::Replaced);
+                self.send(&old.output, &Event::Replaced);
                 self.log(&format!("{name}'s silent UDP session was replaced"));
                 self.departed(old.name, old.others);
                 token
@@ -438,9 +443,9 @@ impl Chat {
     pub fn room_figures(&self) -> RoomFigures {
         let census = self.room.census();
         let pending: Vec<u64> = census
-            .outboxes
+            .outputs
             .iter()
-            .map(|outbox| outbox.pending_bytes() as u64)
+            .map(|output| output.pending_bytes() as u64)
             .collect();
         RoomFigures {
             tcp_users: census.tcp,
@@ -492,7 +497,7 @@ impl Chat {
             return;
         };
         let notice = Event::Connected(name.to_string());
-        deliver(&others, &notice);
+        self.deliver(&others, &notice);
         self.log(&notice.to_string());
     }
 
@@ -509,7 +514,7 @@ impl Chat {
     /// de líneas (contando los datagramas descartados que faltaba informar)
     /// y, si estaba en la sala (`others`: a quiénes avisar) y el servidor no
     /// se está apagando, se avisa a los demás y a la consola.
-    pub fn departed(&self, name: String, others: Option<Vec<Arc<Outbox>>>) {
+    pub fn departed(&self, name: String, others: Option<Vec<Arc<dyn Output>>>) {
         if let Some(dropped) = self.guard.user_left(&name, Instant::now()) {
             self.log_dropped(&name, dropped);
         }
@@ -518,7 +523,7 @@ impl Chat {
             return;
         }
         let notice = Event::Disconnected(name);
-        deliver(&others, &notice);
+        self.deliver(&others, &notice);
         self.log(&notice.to_string());
     }
 
@@ -585,7 +590,7 @@ impl Chat {
             from: me.to_string(),
             text,
         };
-        deliver(&self.room.others(me, via), &event);
+        self.deliver(&self.room.others(me, via), &event);
         self.log(&event.to_string());
     }
 
@@ -593,7 +598,7 @@ impl Chat {
     /// error va a `reply`.
     fn private(&self, me: &str, to: String, text: &str, reply: &mut Replies, via: Via) {
         let text = protocolo::render_text(text);
-        let Some((to_name, outbox)) = self.room.find(&to, via) else {
+        let Some((to_name, output)) = self.room.find(&to, via) else {
             return reply.send(self, &Event::Error(Problem::NotConnected(to)));
         };
         if text.trim().is_empty() {
@@ -603,7 +608,7 @@ impl Chat {
             from: me.to_string(),
             text,
         };
-        send(&outbox, &event);
+        self.send(&output, &event);
         self.log(&format!("{me} sent a private message to {to_name}"));
     }
 
@@ -622,9 +627,9 @@ impl Chat {
 
     /// Una `:t` ya en disco: se confirma a quien la pidió (por `reply`) y
     /// se avisa al destinatario, por TCP si tiene conexión, si no por UDP.
-    fn transferred(&self, done: &Transfer, reply: &Arc<Outbox>) {
+    fn transferred(&self, done: &Transfer, reply: &Arc<dyn Output>) {
         let amount = done.dollars;
-        send(
+        self.send(
             reply,
             &Event::TransferSent {
                 to: done.to.clone(),
@@ -632,13 +637,13 @@ impl Chat {
                 balance: done.from_balance,
             },
         );
-        if let Some((_, outbox)) = self.room.find(&done.to, Via::Tcp) {
+        if let Some((_, output)) = self.room.find(&done.to, Via::Tcp) {
             let notice = Event::TransferReceived {
                 from: done.from.clone(),
                 amount,
                 balance: done.to_balance,
             };
-            send(&outbox, &notice);
+            self.send(&output, &notice);
         }
         let (from, to) = (&done.from, &done.to);
         self.log(&format!("{from} transferred {amount} dollars to {to}"));
@@ -710,14 +715,14 @@ pub struct Session {
 }
 
 impl Session {
-    /// Una sesión nueva para la conexión cuya cola es `outbox`; `peer`
+    /// Una sesión nueva para la conexión cuya salida es `output`; `peer`
     /// describe al cliente en la consola (dirección, puerto y transporte) e
     /// `ip` es su dirección. Los límites son los de `chat`. Envía la
     /// primera línea: cómo iniciar sesión y, si hay plazo (`signin`,
     /// `--signin-timeout-secs`), en cuántos segundos.
     pub fn start(
         chat: &Chat,
-        outbox: Arc<Outbox>,
+        output: Arc<dyn Output>,
         peer: String,
         ip: IpAddr,
         signin: Option<Duration>,
@@ -726,11 +731,11 @@ impl Session {
             Some(deadline) => Event::PromptWithin(deadline.as_secs()),
             None => Event::Prompt,
         };
-        send(&outbox, &prompt);
+        chat.send(&output, &prompt);
         let lines = chat.guard.anonymous_pacer(Instant::now());
         Session {
             standing: Standing::Anonymous { lines, failures: 0 },
-            replies: Replies::new(outbox),
+            replies: Replies::new(output),
             peer,
             ip,
         }
@@ -838,7 +843,7 @@ impl Session {
             }
             Anonymous::SignIn(credentials) => credentials,
         };
-        let presence = || Presence::Tcp(Arc::clone(self.replies.outbox()));
+        let presence = || Presence::Tcp(Arc::clone(self.replies.output()));
         match chat.sign_in(&credentials, presence, &self.peer, self.ip, true) {
             Ok(signed) => {
                 let token = Event::UdpToken(signed.token.clone());
@@ -908,21 +913,19 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::curso::output::Memory;
     use crate::curso::password::HashCost;
-    use crate::extra::rendimiento::outbox::Flusher;
-    use crate::extra::rendimiento::outbox::tests::MemoryLink;
     use std::sync::Mutex;
 
     struct Fixture {
         chat: Chat,
         console: Arc<Mutex<Vec<String>>>,
-        flusher: Arc<Flusher>,
         _dir: tempfile::TempDir,
     }
 
     struct Peer {
         session: Session,
-        link: MemoryLink,
+        output: Arc<Memory>,
         seen: usize,
     }
 
@@ -941,23 +944,21 @@ mod tests {
             Fixture {
                 chat,
                 console,
-                flusher: Flusher::start(0).expect("flusher"),
                 _dir: dir,
             }
         }
 
         fn connect(&self) -> Peer {
-            let link = MemoryLink::default();
-            let outbox = Outbox::new(link.clone(), 1 << 20, &self.flusher);
+            let output = Arc::new(Memory::default());
             let mut peer = Peer {
                 session: Session::start(
                     &self.chat,
-                    outbox,
+                    Arc::clone(&output) as Arc<dyn Output>,
                     "test".into(),
                     IpAddr::from([127, 0, 0, 1]),
                     None,
                 ),
-                link,
+                output,
                 seen: 0,
             };
             assert_eq!(peer.lines(), [Event::Prompt.to_string()]);
@@ -982,7 +983,7 @@ mod tests {
 
         /// Las líneas recibidas desde la última llamada.
         fn lines(&mut self) -> Vec<String> {
-            let text = self.link.text();
+            let text = self.output.text();
             let all: Vec<String> = text.lines().map(str::to_string).collect();
             let new = all[self.seen..].to_vec();
             self.seen = all.len();

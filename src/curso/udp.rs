@@ -32,20 +32,22 @@
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::curso::seams::{Pacer, Verdict};
+use crate::curso::seams::{Output, Pacer, Verdict};
 use crate::curso::session::{
-    Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in, send,
+    Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
 use crate::extra::cookie::{self, Cookies};
-use crate::extra::laboratorio::lossy::LossySocket;
+use crate::extra::laboratorio::lossy::{Alterations, Impairment, LossySocket};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
-use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
+use crate::extra::rendimiento::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
+use crate::extra::rendimiento::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Link, Outbox};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::io;
 use std::net::SocketAddr;
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -167,7 +169,7 @@ impl Endpoints {
         };
         UdpEndpoint {
             addr,
-            outbox: Outbox::new(link, self.queue_limit, &self.flusher),
+            output: Outbox::new(link, self.queue_limit, &self.flusher),
         }
     }
 
@@ -263,7 +265,26 @@ pub struct UdpServer {
     anonymous: RefCell<HashMap<SocketAddr, Box<dyn Pacer>>>,
 }
 
+/// Donde cuenta sus alteraciones un laboratorio apagado: nunca altera nada.
+static UNALTERED: Alterations = Alterations::new();
+
 impl UdpServer {
+    /// El lado UDP del curso sobre `socket` ya abierto: sin pérdidas, con
+    /// los límites por omisión y sus propias colas. Error: no se pudo crear
+    /// un hilo.
+    pub fn plain(socket: UdpSocket, chat: Arc<Chat>) -> io::Result<UdpServer> {
+        let socket = LossySocket::new(socket, Impairment::default(), 0, &UNALTERED);
+        let flusher = Flusher::start(DEFAULT_TOTAL_QUEUE_LIMIT)?;
+        Ok(UdpServer::new(
+            socket,
+            chat,
+            flusher,
+            DEFAULT_QUEUE_LIMIT,
+            DEFAULT_IDLE,
+            0,
+        ))
+    }
+
     /// Prepara el servidor sobre un socket ya abierto (`bind`), con el
     /// laboratorio de pérdidas delante si se pidió (ver `lossy`). `idle` es
     /// la inactividad tras la que se cierra una sesión solo-UDP;
@@ -658,9 +679,9 @@ impl UdpServer {
     /// `<TOKEN> :q`: cierra la sesión y revoca el token. La despedida vuelve
     /// por UDP, como toda respuesta; si el usuario también tenía conexión
     /// TCP, se cierra sin repetirla: `:q` saca al usuario, no a un transporte.
-    fn quit(&self, token: &str, reply: &Arc<Outbox>, tcp: Option<&Arc<Outbox>>) {
+    fn quit(&self, token: &str, reply: &Arc<dyn Output>, tcp: Option<&Arc<dyn Output>>) {
         self.chat.leave(token);
-        send(reply, &Event::Goodbye);
+        self.chat.send(reply, &Event::Goodbye);
         if let Some(tcp) = tcp {
             tcp.finish(Duration::ZERO);
         }
@@ -680,7 +701,7 @@ impl UdpServer {
             }
         }
         for expired in self.chat.room.expire_udp(self.idle) {
-            send(&expired.outbox, &Event::Goodbye);
+            self.chat.send(&expired.output, &Event::Goodbye);
             self.chat.departed(expired.name, expired.others);
         }
     }
@@ -747,7 +768,7 @@ fn sign_in(
     let mut reply = None;
     let presence = || {
         let endpoint = endpoints.endpoint(from);
-        reply = Some(Arc::clone(&endpoint.outbox));
+        reply = Some(Arc::clone(&endpoint.output));
         Presence::Udp(endpoint)
     };
     let peer = format!("{from} (UDP)");

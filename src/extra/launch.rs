@@ -5,7 +5,7 @@
 //! [`crate::curso::servidor`], en el orden que ese módulo pide.
 
 use super::config::Config;
-use crate::curso::servidor::{self, Server, ServerError, stdout_console};
+use crate::curso::servidor::{self, ServerError, stdout_console};
 use std::sync::Arc;
 
 /// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO`
@@ -20,7 +20,7 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
         return crate::curso::echo::run(&config.addr, stdout_console()?, limits)
             .map_err(bind_error);
     }
-    let server = Server::bind(config, stdout_console()?, super::plugins(config))?;
+    let server = super::server(config, stdout_console()?)?;
     let addr = server.local_addr().map_err(bind_error)?;
     super::shutdown::on_signal_shut_down(
         Arc::clone(server.chat()),

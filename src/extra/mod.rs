@@ -16,8 +16,8 @@
 //!   confiable hecha a mano.
 //!
 //! Aquí también se arma lo que el programa completo enchufa en el servidor
-//! del curso ([`plugins`]): es el único lugar que elige qué respuesta va a
-//! cada punto de enchufe de [`crate::curso::seams`].
+//! del curso ([`plugins`], [`server`]): es el único lugar que elige qué
+//! respuesta va a cada punto de enchufe de [`crate::curso::seams`].
 //!
 //! No es dueño de la lógica del chat: la usa desde [`crate::curso`].
 
@@ -35,8 +35,13 @@ pub mod send_buffer;
 pub mod shutdown;
 pub mod stats;
 
-use crate::curso::seams::{Plugins, StreamSetup};
+use crate::curso::seams::StreamSetup;
+use crate::curso::servidor::{Plugins, Server, ServerError, UdpSetup};
+use crate::curso::session::Console;
+use crate::curso::udp::UdpServer;
 use config::Config;
+use laboratorio::lossy::LossySocket;
+use rendimiento::outbox::{Flusher, Queues};
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -64,8 +69,8 @@ impl StreamSetup for TcpTuning {
 }
 
 /// Las respuestas del programa completo a los puntos de enchufe del
-/// servidor, según `config`.
-pub fn plugins(config: &Config) -> Plugins {
+/// servidor, según `config`; las colas de salida usan `flusher`.
+pub fn plugins(config: &Config, flusher: &Arc<Flusher>) -> Plugins {
     Plugins {
         stream_setup: Box::new(TcpTuning {
             keepalive: config.keepalive(),
@@ -73,5 +78,37 @@ pub fn plugins(config: &Config) -> Plugins {
         }),
         observer: Arc::new(stats::Stats),
         guard: Arc::new(abuse::Guards::new(config.limits())),
+        outputs: Arc::new(Queues {
+            flusher: Arc::clone(flusher),
+            limit: config.max_queue_bytes,
+        }),
     }
+}
+
+/// El servidor del programa completo según `config`, con los sockets
+/// abiertos: las respuestas de [`plugins`] y el lado UDP con el
+/// laboratorio de pérdidas. Las colas de TCP y las de UDP comparten un
+/// flusher, y con él el techo global de memoria (`--max-total-queue-bytes`).
+/// `console` recibe las líneas de consola. Errores: [`ServerError`].
+pub fn server(config: &Config, console: Console) -> Result<Server, ServerError> {
+    let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
+    let plugins = plugins(config, &flusher);
+    let udp_config = config.clone();
+    let udp: UdpSetup = Box::new(move |socket, chat| {
+        let socket = LossySocket::new(
+            socket,
+            udp_config.impairment(),
+            udp_config.udp_seed,
+            &stats::COUNTERS.lab,
+        );
+        Ok(UdpServer::new(
+            socket,
+            chat,
+            flusher,
+            udp_config.max_queue_bytes,
+            udp_config.udp_idle(),
+            udp_config.max_clients_per_ip,
+        ))
+    });
+    Server::bind(config, console, plugins, udp)
 }

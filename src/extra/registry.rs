@@ -2,7 +2,7 @@
 //! desde cada dirección (`--max-clients`, `--max-clients-per-ip`), y la cola
 //! de cada una, para despedir a todos al apagar. No lee ni escribe sockets.
 
-use crate::extra::rendimiento::outbox::Outbox;
+use crate::curso::seams::Output;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +21,7 @@ pub struct Connections {
 #[derive(Default)]
 struct Open {
     /// Cada conexión, con su dirección y su cola.
-    by_id: HashMap<u64, (IpAddr, Arc<Outbox>)>,
+    by_id: HashMap<u64, (IpAddr, Arc<dyn Output>)>,
     /// Cuántas conexiones abiertas tiene cada dirección.
     per_ip: HashMap<IpAddr, usize>,
 }
@@ -45,7 +45,7 @@ impl Connections {
     /// su número, o por qué no entra.
     pub(crate) fn try_add(
         &self,
-        outbox: &Arc<Outbox>,
+        output: &Arc<dyn Output>,
         ip: IpAddr,
         max: usize,
         max_per_ip: usize,
@@ -59,7 +59,7 @@ impl Connections {
             return Err(Refusal::TooManyFromAddress);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.by_id.insert(id, (ip, Arc::clone(outbox)));
+        open.by_id.insert(id, (ip, Arc::clone(output)));
         open.per_ip.insert(ip, from_ip + 1);
         Ok(id)
     }
@@ -78,11 +78,11 @@ impl Connections {
     }
 
     /// Las colas de todas las conexiones abiertas.
-    pub fn outboxes(&self) -> Vec<Arc<Outbox>> {
+    pub fn outputs(&self) -> Vec<Arc<dyn Output>> {
         self.lock()
             .by_id
             .values()
-            .map(|(_, outbox)| Arc::clone(outbox))
+            .map(|(_, output)| Arc::clone(output))
             .collect()
     }
 }

@@ -13,7 +13,6 @@
 use crate::curso::protocolo::Event;
 use crate::curso::session::Chat;
 use crate::extra::registry::Connections;
-use crate::extra::rendimiento::outbox::Outbox;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -88,16 +87,16 @@ pub fn on_signal_shut_down(chat: Arc<Chat>, connections: Arc<Connections>) -> io
 /// esperando a lo sumo `grace` en total a que el aviso salga.
 pub fn shutdown(chat: &Chat, connections: &Connections, grace: Duration) {
     chat.begin_shutdown();
-    let mut outboxes = connections.outboxes();
-    outboxes.extend(chat.room.udp_outboxes());
-    Outbox::push_all(&outboxes, Event::ShuttingDown.to_line().as_bytes());
+    let mut outputs = connections.outputs();
+    outputs.extend(chat.room.udp_outputs());
+    chat.deliver(&outputs, &Event::ShuttingDown);
     if let Err(error) = chat.ledger.flush() {
         chat.log(&format!(
             "could not flush the journal while stopping: {error:?}"
         ));
     }
     let deadline = Instant::now() + grace;
-    for outbox in outboxes {
-        outbox.finish(deadline.saturating_duration_since(Instant::now()));
+    for output in outputs {
+        output.finish(deadline.saturating_duration_since(Instant::now()));
     }
 }

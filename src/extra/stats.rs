@@ -335,6 +335,10 @@ impl Observer for Stats {
         Counters::add(&COUNTERS.lines_in, 1);
     }
 
+    fn delivered(&self, outputs: usize) {
+        Counters::add(&COUNTERS.deliveries_out, outputs as u64);
+    }
+
     fn datagram_dropped(&self) {
         Counters::add(&COUNTERS.udp_rate_dropped, 1);
     }

@@ -356,6 +356,14 @@ impl Client {
         self.send_bytes(format!("{line}\n").as_bytes());
     }
 
+    /// Desde ahora, un envío que no avanza en [`PATIENCE`] falla en vez de
+    /// esperar para siempre (para probar que el servidor sigue leyendo).
+    pub fn give_up_writing_after_patience(&self) {
+        self.writer
+            .set_write_timeout(Some(PATIENCE))
+            .expect("timeout");
+    }
+
     /// Envía bytes tal cual.
     pub fn send_bytes(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write");

@@ -5,9 +5,9 @@
 
 use crate::curso::framing::{ElasticReader, Frame, read_frame};
 use crate::curso::protocolo::{Event, MAX_LINE_BYTES};
-use crate::curso::session::{Chat, Flow, Session, send};
+use crate::curso::seams::{Output, Outputs};
+use crate::curso::session::{Chat, Flow, Session};
 use crate::extra::registry::Registered;
-use crate::extra::rendimiento::outbox::{Outbox, WriteBatch};
 use std::io::{self, Read};
 use std::net::{IpAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
@@ -30,7 +30,9 @@ const READ_BUFFER_BURST: usize = 8 * 1024;
 pub(super) struct Client {
     pub(super) chat: Arc<Chat>,
     pub(super) stream: Arc<TcpStream>,
-    pub(super) outbox: Arc<Outbox>,
+    pub(super) output: Arc<dyn Output>,
+    /// De dónde vino `output`: abre las tandas de entregas.
+    pub(super) outputs: Arc<dyn Outputs>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     pub(super) peer: String,
     /// Su dirección IP, para el límite de contraseñas fallidas.
@@ -49,7 +51,7 @@ impl Client {
         chat.log(&format!("Connection from {}", self.peer));
         let mut session = Session::start(
             chat,
-            Arc::clone(&self.outbox),
+            Arc::clone(&self.output),
             self.peer.clone(),
             self.ip,
             self.signin_timeout,
@@ -62,7 +64,7 @@ impl Client {
             ));
         }
         session.end(chat);
-        self.outbox.finish(GOODBYE_GRACE);
+        self.output.finish(GOODBYE_GRACE);
         // Primero el lugar, después el anuncio (si no, un cliente que se
         // conecta al ver el anuncio podía encontrar el servidor "lleno").
         // Si algo de arriba entrara en pánico fuera del `catch_unwind`, el
@@ -98,7 +100,7 @@ impl Client {
         mut frame: io::Result<Frame>,
     ) -> Flow {
         let chat = &self.chat;
-        let mut batch = WriteBatch::begin();
+        let mut batch = self.outputs.batch();
         loop {
             // Una línea descartada por larga también cuenta.
             let paced = match frame {
@@ -114,13 +116,13 @@ impl Client {
                 // él, y las entregas *a* este cliente siguen por su cola.
                 drop(batch);
                 thread::sleep(wait);
-                batch = WriteBatch::begin();
+                batch = self.outputs.batch();
             }
             let flow = match frame {
                 Ok(Frame::Line) => session.handle(chat, line),
                 Ok(Frame::TooLong) => session.too_long(chat),
                 Err(error) if reader.get_mut().waiting() && is_timeout(&error) => {
-                    reader.get_mut().expired(chat, &self.outbox, &self.peer);
+                    reader.get_mut().expired(chat, &self.output, &self.peer);
                     Flow::Close
                 }
                 Ok(Frame::Eof) | Err(_) => Flow::Close,
@@ -176,9 +178,9 @@ impl<'a> SigninDeadline<'a> {
     }
 
     /// Avisa al cliente por qué se lo desconecta, y a la consola.
-    fn expired(&self, chat: &Chat, outbox: &Arc<Outbox>, peer: &str) {
+    fn expired(&self, chat: &Chat, output: &Arc<dyn Output>, peer: &str) {
         let secs = self.deadline.map_or(0, |(t, _)| t.as_secs());
-        send(outbox, &Event::SigninTimeout(secs));
+        chat.send(output, &Event::SigninTimeout(secs));
         chat.log(&format!("{peer} did not sign in within {secs} s; closed"));
     }
 }

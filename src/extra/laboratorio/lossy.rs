@@ -59,6 +59,15 @@ pub struct Alterations {
 }
 
 impl Alterations {
+    /// Todo en cero (para un `static`).
+    pub const fn new() -> Alterations {
+        Alterations {
+            dropped: AtomicU64::new(0),
+            duplicated: AtomicU64::new(0),
+            reordered: AtomicU64::new(0),
+        }
+    }
+
     /// Perdidos, duplicados y reordenados hasta ahora.
     pub fn snapshot(&self) -> (u64, u64, u64) {
         (

@@ -23,6 +23,7 @@
 //! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`]. No
 //! espera a los sockets llenos: eso es del flusher.
 
+use crate::curso::seams::{Batch, Output, Outputs};
 pub use crate::extra::rendimiento::flusher::Flusher;
 use crate::extra::rendimiento::flusher::{Drain, Parked, STALL_RETRY};
 use crate::extra::stats::{COUNTERS, Counters};
@@ -30,7 +31,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -154,6 +155,10 @@ pub enum Push {
 
 /// La cola de salida de un cliente.
 pub struct Outbox {
+    /// Ella misma: una cola se anota en una tanda o se pasa al flusher
+    /// como `Arc`, y sus métodos reciben `&self` (así se la llama a través
+    /// de [`Output`]).
+    me: Weak<Outbox>,
     link: Box<dyn Link>,
     limit: usize,
     state: Mutex<State>,
@@ -229,7 +234,8 @@ enum Sent {
 impl Outbox {
     /// Una cola vacía hacia `link`, de a lo sumo `limit` bytes pendientes.
     pub fn new(link: impl Link, limit: usize, flusher: &Arc<Flusher>) -> Arc<Outbox> {
-        Arc::new(Outbox {
+        Arc::new_cyclic(|me| Outbox {
+            me: Weak::clone(me),
             link: Box::new(link),
             limit,
             state: Mutex::new(State {
@@ -260,13 +266,7 @@ impl Outbox {
     /// conexión ([`Push::Overflow`]). Si con estos bytes las colas del
     /// flusher pasan el techo global, se le pide que desconecte a quien
     /// más debe (que puede ser otro cliente, y no este).
-    pub fn push(self: &Arc<Self>, bytes: &[u8]) -> Push {
-        Counters::add(&COUNTERS.deliveries_out, 1);
-        self.enqueue(bytes)
-    }
-
-    /// [`Outbox::push`] sin contar la entrega (quien llama ya la contó).
-    fn enqueue(self: &Arc<Self>, bytes: &[u8]) -> Push {
+    pub fn push(&self, bytes: &[u8]) -> Push {
         let mut state = self.lock();
         if state.closed || !state.accepting {
             return Push::Closed;
@@ -302,44 +302,32 @@ impl Outbox {
         drop(state);
         // Dentro de una tanda, la escritura espera al cierre de la tanda; el
         // `flushing` ya tomado hace que otros hilos solo encolen mientras tanto.
-        let deferred = BATCH.with(|batch| match &mut *batch.borrow_mut() {
-            Some(owned) => {
-                owned.push(Arc::clone(self));
-                true
-            }
-            None => false,
-        });
+        let deferred = BATCH.with(
+            |batch| match (&mut *batch.borrow_mut(), self.me.upgrade()) {
+                (Some(owned), Some(me)) => {
+                    if owned.len() == owned.capacity() && owned.len() >= BATCH_SMALL {
+                        owned.reserve(owned.len().max(BATCH_LARGE));
+                    }
+                    owned.push(me);
+                    true
+                }
+                _ => false,
+            },
+        );
         if !deferred {
             self.write_out();
         }
         Push::Queued
     }
 
-    /// Agrega la misma línea a varias colas (un aviso a toda la sala), como
-    /// [`Outbox::push`] en cada una. Dentro de una tanda, reserva primero el
-    /// lugar para todas: la lista de la tanda no crece de a duplicaciones
-    /// (cada búfer intermedio liberado quedaría retenido en la caché por
-    /// hilo de `malloc`, y con 10.000 hilos eso son decenas de MiB).
-    /// Las entregas se cuentan de una vez, con un solo incremento atómico
-    /// para toda la sala.
-    pub fn push_all(outboxes: &[Arc<Outbox>], bytes: &[u8]) {
-        Counters::add(&COUNTERS.deliveries_out, outboxes.len() as u64);
-        BATCH.with(|batch| {
-            if let Some(owned) = &mut *batch.borrow_mut() {
-                owned.reserve(outboxes.len());
-            }
-        });
-        for outbox in outboxes {
-            outbox.enqueue(bytes);
-        }
-    }
-
     /// Escribe lo pendiente; si el socket se llena, lo deja al flusher. Solo
     /// la llama quien puso `flushing = true`.
-    fn write_out(self: &Arc<Self>) {
+    fn write_out(&self) {
         if let Drain::Stalled { .. } = self.drain() {
             self.park();
-            self.flusher.adopt([Arc::clone(self) as Arc<dyn Parked>]);
+            if let Some(me) = self.me.upgrade() {
+                self.flusher.adopt([me as Arc<dyn Parked>]);
+            }
         }
     }
 
@@ -519,6 +507,60 @@ impl Parked for Outbox {
         Outbox::descriptor(self)
     }
 }
+
+/// La salida de un cliente en el programa completo (ver [`Output`]).
+impl Output for Outbox {
+    fn send(&self, line: &[u8]) {
+        self.push(line);
+    }
+
+    fn pending_bytes(&self) -> usize {
+        Outbox::pending_bytes(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        Outbox::is_closed(self)
+    }
+
+    fn finish(&self, grace: Duration) {
+        Outbox::finish(self, grace);
+    }
+}
+
+/// Las colas del programa completo, para cada cliente TCP que se conecta
+/// (ver [`Outputs`]): todas comparten un flusher.
+pub struct Queues {
+    /// El hilo que vacía las colas atascadas y cuida el techo global.
+    pub flusher: Arc<Flusher>,
+    /// Límite de bytes pendientes por cliente (`--max-queue-bytes`).
+    pub limit: usize,
+}
+
+impl Outputs for Queues {
+    fn open(&self, stream: Arc<TcpStream>) -> io::Result<Arc<dyn Output>> {
+        // En Linux la cola nunca espera a un socket lleno (`MSG_DONTWAIT`);
+        // en otros sistemas, a lo sumo esto.
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        Ok(Outbox::new(stream, self.limit, &self.flusher))
+    }
+
+    fn batch(&self) -> Option<Box<dyn Batch>> {
+        Some(Box::new(WriteBatch::begin()))
+    }
+}
+
+impl Batch for WriteBatch {}
+
+/// Hasta este largo, la lista de una tanda crece sola (duplicándose); una
+/// respuesta o un mensaje privado tocan una o dos colas.
+const BATCH_SMALL: usize = 16;
+
+/// Al pasar de [`BATCH_SMALL`], la lista salta a por lo menos este largo
+/// (2 KiB de punteros): un aviso a toda la sala no la hace crecer de a
+/// duplicaciones, y cada búfer intermedio liberado quedaría retenido en la
+/// caché por hilo de `malloc` (la que guarda bloques de hasta 1032 bytes),
+/// que con 10.000 hilos son decenas de MiB.
+const BATCH_LARGE: usize = 256;
 
 thread_local! {
     /// Las colas cuya escritura quedó a cargo de la tanda abierta en este
