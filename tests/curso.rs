@@ -6,27 +6,24 @@
 
 mod common;
 
+use chat::curso::password::HashCost;
 use chat::curso::servidor::Plugins;
 use chat::curso::udp::UdpServer;
-use chat::servidor::{Config, Server};
+use chat::servidor::{Server, Settings};
 use common::Client;
 use std::net::SocketAddr;
 use std::thread;
 
 /// El servidor del curso, sin enchufes, en un hilo de la prueba.
 fn course_server(dir: &std::path::Path) -> SocketAddr {
-    let dir = dir.to_string_lossy().into_owned();
-    let args = [
-        "--addr",
-        "127.0.0.1:0",
-        "--hash-cost",
-        "minimal",
-        "--data-dir",
-        &dir,
-    ];
-    let config = Config::from_args(args.map(String::from)).expect("opciones válidas");
+    let settings = Settings {
+        addr: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        hash_cost: HashCost::Minimal,
+        ..Settings::default()
+    };
     let udp = Box::new(UdpServer::plain);
-    let server = Server::bind(&config, Box::new(|_: &str| {}), Plugins::default(), udp)
+    let server = Server::bind(&settings, Box::new(|_: &str| {}), Plugins::default(), udp)
         .expect("el servidor arranca");
     let addr = server.local_addr().expect("dirección");
     thread::spawn(move || server.serve());

@@ -759,9 +759,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::cliente::core", "extra::laboratorio::reliable"),
     ("curso::cliente::udp", "extra::cookie"),
     ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
-    ("curso::servidor", "extra::config"),
-    ("curso::servidor", "extra::registry"),
-    ("curso::servidor::connection", "extra::registry"),
     ("curso::udp", "extra::cookie"),
     ("curso::udp", "extra::laboratorio::lossy"),
     ("curso::udp", "extra::laboratorio::peers"),
@@ -769,6 +766,42 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::udp", "extra::rendimiento::flusher"),
     ("curso::udp", "extra::rendimiento::outbox"),
 ];
+
+/// El camino de una conexión TCP en el servidor del curso, y el cliente
+/// de terminal salvo su laboratorio de UDP (`cliente` y `cliente::core`,
+/// que arman las pérdidas y la entrega confiable, y `cliente::udp`):
+/// ninguno usa nada de `extra/`. Lo que se enchufa, entra por `seams`.
+const TCP_PATH: &[&str] = &[
+    "curso::protocolo",
+    "curso::framing",
+    "curso::password",
+    "curso::storage",
+    "curso::ledger",
+    "curso::room",
+    "curso::session",
+    "curso::output",
+    "curso::servidor",
+    "curso::servidor::connection",
+    "curso::console",
+    "curso::sync",
+    "curso::seams",
+    "curso::cliente::terminal",
+    "curso::cliente::screen",
+    "curso::cliente::ending",
+    "curso::cliente::echo",
+];
+
+#[test]
+fn the_tcp_path_of_the_course_uses_nothing_from_extra() {
+    let graph = file_graph();
+    for module in TCP_PATH {
+        let uses = graph
+            .get(*module)
+            .unwrap_or_else(|| panic!("{module} no está en el mapa: {graph:?}"));
+        let extra: Vec<&String> = uses.iter().filter(|m| m.starts_with("extra")).collect();
+        assert!(extra.is_empty(), "{module} usa {extra:?}");
+    }
+}
 
 #[test]
 fn the_file_map_has_no_circle_and_the_course_crosses_into_extra_only_where_listed() {

@@ -8,8 +8,8 @@
 //! Nada espera un tiempo fijo: cada paso avanza cuadros hasta que se
 //! cumple su condición, con un plazo generoso.
 
+use chat::extra::config::Config;
 use chat::protocolo::Event;
-use chat::servidor::Config;
 use cliente_gui::app::App;
 use cliente_gui::model::{Transport, View};
 use eframe::egui::{self, Key};
@@ -42,7 +42,7 @@ fn real_server(dir: &std::path::Path) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let console = Arc::new(Mutex::new(Vec::new()));
     let lines = Arc::clone(&console);
     let sink = move |line: &str| lines.lock().expect("consola").push(line.to_string());
-    let server = chat::extra::server(&config, Box::new(sink)).expect("el servidor arranca");
+    let (server, _) = chat::extra::server(&config, Box::new(sink)).expect("el servidor arranca");
     let addr = server.local_addr().expect("dirección");
     thread::spawn(move || server.serve());
     (addr, console)

@@ -1,11 +1,11 @@
 //! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`;
 //! `chat::extra::launch` le enchufa lo que agrega el programa completo.
 
-use chat::{cli, servidor};
+use chat::cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let config = match servidor::Config::from_args(std::env::args().skip(1)) {
+    let config = match chat::extra::config::Config::from_args(std::env::args().skip(1)) {
         Ok(config) => config,
         Err(error) => return cli::exit("servidor", &error),
     };

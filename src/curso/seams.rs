@@ -182,6 +182,23 @@ pub struct Attempt<'a> {
     pub account: &'a str,
 }
 
+/// Por qué no entra una conexión TCP (ver [`Guard::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// El servidor ya tiene todas las conexiones que admite.
+    Full,
+    /// Esa dirección ya tiene todas las conexiones que admite.
+    TooManyFromAddress,
+}
+
+/// El lugar de una conexión admitida (ver [`Guard::admit`]). No tiene
+/// métodos: el hilo del cliente lo guarda mientras atiende, y al soltarlo
+/// (`Drop`, también si el hilo entró en pánico) el lugar queda libre.
+pub trait Place: Send {}
+
+/// El lugar del curso: no ocupa nada.
+impl Place for () {}
+
 /// Los límites contra el abuso: quién puede entrar y a qué ritmo se
 /// atiende a cada uno.
 ///
@@ -191,6 +208,12 @@ pub struct Attempt<'a> {
 /// dirección que crea cuentas en masa (`extra/abuse.rs`). Cada método
 /// tiene escrita la respuesta del curso: dejar pasar.
 pub trait Guard: Send + Sync {
+    /// Una conexión TCP recién aceptada desde `ip`, con su salida: entra
+    /// (y el valor devuelto es su lugar) o no, y por qué. El curso admite a
+    /// todos, sin anotar nada.
+    fn admit(&self, _ip: IpAddr, _output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
+        Ok(Box::new(()))
+    }
     /// El límite de líneas por segundo que se anuncia, si hay uno.
     fn lines_per_sec(&self) -> Option<u32> {
         None

@@ -1,33 +1,35 @@
 //! El servidor: abre el socket TCP que escucha y el socket UDP en el mismo
 //! puerto, acepta conexiones y levanta un hilo por cliente TCP (enunciado
 //! 003, punto 6), que lee líneas y se las pasa a su `Session`; el lado UDP
-//! corre en un solo hilo (`udp`). Con `--echo` corre en cambio el servidor
-//! de eco (`echo`).
+//! corre en un solo hilo (`udp`).
 //!
 //! Este módulo es la parte delgada que toca la red: las reglas están en
 //! `session`, `ledger` y `protocolo`, que se prueban sin sockets. Aquí se
-//! abren los sockets y se aceptan conexiones; la línea de comandos está en
-//! [`config`], el hilo de cada cliente en `connection`, el registro de
-//! conexiones en `registry` y el apagado en [`shutdown`].
+//! abren los sockets y se aceptan conexiones; el hilo de cada cliente está
+//! en `connection` y la salida de cada uno en `output`. Lo que el programa
+//! completo agrega (la línea de comandos, los topes de conexiones, el
+//! apagado, las colas rápidas) entra por [`Plugins`] y [`UdpSetup`]: este
+//! módulo no lo conoce.
 
 mod connection;
-
-pub use crate::extra::config::Config;
-pub use crate::extra::registry::Connections;
 
 use crate::curso::console::Logger;
 use crate::curso::ledger::Ledger;
 use crate::curso::output::Channels;
+use crate::curso::password::HashCost;
+use crate::curso::protocolo::DEFAULT_ADDR;
 use crate::curso::protocolo::Event;
-use crate::curso::seams::{Guard, Observer, Open, Outputs, PlainStreams, StreamSetup, Unobserved};
+use crate::curso::seams::{
+    Guard, Observer, Open, Outputs, PlainStreams, Refusal, StreamSetup, Unobserved,
+};
 use crate::curso::session::{Chat, Console};
 use crate::curso::storage::{DirLock, StorageError};
 use crate::curso::udp::UdpServer;
-use crate::extra::registry::{Refusal, Registered};
 use connection::Client;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -40,6 +42,39 @@ use std::time::{Duration, Instant};
 /// siempre (se vio en `cargo bench --bench carga`). Linux lo recorta a
 /// `net.core.somaxconn` (4096 por defecto).
 pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Directorio de datos por defecto.
+pub const DEFAULT_DATA_DIR: &str = "./datos";
+
+/// Segundos por defecto para iniciar sesión: quien se conecta y no hace
+/// nada (o envía de a un byte, *slowloris*) no ocupa un hilo para siempre.
+pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
+
+/// Lo que el servidor necesita para arrancar. El programa completo lo lee
+/// de su línea de comandos (`servidor --help`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Dónde escuchar, TCP y UDP: `HOST:PUERTO` (puerto 0: uno libre).
+    pub addr: String,
+    /// El directorio de datos: el diario, la foto y el candado.
+    pub data_dir: PathBuf,
+    /// Cuánto cuesta el hash de una contraseña nueva.
+    pub hash_cost: HashCost,
+    /// Plazo para iniciar sesión tras conectar; `None`: sin plazo.
+    pub signin_timeout: Option<Duration>,
+}
+
+impl Default for Settings {
+    /// `127.0.0.1:5500`, `./datos`, el costo de OWASP y 60 s.
+    fn default() -> Settings {
+        Settings {
+            addr: DEFAULT_ADDR.to_string(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            hash_cost: HashCost::Owasp,
+            signin_timeout: Some(Duration::from_secs(DEFAULT_SIGNIN_TIMEOUT_SECS)),
+        }
+    }
+}
 
 /// Por qué el servidor no pudo arrancar.
 #[derive(Debug)]
@@ -110,26 +145,27 @@ impl Server {
     /// `listen`, en una sola llamada de `std`) y UDP (`socket` + `bind`) en
     /// la misma dirección y el mismo número de puerto. Los puertos TCP y UDP
     /// son espacios distintos: el 5500/TCP y el 5500/UDP no chocan.
+    /// `settings` dice dónde y con qué datos ([`Settings`]);
     /// `console` recibe las líneas de consola; `plugins`, las respuestas a
     /// los puntos de enchufe ([`Plugins::default`]: las del curso); `udp`
     /// arma el lado UDP ([`UdpSetup`]). Errores: [`ServerError`].
     pub fn bind(
-        config: &Config,
+        settings: &Settings,
         console: Console,
         plugins: Plugins,
         udp: UdpSetup,
     ) -> Result<Server, ServerError> {
-        let lock = DirLock::acquire(&config.data_dir).map_err(ServerError::Storage)?;
+        let lock = DirLock::acquire(&settings.data_dir).map_err(ServerError::Storage)?;
         let bind_error = |error| ServerError::Bind {
-            addr: config.addr.clone(),
+            addr: settings.addr.clone(),
             error,
         };
-        let listener = TcpListener::bind(&config.addr).map_err(bind_error)?;
+        let listener = TcpListener::bind(&settings.addr).map_err(bind_error)?;
         set_backlog(&listener, LISTEN_BACKLOG).map_err(bind_error)?;
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
-        let ledger = Ledger::open_locked(lock, config.hash_cost)
+        let ledger = Ledger::open_locked(lock, settings.hash_cost)
             .map_err(ServerError::Storage)?
             .observed_by(Arc::clone(&plugins.observer));
         let chat = Arc::new(Chat::new(ledger, plugins.guard, console, plugins.observer));
@@ -138,10 +174,7 @@ impl Server {
             listener,
             chat,
             outputs: plugins.outputs,
-            connections: Arc::new(Connections::default()),
-            max_clients: config.max_clients,
-            max_clients_per_ip: config.max_clients_per_ip,
-            signin_timeout: config.signin_timeout(),
+            signin_timeout: settings.signin_timeout,
             stream_setup: plugins.stream_setup,
         };
         Ok(Server { tcp, udp })
@@ -155,11 +188,6 @@ impl Server {
     /// El estado compartido del chat (para quien lo apaga o lo anota).
     pub fn chat(&self) -> &Arc<Chat> {
         &self.tcp.chat
-    }
-
-    /// Las conexiones TCP abiertas (para quien las despide al apagar).
-    pub fn connections(&self) -> &Arc<Connections> {
-        &self.tcp.connections
     }
 
     /// Arranca el hilo UDP y corre el bucle de `accept`: por cada conexión,
@@ -202,9 +230,6 @@ struct Listener {
     chat: Arc<Chat>,
     /// La salida de cada cliente (ver [`Outputs`]).
     outputs: Arc<dyn Outputs>,
-    connections: Arc<Connections>,
-    max_clients: usize,
-    max_clients_per_ip: usize,
     signin_timeout: Option<Duration>,
     /// Cómo se prepara cada socket aceptado (ver [`StreamSetup`]).
     stream_setup: Box<dyn StreamSetup>,
@@ -255,22 +280,12 @@ impl Listener {
         }
         let stream = Arc::new(stream);
         let output = self.outputs.open(Arc::clone(&stream))?;
-        let added = self.connections.try_add(
-            &output,
-            addr.ip(),
-            self.max_clients,
-            self.max_clients_per_ip,
-        );
-        let id = match added {
-            Ok(id) => id,
+        let place = match self.chat.guard.admit(addr.ip(), &output) {
+            Ok(place) => place,
             Err(refusal) => {
                 self.refuse(&stream, addr, refusal);
                 return Ok(());
             }
-        };
-        let registered = Registered {
-            connections: Arc::clone(&self.connections),
-            id,
         };
         let client = Client {
             chat: Arc::clone(&self.chat),
@@ -283,7 +298,7 @@ impl Listener {
         };
         thread::Builder::new()
             .name(format!("client {addr}"))
-            .spawn(move || client.serve(registered))?;
+            .spawn(move || client.serve(place))?;
         Ok(())
     }
 }

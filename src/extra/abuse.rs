@@ -12,7 +12,10 @@
 //! límite se descarta ([`Verdict::Drop`]) y se cuenta.
 //!
 //! Es la respuesta del programa completo al punto de enchufe
-//! [`Guard`](crate::curso::seams::Guard) del curso (que no limita nada).
+//! [`Guard`](crate::curso::seams::Guard) del curso (que no limita nada),
+//! también para admitir conexiones TCP: los topes de `--max-clients` y
+//! `--max-clients-per-ip` los lleva el registro de conexiones
+//! ([`crate::extra::registry`]), que [`Admission`] une a los límites.
 //!
 //! No lee relojes ni sockets: cada función recibe el instante `now`, así
 //! las pruebas deciden el tiempo. Cuánto esperar, qué se descarta y qué
@@ -20,12 +23,13 @@
 //! funciones devuelven.
 
 use crate::curso::protocolo::{Problem, whole_seconds};
-use crate::curso::seams::{Attempt, Guard, Pacer};
+use crate::curso::seams::{Attempt, Guard, Output, Pacer, Place, Refusal};
 use crate::curso::sync::lock;
+use crate::extra::registry::{Connections, Registered};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Líneas por segundo por defecto (`--max-lines-per-sec`): más de lo que
@@ -320,6 +324,19 @@ pub struct Guards {
     accounts: Option<Mutex<Blocklist<String>>>,
     /// Cuentas nuevas por dirección IP; `None` sin límite.
     registrations: Option<Mutex<Blocklist<IpAddr>>>,
+    /// Quién entra por TCP; `None`: todos, sin anotarlos.
+    admission: Option<Admission>,
+}
+
+/// Las conexiones TCP abiertas y sus topes.
+pub struct Admission {
+    /// El registro, el mismo que recorre el apagado para despedir a todos.
+    pub connections: Arc<Connections>,
+    /// Conexiones abiertas a la vez (`--max-clients`; 0: sin tope).
+    pub max: usize,
+    /// Conexiones abiertas a la vez desde una dirección
+    /// (`--max-clients-per-ip`; 0: sin tope).
+    pub max_per_ip: usize,
 }
 
 /// Los baldes de los usuarios, y quiénes tienen datagramas descartados sin
@@ -355,6 +372,16 @@ impl Guards {
                 .then(|| Mutex::new(Blocklist::new(limits.max_signin_failures))),
             registrations: (limits.max_registrations_per_ip > 0)
                 .then(|| Mutex::new(Blocklist::new(limits.max_registrations_per_ip))),
+            admission: None,
+        }
+    }
+
+    /// Los mismos límites, que además anotan cada conexión TCP en
+    /// `admission` y rechazan las que pasan sus topes.
+    pub fn admitting(self, admission: Admission) -> Guards {
+        Guards {
+            admission: Some(admission),
+            ..self
         }
     }
 
@@ -496,6 +523,18 @@ impl Pacer for RatedPacer {
 }
 
 impl Guard for Guards {
+    fn admit(&self, ip: IpAddr, output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
+        let Some(admission) = &self.admission else {
+            return Ok(Box::new(()));
+        };
+        let connections = &admission.connections;
+        let id = connections.try_add(output, ip, admission.max, admission.max_per_ip)?;
+        Ok(Box::new(Registered {
+            connections: Arc::clone(connections),
+            id,
+        }))
+    }
+
     fn lines_per_sec(&self) -> Option<u32> {
         self.rate.map(|rate| rate.per_sec)
     }

@@ -6,6 +6,8 @@
 
 use crate::curso::password::HashCost;
 use crate::curso::protocolo::DEFAULT_ADDR;
+use crate::curso::servidor::Settings;
+pub use crate::curso::servidor::{DEFAULT_DATA_DIR, DEFAULT_SIGNIN_TIMEOUT_SECS};
 use crate::curso::udp;
 use crate::extra::abuse::{self, Limits};
 use crate::extra::laboratorio::lossy::{Impairment, parse_probability};
@@ -14,9 +16,6 @@ use crate::extra::rendimiento::outbox::DEFAULT_QUEUE_LIMIT;
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Directorio de datos por defecto.
-pub const DEFAULT_DATA_DIR: &str = "./datos";
 
 /// Conexiones TCP simultáneas por defecto: un aula entera con margen, y
 /// lejos de los límites del sistema (hilos, descriptores).
@@ -27,10 +26,6 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 /// NAT) con margen, y una décima parte del total, así que quien abre
 /// sockets quietos desde una dirección no deja afuera a los demás.
 pub const DEFAULT_MAX_CLIENTS_PER_IP: usize = 100;
-
-/// Segundos por defecto para iniciar sesión: quien se conecta y no hace
-/// nada (o envía de a un byte, *slowloris*) no ocupa un hilo para siempre.
-pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
 
 /// La configuración del servidor, tal como la lee `servidor --help`.
 #[derive(Parser, Debug, Clone, PartialEq)]
@@ -188,6 +183,16 @@ impl Config {
     /// `cli::explain` para decirlo en castellano.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("servidor".to_string()).chain(args))
+    }
+
+    /// Lo que el servidor del curso necesita para arrancar.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            addr: self.addr.clone(),
+            data_dir: self.data_dir.clone(),
+            hash_cost: self.hash_cost,
+            signin_timeout: self.signin_timeout(),
+        }
     }
 
     /// Inactividad tras la que se cierra una sesión solo-UDP.

@@ -20,13 +20,10 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
         return crate::curso::echo::run(&config.addr, stdout_console()?, limits)
             .map_err(bind_error);
     }
-    let server = super::server(config, stdout_console()?)?;
+    let (server, connections) = super::server(config, stdout_console()?)?;
     let addr = server.local_addr().map_err(bind_error)?;
-    super::shutdown::on_signal_shut_down(
-        Arc::clone(server.chat()),
-        Arc::clone(server.connections()),
-    )
-    .map_err(ServerError::Thread)?;
+    super::shutdown::on_signal_shut_down(Arc::clone(server.chat()), connections)
+        .map_err(ServerError::Thread)?;
     servidor::announce(&addr.to_string())?;
     let impairment = config.impairment();
     if !impairment.is_off() {

@@ -41,6 +41,7 @@ use crate::curso::session::Console;
 use crate::curso::udp::UdpServer;
 use config::Config;
 use laboratorio::lossy::LossySocket;
+use registry::Connections;
 use rendimiento::outbox::{Flusher, Queues};
 use std::io;
 use std::net::TcpStream;
@@ -69,15 +70,22 @@ impl StreamSetup for TcpTuning {
 }
 
 /// Las respuestas del programa completo a los puntos de enchufe del
-/// servidor, según `config`; las colas de salida usan `flusher`.
-pub fn plugins(config: &Config, flusher: &Arc<Flusher>) -> Plugins {
+/// servidor, según `config`; las colas de salida usan `flusher`, y cada
+/// conexión TCP se anota en `connections`.
+pub fn plugins(config: &Config, flusher: &Arc<Flusher>, connections: &Arc<Connections>) -> Plugins {
     Plugins {
         stream_setup: Box::new(TcpTuning {
             keepalive: config.keepalive(),
             send_buffer_bytes: config.send_buffer_bytes,
         }),
         observer: Arc::new(stats::Stats),
-        guard: Arc::new(abuse::Guards::new(config.limits())),
+        guard: Arc::new(
+            abuse::Guards::new(config.limits()).admitting(abuse::Admission {
+                connections: Arc::clone(connections),
+                max: config.max_clients,
+                max_per_ip: config.max_clients_per_ip,
+            }),
+        ),
         outputs: Arc::new(Queues {
             flusher: Arc::clone(flusher),
             limit: config.max_queue_bytes,
@@ -89,10 +97,15 @@ pub fn plugins(config: &Config, flusher: &Arc<Flusher>) -> Plugins {
 /// abiertos: las respuestas de [`plugins`] y el lado UDP con el
 /// laboratorio de pérdidas. Las colas de TCP y las de UDP comparten un
 /// flusher, y con él el techo global de memoria (`--max-total-queue-bytes`).
-/// `console` recibe las líneas de consola. Errores: [`ServerError`].
-pub fn server(config: &Config, console: Console) -> Result<Server, ServerError> {
+/// `console` recibe las líneas de consola. Devuelve también el registro de
+/// las conexiones TCP (para despedirlas al apagar). Errores: [`ServerError`].
+pub fn server(
+    config: &Config,
+    console: Console,
+) -> Result<(Server, Arc<Connections>), ServerError> {
     let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
-    let plugins = plugins(config, &flusher);
+    let connections = Arc::new(Connections::default());
+    let plugins = plugins(config, &flusher, &connections);
     let udp_config = config.clone();
     let udp: UdpSetup = Box::new(move |socket, chat| {
         let socket = LossySocket::new(
@@ -110,5 +123,6 @@ pub fn server(config: &Config, console: Console) -> Result<Server, ServerError> 
             udp_config.max_clients_per_ip,
         ))
     });
-    Server::bind(config, console, plugins, udp)
+    let server = Server::bind(&config.settings(), console, plugins, udp)?;
+    Ok((server, connections))
 }

@@ -2,7 +2,7 @@
 //! desde cada dirección (`--max-clients`, `--max-clients-per-ip`), y la cola
 //! de cada una, para despedir a todos al apagar. No lee ni escribe sockets.
 
-use crate::curso::seams::Output;
+use crate::curso::seams::{Output, Place, Refusal};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,15 +26,6 @@ struct Open {
     per_ip: HashMap<IpAddr, usize>,
 }
 
-/// Por qué no entra una conexión (ver [`Connections::try_add`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// Ya hay `--max-clients` abiertas.
-    Full,
-    /// Su dirección ya tiene `--max-clients-per-ip` abiertas.
-    TooManyFromAddress,
-}
-
 impl Connections {
     fn lock(&self) -> MutexGuard<'_, Open> {
         crate::curso::sync::lock(&self.open)
@@ -42,7 +33,8 @@ impl Connections {
 
     /// Anota una conexión desde `ip` si hay lugar: menos de `max` en total
     /// y menos de `max_per_ip` desde esa dirección (0: sin límite). Devuelve
-    /// su número, o por qué no entra.
+    /// su número, o por qué no entra ([`Refusal::Full`]: ya hay `max`;
+    /// [`Refusal::TooManyFromAddress`]: su dirección ya tiene `max_per_ip`).
     pub(crate) fn try_add(
         &self,
         output: &Arc<dyn Output>,
@@ -94,6 +86,8 @@ pub(crate) struct Registered {
     pub(crate) connections: Arc<Connections>,
     pub(crate) id: u64,
 }
+
+impl Place for Registered {}
 
 impl Drop for Registered {
     fn drop(&mut self) {

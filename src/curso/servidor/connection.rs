@@ -5,9 +5,8 @@
 
 use crate::curso::framing::{ElasticReader, Frame, read_frame};
 use crate::curso::protocolo::{Event, MAX_LINE_BYTES};
-use crate::curso::seams::{Output, Outputs};
+use crate::curso::seams::{Output, Outputs, Place};
 use crate::curso::session::{Chat, Flow, Session};
-use crate::extra::registry::Registered;
 use std::io::{self, Read};
 use std::net::{IpAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
@@ -43,10 +42,11 @@ pub(super) struct Client {
 impl Client {
     /// El hilo de un cliente: saluda, lee líneas hasta `:q` o el fin de la
     /// conexión, y al salir (aun si algo entró en pánico) cierra la sesión,
-    /// para que la cuenta no quede "conectada" para siempre. `registered`
-    /// es su lugar en `--max-clients`, que se libera antes de anunciar el
-    /// cierre: quien ve `Connection closed` y se conecta encuentra el lugar.
-    pub(super) fn serve(self, registered: Registered) {
+    /// para que la cuenta no quede "conectada" para siempre. `place` es su
+    /// lugar entre las conexiones admitidas ([`Place`]), que se libera antes
+    /// de anunciar el cierre: quien ve `Connection closed` y se conecta
+    /// encuentra el lugar.
+    pub(super) fn serve(self, place: Box<dyn Place>) {
         let chat = &self.chat;
         chat.log(&format!("Connection from {}", self.peer));
         let mut session = Session::start(
@@ -68,8 +68,8 @@ impl Client {
         // Primero el lugar, después el anuncio (si no, un cliente que se
         // conecta al ver el anuncio podía encontrar el servidor "lleno").
         // Si algo de arriba entrara en pánico fuera del `catch_unwind`, el
-        // `Drop` de `registered` lo libera igual.
-        drop(registered);
+        // `Drop` de `place` lo libera igual.
+        drop(place);
         chat.log(&format!("Connection closed: {}", self.peer));
     }
 
