@@ -9,7 +9,10 @@
 //!   hilos conserva el total, nunca deja un saldo negativo (ni lo intenta:
 //!   se rechaza), y lo que queda en disco es lo mismo que en memoria.
 
-use chat::ledger::{Ledger, LedgerError};
+use chat::curso::seams::Unobserved;
+use chat::curso::storage::DirLock;
+use chat::extra::rendimiento::commit::GroupCommit;
+use chat::ledger::{Ledger, LedgerError, MakeDurability, SyncEach};
 use chat::password::HashCost;
 use chat::protocolo::{
     self, Command, EMOJIS, Event, Problem, RESERVED_NAMES, check_new_name, parse_command,
@@ -303,9 +306,19 @@ proptest! {
     fn the_ledger_conserves_money_under_any_concurrent_mix(
         initial in prop::collection::vec(0u64..1000, USERS),
         plans in prop::collection::vec(prop::collection::vec(op(), 1..25), 2..5),
+        grouped in any::<bool>(),
     ) {
+        // La durabilidad del curso (un `sync_data` por operación) o la del
+        // programa completo (*group commit*): las reglas son las mismas.
         let dir = tempfile::tempdir().expect("tempdir");
-        let ledger = Arc::new(Ledger::open(dir.path(), HashCost::Minimal).expect("abrir"));
+        let lock = DirLock::acquire(dir.path()).expect("candado");
+        let durability: MakeDurability = if grouped {
+            Box::new(GroupCommit::boxed)
+        } else {
+            Box::new(SyncEach::boxed)
+        };
+        let opened = Ledger::open_locked(lock, HashCost::Minimal, Arc::new(Unobserved), durability);
+        let ledger = Arc::new(opened.expect("abrir"));
         let users: Vec<String> = (0..USERS).map(|i| format!("u{i}")).collect();
         // La mitad de las cuentas existe desde antes, con saldo; la otra
         // mitad la registran los hilos (varios a la vez el mismo nombre).

@@ -14,7 +14,7 @@
 mod connection;
 
 use crate::curso::console::Logger;
-use crate::curso::ledger::Ledger;
+use crate::curso::ledger::{Ledger, MakeDurability, SyncEach};
 use crate::curso::output::Channels;
 use crate::curso::password::HashCost;
 use crate::curso::protocolo::DEFAULT_ADDR;
@@ -117,6 +117,8 @@ pub struct Plugins {
     pub guard: Arc<dyn Guard>,
     /// La salida de cada cliente TCP.
     pub outputs: Arc<dyn Outputs>,
+    /// Cómo llega al disco cada operación del libro.
+    pub durability: MakeDurability,
 }
 
 impl Default for Plugins {
@@ -126,6 +128,7 @@ impl Default for Plugins {
             observer: Arc::new(Unobserved),
             guard: Arc::new(Open),
             outputs: Arc::new(Channels::default()),
+            durability: Box::new(SyncEach::boxed),
         }
     }
 }
@@ -165,9 +168,9 @@ impl Server {
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
-        let ledger = Ledger::open_locked(lock, settings.hash_cost)
-            .map_err(ServerError::Storage)?
-            .observed_by(Arc::clone(&plugins.observer));
+        let observer = Arc::clone(&plugins.observer);
+        let ledger = Ledger::open_locked(lock, settings.hash_cost, observer, plugins.durability)
+            .map_err(ServerError::Storage)?;
         let chat = Arc::new(Chat::new(ledger, plugins.guard, console, plugins.observer));
         let udp = udp(socket, Arc::clone(&chat)).map_err(ServerError::Thread)?;
         let tcp = Listener {

@@ -42,6 +42,7 @@ use crate::curso::udp::UdpServer;
 use config::Config;
 use laboratorio::lossy::LossySocket;
 use registry::Connections;
+use rendimiento::commit::GroupCommit;
 use rendimiento::outbox::{Flusher, Queues};
 use std::io;
 use std::net::TcpStream;
@@ -90,6 +91,7 @@ pub fn plugins(config: &Config, flusher: &Arc<Flusher>, connections: &Arc<Connec
             flusher: Arc::clone(flusher),
             limit: config.max_queue_bytes,
         }),
+        durability: Box::new(GroupCommit::boxed),
     }
 }
 

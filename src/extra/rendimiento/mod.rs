@@ -1,8 +1,11 @@
 //! Lo que hace rápido al servidor completo, fuera de lo que el curso pide:
 //! - [`outbox`]: la cola de salida acotada de cada cliente, con envíos que
 //!   nunca esperan (`MSG_DONTWAIT`), por trozos y en tandas.
+//! - [`commit`]: el *group commit* del libro: un `fdatasync` para muchas
+//!   operaciones, con un recibo cada una.
 //! - [`flusher`]: el hilo vaciador que termina de escribir las colas
 //!   atascadas, y el techo de memoria entre todas.
 
+pub mod commit;
 pub mod flusher;
 pub mod outbox;
