@@ -760,7 +760,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::cliente::udp", "extra::cookie"),
     ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
     ("curso::udp", "extra::cookie"),
-    ("curso::udp", "extra::laboratorio::lossy"),
     ("curso::udp", "extra::laboratorio::peers"),
     ("curso::udp", "extra::laboratorio::reliable"),
     ("curso::udp", "extra::rendimiento::flusher"),

@@ -12,7 +12,7 @@
 
 use crate::curso::protocolo::Problem;
 use std::io;
-use std::net::{IpAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,48 @@ pub struct PlainStreams;
 impl StreamSetup for PlainStreams {
     fn prepare(&self, _stream: &TcpStream) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// El socket UDP del servidor, tal como lo usa el bucle de `recv_from`.
+///
+/// Es un enchufe porque al curso le basta el `UdpSocket` de `std`; el
+/// programa completo pone delante su laboratorio, que pierde, duplica y
+/// desordena datagramas a pedido (`--udp-loss`...).
+pub trait Datagrams: Send + Sync {
+    /// Espera un datagrama en `buffer` (a lo sumo el plazo de
+    /// [`Datagrams::set_read_timeout`]) y llama a `each` con cada datagrama
+    /// que sigue su camino y su origen: con el socket del curso,
+    /// exactamente uno. Error: el de `recv_from` (también el plazo
+    /// vencido, `WouldBlock` o `TimedOut`).
+    fn receive(&self, buffer: &mut [u8], each: &mut dyn FnMut(&[u8], SocketAddr))
+    -> io::Result<()>;
+    /// Envía `bytes` a `to` en un datagrama y devuelve cuántos bytes salieron.
+    /// Error: el de `send_to`.
+    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize>;
+    /// El plazo de cada espera de [`Datagrams::receive`] (`None`: sin
+    /// plazo). Error: el de `setsockopt`.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// La respuesta del curso: el socket tal cual.
+impl Datagrams for UdpSocket {
+    fn receive(
+        &self,
+        buffer: &mut [u8],
+        each: &mut dyn FnMut(&[u8], SocketAddr),
+    ) -> io::Result<()> {
+        let (n, from) = self.recv_from(buffer)?;
+        each(&buffer[..n], from);
+        Ok(())
+    }
+
+    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+        UdpSocket::send_to(self, bytes, to)
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UdpSocket::set_read_timeout(self, timeout)
     }
 }
 

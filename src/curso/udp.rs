@@ -32,12 +32,11 @@
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::curso::seams::{Output, Pacer, Verdict};
+use crate::curso::seams::{Datagrams, Output, Pacer, Verdict};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
 use crate::extra::cookie::{self, Cookies};
-use crate::extra::laboratorio::lossy::{Alterations, Impairment, LossySocket};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::rendimiento::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
@@ -72,7 +71,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// UDP (y el modo confiable lo retransmitirá). Devuelve `false` si el par
 /// confiable de `to` no tiene lugar para una de las líneas (ver
 /// [`Offer::Full`]): esa y las siguientes no salieron.
-fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) -> bool {
+fn send_line(socket: &dyn Datagrams, peers: &Peers, to: SocketAddr, text: &str) -> bool {
     for line in text.split('\n') {
         match peers.offer(to, line, Instant::now()) {
             Offer::Plain => {
@@ -93,7 +92,7 @@ fn send_line(socket: &LossySocket, peers: &Peers, to: SocketAddr, text: &str) ->
 /// Un destino UDP como [`Link`] de una cola: cada línea sale en su propio
 /// datagrama (ver [`send_line`]).
 struct UdpLink {
-    socket: Arc<LossySocket>,
+    socket: Arc<dyn Datagrams>,
     peers: Arc<Peers>,
     addr: SocketAddr,
 }
@@ -110,7 +109,7 @@ impl Link for UdpLink {
             let text = line.strip_suffix(b"\n").unwrap_or(line);
             // Las líneas de la cola las escribió el servidor: son UTF-8.
             let sent = match std::str::from_utf8(text) {
-                Ok(text) => send_line(&self.socket, &self.peers, self.addr, text),
+                Ok(text) => send_line(&*self.socket, &self.peers, self.addr, text),
                 Err(_) => {
                     let _ = self.socket.send_to(text, self.addr);
                     true
@@ -153,7 +152,7 @@ pub const SIGNIN_QUEUE: usize = 64;
 /// el de las entradas.
 #[derive(Clone)]
 struct Endpoints {
-    socket: Arc<LossySocket>,
+    socket: Arc<dyn Datagrams>,
     /// Las direcciones en modo confiable.
     peers: Arc<Peers>,
     flusher: Arc<Flusher>,
@@ -177,7 +176,7 @@ impl Endpoints {
     fn answer(&self, to: SocketAddr, event: &Event) {
         let line = event.to_line();
         let line = line.strip_suffix('\n').unwrap_or(&line);
-        send_line(&self.socket, &self.peers, to, line);
+        send_line(&*self.socket, &self.peers, to, line);
     }
 }
 
@@ -265,15 +264,12 @@ pub struct UdpServer {
     anonymous: RefCell<HashMap<SocketAddr, Box<dyn Pacer>>>,
 }
 
-/// Donde cuenta sus alteraciones un laboratorio apagado: nunca altera nada.
-static UNALTERED: Alterations = Alterations::new();
-
 impl UdpServer {
-    /// El lado UDP del curso sobre `socket` ya abierto: sin pérdidas, con
-    /// los límites por omisión y sus propias colas. Error: no se pudo crear
-    /// un hilo.
+    /// El lado UDP del curso sobre `socket` ya abierto: el socket tal cual,
+    /// con los límites por omisión y sus propias colas. Error: no se pudo
+    /// crear un hilo.
     pub fn plain(socket: UdpSocket, chat: Arc<Chat>) -> io::Result<UdpServer> {
-        let socket = LossySocket::new(socket, Impairment::default(), 0, &UNALTERED);
+        let socket: Arc<dyn Datagrams> = Arc::new(socket);
         let flusher = Flusher::start(DEFAULT_TOTAL_QUEUE_LIMIT)?;
         Ok(UdpServer::new(
             socket,
@@ -285,13 +281,13 @@ impl UdpServer {
         ))
     }
 
-    /// Prepara el servidor sobre un socket ya abierto (`bind`), con el
-    /// laboratorio de pérdidas delante si se pidió (ver `lossy`). `idle` es
+    /// Prepara el servidor sobre un socket ya abierto (`bind`; el programa
+    /// completo pone delante su laboratorio de pérdidas). `idle` es
     /// la inactividad tras la que se cierra una sesión solo-UDP;
     /// `pairs_per_ip`, los pares del modo confiable a la vez por dirección
     /// IP (0 = sin límite).
     pub fn new(
-        socket: LossySocket,
+        socket: Arc<dyn Datagrams>,
         chat: Arc<Chat>,
         flusher: Arc<Flusher>,
         queue_limit: usize,
@@ -301,7 +297,7 @@ impl UdpServer {
         let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
         UdpServer {
             endpoints: Endpoints {
-                socket: Arc::new(socket),
+                socket,
                 peers: Arc::new(Peers::new(
                     Arc::clone(&flusher),
                     pairs_per_ip,
@@ -339,7 +335,7 @@ impl UdpServer {
         // temporizadores de retransmisión (más seguido).
         let sweep = SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10));
         let mut timeout = sweep;
-        socket.inner().set_read_timeout(Some(timeout))?;
+        socket.set_read_timeout(Some(timeout))?;
         let mut buffer = vec![0u8; RECV_BUFFER];
         let mut last_sweep = Instant::now();
         let mut last_tick = Instant::now();
@@ -351,9 +347,9 @@ impl UdpServer {
             };
             if wanted != timeout {
                 timeout = wanted;
-                socket.inner().set_read_timeout(Some(timeout))?;
+                socket.set_read_timeout(Some(timeout))?;
             }
-            match socket.receive(&mut buffer, |bytes, from| self.datagram(bytes, from)) {
+            match socket.receive(&mut buffer, &mut |bytes, from| self.datagram(bytes, from)) {
                 Err(e) if !is_harmless(&e) => return Err(e),
                 _ => {}
             }

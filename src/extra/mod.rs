@@ -110,12 +110,12 @@ pub fn server(
     let plugins = plugins(config, &flusher, &connections);
     let udp_config = config.clone();
     let udp: UdpSetup = Box::new(move |socket, chat| {
-        let socket = LossySocket::new(
+        let socket = Arc::new(LossySocket::new(
             socket,
             udp_config.impairment(),
             udp_config.udp_seed,
             &stats::COUNTERS.lab,
-        );
+        ));
         Ok(UdpServer::new(
             socket,
             chat,

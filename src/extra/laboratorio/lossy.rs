@@ -10,6 +10,7 @@
 //! repetir. [`LossySocket`] lo pone delante de un `UdpSocket` del servidor.
 //! Cada evento se cuenta ([`Alterations`]). No sabe nada del chat.
 
+use crate::curso::seams::Datagrams;
 use crate::curso::sync::lock;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -17,6 +18,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Las probabilidades, de 0 a 1, de cada cosa que le puede pasar a un
 /// datagrama. Todas en 0: la red como es.
@@ -59,15 +61,6 @@ pub struct Alterations {
 }
 
 impl Alterations {
-    /// Todo en cero (para un `static`).
-    pub const fn new() -> Alterations {
-        Alterations {
-            dropped: AtomicU64::new(0),
-            duplicated: AtomicU64::new(0),
-            reordered: AtomicU64::new(0),
-        }
-    }
-
     /// Perdidos, duplicados y reordenados hasta ahora.
     pub fn snapshot(&self) -> (u64, u64, u64) {
         (
@@ -194,6 +187,26 @@ impl LossySocket {
             each(&datagram, from);
         }
         Ok(())
+    }
+}
+
+/// El laboratorio como el socket del bucle de `recv_from` del servidor
+/// (ver [`Datagrams`]).
+impl Datagrams for LossySocket {
+    fn receive(
+        &self,
+        buffer: &mut [u8],
+        each: &mut dyn FnMut(&[u8], SocketAddr),
+    ) -> io::Result<()> {
+        LossySocket::receive(self, buffer, each)
+    }
+
+    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+        LossySocket::send_to(self, bytes, to)
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket.set_read_timeout(timeout)
     }
 }
 
