@@ -10,19 +10,25 @@ use chat::curso::password::HashCost;
 use chat::curso::servidor::Plugins;
 use chat::curso::udp::UdpServer;
 use chat::servidor::{Server, Settings};
-use common::Client;
+use common::{Client, UdpClient};
 use std::net::SocketAddr;
 use std::thread;
+use std::time::Duration;
 
 /// El servidor del curso, sin enchufes, en un hilo de la prueba.
 fn course_server(dir: &std::path::Path) -> SocketAddr {
+    course_server_idle(dir, chat::curso::udp::DEFAULT_IDLE)
+}
+
+/// Lo mismo, con otra inactividad para las sesiones solo-UDP.
+fn course_server_idle(dir: &std::path::Path, idle: Duration) -> SocketAddr {
     let settings = Settings {
         addr: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
         hash_cost: HashCost::Minimal,
         ..Settings::default()
     };
-    let udp = Box::new(UdpServer::plain);
+    let udp = Box::new(move |socket, chat| Ok(UdpServer::plain(socket, chat)?.with_idle(idle)));
     let server = Server::bind(&settings, Box::new(|_: &str| {}), Plugins::default(), udp)
         .expect("el servidor arranca");
     let addr = server.local_addr().expect("dirección");
@@ -152,4 +158,51 @@ fn with_the_course_output_a_client_that_never_reads_is_cut_and_nobody_waits() {
     ana.send(":u");
     ana.expect("[SERVER] Client: Connected users: ana");
     drop(bob);
+}
+
+/// El lado UDP del curso confía en la dirección de origen, como el
+/// enunciado: sin cookie, `:register` por UDP recibe la bienvenida y su
+/// token, y el usuario solo-UDP conversa con uno TCP en la misma sala
+/// hasta `:q` o hasta que pasa su inactividad.
+#[test]
+fn with_the_course_plugins_udp_signs_in_without_a_cookie_and_shares_the_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = course_server_idle(dir.path(), Duration::from_secs(2));
+    let mut bob = Client::connect(addr);
+    bob.register("bob", 10);
+
+    // Un datagrama corto, sin relleno ni cookie: el programa completo
+    // respondería con una cookie; el curso, con la bienvenida.
+    let mut ana = UdpClient::new(addr);
+    ana.name = "ana".into();
+    ana.send_raw(b":register ana pw");
+    ana.expect_welcome();
+    ana.expect("[SERVER] Client: What is your balance?");
+    ana.send("100");
+    ana.expect("[SERVER] Client: The balance of 100 has been set to your account.");
+    bob.expect("[SERVER] Client: ana connected!");
+
+    ana.send("hola bob");
+    bob.expect("ana: hola bob");
+    bob.send("hola ana");
+    ana.expect("bob: hola ana");
+    ana.send(":u");
+    ana.expect("[SERVER] Client: Connected users: ana, bob");
+    ana.send(":t bob 30");
+    ana.expect("[SERVER] Client: You transferred 30 dollars to bob. You have 70 dollars.");
+    bob.expect("[SERVER] Client: ana transferred 30 dollars to you. You have 40 dollars.");
+    ana.send(":q");
+    ana.expect("You have been disconnected from the best chat in the universe!");
+    bob.expect("[SERVER] Client: ana disconnected!");
+
+    // Otra vez dentro, y callada: a los 2 s sin datagramas, la sesión se
+    // cierra con la despedida y los demás lo ven.
+    let mut again = UdpClient::new(addr);
+    again.name = "ana".into();
+    again.send_raw(b":login ana pw");
+    again.expect_welcome();
+    again.expect("[SERVER] Client: You have 70 dollars.");
+    bob.expect("[SERVER] Client: ana connected!");
+    again.expect("You have been disconnected from the best chat in the universe!");
+    bob.expect("[SERVER] Client: ana disconnected!");
 }

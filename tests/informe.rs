@@ -441,7 +441,7 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
         "64",
         "hasta 64 bytes",
     ),
-    ("src/curso/udp.rs", "AMPLIFICATION", "3", "triple"),
+    ("src/extra/cookie.rs", "AMPLIFICATION", "3", "triple"),
     (
         "src/extra/rendimiento/outbox.rs",
         "CHUNK",
@@ -759,7 +759,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::cliente::core", "extra::laboratorio::reliable"),
     ("curso::cliente::udp", "extra::cookie"),
     ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
-    ("curso::udp", "extra::cookie"),
     ("curso::udp", "extra::laboratorio::peers"),
     ("curso::udp", "extra::laboratorio::reliable"),
     ("curso::udp", "extra::rendimiento::flusher"),

@@ -55,6 +55,34 @@ pub trait Datagrams: Send + Sync {
     /// El plazo de cada espera de [`Datagrams::receive`] (`None`: sin
     /// plazo). Error: el de `setsockopt`.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Qué dice `text` (un datagrama, sin su `\n`) de su origen `from`, y
+    /// el texto sin la prueba que trae delante, si trae una. El curso
+    /// confía en la dirección de origen, como el enunciado: todo origen está
+    /// probado. (El programa completo no: la dirección de un datagrama se
+    /// falsifica gratis, y pide una *cookie*, `extra/cookie.rs`.)
+    fn proof<'a>(&self, text: &'a str, _from: SocketAddr) -> Proof<'a> {
+        Proof::Proven(text)
+    }
+    /// Pide a `to` que pruebe su dirección; `size`: los bytes del datagrama
+    /// que lo causó. El curso no pide pruebas.
+    fn challenge(&self, _to: SocketAddr, _size: usize) {}
+    /// `true` si una respuesta de `reply` bytes puede ir a un origen sin
+    /// probar cuyo datagrama midió `size` bytes (si no, se le pide la
+    /// prueba). El curso nunca tiene orígenes sin probar.
+    fn may_answer(&self, _reply: usize, _size: usize) -> bool {
+        true
+    }
+}
+
+/// Lo que un datagrama dice de su origen (ver [`Datagrams::proof`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof<'a> {
+    /// El origen está probado; el texto, sin la prueba.
+    Proven(&'a str),
+    /// Sin prueba; el texto tal cual.
+    Unproven(&'a str),
+    /// Traía una prueba que no vale (vencida, o de otra dirección).
+    Invalid,
 }
 
 /// La respuesta del curso: el socket tal cual.

@@ -14,14 +14,13 @@
 //! UDP no tiene conexión, así que la sesión se identifica con un token que
 //! cada datagrama lleva delante (`<TOKEN> <línea>`), y una sesión solo-UDP
 //! termina con `:q` o por inactividad. Tampoco tiene handshake: la
-//! dirección de origen se falsifica gratis. Por eso (como QUIC en
-//! RFC 9000 §8):
-//! - a una dirección que no probó que recibe se le responde a lo sumo un
-//!   datagrama, de a lo sumo **tres veces** el tamaño del que lo causó
-//!   ([`AMPLIFICATION`]), y no se hace trabajo por ella;
-//! - para entrar (`:login`, `:register`) o para mudar una sesión a otra
-//!   dirección, la respuesta es una *cookie* (ver `cookie`) que el cliente
-//!   devuelve delante de su datagrama: `<COOKIE> :login bob clave`.
+//! dirección de origen se falsifica gratis. El curso confía en ella, como
+//! el enunciado. El socket del programa completo (el punto de enchufe
+//! [`Datagrams`]) no: pide una prueba, una *cookie* que el cliente devuelve
+//! delante de su datagrama (como QUIC, RFC 9000 §8), antes de hacer trabajo
+//! por una dirección, de mudar una sesión a ella o de responderle más del
+//! triple de lo que envió. Este módulo solo pregunta si el origen está
+//! probado (`proven`) y, si no lo está, pide la prueba.
 //!
 //! Un datagrama perdido se pierde, que es lo que UDP es, salvo para quien
 //! pide el modo confiable (`cliente --udp --reliable`, ver `reliable` y
@@ -32,11 +31,10 @@
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::curso::seams::{Datagrams, Output, Pacer, Verdict};
+use crate::curso::seams::{Datagrams, Output, Pacer, Proof, Verdict};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
-use crate::extra::cookie::{self, Cookies};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::rendimiento::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
@@ -139,13 +137,13 @@ impl Link for UdpLink {
     }
 }
 
-/// Cuánto puede medir, como mucho, la respuesta a un datagrama de una
-/// dirección sin probar, en veces el tamaño del datagrama (el límite
-/// anti-amplificación de QUIC, RFC 9000 §8.1).
-pub const AMPLIFICATION: usize = 3;
+/// Cuánto tiempo después un `:register` repetido desde la misma dirección
+/// es el mismo pedido, cuya respuesta se perdió (ver [`Registrations`]): el
+/// minuto en que un cliente reintenta.
+const REGISTER_REPEAT: Duration = Duration::from_secs(60);
 
-/// Entradas por UDP (con cookie válida) que pueden esperar su hash a la
-/// vez; las de más se descartan, como un datagrama perdido.
+/// Entradas por UDP (de un origen probado) que pueden esperar su hash a
+/// la vez; las de más se descartan, como un datagrama perdido.
 pub const SIGNIN_QUEUE: usize = 64;
 
 /// Cómo crear la cola hacia una dirección UDP: lo comparten el hilo UDP y
@@ -195,12 +193,6 @@ fn is_harmless(error: &io::Error) -> bool {
     )
 }
 
-/// `true` si una respuesta de `reply` bytes cabe en el límite
-/// anti-amplificación de un datagrama de `size` bytes.
-fn fits(reply: usize, size: usize) -> bool {
-    reply <= size.saturating_mul(AMPLIFICATION)
-}
-
 /// Si una línea ya pasó el límite de líneas por segundo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Admitted {
@@ -243,7 +235,7 @@ impl Signins {
     }
 }
 
-/// Un `:login` o `:register` con cookie válida, para el hilo de entradas.
+/// Un `:login` o `:register` de un origen probado, para el hilo de entradas.
 struct SigninJob {
     credentials: Credentials,
     from: SocketAddr,
@@ -254,7 +246,6 @@ pub struct UdpServer {
     endpoints: Endpoints,
     chat: Arc<Chat>,
     idle: Duration,
-    cookies: Cookies,
     /// Hacia el hilo de entradas.
     signins: Signins,
     /// El otro extremo, hasta que `serve` arranca el hilo.
@@ -308,7 +299,6 @@ impl UdpServer {
             },
             chat,
             idle,
-            cookies: Cookies::random(Instant::now()),
             signins: Signins {
                 sender: signins,
                 waiting: Arc::new(AtomicUsize::new(0)),
@@ -316,6 +306,12 @@ impl UdpServer {
             signin_jobs: RefCell::new(Some(jobs)),
             anonymous: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// El mismo servidor, con otra inactividad tras la que se cierra una
+    /// sesión solo-UDP.
+    pub fn with_idle(self, idle: Duration) -> UdpServer {
+        UdpServer { idle, ..self }
     }
 
     /// El bucle del hilo UDP: arranca el hilo de entradas, recibe, atiende
@@ -383,40 +379,31 @@ impl UdpServer {
         }
     }
 
-    /// Responde `event` directamente a `to` (sin sesión). Si la dirección no
-    /// está probada (`proven` es `false`), la respuesta sale solo si mide a
-    /// lo sumo [`AMPLIFICATION`] veces `size`, los bytes del datagrama que
-    /// la causó; si no cabe, sale en su lugar la cookie (si cabe ella): con
-    /// la cookie delante, el mismo pedido recibe la respuesta entera. Así
-    /// nadie usa al servidor para multiplicar su tráfico hacia otro.
+    /// Responde `event` directamente a `to` (sin sesión). A una dirección
+    /// sin probar (`proven` es `false`) solo si el socket lo permite para
+    /// un datagrama de `size` bytes ([`Datagrams::may_answer`]); si no, le
+    /// pide la prueba. Así nadie usa al servidor para multiplicar su
+    /// tráfico hacia otro.
     fn answer(&self, to: SocketAddr, event: &Event, size: usize, proven: bool) {
-        if proven || fits(event.to_line().len(), size) {
+        if proven
+            || self
+                .endpoints
+                .socket
+                .may_answer(event.to_line().len(), size)
+        {
             self.endpoints.answer(to, event);
         } else {
             self.challenge(to, size);
         }
     }
 
-    /// Pide a `to` que pruebe su dirección: su cookie, en la frase entera
-    /// si cabe en el triple de `size` (un datagrama de 22 bytes o más), y
-    /// si no en la línea más corta, `Cookie <COOKIE>` (desde 8 bytes: así
-    /// `:login ana 1234` escrito en `nc -u` también recibe respuesta). Con
-    /// menos de 8 bytes no cabe nada, y no se responde.
+    /// Pide a `to` que pruebe su dirección (ver [`Datagrams::challenge`]).
     fn challenge(&self, to: SocketAddr, size: usize) {
-        let cookie = self.cookies.issue(to, Instant::now());
-        let sentence = cookie::notice_line(&cookie);
-        let line = if fits(sentence.len(), size) {
-            sentence
-        } else {
-            cookie::short_line(&cookie)
-        };
-        if fits(line.len(), size) {
-            let _ = self.endpoints.socket.send_to(line.as_bytes(), to);
-        }
+        self.endpoints.socket.challenge(to, size);
     }
 
-    /// Atiende un datagrama: una línea, quizá con una cookie y un token
-    /// delante (`[<COOKIE>] [<TOKEN>] <línea>`).
+    /// Atiende un datagrama: una línea, quizá con una prueba de su origen
+    /// y un token delante (`[<COOKIE>] [<TOKEN>] <línea>`).
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
         self.chat.observer.line_in();
         let size = bytes.len();
@@ -433,13 +420,11 @@ impl UdpServer {
         let Ok(text) = std::str::from_utf8(bytes) else {
             return self.answer(from, &Event::Error(Problem::InvalidUtf8), size, false);
         };
-        let (proven, text) = match cookie::split_cookie(text) {
-            Some((cookie, rest)) if self.cookies.check(from, cookie, Instant::now()) => {
-                (true, rest)
-            }
+        let (proven, text) = match self.endpoints.socket.proof(text, from) {
+            Proof::Proven(rest) => (true, rest),
+            Proof::Unproven(text) => (false, text),
             // Vencida, o de otra dirección: otra, para volver a probar.
-            Some(_) => return self.challenge(from, size),
-            None => (false, text),
+            Proof::Invalid => return self.challenge(from, size),
         };
         let (token, line) = match protocolo::split_token(text) {
             Some((token, line)) => (Some(token), line),
@@ -582,9 +567,10 @@ impl UdpServer {
 
     /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). Cada
     /// dirección tiene su propio límite de líneas por segundo; lo que pasa
-    /// del límite se descarta (no hay sesión que cerrar). Sin cookie, la
-    /// única respuesta a una entrada es la cookie; con cookie, la entrada va
-    /// al hilo de entradas, que calcula el hash sin frenar a este.
+    /// del límite se descarta (no hay sesión que cerrar). Desde un origen
+    /// sin probar, la única respuesta a una entrada es el pedido de la
+    /// prueba; si no, la entrada va al hilo de entradas, que calcula el
+    /// hash sin frenar a este.
     fn without_token(&self, line: &str, from: SocketAddr, admitted: Admitted, size: usize) {
         let proven = admitted.proven();
         if let (Admitted::No { .. }, Some(per_sec)) = (admitted, self.chat.guard.lines_per_sec()) {
@@ -626,7 +612,7 @@ impl UdpServer {
     /// Un datagrama `<TOKEN> <línea>`: se atiende como si la línea hubiera
     /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
     /// dirección de este datagrama. Desde una dirección que la sesión no
-    /// conoce, solo con cookie: si no, la respuesta es la cookie.
+    /// conoce, solo si el origen está probado: si no, se le pide la prueba.
     fn with_token(
         &self,
         token: &str,
@@ -703,7 +689,7 @@ impl UdpServer {
     }
 }
 
-/// El hilo de entradas por UDP: cada `:login`/`:register` con cookie válida
+/// El hilo de entradas por UDP: cada `:login`/`:register` de un origen probado
 /// (la dirección ya probó que recibe) se atiende aquí, con su hash, y la
 /// respuesta sale completa. `waiting`: las entradas en la cola, que este
 /// hilo descuenta al tomar cada una. Termina cuando se suelta el
@@ -713,7 +699,7 @@ impl UdpServer {
 /// recibe la misma respuesta: un `:login` repetido lo resuelve la sala
 /// ([`crate::curso::room::Claim::Again`]); un `:register` repetido encontraría la
 /// cuenta ya creada, así que, si es de la misma dirección y dentro de
-/// [`cookie::WINDOW`], se atiende como el `:login` que es (ver
+/// [`REGISTER_REPEAT`], se atiende como el `:login` que es (ver
 /// [`Registrations`]).
 fn sign_in_loop(
     chat: &Chat,
@@ -779,7 +765,7 @@ fn sign_in(
     Ok(())
 }
 
-/// Las cuentas creadas por UDP en el último [`cookie::WINDOW`], con la
+/// Las cuentas creadas por UDP en el último [`REGISTER_REPEAT`], con la
 /// dirección que las creó: un `:register` repetido desde ahí es el mismo
 /// pedido, cuya respuesta se perdió. Solo lo toca el hilo de entradas. Se
 /// olvida lo vencido en cada consulta, así que no crece más que las cuentas
@@ -797,7 +783,7 @@ impl Registrations {
     }
 
     /// `true` si `from` creó la cuenta `name` hace menos de
-    /// [`cookie::WINDOW`].
+    /// [`REGISTER_REPEAT`].
     fn made(&mut self, from: SocketAddr, name: &str, now: Instant) -> bool {
         self.forget_old(now);
         let key = protocolo::name_key(name);
@@ -806,6 +792,6 @@ impl Registrations {
 
     fn forget_old(&mut self, now: Instant) {
         self.made
-            .retain(|(_, _, at)| now.duration_since(*at) < cookie::WINDOW);
+            .retain(|(_, _, at)| now.duration_since(*at) < REGISTER_REPEAT);
     }
 }

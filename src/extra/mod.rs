@@ -110,12 +110,13 @@ pub fn server(
     let plugins = plugins(config, &flusher, &connections);
     let udp_config = config.clone();
     let udp: UdpSetup = Box::new(move |socket, chat| {
-        let socket = Arc::new(LossySocket::new(
+        let socket = LossySocket::new(
             socket,
             udp_config.impairment(),
             udp_config.udp_seed,
             &stats::COUNTERS.lab,
-        ));
+        );
+        let socket = Arc::new(cookie::CookieSocket::new(Box::new(socket)));
         Ok(UdpServer::new(
             socket,
             chat,
