@@ -759,10 +759,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::cliente::core", "extra::laboratorio::reliable"),
     ("curso::cliente::udp", "extra::cookie"),
     ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
-    ("curso::udp", "extra::laboratorio::peers"),
-    ("curso::udp", "extra::laboratorio::reliable"),
-    ("curso::udp", "extra::rendimiento::flusher"),
-    ("curso::udp", "extra::rendimiento::outbox"),
 ];
 
 /// El camino de una conexión TCP en el servidor del curso, y el cliente

@@ -72,6 +72,101 @@ pub trait Datagrams: Send + Sync {
     fn may_answer(&self, _reply: usize, _size: usize) -> bool {
         true
     }
+    /// Envía `text` (una línea, sin `\n`) a `to` en su propio datagrama,
+    /// terminado en `\n` (así `nc -u` muestra uno por línea). `false` si
+    /// no puede salir todavía y debe esperar en la cola de quien la envía
+    /// (el modo confiable del programa completo, con la ventana llena). El
+    /// curso siempre la envía: si el kernel o la red la pierden, es UDP.
+    fn send_line(&self, to: SocketAddr, text: &str) -> bool {
+        let _ = self.send_to(format!("{text}\n").as_bytes(), to);
+        true
+    }
+    /// La salida de una sesión UDP hacia `to`; `me` es este mismo socket,
+    /// compartido. La del curso envía cada línea en el momento
+    /// ([`DatagramOutput`]): `send_to` no espera a nadie.
+    fn output(&self, me: &Arc<dyn Datagrams>, to: SocketAddr) -> Arc<dyn Output> {
+        Arc::new(DatagramOutput::new(Arc::clone(me), to))
+    }
+    /// Una línea (ya sin prueba ni token) que quizá es un marco de la
+    /// entrega confiable del programa completo (`:seq`, `:ack`). `None`: no
+    /// lo es, y es una línea del chat (el curso no tiene entrega confiable).
+    /// Si lo es, el socket acusa lo que corresponde y devuelve qué hacer
+    /// ([`Reliable`]). `bound()` dice si la sesión de esta dirección está
+    /// probada (cuesta un candado: se pregunta solo por un marco);
+    /// `admits(línea, en_orden)` dice si una línea nueva se puede tomar (y
+    /// acusar) ahora.
+    fn reliable(
+        &self,
+        _line: &str,
+        _from: SocketAddr,
+        _bound: &dyn Fn() -> bool,
+        _admits: &mut dyn FnMut(&str, bool) -> bool,
+    ) -> Option<Reliable> {
+        None
+    }
+    /// Cada cuánto hay que llamar a [`Datagrams::tick`] (`None`: no hay
+    /// temporizadores que revisar, como en el curso).
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
+    /// Los temporizadores a la hora `now` (`idle`: la inactividad de las
+    /// sesiones): lo vencido se retransmite. Devuelve líneas para la
+    /// consola.
+    fn tick(&self, _now: Instant, _idle: Duration) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Qué hacer con un marco de la entrega confiable (ver
+/// [`Datagrams::reliable`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reliable {
+    /// Estas líneas ya se pueden atender, en orden (quizá ninguna).
+    Lines(Vec<String>),
+    /// La sesión no está probada: hay que pedir la prueba.
+    Unbound,
+}
+
+/// La salida del curso hacia una dirección UDP: cada línea sale en el
+/// momento, en su datagrama. No hay cola que se llene: `send_to` no espera
+/// a quien no lee (lo que no cabe en su búfer, el kernel lo descarta).
+pub struct DatagramOutput {
+    socket: Arc<dyn Datagrams>,
+    to: SocketAddr,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl DatagramOutput {
+    /// La salida hacia `to` por `socket`.
+    pub fn new(socket: Arc<dyn Datagrams>, to: SocketAddr) -> DatagramOutput {
+        DatagramOutput {
+            socket,
+            to,
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Output for DatagramOutput {
+    fn send(&self, line: &[u8]) {
+        if self.is_closed() {
+            return;
+        }
+        // Las líneas las escribe el servidor: son UTF-8.
+        let text = String::from_utf8_lossy(line);
+        for line in text.lines() {
+            self.socket.send_line(self.to, line);
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn finish(&self, _grace: Duration) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// Lo que un datagrama dice de su origen (ver [`Datagrams::proof`]).

@@ -31,14 +31,10 @@
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::curso::seams::{Datagrams, Output, Pacer, Proof, Verdict};
+use crate::curso::seams::{Datagrams, Output, Pacer, Proof, Reliable, Verdict};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
-use crate::extra::laboratorio::peers::{self, Offer, Peers};
-use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
-use crate::extra::rendimiento::flusher::DEFAULT_TOTAL_QUEUE_LIMIT;
-use crate::extra::rendimiento::outbox::{DEFAULT_QUEUE_LIMIT, Flusher, Link, Outbox};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -61,82 +57,6 @@ const RECV_BUFFER: usize = 65_536;
 /// Cada cuánto, como mucho, se revisa la inactividad.
 const SWEEP_EVERY: Duration = Duration::from_millis(200);
 
-/// Envía a `to` un texto (una o más líneas, sin el `\n` final): tal cual,
-/// en un datagrama, o, si `to` usa el modo confiable, una línea por
-/// datagrama, numerada por su emisor (quizá más tarde, si la ventana está
-/// llena). Cada datagrama termina en `\n`, para que `nc -u` los muestre uno
-/// por línea. Si el kernel no puede enviarlo, el datagrama se pierde: es
-/// UDP (y el modo confiable lo retransmitirá). Devuelve `false` si el par
-/// confiable de `to` no tiene lugar para una de las líneas (ver
-/// [`Offer::Full`]): esa y las siguientes no salieron.
-fn send_line(socket: &dyn Datagrams, peers: &Peers, to: SocketAddr, text: &str) -> bool {
-    for line in text.split('\n') {
-        match peers.offer(to, line, Instant::now()) {
-            Offer::Plain => {
-                let _ = socket.send_to(format!("{text}\n").as_bytes(), to);
-                return true;
-            }
-            Offer::Sent(packets) => {
-                for packet in packets {
-                    let _ = socket.send_to(format!("{packet}\n").as_bytes(), to);
-                }
-            }
-            Offer::Full => return false,
-        }
-    }
-    true
-}
-
-/// Un destino UDP como [`Link`] de una cola: cada línea sale en su propio
-/// datagrama (ver [`send_line`]).
-struct UdpLink {
-    socket: Arc<dyn Datagrams>,
-    peers: Arc<Peers>,
-    addr: SocketAddr,
-}
-
-impl Link for UdpLink {
-    /// Envía las líneas completas que puede y dice cuántos bytes salieron.
-    /// Si el par confiable del destino tiene la ventana llena, lo demás
-    /// queda en la cola (`WouldBlock`, como un socket TCP lleno): así lo
-    /// que un usuario confiable no acusa cuenta para `--max-queue-bytes` y
-    /// para el techo, y no en una segunda cola sin límite.
-    fn send(&self, bytes: &[u8]) -> io::Result<usize> {
-        let mut taken = 0;
-        for line in bytes.split_inclusive(|&b| b == b'\n') {
-            let text = line.strip_suffix(b"\n").unwrap_or(line);
-            // Las líneas de la cola las escribió el servidor: son UTF-8.
-            let sent = match std::str::from_utf8(text) {
-                Ok(text) => send_line(&*self.socket, &self.peers, self.addr, text),
-                Err(_) => {
-                    let _ = self.socket.send_to(text, self.addr);
-                    true
-                }
-            };
-            if !sent {
-                break;
-            }
-            taken += line.len();
-        }
-        if taken == 0 && !bytes.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(taken)
-    }
-
-    /// Lo que el par confiable de este destino guarda (en vuelo, esperando
-    /// lugar, adelantado): cuenta para `--max-queue-bytes` del usuario.
-    fn held(&self) -> usize {
-        self.peers.held(self.addr)
-    }
-
-    /// La cola se cerró (el usuario se fue, o pasó su límite): su par, si
-    /// lo tiene, deja de aceptar líneas.
-    fn close(&self) {
-        self.peers.close(self.addr);
-    }
-}
-
 /// Cuánto tiempo después un `:register` repetido desde la misma dirección
 /// es el mismo pedido, cuya respuesta se perdió (ver [`Registrations`]): el
 /// minuto en que un cliente reintenta.
@@ -146,27 +66,18 @@ const REGISTER_REPEAT: Duration = Duration::from_secs(60);
 /// la vez; las de más se descartan, como un datagrama perdido.
 pub const SIGNIN_QUEUE: usize = 64;
 
-/// Cómo crear la cola hacia una dirección UDP: lo comparten el hilo UDP y
-/// el de las entradas.
+/// El socket y cómo crear la salida hacia una dirección UDP: lo
+/// comparten el hilo UDP y el de las entradas.
 #[derive(Clone)]
 struct Endpoints {
     socket: Arc<dyn Datagrams>,
-    /// Las direcciones en modo confiable.
-    peers: Arc<Peers>,
-    flusher: Arc<Flusher>,
-    queue_limit: usize,
 }
 
 impl Endpoints {
     fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
-        let link = UdpLink {
-            socket: Arc::clone(&self.socket),
-            peers: Arc::clone(&self.peers),
-            addr,
-        };
         UdpEndpoint {
             addr,
-            output: Outbox::new(link, self.queue_limit, &self.flusher),
+            output: self.socket.output(&self.socket, addr),
         }
     }
 
@@ -174,7 +85,7 @@ impl Endpoints {
     fn answer(&self, to: SocketAddr, event: &Event) {
         let line = event.to_line();
         let line = line.strip_suffix('\n').unwrap_or(&line);
-        send_line(&*self.socket, &self.peers, to, line);
+        self.socket.send_line(to, line);
     }
 }
 
@@ -256,47 +167,22 @@ pub struct UdpServer {
 }
 
 impl UdpServer {
-    /// El lado UDP del curso sobre `socket` ya abierto: el socket tal cual,
-    /// con los límites por omisión y sus propias colas. Error: no se pudo
-    /// crear un hilo.
+    /// El lado UDP del curso sobre `socket` ya abierto: el socket tal cual
+    /// y la inactividad por omisión. Error: ninguno todavía (el hilo de
+    /// entradas se crea en [`UdpServer::serve`]); devuelve `Result` para
+    /// caber en `servidor::UdpSetup`.
     pub fn plain(socket: UdpSocket, chat: Arc<Chat>) -> io::Result<UdpServer> {
-        let socket: Arc<dyn Datagrams> = Arc::new(socket);
-        let flusher = Flusher::start(DEFAULT_TOTAL_QUEUE_LIMIT)?;
-        Ok(UdpServer::new(
-            socket,
-            chat,
-            flusher,
-            DEFAULT_QUEUE_LIMIT,
-            DEFAULT_IDLE,
-            0,
-        ))
+        Ok(UdpServer::new(Arc::new(socket), chat, DEFAULT_IDLE))
     }
 
     /// Prepara el servidor sobre un socket ya abierto (`bind`; el programa
-    /// completo pone delante su laboratorio de pérdidas). `idle` es
-    /// la inactividad tras la que se cierra una sesión solo-UDP;
-    /// `pairs_per_ip`, los pares del modo confiable a la vez por dirección
-    /// IP (0 = sin límite).
-    pub fn new(
-        socket: Arc<dyn Datagrams>,
-        chat: Arc<Chat>,
-        flusher: Arc<Flusher>,
-        queue_limit: usize,
-        idle: Duration,
-        pairs_per_ip: usize,
-    ) -> UdpServer {
+    /// completo pone delante su laboratorio, la cookie y la entrega
+    /// confiable: ver [`Datagrams`]). `idle` es la inactividad tras la que
+    /// se cierra una sesión solo-UDP.
+    pub fn new(socket: Arc<dyn Datagrams>, chat: Arc<Chat>, idle: Duration) -> UdpServer {
         let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
         UdpServer {
-            endpoints: Endpoints {
-                socket,
-                peers: Arc::new(Peers::new(
-                    Arc::clone(&flusher),
-                    pairs_per_ip,
-                    MAX_LINE_BYTES,
-                )),
-                flusher,
-                queue_limit,
-            },
+            endpoints: Endpoints { socket },
             chat,
             idle,
             signins: Signins {
@@ -336,11 +222,10 @@ impl UdpServer {
         let mut last_sweep = Instant::now();
         let mut last_tick = Instant::now();
         loop {
-            let wanted = if self.endpoints.peers.is_empty() {
-                sweep
-            } else {
-                peers::TICK
-            };
+            // Con temporizadores (el modo confiable del programa completo),
+            // se despierta más seguido.
+            let ticks = socket.tick_every();
+            let wanted = ticks.map_or(sweep, |every| every.min(sweep));
             if wanted != timeout {
                 timeout = wanted;
                 socket.set_read_timeout(Some(timeout))?;
@@ -349,33 +234,18 @@ impl UdpServer {
                 Err(e) if !is_harmless(&e) => return Err(e),
                 _ => {}
             }
-            if !self.endpoints.peers.is_empty() && last_tick.elapsed() >= peers::TICK {
+            if let Some(every) = ticks
+                && last_tick.elapsed() >= every
+            {
                 last_tick = Instant::now();
-                self.retransmit(last_tick);
+                for line in socket.tick(last_tick, self.idle) {
+                    self.chat.log(&line);
+                }
             }
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 last_sweep = Instant::now();
                 self.expire();
             }
-        }
-    }
-
-    /// Los temporizadores del modo confiable a la hora `now`: sale lo
-    /// vencido, y se anota en la consola a quien se dio por ido (su sesión,
-    /// si sigue, termina por inactividad, como la de cualquier usuario UDP
-    /// que se fue sin `:q`).
-    fn retransmit(&self, now: Instant) {
-        let tick = self.endpoints.peers.tick(now, self.idle);
-        for (to, packet) in tick.send {
-            let _ = self
-                .endpoints
-                .socket
-                .send_to(format!("{packet}\n").as_bytes(), to);
-        }
-        for addr in tick.gone {
-            self.chat.log(&format!(
-                "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
-            ));
         }
     }
 
@@ -430,63 +300,23 @@ impl UdpServer {
             Some((token, line)) => (Some(token), line),
             None => (None, text),
         };
-        match Packet::parse(line) {
-            Some(packet) => self.reliable(packet, token, from, proven, size),
-            None => self.line(token, line, from, Admitted::No { proven }, size),
-        }
-    }
-
-    /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
-    /// de `from`: pasa por su par (ver `peers`), sale el acuse y se
-    /// atienden, en orden, las líneas que ya se pueden entregar.
-    ///
-    /// Cada datagrama confiable trae la prueba de su sesión: la cookie de
-    /// su dirección (`proven`), o el token de una sesión abierta desde esa
-    /// misma dirección. Sin ella no toca nada (ni crea un par, ni entrega,
-    /// ni acusa, ni mueve la ventana) y la respuesta es la cookie. Así un
-    /// datagrama con el origen de otro, que no recibe lo que se le envía a
-    /// ese otro, no puede crear cuentas a su nombre, ni meter líneas en su
-    /// secuencia, ni acusar lo que el otro no recibió: TCP se defiende de lo
-    /// mismo con los números de secuencia al azar (RFC 6528) y la ventana
-    /// (RFC 5961); aquí la prueba es explícita.
-    fn reliable(
-        &self,
-        packet: Packet,
-        token: Option<&str>,
-        from: SocketAddr,
-        proven: bool,
-        size: usize,
-    ) {
-        let bound = proven || token.is_some_and(|token| self.chat.room.token_at(token, from));
-        if !bound {
-            return self.challenge(from, size);
-        }
-        let peers = &self.endpoints.peers;
-        // Acusar es aceptar: una línea nueva que se descartaría (el límite
-        // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
-        // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
-        // frena, como a un emisor TCP su ventana.
-        if let Packet::Data {
-            seq,
-            start,
-            payload,
-        } = &packet
-            && let Some(in_order) = peers.expects(from, *seq, *start)
-            && !self.admits(token, payload, from, in_order)
+        // ¿Un marco de la entrega confiable (solo en el programa completo)?
+        // Cada uno trae la prueba de su sesión: la del origen, o el token de
+        // una sesión abierta desde esa misma dirección.
+        let bound = || proven || token.is_some_and(|token| self.chat.room.token_at(token, from));
+        let mut admits = |payload: &str, in_order| self.admits(token, payload, from, in_order);
+        match self
+            .endpoints
+            .socket
+            .reliable(line, from, &bound, &mut admits)
         {
-            return;
-        }
-        let Some(arrival) = peers.arrived(from, packet, bound, Instant::now()) else {
-            return self.challenge(from, size);
-        };
-        for packet in arrival.send {
-            let _ = self
-                .endpoints
-                .socket
-                .send_to(format!("{packet}\n").as_bytes(), from);
-        }
-        for line in arrival.deliver {
-            self.line(token, &line, from, Admitted::Yes, size);
+            Some(Reliable::Lines(lines)) => {
+                for line in lines {
+                    self.line(token, &line, from, Admitted::Yes, size);
+                }
+            }
+            Some(Reliable::Unbound) => self.challenge(from, size),
+            None => self.line(token, line, from, Admitted::No { proven }, size),
         }
     }
 

@@ -2,6 +2,8 @@
 //! archivo:
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
+//! - [`datagrams`]: el socket UDP del programa completo: el laboratorio, la
+//!   cookie, la entrega confiable y las colas, apilados.
 //! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
 //! - [`send_buffer`]: el tope del búfer de envío del kernel por cliente TCP.
 //! - [`stats`]: las estadísticas en vivo (`:stats`), con contadores atómicos.
@@ -25,6 +27,7 @@ pub mod abuse;
 pub mod cli;
 pub mod config;
 pub mod cookie;
+pub mod datagrams;
 pub mod editor;
 pub mod keepalive;
 pub mod laboratorio;
@@ -110,20 +113,23 @@ pub fn server(
     let plugins = plugins(config, &flusher, &connections);
     let udp_config = config.clone();
     let udp: UdpSetup = Box::new(move |socket, chat| {
-        let socket = LossySocket::new(
+        let lab = LossySocket::new(
             socket,
             udp_config.impairment(),
             udp_config.udp_seed,
             &stats::COUNTERS.lab,
         );
-        let socket = Arc::new(cookie::CookieSocket::new(Box::new(socket)));
-        Ok(UdpServer::new(
-            socket,
-            chat,
+        let checked = cookie::CookieSocket::new(Box::new(lab));
+        let socket = datagrams::Stack::new(
+            Box::new(checked),
             flusher,
             udp_config.max_queue_bytes,
-            udp_config.udp_idle(),
             udp_config.max_clients_per_ip,
+        );
+        Ok(UdpServer::new(
+            Arc::new(socket),
+            chat,
+            udp_config.udp_idle(),
         ))
     });
     let server = Server::bind(&config.settings(), console, plugins, udp)?;
