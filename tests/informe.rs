@@ -897,3 +897,25 @@ fn the_path_reader_understands_grouped_uses() {
         ["super::x::y", "super::x::z", "crate::w::v", "self::q::r"]
     );
 }
+
+/// El bucle de `recv_from` del servidor UDP está en la primera pantalla de
+/// `src/curso/udp.rs`: dentro de sus primeras 60 líneas de código (sin
+/// comentarios ni líneas en blanco), donde lo busca quien lee el curso.
+#[test]
+fn the_udp_loop_is_on_the_first_screen_of_udp_rs() {
+    let text = std::fs::read_to_string("src/curso/udp.rs").expect("udp.rs");
+    let code: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .collect();
+    let at = code
+        .iter()
+        .position(|line| line.contains("socket.receive("))
+        .expect("el bucle llama a socket.receive");
+    assert!(
+        code[..at].iter().any(|line| line.starts_with("loop {")),
+        "la llamada está dentro del bucle"
+    );
+    assert!(at < 60, "el bucle está en la línea de código {}", at + 1);
+}

@@ -12,7 +12,7 @@
 
 use crate::curso::protocolo::Problem;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -178,27 +178,6 @@ pub enum Proof<'a> {
     Unproven(&'a str),
     /// Traía una prueba que no vale (vencida, o de otra dirección).
     Invalid,
-}
-
-/// La respuesta del curso: el socket tal cual.
-impl Datagrams for UdpSocket {
-    fn receive(
-        &self,
-        buffer: &mut [u8],
-        each: &mut dyn FnMut(&[u8], SocketAddr),
-    ) -> io::Result<()> {
-        let (n, from) = self.recv_from(buffer)?;
-        each(&buffer[..n], from);
-        Ok(())
-    }
-
-    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
-        UdpSocket::send_to(self, bytes, to)
-    }
-
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        UdpSocket::set_read_timeout(self, timeout)
-    }
 }
 
 /// La salida de un cliente: por donde le llegan sus líneas, sin que nadie

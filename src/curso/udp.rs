@@ -57,101 +57,6 @@ const RECV_BUFFER: usize = 65_536;
 /// Cada cuánto, como mucho, se revisa la inactividad.
 const SWEEP_EVERY: Duration = Duration::from_millis(200);
 
-/// Cuánto tiempo después un `:register` repetido desde la misma dirección
-/// es el mismo pedido, cuya respuesta se perdió (ver [`Registrations`]): el
-/// minuto en que un cliente reintenta.
-const REGISTER_REPEAT: Duration = Duration::from_secs(60);
-
-/// Entradas por UDP (de un origen probado) que pueden esperar su hash a
-/// la vez; las de más se descartan, como un datagrama perdido.
-pub const SIGNIN_QUEUE: usize = 64;
-
-/// El socket y cómo crear la salida hacia una dirección UDP: lo
-/// comparten el hilo UDP y el de las entradas.
-#[derive(Clone)]
-struct Endpoints {
-    socket: Arc<dyn Datagrams>,
-}
-
-impl Endpoints {
-    fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
-        UdpEndpoint {
-            addr,
-            output: self.socket.output(&self.socket, addr),
-        }
-    }
-
-    /// Responde directamente a una dirección que probó que recibe.
-    fn answer(&self, to: SocketAddr, event: &Event) {
-        let line = event.to_line();
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        self.socket.send_line(to, line);
-    }
-}
-
-/// `true` si `recv_from` falló sin que el socket esté roto: venció el
-/// plazo (para revisar los temporizadores), una señal lo interrumpió, o
-/// llegó el ICMP "puerto inalcanzable" de un envío anterior (Linux lo
-/// entrega en la siguiente llamada al socket, RFC 1122 §4.1.3.3).
-fn is_harmless(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock
-            | io::ErrorKind::TimedOut
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
-/// Si una línea ya pasó el límite de líneas por segundo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Admitted {
-    /// La de un par confiable: se contó al acusarla (su dirección está
-    /// probada por el par).
-    Yes,
-    /// La de un datagrama simple: se cuenta al atenderla. `proven`: trajo
-    /// la cookie de su dirección.
-    No { proven: bool },
-}
-
-impl Admitted {
-    /// `true` si la dirección de la línea está probada.
-    fn proven(self) -> bool {
-        matches!(self, Admitted::Yes | Admitted::No { proven: true })
-    }
-}
-
-/// La cola hacia el hilo de entradas, con la cuenta de cuántas esperan:
-/// para no acusar una entrada del modo confiable que no cabría.
-struct Signins {
-    sender: SyncSender<SigninJob>,
-    waiting: Arc<AtomicUsize>,
-}
-
-impl Signins {
-    /// Entradas en la cola, sin atender todavía.
-    fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
-    }
-
-    /// Pone `job` en la cola si hay lugar; si no, se pierde.
-    fn offer(&self, job: SigninJob) {
-        // Se cuenta antes de enviar: el hilo de entradas descuenta al
-        // recibir, y la cuenta nunca queda por debajo de cero.
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        if self.sender.try_send(job).is_err() {
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Un `:login` o `:register` de un origen probado, para el hilo de entradas.
-struct SigninJob {
-    credentials: Credentials,
-    from: SocketAddr,
-}
-
 /// El servidor UDP: su socket, el estado compartido y la configuración.
 pub struct UdpServer {
     endpoints: Endpoints,
@@ -167,39 +72,6 @@ pub struct UdpServer {
 }
 
 impl UdpServer {
-    /// El lado UDP del curso sobre `socket` ya abierto: el socket tal cual
-    /// y la inactividad por omisión. Error: ninguno todavía (el hilo de
-    /// entradas se crea en [`UdpServer::serve`]); devuelve `Result` para
-    /// caber en `servidor::UdpSetup`.
-    pub fn plain(socket: UdpSocket, chat: Arc<Chat>) -> io::Result<UdpServer> {
-        Ok(UdpServer::new(Arc::new(socket), chat, DEFAULT_IDLE))
-    }
-
-    /// Prepara el servidor sobre un socket ya abierto (`bind`; el programa
-    /// completo pone delante su laboratorio, la cookie y la entrega
-    /// confiable: ver [`Datagrams`]). `idle` es la inactividad tras la que
-    /// se cierra una sesión solo-UDP.
-    pub fn new(socket: Arc<dyn Datagrams>, chat: Arc<Chat>, idle: Duration) -> UdpServer {
-        let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
-        UdpServer {
-            endpoints: Endpoints { socket },
-            chat,
-            idle,
-            signins: Signins {
-                sender: signins,
-                waiting: Arc::new(AtomicUsize::new(0)),
-            },
-            signin_jobs: RefCell::new(Some(jobs)),
-            anonymous: RefCell::new(HashMap::new()),
-        }
-    }
-
-    /// El mismo servidor, con otra inactividad tras la que se cierra una
-    /// sesión solo-UDP.
-    pub fn with_idle(self, idle: Duration) -> UdpServer {
-        UdpServer { idle, ..self }
-    }
-
     /// El bucle del hilo UDP: arranca el hilo de entradas, recibe, atiende
     /// y revisa la inactividad. No termina salvo un error irrecuperable del
     /// socket (o si no se puede crear el hilo de entradas).
@@ -247,6 +119,39 @@ impl UdpServer {
                 self.expire();
             }
         }
+    }
+
+    /// El lado UDP del curso sobre `socket` ya abierto: el socket tal cual
+    /// y la inactividad por omisión. Error: ninguno todavía (el hilo de
+    /// entradas se crea en [`UdpServer::serve`]); devuelve `Result` para
+    /// caber en `servidor::UdpSetup`.
+    pub fn plain(socket: UdpSocket, chat: Arc<Chat>) -> io::Result<UdpServer> {
+        Ok(UdpServer::new(Arc::new(socket), chat, DEFAULT_IDLE))
+    }
+
+    /// Prepara el servidor sobre un socket ya abierto (`bind`; el programa
+    /// completo pone delante su laboratorio, la cookie y la entrega
+    /// confiable: ver [`Datagrams`]). `idle` es la inactividad tras la que
+    /// se cierra una sesión solo-UDP.
+    pub fn new(socket: Arc<dyn Datagrams>, chat: Arc<Chat>, idle: Duration) -> UdpServer {
+        let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
+        UdpServer {
+            endpoints: Endpoints { socket },
+            chat,
+            idle,
+            signins: Signins {
+                sender: signins,
+                waiting: Arc::new(AtomicUsize::new(0)),
+            },
+            signin_jobs: RefCell::new(Some(jobs)),
+            anonymous: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// El mismo servidor, con otra inactividad tras la que se cierra una
+    /// sesión solo-UDP.
+    pub fn with_idle(self, idle: Duration) -> UdpServer {
+        UdpServer { idle, ..self }
     }
 
     /// Responde `event` directamente a `to` (sin sesión). A una dirección
@@ -517,6 +422,123 @@ impl UdpServer {
             self.chat.departed(expired.name, expired.others);
         }
     }
+}
+
+/// La respuesta del curso al punto de enchufe: el socket tal cual, y
+/// cada `recv_from` es un datagrama.
+impl Datagrams for UdpSocket {
+    fn receive(
+        &self,
+        buffer: &mut [u8],
+        each: &mut dyn FnMut(&[u8], SocketAddr),
+    ) -> io::Result<()> {
+        let (n, from) = self.recv_from(buffer)?;
+        each(&buffer[..n], from);
+        Ok(())
+    }
+
+    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+        UdpSocket::send_to(self, bytes, to)
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UdpSocket::set_read_timeout(self, timeout)
+    }
+}
+
+/// Cuánto tiempo después un `:register` repetido desde la misma dirección
+/// es el mismo pedido, cuya respuesta se perdió (ver [`Registrations`]): el
+/// minuto en que un cliente reintenta.
+const REGISTER_REPEAT: Duration = Duration::from_secs(60);
+
+/// Entradas por UDP (de un origen probado) que pueden esperar su hash a
+/// la vez; las de más se descartan, como un datagrama perdido.
+pub const SIGNIN_QUEUE: usize = 64;
+
+/// El socket y cómo crear la salida hacia una dirección UDP: lo
+/// comparten el hilo UDP y el de las entradas.
+#[derive(Clone)]
+struct Endpoints {
+    socket: Arc<dyn Datagrams>,
+}
+
+impl Endpoints {
+    fn endpoint(&self, addr: SocketAddr) -> UdpEndpoint {
+        UdpEndpoint {
+            addr,
+            output: self.socket.output(&self.socket, addr),
+        }
+    }
+
+    /// Responde directamente a una dirección que probó que recibe.
+    fn answer(&self, to: SocketAddr, event: &Event) {
+        let line = event.to_line();
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        self.socket.send_line(to, line);
+    }
+}
+
+/// `true` si `recv_from` falló sin que el socket esté roto: venció el
+/// plazo (para revisar los temporizadores), una señal lo interrumpió, o
+/// llegó el ICMP "puerto inalcanzable" de un envío anterior (Linux lo
+/// entrega en la siguiente llamada al socket, RFC 1122 §4.1.3.3).
+fn is_harmless(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Si una línea ya pasó el límite de líneas por segundo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admitted {
+    /// La de un par confiable: se contó al acusarla (su dirección está
+    /// probada por el par).
+    Yes,
+    /// La de un datagrama simple: se cuenta al atenderla. `proven`: trajo
+    /// la cookie de su dirección.
+    No { proven: bool },
+}
+
+impl Admitted {
+    /// `true` si la dirección de la línea está probada.
+    fn proven(self) -> bool {
+        matches!(self, Admitted::Yes | Admitted::No { proven: true })
+    }
+}
+
+/// La cola hacia el hilo de entradas, con la cuenta de cuántas esperan:
+/// para no acusar una entrada del modo confiable que no cabría.
+struct Signins {
+    sender: SyncSender<SigninJob>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Signins {
+    /// Entradas en la cola, sin atender todavía.
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Pone `job` en la cola si hay lugar; si no, se pierde.
+    fn offer(&self, job: SigninJob) {
+        // Se cuenta antes de enviar: el hilo de entradas descuenta al
+        // recibir, y la cuenta nunca queda por debajo de cero.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.sender.try_send(job).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Un `:login` o `:register` de un origen probado, para el hilo de entradas.
+struct SigninJob {
+    credentials: Credentials,
+    from: SocketAddr,
 }
 
 /// El hilo de entradas por UDP: cada `:login`/`:register` de un origen probado
