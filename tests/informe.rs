@@ -143,9 +143,9 @@ fn every_quoted_protocol_line_is_one_the_server_sends() {
             if template {
                 continue;
             }
-            // La frase de la cookie la arma y la reconoce `cookie`.
+            // La frase de la cookie la arma y la reconoce `protocolo`.
             let cookie =
-                chat::extra::cookie::from_line(&quoted).map(chat::extra::cookie::notice_line);
+                chat::protocolo::cookie_from_line(&quoted).map(chat::protocolo::cookie_notice_line);
             match (Event::parse(&quoted), cookie) {
                 (Some(event), _) if event.to_line().trim_end() == quoted => checked += 1,
                 (_, Some(line)) if line.trim_end() == quoted => checked += 1,
@@ -757,7 +757,6 @@ const KNOWN_CROSSINGS: &[(&str, &str)] = &[
     ("curso::cliente", "extra::laboratorio::reliable"),
     ("curso::cliente::core", "extra::laboratorio::lossy"),
     ("curso::cliente::core", "extra::laboratorio::reliable"),
-    ("curso::cliente::udp", "extra::cookie"),
     ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
 ];
 

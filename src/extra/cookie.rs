@@ -23,7 +23,7 @@
 //! respuesta al punto de enchufe [`Datagrams`]: quién necesita la prueba y
 //! qué se le responde lo decide el bucle de `udp`, que le pregunta.
 
-use crate::curso::protocolo::SERVER_PREFIX;
+use crate::curso::protocolo::{COOKIE_CHARS, cookie_notice_line, cookie_short_line, split_cookie};
 use crate::curso::seams::{Datagrams, Proof};
 use blake2::Blake2sMac256;
 use blake2::digest::{KeyInit, Mac};
@@ -98,11 +98,11 @@ impl Datagrams for CookieSocket {
     /// nada, y no se responde.
     fn challenge(&self, to: SocketAddr, size: usize) {
         let cookie = self.cookies.issue(to, Instant::now());
-        let sentence = notice_line(&cookie);
+        let sentence = cookie_notice_line(&cookie);
         let line = if fits(sentence.len(), size) {
             sentence
         } else {
-            short_line(&cookie)
+            cookie_short_line(&cookie)
         };
         if fits(line.len(), size) {
             let _ = self.inner.send_to(line.as_bytes(), to);
@@ -113,10 +113,6 @@ impl Datagrams for CookieSocket {
         fits(reply, size)
     }
 }
-
-/// Largo de una cookie, en caracteres hexadecimales (64 bits): corta, para
-/// que la respuesta a un pedido chico quepa en el triple de su tamaño.
-pub const COOKIE_CHARS: usize = 16;
 
 /// Cada cuánto cambia la ventana de tiempo de las cookies.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -178,55 +174,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `true` si `text` tiene la forma de una cookie: 16 caracteres `0-9 a-f`.
-pub fn is_cookie(text: &str) -> bool {
-    text.len() == COOKIE_CHARS
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Separa una cookie al principio de un datagrama: `<COOKIE> <resto>` →
-/// `(cookie, resto)`. `None` si no empieza con algo de forma de cookie.
-pub fn split_cookie(text: &str) -> Option<(&str, &str)> {
-    let (first, rest) = text.split_once(' ')?;
-    is_cookie(first).then_some((first, rest))
-}
-
-/// La frase de la cookie, sin el prefijo de los avisos: la única
-/// respuesta a un `:login` o `:register` por UDP desde una dirección que
-/// todavía no probó que recibe; el cliente repite su datagrama con la
-/// cookie delante (`<COOKIE> :login bob clave`).
-const NOTICE: &str = ", resend with it first.";
-
-/// La forma corta empieza igual que la frase: `Cookie <COOKIE>`.
-const SHORT: &str = "Cookie ";
-
-/// `[SERVER] Client: Cookie <COOKIE>, resend with it first.` y su `\n`.
-pub fn notice_line(cookie: &str) -> String {
-    format!("{SERVER_PREFIX}{SHORT}{cookie}{NOTICE}\n")
-}
-
-/// `Cookie <COOKIE>` y su `\n`: 24 bytes, la forma más corta de la cookie,
-/// para un datagrama tan chico que la frase entera ([`notice_line`]) no
-/// cabe en el triple de lo que midió (el límite anti-amplificación, RFC 9000
-/// §8.1): `:login ana 1234` con `nc -u` mide 16 bytes, y un datagrama de 8
-/// bytes o más recibe así siempre respuesta.
-pub fn short_line(cookie: &str) -> String {
-    format!("{SHORT}{cookie}\n")
-}
-
-/// La cookie de una línea del servidor (sin `\n`), en cualquiera de sus
-/// dos formas; `None` si la línea no trae una cookie, o trae algo que no
-/// tiene su forma (así nadie la confunde con el mensaje de un usuario).
-pub fn from_line(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix(SERVER_PREFIX).unwrap_or(line);
-    let rest = rest.strip_prefix(SHORT)?;
-    let cookie = rest.strip_suffix(NOTICE).unwrap_or(rest);
-    let whole = line.starts_with(SERVER_PREFIX) == rest.ends_with(NOTICE);
-    (whole && is_cookie(cookie)).then_some(cookie)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +188,7 @@ mod tests {
         let cookies = Cookies::new([7; 32], t0);
         let alice = addr("127.0.0.1:5000");
         let cookie = cookies.issue(alice, t0);
-        assert!(is_cookie(&cookie), "{cookie}");
+        assert!(crate::curso::protocolo::is_cookie(&cookie), "{cookie}");
         assert!(cookies.check(alice, &cookie, t0));
         // Otra dirección (otro puerto también), otra cookie.
         assert!(!cookies.check(addr("127.0.0.1:5001"), &cookie, t0));
@@ -254,42 +201,5 @@ mod tests {
         assert!(!other.check(alice, &cookie, t0));
         assert!(!cookies.check(alice, "0123456789abcdef", t0));
         assert!(!cookies.check(alice, "", t0));
-    }
-
-    #[test]
-    fn cookies_are_recognized_at_the_start_of_a_datagram() {
-        assert_eq!(
-            split_cookie("0123456789abcdef :login bob pw"),
-            Some(("0123456789abcdef", ":login bob pw"))
-        );
-        assert_eq!(split_cookie(":login bob pw"), None);
-        // Un token (32 caracteres) no es una cookie.
-        assert_eq!(split_cookie("0123456789abcdef0123456789abcdef hola"), None);
-        assert_eq!(split_cookie("0123456789ABCDEF hola"), None);
-    }
-
-    #[test]
-    fn a_cookie_line_reads_back_in_both_forms_and_nothing_else_does() {
-        let cookie = "0123456789abcdef";
-        let short = short_line(cookie);
-        assert_eq!(short, "Cookie 0123456789abcdef\n");
-        assert_eq!(short.len(), 3 * 8, "cabe en el triple de 8 bytes");
-        assert_eq!(from_line(short.trim_end()), Some(cookie));
-        let notice = notice_line(cookie);
-        assert_eq!(
-            notice,
-            "[SERVER] Client: Cookie 0123456789abcdef, resend with it first.\n"
-        );
-        assert_eq!(from_line(notice.trim_end()), Some(cookie));
-        // Solo con la forma exacta de una cookie: no es el mensaje de nadie.
-        for other in [
-            "Cookie 0123",
-            "Cookie 0123456789abcdeg",
-            "bob: Cookie 0123456789abcdef",
-            "Cookie 0123456789abcdef, resend with it first.",
-            "[SERVER] Client: Cookie 0123456789abcdef",
-        ] {
-            assert_eq!(from_line(other), None, "{other:?}");
-        }
     }
 }
