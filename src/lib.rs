@@ -13,9 +13,8 @@
 //!   ([`extra::rendimiento`]) y el laboratorio de UDP
 //!   ([`extra::laboratorio`]).
 //!
-//! Algunos archivos de `curso/` todavía usan piezas de `extra/`
-//! directamente; `tests/informe.rs` lleva la lista de esos cruces, que se
-//! irán reemplazando por puntos de enchufe.
+//! `curso/` no nombra a `extra/`: lo que el programa completo agrega entra
+//! por los puntos de enchufe de `curso` (`tests/informe.rs` lo comprueba).
 //!
 //! Los módulos que las pruebas, los benchmarks, los ejemplos y el cliente
 //! gráfico nombran se reexportan aquí con su nombre corto

@@ -233,22 +233,24 @@ fn every_command_the_informe_gives_exists() {
     assert!(checked >= 8, "solo {checked} comandos revisados");
 }
 
+/// Los archivos `.rs` bajo `dir`, a cualquier profundidad, en `out`.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 /// Todas las palabras del código (sin los comentarios): los nombres que el
 /// programa, sus pruebas y sus manifiestos definen o usan.
 fn code_words() -> std::collections::HashSet<String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let mut files = Vec::new();
     for dir in [
         "src",
@@ -258,7 +260,7 @@ fn code_words() -> std::collections::HashSet<String> {
         "cliente-gui/src",
         "cliente-gui/tests",
     ] {
-        walk(&root().join(dir), &mut files);
+        rust_files(&root().join(dir), &mut files);
     }
     // Los manifiestos: los crates y sus *features* (`egui_kittest`,
     // `wrap_help`) también son nombres que la prosa cita.
@@ -747,57 +749,33 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
         .find_map(|start| visit(graph, start, &mut done, &mut Vec::new()))
 }
 
-/// Los archivos de `curso/` que todavía usan una pieza de `extra/`
-/// directamente, y cuál. Es la lista de lo que falta cortar: cada cruce se
-/// reemplaza por un punto de enchufe de `curso` y se borra de aquí. Un
-/// cruce nuevo hace fallar la prueba, y también uno de la lista que ya no
-/// existe (para que la lista nunca mienta).
-const KNOWN_CROSSINGS: &[(&str, &str)] = &[
-    ("curso::cliente", "extra::laboratorio::lossy"),
-    ("curso::cliente", "extra::laboratorio::reliable"),
-    ("curso::cliente::core", "extra::laboratorio::lossy"),
-    ("curso::cliente::core", "extra::laboratorio::reliable"),
-    ("curso::cliente::udp", "extra::laboratorio::reliable_client"),
-];
-
-/// El camino de una conexión TCP en el servidor del curso, y el cliente
-/// de terminal salvo su laboratorio de UDP (`cliente` y `cliente::core`,
-/// que arman las pérdidas y la entrega confiable, y `cliente::udp`):
-/// ninguno usa nada de `extra/`. Lo que se enchufa, entra por `seams`.
-const TCP_PATH: &[&str] = &[
-    "curso::protocolo",
-    "curso::framing",
-    "curso::password",
-    "curso::storage",
-    "curso::ledger",
-    "curso::room",
-    "curso::session",
-    "curso::output",
-    "curso::servidor",
-    "curso::servidor::connection",
-    "curso::console",
-    "curso::sync",
-    "curso::seams",
-    "curso::cliente::terminal",
-    "curso::cliente::screen",
-    "curso::cliente::ending",
-    "curso::cliente::echo",
-];
-
+/// Ningún archivo de `curso/` nombra a `extra/`: ni en el código ni en
+/// un comentario. Un comentario puede contar la idea de un punto de
+/// enchufe ("el programa completo pide una cookie"), no dar un camino: el
+/// estudiante que lee el curso no tiene por qué ir a buscarlo.
 #[test]
-fn the_tcp_path_of_the_course_uses_nothing_from_extra() {
-    let graph = file_graph();
-    for module in TCP_PATH {
-        let uses = graph
-            .get(*module)
-            .unwrap_or_else(|| panic!("{module} no está en el mapa: {graph:?}"));
-        let extra: Vec<&String> = uses.iter().filter(|m| m.starts_with("extra")).collect();
-        assert!(extra.is_empty(), "{module} usa {extra:?}");
+fn no_course_file_names_extra() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src/curso"), &mut files);
+    assert!(files.len() > 10, "{files:?}");
+    let mut named = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).expect("leer");
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("extra::") || line.contains("extra/") {
+                named.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
     }
+    assert!(
+        named.is_empty(),
+        "curso/ nombra a extra/:\n{}",
+        named.join("\n")
+    );
 }
 
 #[test]
-fn the_file_map_has_no_circle_and_the_course_crosses_into_extra_only_where_listed() {
+fn the_file_map_has_no_circle_and_the_course_never_crosses_into_extra() {
     let graph = file_graph();
     assert!(
         graph.contains_key("curso::session") && graph.contains_key("curso::cliente::core"),
@@ -815,23 +793,12 @@ fn the_file_map_has_no_circle_and_the_course_crosses_into_extra_only_where_liste
                 .map(move |used| (module.clone(), used.clone()))
         })
         .collect();
-    let known: BTreeSet<(String, String)> = KNOWN_CROSSINGS
-        .iter()
-        .map(|(from, to)| (from.to_string(), to.to_string()))
-        .collect();
-    eprintln!(
-        "cruces de curso/ a extra/ que quedan por cortar: {}",
-        known.len()
-    );
-    for (from, to) in &known {
-        eprintln!("  {from} → {to}");
-    }
-    let new: Vec<_> = crossings.difference(&known).collect();
-    assert!(new.is_empty(), "cruces nuevos de curso/ a extra/: {new:?}");
-    let gone: Vec<_> = known.difference(&crossings).collect();
+    // Lo que el programa completo agrega entra por los puntos de enchufe
+    // de `curso` (`seams`, `cliente::seams`): ningún archivo del curso
+    // importa algo de `extra`.
     assert!(
-        gone.is_empty(),
-        "cruces de la lista que ya no existen (bórrelos): {gone:?}"
+        crossings.is_empty(),
+        "curso/ usa extra/ directamente: {crossings:?}"
     );
 
     // El cliente no usa nada del servidor: dentro de `curso`, solo el

@@ -98,10 +98,13 @@ impl Network {
 
 /// Una sesión entera con el servidor en `addr`; devuelve por qué terminó.
 fn session(addr: &str, input: Receiver<String>, events: &Sender<Incoming>, wake: &Wake) -> String {
-    let args = ["--addr".to_string(), addr.to_string()];
-    let config = match cliente::Config::from_args(args) {
-        Ok(config) => config,
-        Err(_) => return format!("La dirección {addr} no es válida."),
+    // El cliente del curso, por TCP: el gráfico no tiene laboratorio.
+    if chat::protocolo::host_and_port(addr).is_err() {
+        return format!("La dirección {addr} no es válida.");
+    }
+    let settings = cliente::Settings {
+        addr: addr.to_string(),
+        ..cliente::Settings::default()
     };
     let screen = Channel {
         events: events.clone(),
@@ -109,7 +112,12 @@ fn session(addr: &str, input: Receiver<String>, events: &Sender<Incoming>, wake:
     };
     describe(
         addr,
-        cliente::run_on(&config, input.into_iter(), Arc::new(screen)),
+        cliente::run_on(
+            &settings,
+            cliente::Plugins::default(),
+            input.into_iter(),
+            Arc::new(screen),
+        ),
     )
 }
 

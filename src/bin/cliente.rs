@@ -7,11 +7,12 @@
 
 use chat::cli;
 use chat::cliente::{self, Ending, Mode};
+use chat::extra::client_config::Config;
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let config = match cliente::Config::from_args(std::env::args().skip(1)) {
+    let config = match Config::from_args(std::env::args().skip(1)) {
         Ok(config) => config,
         Err(error) => return cli::exit("cliente", &error),
     };
@@ -19,9 +20,10 @@ fn main() -> ExitCode {
         && io::stdout().is_terminal()
         && !matches!(config.mode(), Mode::Echo(_));
     let ending = if interactive {
-        chat::extra::editor::run(&config)
+        chat::extra::editor::run(&config.settings(), config.plugins())
     } else {
-        cliente::run(&config, io::BufReader::new(io::stdin()), io::stdout())
+        let input = io::BufReader::new(io::stdin());
+        cliente::run(&config.settings(), config.plugins(), input, io::stdout())
     };
     match ending {
         Ok(Ending::Left) => ExitCode::SUCCESS,

@@ -19,24 +19,26 @@
 //!
 //! Un núcleo común (`core`: el estado de la sesión que comparten el hilo
 //! que envía y los que reciben) y un archivo por modo: `terminal` (TCP con
-//! UDP opcional), `udp` y `echo`; el modo confiable de `udp` está en `extra::laboratorio::reliable_client`.
+//! UDP opcional), `udp` y `echo`. El lado UDP tiene dos puntos de enchufe
+//! (`seams`): el enlace y la entrega confiable; el programa completo
+//! enchufa ahí su laboratorio de pérdidas y su modo `--reliable`.
 //! Del resto del crate importa solo lo puro que comparte con el servidor:
-//! `protocolo`, `reliable` (la entrega confiable), `lossy` (el laboratorio) y
-//! `sync` (la regla de los candados). Nada del servidor.
+//! `protocolo`, `framing` y `sync` (la regla de los candados). Nada del
+//! servidor. No lee la línea de comandos: recibe un [`Settings`].
 
 pub(crate) mod core;
 mod echo;
 pub(crate) mod ending;
 pub(crate) mod screen;
+pub mod seams;
 mod terminal;
 mod udp;
 
 pub use ending::Ending;
 pub use screen::{Lines, Screen, Shown};
+pub use seams::Plugins;
 
 use crate::curso::protocolo;
-use crate::extra::laboratorio::lossy::{Impairment, parse_probability};
-use clap::Parser;
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::Arc;
@@ -52,6 +54,10 @@ const MAX_SERVER_LINE_BYTES: usize = 1 << 20;
 /// sala (y la respuesta del eco). Pasado ese tiempo sigue igual.
 const REPLY_WAIT: Duration = Duration::from_secs(10);
 
+/// Tras cuánto silencio el modo `--udp` envía `:ping`, si no se pide otra
+/// cosa: con el plazo del servidor en 300 s, caben cuatro perdidos.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
+
 /// Cómo habla el cliente con el servidor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -63,124 +69,33 @@ pub enum Mode {
     Echo(String),
 }
 
-/// La configuración del cliente, tal como la lee `cliente --help`.
-#[derive(Parser, Debug, Clone, PartialEq)]
-#[command(
-    name = "cliente",
-    about = "Cliente de terminal del chat. Lee líneas de la entrada estándar y las envía;\n\
-             muestra lo que llega del servidor. En una terminal, con un editor de líneas\n\
-             (flechas, historial) y lo que llega impreso encima de lo que se escribe; en una\n\
-             tubería, línea por línea, para guiones. El fin de la entrada (Ctrl-D) o Ctrl-C\n\
-             equivalen a :q.",
-    override_usage = "cliente [opciones]",
-    help_template = "{about}\n\nUso: {usage}\n\nOpciones:\n{options}\n{after-help}",
-    after_help = concat!(
-        "Dentro del chat: :register <nombre> <clave>, :login <nombre> <clave>, :help.\n",
-        "En modo TCP, :udp y :tcp eligen por dónde viajan las líneas siguientes.\n",
-        "Con la entrada en una terminal, :register <nombre> o :login <nombre> sin clave\n",
-        "la piden sin mostrarla.\n\n",
-        "Códigos de salida: 0 saliste (:q o fin de la entrada); 1 se perdió la conexión\n",
-        "(también una cola de salida llena); 2 opciones inválidas; 3 no hay servidor\n",
-        "(TCP rechazado o UDP sin respuesta); 4 el servidor se apagó; 5 no iniciaste\n",
-        "sesión a tiempo; 6 servidor lleno o demasiadas conexiones desde tu dirección;\n",
-        "7 demasiadas contraseñas fallidas; 8 entraste con tu cuenta desde otra dirección\n",
-        "(solo UDP)."
-    ),
-    disable_help_flag = true,
-    max_term_width = 100
-)]
-pub struct Config {
-    /// Servidor al que conectarse
-    #[arg(long, value_name = "HOST:PUERTO", default_value = protocolo::DEFAULT_ADDR,
-          value_parser = crate::curso::protocolo::host_and_port)]
+/// Lo que el cliente necesita saber para conectarse: adónde y cómo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// El servidor, `HOST:PUERTO`.
     pub addr: String,
-
-    /// Usar solo UDP (cada datagrama lleva el token de la sesión)
-    #[arg(long, conflicts_with = "echo")]
-    pub udp: bool,
-
-    /// Enviar MENSAJE al servidor de eco, mostrar la respuesta y salir
-    #[arg(long, value_name = "MENSAJE")]
-    pub echo: Option<String>,
-
-    /// Con --udp: segundos sin enviar nada tras los que se envía :ping,
-    /// para que el servidor no cierre la sesión (su --udp-idle-secs es 300)
-    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = positive_seconds)]
-    pub udp_keepalive_secs: f64,
-
-    /// Con --udp: entrega confiable hecha a mano (números de secuencia,
-    /// acuses y retransmisiones, ver src/extra/laboratorio/reliable.rs): cada línea llega una
-    /// vez y en orden aunque se pierdan datagramas
-    #[arg(long, requires = "udp")]
-    pub reliable: bool,
-
-    /// Con --reliable: retransmisiones seguidas sin acuse tras las que se
-    /// da al servidor por ido (el plazo se duplica en cada una)
-    #[arg(long, value_name = "N", default_value_t = crate::extra::laboratorio::reliable::MAX_RETRIES,
-          value_parser = clap::value_parser!(u32).range(1..=30))]
-    pub retries: u32,
-
-    /// Laboratorio de UDP: probabilidad (0 a 1) de perder cada datagrama que
-    /// el cliente envía o recibe
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
-    pub loss: f64,
-
-    /// Laboratorio de UDP: probabilidad de duplicar cada datagrama
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
-    pub dup: f64,
-
-    /// Laboratorio de UDP: probabilidad de que un datagrama llegue después
-    /// del siguiente
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
-    pub reorder: f64,
-
-    /// Laboratorio de UDP: semilla del generador, para repetir una corrida
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
-
-    /// Muestra esta ayuda
-    #[arg(short, long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
+    /// TCP, solo UDP o eco.
+    pub mode: Mode,
+    /// En modo `--udp`: tras cuánto tiempo sin enviar nada se envía
+    /// `:ping`, para que el servidor no cierre la sesión por inactividad
+    /// (el suyo es de 300 s).
+    pub keepalive: Duration,
 }
 
-impl Config {
-    /// Lee los argumentos (sin el nombre del programa). Error: el de `clap`
-    /// (también `--help`, que sale con código 0).
-    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, clap::Error> {
-        Config::try_parse_from(std::iter::once("cliente".to_string()).chain(args))
-    }
-
-    /// Cada cuánto, en silencio, el modo `--udp` envía `:ping`.
-    pub fn keepalive(&self) -> Duration {
-        Duration::from_secs_f64(self.udp_keepalive_secs)
-    }
-
-    /// El lado UDP: el mantenimiento y el laboratorio.
-    fn udp_tuning(&self) -> core::UdpTuning {
-        core::UdpTuning {
-            keepalive: self.keepalive(),
-            impairment: Impairment {
-                loss: self.loss,
-                dup: self.dup,
-                reorder: self.reorder,
-            },
-            seed: self.seed,
-            reliable: self.reliable.then_some(self.retries),
-        }
-    }
-
-    /// El modo que eligen `--udp` y `--echo`.
-    pub fn mode(&self) -> Mode {
-        match (&self.echo, self.udp) {
-            (Some(message), _) => Mode::Echo(message.clone()),
-            (None, true) => Mode::Udp,
-            (None, false) => Mode::Tcp,
+impl Default for Settings {
+    /// El servidor en este equipo, por TCP, con un `:ping` por minuto.
+    fn default() -> Settings {
+        Settings {
+            addr: protocolo::DEFAULT_ADDR.to_string(),
+            mode: Mode::Tcp,
+            keepalive: DEFAULT_KEEPALIVE,
         }
     }
 }
 
 /// Corre el cliente hasta que la sesión termina, con texto de entrada y
-/// de salida (la terminal, una tubería, las pruebas).
+/// de salida (la terminal, una tubería, las pruebas), con lo que enchufa
+/// `plugins` ([`Plugins::default`]: el cliente del curso).
 ///
 /// `input` son las líneas del usuario, separadas por `\n` (un `\r` final
 /// se quita; bytes que no son UTF-8 se reemplazan); `output` recibe una
@@ -189,11 +104,17 @@ impl Config {
 /// respondió). Error: no se pudo conectar (TCP rechazado, dirección que no
 /// existe).
 pub fn run(
-    config: &Config,
+    settings: &Settings,
+    plugins: Plugins,
     input: impl BufRead + Send + 'static,
     output: impl Write + Send + 'static,
 ) -> io::Result<Ending> {
-    run_on(config, lines_of(input), Arc::new(Lines::new(output)))
+    run_on(
+        settings,
+        plugins,
+        lines_of(input),
+        Arc::new(Lines::new(output)),
+    )
 }
 
 /// Corre el cliente hasta que la sesión termina, para cualquier interfaz.
@@ -203,14 +124,15 @@ pub fn run(
 /// hay que mostrar, desde los hilos del cliente. Devuelve lo mismo que
 /// [`run`].
 pub fn run_on(
-    config: &Config,
+    settings: &Settings,
+    plugins: Plugins,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
-    match config.mode() {
-        Mode::Tcp => terminal::run(config, input, screen),
-        Mode::Udp => udp::run(config, input, screen),
-        Mode::Echo(message) => echo::run(&config.addr, &message, screen.as_ref()),
+    match &settings.mode {
+        Mode::Tcp => terminal::run(settings, plugins, input, screen),
+        Mode::Udp => udp::run(settings, plugins, input, screen),
+        Mode::Echo(message) => echo::run(&settings.addr, message, screen.as_ref()),
     }
 }
 
@@ -220,14 +142,6 @@ fn lines_of(input: impl BufRead) -> impl Iterator<Item = String> {
         let text = String::from_utf8_lossy(&raw);
         text.trim_end_matches('\r').to_string()
     })
-}
-
-/// `--udp-keepalive-secs`: un número de segundos mayor que 0.
-fn positive_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
-        _ => Err(format!("{text} no es un número de segundos mayor que 0")),
-    }
 }
 
 pub(crate) fn resolve(addr: &str) -> io::Result<SocketAddr> {
@@ -250,62 +164,4 @@ fn udp_socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
     let socket = UdpSocket::bind(any)?;
     socket.connect(server)?;
     Ok(socket)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags() {
-        let parse = |l: &[&str]| Config::from_args(l.iter().map(|s| s.to_string()));
-        let config = parse(&[]).expect("válido");
-        assert_eq!(
-            (config.addr.as_str(), config.mode()),
-            ("127.0.0.1:5500", Mode::Tcp)
-        );
-        let config = parse(&["--addr", "[::1]:7", "--udp"]).expect("válido");
-        assert_eq!(
-            (config.addr.as_str(), config.mode()),
-            ("[::1]:7", Mode::Udp)
-        );
-        let config = parse(&["--echo", "Hola Server!"]).expect("válido");
-        assert_eq!(config.mode(), Mode::Echo("Hola Server!".into()));
-        assert!(parse(&["--help"]).is_err());
-        assert!(parse(&["--addr"]).is_err());
-        assert!(parse(&["--echo"]).is_err());
-        assert!(parse(&["x"]).is_err());
-        assert!(parse(&["--udp-keepalive-secs", "0"]).is_err());
-        assert!(
-            parse(&["--reliable"]).is_err(),
-            "--reliable es solo de --udp"
-        );
-        let config = parse(&["--udp", "--reliable", "--retries", "3"]).expect("válido");
-        assert_eq!(config.udp_tuning().reliable, Some(3));
-        assert_eq!(
-            parse(&["--udp"]).expect("válido").udp_tuning().reliable,
-            None
-        );
-        assert!(parse(&["--udp", "--reliable", "--retries", "0"]).is_err());
-        let config = parse(&["--udp", "--udp-keepalive-secs", "0.5"]).expect("válido");
-        assert_eq!(config.keepalive(), Duration::from_millis(500));
-    }
-
-    #[test]
-    fn every_ending_has_its_own_exit_code_and_the_help_lists_it() {
-        let help = Config::from_args(["--help".to_string()])
-            .expect_err("--help")
-            .to_string();
-        let mut codes: Vec<u8> = ending::ALL.iter().map(|e| e.code()).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), ending::ALL.len(), "códigos repetidos");
-        for code in codes {
-            let listed = [format!(" {code} "), format!("\n{code} ")];
-            assert!(
-                listed.iter().any(|text| help.contains(text)),
-                "falta {code} en:\n{help}"
-            );
-        }
-    }
 }

@@ -14,8 +14,7 @@
 //! disco (`sync_data`) ahí mismo, con el candado tomado: cuando
 //! `transfer` vuelve, la transferencia ya está en disco, y si el disco
 //! falla se deshace y nada cambió. El programa completo junta muchas
-//! operaciones en un solo `fdatasync` (*group commit*, en
-//! `extra/rendimiento/commit.rs`): quien pide una operación recibe un
+//! operaciones en un solo `fdatasync` (*group commit*): quien pide una operación recibe un
 //! [`Receipt`] y lo espera fuera del candado con [`Ledger::wait_durable`].
 //! Las dos cumplen la misma regla: una operación se confirma **si y solo
 //! si su propia línea** está en disco.
@@ -709,7 +708,7 @@ impl Accounts {
 
 /// Las pruebas del libro. Las que valen para cualquier durabilidad son
 /// funciones que reciben cómo abrir el libro: aquí corren con la del curso,
-/// y `extra/rendimiento/commit.rs` las corre con el *group commit*.
+/// y el programa completo las corre con su *group commit*.
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

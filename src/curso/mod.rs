@@ -21,8 +21,9 @@
 //! - [`seams`]: los puntos de enchufe que el programa completo llena.
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
 //!
-//! No es dueño de nada de [`crate::extra`]; los cruces que quedan los
-//! lista `tests/informe.rs`.
+//! No nombra nada del programa completo: lo que este agrega entra por los
+//! puntos de enchufe (`seams`, y los del cliente en `cliente::seams`), y
+//! `tests/informe.rs` comprueba que ningún archivo de aquí lo nombre.
 
 pub mod cliente;
 pub mod console;

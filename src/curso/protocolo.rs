@@ -973,7 +973,7 @@ fn parse_digits(text: &str) -> Option<u64> {
 }
 
 // La cookie del programa completo: el servidor pide con ella que una
-// dirección UDP pruebe que recibe (`extra/cookie.rs` la calcula). Sus dos
+// dirección UDP pruebe que recibe (y la calcula). Sus dos
 // líneas son parte del protocolo, porque el cliente las reconoce y repite
 // su datagrama con la cookie delante; el servidor del curso no las envía.
 

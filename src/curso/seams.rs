@@ -3,10 +3,10 @@
 //!
 //! El curso escribe cada pregunta como un *trait* pequeño, con una
 //! respuesta por omisión que es la del curso, la más simple que funciona.
-//! `extra/` trae las otras respuestas (los límites, las estadísticas, las
-//! colas rápidas...) y el binario las pasa al servidor en un
-//! [`Plugins`](crate::curso::servidor::Plugins).
-//! Así el curso se lee sin ellas, y nada en `curso/` nombra `extra/`: el
+//! El programa completo trae las otras respuestas (los límites, las
+//! estadísticas, las colas rápidas...) y el binario las pasa al servidor
+//! en un [`Plugins`](crate::curso::servidor::Plugins). Así el curso se lee
+//! sin ellas, y ningún archivo del curso nombra al programa completo: el
 //! enchufe es lo único que los une. No es dueño de ninguna respuesta que
 //! no sea la del curso.
 
@@ -59,7 +59,7 @@ pub trait Datagrams: Send + Sync {
     /// el texto sin la prueba que trae delante, si trae una. El curso
     /// confía en la dirección de origen, como el enunciado: todo origen está
     /// probado. (El programa completo no: la dirección de un datagrama se
-    /// falsifica gratis, y pide una *cookie*, `extra/cookie.rs`.)
+    /// falsifica gratis, y pide una *cookie*.)
     fn proof<'a>(&self, text: &'a str, _from: SocketAddr) -> Proof<'a> {
         Proof::Proven(text)
     }
@@ -186,7 +186,7 @@ pub enum Proof<'a> {
 /// Es un enchufe porque el curso la resuelve con lo más simple que
 /// funciona (`output`: un canal acotado y un hilo escritor por cliente), y
 /// el programa completo con colas sin hilo propio que aguantan 10.000
-/// clientes (`extra/rendimiento/`).
+/// clientes.
 pub trait Output: Send + Sync {
     /// Pone `line` (una o más líneas completas, cada una con su `\n`) en la
     /// salida y vuelve enseguida: quien llama puede estar atendiendo a otro
@@ -349,7 +349,7 @@ impl Place for () {}
 /// Es un enchufe porque el curso no limita nada: cualquiera entra, prueba
 /// contraseñas y escribe tan rápido como quiera. El programa completo
 /// frena al que envía de más, bloquea al que adivina contraseñas y a la
-/// dirección que crea cuentas en masa (`extra/abuse.rs`). Cada método
+/// dirección que crea cuentas en masa. Cada método
 /// tiene escrita la respuesta del curso: dejar pasar.
 pub trait Guard: Send + Sync {
     /// Una conexión TCP recién aceptada desde `ip`, con su salida: entra

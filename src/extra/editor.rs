@@ -14,7 +14,7 @@
 
 use crate::curso::cliente::ending::Ending;
 use crate::curso::cliente::screen::{Screen, Shown};
-use crate::curso::cliente::{Config, Mode};
+use crate::curso::cliente::{Mode, Plugins, Settings};
 use crate::curso::protocolo::{self, Command, Event};
 use crate::curso::sync::lock;
 use rustyline::completion::Completer;
@@ -40,15 +40,15 @@ const LAST_PRINT: std::time::Duration = std::time::Duration::from_millis(150);
 /// Corre el cliente con la terminal: el editor lee las líneas y
 /// `Printer` muestra lo que llega. Devuelve lo mismo que
 /// [`crate::curso::cliente::run_on`]. Errores: no se pudo preparar la terminal o conectar.
-pub fn run(config: &Config) -> io::Result<Ending> {
+pub fn run(settings: &Settings, plugins: Plugins) -> io::Result<Ending> {
     let saved = TerminalMode::save();
     let helper = Masking::default();
-    let settings = EditorConfig::builder()
+    let editing = EditorConfig::builder()
         // El resaltado es lo que tapa las contraseñas: siempre activo.
         .color_mode(ColorMode::Forced)
         .auto_add_history(false)
         .build();
-    let mut editor = Editor::with_config(settings).map_err(io::Error::other)?;
+    let mut editor = Editor::with_config(editing).map_err(io::Error::other)?;
     editor.set_helper(Some(helper.clone()));
     let printer = editor.create_external_printer().map_err(io::Error::other)?;
     let screen = Arc::new(Printer {
@@ -57,7 +57,7 @@ pub fn run(config: &Config) -> io::Result<Ending> {
             reading: false,
             held: Vec::new(),
         }),
-        prompt: Mutex::new(Prompt::new(&config.mode(), config.reliable)),
+        prompt: Mutex::new(Prompt::new(&settings.mode, plugins.reliable.is_some())),
         colours: colours_wanted(),
     });
     helper.attach(Arc::clone(&screen));
@@ -67,8 +67,8 @@ pub fn run(config: &Config) -> io::Result<Ending> {
         screen: Arc::clone(&screen),
         erase_next: 0,
     };
-    let ending =
-        crate::curso::cliente::run_on(config, lines, Arc::clone(&screen) as Arc<dyn Screen>);
+    let shown = Arc::clone(&screen) as Arc<dyn Screen>;
+    let ending = crate::curso::cliente::run_on(settings, plugins, lines, shown);
     if screen.output().reading {
         // La sesión terminó mientras el usuario escribía: el último aviso
         // (el apagado del servidor) está en la cola del editor, que lo

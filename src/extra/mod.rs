@@ -8,6 +8,8 @@
 //! - [`send_buffer`]: el tope del búfer de envío del kernel por cliente TCP.
 //! - [`stats`]: las estadísticas en vivo (`:stats`), con contadores atómicos.
 //! - [`config`]: la línea de comandos del servidor.
+//! - [`client_config`]: la línea de comandos del cliente, y lo que el
+//!   programa completo le enchufa (el laboratorio, `--reliable`).
 //! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
 //! - [`registry`]: las conexiones abiertas y sus topes.
 //! - [`cli`]: los errores de la línea de comandos, en castellano.
@@ -19,12 +21,14 @@
 //!
 //! Aquí también se arma lo que el programa completo enchufa en el servidor
 //! del curso ([`plugins`], [`server`]): es el único lugar que elige qué
-//! respuesta va a cada punto de enchufe de [`crate::curso::seams`].
+//! respuesta va a cada punto de enchufe de [`crate::curso::seams`] (los
+//! del cliente, en [`client_config`]).
 //!
 //! No es dueño de la lógica del chat: la usa desde [`crate::curso`].
 
 pub mod abuse;
 pub mod cli;
+pub mod client_config;
 pub mod config;
 pub mod cookie;
 pub mod datagrams;

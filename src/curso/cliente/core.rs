@@ -7,10 +7,9 @@
 use super::REPLY_WAIT;
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
+use super::seams::{Link, Plugins, ReliableMode};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::sync::wait_timeout_while;
-use crate::extra::laboratorio::lossy::{Alterations, Impairment, Lossy};
-use crate::extra::laboratorio::reliable::Reliable;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -132,28 +131,6 @@ pub(crate) struct State {
     pub(crate) warned_silence: bool,
 }
 
-/// Cómo se porta el lado UDP del cliente: el mantenimiento y el
-/// laboratorio de pérdidas (`--loss`, `--dup`, `--reorder`, `--seed`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UdpTuning {
-    /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`.
-    pub(crate) keepalive: Duration,
-    /// Lo que se altera de lo que el cliente envía y recibe por UDP.
-    pub(crate) impairment: Impairment,
-    /// La semilla del generador del laboratorio.
-    pub(crate) seed: u64,
-    /// El modo confiable (`--reliable`), con sus reintentos (`--retries`).
-    pub(crate) reliable: Option<u32>,
-}
-
-/// El laboratorio de UDP del lado del cliente: un sentido para lo que
-/// sale, otro para lo que entra.
-struct Lab {
-    outgoing: Mutex<Lossy<Vec<u8>>>,
-    incoming: Mutex<Lossy<Vec<u8>>>,
-    counters: Alterations,
-}
-
 /// Lo que comparten el hilo que envía y los que reciben.
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
@@ -165,28 +142,26 @@ pub(crate) struct Shared {
     /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`
     /// para que el servidor no cierre la sesión por inactividad.
     pub(crate) keepalive: Duration,
-    /// El laboratorio de pérdidas, si se pidió.
-    lab: Option<Lab>,
-    /// El modo confiable, si se pidió (`--udp --reliable`). Su candado se
+    /// Por dónde pasa cada datagrama (el socket tal cual, en el curso).
+    link: Box<dyn Link>,
+    /// La entrega confiable, si se enchufó una. Su candado, si tiene, se
     /// toma siempre *después* del de `state`, nunca al revés.
-    pub(crate) reliable: Option<Mutex<Reliable>>,
+    pub(crate) reliable: Option<Box<dyn ReliableMode>>,
 }
 
 impl Shared {
     /// El estado de una sesión nueva. `udp`: el socket del modo `--udp`
-    /// (`None` es el modo TCP, que lo abre al recibir el token).
+    /// (`None` es el modo TCP, que lo abre al recibir el token);
+    /// `keepalive`: cada cuánto, en silencio, el modo `--udp` envía
+    /// `:ping`.
     pub(crate) fn new(
         screen: Arc<dyn Screen>,
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
-        tuning: UdpTuning,
+        keepalive: Duration,
+        plugins: Plugins,
     ) -> Arc<Shared> {
         let tcp_mode = udp.is_none();
-        let lab = (!tuning.impairment.is_off()).then(|| Lab {
-            outgoing: Mutex::new(Lossy::new(tuning.impairment, tuning.seed)),
-            incoming: Mutex::new(Lossy::new(tuning.impairment, tuning.seed.wrapping_add(1))),
-            counters: Alterations::default(),
-        });
         Arc::new(Shared {
             state: Mutex::new(State {
                 entry: Entry::Outside,
@@ -217,11 +192,9 @@ impl Shared {
             screen,
             server,
             tcp_mode,
-            keepalive: tuning.keepalive,
-            lab,
-            reliable: tuning
-                .reliable
-                .map(|retries| Mutex::new(Reliable::new(retries))),
+            keepalive,
+            link: plugins.link,
+            reliable: plugins.reliable,
         })
     }
 
@@ -429,7 +402,7 @@ impl Shared {
         state.last_udp_send = Instant::now();
         state.pings += u64::from(line.trim() == ":ping");
         if self.reliable.is_some() {
-            // El modo confiable enmarca él mismo (cookie, token, número).
+            // El modo confiable enmarca a su manera (cookie, token, número).
             return self.send_reliable(udp, &state, line);
         }
         let mut datagram = match token {
@@ -452,41 +425,16 @@ impl Shared {
         self.transmit(udp, datagram.as_bytes())
     }
 
-    /// `send` por `udp`, pasando por el laboratorio si está encendido.
-    /// Error: el de `send` (un datagrama "perdido" no es un error: UDP no
-    /// avisa).
+    /// Envía `bytes` (un datagrama) por `udp`, a través del enlace.
+    /// Error: el de `send`.
     pub(crate) fn transmit(&self, udp: &UdpSocket, bytes: &[u8]) -> io::Result<()> {
-        let Some(lab) = &self.lab else {
-            return udp.send(bytes).map(|_| ());
-        };
-        let passed = crate::curso::sync::lock(&lab.outgoing).pass(bytes.to_vec(), &lab.counters);
-        for datagram in passed {
-            udp.send(&datagram)?;
-        }
-        Ok(())
+        self.link.send(udp, bytes)
     }
 
-    /// Un datagrama recibido, pasado por el laboratorio: los que siguen su
-    /// camino (ninguno, uno o más).
+    /// Un datagrama recibido, a través del enlace: los que siguen su
+    /// camino (con el socket del curso, exactamente uno).
     pub(crate) fn arrived(&self, datagram: &[u8]) -> Vec<Vec<u8>> {
-        match &self.lab {
-            None => vec![datagram.to_vec()],
-            Some(lab) => {
-                crate::curso::sync::lock(&lab.incoming).pass(datagram.to_vec(), &lab.counters)
-            }
-        }
-    }
-
-    /// Al terminar, con el laboratorio encendido: cuánto alteró.
-    pub(crate) fn show_lab_counts(&self) {
-        if let Some(lab) = &self.lab {
-            let (dropped, duplicated, reordered) = lab.counters.snapshot();
-            self.screen.show(Shown::LabCounts {
-                dropped,
-                duplicated,
-                reordered,
-            });
-        }
+        self.link.arrived(datagram)
     }
 
     /// El servidor pidió probar la dirección: salen, con la cookie delante
@@ -819,7 +767,10 @@ pub(crate) fn converse(
         .spawn(move || send_lines(input, wire, &sender))?;
     receive();
     shared.close();
-    shared.show_lab_counts();
+    shared.link.finish(shared.screen.as_ref());
+    if let Some(reliable) = &shared.reliable {
+        reliable.finish(shared.screen.as_ref());
+    }
     Ok(())
 }
 
@@ -1008,17 +959,12 @@ mod tests {
     /// estado, se muestra una sola.
     #[test]
     fn a_notice_that_arrives_twice_at_once_is_shown_once() {
-        let tuning = UdpTuning {
-            keepalive: Duration::from_secs(60),
-            impairment: Impairment::default(),
-            seed: 1,
-            reliable: None,
-        };
         let shared = Shared::new(
             Arc::new(Blind),
             "127.0.0.1:1".parse().expect("addr"),
             None,
-            tuning,
+            Duration::from_secs(60),
+            Plugins::default(),
         );
         let notice = Some(Event::ShuttingDown);
         let (first, _) = shared.before_showing(&notice);

@@ -2,10 +2,11 @@
 //! UDP que se abre al recibir el token, para el relay del enunciado 001:
 //! `:udp` y `:tcp` eligen por dónde viajan las líneas siguientes.
 
-use super::core::{Shared, UdpTuning, Wire, converse};
+use super::core::{Shared, Wire, converse};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use super::{Config, MAX_SERVER_LINE_BYTES, udp_socket_for};
+use super::seams::Plugins;
+use super::{MAX_SERVER_LINE_BYTES, Settings, udp_socket_for};
 use crate::curso::framing::{Frame, read_frame};
 use crate::curso::protocolo::Event;
 use std::io::{self, BufReader};
@@ -14,23 +15,21 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-/// El modo TCP: conecta a `config.addr`, muestra lo que llega y envía lo
-/// que da `input`, hasta que la sesión termina. Error: no se pudo conectar.
+/// El modo TCP: conecta a `settings.addr`, muestra lo que llega y envía
+/// lo que da `input`, hasta que la sesión termina. Error: no se pudo
+/// conectar.
 pub(super) fn run(
-    config: &Config,
+    settings: &Settings,
+    plugins: Plugins,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
-    let stream = TcpStream::connect(&config.addr)?;
+    let stream = TcpStream::connect(&settings.addr)?;
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
     // Por TCP no hace falta mantenimiento: la conexión basta.
-    let tuning = UdpTuning {
-        keepalive: Duration::MAX,
-        ..config.udp_tuning()
-    };
-    let shared = Shared::new(screen, server, None, tuning);
+    let shared = Shared::new(screen, server, None, Duration::MAX, plugins);
     let wire = Wire::Tcp(stream.try_clone()?);
     converse(&shared, input, wire, || {
         receive_lines(BufReader::new(stream), &shared, me);

@@ -2,16 +2,127 @@
 //! con el token de la sesión, un hilo que envía y otro que recibe. El
 //! receptor de datagramas también lo usa el modo TCP para su lado UDP.
 
-use super::core::{Shared, Wire, converse};
+use super::core::{Shared, State, UNPROVEN_DATAGRAM_BYTES, Wire, converse};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use super::{Config, resolve, udp_socket_for};
+use super::seams::{Gone, Plugins};
+use super::{Settings, resolve, udp_socket_for};
 use crate::curso::protocolo::{Event, Problem};
-use crate::extra::laboratorio::reliable_client;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+// La entrega confiable, si se enchufó una (`Plugins::reliable`; el curso
+// no la tiene): la máquina de estados decide qué sale y qué se muestra, y
+// aquí se enmarca cada línea con la prueba de la sesión y se envía. Va
+// *debajo* de la sesión: también el `:login` viaja numerado, y la cookie
+// que prueba la dirección va delante del número, fuera de la entrega
+// confiable, porque el servidor solo la atiende para una dirección probada.
+impl Shared {
+    /// Envía cada línea de la entrega confiable, enmarcada según `state`.
+    fn send_packets(&self, udp: &UdpSocket, state: &State, lines: &[String]) -> io::Result<()> {
+        for line in lines {
+            self.transmit(udp, frame(state, line).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Una línea del usuario en modo confiable. `state` ya está tomado (el
+    /// orden de los candados: `state` y después el de la entrega).
+    pub(super) fn send_reliable(
+        &self,
+        udp: &UdpSocket,
+        state: &State,
+        line: &str,
+    ) -> io::Result<()> {
+        let Some(reliable) = &self.reliable else {
+            return Ok(());
+        };
+        // Si el servidor ya se dio por ido, no sale nada: lo atiende
+        // `reliable_tick`, que cierra la sesión.
+        self.send_packets(udp, state, &reliable.send(line, Instant::now()))
+    }
+
+    /// Sale otra vez todo lo que está en vuelo, sin esperar al
+    /// temporizador: llegó la cookie (lo enviado sin ella se descartó), o
+    /// una respuesta se hace esperar.
+    pub(super) fn resend_reliable(&self, udp: &UdpSocket, state: &State) {
+        if let Some(reliable) = &self.reliable {
+            let _ = self.send_packets(udp, state, &reliable.resend(Instant::now()));
+        }
+    }
+
+    /// Una línea de un datagrama del servidor, en modo confiable: las que
+    /// ya se pueden mostrar (y sale el acuse). `None` si no es de la
+    /// entrega confiable (la cookie) o no hay entrega confiable.
+    fn reliable_arrival(&self, udp: &UdpSocket, line: &str) -> Option<Vec<String>> {
+        let reliable = self.reliable.as_ref()?;
+        let mut state = self.lock();
+        let arrival = reliable.arrival(line, Instant::now())?;
+        state.heard_udp = true;
+        // Un datagrama numerado del servidor es una respuesta de verdad: la
+        // dirección está probada. La cookie se guarda: hasta que llegue el
+        // token, es la prueba de cada datagrama.
+        if !arrival.deliver.is_empty() {
+            state.udp_proven = true;
+        }
+        let _ = self.send_packets(udp, &state, &arrival.send);
+        Some(arrival.deliver)
+    }
+
+    /// El temporizador, llamado cada `tick_every` por el receptor:
+    /// retransmite lo vencido y, si el servidor no acusó nada tras los
+    /// reintentos, termina la sesión como [`Ending::Lost`].
+    fn reliable_tick(&self, udp: &UdpSocket) {
+        let Some(reliable) = &self.reliable else {
+            return;
+        };
+        let mut state = self.lock();
+        if state.closed {
+            return;
+        }
+        match reliable.tick(Instant::now()) {
+            Ok(lines) => {
+                let _ = self.send_packets(udp, &state, &lines);
+            }
+            Err(Gone { retries }) => {
+                state.ending = Some(Ending::Lost);
+                state.closed = true;
+                drop(state);
+                self.changed.notify_all();
+                self.screen.show(Shown::ReliableGone { retries });
+            }
+        }
+    }
+}
+
+/// El datagrama de `line` (de la entrega confiable), con lo que va
+/// delante: la prueba de la sesión. El servidor solo atiende un datagrama
+/// confiable que la trae: la cookie de la dirección (desde que llega, y
+/// mientras no haya token o la dirección no esté probada) o el token de la
+/// sesión. Sin cookie y sin probar, se rellena con espacios como la sonda
+/// del modo sin entrega confiable (el servidor responde a una dirección
+/// sin probar a lo sumo el triple de lo recibido, y la cookie debe caber).
+fn frame(state: &State, line: &str) -> String {
+    let mut datagram = String::new();
+    let needs_cookie = state.token.is_none() || !state.udp_proven;
+    if let Some(cookie) = state.cookie.as_ref().filter(|_| needs_cookie) {
+        datagram.push_str(cookie);
+        datagram.push(' ');
+    }
+    if let Some(token) = &state.token {
+        datagram.push_str(token);
+        datagram.push(' ');
+    }
+    datagram.push_str(line);
+    if needs_cookie && state.cookie.is_none() {
+        let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
+        datagram.push_str(&" ".repeat(pad));
+    }
+    datagram.push('\n');
+    datagram
+}
 
 /// Cada cuánto despierta un receptor UDP para ver si debe terminar.
 const UDP_POLL: Duration = Duration::from_millis(200);
@@ -22,18 +133,19 @@ const UDP_POLL: Duration = Duration::from_millis(200);
 /// seguidas; si fallan, la sesión termina como perdida.
 const UDP_GOODBYE_WAIT: Duration = Duration::from_secs(8);
 
-/// El modo `--udp`: abre un socket UDP hacia `config.addr` y conversa por
-/// datagramas hasta que la sesión termina. Error: la dirección no existe o
-/// no se pudo abrir el socket.
+/// El modo `--udp`: abre un socket UDP hacia `settings.addr` y conversa
+/// por datagramas hasta que la sesión termina. Error: la dirección no
+/// existe o no se pudo abrir el socket.
 pub(super) fn run(
-    config: &Config,
+    settings: &Settings,
+    plugins: Plugins,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
-    let server = resolve(&config.addr)?;
+    let server = resolve(&settings.addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
-    let tuning = config.udp_tuning();
-    let shared = Shared::new(screen, server, Some(Arc::clone(&socket)), tuning);
+    let udp = Some(Arc::clone(&socket));
+    let shared = Shared::new(screen, server, udp, settings.keepalive, plugins);
     shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
@@ -41,7 +153,6 @@ pub(super) fn run(
     converse(&shared, input, Wire::Udp, || {
         receive_datagrams(&shared, &socket, true);
     })?;
-    shared.show_reliable_counts();
     Ok(shared.ending())
 }
 
@@ -51,11 +162,10 @@ pub(super) fn run(
 pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool) {
     let Ok(me) = socket.local_addr() else { return };
     // En modo confiable, más seguido: el temporizador de retransmisión.
-    let poll = if shared.reliable.is_some() {
-        reliable_client::TICK
-    } else {
-        UDP_POLL
-    };
+    let poll = shared
+        .reliable
+        .as_ref()
+        .map_or(UDP_POLL, |reliable| reliable.tick_every());
     if socket.set_read_timeout(Some(poll)).is_err() {
         return;
     }
@@ -96,7 +206,7 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goo
 }
 
 /// Las líneas de un datagrama, una por una. En modo confiable pasan antes
-/// por el receptor de `reliable`, que puede devolver ninguna (un duplicado,
+/// por su receptor, que puede devolver ninguna (un duplicado,
 /// o una que llegó antes de tiempo) o varias (las que esperaban un hueco).
 fn receive_datagram(
     shared: &Shared,
@@ -135,7 +245,8 @@ fn finished(shared: &Shared, stop_on_goodbye: bool, deadline: &mut Option<Instan
     // enviado (también el `:q`) tiene su acuse: antes, las líneas pueden
     // seguir en la ventana. No es para siempre: si el servidor no acusa
     // nada, el emisor lo da por ido y cierra la sesión.
-    if state.token.is_some() && !shared.reliable_idle() {
+    let idle = shared.reliable.as_ref().is_none_or(|r| r.is_idle());
+    if state.token.is_some() && !idle {
         return false;
     }
     let deadline = *deadline.get_or_insert_with(|| Instant::now() + UDP_GOODBYE_WAIT);
@@ -172,4 +283,31 @@ fn receive_line(
     // Una respuesta de verdad: la dirección está probada.
     shared.proven(socket);
     shared.receive(line, me);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_goes_before_the_token_and_the_sequence_number() {
+        let screen = Arc::new(super::super::Lines::new(Vec::new()));
+        let server = "127.0.0.1:5500".parse().expect("dirección");
+        let keepalive = Duration::from_secs(60);
+        let shared = Shared::new(screen, server, None, keepalive, Plugins::default());
+        let mut state = shared.lock();
+        let login = ":seq 0 :login ana clave";
+        let probe = frame(&state, login);
+        assert_eq!(probe.len(), UNPROVEN_DATAGRAM_BYTES, "rellenada: {probe:?}");
+        assert!(probe.starts_with(":seq 0 :login ana clave "));
+        state.cookie = Some("C0OKIE".into());
+        assert_eq!(frame(&state, login), "C0OKIE :seq 0 :login ana clave\n");
+        state.token = Some("T0KEN".into());
+        state.udp_proven = true;
+        assert_eq!(
+            frame(&state, ":ack 4 6"),
+            "T0KEN :ack 4 6\n",
+            "probada: sin cookie ni relleno"
+        );
+    }
 }

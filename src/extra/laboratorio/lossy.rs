@@ -7,9 +7,12 @@
 //! [`Lossy`] es la decisión pura: a cada datagrama le toca un destino
 //! (llega, se pierde, llega dos veces, llega después del siguiente), tirado
 //! con un generador con semilla (`--udp-seed`), así que una corrida se puede
-//! repetir. [`LossySocket`] lo pone delante de un `UdpSocket` del servidor.
-//! Cada evento se cuenta ([`Alterations`]). No sabe nada del chat.
+//! repetir. [`LossySocket`] lo pone delante de un `UdpSocket` del servidor
+//! y [`LossyLink`], del socket del cliente. Cada evento se cuenta
+//! ([`Alterations`]). No sabe nada del chat.
 
+use crate::curso::cliente::seams::Link;
+use crate::curso::cliente::{Screen, Shown};
 use crate::curso::seams::Datagrams;
 use crate::curso::sync::lock;
 use rand::rngs::StdRng;
@@ -114,6 +117,53 @@ impl<T: Clone> Lossy<T> {
         out.push(datagram);
         out.extend(self.held.take());
         out
+    }
+}
+
+/// El enlace UDP del cliente con el laboratorio encendido (`cliente
+/// --loss`...): un sentido para lo que sale, otro para lo que entra, cada
+/// uno con su generador (semillas `seed` y `seed + 1`), y al terminar,
+/// cuánto alteró.
+pub struct LossyLink {
+    outgoing: Mutex<Lossy<Vec<u8>>>,
+    incoming: Mutex<Lossy<Vec<u8>>>,
+    counters: Alterations,
+}
+
+impl LossyLink {
+    /// Un enlace que altera cada sentido según `impairment`.
+    pub fn new(impairment: Impairment, seed: u64) -> LossyLink {
+        LossyLink {
+            outgoing: Mutex::new(Lossy::new(impairment, seed)),
+            incoming: Mutex::new(Lossy::new(impairment, seed.wrapping_add(1))),
+            counters: Alterations::default(),
+        }
+    }
+}
+
+impl Link for LossyLink {
+    fn send(&self, udp: &UdpSocket, bytes: &[u8]) -> io::Result<()> {
+        // El candado del sentido: cada datagrama cambia el generador y el
+        // demorado, y envían dos hilos (el del teclado y el receptor, con
+        // sus reintentos y acuses).
+        let passed = lock(&self.outgoing).pass(bytes.to_vec(), &self.counters);
+        for datagram in passed {
+            udp.send(&datagram)?;
+        }
+        Ok(())
+    }
+
+    fn arrived(&self, datagram: &[u8]) -> Vec<Vec<u8>> {
+        lock(&self.incoming).pass(datagram.to_vec(), &self.counters)
+    }
+
+    fn finish(&self, screen: &dyn Screen) {
+        let (dropped, duplicated, reordered) = self.counters.snapshot();
+        screen.show(Shown::LabCounts {
+            dropped,
+            duplicated,
+            reordered,
+        });
     }
 }
 
