@@ -275,8 +275,18 @@ impl Room {
     /// demás unidos, para avisarles (los avisos prefieren TCP). `None` si
     /// ya estaba unida (una entrada repetida, [`Claim::Again`]): nadie
     /// tiene que enterarse otra vez.
-    pub fn join(&self, name: &str) -> Option<Vec<Arc<dyn Output>>> {
+    ///
+    /// `confirm` envía la respuesta que le dice al usuario que entró (su
+    /// saldo). Corre con el candado tomado, en el mismo paso en que queda
+    /// unida: quien envía a la sala elige a quién con este candado, así que
+    /// lo que se elija después (un aviso, un mensaje) la incluye y sale
+    /// detrás de la confirmación. Si la confirmación saliera antes, quien ya
+    /// la leyó podría perderse la llegada de otro que entra justo después;
+    /// si saliera después, un mensaje de la sala podría llegarle antes que
+    /// ella. Solo envía: no debe tomar este candado.
+    pub fn join(&self, name: &str, confirm: impl FnOnce()) -> Option<Vec<Arc<dyn Output>>> {
         let mut inner = self.lock();
+        confirm();
         let key = name_key(name);
         let member = inner.members.get_mut(&key)?;
         if std::mem::replace(&mut member.joined, true) {

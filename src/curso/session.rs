@@ -387,8 +387,7 @@ impl Chat {
         reply.send(self, &token_event);
         match signed.balance {
             Some(dollars) => {
-                reply.send(self, &Event::Funds(dollars));
-                self.join(&signed.name);
+                self.join(&signed.name, reply, &Event::Funds(dollars));
                 true
             }
             // Nuevo, o se fue sin responder la pregunta la vez anterior.
@@ -426,8 +425,7 @@ impl Chat {
         });
         match result {
             Ok(dollars) => {
-                reply.send(self, &Event::BalanceSet(dollars));
-                self.join(name);
+                self.join(name, reply, &Event::BalanceSet(dollars));
                 true
             }
             Err(problem) => {
@@ -490,10 +488,15 @@ impl Chat {
         ));
     }
 
-    /// Une a `name` a la sala y lo avisa, salvo que ya estuviera (una
-    /// entrada repetida por UDP no es una llegada nueva).
-    fn join(&self, name: &str) {
-        let Some(others) = self.room.join(name) else {
+    /// Une a `name` a la sala con `confirmation` (su saldo) como última
+    /// respuesta de su entrada, y avisa a los demás, salvo que ya estuviera
+    /// (una entrada repetida por UDP no es una llegada nueva). La
+    /// confirmación sale en el mismo paso en que queda unido (ver
+    /// `Room::join`): quien la recibe ya está en la sala.
+    fn join(&self, name: &str, reply: &mut Replies, confirmation: &Event) {
+        reply.settle(self);
+        let output = Arc::clone(reply.output());
+        let Some(others) = self.room.join(name, || self.send(&output, confirmation)) else {
             return;
         };
         let notice = Event::Connected(name.to_string());
@@ -950,15 +953,20 @@ mod tests {
 
         fn connect(&self) -> Peer {
             let output = Arc::new(Memory::default());
+            self.connect_with(Arc::clone(&output) as Arc<dyn Output>, output)
+        }
+
+        /// Un cliente cuya salida es `output`, que escribe en `memory`.
+        fn connect_with(&self, output: Arc<dyn Output>, memory: Arc<Memory>) -> Peer {
             let mut peer = Peer {
                 session: Session::start(
                     &self.chat,
-                    Arc::clone(&output) as Arc<dyn Output>,
+                    output,
                     "test".into(),
                     IpAddr::from([127, 0, 0, 1]),
                     None,
                 ),
-                output,
+                output: memory,
                 seen: 0,
             };
             assert_eq!(peer.lines(), [Event::Prompt.to_string()]);
@@ -989,6 +997,77 @@ mod tests {
             self.seen = all.len();
             new
         }
+    }
+
+    /// Una salida en memoria que, además, llama a `hook` con cada línea.
+    struct Hooked<F> {
+        memory: Arc<Memory>,
+        hook: F,
+    }
+
+    impl<F: Fn(&[u8]) + Send + Sync> Output for Hooked<F> {
+        fn send(&self, line: &[u8]) {
+            self.memory.send(line);
+            (self.hook)(line);
+        }
+
+        fn is_closed(&self) -> bool {
+            self.memory.is_closed()
+        }
+
+        fn finish(&self, grace: Duration) {
+            self.memory.finish(grace);
+        }
+    }
+
+    /// Quien recibe la confirmación de su saldo ya está en la sala: si otro
+    /// entra justo después, se entera. Aquí alice entra (en otro hilo) en
+    /// el instante en que sale la confirmación de bob, y bob debe ver
+    /// `alice connected!`. Con la confirmación enviada antes de unir a bob,
+    /// alice elegía a quién avisar sin él, y bob no se enteraba nunca.
+    #[test]
+    fn whoever_reads_the_confirmation_of_their_balance_is_already_in_the_room() {
+        let f = Fixture::new();
+        let mut alice = f.connect();
+        alice.send(&f, ":register alice pw");
+        let (confirmed, bob_confirmed) = std::sync::mpsc::channel::<()>();
+        let (alice_in, alice_joined) = std::sync::mpsc::channel::<()>();
+        let alice_joined = Mutex::new(alice_joined);
+        let hook = move |line: &[u8]| {
+            if line.starts_with(b"[SERVER] Client: The balance of 10") {
+                let _ = confirmed.send(());
+                // Bien hecho, alice espera al candado de la sala, que bob
+                // tiene hasta unirse, y esta espera vence sin ella.
+                let waiting = crate::curso::sync::lock(&alice_joined);
+                let _ = waiting.recv_timeout(Duration::from_secs(1));
+            }
+        };
+        let memory = Arc::new(Memory::default());
+        let output = Arc::new(Hooked {
+            memory: Arc::clone(&memory),
+            hook,
+        });
+        let mut bob = f.connect_with(output, memory);
+        bob.send(&f, ":register bob pw");
+        bob.lines();
+        let fixture = &f;
+        let alice = &mut alice;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                if bob_confirmed.recv_timeout(Duration::from_secs(60)).is_ok() {
+                    alice.send(fixture, "5");
+                    let _ = alice_in.send(());
+                }
+            });
+            bob.send(&f, "10");
+        });
+        assert_eq!(
+            bob.lines(),
+            [
+                "[SERVER] Client: The balance of 10 has been set to your account.",
+                "[SERVER] Client: alice connected!"
+            ]
+        );
     }
 
     #[test]
