@@ -24,6 +24,13 @@
 //! No nombra nada del programa completo: lo que este agrega entra por los
 //! puntos de enchufe (`seams`, y los del cliente en `cliente::seams`), y
 //! `tests/informe.rs` comprueba que ningún archivo de aquí lo nombre.
+//!
+//! Solo usa la parte portátil de `std`: nada de `unsafe` (el compilador lo
+//! rechaza aquí) ni de llamadas de un sistema en particular. Las que el
+//! programa completo necesita (`poll`, `signal`, `termios`, opciones de
+//! socket que `std` no tiene) están fuera, detrás de los enchufes.
+
+#![forbid(unsafe_code)]
 
 pub mod cliente;
 pub mod console;

@@ -12,25 +12,37 @@
 
 use crate::curso::protocolo::Problem;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Un socket TCP recién aceptado, antes de que su hilo empiece a leer.
+/// Los sockets TCP del servidor: el que escucha, antes del primer
+/// `accept`, y cada uno recién aceptado, antes de que su hilo empiece a
+/// leer.
 ///
-/// Es un enchufe porque lo que el curso necesita es nada: un socket
+/// Es un enchufe porque lo que el curso necesita es nada: el socket de
+/// `TcpListener::bind` ya escucha (con una cola de 128 conexiones), y uno
 /// aceptado ya sirve. El programa completo ajusta opciones del kernel que
-/// el curso no enseña (*keepalive*, el búfer de envío).
+/// el curso no enseña, con llamadas que `std` no tiene (una cola de
+/// `accept` más larga, *keepalive*, el búfer de envío).
 pub trait StreamSetup: Send + Sync {
+    /// Prepara el socket que escucha. Error: el de la llamada al sistema
+    /// que falló; el servidor no arranca.
+    fn listening(&self, listener: &TcpListener) -> io::Result<()>;
     /// Prepara `stream`. Error: el de la llamada al sistema que falló; la
     /// conexión no se atiende y el error va a la consola.
     fn prepare(&self, stream: &TcpStream) -> io::Result<()>;
 }
 
-/// La respuesta del curso: el socket queda como lo dio `accept`.
+/// La respuesta del curso: los sockets quedan como los dan `bind` y
+/// `accept`.
 pub struct PlainStreams;
 
 impl StreamSetup for PlainStreams {
+    fn listening(&self, _listener: &TcpListener) -> io::Result<()> {
+        Ok(())
+    }
+
     fn prepare(&self, _stream: &TcpStream) -> io::Result<()> {
         Ok(())
     }

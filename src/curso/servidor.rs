@@ -34,15 +34,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Largo de la cola de conexiones ya establecidas que esperan su `accept`
-/// (el `backlog` de `listen(2)`). `std` usa 128; con ráfagas de cientos de
-/// conexiones la cola se llena, y el kernel descarta el último ACK del
-/// handshake: el cliente cree estar conectado, el servidor nunca lo acepta,
-/// y como en este protocolo habla primero el servidor, ambos esperan para
-/// siempre (se vio en `cargo bench --bench carga`). Linux lo recorta a
-/// `net.core.somaxconn` (4096 por defecto).
-pub const LISTEN_BACKLOG: i32 = 1024;
-
 /// Directorio de datos por defecto.
 pub const DEFAULT_DATA_DIR: &str = "./datos";
 
@@ -164,7 +155,8 @@ impl Server {
             error,
         };
         let listener = TcpListener::bind(&settings.addr).map_err(bind_error)?;
-        set_backlog(&listener, LISTEN_BACKLOG).map_err(bind_error)?;
+        let setup = &plugins.stream_setup;
+        setup.listening(&listener).map_err(bind_error)?;
         // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
@@ -205,24 +197,6 @@ impl Server {
             }
         })?;
         tcp.accept_loop()
-    }
-}
-
-/// Vuelve a llamar a `listen(2)` sobre un socket que ya escucha, con otro
-/// `backlog`: en Linux eso solo cambia el largo de la cola. `std` no ofrece
-/// esta llamada, así que se declara aquí (es la misma función de C que usa
-/// `std` por dentro). Error: el de `listen`.
-fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    unsafe extern "C" {
-        fn listen(fd: i32, backlog: i32) -> i32;
-    }
-    // SAFETY: el descriptor es un socket abierto que `listener` mantiene
-    // vivo durante la llamada; `listen` no toma punteros.
-    if unsafe { listen(listener.as_raw_fd(), backlog) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`datagrams`]: el socket UDP del programa completo: el laboratorio, la
 //!   cookie, la entrega confiable y las colas, apilados.
+//! - [`backlog`]: una cola de `accept` más larga que la de `std`.
 //! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
 //! - [`send_buffer`]: el tope del búfer de envío del kernel por cliente TCP.
 //! - [`stats`]: las estadísticas en vivo (`:stats`), con contadores atómicos.
@@ -27,6 +28,7 @@
 //! No es dueño de la lógica del chat: la usa desde [`crate::curso`].
 
 pub mod abuse;
+pub mod backlog;
 pub mod cli;
 pub mod client_config;
 pub mod config;
@@ -52,11 +54,12 @@ use registry::Connections;
 use rendimiento::commit::GroupCommit;
 use rendimiento::outbox::{Flusher, Queues};
 use std::io;
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Lo que el programa completo ajusta en cada socket aceptado.
+/// Lo que el programa completo ajusta en el socket que escucha (la cola
+/// de `accept`) y en cada socket aceptado.
 pub struct TcpTuning {
     /// Tiempo sin tráfico antes de sondear (`--keepalive-secs`); `None`,
     /// sin sondas. Un cliente cuya red desaparece no envía FIN: sin sondas,
@@ -69,6 +72,10 @@ pub struct TcpTuning {
 }
 
 impl StreamSetup for TcpTuning {
+    fn listening(&self, listener: &TcpListener) -> io::Result<()> {
+        backlog::set(listener, backlog::LISTEN_BACKLOG)
+    }
+
     fn prepare(&self, stream: &TcpStream) -> io::Result<()> {
         if let Some(idle) = self.keepalive {
             keepalive::enable(stream, idle)?;
