@@ -10,8 +10,6 @@
 //! Las cadenas que el servidor envía son parte del contrato (enunciados 003 y
 //! 004 del curso): se mantienen byte a byte, en inglés.
 
-use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
-use icu_properties::{CodePointMapData, CodePointSetData};
 use std::fmt;
 
 /// Dirección por defecto del servidor, y a la que se conecta el cliente: la
@@ -598,13 +596,57 @@ pub fn looks_blank(c: char) -> bool {
 ///
 /// También se quita así el ZWJ (U+200D), que une emojis en uno (la
 /// familia 👨‍👩‍👧 se ve como tres caras): una familia partida es mejor
-/// que un texto que engaña. Los datos de Unicode vienen de
-/// `icu_properties`, compilados en el programa: una lista escrita a mano
-/// se queda atrás en cada versión de Unicode.
+/// que un texto que engaña. Se busca en [`INVISIBLE`] (búsqueda binaria
+/// entre 25 tramos).
 pub fn is_invisible(c: char) -> bool {
-    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
-        || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+    INVISIBLE
+        .binary_search_by(|&(first, last)| {
+            if last < c {
+                std::cmp::Ordering::Less
+            } else if first > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
+
+/// Los caracteres invisibles de [`is_invisible`], en tramos ordenados (el
+/// primero y el último de cada uno, incluidos): la unión de
+/// `Default_Ignorable_Code_Point` y la categoría `Cf` según los datos de
+/// Unicode (UAX #44). Es una tabla de datos, no un juicio: la prueba
+/// `the_invisible_table_is_unicodes` la compara, tramo por tramo, con la de
+/// `icu_properties` (del proyecto ICU4X del Consorcio Unicode) y, si una
+/// versión nueva de Unicode la cambia, falla e imprime la tabla nueva para
+/// pegarla aquí. Así el servidor no carga con esa biblioteca.
+pub const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
 
 /// `true` para los caracteres invisibles que cambian la dirección del
 /// texto (Unicode UAX #9: LRM, RLM, ALM, LRE...RLO, LRI...PDI). Con un
@@ -1033,6 +1075,8 @@ pub fn cookie_from_line(line: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+    use icu_properties::{CodePointMapData, CodePointSetData};
 
     fn cmd(line: &str) -> Command {
         match parse_command(line) {
@@ -1255,6 +1299,36 @@ mod tests {
     /// de Unicode (no de la implementación): `White_Space`,
     /// `Default_Ignorable_Code_Point`, la categoría `Cf`, el braille vacío y
     /// los rellenos de Hangul.
+    /// [`INVISIBLE`] es exactamente lo que Unicode dice: la unión de
+    /// `Default_Ignorable_Code_Point` y `Cf`, según `icu_properties`. Si
+    /// no, imprime la tabla correcta.
+    #[test]
+    fn the_invisible_table_is_unicodes() {
+        let mut ranges: Vec<(char, char)> = Vec::new();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let invisible = CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+                || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format;
+            if !invisible {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, last)) if u32::from(*last) + 1 == u32::from(c) => *last = c,
+                _ => ranges.push((c, c)),
+            }
+        }
+        let table: String = ranges
+            .iter()
+            .map(|&(a, b)| {
+                let (a, b) = (u32::from(a), u32::from(b));
+                format!("    ('\\u{{{a:04X}}}', '\\u{{{b:04X}}}'),\n")
+            })
+            .collect();
+        assert!(
+            INVISIBLE == ranges.as_slice(),
+            "INVISIBLE no es la de Unicode; la nueva es:\n{table}"
+        );
+    }
+
     #[test]
     fn every_character_that_renders_blank_collapses_or_goes() {
         use icu_properties::props::WhiteSpace;
