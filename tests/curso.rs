@@ -10,7 +10,7 @@ use chat::curso::password::HashCost;
 use chat::curso::servidor::Plugins;
 use chat::curso::udp::UdpServer;
 use chat::servidor::{Server, Settings};
-use common::{Client, UdpClient};
+use common::{Client, Running, UdpClient};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
@@ -205,4 +205,45 @@ fn with_the_course_plugins_udp_signs_in_without_a_cookie_and_shares_the_room() {
     bob.expect("[SERVER] Client: ana connected!");
     again.expect("You have been disconnected from the best chat in the universe!");
     bob.expect("[SERVER] Client: ana disconnected!");
+}
+
+/// El cliente de terminal con el servidor del curso, que responde sin
+/// pedir cookie: cada datagrama sale una vez. El cliente guarda la sonda
+/// (su primer datagrama) para repetirla con la cookie; con una respuesta
+/// directa la repetía sin ella, y el servidor la atendía dos veces: en
+/// modo TCP, el `:ping` que presenta la dirección UDP daba un `pong` de más
+/// en la pantalla; en modo `--udp`, cada entrada se atendía dos veces.
+#[test]
+fn with_the_course_server_the_terminal_client_sends_each_datagram_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = course_server(dir.path()).to_string();
+    let mut ana = Running::start(&["--addr", &addr]);
+    ana.send(":register ana pw\n100\n");
+    ana.expect("[SERVER] Client: The balance of 100 has been set to your account.");
+    ana.send(":udp\nhola\n:u\n");
+    let users = "[SERVER] Client: Connected users: ana";
+    let mut shown = ana.lines_until(|line| line == users, common::PATIENCE);
+    let (code, stderr, rest) = ana.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    shown.extend(rest);
+    // Con la entrada en una tubería, `:udp` puede llegar antes que la
+    // respuesta al `:ping` que presentó la dirección: el aviso es justo.
+    shown.retain(|line| !line.starts_with("The server has not answered by UDP"));
+    assert_eq!(
+        shown,
+        [
+            "Your lines now travel by UDP.",
+            "Me: hola",
+            users,
+            "You have been disconnected from the best chat in the universe!"
+        ],
+        "nada de más (un pong que nadie pidió)"
+    );
+
+    let mut udp = Running::start(&["--addr", &addr, "--udp"]);
+    udp.send(":login ana pw\n");
+    udp.expect("[SERVER] Client: You have 100 dollars.");
+    let (code, stderr, _) = udp.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    drop(dir);
 }

@@ -465,15 +465,20 @@ impl Shared {
         }
     }
 
-    /// Llegó una respuesta de verdad por UDP: la dirección está probada. Si
-    /// algo esperaba (sin cookie nunca llegó), sale ahora, tal cual.
+    /// Llegó una respuesta de verdad por UDP: la dirección está probada. Lo
+    /// que esperaba detrás de la sonda (la cookie nunca llegó) sale ahora,
+    /// tal cual.
     pub(crate) fn proven(&self, udp: &UdpSocket) {
         let mut state = self.lock();
         if state.udp_proven {
             return;
         }
         state.udp_proven = true;
-        for datagram in std::mem::take(&mut state.unproven) {
+        // El primero ya salió (es la sonda, o su repetición) y es el que
+        // tiene respuesta: un servidor que confía en la dirección de origen
+        // (el del curso) lo atendió sin pedir cookie. Repetirlo lo haría
+        // atender dos veces: un `pong` de más, un `:login` repetido.
+        for datagram in std::mem::take(&mut state.unproven).into_iter().skip(1) {
             let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
         }
     }
