@@ -20,15 +20,22 @@
 //! gráfico nombran se reexportan aquí con su nombre corto
 //! (`chat::protocolo`, `chat::servidor`...).
 
-// Solo Unix, y se prueba en Linux: el vaciador espera con `poll(2)` y un
-// `UnixStream`, el diario usa `fdatasync`, el apagado `signal(2)`, la
-// terminal `termios`. Unas funciones "de repuesto" para otros sistemas
-// solo fingirían que compila: mejor decirlo al compilar.
-#[cfg(not(unix))]
-compile_error!("chat usa llamadas de Unix (poll, fdatasync, signal, termios): compílelo en Linux");
+// El programa completo es solo para Unix, y se prueba en Linux: el
+// vaciador espera con `poll(2)` y un `UnixStream`, el apagado usa
+// `signal(2)`, la terminal `termios`. Unas funciones "de repuesto" para
+// otros sistemas solo fingirían que compila: mejor decirlo al compilar. La
+// versión del curso (`--no-default-features`) usa solo la parte portátil
+// de `std` y compila donde compile Rust.
+#[cfg(all(feature = "extra", not(unix)))]
+compile_error!(
+    "el programa completo usa llamadas de Unix (poll, signal, termios): compílelo en Linux \
+     (o WSL), o compile la versión del curso con --no-default-features"
+);
 
 pub mod curso;
+#[cfg(feature = "extra")]
 pub mod extra;
 
 pub use curso::{cliente, ledger, password, protocolo, servidor};
+#[cfg(feature = "extra")]
 pub use extra::{cli, send_buffer};

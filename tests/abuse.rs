@@ -4,6 +4,9 @@
 //! contraseñas (por conexión y por dirección de origen) y hacerse pasar por
 //! el servidor o por otro usuario. En cada caso, los demás siguen
 //! conversando.
+//!
+//! Solo el programa completo: los límites contra el abuso (líneas por segundo, contraseñas, registros por dirección) son de `extra/abuse.rs`.
+#![cfg(feature = "extra")]
 
 mod common;
 

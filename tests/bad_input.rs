@@ -95,6 +95,8 @@ fn a_client_that_drops_mid_line_harms_nobody() {
     alice.expect_nothing_pending();
 }
 
+// Solo el programa completo: las colas de salida en bytes y su techo (`--max-queue-bytes`, `--max-total-queue-bytes`) son de `extra/rendimiento/`; el curso corta a las 1024 líneas.
+#[cfg(feature = "extra")]
 /// Un cliente que deja de leer no frena a nadie: su cola crece hasta el
 /// límite (aquí 64 KiB) y el servidor lo desconecta, mientras los demás
 /// siguen recibiendo.
@@ -135,6 +137,7 @@ fn a_client_that_stops_reading_is_cut_off_at_its_queue_limit() {
     alice.expect("bob: sigo vivo");
 }
 
+#[cfg(feature = "extra")]
 /// Un servidor con un techo de 256 KiB entre todas las colas atascadas y
 /// colas por cliente de 64 MiB: lo que corta es el techo, no el límite de
 /// cada uno.
@@ -149,6 +152,8 @@ fn ceiling_server() -> (Server, tempfile::TempDir) {
     ])
 }
 
+// Solo el programa completo: las colas de salida en bytes y su techo (`--max-queue-bytes`, `--max-total-queue-bytes`) son de `extra/rendimiento/`; el curso corta a las 1024 líneas.
+#[cfg(feature = "extra")]
 /// El techo corta a quien no lee, no a quien lee más lento que una ráfaga:
 /// una cola solo se puede cortar tras `STUCK_AFTER` (1 s) sin que su socket
 /// acepte nada. Antes se cortaba en cuanto la suma pasaba el techo, y el
@@ -179,6 +184,8 @@ fn a_slow_reader_in_a_burst_is_not_cut_by_the_ceiling() {
     alice.expect("[SERVER] Client: Connected users: alice, slow");
 }
 
+// Solo el programa completo: las colas de salida en bytes y su techo (`--max-queue-bytes`, `--max-total-queue-bytes`) son de `extra/rendimiento/`; el curso corta a las 1024 líneas.
+#[cfg(feature = "extra")]
 /// Leer de a un byte no es leer: un cliente que toma un byte cada 50 ms
 /// (un *slowloris* que lee) se corta como uno que no lee. El plazo de
 /// `STUCK_AFTER` no lo salva: Linux solo avisa que un socket acepta más
@@ -230,6 +237,8 @@ fn a_client_that_reads_a_byte_at_a_time_is_cut_like_one_that_does_not_read() {
     alice.expect("bob: sigo vivo");
 }
 
+// Solo el programa completo: las colas de salida en bytes y su techo (`--max-queue-bytes`, `--max-total-queue-bytes`) son de `extra/rendimiento/`; el curso corta a las 1024 líneas.
+#[cfg(feature = "extra")]
 /// Muchos clientes que no leen no llevan la memoria del servidor más allá
 /// de un techo global (issue #13, punto 4): con `--max-total-queue-bytes`
 /// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta

@@ -26,6 +26,8 @@ fn run_script(addr: &str, script: &str) -> std::process::Output {
         .expect("cliente")
 }
 
+// Solo el programa completo: `--udp-keepalive-secs` es una opción del cliente completo.
+#[cfg(feature = "extra")]
 #[test]
 fn the_keepalive_keeps_a_reading_udp_user_signed_in() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -176,6 +178,8 @@ fn a_typed_quit_after_a_failed_sign_in_ends_the_udp_client() {
     assert_eq!(exit_code(&mut cliente.child), Some(0));
 }
 
+// Solo el programa completo: el apagado ordenado con SIGTERM es de `extra/shutdown.rs`.
+#[cfg(feature = "extra")]
 #[test]
 fn the_udp_client_leaves_with_code_4_when_the_server_shuts_down() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -264,6 +268,7 @@ fn the_udp_client_repeats_a_sign_in_whose_token_was_lost_and_asks_before_repeati
     cliente.expect("[SERVER] Client: You have 100 dollars.");
 }
 
+#[cfg(feature = "extra")]
 /// Lo que hizo una corrida de `cliente --udp --loss 0.3 --seed N`.
 struct LossyRun {
     seed: u64,
@@ -274,6 +279,7 @@ struct LossyRun {
     stdout: String,
 }
 
+#[cfg(feature = "extra")]
 /// `cliente --udp` con la entrada de un guion (entrar, el saldo, 197 líneas,
 /// `:q`), perdiendo a propósito 3 de cada 10 datagramas que envía y que
 /// recibe, con la semilla `seed`.
@@ -320,6 +326,8 @@ fn lossy_run(addr: &str, seed: u64) -> LossyRun {
     }
 }
 
+// Solo el programa completo: la pérdida a pedido (`--loss`) es del laboratorio.
+#[cfg(feature = "extra")]
 /// El guion de 200 líneas por UDP con 30 % de pérdida en cada sentido,
 /// con las semillas 1 a 50, a la vez contra un mismo servidor: ninguno se
 /// cuelga, cada uno termina antes de 30 s con un código documentado, y de

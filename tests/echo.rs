@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[cfg(feature = "extra")]
+use std::io::Read;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -58,6 +60,7 @@ fn echo_server_with(extra: &[&str], console_lines: Option<mpsc::Sender<String>>)
     EchoServer { child, addr }
 }
 
+#[cfg(feature = "extra")]
 /// Conecta desde `source` (otra dirección del loopback, como otra máquina).
 fn connect_from(addr: SocketAddr, source: [u8; 4]) -> TcpStream {
     use socket2::{Domain, Socket, Type};
@@ -73,6 +76,7 @@ fn connect_from(addr: SocketAddr, source: [u8; 4]) -> TcpStream {
     stream
 }
 
+#[cfg(feature = "extra")]
 /// `true` si el eco responde `hola` por `stream`.
 fn echoes(stream: &mut TcpStream) -> bool {
     if stream.write_all(b"hola\n").is_err() {
@@ -85,6 +89,7 @@ fn echoes(stream: &mut TcpStream) -> bool {
         .is_ok_and(|_| answer == "hola\n")
 }
 
+#[cfg(feature = "extra")]
 /// `true` si el servidor cerró `stream` (la lectura da el fin, o un
 /// reinicio) antes de la paciencia.
 fn closed(stream: &mut TcpStream) -> bool {
@@ -106,6 +111,8 @@ fn console_shows(console: &mpsc::Receiver<String>, text: &str) -> Vec<String> {
     panic!("la consola no mostró {text:?}; mostró {seen:#?}");
 }
 
+// Solo el programa completo: los topes del eco (`--max-clients`, `--echo-idle-secs`) son opciones del programa completo.
+#[cfg(feature = "extra")]
 /// Un hilo por conexión no puede ser gratis: el eco tiene los topes del
 /// chat (en total y por dirección) y cierra a quien no completa una línea
 /// a tiempo, aunque envíe un byte cada tanto; su lugar queda libre.

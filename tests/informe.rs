@@ -20,6 +20,7 @@ use chat::protocolo::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "extra")]
 use std::process::Command;
 
 fn root() -> &'static Path {
@@ -164,6 +165,7 @@ fn every_quoted_protocol_line_is_one_the_server_sends() {
     );
 }
 
+#[cfg(feature = "extra")]
 /// Los comandos de los bloques `sh` del informe.
 fn commands(text: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -183,6 +185,7 @@ fn commands(text: &str) -> Vec<String> {
     found
 }
 
+#[cfg(feature = "extra")]
 fn help(binary: &str) -> String {
     let path = match binary {
         "servidor" => env!("CARGO_BIN_EXE_servidor"),
@@ -193,6 +196,8 @@ fn help(binary: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+// Solo el programa completo: los comandos del README y del informe usan las opciones del programa completo.
+#[cfg(feature = "extra")]
 #[test]
 fn every_command_the_informe_gives_exists() {
     let mut checked = 0;
@@ -771,6 +776,38 @@ fn no_course_file_names_extra() {
         named.is_empty(),
         "curso/ nombra a extra/:\n{}",
         named.join("\n")
+    );
+}
+
+/// La versión del curso compila donde compile Rust: `curso/` usa solo la
+/// parte portátil de `std`. Nada de `unsafe` (además, `#![forbid]` en
+/// `curso/mod.rs`), de `libc`, de `std::os::` ni de `cfg(unix)`.
+#[test]
+fn the_course_uses_only_portable_std() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src/curso"), &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).expect("leer");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let bad = [
+                "unsafe ",
+                "unsafe{",
+                "libc",
+                "std::os::",
+                "cfg(unix)",
+                "cfg(target_os",
+            ];
+            if bad.iter().any(|b| code.contains(b)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "curso/ no es portátil:\n{}",
+        found.join("\n")
     );
 }
 

@@ -5,6 +5,9 @@
 //!
 //! La salida de la terminal trae las secuencias de escape con que el editor
 //! redibuja la línea; se quitan (`strip_ansi_escape_codes`) antes de buscar.
+//!
+//! Solo el programa completo: el modo interactivo (el editor de líneas, el prompt, la clave tapada) es de `extra/editor.rs`.
+#![cfg(feature = "extra")]
 
 mod common;
 

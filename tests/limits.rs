@@ -1,6 +1,11 @@
 //! Límites y apagado (issue #6): conexiones de más, quien no inicia sesión a
 //! tiempo, y SIGINT/SIGTERM. Cada prueba usa el servidor real y sockets
 //! reales; sin la protección que prueba, falla.
+//!
+//! Solo el programa completo: cada límite (`--max-clients`, el plazo para
+//! entrar con `--signin-timeout-secs`, *keepalive*, el búfer de envío) y el
+//! apagado con señales son de `extra/`.
+#![cfg(feature = "extra")]
 
 mod common;
 

@@ -246,6 +246,8 @@ fn a_journal_whose_snapshot_is_missing_stops_the_server() {
     assert!(!snapshot.exists(), "no se escribió una foto vacía encima");
 }
 
+// Solo el programa completo: detiene el servidor con SIGTERM (el apagado ordenado es de `extra/shutdown.rs`); `curso/storage.rs` prueba lo mismo sin señales.
+#[cfg(feature = "extra")]
 /// El operador borra el diario de un directorio en uso: la foto dice qué
 /// diario la continúa, y sin él el servidor no arranca (arrancar perdería
 /// en silencio la cuenta registrada después de la foto).

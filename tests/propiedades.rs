@@ -11,7 +11,6 @@
 
 use chat::curso::seams::Unobserved;
 use chat::curso::storage::DirLock;
-use chat::extra::rendimiento::commit::GroupCommit;
 use chat::ledger::{Ledger, LedgerError, MakeDurability, SyncEach};
 use chat::password::HashCost;
 use chat::protocolo::{
@@ -297,6 +296,17 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// La durabilidad del programa completo si `grouped`, la del curso si no
+/// (en la versión del curso, siempre la suya).
+fn durability(grouped: bool) -> MakeDurability {
+    #[cfg(feature = "extra")]
+    if grouped {
+        return Box::new(chat::extra::rendimiento::commit::GroupCommit::boxed);
+    }
+    let _ = grouped;
+    Box::new(SyncEach::boxed)
+}
+
 proptest! {
     // Cada caso sincroniza el disco en cada operación: pocos casos, pero
     // cada uno con varios hilos a la vez.
@@ -312,11 +322,7 @@ proptest! {
         // programa completo (*group commit*): las reglas son las mismas.
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = DirLock::acquire(dir.path()).expect("candado");
-        let durability: MakeDurability = if grouped {
-            Box::new(GroupCommit::boxed)
-        } else {
-            Box::new(SyncEach::boxed)
-        };
+        let durability = durability(grouped);
         let opened = Ledger::open_locked(lock, HashCost::Minimal, Arc::new(Unobserved), durability);
         let ledger = Arc::new(opened.expect("abrir"));
         let users: Vec<String> = (0..USERS).map(|i| format!("u{i}")).collect();

@@ -9,6 +9,9 @@
 //! (la de las mil, varios minutos: con 30 % de pérdida cada hueco espera al
 //! menos el plazo mínimo de retransmisión, 200 ms, y uno que se pierde
 //! varias veces seguidas espera el plazo duplicado cada vez).
+//!
+//! Solo el programa completo: la entrega confiable sobre UDP (`--reliable`, `--udp-loss`) es del laboratorio, `extra/laboratorio/`.
+#![cfg(feature = "extra")]
 
 mod common;
 

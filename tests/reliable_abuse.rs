@@ -4,6 +4,9 @@
 //! hueco que nunca llega. La memoria del servidor (su RSS, leído de
 //! `/proc`) queda acotada por el techo de las colas, los pares que no
 //! acusan nada se olvidan en segundos, y `:stats` lo muestra.
+//!
+//! Solo el programa completo: la entrega confiable y sus topes son del laboratorio, `extra/laboratorio/`.
+#![cfg(feature = "extra")]
 
 mod common;
 

@@ -2,6 +2,9 @@
 //! `127.0.0.2` (así se ve, para el servidor, un origen falsificado) no
 //! obtiene del servidor más que el triple de lo que envía, no le hace
 //! calcular hashes ni crear cuentas, y no muda la sesión de nadie.
+//!
+//! Solo el programa completo: la cookie que prueba una dirección UDP y el límite del triple son de `extra/cookie.rs`; el curso confía en la dirección de origen.
+#![cfg(feature = "extra")]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! `:stats` (issue #17): con una carga conocida (usuarios por TCP y por
 //! UDP, mensajes, transferencias, datagramas de más), cada campo está y
 //! dice lo esperado.
+//!
+//! Solo el programa completo: `:stats` y sus contadores son de `extra/stats.rs`.
+#![cfg(feature = "extra")]
 
 mod common;
 

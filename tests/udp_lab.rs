@@ -4,6 +4,9 @@
 //! 0,7 × 0,7 = 0,49. La prueba cuenta cuántas de 1000 llegan, con una
 //! semilla fija, y acepta una banda ancha alrededor de lo esperado: mide
 //! una proporción, no un tiempo.
+//!
+//! Solo el programa completo: la pérdida a pedido (`--udp-loss`) es del laboratorio, `extra/laboratorio/`.
+#![cfg(feature = "extra")]
 
 mod common;
 

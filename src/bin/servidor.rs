@@ -1,13 +1,15 @@
-//! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`;
-//! `chat::extra::launch` le enchufa lo que agrega el programa completo.
+//! `servidor`: arranca el chat. Toda la lógica está en `chat::servidor`.
+//! El programa completo (por omisión) lee su línea de comandos con `clap`
+//! y `chat::extra::launch` le enchufa lo que agrega; la versión del curso
+//! (`--no-default-features`) lee sus pocas opciones en `chat::curso::args`.
 
-use chat::cli;
 use std::process::ExitCode;
 
+#[cfg(feature = "extra")]
 fn main() -> ExitCode {
     let config = match chat::extra::config::Config::from_args(std::env::args().skip(1)) {
         Ok(config) => config,
-        Err(error) => return cli::exit("servidor", &error),
+        Err(error) => return chat::cli::exit("servidor", &error),
     };
     match chat::extra::launch::run(&config) {
         Ok(()) => ExitCode::SUCCESS,
@@ -16,4 +18,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[cfg(not(feature = "extra"))]
+fn main() -> ExitCode {
+    chat::curso::args::servidor(std::env::args().skip(1))
 }

@@ -20,6 +20,7 @@
 //! - [`sync`]: tomar un candado aunque otro hilo haya entrado en pánico.
 //! - [`seams`]: los puntos de enchufe que el programa completo llena.
 //! - [`cliente`]: el cliente de terminal: un núcleo y un archivo por modo.
+//! - [`args`]: la línea de comandos de la versión del curso.
 //!
 //! No nombra nada del programa completo: lo que este agrega entra por los
 //! puntos de enchufe (`seams`, y los del cliente en `cliente::seams`), y
@@ -32,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod args;
 pub mod cliente;
 pub mod console;
 pub mod echo;

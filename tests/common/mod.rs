@@ -75,7 +75,7 @@ impl Server {
         command
             .args(["--addr", addr, "--hash-cost", "minimal", "--data-dir"])
             .arg(data_dir)
-            .args(extra)
+            .args(for_this_build(extra))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -657,6 +657,39 @@ impl Lcg {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
+}
+
+/// Las opciones de `extra` para el servidor de esta versión. En la del
+/// curso (`--no-default-features`) se quitan las que apagan un límite del
+/// programa completo (`--max-lines-per-sec 0`...): el curso no tiene
+/// límites, así que sin ellas se porta igual. Cualquier otra opción del
+/// programa completo queda, y el servidor del curso la rechaza: la prueba
+/// que la usa es del programa completo.
+pub fn for_this_build<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    if cfg!(feature = "extra") {
+        return extra.to_vec();
+    }
+    const LIMITS: &[&str] = &[
+        "--max-lines-per-sec",
+        "--max-signin-failures",
+        "--max-signin-failures-per-ip",
+        "--max-registrations-per-ip",
+    ];
+    let mut kept = Vec::new();
+    let mut rest = extra.iter();
+    while let Some(&flag) = rest.next() {
+        if LIMITS.contains(&flag) {
+            let value = rest.next().copied();
+            if value == Some("0") {
+                continue;
+            }
+            kept.push(flag);
+            kept.extend(value);
+        } else {
+            kept.push(flag);
+        }
+    }
+    kept
 }
 
 /// `cliente` con la entrada abierta y cada línea de su salida en un canal.
