@@ -18,6 +18,7 @@ use crate::curso::udp::{self, UdpServer};
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// El código de salida de una línea de comandos inválida (el mismo que el
@@ -56,7 +57,8 @@ Opciones:
 
 Dentro del chat: :register <nombre> <clave>, :login <nombre> <clave>, :help.
 En modo TCP, :udp y :tcp eligen por dónde viajan las líneas siguientes.
-La clave se ve al escribirla: el programa completo la tapa.
+En una terminal, :register <nombre> o :login <nombre> sin clave la pide
+sin mostrarla (con stty; donde no está, avisa que se verá).
 
 Códigos de salida: 0 saliste; 1 se perdió la conexión; 2 opciones
 inválidas; 3 no hay servidor; 4 el servidor se apagó; 5 no iniciaste
@@ -253,8 +255,9 @@ pub fn cliente(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(BAD_ARGS);
         }
     };
-    let input = io::BufReader::new(io::stdin());
-    match cliente::run(&settings, cliente::Plugins::default(), input, io::stdout()) {
+    let input = cliente::hidden::lines(io::stdin());
+    let screen = Arc::new(cliente::Lines::new(io::stdout()));
+    match cliente::run_on(&settings, cliente::Plugins::default(), input, screen) {
         Ok(Ending::Left) => ExitCode::SUCCESS,
         Ok(ending) => {
             eprintln!("cliente: {}", ending.reason());

@@ -29,6 +29,7 @@
 pub(crate) mod core;
 mod echo;
 pub(crate) mod ending;
+pub mod hidden;
 pub(crate) mod screen;
 pub mod seams;
 mod terminal;
