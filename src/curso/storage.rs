@@ -588,8 +588,15 @@ impl Store {
         file.sync_all()?;
         drop(file);
         fs::rename(&self.temp, &self.path)?;
-        // El rename es un cambio del directorio: también hay que forzarlo.
-        File::open(&self.dir)?.sync_all()?;
+        // El rename es un cambio del directorio: también hay que forzarlo
+        // (POSIX pide `fsync` del directorio). Windows no deja abrir un
+        // directorio como archivo (acceso denegado) y no lo necesita: su
+        // sistema de archivos registra el rename en su propio diario.
+        match File::open(&self.dir) {
+            Ok(dir) => dir.sync_all()?,
+            Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {}
+            Err(error) => return Err(error.into()),
+        }
         self.after_snapshot = applied;
         self.journal_id = Some(journal);
         let header = self.write_header();
