@@ -595,7 +595,7 @@ impl Store {
         match File::open(&self.dir) {
             Ok(dir) => dir.sync_all()?,
             Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {}
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         }
         self.after_snapshot = applied;
         self.journal_id = Some(journal);

@@ -413,6 +413,21 @@ impl Shared {
             if let Some(cookie) = &state.cookie {
                 datagram = format!("{cookie} {datagram}");
             } else {
+                if let Some(token) = token.filter(|_| state.unproven.is_empty())
+                    && line.trim() != ":ping"
+                {
+                    // La sonda tiene que recibir respuesta: la cookie, o (un
+                    // servidor que confía en la dirección, el del curso) la
+                    // de la línea misma. Un mensaje a la sala no recibe
+                    // ninguna, y lo que esperara detrás no saldría nunca.
+                    // La sonda es entonces un `:ping`, cuyo `pong` no se
+                    // muestra, y la línea espera detrás.
+                    state.pings += 1;
+                    state.auto_pings += 1;
+                    let probe = padded(format!("{token} :ping"));
+                    state.unproven.push(probe.clone());
+                    self.transmit(udp, format!("{probe}\n").as_bytes())?;
+                }
                 datagram = padded(datagram);
                 state.unproven.push(datagram.clone());
                 if state.unproven.len() > 1 {
@@ -978,6 +993,50 @@ mod tests {
         shared.update(&notice);
         assert_eq!([first, second], [false, true], "ocultas");
         assert_eq!(shared.ending(), Ending::ShuttingDown);
+    }
+
+    /// En modo TCP, la primera línea que sale por UDP a una dirección sin
+    /// probar, si es un mensaje (que no recibe respuesta), va detrás de un
+    /// `:ping`: la sonda siempre recibe respuesta, del servidor del curso o
+    /// del completo (la cookie). Antes, el mensaje era la sonda, y con el
+    /// servidor del curso lo que esperaba detrás no salía nunca.
+    #[test]
+    fn a_message_never_goes_first_to_an_unproven_address() {
+        let server = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        client.connect(addr).expect("connect");
+        let keepalive = Duration::from_secs(60);
+        let shared = Shared::new(Arc::new(Blind), addr, None, keepalive, Plugins::default());
+        shared
+            .send_datagram(&client, Some("T0KEN"), "uno")
+            .expect("send");
+        shared
+            .send_datagram(&client, Some("T0KEN"), "dos")
+            .expect("send");
+        client.send(b"marca").expect("send");
+        server
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let mut buffer = [0u8; 512];
+        let mut next = || {
+            let n = server.recv(&mut buffer).expect("recv");
+            String::from_utf8_lossy(&buffer[..n]).trim_end().to_string()
+        };
+        assert_eq!(next(), "T0KEN :ping", "la sonda");
+        assert_eq!(
+            next(),
+            "marca",
+            "uno y dos esperan a que la sonda tenga respuesta"
+        );
+        let state = shared.lock();
+        assert_eq!(
+            (state.pings, state.auto_pings),
+            (1, 1),
+            "su pong no se muestra"
+        );
+        let waiting: Vec<&str> = state.unproven.iter().map(|d| d.trim_end()).collect();
+        assert_eq!(waiting, ["T0KEN :ping", "T0KEN uno", "T0KEN dos"]);
     }
 
     #[test]
