@@ -271,28 +271,39 @@ impl Room {
             .is_some_and(|m| m.joined)
     }
 
-    /// Une a la sala la cuenta reservada `name` y devuelve las colas de los
-    /// demás unidos, para avisarles (los avisos prefieren TCP). `None` si
-    /// ya estaba unida (una entrada repetida, [`Claim::Again`]): nadie
-    /// tiene que enterarse otra vez.
+    /// Une a la sala la cuenta reservada `name`. Devuelve `false` si ya
+    /// estaba unida (una entrada repetida, [`Claim::Again`]): nadie tiene
+    /// que enterarse otra vez.
     ///
     /// `confirm` envía la respuesta que le dice al usuario que entró (su
-    /// saldo). Corre con el candado tomado, en el mismo paso en que queda
-    /// unida: quien envía a la sala elige a quién con este candado, así que
-    /// lo que se elija después (un aviso, un mensaje) la incluye y sale
-    /// detrás de la confirmación. Si la confirmación saliera antes, quien ya
-    /// la leyó podría perderse la llegada de otro que entra justo después;
-    /// si saliera después, un mensaje de la sala podría llegarle antes que
-    /// ella. Solo envía: no debe tomar este candado.
-    pub fn join(&self, name: &str, confirm: impl FnOnce()) -> Option<Vec<Arc<dyn Output>>> {
+    /// saldo), y `announce`, el aviso de su llegada a las colas de los demás
+    /// unidos (los avisos prefieren TCP). Los dos corren con el candado
+    /// tomado, en el mismo paso en que queda unida: quien envía a la sala
+    /// elige a quién con este candado, así que lo que se elija después (un
+    /// aviso, un mensaje, también uno del recién llegado) sale detrás de
+    /// los dos. Si la confirmación saliera antes, quien ya la leyó podría
+    /// perderse la llegada de otro que entra justo después; si el aviso
+    /// saliera después, los demás podrían leer un mensaje del recién
+    /// llegado (por UDP, que lo atiende otro hilo) antes de saber que
+    /// entró. Solo envían, sin esperar a nadie: no deben tomar este
+    /// candado.
+    pub fn join(
+        &self,
+        name: &str,
+        confirm: impl FnOnce(),
+        announce: impl FnOnce(&[Arc<dyn Output>]),
+    ) -> bool {
         let mut inner = self.lock();
         confirm();
         let key = name_key(name);
-        let member = inner.members.get_mut(&key)?;
+        let Some(member) = inner.members.get_mut(&key) else {
+            return false;
+        };
         if std::mem::replace(&mut member.joined, true) {
-            return None;
+            return false;
         }
-        Some(others(&inner, &key, Via::Tcp))
+        announce(&others(&inner, &key, Via::Tcp));
+        true
     }
 
     /// Libera la sesión del token `token` y revoca el token. Si estaba en la

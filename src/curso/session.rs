@@ -491,17 +491,20 @@ impl Chat {
     /// Une a `name` a la sala con `confirmation` (su saldo) como última
     /// respuesta de su entrada, y avisa a los demás, salvo que ya estuviera
     /// (una entrada repetida por UDP no es una llegada nueva). La
-    /// confirmación sale en el mismo paso en que queda unido (ver
-    /// `Room::join`): quien la recibe ya está en la sala.
+    /// confirmación y el aviso salen en el mismo paso en que queda unido
+    /// (ver `Room::join`): quien recibe la confirmación ya está en la sala,
+    /// y nadie lee un mensaje suyo antes del aviso de su llegada.
     fn join(&self, name: &str, reply: &mut Replies, confirmation: &Event) {
         reply.settle(self);
         let output = Arc::clone(reply.output());
-        let Some(others) = self.room.join(name, || self.send(&output, confirmation)) else {
-            return;
-        };
         let notice = Event::Connected(name.to_string());
-        self.deliver(&others, &notice);
-        self.log(&notice.to_string());
+        let confirm = || self.send(&output, confirmation);
+        if self
+            .room
+            .join(name, confirm, |others| self.deliver(others, &notice))
+        {
+            self.log(&notice.to_string());
+        }
     }
 
     /// Cierra la sesión del token: libera la cuenta y, si estaba en la sala,
