@@ -34,15 +34,5 @@ fn main() -> ExitCode {
         let input = io::BufReader::new(io::stdin());
         cliente::run(&config.settings(), config.plugins(), input, io::stdout())
     };
-    match ending {
-        Ok(Ending::Left) => ExitCode::SUCCESS,
-        Ok(ending) => {
-            eprintln!("cliente: {}", ending.reason());
-            ExitCode::from(ending.code())
-        }
-        Err(error) => {
-            eprintln!("cliente: cannot talk to {}: {error}", config.addr);
-            ExitCode::from(Ending::Unreachable.code())
-        }
-    }
+    Ending::exit(ending, &config.addr)
 }

@@ -257,17 +257,8 @@ pub fn cliente(args: impl IntoIterator<Item = String>) -> ExitCode {
     };
     let input = cliente::hidden::lines(io::stdin());
     let screen = Arc::new(cliente::Lines::new(io::stdout()));
-    match cliente::run_on(&settings, cliente::Plugins::default(), input, screen) {
-        Ok(Ending::Left) => ExitCode::SUCCESS,
-        Ok(ending) => {
-            eprintln!("cliente: {}", ending.reason());
-            ExitCode::from(ending.code())
-        }
-        Err(error) => {
-            eprintln!("cliente: cannot talk to {}: {error}", settings.addr);
-            ExitCode::from(Ending::Unreachable.code())
-        }
-    }
+    let ending = cliente::run_on(&settings, cliente::Plugins::default(), input, screen);
+    Ending::exit(ending, &settings.addr)
 }
 
 #[cfg(test)]

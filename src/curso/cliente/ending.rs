@@ -62,6 +62,24 @@ impl Ending {
             Ending::Replaced => "You signed in from another address.",
         }
     }
+
+    /// El código de salida del programa `cliente` para lo que devolvió una
+    /// sesión con el servidor `addr`; salvo al salir bien, dice en la
+    /// salida de errores por qué terminó.
+    pub fn exit(result: std::io::Result<Ending>, addr: &str) -> std::process::ExitCode {
+        let ending = match result {
+            Ok(Ending::Left) => Ending::Left,
+            Ok(ending) => {
+                eprintln!("cliente: {}", ending.reason());
+                ending
+            }
+            Err(error) => {
+                eprintln!("cliente: cannot talk to {addr}: {error}");
+                Ending::Unreachable
+            }
+        };
+        std::process::ExitCode::from(ending.code())
+    }
 }
 
 #[cfg(test)]
