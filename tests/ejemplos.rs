@@ -23,6 +23,10 @@ mod chat_minimo;
 #[path = "../examples/carrera.rs"]
 mod carrera;
 
+#[allow(dead_code)]
+#[path = "../examples/chat_banco.rs"]
+mod chat_banco;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
@@ -35,6 +39,15 @@ fn start(serve: fn(TcpListener)) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("dirección").to_string();
     thread::spawn(move || serve(listener));
+    addr
+}
+
+/// `chat_banco` escuchando en un puerto libre, con su diario en `dir`.
+fn start_bank(dir: &std::path::Path) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("dirección").to_string();
+    let dir = dir.to_path_buf();
+    thread::spawn(move || chat_banco::serve(listener, &dir, chat::password::HashCost::Minimal));
     addr
 }
 
@@ -175,6 +188,90 @@ fn the_udp_chat_gives_tokens_and_relays_each_line_to_every_known_address() {
         "You have been disconnected from the best chat in the universe!"
     );
     assert_eq!(ana_again.next(), "[SERVER] Client: beto disconnected!");
+}
+
+const PROMPT: &str = "[SERVER] Client: Sign in with :login <name> <password> or create an account with :register <name> <password>.";
+const WELCOME: &str = "Welcome to the best chat in the universe!";
+
+/// Entra a `chat_banco` como `name` (creando la cuenta con `:register`, o
+/// con `:login`) y, si es nueva, responde `balance` a la pregunta.
+fn bank_user(addr: &str, verb: &str, name: &str, balance: Option<u64>) -> Peer {
+    let mut peer = Peer::connect(addr);
+    peer.expect(PROMPT);
+    peer.send(&format!("{verb} {name} clave-{name}"));
+    peer.expect(WELCOME);
+    if let Some(dollars) = balance {
+        peer.expect("[SERVER] Client: What is your balance?");
+        peer.send(&dollars.to_string());
+        peer.expect(&format!(
+            "[SERVER] Client: The balance of {dollars} has been set to your account."
+        ));
+    }
+    peer
+}
+
+#[test]
+fn the_bank_chat_keeps_accounts_and_money_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = start_bank(dir.path());
+    let mut ana = bank_user(&addr, ":register", "ana", Some(100));
+    let mut beto = Peer::connect(&addr);
+    beto.expect(PROMPT);
+    beto.send(":register ana otra");
+    beto.expect("[SERVER] Client: The name ana is already taken.");
+    beto.send(":login ana mala");
+    beto.expect("[SERVER] Client: Wrong name or password.");
+    beto.send(":register beto clave-beto");
+    beto.expect(WELCOME);
+    beto.expect("[SERVER] Client: What is your balance?");
+    beto.send("mucho");
+    beto.expect("[SERVER] Client: What is your balance?");
+    beto.send("50");
+    beto.expect("[SERVER] Client: The balance of 50 has been set to your account.");
+    ana.expect("[SERVER] Client: beto connected!");
+
+    ana.send("hola :)");
+    beto.expect("ana: hola :)");
+    beto.send(":smile");
+    ana.expect("beto: :~)");
+    beto.send(":p ana solo para vos");
+    ana.expect("[PRIVATE] beto: solo para vos");
+    ana.send(":u");
+    ana.expect("[SERVER] Client: Connected users: ana, beto");
+    ana.send(":t beto 101");
+    ana.expect("[SERVER] Client: You don't have sufficient funds for the transaction.");
+    ana.send(":t beto 30");
+    ana.expect("[SERVER] Client: You transferred 30 dollars to beto. You have 70 dollars.");
+    beto.expect("[SERVER] Client: ana transferred 30 dollars to you. You have 80 dollars.");
+    beto.send(":funds");
+    beto.expect("[SERVER] Client: You have 80 dollars.");
+    // Una segunda sesión de ana, mientras la primera sigue adentro.
+    let mut again = Peer::connect(&addr);
+    again.expect(PROMPT);
+    again.send(":login ana clave-ana");
+    again.expect("[SERVER] Client: ana is already connected.");
+    beto.send(":q");
+    beto.expect("You have been disconnected from the best chat in the universe!");
+    ana.expect("[SERVER] Client: beto disconnected!");
+
+    // Otro servidor sobre el mismo diario, con una línea a medias al final
+    // (el corte llegó mientras se escribía): los saldos confirmados siguen,
+    // y lo que se escriba después se lee bien.
+    let journal = dir.path().join("banco.jsonl");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .expect("diario");
+    file.write_all(br#"{"op":"transfer","from":"beto","#)
+        .expect("escribir");
+    let addr = start_bank(dir.path());
+    let mut beto = bank_user(&addr, ":login", "beto", None);
+    beto.expect("[SERVER] Client: You have 80 dollars.");
+    beto.send(":t ana 5");
+    beto.expect("[SERVER] Client: You transferred 5 dollars to ana. You have 75 dollars.");
+    let addr = start_bank(dir.path());
+    let mut ana = bank_user(&addr, ":login", "ana", None);
+    ana.expect("[SERVER] Client: You have 75 dollars.");
 }
 
 #[test]
