@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
-use chat::password::{HashCost, Hasher};
+use chat::password::{Argon, HashCost, Hashing};
 use serde::{Deserialize, Serialize};
 
 /// Una línea del diario: un cambio, en el orden en que se hizo.
@@ -80,7 +80,7 @@ fn main() -> io::Result<()> {
 /// está roto (mejor no arrancar que arrancar con el dinero mal).
 pub fn serve(listener: TcpListener, dir: &Path, cost: HashCost) -> io::Result<()> {
     let bank: Shared = Arc::new(Mutex::new(open(dir)?));
-    let hasher = Arc::new(Hasher::new(cost));
+    let hasher = Arc::new(Argon::new(cost));
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let (bank, hasher) = (Arc::clone(&bank), Arc::clone(&hasher));
@@ -241,7 +241,7 @@ fn lock(bank: &Shared) -> MutexGuard<'_, Bank> {
 
 /// El hilo de un cliente: inicia sesión y atiende la sesión; al salir,
 /// como sea que salga, la cuenta queda libre para otro ingreso.
-fn client(stream: TcpStream, bank: &Shared, hasher: &Hasher) -> io::Result<()> {
+fn client(stream: TcpStream, bank: &Shared, hasher: &Argon) -> io::Result<()> {
     let mut out = stream.try_clone()?;
     let mut lines = BufReader::new(stream).lines();
     writeln!(
@@ -328,7 +328,7 @@ fn session(name: &str, mut out: TcpStream, lines: &mut Lines, bank: &Shared) -> 
 /// nombre de la cuenta o el texto del error. El hash (decenas de
 /// milisegundos a propósito) se calcula sin el candado: con él tomado, cada
 /// ingreso detendría a toda la sala.
-fn sign_in(line: &str, bank: &Shared, hasher: &Hasher) -> Result<String, String> {
+fn sign_in(line: &str, bank: &Shared, hasher: &Argon) -> Result<String, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (verb, name, password) = match words[..] {
         [verb @ (":register" | ":login"), name, password] => (verb, name, password),

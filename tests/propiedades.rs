@@ -323,7 +323,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = DirLock::acquire(dir.path()).expect("candado");
         let durability = durability(grouped);
-        let opened = Ledger::open_locked(lock, HashCost::Minimal, Arc::new(Unobserved), durability);
+        let opened = Ledger::open_locked(lock, chat::password::Argon::boxed(HashCost::Minimal), Arc::new(Unobserved), durability);
         let ledger = Arc::new(opened.expect("abrir"));
         let users: Vec<String> = (0..USERS).map(|i| format!("u{i}")).collect();
         // La mitad de las cuentas existe desde antes, con saldo; la otra

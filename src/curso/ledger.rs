@@ -21,7 +21,7 @@
 //!
 //! No sabe de sockets ni de quién está conectado: eso es de `room`.
 
-use crate::curso::password::{HashCost, Hasher};
+use crate::curso::password::{Argon, HashCost, Hashing};
 use crate::curso::protocolo::{name_key, name_skeleton};
 use crate::curso::seams::{Observer, Unobserved};
 use crate::curso::storage::{DirLock, JournalFile};
@@ -252,7 +252,7 @@ pub struct Ledger {
     accounts: Mutex<Accounts>,
     /// Cómo llega cada operación al disco (ver [`Durability`]).
     durability: Box<dyn Durability>,
-    hasher: Hasher,
+    hasher: Box<dyn Hashing>,
     /// Ver [`Ledger::torn_bytes`].
     torn_bytes: u64,
     /// Quién cuenta las esperas por el candado (el curso, nadie).
@@ -296,22 +296,22 @@ impl Ledger {
     pub fn open(data_dir: &Path, cost: HashCost) -> Result<Ledger, StorageError> {
         Ledger::open_locked(
             DirLock::acquire(data_dir)?,
-            cost,
+            Argon::boxed(cost),
             Arc::new(Unobserved),
             Box::new(SyncEach::boxed),
         )
     }
 
     /// Abre el libro del directorio cuyo candado es `lock`: la foto y,
-    /// encima, el diario, con las mismas reglas que en vivo. `cost` es el
-    /// costo de los hashes nuevos; `observer` cuenta las esperas por el
+    /// encima, el diario, con las mismas reglas que en vivo. `hasher` calcula
+    /// y comprueba los hashes de las contraseñas; `observer` cuenta las esperas por el
     /// candado y los `fdatasync`; `durability` arma cómo llega cada
     /// operación al disco. Errores: los de [`Store::open`], y `Corrupt` si
     /// una operación del diario rompe las reglas (por ejemplo, deja un
     /// saldo negativo).
     pub fn open_locked(
         lock: DirLock,
-        cost: HashCost,
+        hasher: Box<dyn Hashing>,
         observer: Arc<dyn Observer>,
         durability: MakeDurability,
     ) -> Result<Ledger, StorageError> {
@@ -345,7 +345,7 @@ impl Ledger {
         Ok(Ledger {
             accounts: Mutex::new(accounts),
             durability: durability(store, Arc::clone(&observer)),
-            hasher: Hasher::new(cost),
+            hasher,
             torn_bytes: loaded.torn_bytes,
             observer,
         })
@@ -725,7 +725,13 @@ pub(crate) mod tests {
     /// El libro de `dir` con la durabilidad que arma `make`.
     pub(crate) fn open_with(dir: &Path, make: MakeDurability) -> Ledger {
         let lock = DirLock::acquire(dir).expect("candado");
-        Ledger::open_locked(lock, HashCost::Minimal, Arc::new(Unobserved), make).expect("open")
+        Ledger::open_locked(
+            lock,
+            Argon::boxed(HashCost::Minimal),
+            Arc::new(Unobserved),
+            make,
+        )
+        .expect("open")
     }
 
     /// Una transferencia completa: aplicada y en disco.

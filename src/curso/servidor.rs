@@ -16,7 +16,7 @@ mod connection;
 use crate::curso::console::Logger;
 use crate::curso::ledger::{Ledger, MakeDurability, SyncEach};
 use crate::curso::output::Channels;
-use crate::curso::password::HashCost;
+use crate::curso::password::{Argon, HashCost, Hashing};
 use crate::curso::protocolo::DEFAULT_ADDR;
 use crate::curso::protocolo::Event;
 use crate::curso::seams::{
@@ -110,6 +110,9 @@ pub struct Plugins {
     pub outputs: Arc<dyn Outputs>,
     /// Cómo llega al disco cada operación del libro.
     pub durability: MakeDurability,
+    /// Quién calcula los hashes de las contraseñas, con el costo de
+    /// `--hash-cost`.
+    pub hashing: fn(HashCost) -> Box<dyn Hashing>,
 }
 
 impl Default for Plugins {
@@ -120,6 +123,7 @@ impl Default for Plugins {
             guard: Arc::new(Open),
             outputs: Arc::new(Channels::default()),
             durability: Box::new(SyncEach::boxed),
+            hashing: Argon::boxed,
         }
     }
 }
@@ -161,7 +165,8 @@ impl Server {
         let tcp_addr = listener.local_addr().map_err(bind_error)?;
         let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
         let observer = Arc::clone(&plugins.observer);
-        let ledger = Ledger::open_locked(lock, settings.hash_cost, observer, plugins.durability)
+        let hasher = (plugins.hashing)(settings.hash_cost);
+        let ledger = Ledger::open_locked(lock, hasher, observer, plugins.durability)
             .map_err(ServerError::Storage)?;
         let chat = Arc::new(Chat::new(ledger, plugins.guard, console, plugins.observer));
         let udp = udp(socket, Arc::clone(&chat)).map_err(ServerError::Thread)?;

@@ -52,6 +52,7 @@ use config::Config;
 use laboratorio::lossy::LossySocket;
 use registry::Connections;
 use rendimiento::commit::GroupCommit;
+use rendimiento::hashers::HasherPool;
 use rendimiento::outbox::{Flusher, Queues};
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -106,6 +107,7 @@ pub fn plugins(config: &Config, flusher: &Arc<Flusher>, connections: &Arc<Connec
             limit: config.max_queue_bytes,
         }),
         durability: Box::new(GroupCommit::boxed),
+        hashing: HasherPool::boxed,
     }
 }
 

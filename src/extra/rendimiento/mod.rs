@@ -5,7 +5,10 @@
 //!   operaciones, con un recibo cada una.
 //! - [`flusher`]: el hilo vaciador que termina de escribir las colas
 //!   atascadas, y el techo de memoria entre todas.
+//! - [`hashers`]: el grupo de hilos que calcula los hashes de Argon2, con
+//!   la memoria de cada uno reservada una vez.
 
 pub mod commit;
 pub mod flusher;
+pub mod hashers;
 pub mod outbox;
