@@ -50,9 +50,13 @@ impl StreamSetup for PlainStreams {
 
 /// El socket UDP del servidor, tal como lo usa el bucle de `recv_from`.
 ///
-/// Es un enchufe porque al curso le basta el `UdpSocket` de `std`; el
-/// programa completo pone delante su laboratorio, que pierde, duplica y
-/// desordena datagramas a pedido (`--udp-loss`...).
+/// Es un enchufe porque al curso le basta el `UdpSocket` de `std`, que
+/// confía en la dirección de origen de cada datagrama, como el enunciado.
+/// El programa completo pone delante su laboratorio de pérdidas, una
+/// prueba de dirección (la *cookie*: la dirección de un datagrama se
+/// falsifica gratis), los límites de líneas por segundo y la entrega
+/// confiable; el bucle solo le pasa cada datagrama y atiende las líneas
+/// que devuelve.
 pub trait Datagrams: Send + Sync {
     /// Espera un datagrama en `buffer` (a lo sumo el plazo de
     /// [`Datagrams::set_read_timeout`]) y llama a `each` con cada datagrama
@@ -67,23 +71,22 @@ pub trait Datagrams: Send + Sync {
     /// El plazo de cada espera de [`Datagrams::receive`] (`None`: sin
     /// plazo). Error: el de `setsockopt`.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-    /// Qué dice `text` (un datagrama, sin su `\n`) de su origen `from`, y
-    /// el texto sin la prueba que trae delante, si trae una. El curso
-    /// confía en la dirección de origen, como el enunciado: todo origen está
-    /// probado. (El programa completo no: la dirección de un datagrama se
-    /// falsifica gratis, y pide una *cookie*.)
-    fn proof<'a>(&self, text: &'a str, _from: SocketAddr) -> Proof<'a> {
-        Proof::Proven(text)
+    /// Las líneas del chat que trae `datagram` (ya decodificado, sin su
+    /// `\n`). El curso devuelve el texto tal cual, con el origen probado.
+    fn admit(&self, datagram: &Datagram<'_>) -> Vec<Incoming> {
+        let line = datagram.text.to_string();
+        vec![Incoming { line, proven: true }]
+    }
+    /// Responde `line` (sin `\n`) a `to` fuera de una sesión, por un
+    /// datagrama de `size` bytes cuyo origen está probado o no (`proven`).
+    /// El curso la envía; el programa completo no le responde a un origen
+    /// sin probar más del triple de lo que envió (le pide la prueba).
+    fn answer(&self, to: SocketAddr, line: &str, _size: usize, _proven: bool) {
+        self.send_line(to, line);
     }
     /// Pide a `to` que pruebe su dirección; `size`: los bytes del datagrama
     /// que lo causó. El curso no pide pruebas.
     fn challenge(&self, _to: SocketAddr, _size: usize) {}
-    /// `true` si una respuesta de `reply` bytes puede ir a un origen sin
-    /// probar cuyo datagrama midió `size` bytes (si no, se le pide la
-    /// prueba). El curso nunca tiene orígenes sin probar.
-    fn may_answer(&self, _reply: usize, _size: usize) -> bool {
-        true
-    }
     /// Envía `text` (una línea, sin `\n`) a `to` en su propio datagrama,
     /// terminado en `\n` (así `nc -u` muestra uno por línea). `false` si
     /// no puede salir todavía y debe esperar en la cola de quien la envía
@@ -99,44 +102,37 @@ pub trait Datagrams: Send + Sync {
     fn output(&self, me: &Arc<dyn Datagrams>, to: SocketAddr) -> Arc<dyn Output> {
         Arc::new(DatagramOutput::new(Arc::clone(me), to))
     }
-    /// Una línea (ya sin prueba ni token) que quizá es un marco de la
-    /// entrega confiable del programa completo (`:seq`, `:ack`). `None`: no
-    /// lo es, y es una línea del chat (el curso no tiene entrega confiable).
-    /// Si lo es, el socket acusa lo que corresponde y devuelve qué hacer
-    /// ([`Reliable`]). `bound()` dice si la sesión de esta dirección está
-    /// probada (cuesta un candado: se pregunta solo por un marco);
-    /// `admits(línea, en_orden)` dice si una línea nueva se puede tomar (y
-    /// acusar) ahora.
-    fn reliable(
-        &self,
-        _line: &str,
-        _from: SocketAddr,
-        _bound: &dyn Fn() -> bool,
-        _admits: &mut dyn FnMut(&str, bool) -> bool,
-    ) -> Option<Reliable> {
-        None
-    }
     /// Cada cuánto hay que llamar a [`Datagrams::tick`] (`None`: no hay
     /// temporizadores que revisar, como en el curso).
     fn tick_every(&self) -> Option<Duration> {
         None
     }
     /// Los temporizadores a la hora `now` (`idle`: la inactividad de las
-    /// sesiones): lo vencido se retransmite. Devuelve líneas para la
-    /// consola.
+    /// sesiones). Devuelve líneas para la consola.
     fn tick(&self, _now: Instant, _idle: Duration) -> Vec<String> {
         Vec::new()
     }
 }
 
-/// Qué hacer con un marco de la entrega confiable (ver
-/// [`Datagrams::reliable`]).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reliable {
-    /// Estas líneas ya se pueden atender, en orden (quizá ninguna).
-    Lines(Vec<String>),
-    /// La sesión no está probada: hay que pedir la prueba.
-    Unbound,
+/// Un datagrama recibido, ya como texto (ver [`Datagrams::admit`]).
+pub struct Datagram<'a> {
+    /// El texto, sin el `\n` final.
+    pub text: &'a str,
+    /// Quién lo envió (según el propio datagrama).
+    pub from: SocketAddr,
+    /// Su tamaño en bytes, para acotar lo que se le responde.
+    pub size: usize,
+    /// `true` si la cola de entradas está llena: un `:login` o un
+    /// `:register` que llegue ahora se perdería.
+    pub signins_full: bool,
+}
+
+/// Una línea que el bucle UDP atiende: quizá con un token delante
+/// (`<TOKEN> <línea>`), y si su origen probó que recibe lo que se le envía.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub line: String,
+    pub proven: bool,
 }
 
 /// La salida del curso hacia una dirección UDP: cada línea sale en el
@@ -179,17 +175,6 @@ impl Output for DatagramOutput {
         self.closed
             .store(true, std::sync::atomic::Ordering::Release);
     }
-}
-
-/// Lo que un datagrama dice de su origen (ver [`Datagrams::proof`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proof<'a> {
-    /// El origen está probado; el texto, sin la prueba.
-    Proven(&'a str),
-    /// Sin prueba; el texto tal cual.
-    Unproven(&'a str),
-    /// Traía una prueba que no vale (vencida, o de otra dirección).
-    Invalid,
 }
 
 /// La salida de un cliente: por donde le llegan sus líneas, sin que nadie
@@ -383,19 +368,10 @@ pub trait Guard: Send + Sync {
     fn pace_user(&self, _name: &str, _now: Instant) -> Verdict {
         Verdict::Pass
     }
-    /// Un datagrama del usuario `name` (comparte el ritmo de su TCP).
-    fn datagram_verdict(&self, _name: &str, _now: Instant) -> Verdict {
-        Verdict::Pass
-    }
     /// `name` se fue: se olvida su ritmo; devuelve cuántos datagramas suyos
     /// se descartaron sin anotar todavía.
     fn user_left(&self, _name: &str, _now: Instant) -> Option<u32> {
         None
-    }
-    /// Las ráfagas de datagramas que terminaron, por usuario, con cuántos
-    /// se descartaron.
-    fn floods_ended(&self, _now: Instant) -> Vec<(String, u32)> {
-        Vec::new()
     }
     /// Contraseñas malas seguidas en una conexión antes de cerrarla (0:
     /// nunca).

@@ -460,25 +460,6 @@ impl Chat {
         self.observer.report(now, &|| self.room_figures())
     }
 
-    /// Cuenta un datagrama del usuario `name` contra su límite de líneas
-    /// por segundo (`--max-lines-per-sec`, el mismo balde que su conexión
-    /// TCP). Devuelve `true` si hay que atenderlo; si no, se descarta, y el
-    /// primero de cada ráfaga recibe [`Problem::TooFast`] por `reply`. Por
-    /// UDP no hay cómo frenar al emisor: descartar es lo único posible.
-    pub fn admit_datagram(&self, name: &str, reply: &mut Replies) -> bool {
-        match self.guard.datagram_verdict(name, Instant::now()) {
-            Verdict::Drop { warn } => {
-                self.observer.datagram_dropped();
-                if warn {
-                    let per_sec = self.guard.lines_per_sec().unwrap_or(0);
-                    reply.send(self, &Event::Error(Problem::TooFast(per_sec)));
-                }
-                false
-            }
-            Verdict::Pass | Verdict::Delay { .. } => true,
-        }
-    }
-
     /// Anota en la consola los datagramas descartados de `who` en una
     /// ráfaga que terminó.
     pub fn log_dropped(&self, who: &str, dropped: u32) {

@@ -13,31 +13,21 @@
 //!
 //! UDP no tiene conexión, así que la sesión se identifica con un token que
 //! cada datagrama lleva delante (`<TOKEN> <línea>`), y una sesión solo-UDP
-//! termina con `:q` o por inactividad. Tampoco tiene handshake: la
-//! dirección de origen se falsifica gratis. El curso confía en ella, como
-//! el enunciado. El socket del programa completo (el punto de enchufe
-//! [`Datagrams`]) no: pide una prueba, una *cookie* que el cliente devuelve
-//! delante de su datagrama (como QUIC, RFC 9000 §8), antes de hacer trabajo
-//! por una dirección, de mudar una sesión a ella o de responderle más del
-//! triple de lo que envió. Este módulo solo pregunta si el origen está
-//! probado (`proven`) y, si no lo está, pide la prueba.
-//!
-//! Un datagrama perdido se pierde, que es lo que UDP es, salvo para quien
-//! pide el modo confiable (`cliente --udp --reliable`, ver `reliable` y
-//! `peers`): sus datagramas llevan `:seq <n>` o `:ack <n>` detrás de la
-//! cookie y el token, y este hilo, además de atenderlos, acusa, ordena y
-//! retransmite. Los dos tipos de usuario UDP comparten la sala. Este módulo
-//! no decide reglas del chat: llama a las acciones de [`Chat`].
+//! termina con `:q` o por inactividad. Un datagrama perdido se pierde: es
+//! UDP. El curso confía en la dirección de origen, como el enunciado; lo
+//! que el programa completo pone delante (una prueba de dirección, límites
+//! de líneas, entrega confiable) entra por el punto de enchufe
+//! [`Datagrams`], que le devuelve a este bucle las líneas que debe atender
+//! y si su origen está probado. Este módulo no decide reglas del chat:
+//! llama a las acciones de [`Chat`].
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
 use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::curso::seams::{Datagrams, Output, Pacer, Proof, Reliable, Verdict};
+use crate::curso::seams::{Datagram, Datagrams, Incoming, Output};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::io;
 use std::net::SocketAddr;
 use std::net::UdpSocket;
@@ -66,9 +56,6 @@ pub struct UdpServer {
     signins: Signins,
     /// El otro extremo, hasta que `serve` arranca el hilo.
     signin_jobs: RefCell<Option<Receiver<SigninJob>>>,
-    /// El balde de líneas de cada dirección que envía sin token (solo el
-    /// hilo UDP lo toca: no hace falta `Mutex`).
-    anonymous: RefCell<HashMap<SocketAddr, Box<dyn Pacer>>>,
 }
 
 impl UdpServer {
@@ -85,8 +72,7 @@ impl UdpServer {
         }
         let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
-        // la inactividad y, si hay usuarios en modo confiable, sus
-        // temporizadores de retransmisión (más seguido).
+        // la inactividad (y los temporizadores del socket, si tiene).
         let sweep = SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10));
         let mut timeout = sweep;
         socket.set_read_timeout(Some(timeout))?;
@@ -94,8 +80,6 @@ impl UdpServer {
         let mut last_sweep = Instant::now();
         let mut last_tick = Instant::now();
         loop {
-            // Con temporizadores (el modo confiable del programa completo),
-            // se despierta más seguido.
             let ticks = socket.tick_every();
             let wanted = ticks.map_or(sweep, |every| every.min(sweep));
             if wanted != timeout {
@@ -144,7 +128,6 @@ impl UdpServer {
                 waiting: Arc::new(AtomicUsize::new(0)),
             },
             signin_jobs: RefCell::new(Some(jobs)),
-            anonymous: RefCell::new(HashMap::new()),
         }
     }
 
@@ -154,173 +137,63 @@ impl UdpServer {
         UdpServer { idle, ..self }
     }
 
-    /// Responde `event` directamente a `to` (sin sesión). A una dirección
-    /// sin probar (`proven` es `false`) solo si el socket lo permite para
-    /// un datagrama de `size` bytes ([`Datagrams::may_answer`]); si no, le
-    /// pide la prueba. Así nadie usa al servidor para multiplicar su
-    /// tráfico hacia otro.
+    /// Responde `event` directamente a `to`, fuera de una sesión, por un
+    /// datagrama de `size` bytes (ver [`Datagrams::answer`]).
     fn answer(&self, to: SocketAddr, event: &Event, size: usize, proven: bool) {
-        if proven
-            || self
-                .endpoints
-                .socket
-                .may_answer(event.to_line().len(), size)
-        {
-            self.endpoints.answer(to, event);
-        } else {
-            self.challenge(to, size);
-        }
+        let line = event.to_line();
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        self.endpoints.socket.answer(to, line, size, proven);
     }
 
-    /// Pide a `to` que pruebe su dirección (ver [`Datagrams::challenge`]).
-    fn challenge(&self, to: SocketAddr, size: usize) {
-        self.endpoints.socket.challenge(to, size);
-    }
-
-    /// Atiende un datagrama: una línea, quizá con una prueba de su origen
-    /// y un token delante (`[<COOKIE>] [<TOKEN>] <línea>`).
+    /// Atiende un datagrama: una línea, quizá con un token delante
+    /// (`<TOKEN> <línea>`). El socket dice qué líneas trae y si su origen
+    /// está probado (en el curso: el texto tal cual, probado).
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
         self.chat.observer.line_in();
         let size = bytes.len();
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if bytes.contains(&b'\n') {
-            return self.answer(
-                from,
-                &Event::Error(Problem::OneLinePerDatagram),
-                size,
-                false,
-            );
+            let error = Event::Error(Problem::OneLinePerDatagram);
+            return self.answer(from, &error, size, false);
         }
         let Ok(text) = std::str::from_utf8(bytes) else {
             return self.answer(from, &Event::Error(Problem::InvalidUtf8), size, false);
         };
-        let (proven, text) = match self.endpoints.socket.proof(text, from) {
-            Proof::Proven(rest) => (true, rest),
-            Proof::Unproven(text) => (false, text),
-            // Vencida, o de otra dirección: otra, para volver a probar.
-            Proof::Invalid => return self.challenge(from, size),
+        let signins_full = self.signins.waiting() >= SIGNIN_QUEUE;
+        let datagram = Datagram {
+            text,
+            from,
+            size,
+            signins_full,
         };
-        let (token, line) = match protocolo::split_token(text) {
+        for Incoming { line, proven } in self.endpoints.socket.admit(&datagram) {
+            self.line(&line, from, size, proven);
+        }
+    }
+
+    /// Una línea, quizá con su token delante; `proven`: su origen probó que
+    /// recibe lo que se le envía.
+    fn line(&self, line: &str, from: SocketAddr, size: usize, proven: bool) {
+        let (token, line) = match protocolo::split_token(line) {
             Some((token, line)) => (Some(token), line),
-            None => (None, text),
+            None => (None, line),
         };
-        // ¿Un marco de la entrega confiable (solo en el programa completo)?
-        // Cada uno trae la prueba de su sesión: la del origen, o el token de
-        // una sesión abierta desde esa misma dirección.
-        let bound = || proven || token.is_some_and(|token| self.chat.room.token_at(token, from));
-        let mut admits = |payload: &str, in_order| self.admits(token, payload, from, in_order);
-        match self
-            .endpoints
-            .socket
-            .reliable(line, from, &bound, &mut admits)
-        {
-            Some(Reliable::Lines(lines)) => {
-                for line in lines {
-                    self.line(token, &line, from, Admitted::Yes, size);
-                }
-            }
-            Some(Reliable::Unbound) => self.challenge(from, size),
-            None => self.line(token, line, from, Admitted::No { proven }, size),
-        }
-    }
-
-    /// `true` si una línea nueva del modo confiable (aún sin acusar) se
-    /// puede tomar ahora: pasa el límite de líneas de su usuario (con
-    /// token) o de su dirección (sin token), y, si es una entrada, llega en
-    /// orden (se atiende ya, no queda guardada) y hay lugar en la cola de
-    /// entradas. Cuenta la línea en el límite, como si ya se atendiera: la
-    /// que se toma se atiende sin volver a contarla ([`Admitted::Yes`]).
-    /// Una línea que solo recibirá un error (demasiado larga, un token
-    /// desconocido) se toma.
-    fn admits(&self, token: Option<&str>, line: &str, from: SocketAddr, in_order: bool) -> bool {
-        if line.len() > MAX_LINE_BYTES {
-            return true;
-        }
-        let now = Instant::now();
-        let parsed = protocolo::parse_command(line);
-        let verdict = match token {
-            Some(token) => {
-                let Some(name) = self.chat.room.name_of(token) else {
-                    return true;
-                };
-                if parsed == Ok(Some(Command::Quit)) {
-                    return true;
-                }
-                self.chat.guard.datagram_verdict(&name, now)
-            }
-            None => {
-                let signs_in = matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_));
-                if signs_in && (!in_order || self.signins.waiting() >= SIGNIN_QUEUE) {
-                    return false;
-                }
-                self.anonymous_verdict(from, now)
-            }
-        };
-        if let Verdict::Drop { .. } = verdict {
-            self.chat.observer.datagram_dropped();
-            return false;
-        }
-        true
-    }
-
-    /// Cuenta una línea sin token de `from` en el límite de su dirección.
-    fn anonymous_verdict(&self, from: SocketAddr, now: Instant) -> Verdict {
-        let mut anonymous = self.anonymous.borrow_mut();
-        let pacer = match anonymous.entry(from) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => match self.chat.guard.anonymous_pacer(now) {
-                Some(pacer) => new.insert(pacer),
-                None => return Verdict::Pass,
-            },
-        };
-        pacer.check(now)
-    }
-
-    /// Una línea ya sin cookie ni token (ni marco del modo confiable).
-    /// `admitted`: la de un par confiable ya pasó el límite de líneas al
-    /// acusarla ([`UdpServer::admits`]); la de un datagrama simple, no
-    /// (es `proven` o no, según su cookie).
-    fn line(
-        &self,
-        token: Option<&str>,
-        line: &str,
-        from: SocketAddr,
-        admitted: Admitted,
-        size: usize,
-    ) {
-        let proven = admitted.proven();
-        // El límite es el de la línea, sin contar lo que la precede.
+        // El límite es el de la línea, sin contar el token.
         if line.len() > MAX_LINE_BYTES {
             return self.answer(from, &Event::Error(Problem::LineTooLong), size, proven);
         }
         match token {
-            Some(token) => self.with_token(token, line, from, admitted, size),
-            None => self.without_token(line, from, admitted, size),
+            Some(token) => self.with_token(token, line, from, size, proven),
+            None => self.without_token(line, from, size, proven),
         }
     }
 
-    /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). Cada
-    /// dirección tiene su propio límite de líneas por segundo; lo que pasa
-    /// del límite se descarta (no hay sesión que cerrar). Desde un origen
-    /// sin probar, la única respuesta a una entrada es el pedido de la
-    /// prueba; si no, la entrada va al hilo de entradas, que calcula el
-    /// hash sin frenar a este.
-    fn without_token(&self, line: &str, from: SocketAddr, admitted: Admitted, size: usize) {
-        let proven = admitted.proven();
-        if let (Admitted::No { .. }, Some(per_sec)) = (admitted, self.chat.guard.lines_per_sec()) {
-            match self.anonymous_verdict(from, Instant::now()) {
-                Verdict::Pass | Verdict::Delay { .. } => {}
-                Verdict::Drop { warn: true } => {
-                    self.chat.observer.datagram_dropped();
-                    let notice = Event::Error(Problem::TooFast(per_sec));
-                    return self.answer(from, &notice, size, proven);
-                }
-                Verdict::Drop { warn: false } => {
-                    return self.chat.observer.datagram_dropped();
-                }
-            }
-        }
+    /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). La
+    /// entrada va al hilo de entradas, que calcula el hash sin frenar a
+    /// este; desde un origen sin probar, en vez de entrar se le pide la
+    /// prueba.
+    fn without_token(&self, line: &str, from: SocketAddr, size: usize, proven: bool) {
         let credentials = match before_sign_in(protocolo::parse_command(line), Via::Udp) {
             Anonymous::Ignore => return,
             // Desde la dirección de una sesión: olvidó el token (en `nc -u`
@@ -336,11 +209,10 @@ impl UdpServer {
             Anonymous::SignIn(credentials) => credentials,
         };
         if !proven {
-            return self.challenge(from, size);
+            return self.endpoints.socket.challenge(from, size);
         }
         // Si el hilo de entradas tiene la cola llena, esta se pierde, como
-        // un datagrama: el cliente vuelve a intentar. (Una del modo
-        // confiable no llega aquí con la cola llena: no se acusó.)
+        // un datagrama: el cliente vuelve a intentar.
         self.signins.offer(SigninJob { credentials, from });
     }
 
@@ -348,22 +220,14 @@ impl UdpServer {
     /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
     /// dirección de este datagrama. Desde una dirección que la sesión no
     /// conoce, solo si el origen está probado: si no, se le pide la prueba.
-    fn with_token(
-        &self,
-        token: &str,
-        line: &str,
-        from: SocketAddr,
-        admitted: Admitted,
-        size: usize,
-    ) {
-        let proven = admitted.proven();
+    fn with_token(&self, token: &str, line: &str, from: SocketAddr, size: usize, proven: bool) {
         let user = match self
             .chat
             .room
             .by_token(token, from, proven, |a| self.endpoints.endpoint(a))
         {
             TokenCheck::Known(user) => user,
-            TokenCheck::Unproven => return self.challenge(from, size),
+            TokenCheck::Unproven => return self.endpoints.socket.challenge(from, size),
             TokenCheck::Unknown => {
                 return self.answer(from, &Event::Error(Problem::BadToken), size, proven);
             }
@@ -377,12 +241,6 @@ impl UdpServer {
             return self.quit(token, &user.reply, user.tcp.as_ref());
         }
         let mut reply = Replies::new(user.reply);
-        // El límite es del usuario: el mismo balde que su conexión TCP.
-        if matches!(admitted, Admitted::No { .. })
-            && !self.chat.admit_datagram(&user.name, &mut reply)
-        {
-            return;
-        }
         let me = Speaker {
             name: &user.name,
             via: Via::Udp,
@@ -404,19 +262,8 @@ impl UdpServer {
         }
     }
 
+    /// Cierra las sesiones solo-UDP que pasaron `idle` sin un datagrama.
     fn expire(&self) {
-        if self.chat.guard.lines_per_sec().is_some() {
-            let now = Instant::now();
-            self.anonymous.borrow_mut().retain(|addr, pacer| {
-                if let Some(dropped) = pacer.take_dropped(now) {
-                    self.chat.log_dropped(&format!("{addr} (UDP)"), dropped);
-                }
-                !pacer.is_calm(now)
-            });
-            for (name, dropped) in self.chat.guard.floods_ended(now) {
-                self.chat.log_dropped(&name, dropped);
-            }
-        }
         for expired in self.chat.room.expire_udp(self.idle) {
             self.chat.send(&expired.output, &Event::Goodbye);
             self.chat.departed(expired.name, expired.others);
@@ -469,13 +316,6 @@ impl Endpoints {
             output: self.socket.output(&self.socket, addr),
         }
     }
-
-    /// Responde directamente a una dirección que probó que recibe.
-    fn answer(&self, to: SocketAddr, event: &Event) {
-        let line = event.to_line();
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        self.socket.send_line(to, line);
-    }
 }
 
 /// `true` si `recv_from` falló sin que el socket esté roto: venció el
@@ -491,24 +331,6 @@ fn is_harmless(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// Si una línea ya pasó el límite de líneas por segundo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Admitted {
-    /// La de un par confiable: se contó al acusarla (su dirección está
-    /// probada por el par).
-    Yes,
-    /// La de un datagrama simple: se cuenta al atenderla. `proven`: trajo
-    /// la cookie de su dirección.
-    No { proven: bool },
-}
-
-impl Admitted {
-    /// `true` si la dirección de la línea está probada.
-    fn proven(self) -> bool {
-        matches!(self, Admitted::Yes | Admitted::No { proven: true })
-    }
 }
 
 /// La cola hacia el hilo de entradas, con la cuenta de cuántas esperan:
@@ -583,8 +405,12 @@ fn sign_in_loop(
                 Err(_) => {}
             }
         }
+        // Un origen probado: la respuesta sale entera, sin cota.
         if let Err(problem) = result {
-            endpoints.answer(from, &Event::Error(problem));
+            let line = Event::Error(problem).to_line();
+            endpoints
+                .socket
+                .send_line(from, line.trim_end_matches('\n'));
         }
     }
 }

@@ -551,16 +551,8 @@ impl Guard for Guards {
         self.pace_line(name, now)
     }
 
-    fn datagram_verdict(&self, name: &str, now: Instant) -> Verdict {
-        self.datagram_from(name, now)
-    }
-
     fn user_left(&self, name: &str, now: Instant) -> Option<u32> {
         self.forget_calm(name, now)
-    }
-
-    fn floods_ended(&self, now: Instant) -> Vec<(String, u32)> {
-        self.finished_floods(now)
     }
 
     fn failures_before_close(&self) -> u32 {

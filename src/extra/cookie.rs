@@ -18,16 +18,14 @@
 //! y en la siguiente ([`WINDOW`]): entre uno y dos minutos. Sin la clave
 //! nadie puede calcularla, y la de una dirección no sirve para otra.
 //!
-//! [`Cookies`] es código puro: el instante entra como parámetro.
-//! [`CookieSocket`] lo pone delante del socket del servidor, como su
-//! respuesta al punto de enchufe [`Datagrams`]: quién necesita la prueba y
-//! qué se le responde lo decide el bucle de `udp`, que le pregunta.
+//! [`Cookies`] es código puro: el instante entra como parámetro. La pila
+//! del socket del programa completo (`datagrams.rs`) lo usa: separa y
+//! comprueba la cookie de lo que llega, y arma el pedido de la prueba con
+//! [`challenge_line`].
 
-use crate::curso::protocolo::{COOKIE_CHARS, cookie_notice_line, cookie_short_line, split_cookie};
-use crate::curso::seams::{Datagrams, Proof};
+use crate::curso::protocolo::{COOKIE_CHARS, cookie_notice_line, cookie_short_line};
 use blake2::Blake2sMac256;
 use blake2::digest::{KeyInit, Mac};
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -42,76 +40,17 @@ pub fn fits(reply: usize, size: usize) -> bool {
     reply <= size.saturating_mul(AMPLIFICATION)
 }
 
-/// El socket del servidor con la prueba de dirección delante: lo que
-/// llega trae (o no) la cookie de su origen, y a un origen sin probar se
-/// le responde a lo sumo el triple de lo que envió.
-pub struct CookieSocket {
-    /// El socket de abajo (el laboratorio de pérdidas, o el de `std`).
-    inner: Box<dyn Datagrams>,
-    cookies: Cookies,
-}
-
-impl CookieSocket {
-    /// Pone las cookies (con una clave al azar) delante de `inner`.
-    pub fn new(inner: Box<dyn Datagrams>) -> CookieSocket {
-        CookieSocket {
-            inner,
-            cookies: Cookies::random(Instant::now()),
-        }
-    }
-}
-
-impl Datagrams for CookieSocket {
-    fn receive(
-        &self,
-        buffer: &mut [u8],
-        each: &mut dyn FnMut(&[u8], SocketAddr),
-    ) -> io::Result<()> {
-        self.inner.receive(buffer, each)
-    }
-
-    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.inner.send_to(bytes, to)
-    }
-
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Con la cookie de `from` delante y vigente, probado; con otra cosa de
-    /// forma de cookie, inválida (vencida, o de otra dirección); sin nada,
-    /// sin probar.
-    fn proof<'a>(&self, text: &'a str, from: SocketAddr) -> Proof<'a> {
-        match split_cookie(text) {
-            Some((cookie, rest)) if self.cookies.check(from, cookie, Instant::now()) => {
-                Proof::Proven(rest)
-            }
-            Some(_) => Proof::Invalid,
-            None => Proof::Unproven(text),
-        }
-    }
-
-    /// La cookie de `to`, en la frase entera si cabe en el triple de `size`
-    /// (un datagrama de 22 bytes o más), y si no en la línea más corta,
-    /// `Cookie <COOKIE>` (desde 8 bytes: así `:login ana 1234` escrito en
-    /// `nc -u` también recibe respuesta). Con menos de 8 bytes no cabe
-    /// nada, y no se responde.
-    fn challenge(&self, to: SocketAddr, size: usize) {
-        let cookie = self.cookies.issue(to, Instant::now());
-        let sentence = cookie_notice_line(&cookie);
-        let line = if fits(sentence.len(), size) {
-            sentence
-        } else {
-            cookie_short_line(&cookie)
-        };
-        if fits(line.len(), size) {
-            let _ = self.inner.send_to(line.as_bytes(), to);
-        }
-    }
-
-    fn may_answer(&self, reply: usize, size: usize) -> bool {
-        fits(reply, size)
-    }
+/// El pedido de la prueba para `cookie`, en respuesta a un datagrama de
+/// `size` bytes: la frase entera si cabe en el triple, si no la forma
+/// corta, y nada si ni esa cabe (un datagrama de menos de 8 bytes).
+pub fn challenge_line(cookie: &str, size: usize) -> Option<String> {
+    let sentence = cookie_notice_line(cookie);
+    let line = if fits(sentence.len(), size) {
+        sentence
+    } else {
+        cookie_short_line(cookie)
+    };
+    fits(line.len(), size).then_some(line)
 }
 
 /// Cada cuánto cambia la ventana de tiempo de las cookies.

@@ -4,49 +4,78 @@
 //! - el laboratorio de pérdidas (`laboratorio/lossy.rs`, `--udp-loss`...);
 //! - la prueba de dirección con cookie y el límite del triple
 //!   (`cookie.rs`);
+//! - los límites de líneas por segundo de cada usuario y de cada dirección
+//!   sin sesión (`abuse.rs`): lo que pasa del límite se descarta, porque
+//!   UDP no tiene cómo frenar al emisor;
 //! - la entrega confiable de quien la pide (`cliente --udp --reliable`):
 //!   un par por dirección (`laboratorio/peers.rs`) que acusa, ordena y
 //!   retransmite;
 //! - las colas de salida acotadas (`rendimiento/outbox.rs`), que comparten
 //!   el techo de memoria con las de TCP.
 //!
-//! No decide nada del chat: el bucle de `udp` le pregunta y le pasa lo que
-//! el chat necesita decidir (si una sesión está probada, si una línea
-//! nueva se puede tomar).
+//! Al bucle del curso le devuelve las líneas que debe atender, sin cookie
+//! ni marco, y si su origen está probado: las reglas del chat las sigue
+//! decidiendo él.
 
-use crate::curso::protocolo::MAX_LINE_BYTES;
-use crate::curso::seams::{Datagrams, Output, Proof, Reliable};
+use crate::curso::protocolo::{
+    self, Command, Event, MAX_LINE_BYTES, Problem, split_cookie, split_token,
+};
+use crate::curso::room::Via;
+use crate::curso::seams::{Datagram, Datagrams, Guard, Incoming, Output, Pacer, Verdict};
+use crate::curso::session::{Anonymous, Chat, before_sign_in};
+use crate::curso::sync::lock;
+use crate::extra::abuse::Guards;
+use crate::extra::cookie::{Cookies, challenge_line, fits};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Cada cuánto, como mucho, se olvidan los límites de las direcciones que
+/// se calmaron y se anotan las ráfagas que terminaron.
+const SWEEP_EVERY: Duration = Duration::from_millis(200);
 
 /// La pila del programa completo.
 pub struct Stack {
-    /// Lo de abajo: la cookie sobre el laboratorio.
+    /// Lo de abajo: el laboratorio sobre el `UdpSocket`.
     inner: Box<dyn Datagrams>,
+    cookies: Cookies,
     /// Las direcciones en modo confiable.
     peers: Arc<Peers>,
     flusher: Arc<Flusher>,
     /// Límite de bytes pendientes de cada cola (`--max-queue-bytes`).
     queue_limit: usize,
+    /// La sala y las cuentas, para saber de quién es un token.
+    chat: Arc<Chat>,
+    /// Los límites de líneas por segundo de cada usuario.
+    guards: Arc<Guards>,
+    /// El ritmo de cada dirección que envía sin token. Lo toca el hilo UDP
+    /// (al recibir y en cada `tick`); el candado solo hace falta porque el
+    /// punto de enchufe es `Sync`.
+    anonymous: Mutex<HashMap<SocketAddr, Box<dyn Pacer>>>,
 }
 
 impl Stack {
-    /// La pila sobre `inner`; las colas usan `flusher` y `queue_limit`
-    /// bytes cada una; `pairs_per_ip`: pares del modo confiable a la vez
-    /// por dirección IP (0 = sin límite).
+    /// La pila sobre `inner`, para la sala de `chat` con los límites de
+    /// `guards`; las colas usan `flusher` y `queue_limit` bytes cada una;
+    /// `pairs_per_ip`: pares del modo confiable a la vez por dirección IP
+    /// (0 = sin límite).
     pub fn new(
         inner: Box<dyn Datagrams>,
+        chat: Arc<Chat>,
+        guards: Arc<Guards>,
         flusher: Arc<Flusher>,
         queue_limit: usize,
         pairs_per_ip: usize,
     ) -> Stack {
         Stack {
             inner,
+            cookies: Cookies::random(Instant::now()),
             peers: Arc::new(Peers::new(
                 Arc::clone(&flusher),
                 pairs_per_ip,
@@ -54,7 +83,153 @@ impl Stack {
             )),
             flusher,
             queue_limit,
+            chat,
+            guards,
+            anonymous: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Una línea sin marco: pasa si está dentro del límite de su usuario
+    /// (con un token de esta dirección) o de su dirección (sin token). La
+    /// primera descartada de cada ráfaga recibe [`Problem::TooFast`].
+    fn paced(&self, token: Option<&str>, line: &str, d: &Datagram<'_>, proven: bool) -> bool {
+        let Some(per_sec) = self.guards.lines_per_sec() else {
+            return true;
+        };
+        let now = Instant::now();
+        let verdict = match token {
+            // Solo cuenta el token usado desde su propia dirección (o desde
+            // una probada): si no, otro gastaría el límite del dueño.
+            Some(token) => match self.user_of(token, line, d.from, proven) {
+                Some(name) => self.guards.datagram_from(&name, now),
+                None => return true,
+            },
+            None => self.anonymous_verdict(d.from, now),
+        };
+        match verdict {
+            Verdict::Pass | Verdict::Delay { .. } => true,
+            Verdict::Drop { warn } => {
+                self.chat.observer.datagram_dropped();
+                if warn {
+                    let notice = Event::Error(Problem::TooFast(per_sec)).to_line();
+                    let known = proven || token.is_some();
+                    self.answer(d.from, notice.trim_end_matches('\n'), d.size, known);
+                }
+                false
+            }
+        }
+    }
+
+    /// El usuario cuyo `token` trae una línea de `from`, si cuenta para su
+    /// límite: `:q` siempre pasa (irse no se limita).
+    fn user_of(&self, token: &str, line: &str, from: SocketAddr, proven: bool) -> Option<String> {
+        let room = &self.chat.room;
+        if !(proven || room.token_at(token, from)) {
+            return None;
+        }
+        let quits = protocolo::parse_command(line) == Ok(Some(Command::Quit));
+        room.name_of(token).filter(|_| !quits)
+    }
+
+    /// Cuenta una línea sin token de `from` en el límite de su dirección.
+    fn anonymous_verdict(&self, from: SocketAddr, now: Instant) -> Verdict {
+        let mut anonymous = lock(&self.anonymous);
+        let pacer = match anonymous.entry(from) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => match self.guards.anonymous_pacer(now) {
+                Some(pacer) => new.insert(pacer),
+                None => return Verdict::Pass,
+            },
+        };
+        pacer.check(now)
+    }
+
+    /// `true` si una línea nueva del modo confiable (aún sin acusar) se
+    /// puede tomar ahora: pasa el límite de líneas de su usuario (con
+    /// token) o de su dirección (sin token), y, si es una entrada, llega en
+    /// orden (se atiende ya, no queda guardada) y hay lugar en la cola de
+    /// entradas. Cuenta la línea en el límite, como si ya se atendiera. Una
+    /// línea que solo recibirá un error (demasiado larga, un token
+    /// desconocido) se toma.
+    fn admits(&self, token: Option<&str>, line: &str, d: &Datagram<'_>, in_order: bool) -> bool {
+        if line.len() > MAX_LINE_BYTES {
+            return true;
+        }
+        let now = Instant::now();
+        let verdict = match token {
+            Some(token) => match self.user_of(token, line, d.from, true) {
+                Some(name) => self.guards.datagram_from(&name, now),
+                None => return true,
+            },
+            None => {
+                let parsed = protocolo::parse_command(line);
+                let signs_in = matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_));
+                if signs_in && (!in_order || d.signins_full) {
+                    return false;
+                }
+                self.anonymous_verdict(d.from, now)
+            }
+        };
+        if let Verdict::Drop { .. } = verdict {
+            self.chat.observer.datagram_dropped();
+            return false;
+        }
+        true
+    }
+
+    /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
+    /// de `d.from`: pasa por su par (ver `peers`), sale el acuse y vuelven,
+    /// en orden, las líneas que ya se pueden entregar, con el token
+    /// delante.
+    ///
+    /// Cada datagrama confiable trae la prueba de su sesión: la cookie de
+    /// su origen, o el token de una sesión abierta desde esa misma
+    /// dirección. Sin ella no toca nada (ni crea un par, ni entrega, ni
+    /// acusa, ni mueve la ventana) y se pide la prueba. Así un datagrama con
+    /// el origen de otro, que no recibe lo que se le envía a ese otro, no
+    /// puede crear cuentas a su nombre, ni meter líneas en su secuencia, ni
+    /// acusar lo que el otro no recibió: TCP se defiende de lo mismo con los
+    /// números de secuencia al azar (RFC 6528) y la ventana (RFC 5961);
+    /// aquí la prueba es explícita.
+    fn reliable(
+        &self,
+        packet: Packet,
+        token: Option<&str>,
+        d: &Datagram<'_>,
+        proven: bool,
+    ) -> Vec<Incoming> {
+        let from = d.from;
+        if !(proven || token.is_some_and(|t| self.chat.room.token_at(t, from))) {
+            self.challenge(from, d.size);
+            return Vec::new();
+        }
+        // Acusar es aceptar: una línea nueva que se descartaría (el límite
+        // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
+        // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
+        // frena, como a un emisor TCP su ventana.
+        if let Packet::Data {
+            seq,
+            start,
+            payload,
+        } = &packet
+            && let Some(in_order) = self.peers.expects(from, *seq, *start)
+            && !self.admits(token, payload, d, in_order)
+        {
+            return Vec::new();
+        }
+        let Some(arrival) = self.peers.arrived(from, packet, true, Instant::now()) else {
+            self.challenge(from, d.size);
+            return Vec::new();
+        };
+        for packet in arrival.send {
+            let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), from);
+        }
+        let with_token = |line: String| match token {
+            Some(token) => format!("{token} {line}"),
+            None => line,
+        };
+        let lines = arrival.deliver.into_iter().map(with_token);
+        lines.map(|line| Incoming { line, proven: true }).collect()
     }
 }
 
@@ -75,16 +250,51 @@ impl Datagrams for Stack {
         self.inner.set_read_timeout(timeout)
     }
 
-    fn proof<'a>(&self, text: &'a str, from: SocketAddr) -> Proof<'a> {
-        self.inner.proof(text, from)
+    /// La cookie de delante, si trae una: una que no vale (vencida, o de
+    /// otra dirección) solo recibe otra. Después, el marco del modo
+    /// confiable o el límite de líneas.
+    fn admit(&self, d: &Datagram<'_>) -> Vec<Incoming> {
+        let (proven, text) = match split_cookie(d.text) {
+            Some((cookie, rest)) if self.cookies.check(d.from, cookie, Instant::now()) => {
+                (true, rest)
+            }
+            Some(_) => {
+                self.challenge(d.from, d.size);
+                return Vec::new();
+            }
+            None => (false, d.text),
+        };
+        let (token, line) = match split_token(text) {
+            Some((token, line)) => (Some(token), line),
+            None => (None, text),
+        };
+        if let Some(packet) = Packet::parse(line) {
+            return self.reliable(packet, token, d, proven);
+        }
+        if !self.paced(token, line, d, proven) {
+            return Vec::new();
+        }
+        vec![Incoming {
+            line: text.to_string(),
+            proven,
+        }]
+    }
+
+    /// A un origen sin probar, a lo sumo el triple de lo que envió
+    /// (RFC 9000 §8.1); lo que no cabe se cambia por el pedido de la prueba.
+    fn answer(&self, to: SocketAddr, line: &str, size: usize, proven: bool) {
+        if proven || fits(line.len() + 1, size) {
+            self.send_line(to, line);
+        } else {
+            self.challenge(to, size);
+        }
     }
 
     fn challenge(&self, to: SocketAddr, size: usize) {
-        self.inner.challenge(to, size);
-    }
-
-    fn may_answer(&self, reply: usize, size: usize) -> bool {
-        self.inner.may_answer(reply, size)
+        let cookie = self.cookies.issue(to, Instant::now());
+        if let Some(line) = challenge_line(&cookie, size) {
+            let _ = self.inner.send_to(line.as_bytes(), to);
+        }
     }
 
     /// Si `to` usa el modo confiable, la línea entra en el emisor de su par
@@ -117,74 +327,50 @@ impl Datagrams for Stack {
         Outbox::new(link, self.queue_limit, &self.flusher)
     }
 
-    /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
-    /// de `from`: pasa por su par (ver `peers`), sale el acuse y vuelven,
-    /// en orden, las líneas que ya se pueden entregar.
-    ///
-    /// Cada datagrama confiable trae la prueba de su sesión (`bound`). Sin
-    /// ella no toca nada (ni crea un par, ni entrega, ni acusa, ni mueve la
-    /// ventana) y se pide la prueba. Así un datagrama con el origen de otro,
-    /// que no recibe lo que se le envía a ese otro, no puede crear cuentas a
-    /// su nombre, ni meter líneas en su secuencia, ni acusar lo que el otro
-    /// no recibió: TCP se defiende de lo mismo con los números de secuencia
-    /// al azar (RFC 6528) y la ventana (RFC 5961); aquí la prueba es
-    /// explícita.
-    fn reliable(
-        &self,
-        line: &str,
-        from: SocketAddr,
-        bound: &dyn Fn() -> bool,
-        admits: &mut dyn FnMut(&str, bool) -> bool,
-    ) -> Option<Reliable> {
-        let packet = Packet::parse(line)?;
-        let bound = bound();
-        if !bound {
-            return Some(Reliable::Unbound);
-        }
-        // Acusar es aceptar: una línea nueva que se descartaría (el límite
-        // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
-        // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
-        // frena, como a un emisor TCP su ventana.
-        if let Packet::Data {
-            seq,
-            start,
-            payload,
-        } = &packet
-            && let Some(in_order) = self.peers.expects(from, *seq, *start)
-            && !admits(payload, in_order)
-        {
-            return Some(Reliable::Lines(Vec::new()));
-        }
-        let Some(arrival) = self.peers.arrived(from, packet, bound, Instant::now()) else {
-            return Some(Reliable::Unbound);
-        };
-        for packet in arrival.send {
-            let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), from);
-        }
-        Some(Reliable::Lines(arrival.deliver))
-    }
-
-    /// Con algún par en modo confiable, cada [`peers::TICK`].
+    /// Con algún par en modo confiable, cada [`peers::TICK`]; si no, con
+    /// límite de líneas, cada [`SWEEP_EVERY`].
     fn tick_every(&self) -> Option<Duration> {
-        (!self.peers.is_empty()).then_some(peers::TICK)
+        if !self.peers.is_empty() {
+            return Some(peers::TICK);
+        }
+        self.guards.lines_per_sec().map(|_| SWEEP_EVERY)
     }
 
-    /// Sale lo vencido, y se anota a quien se dio por ido (su sesión, si
-    /// sigue, termina por inactividad, como la de cualquier usuario UDP que
-    /// se fue sin `:q`).
+    /// Sale lo vencido del modo confiable, y se anota a quien se dio por
+    /// ido (su sesión, si sigue, termina por inactividad, como la de
+    /// cualquier usuario UDP que se fue sin `:q`). Se olvida el ritmo de
+    /// las direcciones que se calmaron, y se anotan los datagramas
+    /// descartados de cada ráfaga que terminó.
     fn tick(&self, now: Instant, idle: Duration) -> Vec<String> {
         let tick = self.peers.tick(now, idle);
         for (to, packet) in tick.send {
             let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), to);
         }
-        tick.gone
+        let mut lines: Vec<String> = tick
+            .gone
             .into_iter()
             .map(|addr| {
                 format!(
                     "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
                 )
             })
-            .collect()
+            .collect();
+        let per_sec = self.guards.lines_per_sec().unwrap_or(0);
+        let mut dropped = |who: String, n: u32| {
+            lines.push(format!(
+                "{who}: {n} UDP lines dropped (over {per_sec} lines per second)"
+            ));
+        };
+        lock(&self.anonymous).retain(|addr, pacer| {
+            if let Some(n) = pacer.take_dropped(now) {
+                dropped(format!("{addr} (UDP)"), n);
+            }
+            !pacer.is_calm(now)
+        });
+        for (name, n) in self.guards.finished_floods(now) {
+            dropped(name, n);
+        }
+        lines
     }
 }
 

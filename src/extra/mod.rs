@@ -85,23 +85,30 @@ impl StreamSetup for TcpTuning {
     }
 }
 
+/// Los límites del programa completo según `config`, que anotan cada
+/// conexión TCP en `connections`: los usan el servidor (como su
+/// [`crate::curso::seams::Guard`]) y el socket UDP.
+fn guards(config: &Config, connections: &Arc<Connections>) -> Arc<abuse::Guards> {
+    Arc::new(
+        abuse::Guards::new(config.limits()).admitting(abuse::Admission {
+            connections: Arc::clone(connections),
+            max: config.max_clients,
+            max_per_ip: config.max_clients_per_ip,
+        }),
+    )
+}
+
 /// Las respuestas del programa completo a los puntos de enchufe del
-/// servidor, según `config`; las colas de salida usan `flusher`, y cada
-/// conexión TCP se anota en `connections`.
-pub fn plugins(config: &Config, flusher: &Arc<Flusher>, connections: &Arc<Connections>) -> Plugins {
+/// servidor, según `config`, con los límites de `guards`; las colas de
+/// salida usan `flusher`.
+fn plugins(config: &Config, flusher: &Arc<Flusher>, guards: Arc<abuse::Guards>) -> Plugins {
     Plugins {
         stream_setup: Box::new(TcpTuning {
             keepalive: config.keepalive(),
             send_buffer_bytes: config.send_buffer_bytes,
         }),
         observer: Arc::new(stats::Stats),
-        guard: Arc::new(
-            abuse::Guards::new(config.limits()).admitting(abuse::Admission {
-                connections: Arc::clone(connections),
-                max: config.max_clients,
-                max_per_ip: config.max_clients_per_ip,
-            }),
-        ),
+        guard: guards,
         outputs: Arc::new(Queues {
             flusher: Arc::clone(flusher),
             limit: config.max_queue_bytes,
@@ -123,7 +130,8 @@ pub fn server(
 ) -> Result<(Server, Arc<Connections>), ServerError> {
     let flusher = Flusher::start(config.max_total_queue_bytes).map_err(ServerError::Thread)?;
     let connections = Arc::new(Connections::default());
-    let plugins = plugins(config, &flusher, &connections);
+    let guards = guards(config, &connections);
+    let plugins = plugins(config, &flusher, Arc::clone(&guards));
     let udp_config = config.clone();
     let udp: UdpSetup = Box::new(move |socket, chat| {
         let lab = LossySocket::new(
@@ -132,9 +140,10 @@ pub fn server(
             udp_config.udp_seed,
             &stats::COUNTERS.lab,
         );
-        let checked = cookie::CookieSocket::new(Box::new(lab));
         let socket = datagrams::Stack::new(
-            Box::new(checked),
+            Box::new(lab),
+            Arc::clone(&chat),
+            guards,
             flusher,
             udp_config.max_queue_bytes,
             udp_config.max_clients_per_ip,
