@@ -236,7 +236,7 @@ fn serve_chat(settings: &Settings, udp_idle: Duration) -> Result<(), ServerError
     };
     let addr = server.local_addr().map_err(bind_error)?;
     announce(&addr.to_string())?;
-    servidor::start(&server, &settings.data_dir, 0)?;
+    servidor::start(&server, &settings.data_dir);
     server.serve().map_err(bind_error)
 }
 

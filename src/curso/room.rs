@@ -14,7 +14,7 @@
 //! No sabe de dinero (eso es de `ledger`) ni de qué se envía (`session`).
 
 use crate::curso::protocolo::name_key;
-use crate::curso::seams::Output;
+use crate::curso::seams::{Census, Output};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -107,17 +107,6 @@ pub struct Expired {
     pub output: Arc<dyn Output>,
     /// Si estaba en la sala, las colas de los demás, para avisarles.
     pub others: Option<Vec<Arc<dyn Output>>>,
-}
-
-/// Lo que cuenta [`Room::census`].
-#[derive(Default)]
-pub struct Census {
-    /// Unidos con conexión TCP.
-    pub tcp: u64,
-    /// Unidos solo por UDP.
-    pub udp: u64,
-    /// Las colas de salida de todas las sesiones.
-    pub outputs: Vec<Arc<dyn Output>>,
 }
 
 /// Las sesiones abiertas, por nombre sin distinguir mayúsculas.

@@ -244,37 +244,30 @@ pub trait Observer: Send + Sync {
     fn ledger_waited(&self, _waited: Duration) {}
     /// Un `fdatasync` dejó en disco `entries` entradas del diario.
     fn journal_synced(&self, _entries: u64) {}
-    /// Una vez por segundo, desde el hilo `stats` del servidor, a la hora
-    /// `now` (para tasas por segundo).
-    fn tick(&self, _now: Instant) {}
     /// Las líneas de `:stats` (sin el prefijo `Stats: `) a la hora `now`;
-    /// `room` mide la sala, y cuesta un candado por cliente, así que se
+    /// `room` cuenta la sala, y cuesta un candado por cliente, así que se
     /// llama solo si hace falta. `None`: no hay estadísticas, y `:stats` es
     /// un comando desconocido.
-    fn report(&self, _now: Instant, _room: &dyn Fn() -> RoomFigures) -> Option<Vec<String>> {
+    fn report(&self, _now: Instant, _room: &dyn Fn() -> Census) -> Option<Vec<String>> {
         None
     }
+}
+
+/// Quiénes hay en la sala, para `:stats` (lo cuenta `Room::census`).
+#[derive(Default)]
+pub struct Census {
+    /// Unidos con conexión TCP.
+    pub tcp: u64,
+    /// Unidos solo por UDP.
+    pub udp: u64,
+    /// Las colas de salida de todas las sesiones.
+    pub outputs: Vec<Arc<dyn Output>>,
 }
 
 /// La respuesta del curso: no se cuenta nada.
 pub struct Unobserved;
 
 impl Observer for Unobserved {}
-
-/// Lo que la sala dice de sí misma, para [`Observer::report`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RoomFigures {
-    /// Usuarios con conexión TCP.
-    pub tcp_users: u64,
-    /// Usuarios solo por UDP.
-    pub udp_users: u64,
-    /// La cola de salida más larga, en bytes.
-    pub largest_queue_bytes: u64,
-    /// Clientes con algo en su cola de salida.
-    pub backlogged_clients: u64,
-    /// Bytes en todas las colas de salida.
-    pub queued_bytes: u64,
-}
 
 /// Qué hacer con una línea que llega, según un límite de ritmo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

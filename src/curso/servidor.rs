@@ -32,7 +32,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Directorio de datos por defecto.
 pub const DEFAULT_DATA_DIR: &str = "./datos";
@@ -293,32 +293,6 @@ pub fn stdout_console() -> Result<Console, ServerError> {
     Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
 }
 
-/// El hilo de las estadísticas: una vez por segundo le avisa al
-/// [`Observer`](crate::curso::seams::Observer) (para sus tasas por segundo)
-/// y, si `every_secs` no es 0, escribe en la consola lo que diría `:stats`
-/// cada `every_secs` segundos. Error: no se pudo crear el hilo.
-fn start_stats(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
-    let every = Duration::from_secs(every_secs);
-    // La primera muestra, al arrancar: la base de las tasas.
-    chat.observer.tick(Instant::now());
-    thread::Builder::new().name("stats".into()).spawn(move || {
-        let mut last = Instant::now();
-        loop {
-            thread::sleep(Duration::from_secs(1));
-            let now = Instant::now();
-            if every_secs > 0 && now.duration_since(last) >= every {
-                last = now;
-                if let Some(lines) = chat.report(now) {
-                    chat.log(&format!("Stats: {}", lines.join(" ")));
-                }
-            } else {
-                chat.observer.tick(now);
-            }
-        }
-    })?;
-    Ok(())
-}
-
 /// Imprime `Listening on ADDR` directamente en la salida estándar, antes de
 /// aceptar a nadie: es la primera línea, la que leen las pruebas y los
 /// guiones para saber el puerto. Error: no se pudo escribir.
@@ -333,16 +307,10 @@ pub fn announce(addr: &str) -> Result<(), ServerError> {
 }
 
 /// Lo que hace el servidor al arrancar, antes de aceptar a nadie: anota en
-/// la consola la cola cortada del diario, si la hubo, y arranca el hilo de
-/// las estadísticas. Después, [`announce`] y [`Server::serve`]. Error: no
-/// se pudo crear el hilo.
-pub fn start(
-    server: &Server,
-    data_dir: &std::path::Path,
-    stats_secs: u64,
-) -> Result<(), ServerError> {
+/// la consola la cola cortada del diario, si la hubo. Después, [`announce`]
+/// y [`Server::serve`].
+pub fn start(server: &Server, data_dir: &std::path::Path) {
     let chat = &server.tcp.chat;
-    start_stats(Arc::clone(chat), stats_secs).map_err(ServerError::Thread)?;
     let torn = chat.ledger.torn_bytes();
     if torn > 0 {
         chat.log(&format!(
@@ -351,5 +319,4 @@ pub fn start(
             data_dir.join(crate::curso::storage::JOURNAL_FILE).display()
         ));
     }
-    Ok(())
 }

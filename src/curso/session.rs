@@ -12,7 +12,7 @@
 use crate::curso::ledger::{Ledger, LedgerError, Transfer};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::room::{Claim, Presence, Room, Via};
-use crate::curso::seams::{Attempt, Guard, Observer, Output, Pacer, RoomFigures, Verdict};
+use crate::curso::seams::{Attempt, Guard, Observer, Output, Pacer, Verdict};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -436,30 +436,6 @@ impl Chat {
         }
     }
 
-    /// Lo que la sala dice de sí misma: los usuarios por transporte y las
-    /// colas de salida (un candado por cola).
-    pub fn room_figures(&self) -> RoomFigures {
-        let census = self.room.census();
-        let pending: Vec<u64> = census
-            .outputs
-            .iter()
-            .map(|output| output.pending_bytes() as u64)
-            .collect();
-        RoomFigures {
-            tcp_users: census.tcp,
-            udp_users: census.udp,
-            largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
-            backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
-            queued_bytes: pending.iter().sum(),
-        }
-    }
-
-    /// Las líneas de `:stats` a la hora `now`, si quien observa las lleva
-    /// (ver [`Observer::report`]).
-    pub fn report(&self, now: Instant) -> Option<Vec<String>> {
-        self.observer.report(now, &|| self.room_figures())
-    }
-
     /// Anota en la consola los datagramas descartados de `who` en una
     /// ráfaga que terminó.
     pub fn log_dropped(&self, who: &str, dropped: u32) {
@@ -552,7 +528,7 @@ impl Chat {
             }
             Command::Help => reply.send(self, &Event::Help),
             Command::Ping => reply.send(self, &Event::Pong),
-            Command::Stats => match self.report(Instant::now()) {
+            Command::Stats => match self.observer.report(Instant::now(), &|| self.room.census()) {
                 Some(lines) => {
                     for line in lines {
                         reply.send(self, &Event::Stats(line));

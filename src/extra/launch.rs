@@ -32,7 +32,9 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
             impairment.loss, impairment.dup, impairment.reorder, config.udp_seed
         ));
     }
-    servidor::start(&server, &config.data_dir, config.stats_secs)?;
+    servidor::start(&server, &config.data_dir);
+    super::stats::start_thread(Arc::clone(server.chat()), config.stats_secs)
+        .map_err(ServerError::Thread)?;
     server.serve().map_err(|error| ServerError::Bind {
         addr: addr.to_string(),
         error,

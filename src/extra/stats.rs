@@ -11,11 +11,14 @@
 //! de mano en mano. Lo demás (usuarios, colas) se mide al preguntar. El
 //! armado del texto ([`Snapshot::lines`]) es puro.
 
-use crate::curso::seams::{Observer, RoomFigures};
+use crate::curso::seams::{Census, Observer};
+use crate::curso::session::Chat;
 use crate::extra::laboratorio::lossy;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Sobre cuánto tiempo se calculan las tasas por segundo.
@@ -351,24 +354,51 @@ impl Observer for Stats {
         COUNTERS.journal_synced(entries);
     }
 
-    fn tick(&self, now: Instant) {
-        sample_rates(now);
-    }
-
-    fn report(&self, now: Instant, room: &dyn Fn() -> RoomFigures) -> Option<Vec<String>> {
+    fn report(&self, now: Instant, room: &dyn Fn() -> Census) -> Option<Vec<String>> {
         let snapshot = cached(now, || {
-            let room = room();
+            let census = room();
+            let pending: Vec<u64> = census
+                .outputs
+                .iter()
+                .map(|output| output.pending_bytes() as u64)
+                .collect();
             Snapshot {
-                tcp_users: room.tcp_users,
-                udp_users: room.udp_users,
-                largest_queue_bytes: room.largest_queue_bytes,
-                backlogged_clients: room.backlogged_clients,
-                queued_bytes: room.queued_bytes,
+                tcp_users: census.tcp,
+                udp_users: census.udp,
+                largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
+                backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
+                queued_bytes: pending.iter().sum(),
                 ..Snapshot::of_process(now)
             }
         });
         Some(snapshot.lines())
     }
+}
+
+/// El hilo de las estadísticas: una vez por segundo toma la muestra de las
+/// tasas por segundo y, si `every_secs` no es 0, escribe en la consola lo
+/// que diría `:stats` cada `every_secs` segundos. Error: no se pudo crear
+/// el hilo.
+pub fn start_thread(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
+    let every = Duration::from_secs(every_secs);
+    // La primera muestra, al arrancar: la base de las tasas.
+    sample_rates(Instant::now());
+    thread::Builder::new().name("stats".into()).spawn(move || {
+        let mut last = Instant::now();
+        loop {
+            thread::sleep(Duration::from_secs(1));
+            let now = Instant::now();
+            if every_secs > 0 && now.duration_since(last) >= every {
+                last = now;
+                if let Some(lines) = chat.observer.report(now, &|| chat.room.census()) {
+                    chat.log(&format!("Stats: {}", lines.join(" ")));
+                }
+            } else {
+                sample_rates(now);
+            }
+        }
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]
