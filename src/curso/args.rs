@@ -11,6 +11,7 @@ use crate::curso::cliente::{self, Ending, Mode};
 use crate::curso::echo;
 use crate::curso::password::HashCost;
 use crate::curso::protocolo;
+use crate::curso::seams::Everyone;
 use crate::curso::servidor::{
     self, Plugins, Server, ServerError, Settings, UdpSetup, announce, stdout_console,
 };
@@ -213,12 +214,7 @@ pub fn servidor(args: impl IntoIterator<Item = String>) -> ExitCode {
 
 /// El eco del enunciado 002, sin límites. Error: no se pudo abrir el socket.
 fn serve_echo(addr: &str) -> Result<(), ServerError> {
-    let limits = echo::Limits {
-        max_clients: 0,
-        per_ip: 0,
-        idle: None,
-    };
-    echo::run(addr, stdout_console()?, limits).map_err(|error| ServerError::Bind {
+    echo::run(addr, stdout_console()?, &Everyone, None).map_err(|error| ServerError::Bind {
         addr: addr.to_string(),
         error,
     })

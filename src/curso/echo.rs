@@ -9,90 +9,26 @@
 //! decodifica UTF-8 recién con la línea completa, una `ñ` o una `á` partida
 //! entre dos lecturas llega entera. No sabe nada del chat.
 //!
-//! Un hilo por conexión cuesta memoria y un lugar en la tabla de hilos: como
-//! el chat, el eco tiene un tope de conexiones en total y por dirección IP
-//! ([`Limits`]), y cierra la conexión que pasa `idle` sin una línea
-//! completa (un byte cada dos segundos no retiene un hilo para siempre). La
-//! consola muestra las primeras [`SHOWN_PER_CONNECTION`] lecturas y líneas
+//! Un hilo por conexión cuesta memoria y un lugar en la tabla de hilos: el
+//! eco puede cerrar la conexión que pasa `idle` sin una línea completa (un
+//! byte cada dos segundos no retiene un hilo para siempre), y el programa
+//! completo le pone un tope de conexiones, en total y por dirección IP
+//! (el punto de enchufe [`Admission`]). La consola muestra las primeras [`SHOWN_PER_CONNECTION`] lecturas y líneas
 //! de cada conexión y resume el resto al cerrarla: un flujo de 7 MB no
 //! escribe 350.000 líneas.
 
 use crate::curso::console::Console;
 use crate::curso::framing::{Frame, read_frame};
-use std::collections::HashMap;
+use crate::curso::seams::Admission;
 use std::io::{self, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// Cuántas lecturas y cuántas líneas de cada conexión se muestran en la
 /// consola; las siguientes se cuentan y se resumen al cerrar.
 pub const SHOWN_PER_CONNECTION: u64 = 50;
-
-/// Los límites del eco: conexiones abiertas a la vez en total y desde una
-/// misma dirección IP (0 = sin límite; los mismos `--max-clients` y
-/// `--max-clients-per-ip` del chat), y el tiempo sin una línea completa
-/// tras el que se cierra una conexión (`None` = sin límite).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Conexiones a la vez (0 = sin límite).
-    pub max_clients: usize,
-    /// Conexiones a la vez desde una dirección IP (0 = sin límite).
-    pub per_ip: usize,
-    /// Sin una línea completa por este tiempo, la conexión se cierra.
-    pub idle: Option<Duration>,
-}
-
-/// Las conexiones abiertas, en total y por dirección, bajo un candado: se
-/// toma para contar al aceptar y al cerrar, nunca durante una lectura.
-struct Slots {
-    limits: Limits,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
-}
-
-/// El lugar de una conexión: al soltarlo (la conexión terminó, por la razón
-/// que sea, también un pánico de su hilo), se libera.
-struct Slot {
-    slots: Arc<Slots>,
-    ip: IpAddr,
-}
-
-impl Slots {
-    /// Un lugar para una conexión desde `ip`, si cabe. `Err` dice por qué
-    /// no, para la consola.
-    fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, &'static str> {
-        let mut open = crate::curso::sync::lock(&self.open);
-        let (total, per_ip) = &mut *open;
-        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
-        if self.limits.max_clients > 0 && *total >= self.limits.max_clients {
-            return Err("the server is full (--max-clients)");
-        }
-        if self.limits.per_ip > 0 && from_ip >= self.limits.per_ip {
-            return Err("too many connections from its address (--max-clients-per-ip)");
-        }
-        *total += 1;
-        per_ip.insert(ip, from_ip + 1);
-        Ok(Slot {
-            slots: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = crate::curso::sync::lock(&self.slots.open);
-        let (total, per_ip) = &mut *open;
-        *total = total.saturating_sub(1);
-        if let Some(count) = per_ip.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                per_ip.remove(&self.ip);
-            }
-        }
-    }
-}
 
 /// El tamaño del búfer de lectura del enunciado 002, en bytes.
 pub const ECHO_BUFFER: usize = 20;
@@ -103,17 +39,19 @@ pub const ECHO_BUFFER: usize = 20;
 pub const MAX_ECHO_LINE_BYTES: usize = 4096;
 
 /// Abre el socket en `addr`, imprime `Listening on HOST:PUERTO` y atiende
-/// para siempre, un hilo por conexión, dentro de `limits`: una conexión de
-/// más se cierra enseguida (el eco no tiene cómo decir un error) y se anota
-/// en la consola. Error: no se pudo abrir el socket.
-pub fn run(addr: &str, console: Console, limits: Limits) -> io::Result<()> {
+/// para siempre, un hilo por conexión. Una conexión que `admission` no
+/// admite se cierra enseguida (el eco no tiene cómo decir un error) y se
+/// anota en la consola; una que pasa `idle` sin una línea completa, también
+/// (`None`: sin plazo). Error: no se pudo abrir el socket.
+pub fn run(
+    addr: &str,
+    console: Console,
+    admission: &dyn Admission,
+    idle: Option<Duration>,
+) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     console.line(&format!("Listening on {} (echo)", listener.local_addr()?));
     let console = Arc::new(console);
-    let slots = Arc::new(Slots {
-        limits,
-        open: Mutex::new((0, HashMap::new())),
-    });
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -122,20 +60,19 @@ pub fn run(addr: &str, console: Console, limits: Limits) -> io::Result<()> {
                 continue;
             }
         };
-        let slot = match slots.take(peer.ip()) {
-            Ok(slot) => slot,
+        let place = match admission.admit(peer.ip()) {
+            Ok(place) => place,
             Err(why) => {
                 console.line(&format!("Refused {peer} (TCP): {why}"));
                 continue;
             }
         };
         let shared = Arc::clone(&console);
-        let idle = limits.idle;
         let spawned = thread::Builder::new()
             .name(format!("echo {peer}"))
             .spawn(move || {
                 serve(stream, peer, &shared, idle);
-                drop(slot);
+                drop(place);
             });
         if let Err(error) = spawned {
             console.line(&format!("cannot serve {peer}: {error}"));

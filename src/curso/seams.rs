@@ -325,7 +325,28 @@ pub enum Refusal {
     TooManyFromAddress,
 }
 
-/// El lugar de una conexión admitida (ver [`Guard::admit`]). No tiene
+/// Quién puede abrir una conexión con el servidor de eco.
+///
+/// Es un enchufe porque el eco del curso admite a todos; el programa
+/// completo le pone los topes del chat (`--max-clients`,
+/// `--max-clients-per-ip`): un hilo por conexión no es gratis.
+pub trait Admission: Send + Sync {
+    /// Una conexión desde `ip`: su lugar (se libera al soltarlo) o por qué
+    /// no, para la consola.
+    fn admit(&self, ip: IpAddr) -> Result<Box<dyn Place>, &'static str>;
+}
+
+/// La respuesta del curso: todos entran.
+pub struct Everyone;
+
+impl Admission for Everyone {
+    fn admit(&self, _ip: IpAddr) -> Result<Box<dyn Place>, &'static str> {
+        Ok(Box::new(()))
+    }
+}
+
+/// El lugar de una conexión admitida (ver [`Guard::admit`] y
+/// [`Admission::admit`]). No tiene
 /// métodos: el hilo del cliente lo guarda mientras atiende, y al soltarlo
 /// (`Drop`, también si el hilo entró en pánico) el lugar queda libre.
 pub trait Place: Send {}

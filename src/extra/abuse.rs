@@ -528,7 +528,7 @@ impl Guard for Guards {
             return Ok(Box::new(()));
         };
         let connections = &admission.connections;
-        let id = connections.try_add(output, ip, admission.max, admission.max_per_ip)?;
+        let id = connections.try_add(Some(output), ip, admission.max, admission.max_per_ip)?;
         Ok(Box::new(Registered {
             connections: Arc::clone(connections),
             id,

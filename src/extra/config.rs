@@ -205,14 +205,20 @@ impl Config {
         (self.signin_timeout_secs > 0).then(|| Duration::from_secs(self.signin_timeout_secs))
     }
 
-    /// Los límites del servidor de eco (`--max-clients`,
-    /// `--max-clients-per-ip`, `--echo-idle-secs`).
-    pub fn echo_limits(&self) -> crate::curso::echo::Limits {
-        crate::curso::echo::Limits {
-            max_clients: self.max_clients,
-            per_ip: self.max_clients_per_ip,
-            idle: (self.echo_idle_secs > 0).then(|| Duration::from_secs(self.echo_idle_secs)),
+    /// Los topes de conexiones del servidor de eco (`--max-clients`,
+    /// `--max-clients-per-ip`).
+    pub fn echo_admission(&self) -> crate::extra::registry::EchoAdmission {
+        crate::extra::registry::EchoAdmission {
+            connections: Default::default(),
+            max: self.max_clients,
+            max_per_ip: self.max_clients_per_ip,
         }
+    }
+
+    /// Sin una línea completa por este tiempo, el eco cierra la conexión
+    /// (`--echo-idle-secs`; `None` = sin plazo).
+    pub fn echo_idle(&self) -> Option<Duration> {
+        (self.echo_idle_secs > 0).then(|| Duration::from_secs(self.echo_idle_secs))
     }
 
     /// Espera sin tráfico antes de sondear (ver `keepalive`); `None` = sin sondas.

@@ -16,8 +16,9 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
         error,
     };
     if config.echo {
-        let limits = config.echo_limits();
-        return crate::curso::echo::run(&config.addr, stdout_console()?, limits)
+        let admission = config.echo_admission();
+        let (console, idle) = (stdout_console()?, config.echo_idle());
+        return crate::curso::echo::run(&config.addr, console, &admission, idle)
             .map_err(bind_error);
     }
     let (server, connections) = super::server(config, stdout_console()?)?;

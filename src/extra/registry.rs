@@ -1,8 +1,10 @@
 //! El registro de las conexiones TCP abiertas: cuántas hay en total y
 //! desde cada dirección (`--max-clients`, `--max-clients-per-ip`), y la cola
-//! de cada una, para despedir a todos al apagar. No lee ni escribe sockets.
+//! de cada una, para despedir a todos al apagar. Lleva también las del
+//! servidor de eco ([`EchoAdmission`], que no tienen cola). No lee ni
+//! escribe sockets.
 
-use crate::curso::seams::{Output, Place, Refusal};
+use crate::curso::seams::{Admission, Output, Place, Refusal};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +22,8 @@ pub struct Connections {
 /// Lo que protege el candado del registro.
 #[derive(Default)]
 struct Open {
-    /// Cada conexión, con su dirección y su cola.
-    by_id: HashMap<u64, (IpAddr, Arc<dyn Output>)>,
+    /// Cada conexión, con su dirección y su cola (las del eco no tienen).
+    by_id: HashMap<u64, (IpAddr, Option<Arc<dyn Output>>)>,
     /// Cuántas conexiones abiertas tiene cada dirección.
     per_ip: HashMap<IpAddr, usize>,
 }
@@ -37,7 +39,7 @@ impl Connections {
     /// [`Refusal::TooManyFromAddress`]: su dirección ya tiene `max_per_ip`).
     pub(crate) fn try_add(
         &self,
-        output: &Arc<dyn Output>,
+        output: Option<&Arc<dyn Output>>,
         ip: IpAddr,
         max: usize,
         max_per_ip: usize,
@@ -51,7 +53,7 @@ impl Connections {
             return Err(Refusal::TooManyFromAddress);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.by_id.insert(id, (ip, Arc::clone(output)));
+        open.by_id.insert(id, (ip, output.cloned()));
         open.per_ip.insert(ip, from_ip + 1);
         Ok(id)
     }
@@ -71,11 +73,8 @@ impl Connections {
 
     /// Las colas de todas las conexiones abiertas.
     pub fn outputs(&self) -> Vec<Arc<dyn Output>> {
-        self.lock()
-            .by_id
-            .values()
-            .map(|(_, output)| Arc::clone(output))
-            .collect()
+        let open = self.lock();
+        open.by_id.values().filter_map(|(_, o)| o.clone()).collect()
     }
 }
 
@@ -92,5 +91,33 @@ impl Place for Registered {}
 impl Drop for Registered {
     fn drop(&mut self) {
         self.connections.remove(self.id);
+    }
+}
+
+/// Los topes del chat para el servidor de eco: un hilo por conexión no es
+/// gratis. Su respuesta al punto de enchufe [`Admission`] del eco.
+pub struct EchoAdmission {
+    pub connections: Arc<Connections>,
+    /// Conexiones a la vez (0 = sin límite).
+    pub max: usize,
+    /// Conexiones a la vez desde una dirección IP (0 = sin límite).
+    pub max_per_ip: usize,
+}
+
+impl Admission for EchoAdmission {
+    fn admit(&self, ip: IpAddr) -> Result<Box<dyn Place>, &'static str> {
+        match self
+            .connections
+            .try_add(None, ip, self.max, self.max_per_ip)
+        {
+            Ok(id) => Ok(Box::new(Registered {
+                connections: Arc::clone(&self.connections),
+                id,
+            })),
+            Err(Refusal::Full) => Err("the server is full (--max-clients)"),
+            Err(Refusal::TooManyFromAddress) => {
+                Err("too many connections from its address (--max-clients-per-ip)")
+            }
+        }
     }
 }
