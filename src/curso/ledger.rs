@@ -175,7 +175,9 @@ pub type MakeDurability = Box<dyn FnOnce(Store, Arc<dyn Observer>) -> Box<dyn Du
 pub struct SyncEach {
     /// Los archivos. El candado de las cuentas ya hace que escriba uno a
     /// la vez; este `Mutex` solo está porque `Durability` se comparte
-    /// entre hilos, y nunca se espera.
+    /// entre hilos, y nunca se espera. Se toma siempre **después** del de
+    /// las cuentas (desde [`Durability::record`]), nunca antes: así dos
+    /// hilos no pueden esperarse en círculo.
     store: Mutex<Store>,
     /// Tamaño del diario, en bytes, que dispara una foto nueva.
     compact_at: u64,
@@ -249,6 +251,11 @@ impl Durability for SyncEach {
 
 /// El libro de cuentas compartido por todos los hilos.
 pub struct Ledger {
+    /// Las cuentas. Todo lo que lee y cambia saldos lo hace con este
+    /// candado tomado, de principio a fin: comprobar la regla y aplicarla
+    /// es un solo paso que nadie ve a medias. Sin él, dos transferencias
+    /// de la misma cuenta podrían leer el mismo saldo y restar las dos
+    /// sobre él: una actualización perdida, y dinero creado.
     accounts: Mutex<Accounts>,
     /// Cómo llega cada operación al disco (ver [`Durability`]).
     durability: Box<dyn Durability>,

@@ -26,6 +26,32 @@
 //! puntos de enchufe (`seams`, y los del cliente en `cliente::seams`), y
 //! `tests/informe.rs` comprueba que ningún archivo de aquí lo nombre.
 //!
+//! ## Los candados, en una lista
+//!
+//! Cada `Mutex` del servidor protege una sola cosa, se toma lo que dura una
+//! operación corta y nunca mientras se espera a un cliente:
+//! - `ledger::Ledger::accounts`: las cuentas y los saldos. Se toma para
+//!   comprobar y aplicar cada operación del dinero en un solo paso. Sin
+//!   él, dos `:t` de la misma cuenta podrían leer el mismo saldo antes de
+//!   que ninguna lo descuente (una *actualización perdida*: el dinero se
+//!   crea; `examples/carrera.rs` lo muestra).
+//! - `room::Room::inner`: quién está en la sala y cómo llegarle. Se toma
+//!   para reservar una cuenta, unirse, salir y elegir a quién entregar un
+//!   mensaje. Sin él, dos entradas con la misma cuenta podrían ver las dos
+//!   que está libre.
+//! - la cola de cada cliente (`output::Channel::queue`): se toma lo que
+//!   dura un `try_send`, que no espera. Nunca se escribe a un socket con un
+//!   candado tomado: eso lo hace el hilo escritor de cada cliente, solo.
+//! - `console::Logger`: solo el contador de lo escrito, para esperar con
+//!   plazo al apagar.
+//!
+//! El orden, donde se toman dos: el de las cuentas antes que el de los
+//! archivos (`ledger::SyncEach::store`), y el de la sala antes que la cola
+//! de un cliente (`room::Room::join` confirma y avisa con el de la sala
+//! tomado). Nunca al revés: ninguna cola ni ningún archivo toma el de la
+//! sala o el de las cuentas, así que dos hilos no pueden quedar esperando
+//! cada uno el candado del otro (un *deadlock*).
+//!
 //! Solo usa la parte portátil de `std`: nada de `unsafe` (el compilador lo
 //! rechaza aquí) ni de llamadas de un sistema en particular. Las que el
 //! programa completo necesita (`poll`, `signal`, `termios`, opciones de

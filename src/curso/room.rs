@@ -112,6 +112,12 @@ pub struct Expired {
 /// Las sesiones abiertas, por nombre sin distinguir mayúsculas.
 #[derive(Default)]
 pub struct Room {
+    /// Todo lo de la sala, tras un candado: reservar, unirse, salir y
+    /// elegir a quién entregar leen y cambian los tres mapas de [`Inner`]
+    /// juntos. Sin él, dos entradas con la misma cuenta podrían ver las dos
+    /// que está libre, o un mensaje podría elegir destinatarios de una sala
+    /// a medio cambiar. Con él tomado solo se hacen `try_send` a las colas,
+    /// que no esperan: nunca se escribe a un socket.
     inner: Mutex<Inner>,
 }
 
