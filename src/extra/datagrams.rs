@@ -328,7 +328,7 @@ impl Datagrams for Stack {
     }
 
     /// Con algún par en modo confiable, cada [`peers::TICK`]; si no, con
-    /// límite de líneas, cada [`SWEEP_EVERY`].
+    /// límite de líneas, cada `SWEEP_EVERY`.
     fn tick_every(&self) -> Option<Duration> {
         if !self.peers.is_empty() {
             return Some(peers::TICK);

@@ -88,7 +88,7 @@ impl StreamSetup for TcpTuning {
 /// Los límites del programa completo según `config`, que anotan cada
 /// conexión TCP en `connections`: los usan el servidor (como su
 /// [`crate::curso::seams::Guard`]) y el socket UDP.
-fn guards(config: &Config, connections: &Arc<Connections>) -> Arc<abuse::Guards> {
+pub fn guards(config: &Config, connections: &Arc<Connections>) -> Arc<abuse::Guards> {
     Arc::new(
         abuse::Guards::new(config.limits()).admitting(abuse::Admission {
             connections: Arc::clone(connections),
@@ -101,7 +101,7 @@ fn guards(config: &Config, connections: &Arc<Connections>) -> Arc<abuse::Guards>
 /// Las respuestas del programa completo a los puntos de enchufe del
 /// servidor, según `config`, con los límites de `guards`; las colas de
 /// salida usan `flusher`.
-fn plugins(config: &Config, flusher: &Arc<Flusher>, guards: Arc<abuse::Guards>) -> Plugins {
+pub fn plugins(config: &Config, flusher: &Arc<Flusher>, guards: Arc<abuse::Guards>) -> Plugins {
     Plugins {
         stream_setup: Box::new(TcpTuning {
             keepalive: config.keepalive(),
