@@ -26,7 +26,6 @@ fn course_server_idle(dir: &std::path::Path, idle: Duration) -> SocketAddr {
         addr: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
         hash_cost: HashCost::Minimal,
-        ..Settings::default()
     };
     let udp = Box::new(move |socket, chat| Ok(UdpServer::plain(socket, chat)?.with_idle(idle)));
     let server = Server::bind(&settings, Box::new(|_: &str| {}), Plugins::default(), udp)

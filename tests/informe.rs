@@ -873,10 +873,10 @@ fn the_file_map_has_no_circle_and_the_course_never_crosses_into_extra() {
         assert!(knows.is_empty(), "{pure} importa {knows:?}");
     }
     // El servidor de eco (enunciado 002) comparte con el chat solo el
-    // encuadre, la consola y la regla de los candados: ni el protocolo.
+    // encuadre, la consola y su punto de enchufe: ni el protocolo.
     assert_eq!(
         graph["curso::echo"].iter().collect::<Vec<_>>(),
-        ["curso::console", "curso::framing", "curso::sync"],
+        ["curso::console", "curso::framing", "curso::seams"],
         "el eco importa algo del chat"
     );
 }

@@ -60,7 +60,7 @@ pub fn run(
                 continue;
             }
         };
-        let place = match admission.admit(peer.ip()) {
+        let place = match admission.admit(peer) {
             Ok(place) => place,
             Err(why) => {
                 console.line(&format!("Refused {peer} (TCP): {why}"));

@@ -10,7 +10,7 @@
 //! enchufe es lo único que los une. No es dueño de ninguna respuesta que
 //! no sea la del curso.
 
-use crate::curso::protocolo::Problem;
+use crate::curso::protocolo::{Event, Problem};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -331,25 +331,29 @@ pub enum Refusal {
 /// completo le pone los topes del chat (`--max-clients`,
 /// `--max-clients-per-ip`): un hilo por conexión no es gratis.
 pub trait Admission: Send + Sync {
-    /// Una conexión desde `ip`: su lugar (se libera al soltarlo) o por qué
+    /// Una conexión desde `peer`: su lugar (se libera al soltarlo) o por qué
     /// no, para la consola.
-    fn admit(&self, ip: IpAddr) -> Result<Box<dyn Place>, &'static str>;
+    fn admit(&self, peer: SocketAddr) -> Result<Box<dyn Place>, &'static str>;
 }
 
 /// La respuesta del curso: todos entran.
 pub struct Everyone;
 
 impl Admission for Everyone {
-    fn admit(&self, _ip: IpAddr) -> Result<Box<dyn Place>, &'static str> {
+    fn admit(&self, _peer: SocketAddr) -> Result<Box<dyn Place>, &'static str> {
         Ok(Box::new(()))
     }
 }
 
 /// El lugar de una conexión admitida (ver [`Guard::admit`] y
-/// [`Admission::admit`]). No tiene
-/// métodos: el hilo del cliente lo guarda mientras atiende, y al soltarlo
-/// (`Drop`, también si el hilo entró en pánico) el lugar queda libre.
-pub trait Place: Send {}
+/// [`Admission::admit`]): el hilo del cliente lo guarda mientras atiende,
+/// y al soltarlo (`Drop`, también si el hilo entró en pánico) el lugar
+/// queda libre.
+pub trait Place: Send {
+    /// La conexión inició sesión (el programa completo deja de contar su
+    /// plazo para hacerlo). El curso no anota nada.
+    fn signed_in(&self) {}
+}
 
 /// El lugar del curso: no ocupa nada.
 impl Place for () {}
@@ -363,11 +367,20 @@ impl Place for () {}
 /// dirección que crea cuentas en masa. Cada método
 /// tiene escrita la respuesta del curso: dejar pasar.
 pub trait Guard: Send + Sync {
-    /// Una conexión TCP recién aceptada desde `ip`, con su salida: entra
+    /// Una conexión TCP recién aceptada desde `peer`, con su salida: entra
     /// (y el valor devuelto es su lugar) o no, y por qué. El curso admite a
     /// todos, sin anotar nada.
-    fn admit(&self, _ip: IpAddr, _output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
+    fn admit(
+        &self,
+        _peer: SocketAddr,
+        _output: &Arc<dyn Output>,
+    ) -> Result<Box<dyn Place>, Refusal> {
         Ok(Box::new(()))
+    }
+    /// La primera línea para una conexión nueva: cómo iniciar sesión (el
+    /// programa completo agrega en cuántos segundos).
+    fn prompt(&self) -> Event {
+        Event::Prompt
     }
     /// El límite de líneas por segundo que se anuncia, si hay uno.
     fn lines_per_sec(&self) -> Option<u32> {

@@ -37,10 +37,6 @@ use std::time::Duration;
 /// Directorio de datos por defecto.
 pub const DEFAULT_DATA_DIR: &str = "./datos";
 
-/// Segundos por defecto para iniciar sesión: quien se conecta y no hace
-/// nada (o envía de a un byte, *slowloris*) no ocupa un hilo para siempre.
-pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
-
 /// Lo que el servidor necesita para arrancar. El programa completo lo lee
 /// de su línea de comandos (`servidor --help`).
 #[derive(Debug, Clone, PartialEq)]
@@ -51,8 +47,6 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Cuánto cuesta el hash de una contraseña nueva.
     pub hash_cost: HashCost,
-    /// Plazo para iniciar sesión tras conectar; `None`: sin plazo.
-    pub signin_timeout: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -62,7 +56,6 @@ impl Default for Settings {
             addr: DEFAULT_ADDR.to_string(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             hash_cost: HashCost::Owasp,
-            signin_timeout: Some(Duration::from_secs(DEFAULT_SIGNIN_TIMEOUT_SECS)),
         }
     }
 }
@@ -174,7 +167,6 @@ impl Server {
             listener,
             chat,
             outputs: plugins.outputs,
-            signin_timeout: settings.signin_timeout,
             stream_setup: plugins.stream_setup,
         };
         Ok(Server { tcp, udp })
@@ -212,7 +204,6 @@ struct Listener {
     chat: Arc<Chat>,
     /// La salida de cada cliente (ver [`Outputs`]).
     outputs: Arc<dyn Outputs>,
-    signin_timeout: Option<Duration>,
     /// Cómo se prepara cada socket aceptado (ver [`StreamSetup`]).
     stream_setup: Box<dyn StreamSetup>,
 }
@@ -262,7 +253,7 @@ impl Listener {
         }
         let stream = Arc::new(stream);
         let output = self.outputs.open(Arc::clone(&stream))?;
-        let place = match self.chat.guard.admit(addr.ip(), &output) {
+        let place = match self.chat.guard.admit(addr, &output) {
             Ok(place) => place,
             Err(refusal) => {
                 self.refuse(&stream, addr, refusal);
@@ -276,7 +267,6 @@ impl Listener {
             outputs: Arc::clone(&self.outputs),
             peer: format!("{addr} (TCP)"),
             ip: addr.ip(),
-            signin_timeout: self.signin_timeout,
         };
         thread::Builder::new()
             .name(format!("client {addr}"))

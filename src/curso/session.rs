@@ -681,20 +681,9 @@ impl Session {
     /// Una sesión nueva para la conexión cuya salida es `output`; `peer`
     /// describe al cliente en la consola (dirección, puerto y transporte) e
     /// `ip` es su dirección. Los límites son los de `chat`. Envía la
-    /// primera línea: cómo iniciar sesión y, si hay plazo (`signin`,
-    /// `--signin-timeout-secs`), en cuántos segundos.
-    pub fn start(
-        chat: &Chat,
-        output: Arc<dyn Output>,
-        peer: String,
-        ip: IpAddr,
-        signin: Option<Duration>,
-    ) -> Session {
-        let prompt = match signin {
-            Some(deadline) => Event::PromptWithin(deadline.as_secs()),
-            None => Event::Prompt,
-        };
-        chat.send(&output, &prompt);
+    /// primera línea: cómo iniciar sesión ([`Guard::prompt`]).
+    pub fn start(chat: &Chat, output: Arc<dyn Output>, peer: String, ip: IpAddr) -> Session {
+        chat.send(&output, &chat.guard.prompt());
         let lines = chat.guard.anonymous_pacer(Instant::now());
         Session {
             standing: Standing::Anonymous { lines, failures: 0 },
@@ -924,7 +913,6 @@ mod tests {
                     output,
                     "test".into(),
                     IpAddr::from([127, 0, 0, 1]),
-                    None,
                 ),
                 output: memory,
                 seen: 0,

@@ -22,13 +22,13 @@
 //! aviso se envía lo hacen `servidor`, `session` y `udp` con lo que estas
 //! funciones devuelven.
 
-use crate::curso::protocolo::{Problem, whole_seconds};
+use crate::curso::protocolo::{Event, Problem, whole_seconds};
 use crate::curso::seams::{Attempt, Guard, Output, Pacer, Place, Refusal};
 use crate::curso::sync::lock;
 use crate::extra::registry::{Connections, Registered};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -337,6 +337,9 @@ pub struct Admission {
     /// Conexiones abiertas a la vez desde una dirección
     /// (`--max-clients-per-ip`; 0: sin tope).
     pub max_per_ip: usize,
+    /// Plazo para iniciar sesión (`--signin-timeout-secs`; `None`: sin
+    /// plazo). Lo hace cumplir [`crate::extra::signin_deadline`].
+    pub signin_timeout: Option<Duration>,
 }
 
 /// Los baldes de los usuarios, y quiénes tienen datagramas descartados sin
@@ -523,16 +526,24 @@ impl Pacer for RatedPacer {
 }
 
 impl Guard for Guards {
-    fn admit(&self, ip: IpAddr, output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
+    fn admit(&self, peer: SocketAddr, output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
         let Some(admission) = &self.admission else {
             return Ok(Box::new(()));
         };
         let connections = &admission.connections;
-        let id = connections.try_add(Some(output), ip, admission.max, admission.max_per_ip)?;
+        let id = connections.try_add(Some(output), peer, admission.max, admission.max_per_ip)?;
         Ok(Box::new(Registered {
             connections: Arc::clone(connections),
             id,
         }))
+    }
+
+    /// Con plazo para iniciar sesión, la primera línea lo dice.
+    fn prompt(&self) -> Event {
+        match self.admission.as_ref().and_then(|a| a.signin_timeout) {
+            Some(deadline) => Event::PromptWithin(deadline.as_secs()),
+            None => Event::Prompt,
+        }
     }
 
     fn lines_per_sec(&self) -> Option<u32> {

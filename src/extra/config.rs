@@ -6,8 +6,12 @@
 
 use crate::curso::password::HashCost;
 use crate::curso::protocolo::DEFAULT_ADDR;
+pub use crate::curso::servidor::DEFAULT_DATA_DIR;
 use crate::curso::servidor::Settings;
-pub use crate::curso::servidor::{DEFAULT_DATA_DIR, DEFAULT_SIGNIN_TIMEOUT_SECS};
+
+/// Segundos por defecto para iniciar sesión: quien se conecta y no hace
+/// nada (o envía de a un byte, *slowloris*) no ocupa un hilo para siempre.
+pub const DEFAULT_SIGNIN_TIMEOUT_SECS: u64 = 60;
 use crate::curso::udp;
 use crate::extra::abuse::{self, Limits};
 use crate::extra::laboratorio::lossy::{Impairment, parse_probability};
@@ -191,7 +195,6 @@ impl Config {
             addr: self.addr.clone(),
             data_dir: self.data_dir.clone(),
             hash_cost: self.hash_cost,
-            signin_timeout: self.signin_timeout(),
         }
     }
 

@@ -13,6 +13,7 @@
 //!   programa completo le enchufa (el laboratorio, `--reliable`).
 //! - [`shutdown`]: el apagado ordenado con SIGINT o SIGTERM.
 //! - [`registry`]: las conexiones abiertas y sus topes.
+//! - [`signin_deadline`]: el plazo para iniciar sesión.
 //! - [`cli`]: los errores de la línea de comandos, en castellano.
 //! - [`editor`]: la línea de edición del cliente en una terminal.
 //! - [`launch`]: el arranque del programa completo.
@@ -42,6 +43,7 @@ pub mod registry;
 pub mod rendimiento;
 pub mod send_buffer;
 pub mod shutdown;
+pub mod signin_deadline;
 pub mod stats;
 
 use crate::curso::seams::StreamSetup;
@@ -94,6 +96,7 @@ pub fn guards(config: &Config, connections: &Arc<Connections>) -> Arc<abuse::Gua
             connections: Arc::clone(connections),
             max: config.max_clients,
             max_per_ip: config.max_clients_per_ip,
+            signin_timeout: config.signin_timeout(),
         }),
     )
 }
@@ -155,5 +158,10 @@ pub fn server(
         ))
     });
     let server = Server::bind(&config.settings(), console, plugins, udp)?;
+    if let Some(timeout) = config.signin_timeout() {
+        let chat = Arc::clone(server.chat());
+        signin_deadline::start(chat, Arc::clone(&connections), timeout)
+            .map_err(ServerError::Thread)?;
+    }
     Ok((server, connections))
 }

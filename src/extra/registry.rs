@@ -1,14 +1,16 @@
 //! El registro de las conexiones TCP abiertas: cuántas hay en total y
-//! desde cada dirección (`--max-clients`, `--max-clients-per-ip`), y la cola
-//! de cada una, para despedir a todos al apagar. Lleva también las del
-//! servidor de eco ([`EchoAdmission`], que no tienen cola). No lee ni
-//! escribe sockets.
+//! desde cada dirección (`--max-clients`, `--max-clients-per-ip`), la cola
+//! de cada una, para despedir a todos al apagar, y si ya iniciaron sesión,
+//! para el plazo de `--signin-timeout-secs` ([`Connections::unsigned_for`]).
+//! Lleva también las del servidor de eco ([`EchoAdmission`], que no tienen
+//! cola). No lee ni escribe sockets.
 
 use crate::curso::seams::{Admission, Output, Place, Refusal};
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Las conexiones TCP abiertas, cada una con su cola: para los límites de
 /// `--max-clients` y `--max-clients-per-ip`, y para despedir a todos al
@@ -19,11 +21,22 @@ pub struct Connections {
     next_id: AtomicU64,
 }
 
+/// Una conexión anotada.
+struct Connection {
+    peer: SocketAddr,
+    /// Su cola (las del eco no tienen).
+    output: Option<Arc<dyn Output>>,
+    /// Cuándo se aceptó.
+    since: Instant,
+    /// Ya no corre su plazo para iniciar sesión: entró, o ya se le avisó.
+    cleared: bool,
+}
+
 /// Lo que protege el candado del registro.
 #[derive(Default)]
 struct Open {
-    /// Cada conexión, con su dirección y su cola (las del eco no tienen).
-    by_id: HashMap<u64, (IpAddr, Option<Arc<dyn Output>>)>,
+    /// Cada conexión, por número.
+    by_id: HashMap<u64, Connection>,
     /// Cuántas conexiones abiertas tiene cada dirección.
     per_ip: HashMap<IpAddr, usize>,
 }
@@ -33,17 +46,18 @@ impl Connections {
         crate::curso::sync::lock(&self.open)
     }
 
-    /// Anota una conexión desde `ip` si hay lugar: menos de `max` en total
-    /// y menos de `max_per_ip` desde esa dirección (0: sin límite). Devuelve
+    /// Anota una conexión desde `peer` si hay lugar: menos de `max` en total
+    /// y menos de `max_per_ip` desde su dirección (0: sin límite). Devuelve
     /// su número, o por qué no entra ([`Refusal::Full`]: ya hay `max`;
     /// [`Refusal::TooManyFromAddress`]: su dirección ya tiene `max_per_ip`).
     pub(crate) fn try_add(
         &self,
         output: Option<&Arc<dyn Output>>,
-        ip: IpAddr,
+        peer: SocketAddr,
         max: usize,
         max_per_ip: usize,
     ) -> Result<u64, Refusal> {
+        let ip = peer.ip();
         let mut open = self.lock();
         if max > 0 && open.by_id.len() >= max {
             return Err(Refusal::Full);
@@ -53,16 +67,23 @@ impl Connections {
             return Err(Refusal::TooManyFromAddress);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.by_id.insert(id, (ip, output.cloned()));
+        let connection = Connection {
+            peer,
+            output: output.cloned(),
+            since: Instant::now(),
+            cleared: false,
+        };
+        open.by_id.insert(id, connection);
         open.per_ip.insert(ip, from_ip + 1);
         Ok(id)
     }
 
     fn remove(&self, id: u64) {
         let mut open = self.lock();
-        let Some((ip, _)) = open.by_id.remove(&id) else {
+        let Some(Connection { peer, .. }) = open.by_id.remove(&id) else {
             return;
         };
+        let ip = peer.ip();
         if let Some(count) = open.per_ip.get_mut(&ip) {
             *count -= 1;
             if *count == 0 {
@@ -74,7 +95,27 @@ impl Connections {
     /// Las colas de todas las conexiones abiertas.
     pub fn outputs(&self) -> Vec<Arc<dyn Output>> {
         let open = self.lock();
-        open.by_id.values().filter_map(|(_, o)| o.clone()).collect()
+        open.by_id
+            .values()
+            .filter_map(|c| c.output.clone())
+            .collect()
+    }
+
+    /// Las conexiones que llevan `timeout` sin iniciar sesión, con su
+    /// dirección y su cola, para avisarles y cerrarlas. Cada una sale una
+    /// sola vez.
+    pub fn unsigned_for(&self, timeout: Duration) -> Vec<(SocketAddr, Arc<dyn Output>)> {
+        let mut open = self.lock();
+        let late = open.by_id.values_mut().filter(|c| !c.cleared);
+        let late = late.filter(|c| c.since.elapsed() >= timeout);
+        let mut found = Vec::new();
+        for connection in late {
+            connection.cleared = true;
+            if let Some(output) = &connection.output {
+                found.push((connection.peer, Arc::clone(output)));
+            }
+        }
+        found
     }
 }
 
@@ -86,7 +127,14 @@ pub(crate) struct Registered {
     pub(crate) id: u64,
 }
 
-impl Place for Registered {}
+impl Place for Registered {
+    /// Su plazo para iniciar sesión deja de correr.
+    fn signed_in(&self) {
+        if let Some(connection) = self.connections.lock().by_id.get_mut(&self.id) {
+            connection.cleared = true;
+        }
+    }
+}
 
 impl Drop for Registered {
     fn drop(&mut self) {
@@ -105,10 +153,10 @@ pub struct EchoAdmission {
 }
 
 impl Admission for EchoAdmission {
-    fn admit(&self, ip: IpAddr) -> Result<Box<dyn Place>, &'static str> {
+    fn admit(&self, peer: SocketAddr) -> Result<Box<dyn Place>, &'static str> {
         match self
             .connections
-            .try_add(None, ip, self.max, self.max_per_ip)
+            .try_add(None, peer, self.max, self.max_per_ip)
         {
             Ok(id) => Ok(Box::new(Registered {
                 connections: Arc::clone(&self.connections),

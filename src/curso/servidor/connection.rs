@@ -1,13 +1,13 @@
-//! El hilo de un cliente TCP (enunciado 003, punto 6): lee líneas con el
-//! plazo para iniciar sesión, se las pasa a su [`Session`] en tandas y, al
-//! irse, se despide y libera su lugar. Las reglas del chat no están aquí,
+//! El hilo de un cliente TCP (enunciado 003, punto 6): lee líneas, se las
+//! pasa a su [`Session`] en tandas y, al irse, se despide y libera su
+//! lugar. Las reglas del chat no están aquí,
 //! sino en `session`; aquí solo se lee el socket.
 
 use crate::curso::framing::{ElasticReader, Frame, read_frame};
-use crate::curso::protocolo::{Event, MAX_LINE_BYTES};
+use crate::curso::protocolo::MAX_LINE_BYTES;
 use crate::curso::seams::{Output, Outputs, Place};
 use crate::curso::session::{Chat, Flow, Session};
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -36,7 +36,6 @@ pub(super) struct Client {
     pub(super) peer: String,
     /// Su dirección IP, para el límite de contraseñas fallidas.
     pub(super) ip: IpAddr,
-    pub(super) signin_timeout: Option<Duration>,
 }
 
 impl Client {
@@ -49,14 +48,10 @@ impl Client {
     pub(super) fn serve(self, place: Box<dyn Place>) {
         let chat = &self.chat;
         chat.log(&format!("Connection from {}", self.peer));
-        let mut session = Session::start(
-            chat,
-            Arc::clone(&self.output),
-            self.peer.clone(),
-            self.ip,
-            self.signin_timeout,
-        );
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.talk(&mut session)));
+        let mut session =
+            Session::start(chat, Arc::clone(&self.output), self.peer.clone(), self.ip);
+        let talk = || self.talk(&mut session, place.as_ref());
+        let outcome = panic::catch_unwind(AssertUnwindSafe(talk));
         if outcome.is_err() {
             chat.log(&format!(
                 "internal error while serving {}; connection closed",
@@ -73,14 +68,17 @@ impl Client {
         chat.log(&format!("Connection closed: {}", self.peer));
     }
 
-    /// Lee y atiende hasta que la sesión se cierre.
-    fn talk(&self, session: &mut Session) {
-        let signin = SigninDeadline::new(&self.stream, self.signin_timeout);
-        let mut reader = ElasticReader::new(signin, READ_BUFFER_IDLE, READ_BUFFER_BURST);
+    /// Lee y atiende hasta que la sesión se cierre; le avisa a `place`
+    /// cuando la conexión inicia sesión.
+    fn talk(&self, session: &mut Session, place: &dyn Place) {
+        let stream: &TcpStream = &self.stream;
+        let mut reader = ElasticReader::new(stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
         let mut line = Vec::new();
+        let mut signed_in = false;
         loop {
-            if session.is_signed_in() {
-                reader.get_mut().lift();
+            if !signed_in && session.is_signed_in() {
+                signed_in = true;
+                place.signed_in();
             }
             // Puede bloquearse esperando datos: aquí no hay tanda abierta.
             let frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
@@ -95,7 +93,7 @@ impl Client {
     fn burst(
         &self,
         session: &mut Session,
-        reader: &mut ElasticReader<SigninDeadline<'_>>,
+        reader: &mut ElasticReader<&TcpStream>,
         line: &mut Vec<u8>,
         mut frame: io::Result<Frame>,
     ) -> Flow {
@@ -121,10 +119,6 @@ impl Client {
             let flow = match frame {
                 Ok(Frame::Line) => session.handle(chat, line),
                 Ok(Frame::TooLong) => session.too_long(chat),
-                Err(error) if reader.get_mut().waiting() && is_timeout(&error) => {
-                    reader.get_mut().expired(chat, &self.output, &self.peer);
-                    Flow::Close
-                }
                 Ok(Frame::Eof) | Err(_) => Flow::Close,
             };
             // Seguir solo si otra línea completa ya está en el búfer:
@@ -141,69 +135,4 @@ impl Client {
             frame = read_frame(reader, line, MAX_LINE_BYTES);
         }
     }
-}
-
-/// El socket de un cliente, leído con el plazo para iniciar sesión
-/// (`--signin-timeout-secs`). Antes de **cada** `read` (también las que
-/// hace `read_frame` a mitad de una línea), el tiempo de espera del socket
-/// (`set_read_timeout`) es lo que queda del plazo, no el plazo entero: así
-/// quien envía un byte cada tanto sin completar nunca una línea
-/// (*slowloris*) tampoco se queda.
-pub(super) struct SigninDeadline<'a> {
-    stream: &'a TcpStream,
-    /// El plazo total y el instante en que vence; `None` si no hay plazo o
-    /// ya inició sesión.
-    deadline: Option<(Duration, Instant)>,
-}
-
-impl<'a> SigninDeadline<'a> {
-    fn new(stream: &'a TcpStream, timeout: Option<Duration>) -> SigninDeadline<'a> {
-        SigninDeadline {
-            stream,
-            deadline: timeout.map(|t| (t, Instant::now() + t)),
-        }
-    }
-
-    fn waiting(&self) -> bool {
-        self.deadline.is_some()
-    }
-
-    /// Quita el plazo (ya inició sesión).
-    fn lift(&mut self) {
-        if self.deadline.take().is_some() {
-            // Si falla, el socket conserva un tiempo de espera y el cliente
-            // se desconecta tras un rato quieto: no hay nada mejor que hacer.
-            let _ = self.stream.set_read_timeout(None);
-        }
-    }
-
-    /// Avisa al cliente por qué se lo desconecta, y a la consola.
-    fn expired(&self, chat: &Chat, output: &Arc<dyn Output>, peer: &str) {
-        let secs = self.deadline.map_or(0, |(t, _)| t.as_secs());
-        chat.send(output, &Event::SigninTimeout(secs));
-        chat.log(&format!("{peer} did not sign in within {secs} s; closed"));
-    }
-}
-
-impl Read for SigninDeadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some((_, deadline)) = self.deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            // `set_read_timeout` rechaza una duración cero.
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            self.stream.set_read_timeout(Some(left))?;
-        }
-        // `Read` está implementado para `&TcpStream`: se lee por la
-        // referencia compartida con la cola.
-        (&*self.stream).read(buf)
-    }
-}
-
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
