@@ -566,35 +566,6 @@ impl Accounts {
         self.next_seq - 1
     }
 
-    /// El saldo de la cuenta `key` como sería con las operaciones de
-    /// `undone` deshechas, en ese orden (de la última a la primera), sin
-    /// cambiar nada: lo mismo que haría [`Accounts::revert`] con cada una.
-    /// Es el saldo "en disco" cuando `undone` son las que todavía no
-    /// llegaron.
-    pub fn balance_without<'a>(
-        &self,
-        key: &str,
-        undone: impl Iterator<Item = &'a Undo>,
-    ) -> Option<u64> {
-        let mut balance = self.by_key.get(key)?.balance;
-        for undo in undone {
-            match undo {
-                Undo::Unregister(k) if k == key => return None,
-                Undo::UnsetBalance(k) if k == key => balance = None,
-                Undo::Transfer { from, to, dollars } => {
-                    if from == key {
-                        balance = balance.map(|b| b.saturating_add(*dollars));
-                    }
-                    if to == key {
-                        balance = balance.map(|b| b.saturating_sub(*dollars));
-                    }
-                }
-                _ => {}
-            }
-        }
-        balance
-    }
-
     /// Si `name` puede ser una cuenta nueva. Errores: `NameTaken` (el mismo
     /// sin distinguir mayúsculas), `NameTooSimilar` (el mismo esqueleto).
     fn check_new_name(&self, name: &str) -> Result<(), LedgerError> {

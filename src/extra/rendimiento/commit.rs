@@ -210,7 +210,7 @@ impl Durability for GroupCommit {
     /// deshechas, de la última a la primera.
     fn durable_balance(&self, accounts: &Accounts, key: &str) -> Option<u64> {
         let pending = lock(&self.pending);
-        accounts.balance_without(key, pending.in_flight.iter().rev().map(|op| &op.undo))
+        balance_without(accounts, key, pending.in_flight.iter().rev().map(|op| &op.undo))
     }
 
     /// Cuando se sabe el resultado de la última, se sabe el de todas: una
@@ -225,6 +225,34 @@ impl Durability for GroupCommit {
     fn wrap_journal(&self, wrap: WrapJournal<'_>) {
         lock(&self.store).wrap_journal(wrap);
     }
+}
+
+/// El saldo de la cuenta `key` como sería con las operaciones de `undone`
+/// deshechas, en ese orden (de la última a la primera), sin cambiar nada:
+/// lo mismo que haría [`Accounts::revert`] con cada una. Es el saldo "en
+/// disco" cuando `undone` son las que todavía no llegaron.
+pub fn balance_without<'a>(
+    accounts: &Accounts,
+    key: &str,
+    undone: impl Iterator<Item = &'a Undo>,
+) -> Option<u64> {
+    let mut balance = accounts.balance(key);
+    for undo in undone {
+        match undo {
+            Undo::Unregister(k) if k == key => return None,
+            Undo::UnsetBalance(k) if k == key => balance = None,
+            Undo::Transfer { from, to, dollars } => {
+                if from == key {
+                    balance = balance.map(|b| b.saturating_add(*dollars));
+                }
+                if to == key {
+                    balance = balance.map(|b| b.saturating_sub(*dollars));
+                }
+            }
+            _ => {}
+        }
+    }
+    balance
 }
 
 #[cfg(test)]
