@@ -1,4 +1,4 @@
-//! El laboratorio de UDP (informe, sección 3.13):
+//! El laboratorio de UDP (informe, anexo 8.3):
 //! - [`lossy`]: pérdida, duplicación y desorden a pedido.
 //! - [`reliable`]: entrega confiable sobre UDP hecha a mano (secuencias,
 //!   acuses, RFC 6298), pura y sin sockets.
