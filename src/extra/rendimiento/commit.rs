@@ -210,7 +210,11 @@ impl Durability for GroupCommit {
     /// deshechas, de la última a la primera.
     fn durable_balance(&self, accounts: &Accounts, key: &str) -> Option<u64> {
         let pending = lock(&self.pending);
-        balance_without(accounts, key, pending.in_flight.iter().rev().map(|op| &op.undo))
+        balance_without(
+            accounts,
+            key,
+            pending.in_flight.iter().rev().map(|op| &op.undo),
+        )
     }
 
     /// Cuando se sabe el resultado de la última, se sabe el de todas: una
