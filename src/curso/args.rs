@@ -19,7 +19,6 @@ use crate::curso::udp::{self, UdpServer};
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// El código de salida de una línea de comandos inválida (el mismo que el
@@ -251,9 +250,8 @@ pub fn cliente(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(BAD_ARGS);
         }
     };
-    let input = cliente::hidden::lines(io::stdin());
-    let screen = Arc::new(cliente::Lines::new(io::stdout()));
-    let ending = cliente::run_on(&settings, cliente::Plugins::default(), input, screen);
+    let (input, output) = (io::BufReader::new(io::stdin()), io::stdout());
+    let ending = cliente::run(&settings, cliente::Plugins::default(), input, output);
     Ending::exit(ending, &settings.addr)
 }
 

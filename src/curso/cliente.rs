@@ -29,7 +29,6 @@
 pub(crate) mod core;
 mod echo;
 pub(crate) mod ending;
-pub mod hidden;
 pub(crate) mod screen;
 pub mod seams;
 mod terminal;
