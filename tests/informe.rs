@@ -443,7 +443,7 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("src/curso/udp.rs", "RECV_BUFFER", "65_536", "64 KiB"),
     (
-        "src/curso/cliente/core.rs",
+        "src/curso/cliente/proof.rs",
         "UNPROVEN_DATAGRAM_BYTES",
         "64",
         "hasta 64 bytes",

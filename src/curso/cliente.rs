@@ -29,6 +29,8 @@
 pub(crate) mod core;
 mod echo;
 pub(crate) mod ending;
+mod proof;
+mod recovery;
 pub(crate) mod screen;
 pub mod seams;
 mod terminal;

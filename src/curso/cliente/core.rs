@@ -16,46 +16,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
-/// está probada: con 64, el triple (lo más que el servidor responde a una
-/// dirección sin probar) deja lugar de sobra para la cookie.
-pub(crate) const UNPROVEN_DATAGRAM_BYTES: usize = 64;
-
-/// Cuántas veces se envía, como mucho, una línea por UDP antes de entrar a
-/// la sala si el servidor no responde nada, y cuánto se espera cada vez
-/// (sin medir el tiempo de ida y vuelta, 1 s es lo que RFC 8085 §3.1.3
-/// recomienda): un datagrama perdido no se reenvía solo, y sin respuesta
-/// el usuario quedaría esperando para siempre. Diez, porque la pérdida del
-/// laboratorio también se lleva la sonda y la cookie (con 30 % en cada
-/// sentido, cada ida y vuelta falla la mitad de las veces, y diez seguidas,
-/// una vez en mil); un servidor que no existe se nota antes, en el mismo
-/// equipo, por el ICMP "puerto inalcanzable".
-const UDP_TRIES: u32 = 10;
-const UDP_RETRY: Duration = Duration::from_secs(1);
-
-/// Cuántas veces se envía, como mucho, una línea antes de entrar a la sala
-/// cuando el servidor ya respondió algo (está, pero la línea o su
-/// respuesta se perdieron). Cada repetición es segura: una entrada repetida
-/// recibe la misma respuesta (el servidor la reconoce), y en vez de repetir
-/// el saldo se pregunta `:funds` (ver [`Shared::retry`]). Con 30 % de
-/// pérdida en cada sentido, doce idas y vueltas fallan seguidas menos de
-/// una vez en mil; después, la sesión termina como [`Ending::Lost`].
-const HEARD_UDP_TRIES: u32 = 12;
-
-/// Cada cuánto se repite el `:q` mientras no llega la despedida (ver
-/// [`Shared::repeat_quit`]): más seguido que las líneas de antes de
-/// entrar, porque ya no hay nada más que esperar.
-const QUIT_RETRY: Duration = Duration::from_millis(500);
-
 /// Cuánto espera el modo TCP, antes de enviar `:q`, la respuesta a un
 /// `:ping` por UDP: el servidor atiende los datagramas en orden, así que
 /// cuando llega su `pong` ya procesó las líneas que se enviaron por UDP
 /// antes. Sin esto, el `:q` por TCP les gana y se pierden.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
-
-/// Tras cuántos `:ping` de mantenimiento sin respuesta se avisa que el
-/// servidor no contesta.
-const UNANSWERED_KEEPALIVES: u32 = 2;
 
 /// Hasta dónde entró el cliente, según lo que el servidor le respondió. Es
 /// lo que el cliente ve de la etapa del servidor (`Stage`, en
@@ -336,31 +301,6 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    /// `true` si `event` es, en modo `--udp`, la copia tardía de una
-    /// respuesta que ya llegó: el cliente repite una entrada o pregunta
-    /// `:funds` cuando una respuesta no llega a tiempo (ver
-    /// [`Shared::retry`]), y a veces llegan las dos, la tardía y la nueva.
-    /// Una copia no se muestra ni cuenta como respuesta: si contara, la
-    /// línea siguiente del usuario saldría antes de tiempo, quizá como el
-    /// saldo. Se reconocen porque el servidor nunca las enviaría en esa
-    /// etapa: la bienvenida ya entrado, y la pregunta del saldo ya en la
-    /// sala, o esperando el saldo sin un error justo antes (la pregunta
-    /// legítima sigue a "no es un saldo").
-    fn is_stale(&self, state: &State, event: &Option<Event>) -> bool {
-        if self.tcp_mode {
-            return false;
-        }
-        match event {
-            Some(Event::Welcome) => state.entry != Entry::Outside,
-            Some(Event::AskBalance) => match state.entry {
-                Entry::Joined => true,
-                Entry::AwaitingBalance => !state.after_error,
-                Entry::Outside => false,
-            },
-            _ => false,
-        }
-    }
-
     /// Cómo terminó la sesión, una vez cerrada.
     pub(crate) fn ending(&self) -> Ending {
         let state = self.lock();
@@ -375,71 +315,6 @@ impl Shared {
         }
     }
 
-    /// Envía `line` por UDP (con el token delante, si hay).
-    ///
-    /// Mientras la dirección no está probada (ver `cookie` en el servidor),
-    /// sale un solo datagrama, la sonda, rellenado con espacios hasta
-    /// [`UNPROVEN_DATAGRAM_BYTES`] (el servidor responde a una dirección sin
-    /// probar a lo sumo el triple de lo que recibió, y la cookie no cabría
-    /// en el triple de `:login a b`); los siguientes esperan en
-    /// `unproven`. Cuando llega la cookie, salen todos con ella delante, en
-    /// orden ([`Shared::resend_with_cookie`]), y los que vengan después la
-    /// llevan también, hasta la primera respuesta de verdad. Si se enviaran
-    /// todos sin esperar, el servidor atendería algunos directamente (los
-    /// que llegan tras la prueba) y otros con la cookie, repetidos y en
-    /// otro orden.
-    ///
-    /// Se envía con el candado tomado: así nada se cuela entre los
-    /// reenviados con la cookie y los nuevos. Un envío UDP no espera a
-    /// nadie.
-    pub(crate) fn send_datagram(
-        &self,
-        udp: &UdpSocket,
-        token: Option<&str>,
-        line: &str,
-    ) -> io::Result<()> {
-        let mut state = self.lock();
-        state.last_udp_send = Instant::now();
-        state.pings += u64::from(line.trim() == ":ping");
-        if self.reliable.is_some() {
-            // El modo confiable enmarca a su manera (cookie, token, número).
-            return self.send_reliable(udp, &state, line);
-        }
-        let mut datagram = match token {
-            Some(token) => format!("{token} {line}"),
-            None => line.to_string(),
-        };
-        if !state.udp_proven {
-            if let Some(cookie) = &state.cookie {
-                datagram = format!("{cookie} {datagram}");
-            } else {
-                if let Some(token) = token.filter(|_| state.unproven.is_empty())
-                    && line.trim() != ":ping"
-                {
-                    // La sonda tiene que recibir respuesta: la cookie, o (un
-                    // servidor que confía en la dirección, el del curso) la
-                    // de la línea misma. Un mensaje a la sala no recibe
-                    // ninguna, y lo que esperara detrás no saldría nunca.
-                    // La sonda es entonces un `:ping`, cuyo `pong` no se
-                    // muestra, y la línea espera detrás.
-                    state.pings += 1;
-                    state.auto_pings += 1;
-                    let probe = padded(format!("{token} :ping"));
-                    state.unproven.push(probe.clone());
-                    self.transmit(udp, format!("{probe}\n").as_bytes())?;
-                }
-                datagram = padded(datagram);
-                state.unproven.push(datagram.clone());
-                if state.unproven.len() > 1 {
-                    // Ya hay una sonda en camino: este espera la cookie.
-                    return Ok(());
-                }
-            }
-        }
-        datagram.push('\n');
-        self.transmit(udp, datagram.as_bytes())
-    }
-
     /// Envía `bytes` (un datagrama) por `udp`, a través del enlace.
     /// Error: el de `send`.
     pub(crate) fn transmit(&self, udp: &UdpSocket, bytes: &[u8]) -> io::Result<()> {
@@ -450,52 +325,6 @@ impl Shared {
     /// camino (con el socket del curso, exactamente uno).
     pub(crate) fn arrived(&self, datagram: &[u8]) -> Vec<Vec<u8>> {
         self.link.arrived(datagram)
-    }
-
-    /// El servidor pidió probar la dirección: salen, con la cookie delante
-    /// y en orden, los datagramas que esperaban, y la cookie queda para los
-    /// siguientes. La cookie vale para todos (es de la dirección), y cada
-    /// uno sale una sola vez: las cookies que lleguen después ya no
-    /// encuentran nada que repetir.
-    ///
-    /// En modo confiable la cookie es la prueba de cada datagrama hasta que
-    /// llegue el token, así que una nueva (la anterior venció) se guarda
-    /// aunque la dirección ya esté probada, y lo que está en vuelo sale otra
-    /// vez con ella.
-    pub(crate) fn resend_with_cookie(&self, udp: &UdpSocket, cookie: &str) {
-        let mut state = self.lock();
-        if self.reliable.is_some() {
-            if state.token.is_some() && state.udp_proven {
-                return;
-            }
-            state.cookie = Some(cookie.to_string());
-            return self.resend_reliable(udp, &state);
-        }
-        // Con la dirección ya probada, solo una entrada repetida espera la
-        // cookie (ver [`Shared::retry`]); la cookie se guarda igual, para
-        // la próxima repetición.
-        state.cookie = Some(cookie.to_string());
-        for datagram in std::mem::take(&mut state.unproven) {
-            let _ = self.transmit(udp, format!("{cookie} {datagram}\n").as_bytes());
-        }
-    }
-
-    /// Llegó una respuesta de verdad por UDP: la dirección está probada. Lo
-    /// que esperaba detrás de la sonda (la cookie nunca llegó) sale ahora,
-    /// tal cual.
-    pub(crate) fn proven(&self, udp: &UdpSocket) {
-        let mut state = self.lock();
-        if state.udp_proven {
-            return;
-        }
-        state.udp_proven = true;
-        // El primero ya salió (es la sonda, o su repetición) y es el que
-        // tiene respuesta: un servidor que confía en la dirección de origen
-        // (el del curso) lo atendió sin pedir cookie. Repetirlo lo haría
-        // atender dos veces: un `pong` de más, un `:login` repetido.
-        for datagram in std::mem::take(&mut state.unproven).into_iter().skip(1) {
-            let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
-        }
     }
 
     pub(crate) fn close(&self) {
@@ -510,140 +339,6 @@ impl Shared {
         let _ = wait_timeout_while(&self.changed, state, REPLY_WAIT, |s| {
             s.replies == before && !s.closed
         });
-    }
-
-    /// Como [`Shared::wait_for_reply`], para `line`, enviada por UDP antes
-    /// de entrar a la sala: si no llega respuesta en [`UDP_RETRY`], la
-    /// repite ([`Shared::retry`]). Si el servidor nunca respondió nada, o
-    /// el sistema avisó que nadie escucha en ese puerto, tras [`UDP_TRIES`]
-    /// intentos cierra la sesión como [`Ending::Unreachable`]; si ya
-    /// respondió algo, tras [`HEARD_UDP_TRIES`], como [`Ending::Lost`]. En
-    /// ambos casos devuelve `false`. Toda espera termina: como mucho unos
-    /// 15 s por línea.
-    fn wait_for_udp_reply(&self, line: &str, mut before: u64, udp: &UdpSocket) -> bool {
-        let mut attempt = 1;
-        // Los intentos se cuentan de nuevo desde que el servidor respondió
-        // algo: antes se buscaba un servidor, después, una respuesta.
-        let mut heard_before = false;
-        loop {
-            let state = self.lock();
-            let (mut state, _) = wait_timeout_while(&self.changed, state, UDP_RETRY, |s| {
-                s.replies == before && !s.closed && !s.udp_refused
-            });
-            if state.closed {
-                return true;
-            }
-            if state.replies != before {
-                // Llegó: una entrada repetida que todavía esperaba la cookie
-                // ya no hace falta.
-                if state.udp_proven && self.reliable.is_none() {
-                    state.unproven.clear();
-                }
-                // La respuesta a la sonda del saldo: si el servidor todavía
-                // lo pregunta y esta línea era el saldo, no llegó, y sale
-                // otra vez. (Si era la entrada, la sonda la completó.)
-                let resend = std::mem::take(&mut state.probing_balance)
-                    && state.entry == Entry::AwaitingBalance
-                    && !signs_in(line);
-                if !resend {
-                    return true;
-                }
-                before = state.replies;
-                let token = state.token.clone();
-                drop(state);
-                let _ = self.send_datagram(udp, token.as_deref(), line);
-                continue;
-            }
-            let heard = state.heard_udp;
-            if heard && !std::mem::replace(&mut heard_before, true) {
-                attempt = 1;
-            }
-            if self.reliable.is_some() && heard {
-                // Respondió algo (la cookie): el emisor confiable
-                // retransmite solo, y la respuesta viene en camino.
-                drop(state);
-                self.wait_for_reply(before);
-                return true;
-            }
-            let gives_up = if heard {
-                attempt >= HEARD_UDP_TRIES
-            } else {
-                state.udp_refused || attempt >= UDP_TRIES
-            };
-            if gives_up {
-                state.ending = Some(if heard {
-                    Ending::Lost
-                } else {
-                    Ending::Unreachable
-                });
-                state.closed = true;
-                drop(state);
-                self.changed.notify_all();
-                return false;
-            }
-            attempt += 1;
-            self.retry(udp, state, line);
-            if !heard {
-                self.screen.show(Shown::Retrying {
-                    attempt,
-                    of: UDP_TRIES,
-                });
-            }
-        }
-    }
-
-    /// Nada llegó al servidor, o nada volvió, para `line`: se repite lo
-    /// que es seguro repetir.
-    /// - Con el token ya recibido, esperando el saldo (o lo que sigue al
-    ///   token), no el saldo: si el servidor lo tomó y solo se perdió la
-    ///   respuesta, repetido sería un mensaje a la sala. Sale `:funds`, que
-    ///   en la sala responde el saldo (y el cliente entra) y antes de
-    ///   entrar recibe "no es un saldo" y la pregunta otra vez (y el saldo
-    ///   sale de nuevo, ver [`Shared::wait_for_udp_reply`]).
-    /// - Si algo espera la cookie (`unproven`), lo primero de eso: la sonda.
-    /// - Si no, la misma línea: una entrada repetida recibe la misma
-    ///   respuesta. Una sin token (`:login`, `:register`) lleva la última
-    ///   cookie, y queda en `unproven` por si venció.
-    ///
-    /// En modo confiable, todo lo que está en vuelo, ya, sin esperar al
-    /// plazo duplicado del emisor (que sin ninguna medición empieza en 1 s
-    /// y va por 2 y 4).
-    fn retry(&self, udp: &UdpSocket, mut state: MutexGuard<'_, State>, line: &str) {
-        if self.reliable.is_some() {
-            self.resend_reliable(udp, &state);
-            return;
-        }
-        // Con el token ya en la mano, esperando el saldo o lo que sigue al
-        // token (la pregunta, o el saldo, se perdió), la sonda `:funds` dice
-        // en qué etapa está la sesión, con una respuesta más corta que la
-        // entrada entera. La entrada ya no se repite.
-        if let Some(token) = state.token.clone()
-            && (signs_in(line) || state.entry == Entry::AwaitingBalance)
-        {
-            state.probing_balance = true;
-            state.unproven.clear();
-            drop(state);
-            let _ = self.transmit(udp, format!("{token} :funds\n").as_bytes());
-            return;
-        }
-        // Con la cookie que ya dio el servidor, si la hay: así una ida y
-        // vuelta basta (si venció, la respuesta es otra cookie, y
-        // `resend_with_cookie` repite lo que espera en `unproven`).
-        let datagram = match (state.unproven.first(), &state.token) {
-            (Some(first), _) => first.clone(),
-            (None, Some(token)) => format!("{token} {line}"),
-            (None, None) => {
-                let datagram = padded(line.to_string());
-                state.unproven.push(datagram.clone());
-                datagram
-            }
-        };
-        let bytes = match &state.cookie {
-            Some(cookie) if state.token.is_none() => format!("{cookie} {datagram}\n"),
-            _ => format!("{datagram}\n"),
-        };
-        drop(state);
-        let _ = self.transmit(udp, bytes.as_bytes());
     }
 
     /// Modo TCP: antes de `:q`, si alguna línea salió por UDP, un `:ping`
@@ -675,79 +370,6 @@ impl Shared {
         if timed_out {
             self.screen.show(Shown::UdpSilent);
         }
-    }
-
-    /// Modo `--udp`, llamado cada tanto por el receptor: tras
-    /// [`Shared::keepalive`] sin enviar nada, un `:ping` para que el
-    /// servidor no dé la sesión por abandonada (`--udp-idle-secs`). Si los
-    /// últimos quedaron sin respuesta, lo avisa una vez.
-    pub(crate) fn keep_alive(&self, udp: &UdpSocket) {
-        let (token, warn) = {
-            let mut state = self.lock();
-            let idle = state.last_udp_send.elapsed() >= self.keepalive;
-            let Some(token) = state.token.clone().filter(|_| idle) else {
-                return;
-            };
-            if state.entry != Entry::Joined || state.closed || state.input_done {
-                return;
-            }
-            let warn = state.auto_pings >= UNANSWERED_KEEPALIVES && !state.warned_silence;
-            state.warned_silence |= warn;
-            state.auto_pings += 1;
-            (token, warn)
-        };
-        if warn {
-            self.screen.show(Shown::NoAnswer);
-        }
-        let _ = self.send_datagram(udp, Some(&token), ":ping");
-    }
-}
-
-/// `true` si `line` es una entrada (`:login` o `:register`).
-fn signs_in(line: &str) -> bool {
-    matches!(
-        protocolo::parse_command(line),
-        Ok(Some(Command::Login { .. } | Command::Register { .. }))
-    )
-}
-
-/// `datagram` rellenado con espacios hasta [`UNPROVEN_DATAGRAM_BYTES`]
-/// (contando su `\n`): lo que se envía a una dirección sin probar.
-fn padded(mut datagram: String) -> String {
-    let pad = UNPROVEN_DATAGRAM_BYTES.saturating_sub(datagram.len() + 1);
-    datagram.push_str(&" ".repeat(pad));
-    datagram
-}
-
-impl Shared {
-    /// Modo `--udp` sin `--reliable`, llamado cada tanto por el receptor:
-    /// tras el `:q` (escrito, o el del fin de la entrada), si la despedida
-    /// no llegó en [`QUIT_RETRY`], el `:q` sale otra vez. El `:q` o la
-    /// despedida pudieron perderse; si el servidor ya cerró la sesión, la
-    /// respuesta es "token desconocido", que el receptor toma como la
-    /// despedida. El modo confiable no lo necesita: retransmite solo.
-    pub(crate) fn repeat_quit(&self, udp: &UdpSocket) {
-        let token = {
-            let state = self.lock();
-            if self.reliable.is_some()
-                || !state.input_done
-                || state.said_goodbye
-                || state.closed
-                || state.last_udp_send.elapsed() < QUIT_RETRY
-            {
-                return;
-            }
-            let Some(token) = state.token.clone() else {
-                return;
-            };
-            token
-        };
-        // Relleno, como una sonda: si el servidor ya cerró la sesión, su
-        // "token desconocido" va a una dirección que ya no está probada, y
-        // tiene que caber en el triple de lo que recibió.
-        self.lock().last_udp_send = Instant::now();
-        let datagram = padded(format!("{token} :q"));
-        let _ = self.transmit(udp, format!("{datagram}\n").as_bytes());
     }
 }
 

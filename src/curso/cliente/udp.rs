@@ -2,8 +2,9 @@
 //! con el token de la sesión, un hilo que envía y otro que recibe. El
 //! receptor de datagramas también lo usa el modo TCP para su lado UDP.
 
-use super::core::{Shared, State, UNPROVEN_DATAGRAM_BYTES, Wire, converse};
+use super::core::{Shared, State, Wire, converse};
 use super::ending::Ending;
+use super::proof::UNPROVEN_DATAGRAM_BYTES;
 use super::screen::{Screen, Shown};
 use super::seams::{Gone, Plugins};
 use super::{Settings, resolve, udp_socket_for};
