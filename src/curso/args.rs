@@ -57,8 +57,6 @@ Opciones:
 
 Dentro del chat: :register <nombre> <clave>, :login <nombre> <clave>, :help.
 En modo TCP, :udp y :tcp eligen por dónde viajan las líneas siguientes.
-En una terminal, :register <nombre> o :login <nombre> sin clave la pide
-sin mostrarla (con stty; donde no está, avisa que se verá).
 
 Códigos de salida: 0 saliste; 1 se perdió la conexión; 2 opciones
 inválidas; 3 no hay servidor; 4 el servidor se apagó; 5 no iniciaste
