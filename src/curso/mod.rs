@@ -6,12 +6,12 @@
 //! - [`storage`]: el diario `diario.jsonl` y la foto `usuarios.json`.
 //! - [`ledger`]: cuentas y saldos tras un `Mutex`; las reglas del dinero.
 //! - [`room`]: quién está conectado y cómo llegarle.
-//! - [`output`]: la salida de cada cliente: un canal acotado y un hilo
-//!   escritor.
 //! - [`session`]: qué hace el servidor con cada línea de un cliente: la
 //!   máquina de etapas (`Stage`, `Chat::signed_line`), la misma para TCP y
 //!   UDP, y la regla de que nada se confirma antes de estar en disco
 //!   (`Replies`).
+//! - [`output`]: la salida de cada cliente: un canal acotado y un hilo
+//!   escritor.
 //! - [`servidor`]: el socket que escucha, el bucle de `accept` y un hilo
 //!   por cliente.
 //! - [`udp`]: el lado UDP del chat, un hilo para todos, con tokens.
