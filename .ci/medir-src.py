@@ -25,6 +25,10 @@ def without_tests(text):
                 j += 1
                 if started and depth <= 0:
                     break
+                # Un ítem sin cuerpo (`use ...;`, `type ... = ...;`)
+                # termina en su `;`: no se lleva lo que sigue.
+                if not started and lines[j - 1].rstrip().endswith(";"):
+                    break
             i = j
             continue
         out.append(lines[i])

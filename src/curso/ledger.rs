@@ -24,7 +24,9 @@
 use crate::curso::password::{Argon, HashCost, Hashing};
 use crate::curso::protocolo::{name_key, name_skeleton};
 use crate::curso::seams::{Observer, Unobserved};
-use crate::curso::storage::{DirLock, JournalFile};
+use crate::curso::storage::DirLock;
+#[cfg(test)]
+use crate::curso::storage::JournalFile;
 use crate::curso::storage::{Entry, Op, Record, StorageError, Store};
 use std::collections::HashMap;
 use std::path::Path;
@@ -157,11 +159,14 @@ pub trait Durability: Send + Sync {
     /// disco, si hay (para [`Ledger::flush`]).
     fn last_pending(&self) -> Option<Receipt>;
     /// Cambia el archivo del diario (ver [`Store::wrap_journal`]): la
-    /// costura de las pruebas del disco que falla.
+    /// costura de las pruebas del disco que falla. Solo existe en las
+    /// pruebas.
+    #[cfg(test)]
     fn wrap_journal(&self, wrap: WrapJournal<'_>);
 }
 
 /// Lo que cambia el archivo del diario (ver [`Durability::wrap_journal`]).
+#[cfg(test)]
 pub type WrapJournal<'a> = Box<dyn FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile> + 'a>;
 
 /// Arma la durabilidad sobre los archivos ya abiertos; `Observer` cuenta
@@ -244,6 +249,7 @@ impl Durability for SyncEach {
         None
     }
 
+    #[cfg(test)]
     fn wrap_journal(&self, wrap: WrapJournal<'_>) {
         crate::curso::sync::lock(&self.store).wrap_journal(wrap);
     }
@@ -366,6 +372,7 @@ impl Ledger {
 
     /// Cambia el archivo del diario (ver [`Store::wrap_journal`]): la
     /// costura por donde una prueba pone un disco que falla y se recupera.
+    #[cfg(test)]
     pub fn wrap_journal(&self, wrap: impl FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile>) {
         self.durability.wrap_journal(Box::new(wrap));
     }

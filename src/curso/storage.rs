@@ -450,7 +450,8 @@ impl Store {
 
     /// Cambia el archivo del diario por lo que devuelva `wrap` (que recibe
     /// el actual): la costura de las pruebas para simular un disco que
-    /// falla y después se recupera.
+    /// falla y después se recupera. Solo existe en las pruebas.
+    #[cfg(test)]
     pub fn wrap_journal(
         &mut self,
         wrap: impl FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile>,
@@ -512,8 +513,10 @@ impl Store {
 
 /// El lugar del diario mientras [`Store::wrap_journal`] lo cambia: nunca se
 /// escribe en él.
+#[cfg(test)]
 struct Closed;
 
+#[cfg(test)]
 impl JournalFile for Closed {
     fn append_durably(&mut self, _: &[u8]) -> io::Result<()> {
         Err(io::Error::other("the journal is not open"))

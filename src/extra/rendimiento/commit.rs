@@ -24,8 +24,10 @@
 //! `Commit` nunca junto con otro. No sabe de reglas de dinero: deshacer es
 //! [`Accounts::revert`].
 
+#[cfg(test)]
+use crate::curso::ledger::WrapJournal;
 use crate::curso::ledger::{
-    Accounts, COMPACT_JOURNAL_BYTES, Durability, LedgerError, Receipt, Undo, WrapJournal,
+    Accounts, COMPACT_JOURNAL_BYTES, Durability, LedgerError, Receipt, Undo,
 };
 use crate::curso::seams::Observer;
 use crate::curso::storage::{Entry, Store};
@@ -226,6 +228,7 @@ impl Durability for GroupCommit {
             .map(|op| op.receipt.clone())
     }
 
+    #[cfg(test)]
     fn wrap_journal(&self, wrap: WrapJournal<'_>) {
         lock(&self.store).wrap_journal(wrap);
     }
