@@ -269,37 +269,6 @@ pub struct Unobserved;
 
 impl Observer for Unobserved {}
 
-/// Qué hacer con una línea que llega, según un límite de ritmo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Atenderla ya.
-    Pass,
-    /// (TCP) Atenderla después de esperar `wait` sin leer nada más; `warn`
-    /// es `true` solo la primera vez de cada ráfaga, para que el aviso no
-    /// sea otra inundación.
-    Delay { wait: Duration, warn: bool },
-    /// (UDP) Descartarla; `warn` es `true` solo para la primera descartada
-    /// de cada ráfaga.
-    Drop { warn: bool },
-}
-
-/// El ritmo propio de quien todavía no entró: una conexión TCP, o una
-/// dirección UDP sin token. Lo crea [`Guard::anonymous_pacer`] y lo guarda
-/// quien atiende a ese cliente.
-pub trait Pacer: Send {
-    /// Una línea por TCP a la hora `now`: pasa, o espera (nunca se
-    /// descarta: quien envía de más por TCP solo va más lento).
-    fn pace(&mut self, now: Instant) -> Verdict;
-    /// Un datagrama a la hora `now`: pasa, o se descarta (por UDP no hay
-    /// cómo frenar al emisor).
-    fn check(&mut self, now: Instant) -> Verdict;
-    /// Los datagramas descartados de una ráfaga que ya terminó, para
-    /// anotarlos en la consola una vez.
-    fn take_dropped(&mut self, now: Instant) -> Option<u32>;
-    /// `true` si ya no recuerda nada que importe y se puede olvidar.
-    fn is_calm(&self, now: Instant) -> bool;
-}
-
 /// Un intento de entrar, para [`Guard`].
 pub struct Attempt<'a> {
     /// De dónde vino.
@@ -348,11 +317,32 @@ impl Admission for Everyone {
 /// El lugar de una conexión admitida (ver [`Guard::admit`] y
 /// [`Admission::admit`]): el hilo del cliente lo guarda mientras atiende,
 /// y al soltarlo (`Drop`, también si el hilo entró en pánico) el lugar
-/// queda libre.
+/// queda libre. Es también donde el programa completo lleva los límites
+/// de esa conexión; el curso no limita nada.
 pub trait Place: Send {
-    /// La conexión inició sesión (el programa completo deja de contar su
-    /// plazo para hacerlo). El curso no anota nada.
-    fn signed_in(&self) {}
+    /// La conexión inició sesión como `name`.
+    fn signed_in(&mut self, _name: &str) {}
+    /// Llega una línea (que no es `:q`: salir nunca espera) a la hora
+    /// `now`: cuánto esperar antes de atenderla, y qué decir la primera
+    /// vez (ver [`Pace`]). `None`: atenderla ya.
+    fn before_line(&mut self, _now: Instant) -> Option<Pace> {
+        None
+    }
+    /// Un intento de entrar falló con `problem`: `Some` cierra la
+    /// conexión, con ese aviso y esa línea para la consola.
+    fn failed_sign_in(&mut self, _problem: &Problem) -> Option<(Event, String)> {
+        None
+    }
+}
+
+/// Esperar antes de atender una línea (ver [`Place::before_line`]): quien
+/// envía de más por TCP va más lento, sin perder nada.
+pub struct Pace {
+    /// Cuánto esperar sin leer nada más.
+    pub wait: Duration,
+    /// El aviso al cliente y la línea de la consola, solo la primera vez de
+    /// cada ráfaga.
+    pub first: Option<(Event, String)>,
 }
 
 /// El lugar del curso: no ocupa nada.
@@ -382,28 +372,10 @@ pub trait Guard: Send + Sync {
     fn prompt(&self) -> Event {
         Event::Prompt
     }
-    /// El límite de líneas por segundo que se anuncia, si hay uno.
-    fn lines_per_sec(&self) -> Option<u32> {
+    /// `name` se fue: se olvida su ritmo; devuelve una línea para la
+    /// consola si hay algo que anotar (datagramas suyos descartados).
+    fn user_left(&self, _name: &str, _now: Instant) -> Option<String> {
         None
-    }
-    /// El ritmo propio de un cliente nuevo que todavía no entró, creado a
-    /// la hora `now`; `None`: sin límite.
-    fn anonymous_pacer(&self, _now: Instant) -> Option<Box<dyn Pacer>> {
-        None
-    }
-    /// Una línea por TCP del usuario `name`, ya en la sala.
-    fn pace_user(&self, _name: &str, _now: Instant) -> Verdict {
-        Verdict::Pass
-    }
-    /// `name` se fue: se olvida su ritmo; devuelve cuántos datagramas suyos
-    /// se descartaron sin anotar todavía.
-    fn user_left(&self, _name: &str, _now: Instant) -> Option<u32> {
-        None
-    }
-    /// Contraseñas malas seguidas en una conexión antes de cerrarla (0:
-    /// nunca).
-    fn failures_before_close(&self) -> u32 {
-        0
     }
     /// Antes de calcular ningún hash: `Err` rechaza el intento con ese
     /// problema; `Ok` trae líneas para la consola (un bloqueo que empieza).

@@ -12,7 +12,7 @@
 use crate::curso::ledger::Transfer;
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::room::{Presence, Via};
-use crate::curso::seams::{Output, Pacer, Verdict};
+use crate::curso::seams::{Output, Place};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,18 +174,11 @@ pub struct Speaker<'a> {
     pub via: Via,
 }
 
-/// Quién es una conexión TCP: todavía nadie, o una cuenta en una etapa.
-/// Lo que solo vale antes de entrar (el balde propio, los fallos) no existe
-/// después, y la etapa no existe antes.
+/// Quién es una conexión TCP: todavía nadie, o una cuenta en una etapa
+/// (que no existe antes de entrar).
 enum Standing {
     /// Todavía no inició sesión.
-    Anonymous {
-        /// Su balde de líneas (después se usa el del usuario, compartido
-        /// con su lado UDP); `None` sin límite.
-        lines: Option<Box<dyn Pacer>>,
-        /// Intentos de entrada fallidos en esta conexión.
-        failures: u32,
-    },
+    Anonymous,
     /// Inició sesión; una vez en la sala, no sale hasta cerrar la sesión.
     Signed { signed: SignedIn, stage: Stage },
 }
@@ -193,6 +186,9 @@ enum Standing {
 /// La sesión de una conexión TCP.
 pub struct Session {
     standing: Standing,
+    /// Su lugar entre las conexiones admitidas, con sus límites (ver
+    /// [`Place`]); se libera al terminar la sesión.
+    place: Box<dyn Place>,
     /// Sus respuestas, con las `:t` que esperan al disco.
     replies: Replies,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
@@ -204,53 +200,43 @@ pub struct Session {
 impl Session {
     /// Una sesión nueva para la conexión cuya salida es `output`; `peer`
     /// describe al cliente en la consola (dirección, puerto y transporte) e
-    /// `ip` es su dirección. Los límites son los de `chat`. Envía la
-    /// primera línea: cómo iniciar sesión ([`Guard::prompt`](crate::curso::seams::Guard::prompt)).
-    pub fn start(chat: &Chat, output: Arc<dyn Output>, peer: String, ip: IpAddr) -> Session {
+    /// `ip` es su dirección, y `place`, su lugar entre las conexiones
+    /// admitidas. Envía la primera línea: cómo iniciar sesión
+    /// ([`Guard::prompt`](crate::curso::seams::Guard::prompt)).
+    pub fn start(
+        chat: &Chat,
+        output: Arc<dyn Output>,
+        peer: String,
+        ip: IpAddr,
+        place: Box<dyn Place>,
+    ) -> Session {
         chat.send(&output, &chat.guard.prompt());
-        let lines = chat.guard.anonymous_pacer(Instant::now());
         Session {
-            standing: Standing::Anonymous { lines, failures: 0 },
+            standing: Standing::Anonymous,
+            place,
             replies: Replies::new(output),
             peer,
             ip,
         }
     }
 
-    /// Cuenta una línea que llegó en `now` (completa, o descartada por
-    /// larga) contra el límite de líneas por segundo, y dice cuánto debe
-    /// esperar el hilo **antes** de atenderla (`None`: ya). Ninguna línea se
-    /// descarta: quien envía de más por TCP solo va más lento.
-    /// Si hay que esperar, antes se confirma lo pendiente (no hace falta
-    /// que espere también quien ya tiene su `:t` en disco) y, la primera vez
-    /// en cada ráfaga, se avisa [`Event::Paced`]. `:q` nunca espera: salir
-    /// no es inundar.
+    /// Una línea que llegó en `now` (completa, o descartada por larga):
+    /// cuánto debe esperar el hilo **antes** de atenderla (`None`: ya; en
+    /// el curso, siempre). Si hay que esperar, antes se confirma lo
+    /// pendiente (no hace falta que espere también quien ya tiene su `:t`
+    /// en disco), y se dice lo que el lugar pide decir. `:q` nunca espera:
+    /// salir no es inundar.
     pub fn pace(&mut self, chat: &Chat, bytes: &[u8], now: Instant) -> Option<Duration> {
         if bytes.trim_ascii() == b":q" {
             return None;
         }
-        let per_sec = chat.guard.lines_per_sec()?;
-        let (verdict, who) = match &mut self.standing {
-            Standing::Signed { signed, .. } => {
-                (chat.guard.pace_user(&signed.name, now), &signed.name)
-            }
-            Standing::Anonymous {
-                lines: Some(pacer), ..
-            } => (pacer.pace(now), &self.peer),
-            Standing::Anonymous { lines: None, .. } => return None,
-        };
-        let Verdict::Delay { wait, warn } = verdict else {
-            return None;
-        };
-        let who = who.clone();
+        let pace = self.place.before_line(now)?;
         self.replies.settle(chat);
-        if warn {
-            self.replies.send(chat, &Event::Paced(per_sec));
-            chat.log(&format!(
-                "{who} sends faster than {per_sec} lines per second; its lines are delayed"
-            ));
+        if let Some((notice, line)) = pace.first {
+            self.replies.send(chat, &notice);
+            chat.log(&line);
         }
-        Some(wait)
+        Some(pace.wait)
     }
 
     /// Responde un error a este cliente (después de lo pendiente).
@@ -294,12 +280,6 @@ impl Session {
         Flow::Continue
     }
 
-    /// `true` si la conexión ya inició sesión (aunque todavía deba
-    /// responder su saldo).
-    pub fn is_signed_in(&self) -> bool {
-        matches!(self.standing, Standing::Signed { .. })
-    }
-
     /// Espera al disco por las transferencias pendientes de esta sesión y
     /// envía sus confirmaciones (ver [`Replies::settle`]).
     pub fn settle(&mut self, chat: &Chat) {
@@ -307,8 +287,7 @@ impl Session {
     }
 
     /// Una línea antes de iniciar sesión (la tabla de [`before_sign_in`]).
-    /// Tras `--max-signin-failures` intentos fallidos (contraseña mala, o
-    /// dirección bloqueada) en esta conexión, avisa y devuelve
+    /// Si el lugar lo pide tras un intento fallido, avisa y devuelve
     /// [`Flow::Close`].
     fn anonymous(&mut self, chat: &Chat, parsed: Result<Option<Command>, Problem>) -> Flow {
         let credentials = match before_sign_in(parsed, Via::Tcp) {
@@ -322,6 +301,7 @@ impl Session {
         let presence = || Presence::Tcp(Arc::clone(self.replies.output()));
         match chat.sign_in(&credentials, presence, &self.peer, self.ip, true) {
             Ok(signed) => {
+                self.place.signed_in(&signed.name);
                 let token = Event::UdpToken(signed.token.clone());
                 let stage = Stage::of(chat.welcome(&signed, &mut self.replies, token));
                 self.standing = Standing::Signed { signed, stage };
@@ -331,27 +311,16 @@ impl Session {
         }
     }
 
-    /// Responde un intento de entrada rechazado; si es una contraseña mala
-    /// o una dirección bloqueada, lo cuenta para esta conexión.
+    /// Responde un intento de entrada rechazado, y se lo cuenta al lugar
+    /// de la conexión (ver [`Place::failed_sign_in`]).
     fn failed_sign_in(&mut self, chat: &Chat, problem: Problem) -> Flow {
-        let guessing = matches!(
-            problem,
-            Problem::BadCredentials | Problem::SigninBlocked(_) | Problem::AccountBlocked(_)
-        );
+        let closing = self.place.failed_sign_in(&problem);
         self.reject(chat, problem);
-        let Standing::Anonymous { failures, .. } = &mut self.standing else {
+        let Some((notice, line)) = closing else {
             return Flow::Continue;
         };
-        *failures += u32::from(guessing);
-        let max = chat.guard.failures_before_close();
-        if !guessing || max == 0 || *failures < max {
-            return Flow::Continue;
-        }
-        self.replies.send(chat, &Event::TooManyFailures);
-        chat.log(&format!(
-            "{} failed {max} sign-ins; connection closed",
-            self.peer
-        ));
+        self.replies.send(chat, &notice);
+        chat.log(&line);
         Flow::Close
     }
 
@@ -368,10 +337,7 @@ impl Session {
     /// Libera la cuenta, si la hay (una sola vez: la conexión queda como
     /// antes de entrar, y se cierra).
     fn leave(&mut self, chat: &Chat) {
-        let before = Standing::Anonymous {
-            lines: None,
-            failures: 0,
-        };
+        let before = Standing::Anonymous;
         if let Standing::Signed { signed, .. } = std::mem::replace(&mut self.standing, before) {
             chat.leave(&signed.token);
         }
@@ -379,10 +345,12 @@ impl Session {
 
     /// Cierra la sesión porque la conexión terminó (tras `:q`, o porque se
     /// cortó): libera la cuenta y, si estaba en la sala, avisa a los demás y
-    /// a la consola.
-    pub fn end(mut self, chat: &Chat) {
+    /// a la consola. Devuelve el lugar de la conexión, para que quien
+    /// llama lo suelte cuando termine de despedirse.
+    pub fn end(mut self, chat: &Chat) -> Box<dyn Place> {
         self.settle(chat);
         self.leave(chat);
+        self.place
     }
 }
 
@@ -438,6 +406,7 @@ mod tests {
                     output,
                     "test".into(),
                     IpAddr::from([127, 0, 0, 1]),
+                    Box::new(()),
                 ),
                 output: memory,
                 seen: 0,

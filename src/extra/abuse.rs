@@ -23,7 +23,7 @@
 //! funciones devuelven.
 
 use crate::curso::protocolo::{Event, Problem, whole_seconds};
-use crate::curso::seams::{Attempt, Guard, Output, Pacer, Place, Refusal};
+use crate::curso::seams::{Attempt, Guard, Output, Pace, Place, Refusal};
 use crate::curso::sync::lock;
 use crate::extra::registry::{Connections, Registered};
 use std::collections::{HashMap, HashSet};
@@ -31,6 +31,37 @@ use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Qué hacer con una línea que llega, según un límite de ritmo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Atenderla ya.
+    Pass,
+    /// (TCP) Atenderla después de esperar `wait` sin leer nada más; `warn`
+    /// es `true` solo la primera vez de cada ráfaga, para que el aviso no
+    /// sea otra inundación.
+    Delay { wait: Duration, warn: bool },
+    /// (UDP) Descartarla; `warn` es `true` solo para la primera descartada
+    /// de cada ráfaga.
+    Drop { warn: bool },
+}
+
+/// El ritmo propio de quien todavía no entró: una conexión TCP, o una
+/// dirección UDP sin token. Lo crea [`Guards::anonymous_pacer`] y lo guarda
+/// quien atiende a ese cliente.
+pub trait Pacer: Send {
+    /// Una línea por TCP a la hora `now`: pasa, o espera (nunca se
+    /// descarta: quien envía de más por TCP solo va más lento).
+    fn pace(&mut self, now: Instant) -> Verdict;
+    /// Un datagrama a la hora `now`: pasa, o se descarta (por UDP no hay
+    /// cómo frenar al emisor).
+    fn check(&mut self, now: Instant) -> Verdict;
+    /// Los datagramas descartados de una ráfaga que ya terminó, para
+    /// anotarlos en la consola una vez.
+    fn take_dropped(&mut self, now: Instant) -> Option<u32>;
+    /// `true` si ya no recuerda nada que importe y se puede olvidar.
+    fn is_calm(&self, now: Instant) -> bool;
+}
 
 /// Líneas por segundo por defecto (`--max-lines-per-sec`): más de lo que
 /// escribe una persona, menos de lo que necesita un programa para inundar
@@ -90,10 +121,6 @@ impl LineRate {
         })
     }
 }
-
-/// Qué hacer con una línea que llega: lo define el punto de enchufe
-/// ([`crate::curso::seams::Guard`]), y estos límites lo responden.
-pub use crate::curso::seams::Verdict;
 
 /// El *token bucket* de un usuario: el balde tiene hasta `burst` fichas,
 /// se repone a `per_sec` fichas por segundo, y cada línea gasta una. Sin
@@ -317,7 +344,7 @@ pub struct Guards {
     pub rate: Option<LineRate>,
     /// Fallos por conexión antes de cerrarla; 0 = sin límite.
     pub max_failures: u32,
-    users: Mutex<Buckets>,
+    users: Arc<Mutex<Buckets>>,
     /// Por dirección IP; `None` sin límite.
     addresses: Option<Mutex<Blocklist<IpAddr>>>,
     /// Por cuenta (clave en minúsculas); `None` sin límite.
@@ -368,7 +395,7 @@ impl Guards {
         Guards {
             rate: LineRate::new(limits.lines_per_sec),
             max_failures: limits.max_signin_failures,
-            users: Mutex::new(Buckets::default()),
+            users: Arc::new(Mutex::new(Buckets::default())),
             addresses: (limits.max_signin_failures_per_ip > 0)
                 .then(|| Mutex::new(Blocklist::new(limits.max_signin_failures_per_ip))),
             accounts: (limits.max_signin_failures > 0)
@@ -386,6 +413,21 @@ impl Guards {
             admission: Some(admission),
             ..self
         }
+    }
+
+    /// El límite de líneas por segundo, si hay uno.
+    pub fn lines_per_sec(&self) -> Option<u32> {
+        self.rate.map(|rate| rate.per_sec)
+    }
+
+    /// El ritmo propio de una dirección UDP que envía sin token, creado a
+    /// la hora `now`; `None`: sin límite.
+    pub fn anonymous_pacer(&self, now: Instant) -> Option<Box<dyn Pacer>> {
+        let rate = self.rate?;
+        Some(Box::new(RatedPacer {
+            limiter: LineLimiter::new(rate, now),
+            rate,
+        }))
     }
 
     /// Una línea TCP del usuario `name` en `now` (ver
@@ -525,16 +567,106 @@ impl Pacer for RatedPacer {
     }
 }
 
-impl Guard for Guards {
-    fn admit(&self, peer: SocketAddr, output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
-        let Some(admission) = &self.admission else {
-            return Ok(Box::new(()));
+/// El lugar de una conexión TCP del programa completo (ver [`Place`]):
+/// su anotación en el registro, si hay topes; su balde de líneas hasta que
+/// entra (después, el del usuario, compartido con su lado UDP); y sus
+/// contraseñas fallidas.
+struct ConnectionLimits {
+    registered: Option<Registered>,
+    peer: SocketAddr,
+    /// `None`: sin límite de líneas.
+    rate: Option<LineRate>,
+    users: Arc<Mutex<Buckets>>,
+    /// El usuario, desde que entró.
+    name: Option<String>,
+    /// Su balde propio, mientras no entró.
+    own: Option<LineLimiter>,
+    failures: u32,
+    /// Fallos antes de cerrar; 0 = sin límite.
+    max_failures: u32,
+}
+
+impl Place for ConnectionLimits {
+    fn signed_in(&mut self, name: &str) {
+        self.name = Some(name.to_string());
+        if let Some(registered) = &mut self.registered {
+            registered.signed_in(name);
+        }
+    }
+
+    /// Frenar al que envía de más, sin perder nada: el hilo espera sin
+    /// leer, el búfer del kernel se llena y TCP detiene al emisor (RFC 1459
+    /// §8.10). El aviso, una vez por ráfaga.
+    fn before_line(&mut self, now: Instant) -> Option<Pace> {
+        let rate = self.rate?;
+        let verdict = match &self.name {
+            Some(name) => {
+                let mut users = lock(&self.users);
+                users.limiter(name, rate, now)?.pace(rate, now)
+            }
+            None => self.own.as_mut()?.pace(rate, now),
         };
-        let connections = &admission.connections;
-        let id = connections.try_add(Some(output), peer, admission.max, admission.max_per_ip)?;
-        Ok(Box::new(Registered {
-            connections: Arc::clone(connections),
-            id,
+        let Verdict::Delay { wait, warn } = verdict else {
+            return None;
+        };
+        if !warn {
+            return Some(Pace { wait, first: None });
+        }
+        let per_sec = rate.per_sec;
+        let who = match &self.name {
+            Some(name) => name.clone(),
+            None => format!("{} (TCP)", self.peer),
+        };
+        let line =
+            format!("{who} sends faster than {per_sec} lines per second; its lines are delayed");
+        let first = Some((Event::Paced(per_sec), line));
+        Some(Pace { wait, first })
+    }
+
+    /// Una contraseña mala o una dirección bloqueada cuenta; tras
+    /// `--max-signin-failures` en esta conexión, se cierra.
+    fn failed_sign_in(&mut self, problem: &Problem) -> Option<(Event, String)> {
+        let guessing = matches!(
+            problem,
+            Problem::BadCredentials | Problem::SigninBlocked(_) | Problem::AccountBlocked(_)
+        );
+        self.failures += u32::from(guessing);
+        let max = self.max_failures;
+        if !guessing || max == 0 || self.failures < max {
+            return None;
+        }
+        let line = format!(
+            "{} (TCP) failed {max} sign-ins; connection closed",
+            self.peer
+        );
+        Some((Event::TooManyFailures, line))
+    }
+}
+
+impl Guard for Guards {
+    /// Cada conexión tiene su lugar ([`ConnectionLimits`]): su ritmo, sus fallos
+    /// y, con [`Admission`], su anotación en el registro.
+    fn admit(&self, peer: SocketAddr, output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
+        let registered = match &self.admission {
+            Some(admission) => {
+                let connections = &admission.connections;
+                let (max, per_ip) = (admission.max, admission.max_per_ip);
+                let id = connections.try_add(Some(output), peer, max, per_ip)?;
+                let connections = Arc::clone(connections);
+                Some(Registered { connections, id })
+            }
+            None => None,
+        };
+        let now = Instant::now();
+        Ok(Box::new(ConnectionLimits {
+            registered,
+            peer,
+            rate: self.rate,
+            users: Arc::clone(&self.users),
+            name: None,
+            own: self.rate.map(|rate| LineLimiter::new(rate, now)),
+            failures: 0,
+            max_failures: self.max_failures,
         }))
     }
 
@@ -546,28 +678,12 @@ impl Guard for Guards {
         }
     }
 
-    fn lines_per_sec(&self) -> Option<u32> {
-        self.rate.map(|rate| rate.per_sec)
-    }
-
-    fn anonymous_pacer(&self, now: Instant) -> Option<Box<dyn Pacer>> {
-        let rate = self.rate?;
-        Some(Box::new(RatedPacer {
-            limiter: LineLimiter::new(rate, now),
-            rate,
-        }))
-    }
-
-    fn pace_user(&self, name: &str, now: Instant) -> Verdict {
-        self.pace_line(name, now)
-    }
-
-    fn user_left(&self, name: &str, now: Instant) -> Option<u32> {
-        self.forget_calm(name, now)
-    }
-
-    fn failures_before_close(&self) -> u32 {
-        self.max_failures
+    fn user_left(&self, name: &str, now: Instant) -> Option<String> {
+        let dropped = self.forget_calm(name, now)?;
+        let per_sec = self.lines_per_sec().unwrap_or(0);
+        Some(format!(
+            "{name}: {dropped} UDP lines dropped (over {per_sec} lines per second)"
+        ))
     }
 
     /// Una dirección bloqueada no entra; un `:register` desde una dirección

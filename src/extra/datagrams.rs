@@ -21,10 +21,10 @@ use crate::curso::protocolo::{
     self, Command, Event, MAX_LINE_BYTES, Problem, split_cookie, split_token,
 };
 use crate::curso::room::Via;
-use crate::curso::seams::{Datagram, Datagrams, Guard, Incoming, Output, Pacer, Verdict};
+use crate::curso::seams::{Datagram, Datagrams, Incoming, Output};
 use crate::curso::session::{Anonymous, Chat, before_sign_in};
 use crate::curso::sync::lock;
-use crate::extra::abuse::Guards;
+use crate::extra::abuse::{Guards, Pacer, Verdict};
 use crate::extra::cookie::{Cookies, challenge_line, fits};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};

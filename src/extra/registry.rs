@@ -129,7 +129,7 @@ pub(crate) struct Registered {
 
 impl Place for Registered {
     /// Su plazo para iniciar sesión deja de correr.
-    fn signed_in(&self) {
+    fn signed_in(&mut self, _name: &str) {
         if let Some(connection) = self.connections.lock().by_id.get_mut(&self.id) {
             connection.cleared = true;
         }

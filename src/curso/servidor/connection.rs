@@ -48,9 +48,9 @@ impl Client {
     pub(super) fn serve(self, place: Box<dyn Place>) {
         let chat = &self.chat;
         chat.log(&format!("Connection from {}", self.peer));
-        let mut session =
-            Session::start(chat, Arc::clone(&self.output), self.peer.clone(), self.ip);
-        let talk = || self.talk(&mut session, place.as_ref());
+        let (output, peer) = (Arc::clone(&self.output), self.peer.clone());
+        let mut session = Session::start(chat, output, peer, self.ip, place);
+        let talk = || self.talk(&mut session);
         let outcome = panic::catch_unwind(AssertUnwindSafe(talk));
         if outcome.is_err() {
             chat.log(&format!(
@@ -58,7 +58,7 @@ impl Client {
                 self.peer
             ));
         }
-        session.end(chat);
+        let place = session.end(chat);
         self.output.finish(GOODBYE_GRACE);
         // Primero el lugar, después el anuncio (si no, un cliente que se
         // conecta al ver el anuncio podía encontrar el servidor "lleno").
@@ -68,18 +68,12 @@ impl Client {
         chat.log(&format!("Connection closed: {}", self.peer));
     }
 
-    /// Lee y atiende hasta que la sesión se cierre; le avisa a `place`
-    /// cuando la conexión inicia sesión.
-    fn talk(&self, session: &mut Session, place: &dyn Place) {
+    /// Lee y atiende hasta que la sesión se cierre.
+    fn talk(&self, session: &mut Session) {
         let stream: &TcpStream = &self.stream;
         let mut reader = ElasticReader::new(stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
         let mut line = Vec::new();
-        let mut signed_in = false;
         loop {
-            if !signed_in && session.is_signed_in() {
-                signed_in = true;
-                place.signed_in();
-            }
             // Puede bloquearse esperando datos: aquí no hay tanda abierta.
             let frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
             if self.burst(session, &mut reader, &mut line, frame) == Flow::Close {

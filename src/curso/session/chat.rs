@@ -279,15 +279,6 @@ impl Chat {
         }
     }
 
-    /// Anota en la consola los datagramas descartados de `who` en una
-    /// ráfaga que terminó.
-    pub fn log_dropped(&self, who: &str, dropped: u32) {
-        let per_sec = self.guard.lines_per_sec().unwrap_or(0);
-        self.log(&format!(
-            "{who}: {dropped} UDP lines dropped (over {per_sec} lines per second)"
-        ));
-    }
-
     /// Une a `name` a la sala con `confirmation` (su saldo) como última
     /// respuesta de su entrada, y avisa a los demás, salvo que ya estuviera
     /// (una entrada repetida por UDP no es una llegada nueva). La
@@ -321,8 +312,8 @@ impl Chat {
     /// y, si estaba en la sala (`others`: a quiénes avisar) y el servidor no
     /// se está apagando, se avisa a los demás y a la consola.
     pub fn departed(&self, name: String, others: Option<Vec<Arc<dyn Output>>>) {
-        if let Some(dropped) = self.guard.user_left(&name, Instant::now()) {
-            self.log_dropped(&name, dropped);
+        if let Some(line) = self.guard.user_left(&name, Instant::now()) {
+            self.log(&line);
         }
         let Some(others) = others else { return };
         if self.is_shutting_down() {
