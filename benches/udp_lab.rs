@@ -20,7 +20,8 @@
 //! del saldo), y el cliente queda a medias: entonces se repite la corrida
 //! con otra semilla, y la tabla lo dice. No es una prueba: nada aquí
 //! afirma tiempos en `cargo test`. Todo espera tiene tope; el tráfico no
-//! sale del loopback.
+//! sale del loopback. Las palabras tras `--` eligen filas:
+//! `cargo bench --bench udp_lab -- confiable 30%`.
 
 mod common;
 
@@ -286,7 +287,18 @@ fn main() {
         "| transporte | pérdida | llegó (golpe) | goodput líneas/s | llegó (a ritmo) | p50 ms | p99 ms | semilla |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    // `cargo bench --bench udp_lab -- confiable 30%` corre solo las filas
+    // cuyo nombre («UDP confiable 30%») contiene cada palabra dada.
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .map(|arg| arg.to_lowercase())
+        .collect();
     for (kind, loss) in configs {
+        let label = format!("{} {:.0}%", kind.name(), loss * 100.0).to_lowercase();
+        if !words.iter().all(|word| label.contains(word.as_str())) {
+            continue;
+        }
         let mut row = None;
         for seed in 1..=SEEDS {
             match run(kind, loss, seed) {

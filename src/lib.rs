@@ -36,6 +36,11 @@ pub mod curso;
 #[cfg(feature = "extra")]
 pub mod extra;
 
-pub use curso::{cliente, ledger, password, protocolo, servidor};
+pub use curso::{ledger, password, protocolo, servidor};
+// `chat::cliente` es el cliente que corre `cliente`: el del curso en la
+// versión del curso, el completo (el del curso más la cookie, la
+// recuperación de pérdidas y el laboratorio) en el programa completo.
+#[cfg(not(feature = "extra"))]
+pub use curso::cliente;
 #[cfg(feature = "extra")]
-pub use extra::{cli, send_buffer};
+pub use extra::{cli, cliente, send_buffer};

@@ -443,7 +443,7 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("src/curso/udp.rs", "RECV_BUFFER", "65_536", "64 KiB"),
     (
-        "src/curso/cliente/proof.rs",
+        "src/extra/cliente/proof.rs",
         "UNPROVEN_DATAGRAM_BYTES",
         "64",
         "hasta 64 bytes",
@@ -492,9 +492,11 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
 /// primera palabra del nombre: `hasher 0` es `hasher`.
 fn server_thread_names() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let server = source_modules()
-        .into_iter()
-        .filter(|(module, _)| !module.starts_with("curso::cliente") && module != "curso::echo");
+    let server = source_modules().into_iter().filter(|(module, _)| {
+        !module.starts_with("curso::cliente")
+            && !module.starts_with("extra::cliente")
+            && module != "curso::echo"
+    });
     for (_, path) in server {
         let code = fs::read_to_string(&path).expect("fuente");
         let code = code.split("#[cfg(test)]").next().unwrap_or("");

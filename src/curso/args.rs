@@ -249,7 +249,7 @@ pub fn cliente(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
     };
     let (input, output) = (io::BufReader::new(io::stdin()), io::stdout());
-    let ending = cliente::run(&settings, cliente::Plugins::default(), input, output);
+    let ending = cliente::run(&settings, input, output);
     Ending::exit(ending, &settings.addr)
 }
 

@@ -19,26 +19,24 @@
 //!
 //! Un núcleo común (`core`: el estado de la sesión que comparten el hilo
 //! que envía y los que reciben) y un archivo por modo: `terminal` (TCP con
-//! UDP opcional), `udp` y `echo`. El lado UDP tiene dos puntos de enchufe
-//! (`seams`): el enlace y la entrega confiable; el programa completo
-//! enchufa ahí su laboratorio de pérdidas y su modo `--reliable`.
-//! Del resto del crate importa solo lo puro que comparte con el servidor:
-//! `protocolo`, `framing` y `sync` (la regla de los candados). Nada del
-//! servidor. No lee la línea de comandos: recibe un [`Settings`].
+//! UDP opcional), `udp` y `echo`. Por UDP no repite nada: lo que se pierde
+//! se pierde, como acepta el enunciado. Del resto del crate importa solo lo
+//! puro que comparte con el servidor: `protocolo`, `framing` y `sync` (la
+//! regla de los candados). Nada del servidor. No lee la línea de comandos:
+//! recibe un [`Settings`].
+//!
+//! Lo que se muestra (`screen`) y cómo termina una sesión (`ending`) son
+//! datos sin sockets: el cliente gráfico los usa tal cual.
 
-pub(crate) mod core;
-mod echo;
-pub(crate) mod ending;
-mod proof;
-mod recovery;
-pub(crate) mod screen;
-pub mod seams;
+pub mod core;
+pub mod echo;
+pub mod ending;
+pub mod screen;
 mod terminal;
 mod udp;
 
 pub use ending::Ending;
 pub use screen::{Lines, Screen, Shown};
-pub use seams::Plugins;
 
 use crate::curso::protocolo;
 use std::io::{self, BufRead, Write};
@@ -50,11 +48,11 @@ use std::time::Duration;
 /// guarda: la más larga que envía es la lista de `:u`, unos 33 bytes por
 /// usuario (30.000 usuarios caben). Un servidor roto o ajeno que envía una
 /// línea sin fin no agota la memoria del cliente: se descarta.
-const MAX_SERVER_LINE_BYTES: usize = 1 << 20;
+pub const MAX_SERVER_LINE_BYTES: usize = 1 << 20;
 
 /// Cuánto espera, como mucho, la respuesta a una línea antes de entrar a la
 /// sala (y la respuesta del eco). Pasado ese tiempo sigue igual.
-const REPLY_WAIT: Duration = Duration::from_secs(10);
+pub const REPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// Tras cuánto silencio el modo `--udp` envía `:ping`, si no se pide otra
 /// cosa: con el plazo del servidor en 300 s, caben cuatro perdidos.
@@ -96,8 +94,7 @@ impl Default for Settings {
 }
 
 /// Corre el cliente hasta que la sesión termina, con texto de entrada y
-/// de salida (la terminal, una tubería, las pruebas), con lo que enchufa
-/// `plugins` ([`Plugins::default`]: el cliente del curso).
+/// de salida (la terminal, una tubería, las pruebas).
 ///
 /// `input` son las líneas del usuario, separadas por `\n` (un `\r` final
 /// se quita; bytes que no son UTF-8 se reemplazan); `output` recibe una
@@ -107,16 +104,10 @@ impl Default for Settings {
 /// existe).
 pub fn run(
     settings: &Settings,
-    plugins: Plugins,
     input: impl BufRead + Send + 'static,
     output: impl Write + Send + 'static,
 ) -> io::Result<Ending> {
-    run_on(
-        settings,
-        plugins,
-        lines_of(input),
-        Arc::new(Lines::new(output)),
-    )
+    run_on(settings, lines_of(input), Arc::new(Lines::new(output)))
 }
 
 /// Corre el cliente hasta que la sesión termina, para cualquier interfaz.
@@ -127,26 +118,27 @@ pub fn run(
 /// [`run`].
 pub fn run_on(
     settings: &Settings,
-    plugins: Plugins,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
     match &settings.mode {
-        Mode::Tcp => terminal::run(settings, plugins, input, screen),
-        Mode::Udp => udp::run(settings, plugins, input, screen),
+        Mode::Tcp => terminal::run(settings, input, screen),
+        Mode::Udp => udp::run(settings, input, screen),
         Mode::Echo(message) => echo::run(&settings.addr, message, screen.as_ref()),
     }
 }
 
 /// Las líneas de `input` hasta su fin o su primer error de lectura.
-fn lines_of(input: impl BufRead) -> impl Iterator<Item = String> {
+pub fn lines_of(input: impl BufRead) -> impl Iterator<Item = String> {
     input.split(b'\n').map_while(Result::ok).map(|raw| {
         let text = String::from_utf8_lossy(&raw);
         text.trim_end_matches('\r').to_string()
     })
 }
 
-pub(crate) fn resolve(addr: &str) -> io::Result<SocketAddr> {
+/// La primera dirección de `addr` (`HOST:PUERTO`). Error: no resuelve a
+/// ninguna.
+pub fn resolve(addr: &str) -> io::Result<SocketAddr> {
     addr.to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -157,7 +149,7 @@ pub(crate) fn resolve(addr: &str) -> io::Result<SocketAddr> {
 
 /// Un socket UDP "conectado" al servidor: `connect` en UDP no envía nada,
 /// solo fija el destino de `send` y filtra lo que llega a ese origen.
-fn udp_socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
+pub fn udp_socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
     let any = if server.is_ipv6() {
         "[::]:0"
     } else {

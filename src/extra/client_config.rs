@@ -5,9 +5,9 @@
 //! completo le enchufa ([`Config::plugins`]: el laboratorio de pérdidas y
 //! la entrega confiable). No abre sockets.
 
-use crate::curso::cliente::seams::{Link, PlainLink, Plugins, ReliableMode};
 use crate::curso::cliente::{DEFAULT_KEEPALIVE, Mode, Settings};
 use crate::curso::protocolo;
+use crate::extra::cliente::seams::{Link, PlainLink, Plugins, ReliableMode};
 use crate::extra::laboratorio::lossy::{Impairment, LossyLink, parse_probability};
 use crate::extra::laboratorio::reliable::MAX_RETRIES;
 use crate::extra::laboratorio::reliable_client::ReliableClient;

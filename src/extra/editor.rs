@@ -14,9 +14,9 @@
 
 use crate::curso::cliente::ending::Ending;
 use crate::curso::cliente::screen::{Screen, Shown};
-use crate::curso::cliente::{Mode, Plugins, Settings};
 use crate::curso::protocolo::{self, Command, Event};
 use crate::curso::sync::lock;
+use crate::extra::cliente::{Mode, Plugins, Settings};
 use rustyline::completion::Completer;
 use rustyline::config::{ColorMode, Config as EditorConfig};
 use rustyline::error::ReadlineError;
@@ -68,7 +68,7 @@ pub fn run(settings: &Settings, plugins: Plugins) -> io::Result<Ending> {
         erase_next: 0,
     };
     let shown = Arc::clone(&screen) as Arc<dyn Screen>;
-    let ending = crate::curso::cliente::run_on(settings, plugins, lines, shown);
+    let ending = crate::extra::cliente::run_on(settings, plugins, lines, shown);
     if screen.output().reading {
         // La sesión terminó mientras el usuario escribía: el último aviso
         // (el apagado del servidor) está en la cola del editor, que lo

@@ -32,6 +32,7 @@ pub mod abuse;
 pub mod backlog;
 pub mod cli;
 pub mod client_config;
+pub mod cliente;
 pub mod config;
 pub mod cookie;
 pub mod datagrams;

@@ -1,14 +1,13 @@
-//! El núcleo del cliente, común a todos sus modos: el estado de la sesión
-//! que comparten el hilo que envía y los que reciben (en qué etapa está,
-//! cuántas respuestas llegaron, el token, el socket UDP), cómo se lee cada
-//! línea del servidor y cómo se envía cada línea del usuario. No abre
-//! conexiones: eso lo hace cada modo.
+//! El núcleo del cliente, común a sus dos modos de chat: el estado de la
+//! sesión que comparten el hilo que envía y los que reciben (en qué etapa
+//! está, cuántas respuestas llegaron, el token, el socket UDP), cómo se
+//! lee cada línea del servidor y cómo se envía cada línea del usuario. No
+//! abre conexiones: eso lo hace cada modo (`terminal`, `udp`).
 
 use super::REPLY_WAIT;
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use super::seams::{Link, Plugins, ReliableMode};
-use crate::curso::protocolo::{self, Command, Event, Problem};
+use crate::curso::protocolo::{self, Command, Event};
 use crate::curso::sync::wait_timeout_while;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
@@ -26,7 +25,7 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// lo que el cliente ve de la etapa del servidor (`Stage`, en
 /// `session.rs`), no la etapa misma: por eso otro nombre.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Entry {
+pub enum Entry {
     /// Todavía sin entrar (o con la entrada rechazada).
     Outside,
     /// El servidor preguntó el saldo de la cuenta nueva.
@@ -35,6 +34,9 @@ pub(crate) enum Entry {
     Joined,
 }
 
+/// El estado de la sesión. Lo cambian el hilo que recibe (lo que dice el
+/// servidor) y el que envía (lo que escribe el usuario); por eso va tras
+/// un candado, y el [`Condvar`] de [`Shared`] avisa cada cambio.
 pub(crate) struct State {
     /// Hasta dónde entró.
     pub(crate) entry: Entry,
@@ -47,19 +49,9 @@ pub(crate) struct State {
     pub(crate) token: Option<String>,
     /// El socket UDP (siempre en modo `--udp`; en modo TCP, tras el token).
     pub(crate) udp: Option<Arc<UdpSocket>>,
-    /// El servidor ya respondió algo que no es una cookie a este socket UDP:
-    /// su dirección está probada (ver `cookie` en el servidor).
-    pub(crate) udp_proven: bool,
-    /// Mientras la dirección no está probada: la sonda enviada y los
-    /// datagramas que esperan la cookie, en orden.
-    pub(crate) unproven: Vec<String>,
-    /// La última cookie que dio el servidor: para los datagramas que salgan
-    /// antes de la primera respuesta de verdad, y para repetir una entrada
-    /// (ver [`Shared::retry`]).
-    pub(crate) cookie: Option<String>,
     /// En modo TCP: las líneas salen por UDP (`:udp`) en vez de TCP.
     pub(crate) lines_by_udp: bool,
-    /// Se terminó la entrada del usuario.
+    /// Se terminó la entrada del usuario (o se envió `:q`).
     pub(crate) input_done: bool,
     /// El servidor se despidió.
     pub(crate) said_goodbye: bool,
@@ -67,38 +59,33 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     /// Por qué va a terminar, según el último aviso del servidor.
     pub(crate) ending: Option<Ending>,
-    /// `:ping` que envió el propio cliente (mantenimiento, vaciado) cuyo
-    /// `pong` no se muestra.
-    pub(crate) auto_pings: u32,
-    /// El último evento del servidor fue un error (ver
-    /// [`Shared::is_stale`]).
-    pub(crate) after_error: bool,
-    /// Se envió `:funds` para saber si el servidor tomó el saldo cuya
-    /// respuesta no llegó (ver [`Shared::retry`]): su error y la pregunta
-    /// repetida no se muestran.
-    pub(crate) probing_balance: bool,
-    /// `:ping` enviados (por cualquier transporte) y `pong` recibidos: el
-    /// servidor responde cada uno en orden, así que con `pongs == pings`
-    /// ya atendió todo lo enviado antes del último `:ping`.
+    /// `:ping` que envió el propio cliente cuyo `pong` no se muestra: no
+    /// los pidió el usuario.
+    pub(crate) own_pings: u32,
+    /// `:ping` enviados y `pong` recibidos: el servidor responde cada uno
+    /// en orden, así que con `pongs == pings` ya atendió todo lo enviado
+    /// antes del último `:ping`.
     pub(crate) pings: u64,
     pub(crate) pongs: u64,
-    /// En modo TCP: alguna línea salió por UDP desde el último vaciado.
+    /// En modo TCP: alguna línea salió por UDP desde el último `:q`.
     pub(crate) sent_by_udp: bool,
-    /// Llegó algún datagrama del servidor a este socket UDP.
-    pub(crate) heard_udp: bool,
     /// El sistema dijo que nadie escucha en el puerto UDP del servidor
     /// (un ICMP "puerto inalcanzable").
     pub(crate) udp_refused: bool,
-    /// Cuándo salió el último datagrama: el mantenimiento solo hace falta
-    /// tras un rato de silencio.
+    /// Cuándo salió el último datagrama (el modo `--udp` envía `:ping`
+    /// tras un rato de silencio).
     pub(crate) last_udp_send: Instant,
-    /// Ya se avisó que el servidor no responde al mantenimiento.
-    pub(crate) warned_silence: bool,
 }
 
 /// Lo que comparten el hilo que envía y los que reciben.
 pub(crate) struct Shared {
+    /// El estado. Cada hilo lo toma para leerlo o cambiarlo y lo suelta
+    /// enseguida, nunca mientras espera la red o la pantalla: si el hilo
+    /// que envía lo tuviera tomado mientras espera una respuesta, el que
+    /// recibe no podría anotarla, y los dos esperarían para siempre.
     pub(crate) state: Mutex<State>,
+    /// Avisa cada cambio del estado a quien espera uno (una respuesta, un
+    /// `pong`, el cierre).
     pub(crate) changed: Condvar,
     pub(crate) screen: Arc<dyn Screen>,
     pub(crate) server: SocketAddr,
@@ -107,11 +94,6 @@ pub(crate) struct Shared {
     /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`
     /// para que el servidor no cierre la sesión por inactividad.
     pub(crate) keepalive: Duration,
-    /// Por dónde pasa cada datagrama (el socket tal cual, en el curso).
-    link: Box<dyn Link>,
-    /// La entrega confiable, si se enchufó una. Su candado, si tiene, se
-    /// toma siempre *después* del de `state`, nunca al revés.
-    pub(crate) reliable: Option<Box<dyn ReliableMode>>,
 }
 
 impl Shared {
@@ -124,7 +106,6 @@ impl Shared {
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
         keepalive: Duration,
-        plugins: Plugins,
     ) -> Arc<Shared> {
         let tcp_mode = udp.is_none();
         Arc::new(Shared {
@@ -134,32 +115,23 @@ impl Shared {
                 name: None,
                 token: None,
                 udp,
-                udp_proven: false,
-                unproven: Vec::new(),
-                cookie: None,
                 lines_by_udp: false,
                 input_done: false,
                 said_goodbye: false,
                 closed: false,
                 ending: None,
-                auto_pings: 0,
-                probing_balance: false,
-                after_error: false,
+                own_pings: 0,
                 pings: 0,
                 pongs: 0,
                 sent_by_udp: false,
-                heard_udp: false,
                 udp_refused: false,
                 last_udp_send: Instant::now(),
-                warned_silence: false,
             }),
             changed: Condvar::new(),
             screen,
             server,
             tcp_mode,
             keepalive,
-            link: plugins.link,
-            reliable: plugins.reliable,
         })
     }
 
@@ -205,34 +177,19 @@ impl Shared {
         let mut state = self.lock();
         // El token es un secreto: quien lo ve (un proyector en el aula)
         // puede usar la sesión y transferir el dinero. El cliente lo guarda
-        // para `:udp` y `--udp`, y no lo muestra. El `pong` de
-        // un `:ping` del propio cliente tampoco: no lo pidió el usuario.
+        // para `:udp` y `--udp`, y no lo muestra. El `pong` de un `:ping`
+        // del propio cliente tampoco: no lo pidió el usuario.
         let hidden = match event {
             Some(Event::Token(_) | Event::UdpToken(_)) => true,
             Some(Event::Pong) => {
-                let own = state.auto_pings > 0;
-                state.auto_pings = state.auto_pings.saturating_sub(1);
+                let own = state.own_pings > 0;
+                state.own_pings = state.own_pings.saturating_sub(1);
                 own
             }
-            // La respuesta a la sonda del saldo: "no es un saldo" y la
-            // pregunta otra vez. Lo que el usuario ve es el saldo aceptado,
-            // cuando el cliente lo repita.
-            Some(Event::Error(Problem::BadBalance)) if state.probing_balance => true,
-            Some(Event::AskBalance) if state.probing_balance => true,
-            _ if self.is_stale(&state, event) => true,
-            // El apagado se avisa por TCP y también a la dirección UDP de
-            // la sesión, y cada copia llega por su hilo: se muestra una vez.
-            // Se anota aquí, con el mismo candado que la decisión: si se
-            // anotara después, al actualizar el estado, las dos copias
-            // podrían pasar por aquí antes y mostrarse las dos.
-            Some(event) => match ending_after(event) {
-                Some(ending) => state.ending.replace(ending) == Some(ending),
-                None => false,
-            },
-            None => false,
+            _ => false,
         };
         let identity = match event {
-            Some(Event::Welcome) if !hidden => Some(state.name.clone().unwrap_or_default()),
+            Some(Event::Welcome) => Some(state.name.clone().unwrap_or_default()),
             _ => None,
         };
         (hidden, identity)
@@ -241,52 +198,14 @@ impl Shared {
     /// El estado tras `event`, ya mostrado; despierta a quien lo espera.
     fn update(&self, event: &Option<Event>) {
         let mut state = self.lock();
-        let stale = self.is_stale(&state, event);
-        state.after_error = matches!(event, Some(Event::Error(_)));
-        if stale {
-            return;
-        }
-        // Una respuesta termina en su última línea: `Welcome` y el token
-        // siempre van seguidos de otra, y un error mientras se espera el
-        // saldo (o el de la sonda del saldo), de la pregunta repetida.
-        let last_of_reply = match event {
-            Some(Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => false,
-            // Lo que pasa en la sala no responde a nada del usuario: si
-            // contara, una línea que espera su respuesta (el saldo cuya
-            // respuesta se perdió, ya dentro) la daría por respondida.
-            Some(
-                Event::Public { .. }
-                | Event::Private { .. }
-                | Event::Connected(_)
-                | Event::Disconnected(_)
-                | Event::TransferReceived { .. },
-            ) => false,
-            Some(Event::Error(_)) => {
-                state.entry != Entry::AwaitingBalance && !state.probing_balance
-            }
-            _ => true,
-        };
-        // En modo `--udp`, una entrada cuyo token se perdió (llegó lo que
-        // lo sigue, y el token no) no terminó: sin token no se puede
-        // enviar nada más. Se espera como si no hubiera llegado, y la
-        // entrada se repite (el servidor responde lo mismo, con el token).
-        let tokenless = !self.tcp_mode
-            && state.token.is_none()
-            && matches!(event, Some(Event::AskBalance | Event::Funds(_)));
-        if tokenless {
-            return;
-        }
-        if last_of_reply {
+        if ends_a_reply(event, state.entry) {
             state.replies += 1;
         }
         match event {
             Some(Event::Token(token) | Event::UdpToken(token)) => {
                 state.token = Some(token.clone());
             }
-            Some(Event::Pong) => {
-                state.pongs += 1;
-                state.warned_silence = false;
-            }
+            Some(Event::Pong) => state.pongs += 1,
             Some(Event::AskBalance) => state.entry = Entry::AwaitingBalance,
             Some(Event::BalanceSet(_) | Event::Funds(_)) => state.entry = Entry::Joined,
             Some(Event::Goodbye) => state.said_goodbye = true,
@@ -315,16 +234,40 @@ impl Shared {
         }
     }
 
-    /// Envía `bytes` (un datagrama) por `udp`, a través del enlace.
-    /// Error: el de `send`.
-    pub(crate) fn transmit(&self, udp: &UdpSocket, bytes: &[u8]) -> io::Result<()> {
-        self.link.send(udp, bytes)
+    /// Envía `line` por UDP, con el token delante si hay: en UDP no hay
+    /// conexión, y el token es lo que dice de qué sesión es cada datagrama
+    /// (enunciado 000). Error: el de `send`.
+    pub(crate) fn send_datagram(
+        &self,
+        udp: &UdpSocket,
+        token: Option<&str>,
+        line: &str,
+    ) -> io::Result<()> {
+        {
+            let mut state = self.lock();
+            state.last_udp_send = Instant::now();
+            state.pings += u64::from(line.trim() == ":ping");
+        }
+        let datagram = match token {
+            Some(token) => format!("{token} {line}\n"),
+            None => format!("{line}\n"),
+        };
+        udp.send(datagram.as_bytes()).map(|_| ())
     }
 
-    /// Un datagrama recibido, a través del enlace: los que siguen su
-    /// camino (con el socket del curso, exactamente uno).
-    pub(crate) fn arrived(&self, datagram: &[u8]) -> Vec<Vec<u8>> {
-        self.link.arrived(datagram)
+    /// Un `:ping` del propio cliente por UDP (presentar la dirección,
+    /// mantener viva la sesión, vaciar antes de `:q`): su `pong` no se
+    /// muestra. No hace nada sin socket o sin token.
+    pub(crate) fn own_ping(&self) {
+        let (udp, token) = {
+            let mut state = self.lock();
+            let (Some(udp), Some(token)) = (state.udp.clone(), state.token.clone()) else {
+                return;
+            };
+            state.own_pings += 1;
+            (udp, token)
+        };
+        let _ = self.send_datagram(&udp, Some(&token), ":ping");
     }
 
     pub(crate) fn close(&self) {
@@ -333,35 +276,27 @@ impl Shared {
     }
 
     /// Espera a que el contador de respuestas pase de `before` (o a que se
-    /// cierre la conexión), como mucho [`REPLY_WAIT`].
-    pub(crate) fn wait_for_reply(&self, before: u64) {
+    /// cierre la conexión, o, en modo `--udp`, a que el sistema avise que
+    /// nadie escucha), como mucho [`REPLY_WAIT`]. Devuelve `true` si llegó.
+    pub(crate) fn wait_for_reply(&self, before: u64) -> bool {
         let state = self.lock();
-        let _ = wait_timeout_while(&self.changed, state, REPLY_WAIT, |s| {
-            s.replies == before && !s.closed
+        let refused = |s: &State| s.udp_refused && !self.tcp_mode;
+        let (state, _) = wait_timeout_while(&self.changed, state, REPLY_WAIT, |s| {
+            s.replies == before && !s.closed && !refused(s)
         });
+        state.replies != before
     }
 
     /// Modo TCP: antes de `:q`, si alguna línea salió por UDP, un `:ping`
     /// por UDP y la espera de su `pong` (como mucho [`DRAIN_WAIT`]), para
     /// que esas líneas lleguen antes que la salida.
     fn drain_udp(&self) {
-        let (udp, token) = {
-            let mut state = self.lock();
-            let (Some(udp), Some(token)) = (state.udp.clone(), state.token.clone()) else {
-                return;
-            };
-            if !std::mem::take(&mut state.sent_by_udp) {
-                return;
-            }
-            state.auto_pings += 1;
-            (udp, token)
-        };
-        if self.send_datagram(&udp, Some(&token), ":ping").is_err() {
+        if !std::mem::take(&mut self.lock().sent_by_udp) {
             return;
         }
+        self.own_ping();
         // Se espera el `pong` de este `:ping` y de todos los anteriores (el
-        // que presenta la dirección UDP puede llegar después, tras la
-        // cookie): contar solo uno nuevo terminaría antes de tiempo.
+        // que presenta la dirección UDP puede estar en camino todavía).
         let state = self.lock();
         let (state, timed_out) = wait_timeout_while(&self.changed, state, DRAIN_WAIT, |s| {
             s.pongs < s.pings && !s.closed
@@ -373,9 +308,29 @@ impl Shared {
     }
 }
 
+/// `true` si `event` es la última línea de una respuesta del servidor.
+/// Una respuesta termina en su última línea: `Welcome` y el token siempre
+/// van seguidos de otra, y un error mientras se espera el saldo, de la
+/// pregunta repetida. Lo que pasa en la sala no responde a nada del
+/// usuario.
+pub fn ends_a_reply(event: &Option<Event>, entry: Entry) -> bool {
+    match event {
+        Some(Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => false,
+        Some(
+            Event::Public { .. }
+            | Event::Private { .. }
+            | Event::Connected(_)
+            | Event::Disconnected(_)
+            | Event::TransferReceived { .. },
+        ) => false,
+        Some(Event::Error(_)) => entry != Entry::AwaitingBalance,
+        _ => true,
+    }
+}
+
 /// El final que anuncia un aviso del servidor, si anuncia uno: el servidor
 /// lo envía justo antes de cerrar.
-fn ending_after(event: &Event) -> Option<Ending> {
+pub fn ending_after(event: &Event) -> Option<Ending> {
     match event {
         Event::ShuttingDown => Some(Ending::ShuttingDown),
         Event::SigninTimeout(_) => Some(Ending::SigninDeadline),
@@ -393,10 +348,9 @@ pub(crate) enum Wire {
 }
 
 /// El esqueleto de los modos TCP y UDP (enunciado 000: un hilo envía, otro
-/// recibe): el emisor en un hilo propio, el receptor (`receive`) en este,
-/// y al terminar, el cierre y las cuentas del laboratorio. Al emisor no se
-/// lo espera: puede estar bloqueado leyendo el teclado. Error: no se pudo
-/// crear el hilo.
+/// recibe): el emisor en un hilo propio, el receptor (`receive`) en este.
+/// Al emisor no se lo espera: puede estar bloqueado leyendo el teclado.
+/// Error: no se pudo crear el hilo.
 pub(crate) fn converse(
     shared: &Arc<Shared>,
     input: impl Iterator<Item = String> + Send + 'static,
@@ -409,10 +363,6 @@ pub(crate) fn converse(
         .spawn(move || send_lines(input, wire, &sender))?;
     receive();
     shared.close();
-    shared.link.finish(shared.screen.as_ref());
-    if let Some(reliable) = &shared.reliable {
-        reliable.finish(shared.screen.as_ref());
-    }
     Ok(())
 }
 
@@ -435,8 +385,7 @@ fn send_lines(input: impl Iterator<Item = String>, mut wire: Wire, shared: &Shar
 }
 
 /// Ya se envió `:q` (o la sesión terminó): no se lee más, y el receptor
-/// espera la despedida con su plazo, como al terminar la entrada. Sin
-/// esto, un `:q` escrito cuya respuesta se pierde esperaría para siempre.
+/// espera la despedida.
 fn stop_reading(shared: &Shared) {
     shared.lock().input_done = true;
     shared.changed.notify_all();
@@ -445,7 +394,7 @@ fn stop_reading(shared: &Shared) {
 /// Qué hacer tras enviar una línea.
 enum Next {
     Line,
-    /// Ya se envió `:q`, o el servidor se despidió.
+    /// Ya se envió `:q`, o la sesión terminó.
     Done,
     /// No se pudo enviar: la conexión se cortó.
     Broken,
@@ -485,43 +434,32 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
     let sent = match (&mut *wire, &udp) {
         (_, Some(udp)) => shared.send_datagram(udp, token.as_deref(), line),
         (Wire::Tcp(stream), None) => {
-            if parsed == Ok(Some(Command::Ping)) {
-                shared.lock().pings += 1;
-            }
+            shared.lock().pings += u64::from(parsed == Ok(Some(Command::Ping)));
             stream.write_all(format!("{line}\n").as_bytes())
         }
         (Wire::Udp, None) => Ok(()),
     };
     match sent {
-        Err(_) => Next::Broken,
-        Ok(()) if quitting => Next::Done,
-        // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
-        // espera para que la siguiente se interprete en la etapa correcta.
-        Ok(()) if entry != Entry::Joined && !line.trim().is_empty() => {
-            await_reply(shared, wire, line, udp.as_deref(), before)
-        }
-        Ok(()) => Next::Line,
+        Err(_) => return Next::Broken,
+        Ok(()) if quitting => return Next::Done,
+        Ok(()) => {}
     }
-}
-
-/// Espera la respuesta a una línea enviada antes de entrar a la sala (la
-/// que había `before` respuestas). Por UDP, si nunca llega, la sesión
-/// termina: [`Next::Done`].
-fn await_reply(
-    shared: &Shared,
-    wire: &Wire,
-    line: &str,
-    udp: Option<&UdpSocket>,
-    before: u64,
-) -> Next {
-    match (wire, udp) {
-        (Wire::Udp, Some(udp)) if !shared.wait_for_udp_reply(line, before, udp) => Next::Done,
-        (Wire::Udp, _) => Next::Line,
-        (Wire::Tcp(_), _) => {
-            shared.wait_for_reply(before);
-            Next::Line
+    // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
+    // espera para que la siguiente se interprete en la etapa correcta (un
+    // guion en una tubería escribe todo de una vez). Por UDP, si no llega
+    // nunca, el servidor no está, o la línea se perdió: UDP no avisa.
+    if entry != Entry::Joined && !line.trim().is_empty() {
+        let answered = shared.wait_for_reply(before);
+        if !answered && matches!(wire, Wire::Udp) {
+            let mut state = shared.lock();
+            state.ending = Some(Ending::Unreachable);
+            state.closed = true;
+            drop(state);
+            shared.changed.notify_all();
+            return Next::Done;
         }
     }
+    Next::Line
 }
 
 /// Fin de la entrada: igual que `:q`.
@@ -547,7 +485,7 @@ fn end_of_input(wire: Wire, shared: &Shared) {
 }
 
 /// `:udp` o `:tcp` (solo del cliente, no se envían): `Some(true)` = por UDP.
-pub(crate) fn transport_switch(line: &str) -> Option<bool> {
+pub fn transport_switch(line: &str) -> Option<bool> {
     match line.trim() {
         ":udp" => Some(true),
         ":tcp" => Some(false),
@@ -563,20 +501,17 @@ fn switch_transport(shared: &Shared, by_udp: bool) {
         state.lines_by_udp = by_udp;
         Shown::Travel(by_udp)
     };
-    // El `:ping` que presentó la dirección UDP sigue sin respuesta.
-    let silent = by_udp && state.udp.is_some() && state.pongs < state.pings;
     drop(state);
     shared.screen.show(shown);
-    if silent {
-        shared.screen.show(Shown::UdpSilent);
-    }
 }
 
-fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo::Problem>) {
+/// Lo que se muestra de una línea propia ya en la sala (enunciado 004,
+/// punto 3): `Me: hola`. Un comando no es un mensaje: lo que se muestra
+/// es su respuesta.
+pub fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo::Problem>) {
     let (to, text) = match parsed {
         Ok(Some(Command::Public(text))) => (None, text),
         Ok(Some(Command::Private { to, text })) => (Some(to.clone()), text),
-        // Un comando no es un mensaje: lo que se muestra es su respuesta.
         _ => return,
     };
     let text = protocolo::render_text(text);
@@ -589,83 +524,28 @@ fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo
 mod tests {
     use super::*;
 
-    /// Un `Screen` que no muestra nada.
-    struct Blind;
-
-    impl Screen for Blind {
-        fn show(&self, _: Shown) {}
-    }
-
-    /// El aviso de apagado llega por TCP y por UDP, cada copia en su hilo:
-    /// aunque las dos decidan si se muestran antes de que ninguna cambie el
-    /// estado, se muestra una sola.
-    #[test]
-    fn a_notice_that_arrives_twice_at_once_is_shown_once() {
-        let shared = Shared::new(
-            Arc::new(Blind),
-            "127.0.0.1:1".parse().expect("addr"),
-            None,
-            Duration::from_secs(60),
-            Plugins::default(),
-        );
-        let notice = Some(Event::ShuttingDown);
-        let (first, _) = shared.before_showing(&notice);
-        let (second, _) = shared.before_showing(&notice);
-        shared.update(&notice);
-        shared.update(&notice);
-        assert_eq!([first, second], [false, true], "ocultas");
-        assert_eq!(shared.ending(), Ending::ShuttingDown);
-    }
-
-    /// En modo TCP, la primera línea que sale por UDP a una dirección sin
-    /// probar, si es un mensaje (que no recibe respuesta), va detrás de un
-    /// `:ping`: la sonda siempre recibe respuesta, del servidor del curso o
-    /// del completo (la cookie). Antes, el mensaje era la sonda, y con el
-    /// servidor del curso lo que esperaba detrás no salía nunca.
-    #[test]
-    fn a_message_never_goes_first_to_an_unproven_address() {
-        let server = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let addr = server.local_addr().expect("addr");
-        let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        client.connect(addr).expect("connect");
-        let keepalive = Duration::from_secs(60);
-        let shared = Shared::new(Arc::new(Blind), addr, None, keepalive, Plugins::default());
-        shared
-            .send_datagram(&client, Some("T0KEN"), "uno")
-            .expect("send");
-        shared
-            .send_datagram(&client, Some("T0KEN"), "dos")
-            .expect("send");
-        client.send(b"marca").expect("send");
-        server
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        let mut buffer = [0u8; 512];
-        let mut next = || {
-            let n = server.recv(&mut buffer).expect("recv");
-            String::from_utf8_lossy(&buffer[..n]).trim_end().to_string()
-        };
-        assert_eq!(next(), "T0KEN :ping", "la sonda");
-        assert_eq!(
-            next(),
-            "marca",
-            "uno y dos esperan a que la sonda tenga respuesta"
-        );
-        let state = shared.lock();
-        assert_eq!(
-            (state.pings, state.auto_pings),
-            (1, 1),
-            "su pong no se muestra"
-        );
-        let waiting: Vec<&str> = state.unproven.iter().map(|d| d.trim_end()).collect();
-        assert_eq!(waiting, ["T0KEN :ping", "T0KEN uno", "T0KEN dos"]);
-    }
-
     #[test]
     fn transport_switches_are_local_commands() {
         assert_eq!(transport_switch(":udp"), Some(true));
         assert_eq!(transport_switch(" :tcp "), Some(false));
         assert_eq!(transport_switch(":udp hola"), None);
         assert_eq!(transport_switch("udp"), None);
+    }
+
+    #[test]
+    fn a_reply_ends_on_its_last_line() {
+        let outside = Entry::Outside;
+        assert!(!ends_a_reply(&Some(Event::Welcome), outside));
+        assert!(ends_a_reply(&Some(Event::AskBalance), outside));
+        assert!(!ends_a_reply(
+            &Some(Event::Connected("bob".into())),
+            outside
+        ));
+        let wrong = Some(Event::Error(protocolo::Problem::BadBalance));
+        assert!(ends_a_reply(&wrong, outside));
+        assert!(
+            !ends_a_reply(&wrong, Entry::AwaitingBalance),
+            "la pregunta repetida viene detrás"
+        );
     }
 }

@@ -9,7 +9,10 @@ use crate::curso::protocolo::MAX_LINE_BYTES;
 use std::io::{self, BufReader, Write};
 use std::net::TcpStream;
 
-pub(super) fn run(addr: &str, message: &str, screen: &dyn Screen) -> io::Result<Ending> {
+/// Envía `message` al servidor de eco en `addr` y muestra la respuesta.
+/// Devuelve [`Ending::Left`] si respondió, [`Ending::Lost`] si cerró sin
+/// responder o no respondió en [`REPLY_WAIT`]. Error: no se pudo conectar.
+pub fn run(addr: &str, message: &str, screen: &dyn Screen) -> io::Result<Ending> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(REPLY_WAIT))?;
     stream.write_all(format!("{message}\n").as_bytes())?;

@@ -5,7 +5,6 @@
 use super::core::{Shared, Wire, converse};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
-use super::seams::Plugins;
 use super::{MAX_SERVER_LINE_BYTES, Settings, udp_socket_for};
 use crate::curso::framing::{Frame, read_frame};
 use crate::curso::protocolo::Event;
@@ -20,16 +19,17 @@ use std::time::Duration;
 /// conectar.
 pub(super) fn run(
     settings: &Settings,
-    plugins: Plugins,
     input: impl Iterator<Item = String> + Send + 'static,
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
     let stream = TcpStream::connect(&settings.addr)?;
+    // Cada línea sale en cuanto se escribe, sin esperar a juntar más
+    // (el algoritmo de Nagle demoraría las líneas cortas).
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
     // Por TCP no hace falta mantenimiento: la conexión basta.
-    let shared = Shared::new(screen, server, None, Duration::MAX, plugins);
+    let shared = Shared::new(screen, server, None, Duration::MAX);
     let wire = Wire::Tcp(stream.try_clone()?);
     converse(&shared, input, wire, || {
         receive_lines(BufReader::new(stream), &shared, me);
@@ -39,7 +39,7 @@ pub(super) fn run(
 
 /// El receptor: muestra cada línea del servidor hasta que la conexión se
 /// cierra. Con el token abre el lado UDP; ya en la sala, le presenta al
-/// servidor la dirección UDP de este cliente.
+/// servidor la dirección UDP de este cliente con un `:ping`.
 fn receive_lines(mut reader: BufReader<TcpStream>, shared: &Arc<Shared>, me: SocketAddr) {
     let mut raw = Vec::new();
     let mut presented = false;
@@ -56,25 +56,10 @@ fn receive_lines(mut reader: BufReader<TcpStream>, shared: &Arc<Shared>, me: Soc
             // Ya en la sala, sin respuestas pendientes que confundir.
             Some(Event::BalanceSet(_) | Event::Funds(_)) if !presented => {
                 presented = true;
-                present_udp_address(shared);
+                shared.own_ping();
             }
             _ => {}
         }
-    }
-}
-
-/// Un `:ping` por UDP con el token: desde ahí el servidor conoce la
-/// dirección UDP de este cliente. Su `pong` no se muestra: no lo pidió el
-/// usuario.
-fn present_udp_address(shared: &Shared) {
-    let presented = {
-        let mut state = shared.lock();
-        let both = state.udp.clone().zip(state.token.clone());
-        state.auto_pings += u32::from(both.is_some());
-        both
-    };
-    if let Some((udp, token)) = presented {
-        let _ = shared.send_datagram(&udp, Some(&token), ":ping");
     }
 }
 

@@ -11,10 +11,10 @@
 //! y [`LossyLink`], del socket del cliente. Cada evento se cuenta
 //! ([`Alterations`]). No sabe nada del chat.
 
-use crate::curso::cliente::seams::Link;
 use crate::curso::cliente::{Screen, Shown};
 use crate::curso::seams::Datagrams;
 use crate::curso::sync::lock;
+use crate::extra::cliente::seams::Link;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::io;

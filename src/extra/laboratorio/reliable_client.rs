@@ -10,8 +10,8 @@
 //! (la cookie, el token, el relleno, el enlace) es del cliente.
 
 use crate::curso::cliente::screen::{Screen, Shown};
-use crate::curso::cliente::seams::{Arrival, Gone, ReliableMode};
 use crate::curso::sync::lock;
+use crate::extra::cliente::seams::{Arrival, Gone, ReliableMode};
 use crate::extra::laboratorio::reliable::{Packet, Reliable, Step};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
