@@ -24,9 +24,10 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// Hasta dónde entró el cliente, según lo que el servidor le respondió. Es
 /// lo que el cliente ve de la etapa del servidor (`Stage`, en
 /// `session.rs`), no la etapa misma: por eso otro nombre.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Entry {
     /// Todavía sin entrar (o con la entrada rechazada).
+    #[default]
     Outside,
     /// El servidor preguntó el saldo de la cuenta nueva.
     AwaitingBalance,
@@ -36,7 +37,9 @@ pub enum Entry {
 
 /// El estado de la sesión. Lo cambian el hilo que recibe (lo que dice el
 /// servidor) y el que envía (lo que escribe el usuario); por eso va tras
-/// un candado, y el [`Condvar`] de [`Shared`] avisa cada cambio.
+/// un candado, y el [`Condvar`] de [`Shared`] avisa cada cambio. Empieza
+/// vacío (`Default`): fuera de la sala, sin token, sin nada enviado.
+#[derive(Default)]
 pub(crate) struct State {
     /// Hasta dónde entró.
     pub(crate) entry: Entry,
@@ -73,8 +76,8 @@ pub(crate) struct State {
     /// (un ICMP "puerto inalcanzable").
     pub(crate) udp_refused: bool,
     /// Cuándo salió el último datagrama (el modo `--udp` envía `:ping`
-    /// tras un rato de silencio).
-    pub(crate) last_udp_send: Instant,
+    /// tras un rato de silencio); `None` antes del primero.
+    pub(crate) last_udp_send: Option<Instant>,
 }
 
 /// Lo que comparten el hilo que envía y los que reciben.
@@ -110,22 +113,8 @@ impl Shared {
         let tcp_mode = udp.is_none();
         Arc::new(Shared {
             state: Mutex::new(State {
-                entry: Entry::Outside,
-                replies: 0,
-                name: None,
-                token: None,
                 udp,
-                lines_by_udp: false,
-                input_done: false,
-                said_goodbye: false,
-                closed: false,
-                ending: None,
-                own_pings: 0,
-                pings: 0,
-                pongs: 0,
-                sent_by_udp: false,
-                udp_refused: false,
-                last_udp_send: Instant::now(),
+                ..State::default()
             }),
             changed: Condvar::new(),
             screen,
@@ -245,7 +234,7 @@ impl Shared {
     ) -> io::Result<()> {
         {
             let mut state = self.lock();
-            state.last_udp_send = Instant::now();
+            state.last_udp_send = Some(Instant::now());
             state.pings += u64::from(line.trim() == ":ping");
         }
         let datagram = match token {

@@ -111,7 +111,9 @@ fn finished(shared: &Shared, udp_only: bool, deadline: &mut Option<Instant>) -> 
 fn keep_alive(shared: &Shared) {
     {
         let state = shared.lock();
-        let idle = state.last_udp_send.elapsed() >= shared.keepalive;
+        let idle = state
+            .last_udp_send
+            .is_none_or(|sent| sent.elapsed() >= shared.keepalive);
         // Solo en la sala: antes, un `pong` se contaría como la respuesta
         // a la línea que espera la suya.
         let joined = state.entry == Entry::Joined;
