@@ -74,9 +74,6 @@ fn problem() -> impl Strategy<Value = Problem> {
         Just(Problem::StorageFailed),
         Just(Problem::BadToken),
         Just(Problem::OneLinePerDatagram),
-        any::<u32>().prop_map(Problem::TooFast),
-        any::<u64>().prop_map(Problem::SigninBlocked),
-        any::<u64>().prop_map(Problem::AccountBlocked),
     ]
 }
 
@@ -111,12 +108,7 @@ fn event() -> impl Strategy<Value = Event> {
         token().prop_map(Event::Token),
         token().prop_map(Event::UdpToken),
         Just(Event::Pong),
-        Just(Event::ServerFull),
-        Just(Event::TooManyFromAddress),
-        any::<u64>().prop_map(Event::SigninTimeout),
-        Just(Event::ShuttingDown),
-        any::<u32>().prop_map(Event::Paced),
-        Just(Event::TooManyFailures),
+        Just(Event::Replaced),
         problem().prop_map(Event::Error),
     ]
 }

@@ -7,7 +7,8 @@
 
 mod common;
 
-use chat::protocolo::{Event, Problem};
+use chat::extra::notices::Notice;
+use chat::protocolo::Event;
 use common::{Client, Server};
 use std::collections::HashMap;
 
@@ -59,7 +60,7 @@ fn stats_answers_every_field_with_the_counts_of_a_known_workload() {
     for _ in 0..20 {
         dave.send(":funds");
     }
-    let too_fast = Event::Error(Problem::TooFast(2)).to_string();
+    let too_fast = Event::Error(Notice::TooFast(2).problem()).to_string();
     while dave.line() != too_fast {}
     let fields = stats(&mut carol);
 

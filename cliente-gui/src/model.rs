@@ -8,6 +8,7 @@
 //! de transferencia junto a su formulario, el resto en el historial).
 
 use chat::cliente::Shown;
+use chat::extra::notices::Notice;
 use chat::protocolo::{EMOJIS, Event, Problem};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -366,8 +367,9 @@ impl Model {
         if self.view != View::Chat {
             return self.before_room(line, event, time, now);
         }
+        let notice = event.as_ref().and_then(Notice::of);
         let kind = match &event {
-            Some(Event::ShuttingDown) => Kind::Error,
+            _ if notice == Some(Notice::ShuttingDown) => Kind::Error,
             Some(Event::Connected(name)) => {
                 self.add_user(name);
                 Kind::Notice
@@ -430,10 +432,10 @@ impl Model {
             // Se entró: el servidor ya no cuenta el plazo.
             self.sign_in_deadline = None;
         }
+        if let Some(Notice::PromptWithin(secs)) = event.as_ref().and_then(Notice::of) {
+            self.sign_in_deadline = Some(now + Duration::from_secs(secs));
+        }
         match event {
-            Some(Event::PromptWithin(secs)) => {
-                self.sign_in_deadline = Some(now + Duration::from_secs(secs));
-            }
             Some(Event::Prompt | Event::Welcome | Event::Token(_) | Event::UdpToken(_)) => {}
             Some(Event::AskBalance) => {
                 if self.view == View::Balance {
@@ -586,8 +588,8 @@ mod tests {
         model.password = "mala".into();
         model.sign_in(false);
         let greeting = Shown::Server {
-            line: wire(Event::PromptWithin(60)),
-            event: Some(Event::PromptWithin(60)),
+            line: wire(Notice::PromptWithin(60).event()),
+            event: Some(Notice::PromptWithin(60).event()),
         };
         model.on_shown(greeting, "12:00:00", t0);
         let at = |model: &Model, secs| model.sign_in_countdown(t0 + Duration::from_secs(secs));
@@ -616,7 +618,7 @@ mod tests {
         model.name = "ana".into();
         model.password = "x".into();
         model.sign_in(true);
-        server(&mut model, &wire(Event::PromptWithin(60)));
+        server(&mut model, &wire(Notice::PromptWithin(60).event()));
         server(&mut model, &wire(Event::AskBalance));
         assert_eq!(
             model.sign_in_countdown(t0),
@@ -628,7 +630,7 @@ mod tests {
         model.name = "ana".into();
         model.password = "x".into();
         model.sign_in(false);
-        server(&mut model, &wire(Event::PromptWithin(5)));
+        server(&mut model, &wire(Notice::PromptWithin(5).event()));
         model.on_ended("closed".into());
         assert_eq!(model.sign_in_countdown(t0), None, "sin conexión, sin plazo");
     }

@@ -244,7 +244,7 @@ pub trait Observer: Send + Sync {
     fn ledger_waited(&self, _waited: Duration) {}
     /// Un `fdatasync` dejó en disco `entries` entradas del diario.
     fn journal_synced(&self, _entries: u64) {}
-    /// Las líneas de `:stats` (sin el prefijo `Stats: `) a la hora `now`;
+    /// Las líneas de `:stats` (cada una, el texto de un [`Event::Notice`]) a la hora `now`;
     /// `room` cuenta la sala, y cuesta un candado por cliente, así que se
     /// llama solo si hace falta. `None`: no hay estadísticas, y `:stats` es
     /// un comando desconocido.
@@ -285,13 +285,12 @@ pub struct Attempt<'a> {
     pub account: &'a str,
 }
 
-/// Por qué no entra una conexión TCP (ver [`Guard::admit`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// El servidor ya tiene todas las conexiones que admite.
-    Full,
-    /// Esa dirección ya tiene todas las conexiones que admite.
-    TooManyFromAddress,
+/// Por qué no entra una conexión TCP (ver [`Guard::admit`]): el aviso que
+/// recibe antes del cierre y la razón para la consola.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub notice: Event,
+    pub why: &'static str,
 }
 
 /// Quién puede abrir una conexión con el servidor de eco.

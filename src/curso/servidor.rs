@@ -18,7 +18,6 @@ use crate::curso::ledger::{Ledger, MakeDurability, SyncEach};
 use crate::curso::output::Channels;
 use crate::curso::password::{Argon, HashCost, Hashing};
 use crate::curso::protocolo::DEFAULT_ADDR;
-use crate::curso::protocolo::Event;
 use crate::curso::seams::{
     Guard, Observer, Open, Outputs, PlainStreams, Refusal, StreamSetup, Unobserved,
 };
@@ -230,15 +229,9 @@ impl Listener {
     /// Una conexión que no entra: sin hilo ni cola, una línea que dice por
     /// qué, el FIN, y se sigue con los demás.
     fn refuse(&self, stream: &TcpStream, addr: SocketAddr, refusal: Refusal) {
-        let (notice, why) = match refusal {
-            Refusal::Full => (Event::ServerFull, "the server is full"),
-            Refusal::TooManyFromAddress => (
-                Event::TooManyFromAddress,
-                "too many connections from that address",
-            ),
-        };
-        let _ = (&*stream).write_all(notice.to_line().as_bytes());
+        let _ = (&*stream).write_all(refusal.notice.to_line().as_bytes());
         let _ = stream.shutdown(Shutdown::Write);
+        let why = refusal.why;
         self.chat
             .log(&format!("Connection from {addr} refused: {why}"));
     }

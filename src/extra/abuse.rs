@@ -22,9 +22,10 @@
 //! aviso se envía lo hacen `servidor`, `session` y `udp` con lo que estas
 //! funciones devuelven.
 
-use crate::curso::protocolo::{Event, Problem, whole_seconds};
+use crate::curso::protocolo::{Event, Problem};
 use crate::curso::seams::{Attempt, Guard, Output, Pace, Place, Refusal};
 use crate::curso::sync::lock;
+use crate::extra::notices::{Notice, whole_seconds};
 use crate::extra::registry::{Connections, Registered};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -619,17 +620,24 @@ impl Place for ConnectionLimits {
         };
         let line =
             format!("{who} sends faster than {per_sec} lines per second; its lines are delayed");
-        let first = Some((Event::Paced(per_sec), line));
+        let first = Some((Notice::Paced(per_sec).event(), line));
         Some(Pace { wait, first })
     }
 
     /// Una contraseña mala o una dirección bloqueada cuenta; tras
     /// `--max-signin-failures` en esta conexión, se cierra.
     fn failed_sign_in(&mut self, problem: &Problem) -> Option<(Event, String)> {
-        let guessing = matches!(
-            problem,
-            Problem::BadCredentials | Problem::SigninBlocked(_) | Problem::AccountBlocked(_)
-        );
+        let blocked = |text: &str| {
+            matches!(
+                Notice::parse(text),
+                Some(Notice::SigninBlocked(_) | Notice::AccountBlocked(_))
+            )
+        };
+        let guessing = match problem {
+            Problem::BadCredentials => true,
+            Problem::Refused(text) => blocked(text),
+            _ => false,
+        };
         self.failures += u32::from(guessing);
         let max = self.max_failures;
         if !guessing || max == 0 || self.failures < max {
@@ -639,7 +647,7 @@ impl Place for ConnectionLimits {
             "{} (TCP) failed {max} sign-ins; connection closed",
             self.peer
         );
-        Some((Event::TooManyFailures, line))
+        Some((Notice::TooManyFailures.event(), line))
     }
 }
 
@@ -673,7 +681,7 @@ impl Guard for Guards {
     /// Con plazo para iniciar sesión, la primera línea lo dice.
     fn prompt(&self) -> Event {
         match self.admission.as_ref().and_then(|a| a.signin_timeout) {
-            Some(deadline) => Event::PromptWithin(deadline.as_secs()),
+            Some(deadline) => Notice::PromptWithin(deadline.as_secs()).event(),
             None => Event::Prompt,
         }
     }
@@ -693,12 +701,12 @@ impl Guard for Guards {
     fn before_sign_in(&self, attempt: &Attempt<'_>, now: Instant) -> Result<Vec<String>, Problem> {
         let ip = attempt.ip;
         if let Some(left) = self.blocked(ip, now) {
-            return Err(Problem::SigninBlocked(whole_seconds(left)));
+            return Err(Notice::SigninBlocked(whole_seconds(left)).problem());
         }
         let mut console = Vec::new();
         if attempt.register {
             if let Some(left) = self.registrations_blocked(ip, now) {
-                return Err(Problem::TooManyAccounts(whole_seconds(left)));
+                return Err(Notice::TooManyAccounts(whole_seconds(left)).problem());
             }
             if attempt.verified
                 && let Some(block) = self.registered(ip, now)
@@ -709,7 +717,7 @@ impl Guard for Guards {
                 ));
             }
         } else if let Some(left) = self.account_blocked(attempt.account, now) {
-            return Err(Problem::AccountBlocked(whole_seconds(left)));
+            return Err(Notice::AccountBlocked(whole_seconds(left)).problem());
         }
         Ok(console)
     }

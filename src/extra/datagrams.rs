@@ -17,9 +17,7 @@
 //! ni marco, y si su origen está probado: las reglas del chat las sigue
 //! decidiendo él.
 
-use crate::curso::protocolo::{
-    self, Command, Event, MAX_LINE_BYTES, Problem, split_cookie, split_token,
-};
+use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, split_cookie, split_token};
 use crate::curso::room::Via;
 use crate::curso::seams::{Datagram, Datagrams, Incoming, Output};
 use crate::curso::session::{Anonymous, Chat, before_sign_in};
@@ -28,6 +26,7 @@ use crate::extra::abuse::{Guards, Pacer, Verdict};
 use crate::extra::cookie::{Cookies, challenge_line, fits};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
+use crate::extra::notices::Notice;
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -111,7 +110,7 @@ impl Stack {
             Verdict::Drop { warn } => {
                 self.chat.observer.datagram_dropped();
                 if warn {
-                    let notice = Event::Error(Problem::TooFast(per_sec)).to_line();
+                    let notice = Event::Error(Notice::TooFast(per_sec).problem()).to_line();
                     let known = proven || token.is_some();
                     self.answer(d.from, notice.trim_end_matches('\n'), d.size, known);
                 }

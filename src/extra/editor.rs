@@ -17,6 +17,7 @@ use crate::curso::cliente::screen::{Screen, Shown};
 use crate::curso::protocolo::{self, Command, Event};
 use crate::curso::sync::lock;
 use crate::extra::cliente::{Mode, Plugins, Settings};
+use crate::extra::notices::Notice;
 use rustyline::completion::Completer;
 use rustyline::config::{ColorMode, Config as EditorConfig};
 use rustyline::error::ReadlineError;
@@ -202,15 +203,11 @@ impl Printer {
             Shown::Server { event, .. } => match event {
                 Some(Event::Private { .. }) => "\x1b[35m",
                 Some(Event::Public { .. }) => "",
-                Some(
-                    Event::Error(_)
-                    | Event::ServerFull
-                    | Event::TooManyFromAddress
-                    | Event::SigninTimeout(_)
-                    | Event::ShuttingDown
-                    | Event::Replaced
-                    | Event::TooManyFailures,
-                ) => "\x1b[31m",
+                Some(Event::Error(_) | Event::Replaced) => "\x1b[31m",
+                // Los avisos que cierran la sesión (el apagado, el plazo...).
+                Some(event) if Notice::of(event).is_some_and(|n| n.ending().is_some()) => {
+                    "\x1b[31m"
+                }
                 _ => "\x1b[34m",
             },
             Shown::NoAnswer
@@ -228,10 +225,9 @@ impl Screen for Printer {
         match &shown {
             Shown::Identity { name, .. } => self.prompt().name = Some(name.clone()),
             Shown::Server {
-                event: Some(Event::PromptWithin(secs)),
-                ..
-            } => {
-                let deadline = Instant::now() + Duration::from_secs(*secs);
+                event: Some(event), ..
+            } if let Some(Notice::PromptWithin(secs)) = Notice::of(event) => {
+                let deadline = Instant::now() + Duration::from_secs(secs);
                 self.prompt().signin_deadline = Some(deadline);
             }
             Shown::Travel(by_udp) => {

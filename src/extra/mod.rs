@@ -40,6 +40,7 @@ pub mod editor;
 pub mod keepalive;
 pub mod laboratorio;
 pub mod launch;
+pub mod notices;
 pub mod registry;
 pub mod rendimiento;
 pub mod send_buffer;

@@ -6,6 +6,7 @@
 //! cola). No lee ni escribe sockets.
 
 use crate::curso::seams::{Admission, Output, Place, Refusal};
+use crate::extra::notices::Notice;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,8 +49,8 @@ impl Connections {
 
     /// Anota una conexión desde `peer` si hay lugar: menos de `max` en total
     /// y menos de `max_per_ip` desde su dirección (0: sin límite). Devuelve
-    /// su número, o por qué no entra ([`Refusal::Full`]: ya hay `max`;
-    /// [`Refusal::TooManyFromAddress`]: su dirección ya tiene `max_per_ip`).
+    /// su número, o por qué no entra ([`Notice::ServerFull`]: ya hay `max`;
+    /// [`Notice::TooManyFromAddress`]: su dirección ya tiene `max_per_ip`).
     pub(crate) fn try_add(
         &self,
         output: Option<&Arc<dyn Output>>,
@@ -60,11 +61,17 @@ impl Connections {
         let ip = peer.ip();
         let mut open = self.lock();
         if max > 0 && open.by_id.len() >= max {
-            return Err(Refusal::Full);
+            return Err(Refusal {
+                notice: Notice::ServerFull.event(),
+                why: "the server is full (--max-clients)",
+            });
         }
         let from_ip = open.per_ip.get(&ip).copied().unwrap_or(0);
         if max_per_ip > 0 && from_ip >= max_per_ip {
-            return Err(Refusal::TooManyFromAddress);
+            return Err(Refusal {
+                notice: Notice::TooManyFromAddress.event(),
+                why: "too many connections from its address (--max-clients-per-ip)",
+            });
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let connection = Connection {
@@ -162,10 +169,7 @@ impl Admission for EchoAdmission {
                 connections: Arc::clone(&self.connections),
                 id,
             })),
-            Err(Refusal::Full) => Err("the server is full (--max-clients)"),
-            Err(Refusal::TooManyFromAddress) => {
-                Err("too many connections from its address (--max-clients-per-ip)")
-            }
+            Err(refusal) => Err(refusal.why),
         }
     }
 }

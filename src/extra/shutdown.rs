@@ -10,8 +10,8 @@
 //! manejador. No sabe de protocolo más allá del aviso: las colas son de
 //! `outbox` y el registro de conexiones, de `servidor`.
 
-use crate::curso::protocolo::Event;
 use crate::curso::session::Chat;
+use crate::extra::notices::Notice;
 use crate::extra::registry::Connections;
 use std::io;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub fn shutdown(chat: &Chat, connections: &Connections, grace: Duration) {
     chat.begin_shutdown();
     let mut outputs = connections.outputs();
     outputs.extend(chat.room.udp_outputs());
-    chat.deliver(&outputs, &Event::ShuttingDown);
+    chat.deliver(&outputs, &Notice::ShuttingDown.event());
     if let Err(error) = chat.ledger.flush() {
         chat.log(&format!(
             "could not flush the journal while stopping: {error:?}"

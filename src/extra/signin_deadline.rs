@@ -10,8 +10,8 @@
 //! solo le avisa a su lugar en el registro cuando la conexión entra
 //! ([`crate::curso::seams::Place::signed_in`]).
 
-use crate::curso::protocolo::Event;
 use crate::curso::session::Chat;
+use crate::extra::notices::Notice;
 use crate::extra::registry::Connections;
 use std::io;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub fn start(chat: Arc<Chat>, connections: Arc<Connections>, timeout: Duration) 
             loop {
                 thread::sleep(SWEEP_EVERY);
                 for (peer, output) in connections.unsigned_for(timeout) {
-                    chat.send(&output, &Event::SigninTimeout(secs));
+                    chat.send(&output, &Notice::SigninTimeout(secs).event());
                     chat.log(&format!(
                         "{peer} (TCP) did not sign in within {secs} s; closed"
                     ));

@@ -14,6 +14,7 @@
 use crate::curso::seams::{Census, Observer};
 use crate::curso::session::Chat;
 use crate::extra::laboratorio::lossy;
+use crate::extra::notices::Notice;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -354,25 +355,37 @@ impl Observer for Stats {
         COUNTERS.journal_synced(entries);
     }
 
+    /// Cada línea es un aviso `Stats: ...` ([`Notice::Stats`]).
     fn report(&self, now: Instant, room: &dyn Fn() -> Census) -> Option<Vec<String>> {
-        let snapshot = cached(now, || {
-            let census = room();
-            let pending: Vec<u64> = census
-                .outputs
-                .iter()
-                .map(|output| output.pending_bytes() as u64)
-                .collect();
-            Snapshot {
-                tcp_users: census.tcp,
-                udp_users: census.udp,
-                largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
-                backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
-                queued_bytes: pending.iter().sum(),
-                ..Snapshot::of_process(now)
-            }
-        });
-        Some(snapshot.lines())
+        let figures = measure(now, room).lines();
+        Some(
+            figures
+                .into_iter()
+                .map(|f| Notice::Stats(f).to_string())
+                .collect(),
+        )
     }
+}
+
+/// La muestra de `now` (la sala, medida a lo sumo una vez por
+/// [`REMEASURE_AFTER`]).
+fn measure(now: Instant, room: &dyn Fn() -> Census) -> Snapshot {
+    cached(now, || {
+        let census = room();
+        let pending: Vec<u64> = census
+            .outputs
+            .iter()
+            .map(|output| output.pending_bytes() as u64)
+            .collect();
+        Snapshot {
+            tcp_users: census.tcp,
+            udp_users: census.udp,
+            largest_queue_bytes: pending.iter().copied().max().unwrap_or(0),
+            backlogged_clients: pending.iter().filter(|&&bytes| bytes > 0).count() as u64,
+            queued_bytes: pending.iter().sum(),
+            ..Snapshot::of_process(now)
+        }
+    })
 }
 
 /// El hilo de las estadísticas: una vez por segundo toma la muestra de las
@@ -390,9 +403,8 @@ pub fn start_thread(chat: Arc<Chat>, every_secs: u64) -> io::Result<()> {
             let now = Instant::now();
             if every_secs > 0 && now.duration_since(last) >= every {
                 last = now;
-                if let Some(lines) = chat.observer.report(now, &|| chat.room.census()) {
-                    chat.log(&format!("Stats: {}", lines.join(" ")));
-                }
+                let figures = measure(now, &|| chat.room.census()).lines();
+                chat.log(&Notice::Stats(figures.join(" ")).to_string());
             } else {
                 sample_rates(now);
             }

@@ -318,16 +318,10 @@ pub fn ends_a_reply(event: &Option<Event>, entry: Entry) -> bool {
 }
 
 /// El final que anuncia un aviso del servidor, si anuncia uno: el servidor
-/// lo envía justo antes de cerrar.
+/// lo envía justo antes de cerrar. El del curso anuncia uno solo: la
+/// sesión solo-UDP que su dueño abrió desde otra dirección.
 pub fn ending_after(event: &Event) -> Option<Ending> {
-    match event {
-        Event::ShuttingDown => Some(Ending::ShuttingDown),
-        Event::SigninTimeout(_) => Some(Ending::SigninDeadline),
-        Event::ServerFull | Event::TooManyFromAddress => Some(Ending::ServerFull),
-        Event::TooManyFailures => Some(Ending::TooManyFailures),
-        Event::Replaced => Some(Ending::Replaced),
-        _ => None,
-    }
+    (event == &Event::Replaced).then_some(Ending::Replaced)
 }
 
 /// Por dónde sale una línea del usuario.

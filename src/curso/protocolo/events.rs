@@ -73,36 +73,19 @@ pub enum Problem {
     TokenFirst,
     /// Un datagrama con más de una línea (UDP no junta ni separa mensajes).
     OneLinePerDatagram,
-    /// Un datagrama pasó el límite de líneas por segundo del usuario (lleva
-    /// el límite, `--max-lines-per-sec`) y se descartó: por UDP no hay cómo
-    /// frenar al emisor (por TCP, ver [`Event::Paced`]). Se avisa una vez
-    /// por ráfaga: un aviso por datagrama descartado sería otra inundación.
-    TooFast(u32),
-    /// La dirección IP del cliente está bloqueada por contraseñas fallidas:
-    /// lleva los segundos que faltan (`--max-signin-failures-per-ip`).
-    SigninBlocked(u64),
-    /// La cuenta está bloqueada por contraseñas fallidas, vengan de donde
-    /// vengan: lleva los segundos que faltan (`--max-signin-failures`).
-    /// Un nombre que no existe se bloquea igual, así que la
-    /// respuesta no dice qué cuentas hay.
-    AccountBlocked(u64),
-    /// La dirección IP del cliente creó demasiadas cuentas seguidas: lleva
-    /// los segundos que faltan (`--max-registrations-per-ip`).
-    TooManyAccounts(u64),
+    /// Un límite del programa completo rechazó el pedido (contraseñas
+    /// fallidas, líneas de más...), con su propio texto. El curso no
+    /// limita nada, así que nunca lo envía; [`Event::parse`] lo lee como
+    /// cualquier aviso que no conoce, [`Event::Notice`].
+    Refused(String),
 }
 
 /// Lo que el servidor le dice a un cliente: cada evento es exactamente una
 /// línea de texto (sin el `\n`, que agrega [`Event::to_line`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Primera línea al conectar: cómo iniciar sesión (si el servidor no
-    /// tiene plazo para hacerlo, `--signin-timeout-secs 0`).
+    /// Primera línea al conectar: cómo iniciar sesión.
     Prompt,
-    /// Primera línea al conectar, con el plazo para iniciar sesión en
-    /// segundos: `... <password>. You have 60 seconds to sign in.` (el
-    /// plazo se anuncia antes de vencer, no solo al cerrar: quien se entera
-    /// al ver el corte ya perdió lo que escribía).
-    PromptWithin(u64),
     /// `Welcome to the best chat in the universe!`
     Welcome,
     /// `[SERVER] Client: What is your balance?`
@@ -143,39 +126,16 @@ pub enum Event {
     UdpToken(String),
     /// `[SERVER] Client: pong`: respuesta a `:ping`.
     Pong,
-    /// `[SERVER] Client: The server is full, try again later.`: a una
-    /// conexión que pasa de `--max-clients`, justo antes de cerrarla.
-    ServerFull,
-    /// `[SERVER] Client: There are too many connections from your address,
-    /// try again later.`: a una conexión de más desde una misma dirección IP
-    /// (`--max-clients-per-ip`): mil sockets quietos desde una sola máquina
-    /// no dejan afuera a los demás.
-    TooManyFromAddress,
-    /// `[SERVER] Client: You did not sign in within N seconds, so the
-    /// connection was closed.`: a una conexión que no inició sesión a
-    /// tiempo (`--signin-timeout-secs`).
-    SigninTimeout(u64),
-    /// `[SERVER] Client: The server is shutting down.`: a todos, al
-    /// apagarse con SIGINT o SIGTERM.
-    ShuttingDown,
     /// `[SERVER] Client: You signed in from another address, so this
     /// session was closed.`: a una sesión solo-UDP cuando su dueño entra
     /// desde otro lugar (UDP no tiene conexión que se corte: quien cerró
     /// `nc -u` no avisó, y la contraseña prueba que es el mismo).
     Replaced,
-    /// `[SERVER] Client: You are sending faster than N lines per second;
-    /// your lines are being delayed.`: a quien envía por TCP más de
-    /// `--max-lines-per-sec` líneas, la primera vez en cada ráfaga. Sus
-    /// líneas no se pierden: el servidor deja de leerlas hasta que le toca,
-    /// y el control de flujo de TCP frena al emisor (RFC 1459 §8.10).
-    Paced(u32),
-    /// `[SERVER] Client: Too many failed sign-ins, so the connection was
-    /// closed.`: tras `--max-signin-failures` contraseñas fallidas en una
-    /// conexión.
-    TooManyFailures,
-    /// `[SERVER] Client: Stats: clave=valor ...`: una línea de la respuesta a
-    /// `:stats`, con pares `clave=valor` separados por espacios.
-    Stats(String),
+    /// `[SERVER] Client: <texto>`: un aviso que el curso no envía y el
+    /// programa completo sí (el plazo para entrar, el apagado, sus límites,
+    /// `:stats`), con su texto. El curso lo reconoce solo como eso: un aviso
+    /// del servidor, que no es respuesta a un error.
+    Notice(String),
     /// Un error, como aviso del servidor.
     Error(Problem),
 }
@@ -186,12 +146,11 @@ pub enum Event {
 // De cada plantilla salen las dos direcciones: escribir el aviso
 // (`Display`, con [`fill`]) y reconocerlo (`Event::parse`, con [`holes`]).
 
-const PROMPT_TEXT: &str =
+pub(crate) const PROMPT_TEXT: &str =
     "Sign in with :login <name> <password> or create an account with :register <name> <password>.";
 const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> (private message), \
 :u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
 :smile :angry :confused (emojis), :stats (server statistics), :help (this list), :q (quit).";
-const PROMPT_WITHIN: &str = "{} You have {} seconds to sign in.";
 const ASK_BALANCE: &str = "What is your balance?";
 const BALANCE_SET: &str = "The balance of {} has been set to your account.";
 const FUNDS: &str = "You have {} dollars.";
@@ -203,16 +162,7 @@ const TRANSFER_RECEIVED: &str = "{} transferred {} dollars to you. You have {} d
 const TOKEN: &str = "Your token is {}.";
 const UDP_TOKEN: &str = "Your UDP token is {}.";
 const PONG: &str = "pong";
-const STATS: &str = "Stats: {}";
-const SERVER_FULL: &str = "The server is full, try again later.";
-const TOO_MANY_FROM_ADDRESS: &str =
-    "There are too many connections from your address, try again later.";
-const SIGNIN_TIMEOUT: &str = "You did not sign in within {} seconds, so the connection was closed.";
-const SHUTTING_DOWN: &str = "The server is shutting down.";
 const REPLACED: &str = "You signed in from another address, so this session was closed.";
-const PACED: &str =
-    "You are sending faster than {} lines per second; your lines are being delayed.";
-const TOO_MANY_FAILURES: &str = "Too many failed sign-ins, so the connection was closed.";
 
 const NOT_SIGNED_IN: &str = "You are not signed in. {}";
 const ALREADY_SIGNED_IN: &str = "You are already signed in as {}.";
@@ -243,11 +193,6 @@ const STORAGE_FAILED: &str =
 const TOKEN_FIRST: &str = "Start each line with your token: <token> <line>";
 const BAD_TOKEN: &str = "Unknown or expired token. {}";
 const ONE_LINE_PER_DATAGRAM: &str = "Send one line per datagram.";
-const TOO_FAST: &str =
-    "You are sending too fast: the limit is {} lines per second. Lines over it are discarded.";
-const SIGNIN_BLOCKED: &str = "Too many failed sign-ins from your address. Try again in {} seconds.";
-const ACCOUNT_BLOCKED: &str = "Too many failed sign-ins for this account. Try again in {} seconds.";
-const TOO_MANY_ACCOUNTS: &str = "Too many new accounts from your address. Try again in {} seconds.";
 
 impl Event {
     /// La línea que viaja por el socket, con su `\n` final, en bytes UTF-8.
@@ -259,7 +204,9 @@ impl Event {
 
     /// Reconoce una línea del servidor (sin `\n`). Es la inversa de
     /// `to_string`: `Event::parse(&e.to_string()) == Some(e)` para todo evento
-    /// con nombres válidos. Devuelve `None` si la línea no es de este protocolo.
+    /// con nombres válidos (menos un [`Problem::Refused`], que vuelve como el
+    /// aviso que es). Un aviso `[SERVER] Client: ` que no está en la tabla
+    /// es un [`Event::Notice`]; `None`: la línea no es de este protocolo.
     pub fn parse(line: &str) -> Option<Event> {
         match line {
             WELCOME => return Some(Event::Welcome),
@@ -282,34 +229,23 @@ impl Event {
                 text: text.to_string(),
             });
         };
-        read(NOTICES, notice).or_else(|| Problem::parse(notice).map(Event::Error))
+        let known = read(NOTICES, notice).or_else(|| Problem::parse(notice).map(Event::Error));
+        Some(known.unwrap_or_else(|| Event::Notice(notice.to_string())))
     }
 }
 
 /// Cómo se reconoce cada aviso: su plantilla y cómo armar el evento con lo
 /// que quedó en sus huecos (`None` si un hueco no tiene la forma debida,
 /// como un nombre inválido). Se prueban en orden; la primera que encaja gana.
-type Reader<T> = fn(&[&str]) -> Option<T>;
+pub(crate) type Reader<T> = fn(&[&str]) -> Option<T>;
 
 const NOTICES: &[(&str, Reader<Event>)] = &[
     (PROMPT_TEXT, |_| Some(Event::Prompt)),
-    (PROMPT_WITHIN, |h| {
-        fixed(h[0], PROMPT_TEXT, Event::PromptWithin(number(h[1])?))
-    }),
     (ASK_BALANCE, |_| Some(Event::AskBalance)),
     (PONG, |_| Some(Event::Pong)),
     (HELP_TEXT, |_| Some(Event::Help)),
-    (SERVER_FULL, |_| Some(Event::ServerFull)),
-    (TOO_MANY_FROM_ADDRESS, |_| Some(Event::TooManyFromAddress)),
-    (SHUTTING_DOWN, |_| Some(Event::ShuttingDown)),
     (REPLACED, |_| Some(Event::Replaced)),
-    (TOO_MANY_FAILURES, |_| Some(Event::TooManyFailures)),
-    (SIGNIN_TIMEOUT, |h| {
-        Some(Event::SigninTimeout(number(h[0])?))
-    }),
-    (PACED, |h| Some(Event::Paced(number(h[0])?))),
     (USERS, |h| Some(Event::Users(names(h[0])?))),
-    (STATS, |h| Some(Event::Stats(h[0].into()))),
     (TOKEN, |h| is_token(h[0]).then(|| Event::Token(h[0].into()))),
     (UDP_TOKEN, |h| {
         is_token(h[0]).then(|| Event::UdpToken(h[0].into()))
@@ -376,20 +312,10 @@ const PROBLEMS: &[(&str, Reader<Problem>)] = &[
     (BAD_TOKEN, |h| fixed(h[0], PROMPT_TEXT, Problem::BadToken)),
     (TOKEN_FIRST, |_| Some(Problem::TokenFirst)),
     (ONE_LINE_PER_DATAGRAM, |_| Some(Problem::OneLinePerDatagram)),
-    (TOO_FAST, |h| Some(Problem::TooFast(number(h[0])?))),
-    (SIGNIN_BLOCKED, |h| {
-        Some(Problem::SigninBlocked(number(h[0])?))
-    }),
-    (ACCOUNT_BLOCKED, |h| {
-        Some(Problem::AccountBlocked(number(h[0])?))
-    }),
-    (TOO_MANY_ACCOUNTS, |h| {
-        Some(Problem::TooManyAccounts(number(h[0])?))
-    }),
 ];
 
 /// Lee `text` con la primera plantilla de `table` que encaje.
-fn read<T>(table: &[(&str, Reader<T>)], text: &str) -> Option<T> {
+pub(crate) fn read<T>(table: &[(&str, Reader<T>)], text: &str) -> Option<T> {
     table
         .iter()
         .find_map(|(template, make)| make(&holes(template, text)?))
@@ -416,7 +342,11 @@ fn holes<'a>(template: &str, text: &'a str) -> Option<Vec<&'a str>> {
 }
 
 /// Escribe `template` con cada hueco `{}` lleno, en orden, con `values`.
-fn fill(f: &mut fmt::Formatter<'_>, template: &str, values: &[&dyn fmt::Display]) -> fmt::Result {
+pub(crate) fn fill(
+    f: &mut fmt::Formatter<'_>,
+    template: &str,
+    values: &[&dyn fmt::Display],
+) -> fmt::Result {
     let mut values = values.iter();
     for (i, piece) in template.split("{}").enumerate() {
         if i > 0 {
@@ -430,7 +360,7 @@ fn fill(f: &mut fmt::Formatter<'_>, template: &str, values: &[&dyn fmt::Display]
     Ok(())
 }
 
-fn number<N: TryFrom<u64>>(text: &str) -> Option<N> {
+pub(crate) fn number<N: TryFrom<u64>>(text: &str) -> Option<N> {
     N::try_from(parse_digits(text)?).ok()
 }
 
@@ -488,10 +418,7 @@ impl fmt::Display for Problem {
             Problem::BadToken => fill(f, BAD_TOKEN, &[&PROMPT_TEXT]),
             Problem::TokenFirst => f.write_str(TOKEN_FIRST),
             Problem::OneLinePerDatagram => f.write_str(ONE_LINE_PER_DATAGRAM),
-            Problem::TooFast(n) => fill(f, TOO_FAST, &[n]),
-            Problem::SigninBlocked(secs) => fill(f, SIGNIN_BLOCKED, &[secs]),
-            Problem::AccountBlocked(secs) => fill(f, ACCOUNT_BLOCKED, &[secs]),
-            Problem::TooManyAccounts(secs) => fill(f, TOO_MANY_ACCOUNTS, &[secs]),
+            Problem::Refused(text) => f.write_str(text),
         }
     }
 }
@@ -507,7 +434,6 @@ impl fmt::Display for Event {
         }
         match self {
             Event::Prompt => f.write_str(PROMPT_TEXT),
-            Event::PromptWithin(secs) => fill(f, PROMPT_WITHIN, &[&PROMPT_TEXT, secs]),
             Event::AskBalance => f.write_str(ASK_BALANCE),
             Event::BalanceSet(n) => fill(f, BALANCE_SET, &[n]),
             Event::Funds(n) => fill(f, FUNDS, &[n]),
@@ -528,25 +454,12 @@ impl fmt::Display for Event {
             Event::Token(token) => fill(f, TOKEN, &[token]),
             Event::UdpToken(token) => fill(f, UDP_TOKEN, &[token]),
             Event::Pong => f.write_str(PONG),
-            Event::Stats(fields) => fill(f, STATS, &[fields]),
-            Event::ServerFull => f.write_str(SERVER_FULL),
-            Event::TooManyFromAddress => f.write_str(TOO_MANY_FROM_ADDRESS),
-            Event::SigninTimeout(secs) => fill(f, SIGNIN_TIMEOUT, &[secs]),
-            Event::ShuttingDown => f.write_str(SHUTTING_DOWN),
             Event::Replaced => f.write_str(REPLACED),
-            Event::Paced(n) => fill(f, PACED, &[n]),
-            Event::TooManyFailures => f.write_str(TOO_MANY_FAILURES),
+            Event::Notice(text) => f.write_str(text),
             Event::Error(problem) => problem.fmt(f),
             Event::Welcome | Event::Goodbye | Event::Public { .. } | Event::Private { .. } => {
                 Ok(())
             }
         }
     }
-}
-
-/// Una duración en segundos enteros, redondeada hacia arriba, para los
-/// avisos de espera: "Try again in 0 seconds" sería falso mientras quede
-/// medio segundo.
-pub fn whole_seconds(duration: std::time::Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }

@@ -365,7 +365,7 @@ impl Chat {
             Command::Stats => match self.observer.report(Instant::now(), &|| self.room.census()) {
                 Some(lines) => {
                     for line in lines {
-                        reply.send(self, &Event::Stats(line));
+                        reply.send(self, &Event::Notice(line));
                     }
                 }
                 None => {

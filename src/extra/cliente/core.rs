@@ -9,9 +9,10 @@ use super::screen::{Screen, Shown};
 use super::seams::{Link, Plugins, ReliableMode};
 use crate::curso::cliente::REPLY_WAIT;
 pub(crate) use crate::curso::cliente::core::Entry;
-use crate::curso::cliente::core::{echo_own_line, ending_after, transport_switch};
+use crate::curso::cliente::core::{self as course, echo_own_line, transport_switch};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::sync::wait_timeout_while;
+use crate::extra::notices::Notice;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -362,6 +363,13 @@ impl Shared {
     }
 }
 
+/// El final que anuncia un aviso del servidor, si anuncia uno: el del
+/// curso (otra sesión con la misma cuenta) o uno del programa completo (el
+/// apagado, el plazo para entrar, los topes).
+fn ending_after(event: &Event) -> Option<Ending> {
+    course::ending_after(event).or_else(|| Notice::of(event)?.ending())
+}
+
 /// Por dónde sale una línea del usuario.
 pub(crate) enum Wire {
     Tcp(TcpStream),
@@ -562,7 +570,7 @@ mod tests {
             Duration::from_secs(60),
             Plugins::default(),
         );
-        let notice = Some(Event::ShuttingDown);
+        let notice = Some(Notice::ShuttingDown.event());
         let (first, _) = shared.before_showing(&notice);
         let (second, _) = shared.before_showing(&notice);
         shared.update(&notice);
