@@ -19,6 +19,7 @@ use crate::curso::udp::{self, UdpServer};
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// El código de salida de una línea de comandos inválida (el mismo que el
@@ -210,7 +211,8 @@ pub fn servidor(args: impl IntoIterator<Item = String>) -> ExitCode {
 
 /// El eco del enunciado 002, sin límites. Error: no se pudo abrir el socket.
 fn serve_echo(addr: &str) -> Result<(), ServerError> {
-    echo::run(addr, stdout_console()?, &Everyone, None).map_err(|error| ServerError::Bind {
+    let serve: echo::Serve = Arc::new(echo::serve);
+    echo::run(addr, stdout_console()?, &Everyone, serve).map_err(|error| ServerError::Bind {
         addr: addr.to_string(),
         error,
     })

@@ -9,13 +9,10 @@
 //! decodifica UTF-8 recién con la línea completa, una `ñ` o una `á` partida
 //! entre dos lecturas llega entera. No sabe nada del chat.
 //!
-//! Un hilo por conexión cuesta memoria y un lugar en la tabla de hilos: el
-//! eco puede cerrar la conexión que pasa `idle` sin una línea completa (un
-//! byte cada dos segundos no retiene un hilo para siempre), y el programa
-//! completo le pone un tope de conexiones, en total y por dirección IP
-//! (el punto de enchufe [`Admission`]). La consola muestra las primeras [`SHOWN_PER_CONNECTION`] lecturas y líneas
-//! de cada conexión y resume el resto al cerrarla: un flujo de 7 MB no
-//! escribe 350.000 líneas.
+//! Quién entra ([`Admission`]) y cómo se atiende cada conexión ([`Serve`])
+//! son puntos de enchufe: el eco del curso admite a todos y muestra todo
+//! ([`serve`]); el programa completo le pone topes de conexiones, un plazo
+//! para completar cada línea y un tope a lo que muestra la consola.
 
 use crate::curso::console::Console;
 use crate::curso::framing::{Frame, read_frame};
@@ -24,11 +21,6 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// Cuántas lecturas y cuántas líneas de cada conexión se muestran en la
-/// consola; las siguientes se cuentan y se resumen al cerrar.
-pub const SHOWN_PER_CONNECTION: u64 = 50;
 
 /// El tamaño del búfer de lectura del enunciado 002, en bytes.
 pub const ECHO_BUFFER: usize = 20;
@@ -38,16 +30,19 @@ pub const ECHO_BUFFER: usize = 20;
 /// línea más larga cierra la conexión (el eco no tiene cómo decir el error).
 pub const MAX_ECHO_LINE_BYTES: usize = 4096;
 
+/// Cómo se atiende una conexión, en su hilo: el socket, quién es y la
+/// consola. La del curso es [`serve`].
+pub type Serve = Arc<dyn Fn(TcpStream, SocketAddr, &Console) + Send + Sync>;
+
 /// Abre el socket en `addr`, imprime `Listening on HOST:PUERTO` y atiende
-/// para siempre, un hilo por conexión. Una conexión que `admission` no
-/// admite se cierra enseguida (el eco no tiene cómo decir un error) y se
-/// anota en la consola; una que pasa `idle` sin una línea completa, también
-/// (`None`: sin plazo). Error: no se pudo abrir el socket.
+/// para siempre, un hilo por conexión, con `serve`. Una conexión que
+/// `admission` no admite se cierra enseguida (el eco no tiene cómo decir un
+/// error) y se anota en la consola. Error: no se pudo abrir el socket.
 pub fn run(
     addr: &str,
     console: Console,
     admission: &dyn Admission,
-    idle: Option<Duration>,
+    serve: Serve,
 ) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     console.line(&format!("Listening on {} (echo)", listener.local_addr()?));
@@ -67,11 +62,12 @@ pub fn run(
                 continue;
             }
         };
-        let shared = Arc::clone(&console);
+        let (shared, serve) = (Arc::clone(&console), Arc::clone(&serve));
         let spawned = thread::Builder::new()
             .name(format!("echo {peer}"))
             .spawn(move || {
-                serve(stream, peer, &shared, idle);
+                serve(stream, peer, &shared);
+                // El lugar de la conexión queda libre al terminar su hilo.
                 drop(place);
             });
         if let Err(error) = spawned {
@@ -81,101 +77,49 @@ pub fn run(
 }
 
 /// Un `Read` que anota en la consola cuántos bytes trajo cada lectura: así
-/// se ve que las lecturas no coinciden con los mensajes. Las primeras
-/// [`SHOWN_PER_CONNECTION`]; las demás solo se cuentan. Con `idle`, una
-/// lectura que llega pasado el plazo desde la última línea completa (que
-/// [`serve`] anota en `last_line`) falla con `TimedOut`.
-struct Shown<'a> {
-    stream: &'a TcpStream,
-    peer: SocketAddr,
-    console: &'a Console,
-    reads: u64,
-    bytes: u64,
-    idle: Option<Duration>,
-    last_line: Instant,
+/// se ve que las lecturas no coinciden con los mensajes.
+pub struct Reads<'a> {
+    pub stream: &'a TcpStream,
+    pub peer: SocketAddr,
+    pub console: &'a Console,
 }
 
-impl Read for Shown<'_> {
+impl Read for Reads<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(idle) = self.idle {
-            let left = idle.saturating_sub(self.last_line.elapsed());
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            // Lo que falta del plazo, no el plazo entero: si no, un byte
-            // justo antes de vencer daría otro plazo completo.
-            self.stream.set_read_timeout(Some(left))?;
-        }
         let n = (&*self.stream).read(buf)?;
         if n > 0 {
-            self.reads += 1;
-            self.bytes += n as u64;
-            if self.reads <= SHOWN_PER_CONNECTION {
-                self.console.line(&format!("{}: read {n} bytes", self.peer));
-            }
+            self.console.line(&format!("{}: read {n} bytes", self.peer));
         }
         Ok(n)
     }
 }
 
-fn serve(stream: TcpStream, peer: SocketAddr, console: &Console, idle: Option<Duration>) {
+/// El eco del curso: cada lectura y cada línea a la consola, y cada línea
+/// de vuelta al cliente, hasta que cierra, corta o manda una línea de más
+/// de [`MAX_ECHO_LINE_BYTES`].
+pub fn serve(stream: TcpStream, peer: SocketAddr, console: &Console) {
     console.line(&format!("Connection from {peer} (TCP)"));
-    let shown = Shown {
+    let reads = Reads {
         stream: &stream,
         peer,
         console,
-        reads: 0,
-        bytes: 0,
-        idle,
-        last_line: Instant::now(),
     };
-    let mut reader = BufReader::with_capacity(ECHO_BUFFER, shown);
+    let mut reader = BufReader::with_capacity(ECHO_BUFFER, reads);
     let mut line = Vec::new();
-    let mut lines = 0u64;
-    let ended = loop {
-        match read_frame(&mut reader, &mut line, MAX_ECHO_LINE_BYTES) {
-            Ok(Frame::Line) => {}
-            Ok(_) => break None,
-            Err(error) => break Some(error),
-        }
-        reader.get_mut().last_line = Instant::now();
-        lines += 1;
+    while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_ECHO_LINE_BYTES) {
         line.push(b'\n');
-        if lines <= SHOWN_PER_CONNECTION {
-            let text = String::from_utf8_lossy(&line);
-            console.line(&format!(
-                "{peer}: echo {:?} ({} bytes)",
-                text.trim_end(),
-                line.len()
-            ));
-        }
+        console.line(&echoed(peer, &line));
         if (&stream).write_all(&line).is_err() {
-            break None;
+            break;
         }
-    };
-    let shown = reader.get_ref();
-    let hidden_reads = shown.reads.saturating_sub(SHOWN_PER_CONNECTION);
-    let hidden_lines = lines.saturating_sub(SHOWN_PER_CONNECTION);
-    if hidden_reads > 0 || hidden_lines > 0 {
-        console.line(&format!(
-            "{peer}: {hidden_reads} more reads and {hidden_lines} more lines not shown \
-             ({} bytes in all)",
-            shown.bytes
-        ));
-    }
-    let timed_out = ended.is_some_and(|e| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        )
-    });
-    if let (true, Some(idle)) = (timed_out, idle) {
-        console.line(&format!(
-            "{peer}: no complete line in {} s, so the connection was closed",
-            idle.as_secs()
-        ));
     }
     console.line(&format!("Connection closed: {peer} (TCP)"));
+}
+
+/// La línea de la consola para una línea devuelta (con su `\n`).
+pub fn echoed(peer: SocketAddr, line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    format!("{peer}: echo {:?} ({} bytes)", text.trim_end(), line.len())
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
     if config.echo {
         let admission = config.echo_admission();
         let (console, idle) = (stdout_console()?, config.echo_idle());
-        return crate::curso::echo::run(&config.addr, console, &admission, idle)
+        let serve = super::echo_limits::serve_with(idle);
+        return crate::curso::echo::run(&config.addr, console, &admission, serve)
             .map_err(bind_error);
     }
     let (server, connections) = super::server(config, stdout_console()?)?;

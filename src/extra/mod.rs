@@ -36,6 +36,7 @@ pub mod cliente;
 pub mod config;
 pub mod cookie;
 pub mod datagrams;
+pub mod echo_limits;
 pub mod editor;
 pub mod keepalive;
 pub mod laboratorio;

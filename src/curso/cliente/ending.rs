@@ -83,7 +83,7 @@ impl Ending {
 }
 
 #[cfg(test)]
-pub(crate) const ALL: [Ending; 8] = [
+pub const ALL: [Ending; 8] = [
     Ending::Left,
     Ending::Lost,
     Ending::Unreachable,
