@@ -8,13 +8,12 @@
 //! el eco y el cliente son de sus módulos.
 
 use crate::curso::cliente::{self, Ending, Mode};
+use crate::curso::console::stdout_console;
 use crate::curso::echo;
 use crate::curso::password::HashCost;
 use crate::curso::protocolo;
 use crate::curso::seams::Everyone;
-use crate::curso::servidor::{
-    self, Plugins, Server, ServerError, Settings, UdpSetup, announce, stdout_console,
-};
+use crate::curso::servidor::{self, Plugins, Server, ServerError, Settings, UdpSetup, announce};
 use crate::curso::udp::{self, UdpServer};
 use std::io;
 use std::path::PathBuf;
@@ -212,7 +211,7 @@ pub fn servidor(args: impl IntoIterator<Item = String>) -> ExitCode {
 /// El eco del enunciado 002, sin límites. Error: no se pudo abrir el socket.
 fn serve_echo(addr: &str) -> Result<(), ServerError> {
     let serve: echo::Serve = Arc::new(echo::serve);
-    echo::run(addr, stdout_console()?, &Everyone, serve).map_err(|error| ServerError::Bind {
+    echo::run(addr, stdout_console(), &Everyone, serve).map_err(|error| ServerError::Bind {
         addr: addr.to_string(),
         error,
     })
@@ -223,7 +222,7 @@ fn serve_echo(addr: &str) -> Result<(), ServerError> {
 fn serve_chat(settings: &Settings, udp_idle: Duration) -> Result<(), ServerError> {
     let udp: UdpSetup =
         Box::new(move |socket, chat| Ok(UdpServer::plain(socket, chat)?.with_idle(udp_idle)));
-    let server = Server::bind(settings, stdout_console()?, Plugins::default(), udp)?;
+    let server = Server::bind(settings, stdout_console(), Plugins::default(), udp)?;
     let bind_error = |error: io::Error| ServerError::Bind {
         addr: settings.addr.clone(),
         error,

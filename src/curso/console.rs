@@ -1,31 +1,25 @@
-//! La consola del servidor: las líneas que cuenta lo que pasa (`Connection
-//! from ...`, `alice: hola`, errores) salen por un hilo escritor propio con
-//! una cola acotada, y ningún hilo de cliente espera nunca a la terminal.
+//! La consola del servidor: las líneas que cuentan lo que pasa (`Connection
+//! from ...`, `alice: hola`, errores). Todo el servidor escribe en una
+//! [`Console`], un punto de enchufe: en el curso, la salida estándar
+//! ([`stdout_console`]); en las pruebas, un canal (cualquier `Fn(&str)`).
 //!
-//! Por qué: escribir en la salida estándar puede bloquearse. Si la salida es
-//! una tubería que nadie lee (`servidor | algo-que-no-lee`) o alguien pulsa
-//! Ctrl-S en la terminal, el `write` espera para siempre en cuanto se llena
-//! el búfer del kernel (64 KiB en una tubería de Linux). Si eso pasara en el
-//! hilo de un cliente, con un candado tomado o no, ese cliente dejaría de
-//! recibir respuestas, y tras él todos los demás. Aquí, quien
-//! registra una línea solo la pone en la cola (`try_send`, que nunca
-//! espera); si la cola está llena, la línea se descarta y se cuenta, y el
-//! escritor avisa `[SERVER] N console lines dropped` cuando se pone al día.
+//! Escribir en la salida estándar puede bloquearse: si es una tubería que
+//! nadie lee, o alguien pulsa Ctrl-S en la terminal, el `write` espera en
+//! cuanto se llena el búfer del kernel (64 KiB en una tubería de Linux), y
+//! con él el hilo del cliente que registraba. El programa completo enchufa
+//! una cola acotada con su propio hilo escritor, que nunca hace esperar a
+//! nadie.
 //!
 //! No decide qué se registra ni con qué texto: eso es de quien llama.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Dónde escribe el servidor sus líneas de consola: la salida estándar en
-/// el programa ([`Logger`]), un vector en las pruebas (cualquier
+/// el programa, un vector o un canal en las pruebas (cualquier
 /// `Fn(&str)`).
 pub trait ConsoleSink: Send + Sync {
-    /// Registra una línea (sin `\n`). No debe bloquearse.
+    /// Registra una línea (sin `\n`).
     fn line(&self, line: &str);
 
     /// Espera, como mucho `within`, a que lo registrado hasta ahora esté
@@ -44,186 +38,12 @@ impl<F: Fn(&str) + Send + Sync> ConsoleSink for F {
 /// La consola que comparten todos los hilos del servidor.
 pub type Console = Box<dyn ConsoleSink>;
 
-/// Líneas que caben en la cola del escritor. Una línea de chat mide como
-/// mucho 4 KiB, así que la cola ocupa a lo sumo unos 4 MiB.
-pub const QUEUE_LINES: usize = 1024;
-
-/// La consola asíncrona: una cola acotada y un hilo que la vacía en un
-/// `Write` (la salida estándar en el servidor).
-pub struct Logger {
-    queue: SyncSender<String>,
-    shared: Arc<Shared>,
-}
-
-/// Lo que el escritor y quienes registran comparten.
-struct Shared {
-    /// Líneas descartadas desde el último aviso.
-    dropped: AtomicU64,
-    /// Líneas aceptadas en la cola (para [`ConsoleSink::flush`]).
-    queued: AtomicU64,
-    /// Líneas ya escritas por el escritor, con su aviso.
-    written: Mutex<u64>,
-    progress: Condvar,
-}
-
-impl Logger {
-    /// Arranca el hilo escritor sobre `out`, con lugar para `capacity`
-    /// líneas en la cola. Error: no se pudo crear el hilo.
-    pub fn start(out: impl Write + Send + 'static, capacity: usize) -> io::Result<Logger> {
-        let (queue, lines) = sync_channel(capacity);
-        let shared = Arc::new(Shared {
-            dropped: AtomicU64::new(0),
-            queued: AtomicU64::new(0),
-            written: Mutex::new(0),
-            progress: Condvar::new(),
-        });
-        let writer = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("console".into())
-            .spawn(move || writer.write_all(lines, out))?;
-        Ok(Logger { queue, shared })
-    }
-
-    /// La consola del servidor: la salida estándar, con la cola de
-    /// [`QUEUE_LINES`] líneas. Error: no se pudo crear el hilo.
-    pub fn stdout() -> io::Result<Logger> {
-        Logger::start(io::stdout(), QUEUE_LINES)
-    }
-}
-
-impl Shared {
-    /// El bucle del hilo escritor: escribe cada línea y, cada vez que la
-    /// cola queda vacía, el aviso de las descartadas (si hubo). Termina
-    /// cuando se suelta el [`Logger`]. Un error de escritura (la tubería se
-    /// cerró) pierde la línea, pero el servidor sigue.
-    fn write_all(&self, lines: Receiver<String>, mut out: impl Write) {
-        while let Ok(first) = lines.recv() {
-            let mut line = Some(first);
-            let mut count = 0;
-            while let Some(text) = line.take() {
-                let _ = writeln!(out, "{text}");
-                count += 1;
-                match lines.try_recv() {
-                    Ok(next) => line = Some(next),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
-                }
-            }
-            let dropped = self.dropped.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                let _ = writeln!(out, "[SERVER] {dropped} console lines dropped");
-            }
-            let _ = out.flush();
-            *crate::curso::sync::lock(&self.written) += count;
-            self.progress.notify_all();
-        }
-    }
-}
-
-impl ConsoleSink for Logger {
-    fn line(&self, line: &str) {
-        match self.queue.try_send(line.to_string()) {
-            Ok(()) => {
-                self.shared.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            // Cola llena (la consola no da abasto) o escritor terminado:
-            // se cuenta y se sigue, sin esperar.
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    fn flush(&self, within: Duration) {
-        let target = self.shared.queued.load(Ordering::Relaxed);
-        let deadline = Instant::now() + within;
-        let mut written = crate::curso::sync::lock(&self.shared.written);
-        while *written < target {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            written = crate::curso::sync::wait_timeout(&self.shared.progress, written, left).0;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc::{Sender, channel};
-
-    /// Una salida que no acepta nada hasta que la prueba abre `gate`, y
-    /// después manda cada escritura por `seen`.
-    struct Stalled {
-        gate: Arc<(Mutex<bool>, Condvar)>,
-        seen: Sender<Vec<u8>>,
-    }
-
-    impl Write for Stalled {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            let (open, opened) = &*self.gate;
-            let mut open = open.lock().expect("gate");
-            while !*open {
-                open = opened.wait(open).expect("gate");
-            }
-            let _ = self.seen.send(bytes.to_vec());
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_stalled_output_never_blocks_and_the_dropped_lines_are_counted() {
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        let (seen, writes) = channel();
-        let logger = Logger::start(
-            Stalled {
-                gate: Arc::clone(&gate),
-                seen,
-            },
-            4,
-        )
-        .expect("logger");
-        // El escritor toma la primera y se queda esperando a la salida;
-        // caben 4 más en la cola, y las demás se descartan sin esperar.
-        let started = Instant::now();
-        for i in 0..1000 {
-            logger.line(&format!("line {i}"));
-        }
-        assert!(started.elapsed() < Duration::from_secs(5), "nunca espera");
-        *gate.0.lock().expect("gate") = true;
-        gate.1.notify_all();
-        logger.flush(Duration::from_secs(20));
-        drop(logger);
-        let text: String = writes
-            .iter()
-            .map(|w| String::from_utf8(w).expect("utf8"))
-            .collect();
-        let lines: Vec<&str> = text.lines().collect();
-        let kept = lines.iter().filter(|l| l.starts_with("line ")).count();
-        assert!((1..=5).contains(&kept), "{lines:?}");
-        assert_eq!(lines[0], "line 0");
-        let notice = format!("[SERVER] {} console lines dropped", 1000 - kept);
-        assert_eq!(lines.last().copied(), Some(notice.as_str()), "{lines:?}");
-    }
-
-    #[test]
-    fn lines_come_out_in_order_and_flush_waits_for_them() {
-        let (seen, writes) = channel();
-        let gate = Arc::new((Mutex::new(true), Condvar::new()));
-        let logger = Logger::start(Stalled { gate, seen }, QUEUE_LINES).expect("logger");
-        for i in 0..100 {
-            logger.line(&format!("{i}"));
-        }
-        logger.flush(Duration::from_secs(20));
-        let text: String = writes
-            .try_iter()
-            .map(|w| String::from_utf8(w).expect("utf8"))
-            .collect();
-        let expected: String = (0..100).map(|i| format!("{i}\n")).collect();
-        assert_eq!(text, expected);
-    }
+/// La consola del curso: cada línea directo a la salida estándar, con su
+/// candado (`lock`) para que dos hilos no mezclen sus líneas. Si no se puede
+/// escribir (la salida se cerró), la línea se pierde: el chat sigue.
+pub fn stdout_console() -> Console {
+    Box::new(|line: &str| {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    })
 }

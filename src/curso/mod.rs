@@ -42,8 +42,6 @@
 //! - la cola de cada cliente (`output::Channel::queue`): se toma lo que
 //!   dura un `try_send`, que no espera. Nunca se escribe a un socket con un
 //!   candado tomado: eso lo hace el hilo escritor de cada cliente, solo.
-//! - `console::Logger`: solo el contador de lo escrito, para esperar con
-//!   plazo al apagar.
 //!
 //! El orden, donde se toman dos: el de las cuentas antes que el de los
 //! archivos (`ledger::SyncEach::store`), y el de la sala antes que la cola

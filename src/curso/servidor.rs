@@ -13,7 +13,6 @@
 
 mod connection;
 
-use crate::curso::console::Logger;
 use crate::curso::ledger::{Ledger, MakeDurability, SyncEach};
 use crate::curso::output::Channels;
 use crate::curso::password::{Argon, HashCost, Hashing};
@@ -266,14 +265,6 @@ impl Listener {
             .spawn(move || client.serve(place))?;
         Ok(())
     }
-}
-
-/// La consola del servidor: la salida estándar, escrita por su propio hilo
-/// (ver `console`). Si nadie la lee o se detiene (Ctrl-S, una tubería que
-/// nadie vacía), las líneas de más se descartan y se cuentan, y el chat
-/// sigue. Error: no se pudo crear el hilo escritor.
-pub fn stdout_console() -> Result<Console, ServerError> {
-    Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
 }
 
 /// Imprime `Listening on ADDR` directamente en la salida estándar, antes de

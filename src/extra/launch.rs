@@ -5,7 +5,8 @@
 //! [`crate::curso::servidor`], en el orden que ese módulo pide.
 
 use super::config::Config;
-use crate::curso::servidor::{self, ServerError, stdout_console};
+use crate::curso::servidor::{self, ServerError};
+use crate::extra::logger::stdout_console;
 use std::sync::Arc;
 
 /// Arranca el servidor con `config`, imprime `Listening on HOST:PUERTO`

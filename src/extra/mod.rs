@@ -41,6 +41,7 @@ pub mod editor;
 pub mod keepalive;
 pub mod laboratorio;
 pub mod launch;
+pub mod logger;
 pub mod notices;
 pub mod registry;
 pub mod rendimiento;
