@@ -310,7 +310,7 @@ fn nobody_can_write_a_line_that_looks_like_the_server_or_a_private_message() {
         assert!(
             !seen
                 .chars()
-                .any(|c| c.is_control() || chat::protocolo::is_bidi_control(c)),
+                .any(|c| c.is_control() || chat::extra::invisible::is_bidi_control(c)),
             "{seen:?}"
         );
     }

@@ -183,10 +183,16 @@ proptest! {
         let _ = protocolo::parse_balance(&line);
         let _ = protocolo::split_token(&line);
         let clean = render_text(&line);
-        let hidden = |c: char| {
-            c.is_control() || protocolo::is_bidi_control(c) || protocolo::is_invisible(c)
+        prop_assert!(!clean.chars().any(char::is_control));
+        // El programa completo quita además lo que no se ve.
+        #[cfg(feature = "extra")]
+        let clean = {
+            use chat::extra::invisible::{self, is_bidi_control, is_invisible};
+            let clean = invisible::render_text(&line);
+            let hidden = |c: char| c.is_control() || is_bidi_control(c) || is_invisible(c);
+            prop_assert!(!clean.chars().any(hidden));
+            clean
         };
-        prop_assert!(!clean.chars().any(hidden));
         // Nada de espacio que empuje un texto falso al principio de otra
         // línea de la terminal: un solo espacio ASCII entre palabras.
         prop_assert!(!clean.contains("  ") && clean.trim() == clean);

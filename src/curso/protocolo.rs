@@ -14,7 +14,7 @@ pub(crate) mod events;
 mod text;
 
 pub use events::{Event, Problem};
-pub use text::{INVISIBLE, is_bidi_control, is_invisible, looks_blank, name_skeleton, render_text};
+pub use text::{name_skeleton, render_text, render_with};
 
 /// Dirección por defecto del servidor, y a la que se conecta el cliente: la
 /// del código base del curso (enunciado 002).
@@ -393,8 +393,6 @@ pub fn cookie_from_line(line: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
-    use icu_properties::{CodePointMapData, CodePointSetData};
 
     fn cmd(line: &str) -> Command {
         match parse_command(line) {
@@ -575,121 +573,21 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_removed() {
+    fn control_characters_are_removed_and_spaces_collapse() {
         assert_eq!(render_text("ho\x1b[2Jla\x07\r"), "ho[2Jla");
         assert_eq!(render_text("a\tb"), "a b");
         assert_eq!(render_text("\u{9b}31m ñandú"), "31m ñandú");
-        assert_eq!(
-            render_text("\u{202E}]REVRES[\u{2066}x\u{200F}"),
-            "]REVRES[x"
-        );
-    }
-
-    #[test]
-    fn whitespace_collapses_and_invisible_characters_go() {
         // Con 80 espacios, el texto falso empezaría en la columna 0.
-        let spoof = format!(
-            "ok{}[SERVER] Client: carol transferred 5000 dollars to you.{}[PRIVATE] carol: hola",
-            " ".repeat(78),
-            "\u{3000}\u{00A0}\t ".repeat(20)
-        );
-        assert_eq!(
-            render_text(&spoof),
-            "ok [SERVER] Client: carol transferred 5000 dollars to you. [PRIVATE] carol: hola"
-        );
+        let spoof = format!("ok{}[SERVER] Client: x", " ".repeat(78));
+        assert_eq!(render_text(&spoof), "ok [SERVER] Client: x");
         assert_eq!(render_text("  hola   mundo  "), "hola mundo");
         assert_eq!(
             render_text("a\u{2028}[SERVER] b\u{2029}c"),
             "a [SERVER] b c"
         );
-        assert_eq!(
-            render_text("\u{200B}a\u{200C}\u{200D}b\u{2060}c\u{FEFF}\u{00AD}d\u{3164}"),
-            "abcd"
-        );
-        assert_eq!(render_text("\u{3164} \u{200B} "), "");
         // Los emojis siguen funcionando entre espacios juntados.
         assert_eq!(render_text("hola   :smile\t:angry"), "hola :~) >:(");
         assert_eq!(render_text("ñandú José"), "ñandú José");
-    }
-
-    /// Todo carácter que se ve en blanco, o no se ve, se junta como un
-    /// espacio o se quita: se recorre la lista entera, tomada de los datos
-    /// de Unicode (no de la implementación): `White_Space`,
-    /// `Default_Ignorable_Code_Point`, la categoría `Cf`, el braille vacío y
-    /// los rellenos de Hangul.
-    /// [`INVISIBLE`] es exactamente lo que Unicode dice: la unión de
-    /// `Default_Ignorable_Code_Point` y `Cf`, según `icu_properties`. Si
-    /// no, imprime la tabla correcta.
-    #[test]
-    fn the_invisible_table_is_unicodes() {
-        let mut ranges: Vec<(char, char)> = Vec::new();
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-            let invisible = CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
-                || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format;
-            if !invisible {
-                continue;
-            }
-            match ranges.last_mut() {
-                Some((_, last)) if u32::from(*last) + 1 == u32::from(c) => *last = c,
-                _ => ranges.push((c, c)),
-            }
-        }
-        let table: String = ranges
-            .iter()
-            .map(|&(a, b)| {
-                let (a, b) = (u32::from(a), u32::from(b));
-                format!("    ('\\u{{{a:04X}}}', '\\u{{{b:04X}}}'),\n")
-            })
-            .collect();
-        assert!(
-            INVISIBLE == ranges.as_slice(),
-            "INVISIBLE no es la de Unicode; la nueva es:\n{table}"
-        );
-    }
-
-    #[test]
-    fn every_character_that_renders_blank_collapses_or_goes() {
-        use icu_properties::props::WhiteSpace;
-        let set = |ranges: &mut dyn Iterator<Item = std::ops::RangeInclusive<u32>>| {
-            ranges
-                .flatten()
-                .filter_map(char::from_u32)
-                .collect::<Vec<_>>()
-        };
-        let white = set(&mut CodePointSetData::new::<WhiteSpace>().iter_ranges());
-        let ignorable =
-            set(&mut CodePointSetData::new::<DefaultIgnorableCodePoint>().iter_ranges());
-        let format: Vec<char> = (0..=0x10FFFF)
-            .filter_map(char::from_u32)
-            .filter(|&c| {
-                CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
-            })
-            .collect();
-        let named = [
-            '\u{2800}', '\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{FFF9}', '\u{FFFA}',
-            '\u{FFFB}',
-        ];
-        // Los datos de Unicode tienen lo que se espera de ellos.
-        assert!(white.len() >= 25 && white.contains(&'\u{3000}'));
-        assert!(ignorable.len() > 4000 && ignorable.contains(&'\u{3164}'));
-        assert!(format.contains(&'\u{FFF9}') && format.contains(&'\u{200B}'));
-        // `render_text` no consulta las tablas para el ASCII.
-        assert!(ignorable.iter().chain(&format).all(|c| !c.is_ascii()));
-        let all = white.iter().chain(&ignorable).chain(&format).chain(&named);
-        let mut walked = 0;
-        for &c in all {
-            let pad = c.to_string().repeat(80);
-            let seen = render_text(&format!("ok{pad}[SERVER] Client: x"));
-            assert!(
-                seen == "ok[SERVER] Client: x" || seen == "ok [SERVER] Client: x",
-                "U+{:04X}: {seen:?}",
-                u32::from(c)
-            );
-            walked += 1;
-        }
-        assert!(walked > 4000);
-        // Lo que se ve sigue viéndose.
-        assert_eq!(render_text("ñ ❤ 😀 ⠁ 한"), "ñ ❤ 😀 ⠁ 한");
     }
 
     #[test]

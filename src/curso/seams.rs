@@ -366,6 +366,12 @@ pub trait Guard: Send + Sync {
     ) -> Result<Box<dyn Place>, Refusal> {
         Ok(Box::new(()))
     }
+    /// El texto de un mensaje como lo verán los demás: el curso quita los
+    /// controles y junta los espacios (`protocolo::render_text`); el
+    /// programa completo quita además lo que no se ve.
+    fn render(&self, text: &str) -> String {
+        crate::curso::protocolo::render_text(text)
+    }
     /// La primera línea para una conexión nueva: cómo iniciar sesión (el
     /// programa completo agrega en cuántos segundos).
     fn prompt(&self) -> Event {

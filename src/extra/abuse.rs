@@ -678,6 +678,12 @@ impl Guard for Guards {
         }))
     }
 
+    /// Sin lo que no se ve: un mensaje no puede empezar un aviso falso en
+    /// otra línea ni dar vuelta su texto (`extra/invisible.rs`).
+    fn render(&self, text: &str) -> String {
+        crate::extra::invisible::render_text(text)
+    }
+
     /// Con plazo para iniciar sesión, la primera línea lo dice.
     fn prompt(&self) -> Event {
         match self.admission.as_ref().and_then(|a| a.signin_timeout) {

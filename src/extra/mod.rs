@@ -38,6 +38,7 @@ pub mod cookie;
 pub mod datagrams;
 pub mod echo_limits;
 pub mod editor;
+pub mod invisible;
 pub mod keepalive;
 pub mod laboratorio;
 pub mod launch;

@@ -412,7 +412,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         shared.drain_udp();
     }
     if entry == Entry::Joined {
-        echo_own_line(shared.screen.as_ref(), &parsed);
+        echo_own_line(shared.screen.as_ref(), &parsed, protocolo::render_text);
     }
     let sent = match (&mut *wire, &udp) {
         (_, Some(udp)) => shared.send_datagram(udp, token.as_deref(), line),
@@ -489,15 +489,20 @@ fn switch_transport(shared: &Shared, by_udp: bool) {
 }
 
 /// Lo que se muestra de una línea propia ya en la sala (enunciado 004,
-/// punto 3): `Me: hola`. Un comando no es un mensaje: lo que se muestra
+/// punto 3): `Me: hola`, con el texto como lo verán los demás (`render`,
+/// la regla del servidor). Un comando no es un mensaje: lo que se muestra
 /// es su respuesta.
-pub fn echo_own_line(screen: &dyn Screen, parsed: &Result<Option<Command>, protocolo::Problem>) {
+pub fn echo_own_line(
+    screen: &dyn Screen,
+    parsed: &Result<Option<Command>, protocolo::Problem>,
+    render: fn(&str) -> String,
+) {
     let (to, text) = match parsed {
         Ok(Some(Command::Public(text))) => (None, text),
         Ok(Some(Command::Private { to, text })) => (Some(to.clone()), text),
         _ => return,
     };
-    let text = protocolo::render_text(text);
+    let text = render(text);
     if !text.is_empty() {
         screen.show(Shown::Own { to, text });
     }

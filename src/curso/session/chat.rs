@@ -379,7 +379,7 @@ impl Chat {
 
     /// Un mensaje de `me` a la sala: a todos los demás, según `via`.
     fn public(&self, me: &str, text: &str, via: Via) {
-        let text = protocolo::render_text(text);
+        let text = self.guard.render(text);
         if text.trim().is_empty() {
             return;
         }
@@ -394,7 +394,7 @@ impl Chat {
     /// `:p`: un mensaje de `me` solo para `to`; si no está conectado, el
     /// error va a `reply`.
     fn private(&self, me: &str, to: String, text: &str, reply: &mut Replies, via: Via) {
-        let text = protocolo::render_text(text);
+        let text = self.guard.render(text);
         let Some((to_name, output)) = self.room.find(&to, via) else {
             return reply.send(self, &Event::Error(Problem::NotConnected(to)));
         };

@@ -12,6 +12,7 @@ pub(crate) use crate::curso::cliente::core::Entry;
 use crate::curso::cliente::core::{self as course, echo_own_line, transport_switch};
 use crate::curso::protocolo::{self, Command, Event, Problem};
 use crate::curso::sync::wait_timeout_while;
+use crate::extra::invisible;
 use crate::extra::notices::Notice;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
@@ -464,7 +465,7 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         shared.drain_udp();
     }
     if entry == Entry::Joined {
-        echo_own_line(shared.screen.as_ref(), &parsed);
+        echo_own_line(shared.screen.as_ref(), &parsed, invisible::render_text);
     }
     let sent = match (&mut *wire, &udp) {
         (_, Some(udp)) => shared.send_datagram(udp, token.as_deref(), line),
