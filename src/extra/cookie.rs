@@ -23,7 +23,7 @@
 //! comprueba la cookie de lo que llega, y arma el pedido de la prueba con
 //! [`challenge_line`].
 
-use crate::curso::protocolo::{COOKIE_CHARS, cookie_notice_line, cookie_short_line};
+use crate::curso::protocolo::SERVER_PREFIX;
 use blake2::Blake2sMac256;
 use blake2::digest::{KeyInit, Mac};
 use std::net::SocketAddr;
@@ -113,6 +113,63 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+// Las dos líneas de la cookie: el servidor completo las envía, y el
+// cliente completo las reconoce y repite su datagrama con la cookie
+// delante. El curso no las envía ni las conoce.
+
+/// Largo de una cookie, en caracteres hexadecimales (64 bits): corta, para
+/// que la respuesta a un pedido chico quepa en el triple de su tamaño.
+pub const COOKIE_CHARS: usize = 16;
+
+/// `true` si `text` tiene la forma de una cookie: 16 caracteres `0-9 a-f`.
+pub fn is_cookie(text: &str) -> bool {
+    text.len() == COOKIE_CHARS
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Separa una cookie al principio de un datagrama: `<COOKIE> <resto>` →
+/// `(cookie, resto)`. `None` si no empieza con algo de forma de cookie.
+pub fn split_cookie(text: &str) -> Option<(&str, &str)> {
+    let (first, rest) = text.split_once(' ')?;
+    is_cookie(first).then_some((first, rest))
+}
+
+/// La frase de la cookie, sin el prefijo de los avisos: la única
+/// respuesta a un `:login` o `:register` por UDP desde una dirección que
+/// todavía no probó que recibe; el cliente repite su datagrama con la
+/// cookie delante (`<COOKIE> :login bob clave`).
+const COOKIE_NOTICE: &str = ", resend with it first.";
+
+/// La forma corta empieza igual que la frase: `Cookie <COOKIE>`.
+const COOKIE_SHORT: &str = "Cookie ";
+
+/// `[SERVER] Client: Cookie <COOKIE>, resend with it first.` y su `\n`.
+pub fn cookie_notice_line(cookie: &str) -> String {
+    format!("{SERVER_PREFIX}{COOKIE_SHORT}{cookie}{COOKIE_NOTICE}\n")
+}
+
+/// `Cookie <COOKIE>` y su `\n`: 24 bytes, la forma más corta de la cookie,
+/// para un datagrama tan chico que la frase entera ([`cookie_notice_line`]) no
+/// cabe en el triple de lo que midió (el límite anti-amplificación, RFC 9000
+/// §8.1): `:login ana 1234` con `nc -u` mide 16 bytes, y un datagrama de 8
+/// bytes o más recibe así siempre respuesta.
+pub fn cookie_short_line(cookie: &str) -> String {
+    format!("{COOKIE_SHORT}{cookie}\n")
+}
+
+/// La cookie de una línea del servidor (sin `\n`), en cualquiera de sus
+/// dos formas; `None` si la línea no trae una cookie, o trae algo que no
+/// tiene su forma (así nadie la confunde con el mensaje de un usuario).
+pub fn cookie_from_line(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix(SERVER_PREFIX).unwrap_or(line);
+    let rest = rest.strip_prefix(COOKIE_SHORT)?;
+    let cookie = rest.strip_suffix(COOKIE_NOTICE).unwrap_or(rest);
+    let whole = line.starts_with(SERVER_PREFIX) == rest.ends_with(COOKIE_NOTICE);
+    (whole && is_cookie(cookie)).then_some(cookie)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +184,7 @@ mod tests {
         let cookies = Cookies::new([7; 32], t0);
         let alice = addr("127.0.0.1:5000");
         let cookie = cookies.issue(alice, t0);
-        assert!(crate::curso::protocolo::is_cookie(&cookie), "{cookie}");
+        assert!(is_cookie(&cookie), "{cookie}");
         assert!(cookies.check(alice, &cookie, t0));
         // Otra dirección (otro puerto también), otra cookie.
         assert!(!cookies.check(addr("127.0.0.1:5001"), &cookie, t0));
@@ -140,5 +197,42 @@ mod tests {
         assert!(!other.check(alice, &cookie, t0));
         assert!(!cookies.check(alice, "0123456789abcdef", t0));
         assert!(!cookies.check(alice, "", t0));
+    }
+
+    #[test]
+    fn cookies_are_recognized_at_the_start_of_a_datagram() {
+        assert_eq!(
+            split_cookie("0123456789abcdef :login bob pw"),
+            Some(("0123456789abcdef", ":login bob pw"))
+        );
+        assert_eq!(split_cookie(":login bob pw"), None);
+        // Un token (32 caracteres) no es una cookie.
+        assert_eq!(split_cookie("0123456789abcdef0123456789abcdef hola"), None);
+        assert_eq!(split_cookie("0123456789ABCDEF hola"), None);
+    }
+
+    #[test]
+    fn a_cookie_line_reads_back_in_both_forms_and_nothing_else_does() {
+        let cookie = "0123456789abcdef";
+        let short = cookie_short_line(cookie);
+        assert_eq!(short, "Cookie 0123456789abcdef\n");
+        assert_eq!(short.len(), 3 * 8, "cabe en el triple de 8 bytes");
+        assert_eq!(cookie_from_line(short.trim_end()), Some(cookie));
+        let notice = cookie_notice_line(cookie);
+        assert_eq!(
+            notice,
+            "[SERVER] Client: Cookie 0123456789abcdef, resend with it first.\n"
+        );
+        assert_eq!(cookie_from_line(notice.trim_end()), Some(cookie));
+        // Solo con la forma exacta de una cookie: no es el mensaje de nadie.
+        for other in [
+            "Cookie 0123",
+            "Cookie 0123456789abcdeg",
+            "bob: Cookie 0123456789abcdef",
+            "Cookie 0123456789abcdef, resend with it first.",
+            "[SERVER] Client: Cookie 0123456789abcdef",
+        ] {
+            assert_eq!(cookie_from_line(other), None, "{other:?}");
+        }
     }
 }

@@ -17,12 +17,13 @@
 //! ni marco, y si su origen está probado: las reglas del chat las sigue
 //! decidiendo él.
 
-use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, split_cookie, split_token};
+use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, split_token};
 use crate::curso::room::Via;
 use crate::curso::seams::{Datagram, Datagrams, Incoming, Output};
 use crate::curso::session::{Anonymous, Chat, before_sign_in};
 use crate::curso::sync::lock;
 use crate::extra::abuse::{Guards, Pacer, Verdict};
+use crate::extra::cookie::split_cookie;
 use crate::extra::cookie::{Cookies, challenge_line, fits};
 use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};

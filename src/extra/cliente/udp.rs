@@ -264,7 +264,7 @@ fn receive_line(
     tcp_mode_off: bool,
 ) {
     shared.lock().heard_udp = true;
-    if let Some(cookie) = crate::curso::protocolo::cookie_from_line(line) {
+    if let Some(cookie) = crate::extra::cookie::cookie_from_line(line) {
         return shared.resend_with_cookie(socket, cookie);
     }
     let event = Event::parse(line);
