@@ -322,12 +322,7 @@ impl Model {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }
-            Shown::NoAnswer
-            | Shown::Retrying { .. }
-            | Shown::UdpSilent
-            | Shown::LabCounts { .. }
-            | Shown::ReliableGone { .. }
-            | Shown::ReliableCounts { .. } => {
+            Shown::Note { .. } | Shown::UdpSilent => {
                 let text = shown.text();
                 self.push(time, Kind::Error, text);
             }

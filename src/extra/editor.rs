@@ -210,9 +210,8 @@ impl Printer {
                 }
                 _ => "\x1b[34m",
             },
-            Shown::NoAnswer
+            Shown::Note { warning: true, .. }
             | Shown::UdpSilent
-            | Shown::Retrying { .. }
             | Shown::UdpNotReady
             | Shown::UdpUnavailable(_) => "\x1b[31m",
             _ => "\x1b[32m",

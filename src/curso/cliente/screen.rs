@@ -67,46 +67,19 @@ pub enum Shown {
     /// Tras la ayuda del servidor: los comandos del propio cliente (modo
     /// TCP), que no viajan al servidor.
     ClientHelp,
-    /// Modo `--udp`, antes de entrar: el servidor no respondió, y la línea
-    /// se envía otra vez (`attempt` de `of`).
-    Retrying {
-        /// El intento que empieza (2 o más).
-        attempt: u32,
-        /// Cuántos intentos hay en total.
-        of: u32,
-    },
     /// Modo TCP: el servidor no respondió por UDP (el `:ping` que presenta
     /// la dirección, o el del vaciado antes de `:q`): lo enviado por UDP
     /// puede no llegar. Pasa, por ejemplo, si el servidor escucha en
     /// `0.0.0.0` y responde desde otra dirección que la que usó el cliente.
     UdpSilent,
-    /// Al terminar, con el laboratorio de UDP encendido (`--loss`...): los
-    /// datagramas que el cliente perdió, duplicó y reordenó a propósito,
-    /// sumando lo enviado y lo recibido.
-    LabCounts {
-        /// Perdidos.
-        dropped: u64,
-        /// Duplicados.
-        duplicated: u64,
-        /// Demorados hasta después del siguiente.
-        reordered: u64,
-    },
-    /// El servidor no respondió los últimos `:ping` de mantenimiento (modo
-    /// `--udp`): puede haberse ido, o los datagramas se perdieron.
-    NoAnswer,
-    /// Modo confiable (`--udp --reliable`): el servidor no acusó recibo de
-    /// lo enviado tras `retries` retransmisiones seguidas; se lo da por ido.
-    ReliableGone {
-        /// Las retransmisiones seguidas sin acuse (`--retries`).
-        retries: u32,
-    },
-    /// Al terminar, en modo confiable: lo que el cliente retransmitió y los
-    /// datagramas repetidos que descartó.
-    ReliableCounts {
-        /// Datagramas retransmitidos.
-        retransmitted: u64,
-        /// Datagramas repetidos descartados.
-        duplicates: u64,
+    /// Una línea propia del cliente del programa completo (la línea que
+    /// repite, lo que su laboratorio perdió, un servidor que no responde):
+    /// el curso no la usa. Quien la arma escribe su texto.
+    Note {
+        /// El texto, tal como lo muestra la terminal.
+        text: String,
+        /// `true` si avisa de un problema (la terminal lo pinta de rojo).
+        warning: bool,
     },
 }
 
@@ -158,31 +131,13 @@ impl Shown {
             Shown::UdpNotReady => "UDP is not ready yet: sign in first.".to_string(),
             Shown::UdpUnavailable(error) => format!("UDP is not available: {error}"),
             Shown::ClientHelp => {
-                "Client commands: :udp (your next lines travel by UDP), :tcp (they travel by TCP).".to_string()
+                "Client commands: :udp (your next lines travel by UDP), :tcp (they travel by TCP)."
+                    .to_string()
             }
-            Shown::Retrying { attempt, of } => format!(
-                "No answer from the server yet: the datagram or its reply may have been lost. Sending it again ({attempt}/{of})."
-            ),
             Shown::UdpSilent => {
                 "The server has not answered by UDP: lines sent by UDP may be lost.".to_string()
             }
-            Shown::LabCounts {
-                dropped,
-                duplicated,
-                reordered,
-            } => format!(
-                "UDP lab: this client dropped {dropped}, duplicated {duplicated} and reordered {reordered} datagrams."
-            ),
-            Shown::ReliableGone { retries } => format!(
-                "The server did not acknowledge {retries} retransmissions in a row: it is gone."
-            ),
-            Shown::ReliableCounts {
-                retransmitted,
-                duplicates,
-            } => format!(
-                "Reliable UDP: this client retransmitted {retransmitted} datagrams and discarded {duplicates} duplicates."
-            ),
-            Shown::NoAnswer => "The server has not answered the last keepalives: it may be gone, or the datagrams were lost.".to_string(),
+            Shown::Note { text, .. } => text.clone(),
         }
     }
 }

@@ -145,9 +145,13 @@ impl Shared {
             attempt += 1;
             self.retry(udp, state, line);
             if !heard {
-                self.screen.show(Shown::Retrying {
-                    attempt,
-                    of: UDP_TRIES,
+                let text = format!(
+                    "No answer from the server yet: the datagram or its reply may have been lost. \
+                     Sending it again ({attempt}/{UDP_TRIES})."
+                );
+                self.screen.show(Shown::Note {
+                    text,
+                    warning: true,
                 });
             }
         }
@@ -227,7 +231,12 @@ impl Shared {
             (token, warn)
         };
         if warn {
-            self.screen.show(Shown::NoAnswer);
+            let text = "The server has not answered the last keepalives: \
+                        it may be gone, or the datagrams were lost.";
+            self.screen.show(Shown::Note {
+                text: text.to_string(),
+                warning: true,
+            });
         }
         let _ = self.send_datagram(udp, Some(&token), ":ping");
     }

@@ -93,7 +93,13 @@ impl Shared {
                 state.closed = true;
                 drop(state);
                 self.changed.notify_all();
-                self.screen.show(Shown::ReliableGone { retries });
+                let text = format!(
+                    "The server did not acknowledge {retries} retransmissions in a row: it is gone."
+                );
+                self.screen.show(Shown::Note {
+                    text,
+                    warning: true,
+                });
             }
         }
     }

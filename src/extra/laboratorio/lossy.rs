@@ -159,10 +159,13 @@ impl Link for LossyLink {
 
     fn finish(&self, screen: &dyn Screen) {
         let (dropped, duplicated, reordered) = self.counters.snapshot();
-        screen.show(Shown::LabCounts {
-            dropped,
-            duplicated,
-            reordered,
+        let text = format!(
+            "UDP lab: this client dropped {dropped}, duplicated {duplicated} \
+             and reordered {reordered} datagrams."
+        );
+        screen.show(Shown::Note {
+            text,
+            warning: false,
         });
     }
 }

@@ -122,9 +122,13 @@ impl ReliableMode for ReliableClient {
                 reliable.receiver.duplicates,
             )
         };
-        screen.show(Shown::ReliableCounts {
-            retransmitted,
-            duplicates,
+        let text = format!(
+            "Reliable UDP: this client retransmitted {retransmitted} datagrams \
+             and discarded {duplicates} duplicates."
+        );
+        screen.show(Shown::Note {
+            text,
+            warning: false,
         });
     }
 }
