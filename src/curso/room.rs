@@ -372,6 +372,13 @@ impl Room {
         inner.members.get(key).map(|member| member.name.clone())
     }
 
+    /// `true` si `name` tiene abierta su sesión UDP en `addr`: un
+    /// `:register` de `name` que llega desde ahí es uno repetido, cuya
+    /// respuesta se perdió.
+    pub fn udp_session_at(&self, name: &str, addr: SocketAddr) -> bool {
+        self.lock().addrs.get(&addr) == Some(&name_key(name))
+    }
+
     /// `true` si `addr` es la dirección UDP de una sesión abierta: quien
     /// envía desde ahí ya probó que recibe (entró con la cookie, o se mudó
     /// con ella), así que a una línea suya sin token se le puede responder

@@ -293,11 +293,6 @@ impl Datagrams for UdpSocket {
     }
 }
 
-/// Cuánto tiempo después un `:register` repetido desde la misma dirección
-/// es el mismo pedido, cuya respuesta se perdió (ver [`Registrations`]): el
-/// minuto en que un cliente reintenta.
-const REGISTER_REPEAT: Duration = Duration::from_secs(60);
-
 /// Entradas por UDP (de un origen probado) que pueden esperar su hash a
 /// la vez; las de más se descartan, como un datagrama perdido.
 pub const SIGNIN_QUEUE: usize = 64;
@@ -372,38 +367,31 @@ struct SigninJob {
 /// Una entrada repetida (el cliente no vio la respuesta, que se perdió)
 /// recibe la misma respuesta: un `:login` repetido lo resuelve la sala
 /// ([`crate::curso::room::Claim::Again`]); un `:register` repetido encontraría la
-/// cuenta ya creada, así que, si es de la misma dirección y dentro de
-/// [`REGISTER_REPEAT`], se atiende como el `:login` que es (ver
-/// [`Registrations`]).
+/// cuenta ya creada, así que, si ese nombre tiene abierta su sesión UDP
+/// justo en esa dirección, se atiende como el `:login` que es.
 fn sign_in_loop(
     chat: &Chat,
     endpoints: &Endpoints,
     jobs: Receiver<SigninJob>,
     waiting: &AtomicUsize,
 ) {
-    let mut registrations = Registrations::default();
     for SigninJob { credentials, from } in jobs {
         waiting.fetch_sub(1, Ordering::Relaxed);
-        let now = Instant::now();
         let mut result = sign_in(chat, endpoints, &credentials, from, true);
-        if credentials.register {
-            match &result {
-                Ok(_) => registrations.created(from, &credentials.name, now),
-                Err(Problem::NameTaken(name)) if registrations.made(from, name, now) => {
-                    let login = Credentials {
-                        register: false,
-                        ..credentials
-                    };
-                    // Sin contar el fallo: quien se equivoca aquí escribió
-                    // otra contraseña en un `:register`, y la respuesta es
-                    // la de siempre, "name taken".
-                    result = sign_in(chat, endpoints, &login, from, false).map_err(|e| match e {
-                        Problem::BadCredentials => Problem::NameTaken(login.name),
-                        other => other,
-                    });
-                }
-                Err(_) => {}
-            }
+        if let Err(Problem::NameTaken(name)) = &result
+            && chat.room.udp_session_at(name, from)
+        {
+            let login = Credentials {
+                register: false,
+                ..credentials
+            };
+            // Sin contar el fallo: quien se equivoca aquí escribió otra
+            // contraseña en un `:register`, y la respuesta es la de
+            // siempre, "name taken".
+            result = sign_in(chat, endpoints, &login, from, false).map_err(|e| match e {
+                Problem::BadCredentials => Problem::NameTaken(login.name),
+                other => other,
+            });
         }
         // Un origen probado: la respuesta sale entera, sin cota.
         if let Err(problem) = result {
@@ -441,35 +429,4 @@ fn sign_in(
         chat.welcome(&signed, &mut Replies::new(reply), token);
     }
     Ok(())
-}
-
-/// Las cuentas creadas por UDP en el último [`REGISTER_REPEAT`], con la
-/// dirección que las creó: un `:register` repetido desde ahí es el mismo
-/// pedido, cuya respuesta se perdió. Solo lo toca el hilo de entradas. Se
-/// olvida lo vencido en cada consulta, así que no crece más que las cuentas
-/// que se pueden crear en un minuto (`--max-registrations-per-ip`).
-#[derive(Default)]
-struct Registrations {
-    made: Vec<(SocketAddr, String, Instant)>,
-}
-
-impl Registrations {
-    /// Anota que `from` creó la cuenta `name` a la hora `now`.
-    fn created(&mut self, from: SocketAddr, name: &str, now: Instant) {
-        self.forget_old(now);
-        self.made.push((from, protocolo::name_key(name), now));
-    }
-
-    /// `true` si `from` creó la cuenta `name` hace menos de
-    /// [`REGISTER_REPEAT`].
-    fn made(&mut self, from: SocketAddr, name: &str, now: Instant) -> bool {
-        self.forget_old(now);
-        let key = protocolo::name_key(name);
-        self.made.iter().any(|(a, k, _)| *a == from && *k == key)
-    }
-
-    fn forget_old(&mut self, now: Instant) {
-        self.made
-            .retain(|(_, _, at)| now.duration_since(*at) < REGISTER_REPEAT);
-    }
 }
