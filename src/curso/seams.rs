@@ -205,24 +205,12 @@ pub trait Output: Send + Sync {
     fn finish(&self, grace: Duration);
 }
 
-/// Una tanda de entregas de un hilo (ver [`Outputs::batch`]). No tiene
-/// métodos: lo que hace, lo hace al soltarse (`Drop`).
-pub trait Batch {}
-
 /// Quién le da su salida a cada cliente TCP que se conecta.
 pub trait Outputs: Send + Sync {
     /// La salida de un cliente recién aceptado, que escribe en `stream`.
     /// Error: el de preparar el socket o crear lo que escribe; la conexión
     /// no se atiende y el error va a la consola.
     fn open(&self, stream: Arc<TcpStream>) -> io::Result<Arc<dyn Output>>;
-    /// Abre una tanda en este hilo: mientras el valor devuelto vive, lo que
-    /// el hilo entrega puede esperar, y al soltarlo sale todo junto (un
-    /// `write` por destinatario y no uno por línea). El hilo lector la
-    /// abre mientras atiende las líneas que ya tiene leídas, y nunca
-    /// mientras espera al socket. El curso no junta nada: `None`.
-    fn batch(&self) -> Option<Box<dyn Batch>> {
-        None
-    }
 }
 
 /// Lo que pasa en el servidor, para quien quiera contarlo: cada método se

@@ -24,6 +24,7 @@ use crate::curso::session::{Chat, Console};
 use crate::curso::storage::{DirLock, StorageError};
 use crate::curso::udp::UdpServer;
 use connection::Client;
+pub use connection::{LineByLine, ReadLoop};
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -99,6 +100,8 @@ pub struct Plugins {
     pub guard: Arc<dyn Guard>,
     /// La salida de cada cliente TCP.
     pub outputs: Arc<dyn Outputs>,
+    /// Cómo lee el hilo de cada cliente TCP.
+    pub read_loop: Arc<dyn ReadLoop>,
     /// Cómo llega al disco cada operación del libro.
     pub durability: MakeDurability,
     /// Quién calcula los hashes de las contraseñas, con el costo de
@@ -113,6 +116,7 @@ impl Default for Plugins {
             observer: Arc::new(Unobserved),
             guard: Arc::new(Open),
             outputs: Arc::new(Channels::default()),
+            read_loop: Arc::new(LineByLine),
             durability: Box::new(SyncEach::boxed),
             hashing: Argon::boxed,
         }
@@ -165,6 +169,7 @@ impl Server {
             listener,
             chat,
             outputs: plugins.outputs,
+            read_loop: plugins.read_loop,
             stream_setup: plugins.stream_setup,
         };
         Ok(Server { tcp, udp })
@@ -202,6 +207,8 @@ struct Listener {
     chat: Arc<Chat>,
     /// La salida de cada cliente (ver [`Outputs`]).
     outputs: Arc<dyn Outputs>,
+    /// Cómo lee cada cliente (ver [`ReadLoop`]).
+    read_loop: Arc<dyn ReadLoop>,
     /// Cómo se prepara cada socket aceptado (ver [`StreamSetup`]).
     stream_setup: Box<dyn StreamSetup>,
 }
@@ -256,7 +263,7 @@ impl Listener {
             chat: Arc::clone(&self.chat),
             stream,
             output,
-            outputs: Arc::clone(&self.outputs),
+            read_loop: Arc::clone(&self.read_loop),
             peer: format!("{addr} (TCP)"),
             ip: addr.ip(),
         };

@@ -58,6 +58,7 @@ use crate::curso::udp::UdpServer;
 use config::Config;
 use laboratorio::lossy::LossySocket;
 use registry::Connections;
+use rendimiento::bursts::Bursts;
 use rendimiento::commit::GroupCommit;
 use rendimiento::hashers::HasherPool;
 use rendimiento::outbox::{Flusher, Queues};
@@ -121,6 +122,7 @@ pub fn plugins(config: &Config, flusher: &Arc<Flusher>, guards: Arc<abuse::Guard
             flusher: Arc::clone(flusher),
             limit: config.max_queue_bytes,
         }),
+        read_loop: Arc::new(Bursts),
         durability: Box::new(GroupCommit::boxed),
         hashing: HasherPool::boxed,
     }

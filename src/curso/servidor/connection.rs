@@ -1,13 +1,13 @@
 //! El hilo de un cliente TCP (enunciado 003, punto 6): lee líneas, se las
-//! pasa a su [`Session`] en tandas y, al irse, se despide y libera su
-//! lugar. Las reglas del chat no están aquí,
-//! sino en `session`; aquí solo se lee el socket.
+//! pasa a su [`Session`] y, al irse, se despide y libera su lugar. Las
+//! reglas del chat no están aquí, sino en `session`; aquí solo se lee el
+//! socket.
 
-use crate::curso::framing::{ElasticReader, Frame, read_frame};
+use crate::curso::framing::{Frame, read_frame};
 use crate::curso::protocolo::MAX_LINE_BYTES;
-use crate::curso::seams::{Output, Outputs, Place};
+use crate::curso::seams::{Output, Place};
 use crate::curso::session::{Chat, Flow, Session};
-use std::io;
+use std::io::BufReader;
 use std::net::{IpAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -17,21 +17,59 @@ use std::time::{Duration, Instant};
 /// Cuánto se espera, como mucho, para entregar la despedida al cerrar.
 const GOODBYE_GRACE: Duration = Duration::from_secs(1);
 
-/// Tamaño del búfer de lectura de un cliente que espera, en bytes (ver
-/// [`ElasticReader`]).
-const READ_BUFFER_IDLE: usize = 512;
+/// Cómo lee el hilo de un cliente TCP las líneas de su socket.
+///
+/// Es un enchufe porque el curso lee con un `BufReader` y atiende cada
+/// línea apenas llega ([`LineByLine`]). El programa completo lee con un
+/// búfer que crece solo durante una ráfaga y atiende juntas las líneas que
+/// llegaron juntas: un `write` por destinatario y una espera al disco por
+/// tanda, no por línea.
+pub trait ReadLoop: Send + Sync {
+    /// Lee `stream` y le pasa cada línea a `session` hasta que la conexión
+    /// se cierra o la sesión termina (`Flow::Close`). Antes de cada línea
+    /// pregunta [`Session::pace`] (y espera lo que diga), y después de
+    /// cada una, o de cada tanda, llama a [`Session::settle`].
+    fn run(&self, stream: &TcpStream, chat: &Chat, session: &mut Session);
+}
 
-/// Tamaño del búfer de lectura de un cliente que envía una ráfaga, en
-/// bytes: unas 80 líneas de 100 bytes por `read`, y por tanda.
-const READ_BUFFER_BURST: usize = 8 * 1024;
+/// La lectura del curso: una línea, su respuesta, la siguiente.
+pub struct LineByLine;
+
+impl ReadLoop for LineByLine {
+    fn run(&self, stream: &TcpStream, chat: &Chat, session: &mut Session) {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        loop {
+            // Se bloquea hasta tener una línea entera (o el fin).
+            let frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
+            if matches!(frame, Ok(Frame::Eof) | Err(_)) {
+                return;
+            }
+            // En el curso nunca hay que esperar; ver `Place::before_line`.
+            if let Some(wait) = session.pace(chat, &line, Instant::now()) {
+                thread::sleep(wait);
+            }
+            let flow = match frame {
+                Ok(Frame::TooLong) => session.too_long(chat),
+                _ => session.handle(chat, &line),
+            };
+            if flow == Flow::Close {
+                return;
+            }
+            // Una `:t` espera aquí su recibo: su respuesta sale cuando su
+            // línea del diario ya está en disco.
+            session.settle(chat);
+        }
+    }
+}
 
 /// Lo que necesita el hilo de un cliente.
 pub(super) struct Client {
     pub(super) chat: Arc<Chat>,
     pub(super) stream: Arc<TcpStream>,
     pub(super) output: Arc<dyn Output>,
-    /// De dónde vino `output`: abre las tandas de entregas.
-    pub(super) outputs: Arc<dyn Outputs>,
+    /// Cómo se leen sus líneas.
+    pub(super) read_loop: Arc<dyn ReadLoop>,
     /// Cómo se ve el cliente en la consola: `127.0.0.1:51234 (TCP)`.
     pub(super) peer: String,
     /// Su dirección IP, para el límite de contraseñas fallidas.
@@ -50,7 +88,7 @@ impl Client {
         chat.log(&format!("Connection from {}", self.peer));
         let (output, peer) = (Arc::clone(&self.output), self.peer.clone());
         let mut session = Session::start(chat, output, peer, self.ip, place);
-        let talk = || self.talk(&mut session);
+        let talk = || self.read_loop.run(&self.stream, chat, &mut session);
         let outcome = panic::catch_unwind(AssertUnwindSafe(talk));
         if outcome.is_err() {
             chat.log(&format!(
@@ -66,67 +104,5 @@ impl Client {
         // `Drop` de `place` lo libera igual.
         drop(place);
         chat.log(&format!("Connection closed: {}", self.peer));
-    }
-
-    /// Lee y atiende hasta que la sesión se cierre.
-    fn talk(&self, session: &mut Session) {
-        let stream: &TcpStream = &self.stream;
-        let mut reader = ElasticReader::new(stream, READ_BUFFER_IDLE, READ_BUFFER_BURST);
-        let mut line = Vec::new();
-        loop {
-            // Puede bloquearse esperando datos: aquí no hay tanda abierta.
-            let frame = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
-            if self.burst(session, &mut reader, &mut line, frame) == Flow::Close {
-                return;
-            }
-        }
-    }
-
-    /// Atiende `frame` y todas las líneas que ya llegaron, en una tanda: sus
-    /// entregas salen juntas, un `write` por destinatario.
-    fn burst(
-        &self,
-        session: &mut Session,
-        reader: &mut ElasticReader<&TcpStream>,
-        line: &mut Vec<u8>,
-        mut frame: io::Result<Frame>,
-    ) -> Flow {
-        let chat = &self.chat;
-        let mut batch = self.outputs.batch();
-        loop {
-            // Una línea descartada por larga también cuenta.
-            let paced = match frame {
-                Ok(Frame::Line) => session.pace(chat, line, Instant::now()),
-                Ok(Frame::TooLong) => session.pace(chat, b"", Instant::now()),
-                _ => None,
-            };
-            if let Some(wait) = paced {
-                // Frenar al que envía de más (`--max-lines-per-sec`): este
-                // hilo no lee ni atiende nada durante `wait`, así que el búfer
-                // del kernel se llena y TCP detiene al emisor. Antes, lo ya
-                // atendido sale (la tanda se cierra): los demás no esperan por
-                // él, y las entregas *a* este cliente siguen por su cola.
-                drop(batch);
-                thread::sleep(wait);
-                batch = self.outputs.batch();
-            }
-            let flow = match frame {
-                Ok(Frame::Line) => session.handle(chat, line),
-                Ok(Frame::TooLong) => session.too_long(chat),
-                Ok(Frame::Eof) | Err(_) => Flow::Close,
-            };
-            // Seguir solo si otra línea completa ya está en el búfer:
-            // `read_frame` no se bloqueará.
-            if flow == Flow::Close || !reader.buffer().contains(&b'\n') {
-                // Las transferencias de la tanda esperan aquí un solo
-                // `fdatasync`, antes de volver a esperar al socket.
-                if flow == Flow::Continue {
-                    session.settle(chat);
-                }
-                drop(batch);
-                return flow;
-            }
-            frame = read_frame(reader, line, MAX_LINE_BYTES);
-        }
     }
 }

@@ -23,7 +23,7 @@
 //! No sabe de protocolo ni de usuarios: mueve bytes hacia un [`Link`]. No
 //! espera a los sockets llenos: eso es del flusher.
 
-use crate::curso::seams::{Batch, Output, Outputs};
+use crate::curso::seams::{Output, Outputs};
 pub use crate::extra::rendimiento::flusher::Flusher;
 use crate::extra::rendimiento::flusher::{Drain, Parked, STALL_RETRY};
 use crate::extra::stats::{COUNTERS, Counters};
@@ -543,13 +543,7 @@ impl Outputs for Queues {
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         Ok(Outbox::new(stream, self.limit, &self.flusher))
     }
-
-    fn batch(&self) -> Option<Box<dyn Batch>> {
-        Some(Box::new(WriteBatch::begin()))
-    }
 }
-
-impl Batch for WriteBatch {}
 
 /// Hasta este largo, la lista de una tanda crece sola (duplicándose); una
 /// respuesta o un mensaje privado tocan una o dos colas.
