@@ -61,18 +61,6 @@ pub struct TokenUser {
     pub new_address: bool,
 }
 
-/// Lo que dice la sala de un datagrama con token (ver [`Room::by_token`]).
-pub enum TokenCheck {
-    /// El token no existe o fue revocado.
-    Unknown,
-    /// El token es de una sesión, pero el datagrama vino de una dirección
-    /// que la sesión no conoce y que todavía no probó que recibe: la sesión
-    /// no se muda.
-    Unproven,
-    /// El usuario de la sesión.
-    Known(TokenUser),
-}
-
 /// Qué hizo [`Room::claim`].
 pub enum Claim {
     /// La cuenta no tenía sesión: la tiene ahora, con este token.
@@ -400,32 +388,25 @@ impl Room {
             .is_some_and(|udp| udp.addr == from)
     }
 
-    /// Atiende el token de un datagrama que llegó desde `from`. Si la
-    /// dirección es la que la sesión ya tiene, o es nueva pero `proven` (el
-    /// datagrama trajo la cookie de esa dirección), anota la hora (para la
-    /// inactividad) y, si es nueva, la guarda con una cola creada por
-    /// `endpoint`: desde ahí, lo de esa sesión va a esa dirección. Una
-    /// dirección nueva sin probar no cambia nada: si no, un datagrama con
-    /// un token robado y el origen falsificado mandaría el chat de otro a
-    /// una tercera dirección.
+    /// Atiende el token de un datagrama que llegó desde `from`: el usuario
+    /// de esa sesión, o `None` si el token no existe o fue revocado. Anota
+    /// la hora (para la inactividad) y, si la dirección es nueva, la guarda
+    /// con una cola creada por `endpoint`: desde ahí, lo de esa sesión va a
+    /// esa dirección (quien cambió de red o reabrió `nc -u` sigue con su
+    /// token). El programa completo solo deja llegar aquí una dirección
+    /// nueva que probó que recibe (la *cookie*): si no, un datagrama con un
+    /// token robado y el origen falsificado mandaría el chat de otro a una
+    /// tercera dirección.
     pub fn by_token(
         &self,
         token: &str,
         from: SocketAddr,
-        proven: bool,
         endpoint: impl FnOnce(SocketAddr) -> UdpEndpoint,
-    ) -> TokenCheck {
+    ) -> Option<TokenUser> {
         let mut inner = self.lock();
-        let Some(key) = inner.tokens.get(token).cloned() else {
-            return TokenCheck::Unknown;
-        };
-        let Some(member) = inner.members.get_mut(&key) else {
-            return TokenCheck::Unknown;
-        };
+        let key = inner.tokens.get(token)?.clone();
+        let member = inner.members.get_mut(&key)?;
         let new_address = member.udp.as_ref().is_none_or(|u| u.addr != from);
-        if new_address && !proven {
-            return TokenCheck::Unproven;
-        }
         member.last_udp = Instant::now();
         let reply = match &member.udp {
             Some(udp) if !new_address => Arc::clone(&udp.output),
@@ -440,10 +421,8 @@ impl Room {
                 reply
             }
         };
-        let Some(member) = inner.members.get(&key) else {
-            return TokenCheck::Unknown;
-        };
-        TokenCheck::Known(TokenUser {
+        let member = inner.members.get(&key)?;
+        Some(TokenUser {
             name: member.name.clone(),
             joined: member.joined,
             reply,

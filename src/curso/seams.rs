@@ -72,21 +72,21 @@ pub trait Datagrams: Send + Sync {
     /// plazo). Error: el de `setsockopt`.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     /// Las líneas del chat que trae `datagram` (ya decodificado, sin su
-    /// `\n`). El curso devuelve el texto tal cual, con el origen probado.
-    fn admit(&self, datagram: &Datagram<'_>) -> Vec<Incoming> {
-        let line = datagram.text.to_string();
-        vec![Incoming { line, proven: true }]
+    /// `\n`), quizá con un token delante. El curso devuelve el texto tal
+    /// cual: confía en el origen que dice el datagrama, como el enunciado.
+    /// El programa completo primero pide que ese origen pruebe que recibe
+    /// lo que se le envía (la *cookie*) a quien quiere entrar o mudar su
+    /// sesión a otra dirección.
+    fn admit(&self, datagram: &Datagram<'_>) -> Vec<String> {
+        vec![datagram.text.to_string()]
     }
-    /// Responde `line` (sin `\n`) a `to` fuera de una sesión, por un
-    /// datagrama de `size` bytes cuyo origen está probado o no (`proven`).
-    /// El curso la envía; el programa completo no le responde a un origen
-    /// sin probar más del triple de lo que envió (le pide la prueba).
-    fn answer(&self, to: SocketAddr, line: &str, _size: usize, _proven: bool) {
+    /// Responde `line` (sin `\n`) a `to`, fuera de una sesión, por el
+    /// datagrama que acaba de llegar de ahí. El curso la envía; el programa
+    /// completo no le responde a un origen sin probar más del triple de lo
+    /// que envió (le pide la prueba).
+    fn answer(&self, to: SocketAddr, line: &str) {
         self.send_line(to, line);
     }
-    /// Pide a `to` que pruebe su dirección; `size`: los bytes del datagrama
-    /// que lo causó. El curso no pide pruebas.
-    fn challenge(&self, _to: SocketAddr, _size: usize) {}
     /// Envía `text` (una línea, sin `\n`) a `to` en su propio datagrama,
     /// terminado en `\n` (así `nc -u` muestra uno por línea). `false` si
     /// no puede salir todavía y debe esperar en la cola de quien la envía
@@ -120,19 +120,9 @@ pub struct Datagram<'a> {
     pub text: &'a str,
     /// Quién lo envió (según el propio datagrama).
     pub from: SocketAddr,
-    /// Su tamaño en bytes, para acotar lo que se le responde.
-    pub size: usize,
     /// `true` si la cola de entradas está llena: un `:login` o un
     /// `:register` que llegue ahora se perdería.
     pub signins_full: bool,
-}
-
-/// Una línea que el bucle UDP atiende: quizá con un token delante
-/// (`<TOKEN> <línea>`), y si su origen probó que recibe lo que se le envía.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incoming {
-    pub line: String,
-    pub proven: bool,
 }
 
 /// La salida del curso hacia una dirección UDP: cada línea sale en el

@@ -22,8 +22,8 @@
 //! llama a las acciones de [`Chat`].
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
-use crate::curso::room::{Presence, TokenCheck, UdpEndpoint, Via};
-use crate::curso::seams::{Datagram, Datagrams, Incoming, Output};
+use crate::curso::room::{Presence, UdpEndpoint, Via};
+use crate::curso::seams::{Datagram, Datagrams, Output};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
@@ -137,80 +137,72 @@ impl UdpServer {
         UdpServer { idle, ..self }
     }
 
-    /// Responde `event` directamente a `to`, fuera de una sesión, por un
-    /// datagrama de `size` bytes (ver [`Datagrams::answer`]).
-    fn answer(&self, to: SocketAddr, event: &Event, size: usize, proven: bool) {
+    /// Responde `event` directamente a `to`, fuera de una sesión, por el
+    /// datagrama que acaba de llegar de ahí (ver [`Datagrams::answer`]).
+    fn answer(&self, to: SocketAddr, event: &Event) {
         let line = event.to_line();
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        self.endpoints.socket.answer(to, line, size, proven);
+        self.endpoints
+            .socket
+            .answer(to, line.trim_end_matches('\n'));
     }
 
     /// Atiende un datagrama: una línea, quizá con un token delante
-    /// (`<TOKEN> <línea>`). El socket dice qué líneas trae y si su origen
-    /// está probado (en el curso: el texto tal cual, probado).
+    /// (`<TOKEN> <línea>`). El socket dice qué líneas trae (en el curso: el
+    /// texto tal cual).
     fn datagram(&self, bytes: &[u8], from: SocketAddr) {
         self.chat.observer.line_in();
-        let size = bytes.len();
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if bytes.contains(&b'\n') {
             let error = Event::Error(Problem::OneLinePerDatagram);
-            return self.answer(from, &error, size, false);
+            return self.answer(from, &error);
         }
         let Ok(text) = std::str::from_utf8(bytes) else {
-            return self.answer(from, &Event::Error(Problem::InvalidUtf8), size, false);
+            return self.answer(from, &Event::Error(Problem::InvalidUtf8));
         };
         let signins_full = self.signins.waiting() >= SIGNIN_QUEUE;
         let datagram = Datagram {
             text,
             from,
-            size,
             signins_full,
         };
-        for Incoming { line, proven } in self.endpoints.socket.admit(&datagram) {
-            self.line(&line, from, size, proven);
+        for line in self.endpoints.socket.admit(&datagram) {
+            self.line(&line, from);
         }
     }
 
-    /// Una línea, quizá con su token delante; `proven`: su origen probó que
-    /// recibe lo que se le envía.
-    fn line(&self, line: &str, from: SocketAddr, size: usize, proven: bool) {
+    /// Una línea, quizá con su token delante.
+    fn line(&self, line: &str, from: SocketAddr) {
         let (token, line) = match protocolo::split_token(line) {
             Some((token, line)) => (Some(token), line),
             None => (None, line),
         };
         // El límite es el de la línea, sin contar el token.
         if line.len() > MAX_LINE_BYTES {
-            return self.answer(from, &Event::Error(Problem::LineTooLong), size, proven);
+            return self.answer(from, &Event::Error(Problem::LineTooLong));
         }
         match token {
-            Some(token) => self.with_token(token, line, from, size, proven),
-            None => self.without_token(line, from, size, proven),
+            Some(token) => self.with_token(token, line, from),
+            None => self.without_token(line, from),
         }
     }
 
     /// Un datagrama sin token: solo sirve para entrar (o pedir ayuda). La
     /// entrada va al hilo de entradas, que calcula el hash sin frenar a
-    /// este; desde un origen sin probar, en vez de entrar se le pide la
-    /// prueba.
-    fn without_token(&self, line: &str, from: SocketAddr, size: usize, proven: bool) {
+    /// este.
+    fn without_token(&self, line: &str, from: SocketAddr) {
         let credentials = match before_sign_in(protocolo::parse_command(line), Via::Udp) {
             Anonymous::Ignore => return,
             // Desde la dirección de una sesión: olvidó el token (en `nc -u`
-            // hay que escribirlo). Esa dirección ya probó que recibe, y la
-            // respuesta dice cómo, aunque mida más que el triple.
+            // hay que escribirlo).
             Anonymous::Answer(Event::Error(Problem::BadToken))
                 if self.chat.room.holds_udp(from) =>
             {
-                let hint = Event::Error(Problem::TokenFirst);
-                return self.answer(from, &hint, size, true);
+                return self.answer(from, &Event::Error(Problem::TokenFirst));
             }
-            Anonymous::Answer(event) => return self.answer(from, &event, size, proven),
+            Anonymous::Answer(event) => return self.answer(from, &event),
             Anonymous::SignIn(credentials) => credentials,
         };
-        if !proven {
-            return self.endpoints.socket.challenge(from, size);
-        }
         // Si el hilo de entradas tiene la cola llena, esta se pierde, como
         // un datagrama: el cliente vuelve a intentar.
         self.signins.offer(SigninJob { credentials, from });
@@ -218,19 +210,12 @@ impl UdpServer {
 
     /// Un datagrama `<TOKEN> <línea>`: se atiende como si la línea hubiera
     /// llegado por la conexión de ese usuario, y la respuesta vuelve a la
-    /// dirección de este datagrama. Desde una dirección que la sesión no
-    /// conoce, solo si el origen está probado: si no, se le pide la prueba.
-    fn with_token(&self, token: &str, line: &str, from: SocketAddr, size: usize, proven: bool) {
-        let user = match self
-            .chat
-            .room
-            .by_token(token, from, proven, |a| self.endpoints.endpoint(a))
-        {
-            TokenCheck::Known(user) => user,
-            TokenCheck::Unproven => return self.endpoints.socket.challenge(from, size),
-            TokenCheck::Unknown => {
-                return self.answer(from, &Event::Error(Problem::BadToken), size, proven);
-            }
+    /// dirección de este datagrama: desde una dirección nueva, la sesión se
+    /// muda a ella (el token prueba quién es).
+    fn with_token(&self, token: &str, line: &str, from: SocketAddr) {
+        let endpoint = |addr| self.endpoints.endpoint(addr);
+        let Some(user) = self.chat.room.by_token(token, from, endpoint) else {
+            return self.answer(from, &Event::Error(Problem::BadToken));
         };
         if user.new_address {
             self.chat

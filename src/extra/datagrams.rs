@@ -14,12 +14,14 @@
 //!   el techo de memoria con las de TCP.
 //!
 //! Al bucle del curso le devuelve las líneas que debe atender, sin cookie
-//! ni marco, y si su origen está probado: las reglas del chat las sigue
-//! decidiendo él.
+//! ni marco: las reglas del chat las sigue decidiendo él. Antes, a quien
+//! quiere entrar o mudar su sesión a otra dirección sin haber probado que
+//! recibe lo que se le envía, le pide la prueba, y a un origen sin probar
+//! no le responde más del triple de lo que envió.
 
-use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, split_token};
+use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem, split_token};
 use crate::curso::room::Via;
-use crate::curso::seams::{Datagram, Datagrams, Incoming, Output};
+use crate::curso::seams::{Datagram, Datagrams, Output};
 use crate::curso::session::{Anonymous, Chat, before_sign_in};
 use crate::curso::sync::lock;
 use crate::extra::abuse::{Guards, Pacer, Verdict};
@@ -58,6 +60,22 @@ pub struct Stack {
     /// (al recibir y en cada `tick`); el candado solo hace falta porque el
     /// punto de enchufe es `Sync`.
     anonymous: Mutex<HashMap<SocketAddr, Box<dyn Pacer>>>,
+    /// El datagrama que el bucle del curso está atendiendo: a quién
+    /// responde [`Datagrams::answer`] y con qué cota. Lo escribe y lo lee
+    /// solo el hilo UDP, entre un `recv_from` y el siguiente.
+    current: Mutex<Current>,
+}
+
+/// El datagrama en curso (ver [`Stack::current`]).
+#[derive(Clone, Copy)]
+struct Current {
+    from: Option<SocketAddr>,
+    /// Su tamaño en bytes: a un origen sin probar se le responde a lo
+    /// sumo el triple.
+    size: usize,
+    /// Su origen probó que recibe (trajo su cookie, o es el de una sesión
+    /// confiable).
+    proven: bool,
 }
 
 impl Stack {
@@ -86,6 +104,49 @@ impl Stack {
             chat,
             guards,
             anonymous: Mutex::new(HashMap::new()),
+            current: Mutex::new(Current {
+                from: None,
+                size: 0,
+                proven: false,
+            }),
+        }
+    }
+
+    /// `line` a `to`, que envió un datagrama de `size` bytes: entera a un
+    /// origen probado (`proven`); a uno sin probar, a lo sumo el triple
+    /// (RFC 9000 §8.1), y lo que no cabe se cambia por el pedido de la
+    /// prueba.
+    fn reply(&self, to: SocketAddr, line: &str, size: usize, proven: bool) {
+        if proven || fits(line.len() + 1, size) {
+            self.send_line(to, line);
+        } else {
+            self.challenge(to, size);
+        }
+    }
+
+    /// Pide a `to` que pruebe su dirección; `size`: los bytes del datagrama
+    /// que lo causó (el pedido no mide más del triple).
+    fn challenge(&self, to: SocketAddr, size: usize) {
+        let cookie = self.cookies.issue(to, Instant::now());
+        if let Some(line) = challenge_line(&cookie, size) {
+            let _ = self.inner.send_to(line.as_bytes(), to);
+        }
+    }
+
+    /// Lo que un origen sin probar no puede hacer todavía: entrar (una
+    /// entrada cuesta un hash, y la respuesta iría a quien quizá no la
+    /// pidió) ni mudar una sesión a su dirección (con un token robado y el
+    /// origen falsificado, el chat de otro iría a una tercera dirección).
+    fn needs_proof(&self, token: Option<&str>, line: &str, from: SocketAddr) -> bool {
+        match token {
+            Some(token) => {
+                let room = &self.chat.room;
+                room.name_of(token).is_some() && !room.token_at(token, from)
+            }
+            None => {
+                let parsed = protocolo::parse_command(line);
+                matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_))
+            }
         }
     }
 
@@ -113,7 +174,8 @@ impl Stack {
                 if warn {
                     let notice = Event::Error(Notice::TooFast(per_sec).problem()).to_line();
                     let known = proven || token.is_some();
-                    self.answer(d.from, notice.trim_end_matches('\n'), d.size, known);
+                    let size = lock(&self.current).size;
+                    self.reply(d.from, notice.trim_end_matches('\n'), size, known);
                 }
                 false
             }
@@ -197,12 +259,14 @@ impl Stack {
         token: Option<&str>,
         d: &Datagram<'_>,
         proven: bool,
-    ) -> Vec<Incoming> {
+    ) -> Vec<String> {
         let from = d.from;
+        let size = lock(&self.current).size;
         if !(proven || token.is_some_and(|t| self.chat.room.token_at(t, from))) {
-            self.challenge(from, d.size);
+            self.challenge(from, size);
             return Vec::new();
         }
+        lock(&self.current).proven = true;
         // Acusar es aceptar: una línea nueva que se descartaría (el límite
         // de líneas, la cola de entradas llena) no se toma ni se acusa, y el
         // emisor la vuelve a enviar con su plazo, que se duplica: eso lo
@@ -218,7 +282,7 @@ impl Stack {
             return Vec::new();
         }
         let Some(arrival) = self.peers.arrived(from, packet, true, Instant::now()) else {
-            self.challenge(from, d.size);
+            self.challenge(from, size);
             return Vec::new();
         };
         for packet in arrival.send {
@@ -228,18 +292,26 @@ impl Stack {
             Some(token) => format!("{token} {line}"),
             None => line,
         };
-        let lines = arrival.deliver.into_iter().map(with_token);
-        lines.map(|line| Incoming { line, proven: true }).collect()
+        arrival.deliver.into_iter().map(with_token).collect()
     }
 }
 
 impl Datagrams for Stack {
+    /// Cada datagrama que llega pasa a ser el [`Current`], sin probar
+    /// hasta que [`Datagrams::admit`] vea su cookie.
     fn receive(
         &self,
         buffer: &mut [u8],
         each: &mut dyn FnMut(&[u8], SocketAddr),
     ) -> io::Result<()> {
-        self.inner.receive(buffer, each)
+        self.inner.receive(buffer, &mut |bytes, from| {
+            *lock(&self.current) = Current {
+                from: Some(from),
+                size: bytes.len(),
+                proven: false,
+            };
+            each(bytes, from);
+        })
     }
 
     fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
@@ -252,18 +324,20 @@ impl Datagrams for Stack {
 
     /// La cookie de delante, si trae una: una que no vale (vencida, o de
     /// otra dirección) solo recibe otra. Después, el marco del modo
-    /// confiable o el límite de líneas.
-    fn admit(&self, d: &Datagram<'_>) -> Vec<Incoming> {
+    /// confiable, la prueba que falta o el límite de líneas.
+    fn admit(&self, d: &Datagram<'_>) -> Vec<String> {
+        let size = lock(&self.current).size;
         let (proven, text) = match split_cookie(d.text) {
             Some((cookie, rest)) if self.cookies.check(d.from, cookie, Instant::now()) => {
                 (true, rest)
             }
             Some(_) => {
-                self.challenge(d.from, d.size);
+                self.challenge(d.from, size);
                 return Vec::new();
             }
             None => (false, d.text),
         };
+        lock(&self.current).proven = proven;
         let (token, line) = match split_token(text) {
             Some((token, line)) => (Some(token), line),
             None => (None, text),
@@ -271,30 +345,30 @@ impl Datagrams for Stack {
         if let Some(packet) = Packet::parse(line) {
             return self.reliable(packet, token, d, proven);
         }
+        if !proven && self.needs_proof(token, line, d.from) {
+            self.challenge(d.from, size);
+            return Vec::new();
+        }
         if !self.paced(token, line, d, proven) {
             return Vec::new();
         }
-        vec![Incoming {
-            line: text.to_string(),
-            proven,
-        }]
+        vec![text.to_string()]
     }
 
-    /// A un origen sin probar, a lo sumo el triple de lo que envió
-    /// (RFC 9000 §8.1); lo que no cabe se cambia por el pedido de la prueba.
-    fn answer(&self, to: SocketAddr, line: &str, size: usize, proven: bool) {
-        if proven || fits(line.len() + 1, size) {
-            self.send_line(to, line);
-        } else {
-            self.challenge(to, size);
-        }
-    }
-
-    fn challenge(&self, to: SocketAddr, size: usize) {
-        let cookie = self.cookies.issue(to, Instant::now());
-        if let Some(line) = challenge_line(&cookie, size) {
-            let _ = self.inner.send_to(line.as_bytes(), to);
-        }
+    /// A quien envió el datagrama en curso, con su cota (ver
+    /// [`Stack::reply`]).
+    fn answer(&self, to: SocketAddr, line: &str) {
+        let current = *lock(&self.current);
+        let (size, proven) = match current.from {
+            Some(from) if from == to => (current.size, current.proven),
+            _ => (0, false),
+        };
+        // El curso la envía solo a la dirección de una sesión, que olvidó
+        // el token (en `nc -u` hay que escribirlo): esa dirección ya probó
+        // que recibe, y la respuesta dice cómo, aunque mida más que el
+        // triple.
+        let hint = line == Event::Error(Problem::TokenFirst).to_string();
+        self.reply(to, line, size, proven || hint);
     }
 
     /// Si `to` usa el modo confiable, la línea entra en el emisor de su par
