@@ -22,7 +22,7 @@
 //! No sabe de sockets ni de quién está conectado: eso es de `room`.
 
 use crate::curso::password::{Argon, HashCost, Hashing};
-use crate::curso::protocolo::{name_key, name_skeleton};
+use crate::curso::protocolo::name_key;
 use crate::curso::seams::{Observer, Unobserved};
 use crate::curso::storage::DirLock;
 #[cfg(test)]
@@ -43,10 +43,6 @@ pub const COMPACT_JOURNAL_BYTES: u64 = 4 * 1024 * 1024;
 pub enum LedgerError {
     /// Ya existe una cuenta con ese nombre (sin distinguir mayúsculas).
     NameTaken,
-    /// El nombre tiene el mismo esqueleto que una cuenta que ya existe
-    /// ([`name_skeleton`]: `aIice` junto a `alice`). Solo para cuentas
-    /// nuevas: las que ya existían siguen valiendo.
-    NameTooSimilar,
     /// Nombre inexistente o contraseña incorrecta (no se dice cuál).
     BadCredentials,
     /// No existe la cuenta de destino.
@@ -277,10 +273,6 @@ pub struct Ledger {
 /// necesita: deshacer, leer saldos y escribir la foto.
 pub struct Accounts {
     by_key: HashMap<String, Record>,
-    /// Cuántas cuentas tiene cada esqueleto de nombre (un diario anterior a
-    /// la regla puede tener dos con el mismo, por eso es una cuenta y no un
-    /// conjunto).
-    skeletons: HashMap<String, u32>,
     /// Número de la próxima operación.
     next_seq: u64,
 }
@@ -330,17 +322,12 @@ impl Ledger {
     ) -> Result<Ledger, StorageError> {
         let data_dir = lock.dir().to_path_buf();
         let (store, loaded) = Store::open(lock)?;
-        let mut skeletons: HashMap<String, u32> = HashMap::new();
-        for record in &loaded.records {
-            *skeletons.entry(name_skeleton(&record.name)).or_default() += 1;
-        }
         let mut accounts = Accounts {
             by_key: loaded
                 .records
                 .into_iter()
                 .map(|r| (name_key(&r.name), r))
                 .collect(),
-            skeletons,
             next_seq: loaded.applied + 1,
         };
         for (line, entry) in loaded.entries {
@@ -394,11 +381,6 @@ impl Ledger {
     /// disco. Devuelve su recibo, para esperar con [`Ledger::wait_durable`].
     /// Errores: los de las reglas (sin cambiar nada) y `Storage`.
     fn record(&self, accounts: &mut Accounts, op: Op) -> Result<Receipt, LedgerError> {
-        // La regla de los parecidos es solo para lo nuevo: por eso está
-        // aquí y no en `apply`, que también relee diarios viejos.
-        if let Op::Register { name, .. } = &op {
-            accounts.check_new_name(name)?;
-        }
         let undo = accounts.apply(&op)?;
         let seq = accounts.next_seq;
         accounts.next_seq += 1;
@@ -416,17 +398,18 @@ impl Ledger {
     /// Crea la cuenta `name` con la contraseña dada, sin saldo todavía.
     /// Devuelve el nombre registrado. El hash (lo caro) se calcula sin el
     /// candado, para no frenar a los demás. Errores: `NameTaken`,
-    /// `NameTooSimilar`, `Storage`.
+    /// `Storage`.
     pub fn register(&self, name: &str, password: &str) -> Result<String, LedgerError> {
-        // Lo barato primero: sin hash para un nombre que no se puede tomar.
-        self.lock().check_new_name(name)?;
+        // Lo barato primero: sin hash para un nombre que ya existe.
+        if self.lock().by_key.contains_key(&name_key(name)) {
+            return Err(LedgerError::NameTaken);
+        }
         let password_hash = self
             .hasher
             .hash(password)
             .ok_or_else(|| LedgerError::Storage("no randomness for the salt".into()))?;
-        // Otro hilo pudo registrar el mismo nombre (o uno parecido) mientras
-        // se calculaba el hash: `record` lo vuelve a comprobar con el
-        // candado tomado.
+        // Otro hilo pudo registrar el mismo nombre mientras se calculaba el
+        // hash: `apply` lo vuelve a comprobar con el candado tomado.
         let op = Op::Register {
             name: name.to_string(),
             password_hash,
@@ -538,6 +521,17 @@ impl Ledger {
         }
     }
 
+    /// Los nombres de todas las cuentas, tal como se registraron (el
+    /// programa completo los anota al arrancar, para rechazar los que se
+    /// confunden con ellos).
+    pub fn names(&self) -> Vec<String> {
+        self.lock()
+            .by_key
+            .values()
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     /// Suma de todos los saldos declarados, en dólares (en `u128`, porque la
     /// suma de muchos `u64` puede no caber en un `u64`).
     pub fn total(&self) -> u128 {
@@ -573,18 +567,6 @@ impl Accounts {
         self.next_seq - 1
     }
 
-    /// Si `name` puede ser una cuenta nueva. Errores: `NameTaken` (el mismo
-    /// sin distinguir mayúsculas), `NameTooSimilar` (el mismo esqueleto).
-    fn check_new_name(&self, name: &str) -> Result<(), LedgerError> {
-        if self.by_key.contains_key(&name_key(name)) {
-            return Err(LedgerError::NameTaken);
-        }
-        if self.skeletons.contains_key(&name_skeleton(name)) {
-            return Err(LedgerError::NameTooSimilar);
-        }
-        Ok(())
-    }
-
     /// Las reglas del dinero, en un solo lugar: comprueba `op` entera y, solo
     /// si es válida, la aplica. Devuelve cómo deshacerla. Errores (sin
     /// cambiar nada): los de [`LedgerError`] salvo `BadCredentials` y
@@ -605,7 +587,6 @@ impl Accounts {
                     balance: None,
                 };
                 self.by_key.insert(key.clone(), record);
-                *self.skeletons.entry(name_skeleton(name)).or_default() += 1;
                 Ok(Undo::Unregister(key))
             }
             Op::Balance { name, dollars } => {
@@ -653,26 +634,12 @@ impl Accounts {
         }
     }
 
-    /// Descuenta el esqueleto de `name` (una cuenta deshecha ya no ocupa
-    /// su forma parecida).
-    fn forget_skeleton(&mut self, name: &str) {
-        let skeleton = name_skeleton(name);
-        if let Some(count) = self.skeletons.get_mut(&skeleton) {
-            *count -= 1;
-            if *count == 0 {
-                self.skeletons.remove(&skeleton);
-            }
-        }
-    }
-
     /// Deshace una operación aplicada. Se llama en orden inverso, así que
     /// cada inversa encuentra exactamente el estado que dejó su operación.
     pub fn revert(&mut self, undo: Undo) {
         match undo {
             Undo::Unregister(key) => {
-                if let Some(record) = self.by_key.remove(&key) {
-                    self.forget_skeleton(&record.name);
-                }
+                self.by_key.remove(&key);
             }
             Undo::UnsetBalance(key) => {
                 if let Some(record) = self.by_key.get_mut(&key) {
@@ -760,54 +727,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn look_alike_names_are_refused_but_old_ones_keep_working() {
+    fn a_name_is_taken_whatever_its_case() {
         let dir = tempfile::tempdir().expect("tempdir");
-        {
-            let ledger = ledger(dir.path());
-            ledger.register("alice", "pw").expect("alice");
-            ledger.register("José", "pw").expect("José");
-            for (name, error) in [
-                ("aIice", LedgerError::NameTooSimilar),
-                ("a1ice", LedgerError::NameTooSimilar),
-                ("Jose", LedgerError::NameTooSimilar),
-                ("JOSÉ", LedgerError::NameTaken),
-            ] {
-                assert_eq!(ledger.register(name, "pw"), Err(error), "{name}");
-            }
-            assert_eq!(ledger.len(), 2);
-        }
-        // Un diario de antes de la regla, con dos parecidos: se sigue
-        // leyendo, y los dos entran.
-        let journal = dir.path().join(crate::curso::storage::JOURNAL_FILE);
-        let hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
-        let first = Entry {
-            seq: 50,
-            op: Op::Register {
-                name: "rnallory".into(),
-                password_hash: hash.into(),
-            },
-        };
-        let second = Entry {
-            seq: 51,
-            op: Op::Register {
-                name: "mallory".into(),
-                password_hash: hash.into(),
-            },
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&journal)
-            .expect("open");
-        for entry in [first, second] {
-            std::io::Write::write_all(&mut file, &entry.to_line()).expect("write");
-        }
-        drop(file);
         let ledger = ledger(dir.path());
-        assert_eq!(ledger.len(), 4);
-        assert_eq!(
-            ledger.register("rnaIlory", "pw"),
-            Err(LedgerError::NameTooSimilar)
-        );
+        ledger.register("José", "pw").expect("José");
+        assert_eq!(ledger.register("JOSÉ", "pw"), Err(LedgerError::NameTaken));
+        // Los parecidos (`Jose`) los rechaza el programa completo, antes
+        // de llegar aquí.
+        ledger.register("Jose", "pw").expect("Jose");
+        assert_eq!(ledger.names().len(), 2);
     }
 
     #[test]

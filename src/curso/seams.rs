@@ -369,9 +369,15 @@ pub trait Guard: Send + Sync {
     ) -> Result<Vec<String>, Problem> {
         Ok(Vec::new())
     }
-    /// Después: `failed` si el nombre o la contraseña estaban mal. Devuelve
+    /// Después, con lo que pasó: entró, o el problema que se le respondió
+    /// (`BadCredentials`: el nombre o la contraseña estaban mal). Devuelve
     /// líneas para la consola (un bloqueo que empieza).
-    fn after_sign_in(&self, _attempt: &Attempt<'_>, _failed: bool, _now: Instant) -> Vec<String> {
+    fn after_sign_in(
+        &self,
+        _attempt: &Attempt<'_>,
+        _outcome: Result<(), &Problem>,
+        _now: Instant,
+    ) -> Vec<String> {
         Vec::new()
     }
 }

@@ -25,6 +25,7 @@
 use crate::curso::protocolo::{Event, Problem};
 use crate::curso::seams::{Attempt, Guard, Output, Pace, Place, Refusal};
 use crate::curso::sync::lock;
+use crate::extra::look_alike::LookAlikes;
 use crate::extra::notices::{Notice, whole_seconds};
 use crate::extra::registry::{Connections, Registered};
 use std::collections::{HashMap, HashSet};
@@ -354,6 +355,8 @@ pub struct Guards {
     registrations: Option<Mutex<Blocklist<IpAddr>>>,
     /// Quién entra por TCP; `None`: todos, sin anotarlos.
     admission: Option<Admission>,
+    /// Los nombres que se parecen a otros (ver [`LookAlikes`]).
+    pub names: LookAlikes,
 }
 
 /// Las conexiones TCP abiertas y sus topes.
@@ -404,6 +407,7 @@ impl Guards {
             registrations: (limits.max_registrations_per_ip > 0)
                 .then(|| Mutex::new(Blocklist::new(limits.max_registrations_per_ip))),
             admission: None,
+            names: LookAlikes::default(),
         }
     }
 
@@ -725,6 +729,10 @@ impl Guard for Guards {
         } else if let Some(left) = self.account_blocked(attempt.account, now) {
             return Err(Notice::AccountBlocked(whole_seconds(left)).problem());
         }
+        // Lo último: un intento rechazado antes no reserva nada.
+        if attempt.register && !self.names.reserve(attempt.name) {
+            return Err(Notice::NameTooSimilar(attempt.name.to_string()).problem());
+        }
         Ok(console)
     }
 
@@ -732,9 +740,17 @@ impl Guard for Guards {
     /// donde venga) y, si la dirección está probada, para el de la
     /// dirección: la de un datagrama cualquiera la escribe el emisor, y
     /// contarla dejaría bloquear la dirección de otro.
-    fn after_sign_in(&self, attempt: &Attempt<'_>, failed: bool, now: Instant) -> Vec<String> {
+    fn after_sign_in(
+        &self,
+        attempt: &Attempt<'_>,
+        outcome: Result<(), &Problem>,
+        now: Instant,
+    ) -> Vec<String> {
+        if attempt.register && outcome.is_err() {
+            self.names.release(attempt.name);
+        }
         let mut console = Vec::new();
-        if !failed {
+        if outcome != Err(&Problem::BadCredentials) {
             return console;
         }
         if !attempt.register

@@ -1,6 +1,7 @@
 //! Lo que el curso no pide y el programa completo agrega, cada pieza en su
 //! archivo:
 //! - [`abuse`]: las reglas contra el abuso (líneas por segundo, contraseñas).
+//! - [`look_alike`]: los nombres que se confunden con otro (`aIice`, `alice`).
 //! - [`cookie`]: la cookie que prueba una dirección UDP.
 //! - [`datagrams`]: el socket UDP del programa completo: el laboratorio, la
 //!   cookie, la entrega confiable y las colas, apilados.
@@ -43,6 +44,7 @@ pub mod keepalive;
 pub mod laboratorio;
 pub mod launch;
 pub mod logger;
+pub mod look_alike;
 pub mod notices;
 pub mod registry;
 pub mod rendimiento;
@@ -144,6 +146,9 @@ pub fn server(
     let plugins = plugins(config, &flusher, Arc::clone(&guards));
     let udp_config = config.clone();
     let udp: UdpSetup = Box::new(move |socket, chat| {
+        // El libro ya está abierto: sus cuentas ocupan sus esqueletos.
+        let names = chat.ledger.names();
+        guards.names.seed(names.iter().map(String::as_str));
         let lab = LossySocket::new(
             socket,
             udp_config.impairment(),

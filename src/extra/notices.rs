@@ -10,7 +10,7 @@
 
 use crate::curso::cliente::Ending;
 use crate::curso::protocolo::events::{PROMPT_TEXT, Reader, fill, number, read};
-use crate::curso::protocolo::{Event, Problem};
+use crate::curso::protocolo::{Event, Problem, check_name};
 use std::fmt;
 use std::time::Duration;
 
@@ -63,6 +63,11 @@ pub enum Notice {
     /// La dirección IP del cliente creó demasiadas cuentas seguidas: lleva
     /// los segundos que faltan (`--max-registrations-per-ip`).
     TooManyAccounts(u64),
+    /// El nombre de un `:register` se parece demasiado al de una cuenta que
+    /// ya existe (el mismo esqueleto, ver `look_alike`: `aIice` junto a
+    /// `alice`, `Jose` junto a `José`); lleva el nombre pedido. No se dice
+    /// cuál, para no revelar qué cuentas hay.
+    NameTooSimilar(String),
 }
 
 const PROMPT_WITHIN: &str = "{} You have {} seconds to sign in.";
@@ -80,6 +85,7 @@ const TOO_FAST: &str =
 const SIGNIN_BLOCKED: &str = "Too many failed sign-ins from your address. Try again in {} seconds.";
 const ACCOUNT_BLOCKED: &str = "Too many failed sign-ins for this account. Try again in {} seconds.";
 const TOO_MANY_ACCOUNTS: &str = "Too many new accounts from your address. Try again in {} seconds.";
+const NAME_TOO_SIMILAR: &str = "The name {} is too similar to an existing one. Choose another.";
 
 const NOTICES: &[(&str, Reader<Notice>)] = &[
     (PROMPT_WITHIN, |h| {
@@ -103,6 +109,11 @@ const NOTICES: &[(&str, Reader<Notice>)] = &[
     }),
     (TOO_MANY_ACCOUNTS, |h| {
         Some(Notice::TooManyAccounts(number(h[0])?))
+    }),
+    (NAME_TOO_SIMILAR, |h| {
+        check_name(h[0])
+            .is_ok()
+            .then(|| Notice::NameTooSimilar(h[0].into()))
     }),
 ];
 
@@ -161,6 +172,7 @@ impl fmt::Display for Notice {
             Notice::SigninBlocked(secs) => fill(f, SIGNIN_BLOCKED, &[secs]),
             Notice::AccountBlocked(secs) => fill(f, ACCOUNT_BLOCKED, &[secs]),
             Notice::TooManyAccounts(secs) => fill(f, TOO_MANY_ACCOUNTS, &[secs]),
+            Notice::NameTooSimilar(name) => fill(f, NAME_TOO_SIMILAR, &[name]),
         }
     }
 }
@@ -190,6 +202,7 @@ mod tests {
             Notice::SigninBlocked(30),
             Notice::AccountBlocked(60),
             Notice::TooManyAccounts(90),
+            Notice::NameTooSimilar("aIice".into()),
         ]
     }
 

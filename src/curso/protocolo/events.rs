@@ -31,10 +31,6 @@ pub enum Problem {
     BadPassword,
     /// El nombre ya tiene cuenta (sin distinguir mayúsculas).
     NameTaken(String),
-    /// El nombre se parece demasiado al de una cuenta que ya existe (mismo
-    /// [`name_skeleton`](super::name_skeleton): `aIice` junto a `alice`, `José` junto a `Jose`).
-    /// No se dice cuál, para no revelar qué cuentas hay.
-    NameTooSimilar(String),
     /// Nombre o contraseña incorrectos: un solo mensaje para ambos casos, para
     /// que nadie pueda averiguar qué nombres existen.
     BadCredentials,
@@ -172,7 +168,6 @@ const RESERVED_NAME: &str =
     "The name {} is reserved: the chat prints it in its own lines. Choose another.";
 const BAD_PASSWORD: &str = "Passwords have 1 to {} bytes and no spaces.";
 const NAME_TAKEN: &str = "The name {} is already taken.";
-const NAME_TOO_SIMILAR: &str = "The name {} is too similar to an existing one. Choose another.";
 const BAD_CREDENTIALS: &str = "Wrong name or password.";
 const ALREADY_CONNECTED: &str = "{} is already connected.";
 const BAD_BALANCE: &str =
@@ -283,9 +278,6 @@ const PROBLEMS: &[(&str, Reader<Problem>)] = &[
         fixed(h[0], MAX_PASSWORD_BYTES, Problem::BadPassword)
     }),
     (NAME_TAKEN, |h| Some(Problem::NameTaken(name(h[0])?))),
-    (NAME_TOO_SIMILAR, |h| {
-        Some(Problem::NameTooSimilar(name(h[0])?))
-    }),
     (BAD_CREDENTIALS, |_| Some(Problem::BadCredentials)),
     (ALREADY_CONNECTED, |h| {
         Some(Problem::AlreadyConnected(name(h[0])?))
@@ -398,7 +390,6 @@ impl fmt::Display for Problem {
             Problem::BadName => fill(f, BAD_NAME, &[&MAX_NAME_CHARS]),
             Problem::BadPassword => fill(f, BAD_PASSWORD, &[&MAX_PASSWORD_BYTES]),
             Problem::NameTaken(name) => fill(f, NAME_TAKEN, &[name]),
-            Problem::NameTooSimilar(name) => fill(f, NAME_TOO_SIMILAR, &[name]),
             Problem::ReservedName(name) => fill(f, RESERVED_NAME, &[name]),
             Problem::BadCredentials => f.write_str(BAD_CREDENTIALS),
             Problem::AlreadyConnected(name) => fill(f, ALREADY_CONNECTED, &[name]),

@@ -1,33 +1,8 @@
-//! El texto de los usuarios tal como lo verán los demás: los nombres que
-//! se confunden en la pantalla ([`name_skeleton`]) y los mensajes, sin
-//! controles que puedan pasar por una línea del servidor ([`render_text`]). Es parte
-//! de [`crate::curso::protocolo`]: puro, sin E/S.
+//! El texto de los mensajes tal como lo verán los demás, sin controles que
+//! puedan pasar por una línea del servidor ([`render_text`]). Es parte de
+//! [`crate::curso::protocolo`]: puro, sin E/S.
 
 use super::EMOJIS;
-
-/// El "esqueleto" de un nombre: cómo se ve, más que cómo se escribe. En
-/// minúsculas, sin acentos (`é` → `e`, `ñ` → `n`), y con los parecidos de
-/// siempre unificados: `i`, `l` y `1` → `l` (una `I` mayúscula se ve como
-/// una `l`), `0` → `o`, `rn` → `m`, `vv` → `w`. Dos nombres con el mismo
-/// esqueleto se confunden en la pantalla: `aIice` y `alice`, `rnallory` y
-/// `mallory`, `José` y `Jose`. Es la idea de los *confusable skeletons* de
-/// Unicode TR39, reducida a las letras que permite [`check_name`](super::check_name).
-pub fn name_skeleton(name: &str) -> String {
-    let plain: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'á' => 'a',
-            'é' => 'e',
-            'í' | 'i' | '1' => 'l',
-            'ó' | '0' => 'o',
-            'ú' | 'ü' => 'u',
-            'ñ' => 'n',
-            c => c,
-        })
-        .collect();
-    plain.replace("rn", "m").replace("vv", "w")
-}
 
 /// Prepara el texto de un mensaje tal como lo verán los demás (enunciado
 /// 004: los emojis), para que nada en él pueda pasar por una línea del

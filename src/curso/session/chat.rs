@@ -94,7 +94,6 @@ impl Chat {
 
     /// `:register`: crea la cuenta y la reserva para `presence`. `peer`
     /// describe al cliente en la consola. Errores: `NameTaken`,
-    /// `NameTooSimilar`,
     /// `AlreadyConnected`, `StorageFailed`.
     pub fn register(
         &self,
@@ -106,9 +105,6 @@ impl Chat {
         let name = match self.ledger.register(name, password) {
             Ok(name) => name,
             Err(LedgerError::NameTaken) => return Err(Problem::NameTaken(name.into())),
-            Err(LedgerError::NameTooSimilar) => {
-                return Err(Problem::NameTooSimilar(name.into()));
-            }
             Err(error) => return Err(self.storage_failed(&error)),
         };
         self.open(name, None, presence, &format!("registered from {peer}"))
@@ -215,8 +211,8 @@ impl Chat {
         } else {
             self.login(name, password, presence(), peer)
         };
-        let failed = result == Err(Problem::BadCredentials);
-        for line in self.guard.after_sign_in(&attempt, failed, now) {
+        let outcome = result.as_ref().map(|_| ());
+        for line in self.guard.after_sign_in(&attempt, outcome, now) {
             self.log(&line);
         }
         result
