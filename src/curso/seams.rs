@@ -102,16 +102,6 @@ pub trait Datagrams: Send + Sync {
     fn output(&self, me: &Arc<dyn Datagrams>, to: SocketAddr) -> Arc<dyn Output> {
         Arc::new(DatagramOutput::new(Arc::clone(me), to))
     }
-    /// Cada cuánto hay que llamar a [`Datagrams::tick`] (`None`: no hay
-    /// temporizadores que revisar, como en el curso).
-    fn tick_every(&self) -> Option<Duration> {
-        None
-    }
-    /// Los temporizadores a la hora `now` (`idle`: la inactividad de las
-    /// sesiones). Devuelve líneas para la consola.
-    fn tick(&self, _now: Instant, _idle: Duration) -> Vec<String> {
-        Vec::new()
-    }
 }
 
 /// Un datagrama recibido, ya como texto (ver [`Datagrams::admit`]).

@@ -72,31 +72,15 @@ impl UdpServer {
         }
         let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
-        // la inactividad (y los temporizadores del socket, si tiene).
+        // la inactividad.
         let sweep = SWEEP_EVERY.min(self.idle).max(Duration::from_millis(10));
-        let mut timeout = sweep;
-        socket.set_read_timeout(Some(timeout))?;
+        socket.set_read_timeout(Some(sweep))?;
         let mut buffer = vec![0u8; RECV_BUFFER];
         let mut last_sweep = Instant::now();
-        let mut last_tick = Instant::now();
         loop {
-            let ticks = socket.tick_every();
-            let wanted = ticks.map_or(sweep, |every| every.min(sweep));
-            if wanted != timeout {
-                timeout = wanted;
-                socket.set_read_timeout(Some(timeout))?;
-            }
             match socket.receive(&mut buffer, &mut |bytes, from| self.datagram(bytes, from)) {
                 Err(e) if !is_harmless(&e) => return Err(e),
                 _ => {}
-            }
-            if let Some(every) = ticks
-                && last_tick.elapsed() >= every
-            {
-                last_tick = Instant::now();
-                for line in socket.tick(last_tick, self.idle) {
-                    self.chat.log(&line);
-                }
             }
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 last_sweep = Instant::now();
@@ -299,7 +283,7 @@ impl Endpoints {
 }
 
 /// `true` si `recv_from` falló sin que el socket esté roto: venció el
-/// plazo (para revisar los temporizadores), una señal lo interrumpió, o
+/// plazo (para revisar la inactividad), una señal lo interrumpió, o
 /// llegó el ICMP "puerto inalcanzable" de un envío anterior (Linux lo
 /// entrega en la siguiente llamada al socket, RFC 1122 §4.1.3.3).
 fn is_harmless(error: &io::Error) -> bool {

@@ -36,6 +36,7 @@ use std::collections::hash_map::Entry;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Cada cuánto, como mucho, se olvidan los límites de las direcciones que
@@ -294,6 +295,80 @@ impl Stack {
         };
         arrival.deliver.into_iter().map(with_token).collect()
     }
+
+    /// Arranca el hilo de los temporizadores de `stack`: cada
+    /// [`Stack::tick_every`] llama a [`Stack::tick`] (`idle`: la inactividad
+    /// de las sesiones) y anota en la consola de `chat` lo que devuelve.
+    /// Es un hilo aparte del de `recv_from`: así el bucle del curso no sabe
+    /// de retransmisiones. Termina cuando se suelta el último `Arc` de
+    /// `stack` (el servidor UDP). Error: no se pudo crear el hilo.
+    pub fn start_timers(stack: &Arc<Stack>, chat: Arc<Chat>, idle: Duration) -> io::Result<()> {
+        let stack = Arc::downgrade(stack);
+        thread::Builder::new()
+            .name("udp timers".into())
+            .spawn(move || {
+                loop {
+                    let every = match stack.upgrade() {
+                        Some(stack) => stack.tick_every(),
+                        None => return,
+                    };
+                    thread::sleep(every.unwrap_or(SWEEP_EVERY));
+                    let Some(stack) = stack.upgrade() else { return };
+                    if every.is_some() {
+                        for line in stack.tick(Instant::now(), idle) {
+                            chat.log(&line);
+                        }
+                    }
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Con algún par en modo confiable, cada [`peers::TICK`]; si no, con
+    /// límite de líneas, cada `SWEEP_EVERY`.
+    pub fn tick_every(&self) -> Option<Duration> {
+        if !self.peers.is_empty() {
+            return Some(peers::TICK);
+        }
+        self.guards.lines_per_sec().map(|_| SWEEP_EVERY)
+    }
+
+    /// Sale lo vencido del modo confiable, y se anota a quien se dio por
+    /// ido (su sesión, si sigue, termina por inactividad, como la de
+    /// cualquier usuario UDP que se fue sin `:q`). Se olvida el ritmo de
+    /// las direcciones que se calmaron, y se anotan los datagramas
+    /// descartados de cada ráfaga que terminó.
+    pub fn tick(&self, now: Instant, idle: Duration) -> Vec<String> {
+        let tick = self.peers.tick(now, idle);
+        for (to, packet) in tick.send {
+            let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), to);
+        }
+        let mut lines: Vec<String> = tick
+            .gone
+            .into_iter()
+            .map(|addr| {
+                format!(
+                    "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
+                )
+            })
+            .collect();
+        let per_sec = self.guards.lines_per_sec().unwrap_or(0);
+        let mut dropped = |who: String, n: u32| {
+            lines.push(format!(
+                "{who}: {n} UDP lines dropped (over {per_sec} lines per second)"
+            ));
+        };
+        lock(&self.anonymous).retain(|addr, pacer| {
+            if let Some(n) = pacer.take_dropped(now) {
+                dropped(format!("{addr} (UDP)"), n);
+            }
+            !pacer.is_calm(now)
+        });
+        for (name, n) in self.guards.finished_floods(now) {
+            dropped(name, n);
+        }
+        lines
+    }
 }
 
 impl Datagrams for Stack {
@@ -399,52 +474,6 @@ impl Datagrams for Stack {
             addr: to,
         };
         Outbox::new(link, self.queue_limit, &self.flusher)
-    }
-
-    /// Con algún par en modo confiable, cada [`peers::TICK`]; si no, con
-    /// límite de líneas, cada `SWEEP_EVERY`.
-    fn tick_every(&self) -> Option<Duration> {
-        if !self.peers.is_empty() {
-            return Some(peers::TICK);
-        }
-        self.guards.lines_per_sec().map(|_| SWEEP_EVERY)
-    }
-
-    /// Sale lo vencido del modo confiable, y se anota a quien se dio por
-    /// ido (su sesión, si sigue, termina por inactividad, como la de
-    /// cualquier usuario UDP que se fue sin `:q`). Se olvida el ritmo de
-    /// las direcciones que se calmaron, y se anotan los datagramas
-    /// descartados de cada ráfaga que terminó.
-    fn tick(&self, now: Instant, idle: Duration) -> Vec<String> {
-        let tick = self.peers.tick(now, idle);
-        for (to, packet) in tick.send {
-            let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), to);
-        }
-        let mut lines: Vec<String> = tick
-            .gone
-            .into_iter()
-            .map(|addr| {
-                format!(
-                    "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
-                )
-            })
-            .collect();
-        let per_sec = self.guards.lines_per_sec().unwrap_or(0);
-        let mut dropped = |who: String, n: u32| {
-            lines.push(format!(
-                "{who}: {n} UDP lines dropped (over {per_sec} lines per second)"
-            ));
-        };
-        lock(&self.anonymous).retain(|addr, pacer| {
-            if let Some(n) = pacer.take_dropped(now) {
-                dropped(format!("{addr} (UDP)"), n);
-            }
-            !pacer.is_calm(now)
-        });
-        for (name, n) in self.guards.finished_floods(now) {
-            dropped(name, n);
-        }
-        lines
     }
 }
 

@@ -155,19 +155,17 @@ pub fn server(
             udp_config.udp_seed,
             &stats::COUNTERS.lab,
         );
-        let socket = datagrams::Stack::new(
+        let socket = Arc::new(datagrams::Stack::new(
             Box::new(lab),
             Arc::clone(&chat),
             guards,
             flusher,
             udp_config.max_queue_bytes,
             udp_config.max_clients_per_ip,
-        );
-        Ok(UdpServer::new(
-            Arc::new(socket),
-            chat,
-            udp_config.udp_idle(),
-        ))
+        ));
+        let idle = udp_config.udp_idle();
+        datagrams::Stack::start_timers(&socket, Arc::clone(&chat), idle)?;
+        Ok(UdpServer::new(socket, chat, idle))
     });
     let server = Server::bind(&config.settings(), console, plugins, udp)?;
     if let Some(timeout) = config.signin_timeout() {
