@@ -5,8 +5,10 @@
 //! medio cambiar. En este servidor cada sección con candado deja los datos
 //! coherentes en cada paso (el libro aplica una operación entera o ninguna),
 //! y un cliente cuyo hilo falló no debe dejar afuera a todos los demás: por
-//! eso se toma el candado igual. Es la única regla de candados del proyecto,
-//! escrita una vez aquí. No sabe nada del chat.
+//! eso se toma el candado igual, y también se sigue tras esperar en un
+//! `Condvar` ([`wait_timeout_while`], la espera del cliente). Es la única
+//! regla de candados del proyecto: las esperas del programa completo la
+//! siguen igual. No sabe nada del chat.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -14,25 +16,6 @@ use std::time::Duration;
 /// Toma `mutex`, envenenado o no.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Espera un aviso en `condvar` soltando `guard` mientras tanto, envenenado
-/// o no.
-pub fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-    condvar.wait(guard).unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Como [`wait`], pero a lo sumo `timeout`. Devuelve el candado y `true` si
-/// pasó el tiempo sin aviso.
-pub fn wait_timeout<'a, T>(
-    condvar: &Condvar,
-    guard: MutexGuard<'a, T>,
-    timeout: Duration,
-) -> (MutexGuard<'a, T>, bool) {
-    let (guard, result) = condvar
-        .wait_timeout(guard, timeout)
-        .unwrap_or_else(PoisonError::into_inner);
-    (guard, result.timed_out())
 }
 
 /// Espera en `condvar` mientras `condition` sea verdadera, a lo sumo

@@ -18,7 +18,7 @@ use crate::curso::servidor::ServerError;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -128,7 +128,9 @@ impl ConsoleSink for Logger {
             if left.is_zero() {
                 return;
             }
-            written = crate::curso::sync::wait_timeout(&self.shared.progress, written, left).0;
+            // Envenenado o no, como `curso::sync::lock`.
+            let waited = self.shared.progress.wait_timeout(written, left);
+            written = waited.unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 }

@@ -31,8 +31,8 @@ use crate::curso::ledger::{
 };
 use crate::curso::seams::Observer;
 use crate::curso::storage::{Entry, Store};
-use crate::curso::sync::{lock, wait};
-use std::sync::{Arc, Condvar, Mutex};
+use crate::curso::sync::lock;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// El búfer de escritura del diario se reusa entre vueltas si no pasa de
 /// este tamaño, en bytes.
@@ -198,7 +198,11 @@ impl Durability for GroupCommit {
                 return outcome;
             }
             if commit.syncing {
-                commit = wait(&self.committed, commit);
+                // Envenenado o no, como `curso::sync::lock`.
+                commit = self
+                    .committed
+                    .wait(commit)
+                    .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
             commit.syncing = true;

@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -474,7 +474,9 @@ impl Outbox {
             if left.is_zero() {
                 break;
             }
-            state = crate::curso::sync::wait_timeout(&self.idle, state, left).0;
+            // Envenenado o no, como `curso::sync::lock`.
+            let waited = self.idle.wait_timeout(state, left);
+            state = waited.unwrap_or_else(PoisonError::into_inner).0;
         }
         // Si nadie está escribiendo, escribe este hilo, con la misma
         // función que todos; el envío no espera, así que si el socket está
