@@ -353,11 +353,13 @@ impl Room {
         joined.into_iter().map(|(_, m)| m.name.clone()).collect()
     }
 
-    /// El nombre de la sesión de `token`, si está abierta.
-    pub fn name_of(&self, token: &str) -> Option<String> {
+    /// De quién es `token`, sin cambiar nada: el nombre de su sesión
+    /// abierta y su dirección UDP, si tiene una (`None`: el token no
+    /// existe o fue revocado).
+    pub fn token_owner(&self, token: &str) -> Option<(String, Option<SocketAddr>)> {
         let inner = self.lock();
-        let key = inner.tokens.get(token)?;
-        inner.members.get(key).map(|member| member.name.clone())
+        let member = inner.members.get(inner.tokens.get(token)?)?;
+        Some((member.name.clone(), member.udp.as_ref().map(|u| u.addr)))
     }
 
     /// `true` si `name` tiene abierta su sesión UDP en `addr`: un
@@ -367,25 +369,11 @@ impl Room {
         self.lock().addrs.get(&addr) == Some(&name_key(name))
     }
 
-    /// `true` si `addr` es la dirección UDP de una sesión abierta: quien
-    /// envía desde ahí ya probó que recibe (entró con la cookie, o se mudó
-    /// con ella), así que a una línea suya sin token se le puede responder
-    /// cómo enviarla, aunque la respuesta mida más que el triple.
+    /// `true` si `addr` es la dirección UDP de una sesión abierta: a una
+    /// línea sin token que llega de ahí se le responde cómo enviarla (en
+    /// `nc -u` hay que escribir el token).
     pub fn holds_udp(&self, addr: SocketAddr) -> bool {
         self.lock().addrs.contains_key(&addr)
-    }
-
-    /// `true` si `token` es de una sesión abierta cuya dirección UDP es
-    /// `from`: el datagrama viene de quien entró (o se mudó, con su cookie)
-    /// desde ahí. No cambia nada.
-    pub fn token_at(&self, token: &str, from: SocketAddr) -> bool {
-        let inner = self.lock();
-        inner
-            .tokens
-            .get(token)
-            .and_then(|key| inner.members.get(key))
-            .and_then(|member| member.udp.as_ref())
-            .is_some_and(|udp| udp.addr == from)
     }
 
     /// Atiende el token de un datagrama que llegó desde `from`: el usuario

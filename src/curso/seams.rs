@@ -206,8 +206,6 @@ pub trait Observer: Send + Sync {
     /// Una línea salió hacia `outputs` clientes (una respuesta: 1; un
     /// aviso a la sala: los que estaban).
     fn delivered(&self, _outputs: usize) {}
-    /// Se descartó un datagrama por el límite de líneas por segundo.
-    fn datagram_dropped(&self) {}
     /// Un hilo esperó `waited` para tomar el candado del libro de cuentas.
     fn ledger_waited(&self, _waited: Duration) {}
     /// Un `fdatasync` dejó en disco `entries` entradas del diario.
@@ -249,8 +247,6 @@ pub struct Attempt<'a> {
     pub register: bool,
     /// El nombre, como se escribió.
     pub name: &'a str,
-    /// La clave de la cuenta ([`crate::curso::protocolo::name_key`]).
-    pub account: &'a str,
 }
 
 /// Por qué no entra una conexión TCP (ver [`Guard::admit`]): el aviso que

@@ -22,7 +22,7 @@
 //! aviso se envía lo hacen `servidor`, `session` y `udp` con lo que estas
 //! funciones devuelven.
 
-use crate::curso::protocolo::{Event, Problem};
+use crate::curso::protocolo::{Event, Problem, name_key};
 use crate::curso::seams::{Attempt, Guard, Output, Pace, Place, Refusal};
 use crate::curso::sync::lock;
 use crate::extra::look_alike::LookAlikes;
@@ -726,7 +726,7 @@ impl Guard for Guards {
                     block.as_secs()
                 ));
             }
-        } else if let Some(left) = self.account_blocked(attempt.account, now) {
+        } else if let Some(left) = self.account_blocked(&name_key(attempt.name), now) {
             return Err(Notice::AccountBlocked(whole_seconds(left)).problem());
         }
         // Lo último: un intento rechazado antes no reserva nada.
@@ -754,7 +754,7 @@ impl Guard for Guards {
             return console;
         }
         if !attempt.register
-            && let Some(block) = self.account_failed(attempt.account, now)
+            && let Some(block) = self.account_failed(&name_key(attempt.name), now)
         {
             console.push(format!(
                 "the account {} is locked for {} s after too many failed sign-ins",

@@ -31,6 +31,7 @@ use crate::extra::laboratorio::peers::{self, Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::notices::Notice;
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
+use crate::extra::stats;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::io;
@@ -140,10 +141,11 @@ impl Stack {
     /// origen falsificado, el chat de otro iría a una tercera dirección).
     fn needs_proof(&self, token: Option<&str>, line: &str, from: SocketAddr) -> bool {
         match token {
-            Some(token) => {
-                let room = &self.chat.room;
-                room.name_of(token).is_some() && !room.token_at(token, from)
-            }
+            Some(token) => self
+                .chat
+                .room
+                .token_owner(token)
+                .is_some_and(|(_, at)| at != Some(from)),
             None => {
                 let parsed = protocolo::parse_command(line);
                 matches!(before_sign_in(parsed, Via::Udp), Anonymous::SignIn(_))
@@ -171,7 +173,7 @@ impl Stack {
         match verdict {
             Verdict::Pass | Verdict::Delay { .. } => true,
             Verdict::Drop { warn } => {
-                self.chat.observer.datagram_dropped();
+                stats::datagram_dropped();
                 if warn {
                     let notice = Event::Error(Notice::TooFast(per_sec).problem()).to_line();
                     let known = proven || token.is_some();
@@ -186,12 +188,12 @@ impl Stack {
     /// El usuario cuyo `token` trae una línea de `from`, si cuenta para su
     /// límite: `:q` siempre pasa (irse no se limita).
     fn user_of(&self, token: &str, line: &str, from: SocketAddr, proven: bool) -> Option<String> {
-        let room = &self.chat.room;
-        if !(proven || room.token_at(token, from)) {
+        let (name, at) = self.chat.room.token_owner(token)?;
+        if !(proven || at == Some(from)) {
             return None;
         }
         let quits = protocolo::parse_command(line) == Ok(Some(Command::Quit));
-        room.name_of(token).filter(|_| !quits)
+        (!quits).then_some(name)
     }
 
     /// Cuenta una línea sin token de `from` en el límite de su dirección.
@@ -234,7 +236,7 @@ impl Stack {
             }
         };
         if let Verdict::Drop { .. } = verdict {
-            self.chat.observer.datagram_dropped();
+            stats::datagram_dropped();
             return false;
         }
         true
@@ -263,7 +265,13 @@ impl Stack {
     ) -> Vec<String> {
         let from = d.from;
         let size = lock(&self.current).size;
-        if !(proven || token.is_some_and(|t| self.chat.room.token_at(t, from))) {
+        let at_home = |t| {
+            self.chat
+                .room
+                .token_owner(t)
+                .is_some_and(|(_, at)| at == Some(from))
+        };
+        if !(proven || token.is_some_and(at_home)) {
             self.challenge(from, size);
             return Vec::new();
         }

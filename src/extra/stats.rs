@@ -334,6 +334,12 @@ fn threads_alive() -> u64 {
 /// [`REMEASURE_AFTER`]).
 pub struct Stats;
 
+/// Se descartó un datagrama por el límite de líneas por segundo (lo
+/// cuenta el socket UDP del programa completo, `datagrams`).
+pub fn datagram_dropped() {
+    Counters::add(&COUNTERS.udp_rate_dropped, 1);
+}
+
 impl Observer for Stats {
     fn line_in(&self) {
         Counters::add(&COUNTERS.lines_in, 1);
@@ -341,10 +347,6 @@ impl Observer for Stats {
 
     fn delivered(&self, outputs: usize) {
         Counters::add(&COUNTERS.deliveries_out, outputs as u64);
-    }
-
-    fn datagram_dropped(&self) {
-        Counters::add(&COUNTERS.udp_rate_dropped, 1);
     }
 
     fn ledger_waited(&self, waited: Duration) {

@@ -194,13 +194,11 @@ impl Chat {
             password,
             register,
         } = credentials;
-        let account = protocolo::name_key(name);
         let attempt = Attempt {
             ip,
             verified,
             register: *register,
             name,
-            account: &account,
         };
         // Antes de ningún hash: el enchufe de los límites puede rechazar.
         for line in self.guard.before_sign_in(&attempt, now)? {
