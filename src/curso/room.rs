@@ -315,14 +315,18 @@ impl Room {
         Some((member.name.clone(), Arc::clone(member.output(via)?)))
     }
 
-    /// Las colas UDP de todos los que tienen dirección UDP (para despedirlos
-    /// al apagar el servidor).
-    pub fn udp_outputs(&self) -> Vec<Arc<dyn Output>> {
-        self.lock()
-            .members
-            .values()
-            .filter_map(|m| m.udp.as_ref().map(|u| Arc::clone(&u.output)))
-            .collect()
+    /// Vacía la sala de una vez (para apagar el servidor): desde ahora
+    /// ninguna salida se anuncia, porque quien se va ya no está en ella
+    /// (con N conectados, anunciar cada salida a los demás serían N²
+    /// avisos). Devuelve las colas UDP de todos, para despedirlos; las TCP
+    /// las tiene quien lleva las conexiones.
+    pub fn close(&self) -> Vec<Arc<dyn Output>> {
+        let mut inner = self.lock();
+        inner.tokens.clear();
+        inner.addrs.clear();
+        let members = std::mem::take(&mut inner.members);
+        let udp = members.into_values().filter_map(|m| m.udp);
+        udp.map(|u| u.output).collect()
     }
 
     /// Quiénes hay, para `:stats`: los unidos con conexión TCP, los unidos

@@ -247,9 +247,6 @@ impl Listener {
         stream.set_nodelay(true)?;
         // Lo que el programa completo ajuste del socket (el curso, nada).
         self.stream_setup.prepare(&stream)?;
-        if self.chat.is_shutting_down() {
-            return Ok(());
-        }
         let stream = Arc::new(stream);
         let output = self.outputs.open(Arc::clone(&stream))?;
         let place = match self.chat.guard.admit(addr, &output) {

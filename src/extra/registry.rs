@@ -40,6 +40,8 @@ struct Open {
     by_id: HashMap<u64, Connection>,
     /// Cuántas conexiones abiertas tiene cada dirección.
     per_ip: HashMap<IpAddr, usize>,
+    /// El servidor se apaga: no entra nadie más (ver [`Connections::close`]).
+    closed: bool,
 }
 
 impl Connections {
@@ -60,6 +62,12 @@ impl Connections {
     ) -> Result<u64, Refusal> {
         let ip = peer.ip();
         let mut open = self.lock();
+        if open.closed {
+            return Err(Refusal {
+                notice: Notice::ShuttingDown.event(),
+                why: "the server is shutting down",
+            });
+        }
         if max > 0 && open.by_id.len() >= max {
             return Err(Refusal {
                 notice: Notice::ServerFull.event(),
@@ -99,9 +107,13 @@ impl Connections {
         }
     }
 
-    /// Las colas de todas las conexiones abiertas.
-    pub fn outputs(&self) -> Vec<Arc<dyn Output>> {
-        let open = self.lock();
+    /// Cierra el registro (para apagar el servidor): desde ahora toda
+    /// conexión nueva se rechaza con [`Notice::ShuttingDown`]. Devuelve las
+    /// colas de las conexiones abiertas, para despedirlas: con el mismo
+    /// candado, así ninguna entra sin su despedida.
+    pub fn close(&self) -> Vec<Arc<dyn Output>> {
+        let mut open = self.lock();
+        open.closed = true;
         open.by_id
             .values()
             .filter_map(|c| c.output.clone())

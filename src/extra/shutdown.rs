@@ -81,14 +81,14 @@ pub fn on_signal_shut_down(chat: Arc<Chat>, connections: Arc<Connections>) -> io
     Ok(())
 }
 
-/// El apagado en sí: desde ahora no se avisan salidas (serían N² avisos);
-/// cada conexión TCP y cada dirección UDP conocida recibe el aviso; todo lo
-/// aplicado en el libro se escribe y sincroniza; y se cierran las colas,
-/// esperando a lo sumo `grace` en total a que el aviso salga.
+/// El apagado en sí: no entra nadie más y la sala se vacía de una vez (así
+/// no se avisan salidas: serían N² avisos); cada conexión TCP y cada
+/// dirección UDP conocida recibe el aviso; todo lo aplicado en el libro se
+/// escribe y sincroniza; y se cierran las colas, esperando a lo sumo
+/// `grace` en total a que el aviso salga.
 pub fn shutdown(chat: &Chat, connections: &Connections, grace: Duration) {
-    chat.begin_shutdown();
-    let mut outputs = connections.outputs();
-    outputs.extend(chat.room.udp_outputs());
+    let mut outputs = connections.close();
+    outputs.extend(chat.room.close());
     chat.deliver(&outputs, &Notice::ShuttingDown.event());
     if let Err(error) = chat.ledger.flush() {
         chat.log(&format!(

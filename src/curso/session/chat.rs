@@ -12,7 +12,6 @@ use crate::curso::room::{Claim, Presence, Room, Via};
 use crate::curso::seams::{Attempt, Guard, Observer, Output};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// El estado compartido por todos los hilos del servidor, y las acciones
@@ -26,8 +25,6 @@ pub struct Chat {
     /// fallidas (ver [`Guard`]; el curso, ninguno).
     pub guard: Arc<dyn Guard>,
     console: Console,
-    /// El servidor se está apagando: nadie recibe avisos de salida.
-    shutting_down: AtomicBool,
     /// Quién cuenta lo que pasa (ver [`Observer`]; el curso, nadie).
     pub observer: Arc<dyn Observer>,
 }
@@ -75,7 +72,6 @@ impl Chat {
             room: Room::new(),
             guard,
             console,
-            shutting_down: AtomicBool::new(false),
             observer,
         }
     }
@@ -303,31 +299,16 @@ impl Chat {
     /// Lo que sigue a que `name` deje la sala, se haya ido como se haya ido
     /// (`:q`, la conexión cortada, o inactividad por UDP): se olvida su balde
     /// de líneas (contando los datagramas descartados que faltaba informar)
-    /// y, si estaba en la sala (`others`: a quiénes avisar) y el servidor no
-    /// se está apagando, se avisa a los demás y a la consola.
+    /// y, si estaba en la sala (`others`: a quiénes avisar), se avisa a los
+    /// demás y a la consola.
     pub fn departed(&self, name: String, others: Option<Vec<Arc<dyn Output>>>) {
         if let Some(line) = self.guard.user_left(&name, Instant::now()) {
             self.log(&line);
         }
         let Some(others) = others else { return };
-        if self.is_shutting_down() {
-            return;
-        }
         let notice = Event::Disconnected(name);
         self.deliver(&others, &notice);
         self.log(&notice.to_string());
-    }
-
-    /// Marca el comienzo del apagado: desde ahora, las salidas no se avisan.
-    /// Con 10.000 clientes, avisar cada salida a todos los demás serían 50
-    /// millones de líneas que nadie va a leer.
-    pub fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-    }
-
-    /// `true` desde [`Chat::begin_shutdown`].
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Un comando de alguien que ya está en la sala (`me`). Las respuestas
