@@ -13,30 +13,11 @@
 //! No decide qué se registra ni con qué texto: eso es de quien llama.
 
 use std::io::{self, Write};
-use std::time::Duration;
 
-/// Dónde escribe el servidor sus líneas de consola: la salida estándar en
-/// el programa, un vector o un canal en las pruebas (cualquier
-/// `Fn(&str)`).
-pub trait ConsoleSink: Send + Sync {
-    /// Registra una línea (sin `\n`).
-    fn line(&self, line: &str);
-
-    /// Espera, como mucho `within`, a que lo registrado hasta ahora esté
-    /// escrito (antes de terminar el proceso). Por defecto no espera nada.
-    fn flush(&self, within: Duration) {
-        let _ = within;
-    }
-}
-
-impl<F: Fn(&str) + Send + Sync> ConsoleSink for F {
-    fn line(&self, line: &str) {
-        self(line);
-    }
-}
-
-/// La consola que comparten todos los hilos del servidor.
-pub type Console = Box<dyn ConsoleSink>;
+/// La consola que comparten todos los hilos del servidor: registra una
+/// línea (sin `\n`). En el programa, la salida estándar; en las pruebas,
+/// un vector o un canal.
+pub type Console = Box<dyn Fn(&str) + Send + Sync>;
 
 /// La consola del curso: cada línea directo a la salida estándar, con su
 /// candado (`lock`) para que dos hilos no mezclen sus líneas. Si no se puede

@@ -45,20 +45,20 @@ pub fn run(
     serve: Serve,
 ) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
-    console.line(&format!("Listening on {} (echo)", listener.local_addr()?));
+    console(&format!("Listening on {} (echo)", listener.local_addr()?));
     let console = Arc::new(console);
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(error) => {
-                console.line(&format!("accept failed: {error}"));
+                console(&format!("accept failed: {error}"));
                 continue;
             }
         };
         let place = match admission.admit(peer) {
             Ok(place) => place,
             Err(why) => {
-                console.line(&format!("Refused {peer} (TCP): {why}"));
+                console(&format!("Refused {peer} (TCP): {why}"));
                 continue;
             }
         };
@@ -71,7 +71,7 @@ pub fn run(
                 drop(place);
             });
         if let Err(error) = spawned {
-            console.line(&format!("cannot serve {peer}: {error}"));
+            console(&format!("cannot serve {peer}: {error}"));
         }
     }
 }
@@ -88,7 +88,7 @@ impl Read for Reads<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = (&*self.stream).read(buf)?;
         if n > 0 {
-            self.console.line(&format!("{}: read {n} bytes", self.peer));
+            (self.console)(&format!("{}: read {n} bytes", self.peer));
         }
         Ok(n)
     }
@@ -98,7 +98,7 @@ impl Read for Reads<'_> {
 /// de vuelta al cliente, hasta que cierra, corta o manda una línea de más
 /// de [`MAX_ECHO_LINE_BYTES`].
 pub fn serve(stream: TcpStream, peer: SocketAddr, console: &Console) {
-    console.line(&format!("Connection from {peer} (TCP)"));
+    console(&format!("Connection from {peer} (TCP)"));
     let reads = Reads {
         stream: &stream,
         peer,
@@ -108,12 +108,12 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, console: &Console) {
     let mut line = Vec::new();
     while let Ok(Frame::Line) = read_frame(&mut reader, &mut line, MAX_ECHO_LINE_BYTES) {
         line.push(b'\n');
-        console.line(&echoed(peer, &line));
+        console(&echoed(peer, &line));
         if (&stream).write_all(&line).is_err() {
             break;
         }
     }
-    console.line(&format!("Connection closed: {peer} (TCP)"));
+    console(&format!("Connection closed: {peer} (TCP)"));
 }
 
 /// La línea de la consola para una línea devuelta (con su `\n`).

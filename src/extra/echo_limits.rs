@@ -62,7 +62,7 @@ impl Read for Limited<'_> {
 }
 
 fn serve(stream: TcpStream, peer: SocketAddr, console: &Console, idle: Option<Duration>) {
-    console.line(&format!("Connection from {peer} (TCP)"));
+    console(&format!("Connection from {peer} (TCP)"));
     let limited = Limited {
         shown: Reads {
             stream: &stream,
@@ -87,7 +87,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, console: &Console, idle: Option<Du
         lines += 1;
         line.push(b'\n');
         if lines <= SHOWN_PER_CONNECTION {
-            console.line(&echoed(peer, &line));
+            console(&echoed(peer, &line));
         }
         if (&stream).write_all(&line).is_err() {
             break None;
@@ -97,7 +97,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, console: &Console, idle: Option<Du
     let hidden_reads = limited.reads.saturating_sub(SHOWN_PER_CONNECTION);
     let hidden_lines = lines.saturating_sub(SHOWN_PER_CONNECTION);
     if hidden_reads > 0 || hidden_lines > 0 {
-        console.line(&format!(
+        console(&format!(
             "{peer}: {hidden_reads} more reads and {hidden_lines} more lines not shown \
              ({} bytes in all)",
             limited.bytes
@@ -110,10 +110,10 @@ fn serve(stream: TcpStream, peer: SocketAddr, console: &Console, idle: Option<Du
         )
     });
     if let (true, Some(idle)) = (timed_out, idle) {
-        console.line(&format!(
+        console(&format!(
             "{peer}: no complete line in {} s, so the connection was closed",
             idle.as_secs()
         ));
     }
-    console.line(&format!("Connection closed: {peer} (TCP)"));
+    console(&format!("Connection closed: {peer} (TCP)"));
 }

@@ -18,14 +18,15 @@ pub fn run(config: &Config) -> Result<(), ServerError> {
     };
     if config.echo {
         let admission = config.echo_admission();
-        let (console, idle) = (stdout_console()?, config.echo_idle());
+        let ((console, _), idle) = (stdout_console()?, config.echo_idle());
         let serve = super::echo_limits::serve_with(idle);
         return crate::curso::echo::run(&config.addr, console, &admission, serve)
             .map_err(bind_error);
     }
-    let (server, connections) = super::server(config, stdout_console()?)?;
+    let (console, logger) = stdout_console()?;
+    let (server, connections) = super::server(config, console)?;
     let addr = server.local_addr().map_err(bind_error)?;
-    super::shutdown::on_signal_shut_down(Arc::clone(server.chat()), connections)
+    super::shutdown::on_signal_shut_down(Arc::clone(server.chat()), connections, logger)
         .map_err(ServerError::Thread)?;
     servidor::announce(&addr.to_string())?;
     let impairment = config.impairment();

@@ -13,7 +13,7 @@
 //! escritor avisa `[SERVER] N console lines dropped` cuando se pone al día.
 //! Se enchufa como la [`Console`] del servidor y del eco.
 
-use crate::curso::console::{Console, ConsoleSink};
+use crate::curso::console::Console;
 use crate::curso::servidor::ServerError;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +37,7 @@ pub struct Logger {
 struct Shared {
     /// Líneas descartadas desde el último aviso.
     dropped: AtomicU64,
-    /// Líneas aceptadas en la cola (para [`ConsoleSink::flush`]).
+    /// Líneas aceptadas en la cola (para [`Logger::flush`]).
     queued: AtomicU64,
     /// Líneas ya escritas por el escritor, con su aviso.
     written: Mutex<u64>,
@@ -73,8 +73,12 @@ impl Logger {
 /// propio hilo. Si nadie la lee o se detiene (Ctrl-S, una tubería que nadie
 /// vacía), las líneas de más se descartan y se cuentan, y el chat sigue.
 /// Error: no se pudo crear el hilo escritor.
-pub fn stdout_console() -> Result<Console, ServerError> {
-    Ok(Box::new(Logger::stdout().map_err(ServerError::Thread)?))
+/// Devuelve también el [`Logger`], para vaciarlo antes de terminar el
+/// proceso ([`Logger::flush`]).
+pub fn stdout_console() -> Result<(Console, Arc<Logger>), ServerError> {
+    let logger = Arc::new(Logger::stdout().map_err(ServerError::Thread)?);
+    let writes = Arc::clone(&logger);
+    Ok((Box::new(move |line: &str| writes.line(line)), logger))
 }
 
 impl Shared {
@@ -105,8 +109,10 @@ impl Shared {
     }
 }
 
-impl ConsoleSink for Logger {
-    fn line(&self, line: &str) {
+impl Logger {
+    /// Pone `line` (sin `\n`) en la cola, sin esperar nunca: si la cola
+    /// está llena, la línea se descarta y se cuenta.
+    pub fn line(&self, line: &str) {
         match self.queue.try_send(line.to_string()) {
             Ok(()) => {
                 self.shared.queued.fetch_add(1, Ordering::Relaxed);
@@ -119,7 +125,9 @@ impl ConsoleSink for Logger {
         }
     }
 
-    fn flush(&self, within: Duration) {
+    /// Espera, como mucho `within`, a que lo registrado hasta ahora esté
+    /// escrito (antes de terminar el proceso).
+    pub fn flush(&self, within: Duration) {
         let target = self.shared.queued.load(Ordering::Relaxed);
         let deadline = Instant::now() + within;
         let mut written = crate::curso::sync::lock(&self.shared.written);

@@ -11,6 +11,7 @@
 //! `outbox` y el registro de conexiones, de `servidor`.
 
 use crate::curso::session::Chat;
+use crate::extra::logger::Logger;
 use crate::extra::notices::Notice;
 use crate::extra::registry::Connections;
 use std::io;
@@ -57,9 +58,14 @@ fn install() -> io::Result<()> {
 }
 
 /// Instala los manejadores y arranca el hilo vigía, que al llegar una señal
-/// llama a [`shutdown`] y termina el proceso con código 0. Error: no se
+/// llama a [`shutdown`], le da a la consola (`logger`) un momento para
+/// escribir lo que tiene y termina el proceso con código 0. Error: no se
 /// pudo instalar el manejador o crear el hilo.
-pub fn on_signal_shut_down(chat: Arc<Chat>, connections: Arc<Connections>) -> io::Result<()> {
+pub fn on_signal_shut_down(
+    chat: Arc<Chat>,
+    connections: Arc<Connections>,
+    logger: Arc<Logger>,
+) -> io::Result<()> {
     install()?;
     thread::Builder::new()
         .name("shutdown".into())
@@ -75,7 +81,7 @@ pub fn on_signal_shut_down(chat: Arc<Chat>, connections: Arc<Connections>) -> io
             chat.log("Server stopped.");
             // La consola escribe en su propio hilo: se le da un momento
             // para vaciar su cola antes de terminar el proceso.
-            chat.flush_console(SHUTDOWN_GRACE);
+            logger.flush(SHUTDOWN_GRACE);
             std::process::exit(0);
         })?;
     Ok(())

@@ -12,7 +12,7 @@ use crate::curso::room::{Claim, Presence, Room, Via};
 use crate::curso::seams::{Attempt, Guard, Observer, Output};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// El estado compartido por todos los hilos del servidor, y las acciones
 /// del chat que no dependen del transporte.
@@ -76,16 +76,9 @@ impl Chat {
         }
     }
 
-    /// Escribe una línea en la consola del servidor (sin esperar nunca a
-    /// la terminal: ver `console`).
+    /// Escribe una línea en la consola del servidor (ver `console`).
     pub fn log(&self, line: &str) {
-        self.console.line(line);
-    }
-
-    /// Espera, como mucho `within`, a que la consola escriba lo registrado
-    /// (antes de terminar el proceso).
-    pub fn flush_console(&self, within: Duration) {
-        self.console.flush(within);
+        (self.console)(line);
     }
 
     /// `:register`: crea la cuenta y la reserva para `presence`. `peer`
