@@ -27,7 +27,7 @@ fn course_server_idle(dir: &std::path::Path, idle: Duration) -> SocketAddr {
         data_dir: dir.to_path_buf(),
         hash_cost: HashCost::Minimal,
     };
-    let udp = Box::new(move |socket, chat| Ok(UdpServer::plain(socket, chat)?.with_idle(idle)));
+    let udp = Box::new(move |socket, chat| UdpServer::new(std::sync::Arc::new(socket), chat, idle));
     let server = Server::bind(&settings, Box::new(|_: &str| {}), Plugins::default(), udp)
         .expect("el servidor arranca");
     let addr = server.local_addr().expect("dirección");

@@ -221,7 +221,7 @@ fn serve_echo(addr: &str) -> Result<(), ServerError> {
 /// [`ServerError`].
 fn serve_chat(settings: &Settings, udp_idle: Duration) -> Result<(), ServerError> {
     let udp: UdpSetup =
-        Box::new(move |socket, chat| Ok(UdpServer::plain(socket, chat)?.with_idle(udp_idle)));
+        Box::new(move |socket, chat| UdpServer::new(Arc::new(socket), chat, udp_idle));
     let server = Server::bind(settings, stdout_console(), Plugins::default(), udp)?;
     let bind_error = |error: io::Error| ServerError::Bind {
         addr: settings.addr.clone(),

@@ -83,7 +83,7 @@ impl fmt::Display for ServerError {
 impl std::error::Error for ServerError {}
 
 /// Arma el lado UDP sobre su socket ya abierto y el chat compartido. El
-/// curso usa [`UdpServer::plain`]; el programa completo pone delante el
+/// curso usa [`UdpServer::new`] con el socket tal cual; el programa completo pone delante el
 /// laboratorio de pérdidas y comparte el techo de memoria de sus colas con
 /// las de TCP. Error: no se pudo crear un hilo.
 pub type UdpSetup = Box<dyn FnOnce(UdpSocket, Arc<Chat>) -> io::Result<UdpServer>>;

@@ -27,7 +27,6 @@ use crate::curso::seams::{Datagram, Datagrams, Output};
 use crate::curso::session::{
     Anonymous, Chat, Credentials, Replies, Speaker, Stage, before_sign_in,
 };
-use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::net::UdpSocket;
@@ -54,22 +53,12 @@ pub struct UdpServer {
     idle: Duration,
     /// Hacia el hilo de entradas.
     signins: Signins,
-    /// El otro extremo, hasta que `serve` arranca el hilo.
-    signin_jobs: RefCell<Option<Receiver<SigninJob>>>,
 }
 
 impl UdpServer {
-    /// El bucle del hilo UDP: arranca el hilo de entradas, recibe, atiende
-    /// y revisa la inactividad. No termina salvo un error irrecuperable del
-    /// socket (o si no se puede crear el hilo de entradas).
+    /// El bucle del hilo UDP: recibe, atiende y revisa la inactividad. No
+    /// termina salvo un error irrecuperable del socket.
     pub fn serve(&self) -> io::Result<()> {
-        if let Some(jobs) = self.signin_jobs.borrow_mut().take() {
-            let (chat, endpoints) = (Arc::clone(&self.chat), self.endpoints.clone());
-            let waiting = Arc::clone(&self.signins.waiting);
-            thread::Builder::new()
-                .name("udp sign-in".into())
-                .spawn(move || sign_in_loop(&chat, &endpoints, jobs, &waiting))?;
-        }
         let socket = &self.endpoints.socket;
         // Despertar de vez en cuando aunque nadie envíe nada, para revisar
         // la inactividad.
@@ -89,36 +78,32 @@ impl UdpServer {
         }
     }
 
-    /// El lado UDP del curso sobre `socket` ya abierto: el socket tal cual
-    /// y la inactividad por omisión. Error: ninguno todavía (el hilo de
-    /// entradas se crea en [`UdpServer::serve`]); devuelve `Result` para
-    /// caber en `servidor::UdpSetup`.
-    pub fn plain(socket: UdpSocket, chat: Arc<Chat>) -> io::Result<UdpServer> {
-        Ok(UdpServer::new(Arc::new(socket), chat, DEFAULT_IDLE))
-    }
-
-    /// Prepara el servidor sobre un socket ya abierto (`bind`; el programa
-    /// completo pone delante su laboratorio, la cookie y la entrega
-    /// confiable: ver [`Datagrams`]). `idle` es la inactividad tras la que
-    /// se cierra una sesión solo-UDP.
-    pub fn new(socket: Arc<dyn Datagrams>, chat: Arc<Chat>, idle: Duration) -> UdpServer {
-        let (signins, jobs) = sync_channel(SIGNIN_QUEUE);
-        UdpServer {
-            endpoints: Endpoints { socket },
+    /// Prepara el servidor sobre un socket ya abierto (`bind`; el curso lo
+    /// usa tal cual, el programa completo pone delante su laboratorio, la
+    /// cookie y la entrega confiable: ver [`Datagrams`]) y arranca el hilo
+    /// de entradas, que termina cuando se suelta el servidor. `idle` es la
+    /// inactividad tras la que se cierra una sesión solo-UDP
+    /// ([`DEFAULT_IDLE`]). Error: no se pudo crear el hilo.
+    pub fn new(
+        socket: Arc<dyn Datagrams>,
+        chat: Arc<Chat>,
+        idle: Duration,
+    ) -> io::Result<UdpServer> {
+        let (sender, jobs) = sync_channel(SIGNIN_QUEUE);
+        let endpoints = Endpoints { socket };
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let (for_chat, for_endpoints, for_waiting) =
+            (Arc::clone(&chat), endpoints.clone(), Arc::clone(&waiting));
+        thread::Builder::new()
+            .name("udp sign-in".into())
+            .spawn(move || sign_in_loop(&for_chat, &for_endpoints, jobs, &for_waiting))?;
+        let signins = Signins { sender, waiting };
+        Ok(UdpServer {
+            endpoints,
             chat,
             idle,
-            signins: Signins {
-                sender: signins,
-                waiting: Arc::new(AtomicUsize::new(0)),
-            },
-            signin_jobs: RefCell::new(Some(jobs)),
-        }
-    }
-
-    /// El mismo servidor, con otra inactividad tras la que se cierra una
-    /// sesión solo-UDP.
-    pub fn with_idle(self, idle: Duration) -> UdpServer {
-        UdpServer { idle, ..self }
+            signins,
+        })
     }
 
     /// Responde `event` directamente a `to`, fuera de una sesión, por el

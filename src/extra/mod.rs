@@ -165,7 +165,7 @@ pub fn server(
         ));
         let idle = udp_config.udp_idle();
         datagrams::Stack::start_timers(&socket, Arc::clone(&chat), idle)?;
-        Ok(UdpServer::new(socket, chat, idle))
+        UdpServer::new(socket, chat, idle)
     });
     let server = Server::bind(&config.settings(), console, plugins, udp)?;
     if let Some(timeout) = config.signin_timeout() {
