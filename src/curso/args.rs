@@ -131,17 +131,7 @@ pub fn server_command(args: impl IntoIterator<Item = String>) -> Result<ServerCo
                 settings.hash_cost = HashCost::parse(&text)
                     .ok_or_else(|| format!("--hash-cost: {text:?} no es owasp ni minimal"))?;
             }
-            "--udp-idle-secs" => {
-                let text = args.value(&flag)?;
-                udp_idle = match text.parse::<u64>() {
-                    Ok(secs) if secs > 0 => Duration::from_secs(secs),
-                    _ => {
-                        return Err(format!(
-                            "--udp-idle-secs: {text:?} no es un número de segundos mayor que 0"
-                        ));
-                    }
-                };
-            }
+            "--udp-idle-secs" => udp_idle = seconds(&flag, &args.value(&flag)?)?,
             "--echo" => echo = true,
             "-h" | "--help" => return Ok(ServerCommand::Help),
             _ => return Err(args.unknown(&flag)),
@@ -154,6 +144,17 @@ pub fn server_command(args: impl IntoIterator<Item = String>) -> Result<ServerCo
     } else {
         ServerCommand::Chat { settings, udp_idle }
     })
+}
+
+/// `text` como una cantidad de segundos mayor que 0, para `flag`. Error: el
+/// texto que lo explica.
+fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "{flag}: {text:?} no es un número de segundos mayor que 0"
+        )),
+    }
 }
 
 /// Lee las opciones de `cliente` (sin el nombre del programa). Error: el
