@@ -7,11 +7,11 @@
 //!   una tarde: el protocolo, las cuentas, la sala, el hilo de cada
 //!   cliente, el bucle de `recv_from`, el diario en disco, el eco y el
 //!   cliente de terminal.
-//! - [`extra`]: lo que el curso no pide y el programa completo agrega: los
-//!   límites contra el abuso, la cookie de UDP, las estadísticas, la línea
-//!   de comandos, el apagado ordenado, las colas de salida rápidas
-//!   ([`extra::rendimiento`]) y el laboratorio de UDP
-//!   ([`extra::laboratorio`]).
+//! - `extra` (con la característica `extra`, la de siempre): lo que el
+//!   curso no pide y el programa completo agrega: los límites contra el
+//!   abuso, la cookie de UDP, las estadísticas, la línea de comandos, el
+//!   apagado ordenado, las colas de salida rápidas (`extra::rendimiento`)
+//!   y el laboratorio de UDP (`extra::laboratorio`).
 //!
 //! `curso/` no nombra a `extra/`: lo que el programa completo agrega entra
 //! por los puntos de enchufe de `curso` (`tests/informe.rs` lo comprueba).

@@ -58,12 +58,6 @@ pub const MAX_PASSWORD_BYTES: usize = 128;
 /// Nombres que nadie puede tomar (ver [`check_name`]).
 pub const RESERVED_NAMES: [&str; 2] = ["Me", "You"];
 
-/// Las palabras que el protocolo imprime en sus propias líneas
-/// (`[SERVER] Client: ...`, `[PRIVATE] ...`): un usuario con ese nombre
-/// haría que sus mensajes se lean como del servidor. Ninguna cuenta nueva
-/// se llama así, sin distinguir mayúsculas (ver [`check_new_name`]).
-pub const PROTOCOL_WORDS: [&str; 3] = ["SERVER", "PRIVATE", "Client"];
-
 /// Prefijo de todos los avisos del servidor (enunciado 004).
 pub const SERVER_PREFIX: &str = "[SERVER] Client: ";
 
@@ -240,17 +234,13 @@ pub fn check_name(name: &str) -> Result<(), Problem> {
 
 /// La regla de un nombre **nuevo** (`:register`): la de [`check_name`],
 /// más empezar con una letra (`-`, `--` o `_` no se leen como un nombre,
-/// y `:t - 5` parecería un error de uso) y no ser una palabra del
-/// protocolo ([`PROTOCOL_WORDS`]). Las cuentas que ya existían con un
-/// nombre así siguen entrando: `:login` usa [`check_name`]. Errores:
-/// [`Problem::BadName`], [`Problem::ReservedName`].
+/// y `:t - 5` parecería un error de uso). Las cuentas que ya existían con
+/// un nombre así siguen entrando: `:login` usa [`check_name`]. Error:
+/// [`Problem::BadName`].
 pub fn check_new_name(name: &str) -> Result<(), Problem> {
     check_name(name)?;
     if !name.chars().next().is_some_and(char::is_alphabetic) {
         return Err(Problem::BadName);
-    }
-    if PROTOCOL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(name)) {
-        return Err(Problem::ReservedName(name.to_string()));
     }
     Ok(())
 }
@@ -625,7 +615,6 @@ mod tests {
             Problem::BadName,
             Problem::BadPassword,
             Problem::NameTaken(name()),
-            Problem::ReservedName("Server".into()),
             Problem::BadCredentials,
             Problem::AlreadyConnected(name()),
             Problem::BadBalance,
@@ -709,7 +698,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_name_starts_with_a_letter_and_is_not_a_word_of_the_protocol() {
+    fn a_new_name_starts_with_a_letter() {
         for good in ["ana", "Ñandú", "x-1", "Ana_Paz", "Servidor", "Clientes"] {
             assert_eq!(check_new_name(good), Ok(()), "{good}");
         }
@@ -721,17 +710,6 @@ mod tests {
                 "una cuenta vieja {bad} sigue entrando"
             );
         }
-        for word in ["SERVER", "server", "Private", "CLIENT", "client"] {
-            assert_eq!(
-                check_new_name(word),
-                Err(Problem::ReservedName(word.into())),
-                "{word}"
-            );
-        }
-        assert_eq!(
-            parse_command(":register PRIVATE clave"),
-            Err(Problem::ReservedName("PRIVATE".into()))
-        );
         assert_eq!(parse_command(":register - clave"), Err(Problem::BadName));
         assert!(matches!(
             parse_command(":login - clave"),

@@ -12,7 +12,7 @@
 //! límite se descarta ([`Verdict::Drop`]) y se cuenta.
 //!
 //! Es la respuesta del programa completo al punto de enchufe
-//! [`Guard`](crate::curso::seams::Guard) del curso (que no limita nada),
+//! [`crate::curso::seams::Guard`] del curso (que no limita nada),
 //! también para admitir conexiones TCP: los topes de `--max-clients` y
 //! `--max-clients-per-ip` los lleva el registro de conexiones
 //! ([`crate::extra::registry`]), que [`Admission`] une a los límites.
@@ -25,7 +25,7 @@
 use crate::curso::protocolo::{Event, Problem, name_key};
 use crate::curso::seams::{Attempt, Guard, Output, Pace, Place, Refusal};
 use crate::curso::sync::lock;
-use crate::extra::look_alike::LookAlikes;
+use crate::extra::look_alike::{LookAlikes, reads_as_protocol};
 use crate::extra::notices::{Notice, whole_seconds};
 use crate::extra::registry::{Connections, Registered};
 use std::collections::{HashMap, HashSet};
@@ -656,7 +656,7 @@ impl Place for ConnectionLimits {
 }
 
 impl Guard for Guards {
-    /// Cada conexión tiene su lugar ([`ConnectionLimits`]): su ritmo, sus fallos
+    /// Cada conexión tiene su lugar (`ConnectionLimits`): su ritmo, sus fallos
     /// y, con [`Admission`], su anotación en el registro.
     fn admit(&self, peer: SocketAddr, output: &Arc<dyn Output>) -> Result<Box<dyn Place>, Refusal> {
         let registered = match &self.admission {
@@ -709,6 +709,11 @@ impl Guard for Guards {
     /// probada cuenta para ese tope (se anote o no la cuenta); un `:login`
     /// a una cuenta bloqueada tampoco entra. Nada de esto calcula un hash.
     fn before_sign_in(&self, attempt: &Attempt<'_>, now: Instant) -> Result<Vec<String>, Problem> {
+        // Como un error de forma: antes de todo, sin contar para ningún
+        // límite.
+        if attempt.register && reads_as_protocol(attempt.name) {
+            return Err(Notice::ReservedName(attempt.name.to_string()).problem());
+        }
         let ip = attempt.ip;
         if let Some(left) = self.blocked(ip, now) {
             return Err(Notice::SigninBlocked(whole_seconds(left)).problem());

@@ -380,7 +380,7 @@ impl Stack {
 }
 
 impl Datagrams for Stack {
-    /// Cada datagrama que llega pasa a ser el [`Current`], sin probar
+    /// Cada datagrama que llega pasa a ser el datagrama en curso, sin probar
     /// hasta que [`Datagrams::admit`] vea su cookie.
     fn receive(
         &self,
@@ -438,8 +438,7 @@ impl Datagrams for Stack {
         vec![text.to_string()]
     }
 
-    /// A quien envió el datagrama en curso, con su cota (ver
-    /// [`Stack::reply`]).
+    /// A quien envió el datagrama en curso, con su cota (ver `reply`).
     fn answer(&self, to: SocketAddr, line: &str) {
         let current = *lock(&self.current);
         let (size, proven) = match current.from {

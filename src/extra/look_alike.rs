@@ -1,8 +1,9 @@
 //! Los nombres que se confunden en la pantalla: nadie registra `aIice`
-//! junto a `alice`, ni `Jose` junto a `José`. Es una regla del programa
-//! completo, enchufada en el [`Guard`](crate::curso::seams::Guard) de
-//! `abuse`: el curso solo rechaza el mismo nombre (sin distinguir
-//! mayúsculas), en el libro de cuentas.
+//! junto a `alice`, ni `Jose` junto a `José`, ni un nombre que el chat
+//! imprime en sus propias líneas (`SERVER`, [`PROTOCOL_WORDS`]). Son
+//! reglas del programa completo, enchufadas en el
+//! [`Guard`](crate::curso::seams::Guard) de `abuse`: el curso solo rechaza
+//! el mismo nombre (sin distinguir mayúsculas), en el libro de cuentas.
 //!
 //! Es dueño del esqueleto de cada nombre ([`name_skeleton`]) y de la
 //! reserva de los esqueletos ([`LookAlikes`]); no sabe de cuentas ni de
@@ -12,6 +13,17 @@ use crate::curso::protocolo::name_key;
 use crate::curso::sync::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// Las palabras que el protocolo imprime (`[SERVER] Client: ...`,
+/// `[PRIVATE] ...`): como nombre, sus mensajes se leerían como del
+/// servidor. Sin distinguir mayúsculas; las cuentas que ya existían con un
+/// nombre así siguen entrando.
+pub const PROTOCOL_WORDS: [&str; 3] = ["SERVER", "PRIVATE", "Client"];
+
+/// `true` si `name` es una de las [`PROTOCOL_WORDS`].
+pub fn reads_as_protocol(name: &str) -> bool {
+    PROTOCOL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(name))
+}
 
 /// El "esqueleto" de un nombre: cómo se ve, más que cómo se escribe. En
 /// minúsculas, sin acentos (`é` → `e`, `ñ` → `n`), y con los parecidos de
@@ -116,6 +128,14 @@ mod tests {
         for (a, b) in [("alice", "alicia"), ("bob", "rob"), ("ana", "ann")] {
             assert_ne!(name_skeleton(a), name_skeleton(b), "{a} ≠ {b}");
         }
+    }
+
+    #[test]
+    fn the_words_of_the_protocol_are_no_names() {
+        for word in ["SERVER", "server", "Private", "CLIENT", "client"] {
+            assert!(reads_as_protocol(word), "{word}");
+        }
+        assert!(!reads_as_protocol("Clients"));
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub enum Notice {
     /// `alice`, `Jose` junto a `José`); lleva el nombre pedido. No se dice
     /// cuál, para no revelar qué cuentas hay.
     NameTooSimilar(String),
+    /// El nombre de un `:register` es una palabra que el chat imprime en
+    /// sus propias líneas (`SERVER`, `PRIVATE`, `Client`, ver
+    /// `look_alike`); lleva el nombre pedido.
+    ReservedName(String),
 }
 
 const PROMPT_WITHIN: &str = "{} You have {} seconds to sign in.";
@@ -86,6 +90,8 @@ const SIGNIN_BLOCKED: &str = "Too many failed sign-ins from your address. Try ag
 const ACCOUNT_BLOCKED: &str = "Too many failed sign-ins for this account. Try again in {} seconds.";
 const TOO_MANY_ACCOUNTS: &str = "Too many new accounts from your address. Try again in {} seconds.";
 const NAME_TOO_SIMILAR: &str = "The name {} is too similar to an existing one. Choose another.";
+const RESERVED_NAME: &str =
+    "The name {} is reserved: the chat prints it in its own lines. Choose another.";
 
 const NOTICES: &[(&str, Reader<Notice>)] = &[
     (PROMPT_WITHIN, |h| {
@@ -114,6 +120,11 @@ const NOTICES: &[(&str, Reader<Notice>)] = &[
         check_name(h[0])
             .is_ok()
             .then(|| Notice::NameTooSimilar(h[0].into()))
+    }),
+    (RESERVED_NAME, |h| {
+        check_name(h[0])
+            .is_ok()
+            .then(|| Notice::ReservedName(h[0].into()))
     }),
 ];
 
@@ -173,6 +184,7 @@ impl fmt::Display for Notice {
             Notice::AccountBlocked(secs) => fill(f, ACCOUNT_BLOCKED, &[secs]),
             Notice::TooManyAccounts(secs) => fill(f, TOO_MANY_ACCOUNTS, &[secs]),
             Notice::NameTooSimilar(name) => fill(f, NAME_TOO_SIMILAR, &[name]),
+            Notice::ReservedName(name) => fill(f, RESERVED_NAME, &[name]),
         }
     }
 }
@@ -203,6 +215,7 @@ mod tests {
             Notice::AccountBlocked(60),
             Notice::TooManyAccounts(90),
             Notice::NameTooSimilar("aIice".into()),
+            Notice::ReservedName("Server".into()),
         ]
     }
 

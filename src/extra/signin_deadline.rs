@@ -26,7 +26,7 @@ const NOTICE_GRACE: Duration = Duration::from_millis(500);
 
 /// Arranca el hilo que cierra las conexiones de `connections` que pasan
 /// `timeout` sin iniciar sesión, con el aviso
-/// [`Event::SigninTimeout`] y una línea en la consola de `chat`. Error: no
+/// [`Notice::SigninTimeout`] y una línea en la consola de `chat`. Error: no
 /// se pudo crear el hilo.
 pub fn start(chat: Arc<Chat>, connections: Arc<Connections>, timeout: Duration) -> io::Result<()> {
     let secs = timeout.as_secs();

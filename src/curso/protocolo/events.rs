@@ -24,9 +24,6 @@ pub enum Problem {
     /// Nombre fuera de la regla: 1 a 32 caracteres de `A-Z a-z 0-9 _ -` y
     /// las letras de [`SPANISH_LETTERS`](super::SPANISH_LETTERS); uno nuevo empieza con una letra.
     BadName,
-    /// Un `:register` con una palabra que el protocolo imprime
-    /// ([`PROTOCOL_WORDS`](super::PROTOCOL_WORDS)) como nombre (lleva el nombre).
-    ReservedName(String),
     /// Contraseña vacía, con espacios o de más de 128 bytes.
     BadPassword,
     /// El nombre ya tiene cuenta (sin distinguir mayúsculas).
@@ -164,8 +161,6 @@ const NOT_SIGNED_IN: &str = "You are not signed in. {}";
 const ALREADY_SIGNED_IN: &str = "You are already signed in as {}.";
 const BAD_NAME: &str = "Names have 1 to {} characters and start with a letter: letters A-Z and a-z (also á é í ó ú ü ñ), \
 digits, _ and -; Me and You are reserved.";
-const RESERVED_NAME: &str =
-    "The name {} is reserved: the chat prints it in its own lines. Choose another.";
 const BAD_PASSWORD: &str = "Passwords have 1 to {} bytes and no spaces.";
 const NAME_TAKEN: &str = "The name {} is already taken.";
 const BAD_CREDENTIALS: &str = "Wrong name or password.";
@@ -273,7 +268,6 @@ const PROBLEMS: &[(&str, Reader<Problem>)] = &[
         Some(Problem::AlreadySignedIn(name(h[0])?))
     }),
     (BAD_NAME, |h| fixed(h[0], MAX_NAME_CHARS, Problem::BadName)),
-    (RESERVED_NAME, |h| Some(Problem::ReservedName(name(h[0])?))),
     (BAD_PASSWORD, |h| {
         fixed(h[0], MAX_PASSWORD_BYTES, Problem::BadPassword)
     }),
@@ -390,7 +384,6 @@ impl fmt::Display for Problem {
             Problem::BadName => fill(f, BAD_NAME, &[&MAX_NAME_CHARS]),
             Problem::BadPassword => fill(f, BAD_PASSWORD, &[&MAX_PASSWORD_BYTES]),
             Problem::NameTaken(name) => fill(f, NAME_TAKEN, &[name]),
-            Problem::ReservedName(name) => fill(f, RESERVED_NAME, &[name]),
             Problem::BadCredentials => f.write_str(BAD_CREDENTIALS),
             Problem::AlreadyConnected(name) => fill(f, ALREADY_CONNECTED, &[name]),
             Problem::BadBalance => f.write_str(BAD_BALANCE),

@@ -1,6 +1,6 @@
 //! La durabilidad del programa completo: *group commit* con recibos. Es
 //! su respuesta al punto de enchufe
-//! [`Durability`](crate::curso::ledger::Durability) del libro.
+//! [`crate::curso::ledger::Durability`] del libro.
 //!
 //! En el curso, cada operación hace su propio `fdatasync` con el candado de
 //! las cuentas tomado: cien transferencias son cien esperas al disco, una
