@@ -165,9 +165,9 @@ pub trait Durability: Send + Sync {
 #[cfg(test)]
 pub type WrapJournal<'a> = Box<dyn FnOnce(Box<dyn JournalFile>) -> Box<dyn JournalFile> + 'a>;
 
-/// Arma la durabilidad sobre los archivos ya abiertos; `Observer` cuenta
-/// sus `fdatasync`. La del curso es [`SyncEach::boxed`].
-pub type MakeDurability = Box<dyn FnOnce(Store, Arc<dyn Observer>) -> Box<dyn Durability> + Send>;
+/// Arma la durabilidad sobre los archivos ya abiertos. La del curso es
+/// [`SyncEach::boxed`].
+pub type MakeDurability = Box<dyn FnOnce(Store) -> Box<dyn Durability> + Send>;
 
 /// La durabilidad del curso: cada operación se escribe en el diario y se
 /// fuerza a disco con el candado de las cuentas tomado. Mientras dura el
@@ -182,22 +182,20 @@ pub struct SyncEach {
     store: Mutex<Store>,
     /// Tamaño del diario, en bytes, que dispara una foto nueva.
     compact_at: u64,
-    observer: Arc<dyn Observer>,
 }
 
 impl SyncEach {
-    /// Sobre los archivos de `store`, contado por `observer`.
-    pub fn new(store: Store, observer: Arc<dyn Observer>) -> SyncEach {
+    /// Sobre los archivos de `store`.
+    pub fn new(store: Store) -> SyncEach {
         SyncEach {
             store: Mutex::new(store),
             compact_at: COMPACT_JOURNAL_BYTES,
-            observer,
         }
     }
 
     /// Lo mismo, listo para [`Ledger::open_locked`].
-    pub fn boxed(store: Store, observer: Arc<dyn Observer>) -> Box<dyn Durability> {
-        Box::new(SyncEach::new(store, observer))
+    pub fn boxed(store: Store) -> Box<dyn Durability> {
+        Box::new(SyncEach::new(store))
     }
 
     /// Con otro umbral para la foto, en bytes (las pruebas lo achican).
@@ -219,7 +217,6 @@ impl Durability for SyncEach {
         let mut store = crate::curso::sync::lock(&self.store);
         match store.append(&entry.to_line()) {
             Ok(()) => {
-                self.observer.journal_synced(1);
                 if store.journal_bytes() > self.compact_at {
                     // Si la foto falla, el diario sigue siendo válido.
                     let _ = store.snapshot(accounts.records(), entry.seq);
@@ -310,7 +307,7 @@ impl Ledger {
     /// Abre el libro del directorio cuyo candado es `lock`: la foto y,
     /// encima, el diario, con las mismas reglas que en vivo. `hasher` calcula
     /// y comprueba los hashes de las contraseñas; `observer` cuenta las esperas por el
-    /// candado y los `fdatasync`; `durability` arma cómo llega cada
+    /// candado; `durability` arma cómo llega cada
     /// operación al disco. Errores: los de [`Store::open`], y `Corrupt` si
     /// una operación del diario rompe las reglas (por ejemplo, deja un
     /// saldo negativo).
@@ -344,7 +341,7 @@ impl Ledger {
         }
         Ok(Ledger {
             accounts: Mutex::new(accounts),
-            durability: durability(store, Arc::clone(&observer)),
+            durability: durability(store),
             hasher,
             torn_bytes: loaded.torn_bytes,
             observer,
@@ -959,9 +956,7 @@ pub(crate) mod tests {
         compacts_into_a_snapshot(&|dir| {
             open_with(
                 dir,
-                Box::new(|store, observer| {
-                    Box::new(SyncEach::new(store, observer).compacting_at(1000))
-                }),
+                Box::new(|store| Box::new(SyncEach::new(store).compacting_at(1000))),
             )
         });
     }

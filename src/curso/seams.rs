@@ -208,8 +208,6 @@ pub trait Observer: Send + Sync {
     fn delivered(&self, _outputs: usize) {}
     /// Un hilo esperó `waited` para tomar el candado del libro de cuentas.
     fn ledger_waited(&self, _waited: Duration) {}
-    /// Un `fdatasync` dejó en disco `entries` entradas del diario.
-    fn journal_synced(&self, _entries: u64) {}
     /// Las líneas de `:stats` (cada una, el texto de un [`Event::Notice`]) a la hora `now`;
     /// `room` cuenta la sala, y cuesta un candado por cliente, así que se
     /// llama solo si hace falta. `None`: no hay estadísticas, y `:stats` es

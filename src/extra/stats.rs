@@ -353,10 +353,6 @@ impl Observer for Stats {
         COUNTERS.ledger_lock_waited(waited);
     }
 
-    fn journal_synced(&self, entries: u64) {
-        COUNTERS.journal_synced(entries);
-    }
-
     /// Cada línea es un aviso `Stats: ...` ([`Notice::Stats`]).
     fn report(&self, now: Instant, room: &dyn Fn() -> Census) -> Option<Vec<String>> {
         let figures = measure(now, room).lines();

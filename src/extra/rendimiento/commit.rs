@@ -29,10 +29,10 @@ use crate::curso::ledger::WrapJournal;
 use crate::curso::ledger::{
     Accounts, COMPACT_JOURNAL_BYTES, Durability, LedgerError, Receipt, Undo,
 };
-use crate::curso::seams::Observer;
 use crate::curso::storage::{Entry, Store};
 use crate::curso::sync::lock;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use crate::extra::stats;
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// El búfer de escritura del diario se reusa entre vueltas si no pasa de
 /// este tamaño, en bytes.
@@ -52,7 +52,6 @@ pub struct GroupCommit {
     store: Mutex<Store>,
     /// Tamaño del diario, en bytes, que dispara una foto nueva.
     compact_at: u64,
-    observer: Arc<dyn Observer>,
 }
 
 /// Lo que protege el candado de lo pendiente.
@@ -81,9 +80,9 @@ struct Commit {
 }
 
 impl GroupCommit {
-    /// Sobre los archivos de `store`; `observer` cuenta cuántas entradas
-    /// deja en disco cada `fdatasync`.
-    pub fn new(store: Store, observer: Arc<dyn Observer>) -> GroupCommit {
+    /// Sobre los archivos de `store`; cuántas entradas deja en disco cada
+    /// `fdatasync` lo cuenta `stats`.
+    pub fn new(store: Store) -> GroupCommit {
         GroupCommit {
             pending: Mutex::new(Pending {
                 bytes: Vec::new(),
@@ -94,13 +93,12 @@ impl GroupCommit {
             committed: Condvar::new(),
             store: Mutex::new(store),
             compact_at: COMPACT_JOURNAL_BYTES,
-            observer,
         }
     }
 
     /// Lo mismo, listo para [`crate::curso::ledger::Ledger::open_locked`].
-    pub fn boxed(store: Store, observer: Arc<dyn Observer>) -> Box<dyn Durability> {
-        Box::new(GroupCommit::new(store, observer))
+    pub fn boxed(store: Store) -> Box<dyn Durability> {
+        Box::new(GroupCommit::new(store))
     }
 
     /// Con otro umbral para la foto, en bytes (las pruebas lo achican).
@@ -136,7 +134,7 @@ impl GroupCommit {
                 // Exactamente las operaciones que iban en `bytes`: las de
                 // número hasta `upto` (están en orden).
                 let done = pending.in_flight.partition_point(|op| op.seq <= upto);
-                self.observer.journal_synced(done as u64);
+                stats::COUNTERS.journal_synced(done as u64);
                 for op in pending.in_flight.drain(..done) {
                     op.receipt.settle(Ok(()));
                 }
@@ -291,9 +289,7 @@ mod tests {
         compacts_into_a_snapshot(&|dir| {
             open_with(
                 dir,
-                Box::new(|store, observer| {
-                    Box::new(GroupCommit::new(store, observer).compacting_at(1000))
-                }),
+                Box::new(|store| Box::new(GroupCommit::new(store).compacting_at(1000))),
             )
         });
     }
