@@ -17,8 +17,8 @@
 //! UDP. El curso confía en la dirección de origen, como el enunciado; lo
 //! que el programa completo pone delante (una prueba de dirección, límites
 //! de líneas, entrega confiable) entra por el punto de enchufe
-//! [`Datagrams`], que le devuelve a este bucle las líneas que debe atender
-//! y si su origen está probado. Este módulo no decide reglas del chat:
+//! [`Datagrams`], que le devuelve a este bucle las líneas que debe
+//! atender. Este módulo no decide reglas del chat:
 //! llama a las acciones de [`Chat`].
 
 use crate::curso::protocolo::{self, Command, Event, MAX_LINE_BYTES, Problem};
@@ -247,8 +247,8 @@ impl Datagrams for UdpSocket {
     }
 }
 
-/// Entradas por UDP (de un origen probado) que pueden esperar su hash a
-/// la vez; las de más se descartan, como un datagrama perdido.
+/// Entradas por UDP que pueden esperar su hash a la vez; las de más se
+/// descartan, como un datagrama perdido.
 pub const SIGNIN_QUEUE: usize = 64;
 
 /// El socket y cómo crear la salida hacia una dirección UDP: lo
@@ -306,15 +306,15 @@ impl Signins {
     }
 }
 
-/// Un `:login` o `:register` de un origen probado, para el hilo de entradas.
+/// Un `:login` o `:register` que llegó por UDP, para el hilo de entradas.
 struct SigninJob {
     credentials: Credentials,
     from: SocketAddr,
 }
 
-/// El hilo de entradas por UDP: cada `:login`/`:register` de un origen probado
-/// (la dirección ya probó que recibe) se atiende aquí, con su hash, y la
-/// respuesta sale completa. `waiting`: las entradas en la cola, que este
+/// El hilo de entradas por UDP: cada `:login`/`:register` se atiende aquí,
+/// con su hash, y la respuesta sale completa (en el programa completo, solo
+/// llegan aquí los de una dirección que ya probó que recibe). `waiting`: las entradas en la cola, que este
 /// hilo descuenta al tomar cada una. Termina cuando se suelta el
 /// [`UdpServer`].
 ///
@@ -347,7 +347,7 @@ fn sign_in_loop(
                 other => other,
             });
         }
-        // Un origen probado: la respuesta sale entera, sin cota.
+        // La respuesta sale entera, sin cota: ver arriba.
         if let Err(problem) = result {
             let line = Event::Error(problem).to_line();
             endpoints
