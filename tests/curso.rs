@@ -79,9 +79,15 @@ fn with_the_course_plugins_the_chat_works_and_limits_nothing() {
     guess.expect("[SERVER] Client: ana is already connected.");
 
     // Nadie cuenta: `:stats` no existe sin el observador del programa
-    // completo.
+    // completo, y la ayuda no lo ofrece.
     ana.send(":stats");
     ana.expect("[SERVER] Client: Unknown command :stats. Type :help to see the commands.");
+    ana.send(":help");
+    let help = ana.line();
+    assert!(
+        help.starts_with("[SERVER] Client: Commands: ") && !help.contains(":stats"),
+        "{help}"
+    );
 
     ana.send(":q");
     ana.expect("You have been disconnected from the best chat in the universe!");

@@ -103,7 +103,7 @@ fn event() -> impl Strategy<Value = Event> {
                 balance,
             }
         }),
-        Just(Event::Help),
+        Just(Event::Help(String::new())),
         Just(Event::Goodbye),
         token().prop_map(Event::Token),
         token().prop_map(Event::UdpToken),

@@ -181,3 +181,20 @@ fn stats_shows_counts_and_never_a_name_an_address_or_a_token() {
         }
     }
 }
+
+/// La ayuda del programa completo ofrece `:stats`; la del curso, que no lo
+/// tiene, no (`tests/curso.rs`).
+#[test]
+fn the_help_offers_stats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut alice = server.join("alice", 1);
+    alice.send(":help");
+    let help = alice.line();
+    assert!(
+        help.contains(
+            ":smile :angry :confused (emojis), :stats (server statistics), :help (this list)"
+        ),
+        "{help}"
+    );
+}

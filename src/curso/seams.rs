@@ -208,6 +208,12 @@ pub trait Observer: Send + Sync {
     fn delivered(&self, _outputs: usize) {}
     /// Un hilo esperó `waited` para tomar el candado del libro de cuentas.
     fn ledger_waited(&self, _waited: Duration) {}
+    /// Las entradas de la ayuda (`:help`) de los comandos que este
+    /// observador responde (ver [`Observer::report`]), cada una terminada
+    /// en `, `. El curso no tiene ninguno: `""`.
+    fn help(&self) -> &'static str {
+        ""
+    }
     /// Las líneas de `:stats` (cada una, el texto de un [`Event::Notice`]) a la hora `now`;
     /// `room` cuenta la sala, y cuesta un candado por cliente, así que se
     /// llama solo si hace falta. `None`: no hay estadísticas, y `:stats` es

@@ -152,7 +152,7 @@ pub fn before_sign_in(parsed: Result<Option<Command>, Problem>, via: Via) -> Ano
     };
     match parsed {
         Ok(None) => Anonymous::Ignore,
-        Ok(Some(Command::Help)) => Anonymous::Answer(Event::Help),
+        Ok(Some(Command::Help)) => Anonymous::Answer(Event::Help(String::new())),
         Ok(Some(Command::Register { name, password })) => credentials(name, password, true),
         Ok(Some(Command::Login { name, password })) => credentials(name, password, false),
         Ok(Some(Command::Ping)) if via == Via::Tcp => Anonymous::Answer(Event::Pong),
@@ -600,7 +600,10 @@ mod tests {
         let table = |line: &str, via| before_sign_in(protocolo::parse_command(line), via);
         for via in [Via::Tcp, Via::Udp] {
             assert_eq!(table("", via), Anonymous::Ignore);
-            assert_eq!(table(":help", via), Anonymous::Answer(Event::Help));
+            assert_eq!(
+                table(":help", via),
+                Anonymous::Answer(Event::Help(String::new()))
+            );
             assert_eq!(
                 table(":register ana clave", via),
                 Anonymous::SignIn(Credentials {
@@ -680,7 +683,7 @@ mod tests {
         anon.send(&f, "");
         assert!(anon.lines().is_empty());
         anon.send(&f, ":help");
-        assert_eq!(anon.lines(), [Event::Help.to_string()]);
+        assert_eq!(anon.lines(), [Event::Help(String::new()).to_string()]);
         anon.session.handle(&f.chat, b"\xff\xfe");
         assert_eq!(
             anon.lines(),

@@ -341,6 +341,10 @@ pub fn datagram_dropped() {
 }
 
 impl Observer for Stats {
+    fn help(&self) -> &'static str {
+        ":stats (server statistics), "
+    }
+
     fn line_in(&self) {
         Counters::add(&COUNTERS.lines_in, 1);
     }

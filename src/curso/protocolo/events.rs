@@ -109,8 +109,10 @@ pub enum Event {
         amount: u64,
         balance: u64,
     },
-    /// La lista de comandos, en una sola línea.
-    Help,
+    /// La lista de comandos, en una sola línea. Lleva las entradas de los
+    /// comandos que agrega quien está enchufado (el programa completo:
+    /// `:stats (server statistics), `); en el curso, `""`.
+    Help(String),
     /// `You have been disconnected from the best chat in the universe!`
     Goodbye,
     /// `[SERVER] Client: Your token is <TOKEN>.`: tras entrar por UDP.
@@ -143,7 +145,7 @@ pub(crate) const PROMPT_TEXT: &str =
     "Sign in with :login <name> <password> or create an account with :register <name> <password>.";
 const HELP_TEXT: &str = "Commands: <text> (public message), :p <user> <message> (private message), \
 :u (connected users), :funds (your balance), :t <user> <amount> (transfer dollars), \
-:smile :angry :confused (emojis), :stats (server statistics), :help (this list), :q (quit).";
+:smile :angry :confused (emojis), {}:help (this list), :q (quit).";
 const ASK_BALANCE: &str = "What is your balance?";
 const BALANCE_SET: &str = "The balance of {} has been set to your account.";
 const FUNDS: &str = "You have {} dollars.";
@@ -233,7 +235,7 @@ const NOTICES: &[(&str, Reader<Event>)] = &[
     (PROMPT_TEXT, |_| Some(Event::Prompt)),
     (ASK_BALANCE, |_| Some(Event::AskBalance)),
     (PONG, |_| Some(Event::Pong)),
-    (HELP_TEXT, |_| Some(Event::Help)),
+    (HELP_TEXT, |h| Some(Event::Help(h[0].into()))),
     (REPLACED, |_| Some(Event::Replaced)),
     (USERS, |h| Some(Event::Users(names(h[0])?))),
     (TOKEN, |h| is_token(h[0]).then(|| Event::Token(h[0].into()))),
@@ -434,7 +436,7 @@ impl fmt::Display for Event {
                 amount,
                 balance,
             } => fill(f, TRANSFER_RECEIVED, &[from, amount, balance]),
-            Event::Help => f.write_str(HELP_TEXT),
+            Event::Help(more) => fill(f, HELP_TEXT, &[more]),
             Event::Token(token) => fill(f, TOKEN, &[token]),
             Event::UdpToken(token) => fill(f, UDP_TOKEN, &[token]),
             Event::Pong => f.write_str(PONG),

@@ -76,6 +76,12 @@ impl Chat {
         }
     }
 
+    /// La ayuda: los comandos del curso y los del observador enchufado
+    /// (`:stats` en el programa completo).
+    fn help(&self) -> Event {
+        Event::Help(self.observer.help().to_string())
+    }
+
     /// Escribe una línea en la consola del servidor (ver `console`).
     pub fn log(&self, line: &str) {
         (self.console)(line);
@@ -227,7 +233,7 @@ impl Chat {
         match protocolo::parse_command(line) {
             Ok(None) => return false,
             Ok(Some(Command::Help)) => {
-                reply.send(self, &Event::Help);
+                reply.send(self, &self.help());
                 return false;
             }
             Ok(Some(Command::Ping)) => {
@@ -323,7 +329,7 @@ impl Chat {
                 let problem = Problem::AlreadySignedIn(me.to_string());
                 reply.send(self, &Event::Error(problem));
             }
-            Command::Help => reply.send(self, &Event::Help),
+            Command::Help => reply.send(self, &self.help()),
             Command::Ping => reply.send(self, &Event::Pong),
             Command::Stats => match self.observer.report(Instant::now(), &|| self.room.census()) {
                 Some(lines) => {

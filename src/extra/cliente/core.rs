@@ -182,7 +182,7 @@ impl Shared {
                 server: self.server,
             });
         }
-        if event == Some(Event::Help) && self.tcp_mode {
+        if matches!(event, Some(Event::Help(_))) && self.tcp_mode {
             self.screen.show(Shown::ClientHelp);
         }
         self.update(&event);
