@@ -66,13 +66,8 @@ pub enum Claim {
     /// La cuenta no tenía sesión: la tiene ahora, con este token.
     New(String),
     /// La cuenta ya tenía una sesión solo-UDP desde la misma dirección: es
-    /// esa, con su token de siempre (`joined`: si ya estaba en la sala).
-    Again {
-        /// El token de la sesión.
-        token: String,
-        /// `true` si ya estaba en la sala.
-        joined: bool,
-    },
+    /// esa, con su token de siempre.
+    Again(String),
     /// La cuenta tenía una sesión solo-UDP desde otra dirección: se cerró
     /// (`old`, para avisarle a ella y a los demás) y la nueva tiene este
     /// token.
@@ -201,10 +196,7 @@ impl Room {
             if let Presence::Udp(endpoint) = &presence
                 && endpoint.addr == udp.addr
             {
-                return Claim::Again {
-                    token: member.token.clone(),
-                    joined: member.joined,
-                };
+                return Claim::Again(member.token.clone());
             }
             if let Some(old) = inner.remove(&key) {
                 let others = old.joined.then(|| others(&inner, &key, Via::Tcp));

@@ -136,7 +136,7 @@ impl Chat {
     ) -> Result<SignedIn, Problem> {
         let token = match self.room.claim(&name, presence) {
             Claim::New(token) => token,
-            Claim::Again { token, .. } => {
+            Claim::Again(token) => {
                 self.log(&format!("{name} {what} again (the answer was lost)"));
                 return Ok(SignedIn {
                     name,
