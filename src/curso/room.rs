@@ -207,12 +207,7 @@ impl Room {
                 });
             }
         }
-        let token = loop {
-            let token = format!("{:032x}", rand::random::<u128>());
-            if !inner.tokens.contains_key(&token) {
-                break token;
-            }
-        };
+        let token = new_token(&inner);
         let (tcp, udp) = match presence {
             Presence::Tcp(output) => (Some(output), None),
             Presence::Udp(endpoint) => (None, Some(endpoint)),
@@ -443,6 +438,19 @@ impl Room {
             });
         }
         expired
+    }
+}
+
+/// Un token que ninguna sesión abierta usa: 128 bits de `rand` (un
+/// generador criptográfico), en 32 caracteres hexadecimales. Que dos
+/// coincidan es casi imposible, pero se comprueba igual: sería darle a uno
+/// la sesión de otro.
+fn new_token(inner: &Inner) -> String {
+    loop {
+        let token = format!("{:032x}", rand::random::<u128>());
+        if !inner.tokens.contains_key(&token) {
+            return token;
+        }
     }
 }
 

@@ -427,22 +427,28 @@ fn send_line(line: &str, wire: &mut Wire, shared: &Shared) -> Next {
         Ok(()) if quitting => return Next::Done,
         Ok(()) => {}
     }
-    // Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
-    // espera para que la siguiente se interprete en la etapa correcta (un
-    // guion en una tubería escribe todo de una vez). Por UDP, si no llega
-    // nunca, el servidor no está, o la línea se perdió: UDP no avisa.
     if entry != Entry::Joined && !line.trim().is_empty() {
-        let answered = shared.wait_for_reply(before);
-        if !answered && matches!(wire, Wire::Udp) {
-            let mut state = shared.lock();
-            state.ending = Some(Ending::Unreachable);
-            state.closed = true;
-            drop(state);
-            shared.changed.notify_all();
-            return Next::Done;
-        }
+        return await_reply(shared, wire, before);
     }
     Next::Line
+}
+
+/// Antes de entrar a la sala, cada línea no vacía tiene respuesta: se
+/// espera (`before`: las respuestas contadas al enviarla) para que la
+/// siguiente se interprete en la etapa correcta (un guion en una tubería
+/// escribe todo de una vez). Por UDP, si no llega nunca, el servidor no
+/// está, o la línea se perdió (UDP no avisa): la sesión termina con
+/// [`Ending::Unreachable`].
+fn await_reply(shared: &Shared, wire: &Wire, before: u64) -> Next {
+    if shared.wait_for_reply(before) || matches!(wire, Wire::Tcp(_)) {
+        return Next::Line;
+    }
+    let mut state = shared.lock();
+    state.ending = Some(Ending::Unreachable);
+    state.closed = true;
+    drop(state);
+    shared.changed.notify_all();
+    Next::Done
 }
 
 /// Fin de la entrada: igual que `:q`.
