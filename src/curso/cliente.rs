@@ -54,10 +54,6 @@ pub const MAX_SERVER_LINE_BYTES: usize = 1 << 20;
 /// sala (y la respuesta del eco). Pasado ese tiempo sigue igual.
 pub const REPLY_WAIT: Duration = Duration::from_secs(10);
 
-/// Tras cuánto silencio el modo `--udp` envía `:ping`, si no se pide otra
-/// cosa: con el plazo del servidor en 300 s, caben cuatro perdidos.
-pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
-
 /// Cómo habla el cliente con el servidor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -76,19 +72,14 @@ pub struct Settings {
     pub addr: String,
     /// TCP, solo UDP o eco.
     pub mode: Mode,
-    /// En modo `--udp`: tras cuánto tiempo sin enviar nada se envía
-    /// `:ping`, para que el servidor no cierre la sesión por inactividad
-    /// (el suyo es de 300 s).
-    pub keepalive: Duration,
 }
 
 impl Default for Settings {
-    /// El servidor en este equipo, por TCP, con un `:ping` por minuto.
+    /// El servidor en este equipo, por TCP.
     fn default() -> Settings {
         Settings {
             addr: protocolo::DEFAULT_ADDR.to_string(),
             mode: Mode::Tcp,
-            keepalive: DEFAULT_KEEPALIVE,
         }
     }
 }

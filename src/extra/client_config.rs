@@ -5,9 +5,9 @@
 //! completo le enchufa ([`Config::plugins`]: el laboratorio de pérdidas y
 //! la entrega confiable). No abre sockets.
 
-use crate::curso::cliente::{DEFAULT_KEEPALIVE, Mode, Settings};
+use crate::curso::cliente::{Mode, Settings};
 use crate::curso::protocolo;
-use crate::extra::cliente::seams::{Link, PlainLink, Plugins, ReliableMode};
+use crate::extra::cliente::seams::{DEFAULT_KEEPALIVE, Link, PlainLink, Plugins, ReliableMode};
 use crate::extra::laboratorio::lossy::{Impairment, LossyLink, parse_probability};
 use crate::extra::laboratorio::reliable::MAX_RETRIES;
 use crate::extra::laboratorio::reliable_client::ReliableClient;
@@ -107,18 +107,17 @@ impl Config {
         Duration::from_secs_f64(self.udp_keepalive_secs)
     }
 
-    /// Lo que el cliente del curso necesita: adónde, cómo y cada cuánto
-    /// el `:ping` de mantenimiento.
+    /// Lo que el cliente del curso necesita: adónde y cómo.
     pub fn settings(&self) -> Settings {
         Settings {
             addr: self.addr.clone(),
             mode: self.mode(),
-            keepalive: self.keepalive(),
         }
     }
 
     /// Lo que se le enchufa al cliente: el laboratorio, si alguna
-    /// probabilidad no es 0, y la entrega confiable, con `--reliable`.
+    /// probabilidad no es 0, la entrega confiable, con `--reliable`, y
+    /// cada cuánto el `:ping` de mantenimiento.
     pub fn plugins(&self) -> Plugins {
         let impairment = Impairment {
             loss: self.loss,
@@ -133,7 +132,11 @@ impl Config {
         let reliable = self
             .reliable_retries()
             .map(|retries| Box::new(ReliableClient::new(retries)) as Box<dyn ReliableMode>);
-        Plugins { link, reliable }
+        Plugins {
+            link,
+            reliable,
+            keepalive: self.keepalive(),
+        }
     }
 
     /// Con `--reliable`, los reintentos (`--retries`); si no, `None`.
@@ -193,7 +196,7 @@ mod tests {
         let config = parse(&["--udp"]).expect("válido");
         assert_eq!(config.reliable_retries(), None);
         assert!(config.plugins().reliable.is_none());
-        assert_eq!(config.settings().keepalive, DEFAULT_KEEPALIVE);
+        assert_eq!(config.plugins().keepalive, DEFAULT_KEEPALIVE);
         assert!(parse(&["--udp", "--reliable", "--retries", "0"]).is_err());
         let config = parse(&["--udp", "--udp-keepalive-secs", "0.5"]).expect("válido");
         assert_eq!(config.keepalive(), Duration::from_millis(500));

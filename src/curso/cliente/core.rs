@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Cuánto espera el modo TCP, antes de enviar `:q`, la respuesta a un
 /// `:ping` por UDP: el servidor atiende los datagramas en orden, así que
@@ -75,9 +75,6 @@ pub(crate) struct State {
     /// El sistema dijo que nadie escucha en el puerto UDP del servidor
     /// (un ICMP "puerto inalcanzable").
     pub(crate) udp_refused: bool,
-    /// Cuándo salió el último datagrama (el modo `--udp` envía `:ping`
-    /// tras un rato de silencio); `None` antes del primero.
-    pub(crate) last_udp_send: Option<Instant>,
 }
 
 /// Lo que comparten el hilo que envía y los que reciben.
@@ -94,21 +91,15 @@ pub(crate) struct Shared {
     pub(crate) server: SocketAddr,
     /// El modo TCP (con `:udp`/`:tcp`); si no, el modo `--udp`.
     pub(crate) tcp_mode: bool,
-    /// Cada cuánto, sin otros datagramas, el modo `--udp` envía `:ping`
-    /// para que el servidor no cierre la sesión por inactividad.
-    pub(crate) keepalive: Duration,
 }
 
 impl Shared {
     /// El estado de una sesión nueva. `udp`: el socket del modo `--udp`
-    /// (`None` es el modo TCP, que lo abre al recibir el token);
-    /// `keepalive`: cada cuánto, en silencio, el modo `--udp` envía
-    /// `:ping`.
+    /// (`None` es el modo TCP, que lo abre al recibir el token).
     pub(crate) fn new(
         screen: Arc<dyn Screen>,
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
-        keepalive: Duration,
     ) -> Arc<Shared> {
         let tcp_mode = udp.is_none();
         Arc::new(Shared {
@@ -120,7 +111,6 @@ impl Shared {
             screen,
             server,
             tcp_mode,
-            keepalive,
         })
     }
 
@@ -232,11 +222,7 @@ impl Shared {
         token: Option<&str>,
         line: &str,
     ) -> io::Result<()> {
-        {
-            let mut state = self.lock();
-            state.last_udp_send = Some(Instant::now());
-            state.pings += u64::from(line.trim() == ":ping");
-        }
+        self.lock().pings += u64::from(line.trim() == ":ping");
         let datagram = match token {
             Some(token) => format!("{token} {line}\n"),
             None => format!("{line}\n"),
@@ -245,7 +231,7 @@ impl Shared {
     }
 
     /// Un `:ping` del propio cliente por UDP (presentar la dirección,
-    /// mantener viva la sesión, vaciar antes de `:q`): su `pong` no se
+    /// vaciar antes de `:q`): su `pong` no se
     /// muestra. No hace nada sin socket o sin token.
     pub(crate) fn own_ping(&self) {
         let (udp, token) = {

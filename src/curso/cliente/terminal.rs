@@ -12,7 +12,6 @@ use std::io::{self, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 /// El modo TCP: conecta a `settings.addr`, muestra lo que llega y envía
 /// lo que da `input`, hasta que la sesión termina. Error: no se pudo
@@ -28,8 +27,7 @@ pub(super) fn run(
     stream.set_nodelay(true)?;
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
-    // Por TCP no hace falta mantenimiento: la conexión basta.
-    let shared = Shared::new(screen, server, None, Duration::MAX);
+    let shared = Shared::new(screen, server, None);
     let wire = Wire::Tcp(stream.try_clone()?);
     converse(&shared, input, wire, || {
         receive_lines(BufReader::new(stream), &shared, me);

@@ -4,10 +4,12 @@
 //!
 //! UDP no tiene conexión: nada avisa que el servidor se fue, y un
 //! datagrama perdido no se reenvía. Este cliente no repite nada (el
-//! enunciado acepta que UDP pierda); sí pone un tope a cada espera, y en
-//! silencio envía `:ping` para que el servidor no olvide la sesión.
+//! enunciado acepta que UDP pierda); sí pone un tope a cada espera. Quien
+//! calla más que el `--udp-idle-secs` del servidor (300 s) pierde la
+//! sesión, como en el enunciado: el cliente completo envía `:ping` en el
+//! silencio para que no pase.
 
-use super::core::{Entry, Shared, Wire, converse};
+use super::core::{Shared, Wire, converse};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::{Settings, resolve, udp_socket_for};
@@ -35,7 +37,7 @@ pub(super) fn run(
     let server = resolve(&settings.addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
     let udp = Some(Arc::clone(&socket));
-    let shared = Shared::new(screen, server, udp, settings.keepalive);
+    let shared = Shared::new(screen, server, udp);
     shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
@@ -47,8 +49,8 @@ pub(super) fn run(
 }
 
 /// Recibe datagramas hasta que la sesión termina. `udp_only`: el modo
-/// `--udp`, donde la despedida llega por aquí y el receptor mantiene viva
-/// la sesión; en modo TCP, la despedida llega por la conexión.
+/// `--udp`, donde la despedida llega por aquí; en modo TCP, llega por la
+/// conexión.
 pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, udp_only: bool) {
     let Ok(me) = socket.local_addr() else { return };
     // Un plazo de lectura: sin él, `recv` esperaría para siempre un
@@ -60,9 +62,6 @@ pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, udp_only: b
     let mut buffer = vec![0u8; 65_536];
     let mut goodbye_deadline: Option<Instant> = None;
     while !finished(shared, udp_only, &mut goodbye_deadline) {
-        if udp_only {
-            keep_alive(shared);
-        }
         match socket.recv(&mut buffer) {
             Ok(n) => {
                 let text = String::from_utf8_lossy(&buffer[..n]);
@@ -103,25 +102,6 @@ fn finished(shared: &Shared, udp_only: bool, deadline: &mut Option<Instant>) -> 
     }
     let deadline = *deadline.get_or_insert_with(|| Instant::now() + UDP_GOODBYE_WAIT);
     state.token.is_none() || Instant::now() >= deadline
-}
-
-/// Modo `--udp`: tras `keepalive` sin enviar nada, ya en la sala, un
-/// `:ping`, para que el servidor no dé la sesión por abandonada (su
-/// `--udp-idle-secs`).
-fn keep_alive(shared: &Shared) {
-    {
-        let state = shared.lock();
-        let idle = state
-            .last_udp_send
-            .is_none_or(|sent| sent.elapsed() >= shared.keepalive);
-        // Solo en la sala: antes, un `pong` se contaría como la respuesta
-        // a la línea que espera la suya.
-        let joined = state.entry == Entry::Joined;
-        if !idle || !joined || state.input_done || state.closed {
-            return;
-        }
-    }
-    shared.own_ping();
 }
 
 /// Una línea de un datagrama del servidor.

@@ -108,13 +108,10 @@ pub(crate) struct Shared {
 impl Shared {
     /// El estado de una sesión nueva. `udp`: el socket del modo `--udp`
     /// (`None` es el modo TCP, que lo abre al recibir el token);
-    /// `keepalive`: cada cuánto, en silencio, el modo `--udp` envía
-    /// `:ping`.
     pub(crate) fn new(
         screen: Arc<dyn Screen>,
         server: SocketAddr,
         udp: Option<Arc<UdpSocket>>,
-        keepalive: Duration,
         plugins: Plugins,
     ) -> Arc<Shared> {
         let tcp_mode = udp.is_none();
@@ -148,7 +145,7 @@ impl Shared {
             screen,
             server,
             tcp_mode,
-            keepalive,
+            keepalive: plugins.keepalive,
             link: plugins.link,
             reliable: plugins.reliable,
         })
@@ -568,7 +565,6 @@ mod tests {
             Arc::new(Blind),
             "127.0.0.1:1".parse().expect("addr"),
             None,
-            Duration::from_secs(60),
             Plugins::default(),
         );
         let notice = Some(Notice::ShuttingDown.event());
@@ -591,8 +587,7 @@ mod tests {
         let addr = server.local_addr().expect("addr");
         let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
         client.connect(addr).expect("connect");
-        let keepalive = Duration::from_secs(60);
-        let shared = Shared::new(Arc::new(Blind), addr, None, keepalive, Plugins::default());
+        let shared = Shared::new(Arc::new(Blind), addr, None, Plugins::default());
         shared
             .send_datagram(&client, Some("T0KEN"), "uno")
             .expect("send");

@@ -22,10 +22,8 @@ pub mod seams;
 mod terminal;
 mod udp;
 
-pub use crate::curso::cliente::{
-    DEFAULT_KEEPALIVE, Ending, Lines, Mode, Screen, Settings, Shown, ending, screen,
-};
-pub use seams::Plugins;
+pub use crate::curso::cliente::{Ending, Lines, Mode, Screen, Settings, Shown, ending, screen};
+pub use seams::{DEFAULT_KEEPALIVE, Plugins};
 
 use crate::curso::cliente::{echo, lines_of};
 use std::io::{self, BufRead, Write};

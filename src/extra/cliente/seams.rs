@@ -97,20 +97,31 @@ pub struct Gone {
     pub retries: u32,
 }
 
+/// Tras cuánto silencio el modo `--udp` envía `:ping`, si no se pide otra
+/// cosa: con el plazo del servidor en 300 s (`--udp-idle-secs`), caben
+/// cuatro perdidos.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
+
 /// Lo que se enchufa en una sesión del cliente.
 pub struct Plugins {
     /// El enlace del lado UDP.
     pub link: Box<dyn Link>,
     /// La entrega confiable del modo `--udp`, si se pidió.
     pub reliable: Option<Box<dyn ReliableMode>>,
+    /// En modo `--udp`: tras cuánto tiempo sin enviar nada se envía
+    /// `:ping`, para que el servidor no cierre la sesión de quien solo lee
+    /// (el cliente del curso no lo hace).
+    pub keepalive: Duration,
 }
 
 impl Default for Plugins {
-    /// El cliente del curso: el socket tal cual, sin entrega confiable.
+    /// El socket tal cual, sin entrega confiable, con un `:ping` por
+    /// minuto de silencio.
     fn default() -> Plugins {
         Plugins {
             link: Box::new(PlainLink),
             reliable: None,
+            keepalive: DEFAULT_KEEPALIVE,
         }
     }
 }

@@ -30,7 +30,11 @@ pub(super) fn run(
     let me = stream.local_addr()?;
     let server = stream.peer_addr()?;
     // Por TCP no hace falta mantenimiento: la conexión basta.
-    let shared = Shared::new(screen, server, None, Duration::MAX, plugins);
+    let plugins = Plugins {
+        keepalive: Duration::MAX,
+        ..plugins
+    };
+    let shared = Shared::new(screen, server, None, plugins);
     let wire = Wire::Tcp(stream.try_clone()?);
     converse(&shared, input, wire, || {
         receive_lines(BufReader::new(stream), &shared, me);

@@ -153,7 +153,7 @@ pub(super) fn run(
     let server = resolve(&settings.addr)?;
     let socket = Arc::new(udp_socket_for(server)?);
     let udp = Some(Arc::clone(&socket));
-    let shared = Shared::new(screen, server, udp, settings.keepalive, plugins);
+    let shared = Shared::new(screen, server, udp, plugins);
     shared.screen.show(Shown::UdpOnly {
         port: socket.local_addr()?.port(),
         server,
@@ -301,8 +301,7 @@ mod tests {
     fn the_cookie_goes_before_the_token_and_the_sequence_number() {
         let screen = Arc::new(super::super::Lines::new(Vec::new()));
         let server = "127.0.0.1:5500".parse().expect("dirección");
-        let keepalive = Duration::from_secs(60);
-        let shared = Shared::new(screen, server, None, keepalive, Plugins::default());
+        let shared = Shared::new(screen, server, None, Plugins::default());
         let mut state = shared.lock();
         let login = ":seq 0 :login ana clave";
         let probe = frame(&state, login);
