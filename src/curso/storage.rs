@@ -4,14 +4,13 @@
 //!   confirmada (registro, saldo inicial, transferencia), siempre agregada al
 //!   final (`O_APPEND`) y forzada a disco (`fdatasync`) antes de confirmar.
 //!   Guardar una transferencia cuesta lo mismo con 10 cuentas que con 10.000.
-//!   Su primera línea es una cabecera, `{"after_snapshot":N,"journal":ID}`:
-//!   el diario continúa la foto que incluye hasta la operación `N`, y se
-//!   llama `ID` (16 dígitos hexadecimales al azar, nuevos en cada foto).
+//!   Su primera línea es una cabecera, `{"after_snapshot":N}`: el diario
+//!   continúa la foto que incluye hasta la operación `N`. Se crea al abrir,
+//!   antes que la primera foto, y nunca se borra: solo se vacía.
 //! - `usuarios.json`, la **foto** (*snapshot*): todas las cuentas, con el
-//!   número de la última operación que incluye (`applied`) y el `ID` del
-//!   diario que la continúa (`journal`). Cuando el diario
-//!   crece, se escribe una foto nueva (temporal + `fsync` + `rename`, atómico
-//!   en POSIX) y el diario vuelve a ser solo su cabecera.
+//!   número de la última operación que incluye (`applied`). Cuando el
+//!   diario crece, se escribe una foto nueva (temporal + `fsync` + `rename`,
+//!   atómico en POSIX) y el diario vuelve a ser solo su cabecera.
 //! - `.lock`, el **candado** del directorio: un `flock` exclusivo que el
 //!   servidor toma antes de leer nada y que el sistema suelta cuando el
 //!   proceso muere (también con SIGKILL). Dos servidores sobre los mismos
@@ -21,9 +20,10 @@
 //! `applied`. Así, morir entre escribir la foto y vaciar el diario no aplica
 //! nada dos veces, y morir a mitad de una línea del diario solo pierde esa
 //! línea, que nunca se confirmó (su `fdatasync` no volvió). Si el diario
-//! necesita una foto que falta o es más vieja que él, o si la foto nombra un
-//! diario que falta o que no es el suyo, el servidor no arranca: empezar
-//! sin lo que falta borraría cuentas en silencio.
+//! necesita una foto que falta o es más vieja que él, si falta el diario de
+//! una foto, o si el diario es de antes de la foto y tiene operaciones
+//! posteriores a ella (no es el suyo), el servidor no arranca: empezar sin
+//! lo que falta borraría cuentas en silencio.
 //!
 //! Este módulo no sabe de reglas de dinero ni de concurrencia: lee y escribe
 //! lo que `ledger` le entrega. Las reglas al volver a aplicar el diario son
@@ -113,16 +113,12 @@ impl Entry {
 }
 
 /// La cabecera del diario, su primera línea: el diario continúa la foto que
-/// incluye hasta la operación `after_snapshot`, y se llama `journal`. Sin
-/// ella, perder la foto pasaría inadvertido: las operaciones del diario se
-/// aplicarían sobre cero cuentas. (Un diario de antes de los nombres no
-/// tiene `journal`.)
+/// incluye hasta la operación `after_snapshot`. Sin ella, perder la foto
+/// pasaría inadvertido: las operaciones del diario se aplicarían sobre cero
+/// cuentas. (Un diario de antes de las cabeceras no la tiene.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Header {
     after_snapshot: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    journal: Option<String>,
 }
 
 impl Header {
@@ -138,10 +134,6 @@ struct DataFile {
     version: u32,
     #[serde(default)]
     applied: u64,
-    /// El nombre del diario que continúa esta foto (una foto de antes de
-    /// los nombres no lo tiene).
-    #[serde(default)]
-    journal: Option<String>,
     users: Vec<Record>,
 }
 
@@ -150,16 +142,7 @@ struct DataFile {
 struct DataFileRef<'a> {
     version: u32,
     applied: u64,
-    journal: &'a str,
     users: Vec<&'a Record>,
-}
-
-/// Un nombre nuevo para el diario que sigue a una foto: 64 bits al azar,
-/// en 16 dígitos hexadecimales. No es un secreto: distingue el diario que
-/// continúa la foto de cualquier otro (uno viejo, uno copiado de otro
-/// directorio) y de ninguno.
-fn new_journal_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Lo que hay en disco al abrir: la foto y las operaciones posteriores.
@@ -176,8 +159,8 @@ pub struct Loaded {
     /// una escritura cortada por una muerte o un corte de luz, que nunca se
     /// confirmó a nadie. 0 si no había.
     pub torn_bytes: u64,
-    /// El nombre del diario que continúa la foto, si la foto lo dice.
-    journal: Option<String>,
+    /// La foto es de antes del diario (versión 1): puede no tener diario.
+    before_journal: bool,
 }
 
 /// El candado exclusivo de un directorio de datos: mientras vive, ningún
@@ -273,13 +256,10 @@ pub struct Store {
     needs_trim: bool,
     /// La última operación que incluye la foto en disco: va en la cabecera.
     after_snapshot: u64,
-    /// El nombre del diario, que la foto en disco nombra: va en la
-    /// cabecera (`None` con una foto de antes de los nombres, hasta la
-    /// próxima foto).
-    journal_id: Option<String>,
     /// La última foto no pudo dejar el diario en su cabecera: antes de la
     /// próxima escritura se deja (lo que tenía ya está en la foto). Sin
-    /// esto, lo nuevo se agregaría a un diario con el nombre viejo.
+    /// esto, lo nuevo se agregaría a un diario que dice seguir a una foto
+    /// más vieja, y al volver a abrir parecería de otro.
     needs_header: bool,
     _lock: DirLock,
 }
@@ -307,7 +287,9 @@ impl Store {
     /// tiene nombres repetidos (sin distinguir mayúsculas) o inválidos, o si
     /// una línea completa del diario no se entiende o sus números no crecen;
     /// [`StorageError::MissingSnapshot`] si la cabecera del diario pide una
-    /// foto que falta o es más vieja.
+    /// foto que falta o es más vieja; [`StorageError::MissingJournal`] si
+    /// hay foto y falta el diario, o si el diario es de antes de la foto y
+    /// tiene operaciones posteriores a ella.
     pub fn open(lock: DirLock) -> Result<(Store, Loaded), StorageError> {
         let io_error = |path: &Path| {
             let path = path.to_path_buf();
@@ -322,10 +304,10 @@ impl Store {
         };
         let journal = match read_if_present(&journal_path)? {
             Some(journal) => journal,
-            // La foto nombra el diario que la continúa: si falta, lo hecho
-            // después de la foto se perdió. (Sin nombre, una foto de antes
-            // de los nombres: no hay cómo saberlo.)
-            None if loaded.journal.is_some() => {
+            // El diario se crea al abrir, antes que la primera foto, y nunca
+            // se borra: si falta, lo hecho después de la foto se perdió. (Una
+            // foto de antes del diario no tiene uno.)
+            None if has_snapshot && !loaded.before_journal => {
                 return Err(StorageError::MissingJournal {
                     snapshot: path,
                     journal: journal_path,
@@ -362,7 +344,6 @@ impl Store {
             journal_len: complete as u64,
             needs_trim: false,
             after_snapshot: loaded.applied,
-            journal_id: loaded.journal.clone(),
             // Un diario de antes de la foto: se deja en la cabecera que la
             // foto espera antes de agregarle nada.
             needs_header: older,
@@ -433,7 +414,6 @@ impl Store {
     fn write_header(&mut self) -> io::Result<()> {
         let line = Header {
             after_snapshot: self.after_snapshot,
-            journal: self.journal_id.clone(),
         }
         .to_line();
         self.journal.truncate(0)?;
@@ -474,14 +454,9 @@ impl Store {
     ) -> io::Result<()> {
         let mut users: Vec<&Record> = records.collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
-        // El diario que sigue a esta foto tiene nombre nuevo, escrito en la
-        // foto antes de que el diario se vacíe: si después el diario falta
-        // o es otro, la foto lo dice.
-        let journal = new_journal_id();
         let body = DataFileRef {
             version: FORMAT_VERSION,
             applied,
-            journal: &journal,
             users,
         };
         let mut bytes = serde_json::to_vec_pretty(&body)?;
@@ -504,7 +479,6 @@ impl Store {
             Err(error) => return Err(error),
         }
         self.after_snapshot = applied;
-        self.journal_id = Some(journal);
         let header = self.write_header();
         self.needs_header = header.is_err();
         header
@@ -543,11 +517,11 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
 /// foto en `loaded`: la cabecera se comprueba (la foto de la que sigue el
 /// diario debe estar, ver [`StorageError::MissingSnapshot`]) y cada
 /// operación más nueva que la foto se agrega a `loaded.entries`, en orden.
-/// Devuelve `true` si el diario es uno de antes de la foto (la foto nombra
-/// otro), con nada posterior a ella: hay que dejarlo en su cabecera.
-/// Errores: una línea que no se entiende o fuera de orden
-/// ([`StorageError::Corrupt`]), la foto que falta, o un diario que no es el
-/// de la foto y tiene operaciones posteriores a ella
+/// Devuelve `true` si el diario es uno de antes de la foto (su cabecera
+/// sigue a una foto más vieja), con nada posterior a ella: hay que dejarlo
+/// en su cabecera. Errores: una línea que no se entiende o fuera de orden
+/// ([`StorageError::Corrupt`]), la foto que falta, o un diario de antes de
+/// la foto con operaciones posteriores a ella: no es el de esta foto
 /// ([`StorageError::MissingJournal`]).
 fn replay(
     journal: &[u8],
@@ -557,11 +531,10 @@ fn replay(
     loaded: &mut Loaded,
 ) -> Result<bool, StorageError> {
     let mut last = loaded.applied;
-    // `true` si el diario es otro que el que nombra la foto (un diario de
-    // antes de la última foto, si la muerte llegó entre escribir la foto y
-    // vaciarlo): vale solo si no tiene nada posterior a la foto. Sin
-    // cabecera, tampoco es el que la foto nombra.
-    let mut foreign = loaded.journal.is_some();
+    // `true` si el diario sigue a una foto más vieja que la que está (la
+    // muerte llegó entre escribir la foto y vaciarlo): todo lo suyo ya está
+    // en la foto, y vale solo si no tiene nada posterior a ella.
+    let mut older = false;
     for (index, line) in journal.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
@@ -584,14 +557,14 @@ fn replay(
                     has: has_snapshot.then_some(loaded.applied),
                 });
             }
-            foreign = loaded.journal.is_some() && header.journal != loaded.journal;
+            older = needs < loaded.applied;
             continue;
         }
         let entry: Entry = serde_json::from_slice(line).map_err(|e| corrupt(e.to_string()))?;
         if entry.seq <= loaded.applied {
             continue;
         }
-        if foreign {
+        if older {
             return Err(StorageError::MissingJournal {
                 snapshot: snapshot_path.to_path_buf(),
                 journal: journal_path.to_path_buf(),
@@ -605,7 +578,7 @@ fn replay(
         last = entry.seq;
         loaded.entries.push((index + 1, entry));
     }
-    Ok(foreign && !journal.is_empty())
+    Ok(older)
 }
 
 fn read_snapshot(path: &Path, bytes: &[u8]) -> Result<Loaded, StorageError> {
@@ -631,7 +604,7 @@ fn read_snapshot(path: &Path, bytes: &[u8]) -> Result<Loaded, StorageError> {
         applied: file.applied,
         entries: Vec::new(),
         torn_bytes: 0,
-        journal: file.journal,
+        before_journal: file.version == 1,
     })
 }
 
@@ -770,26 +743,32 @@ pub(crate) mod tests {
             .expect("snapshot");
         assert_eq!(store.journal_bytes(), header);
         drop(store);
-        // La cabecera nombra el diario, con el nombre que la foto le dio.
         let journal = fs::read_to_string(dir.path().join(JOURNAL_FILE)).expect("diario");
-        let snapshot: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.path().join(DATA_FILE)).expect("foto"))
-                .expect("JSON");
-        let id = snapshot["journal"]
-            .as_str()
-            .expect("la foto nombra su diario");
-        assert_eq!(id.len(), 16);
-        assert_eq!(
-            journal,
-            format!("{{\"after_snapshot\":1,\"journal\":\"{id}\"}}\n")
-        );
+        assert_eq!(journal, "{\"after_snapshot\":1}\n");
         let (_, loaded) = open(dir.path()).expect("reopen");
         assert!(loaded.entries.is_empty());
         assert_eq!(loaded.records, [record("alice", Some(1))]);
     }
 
-    /// Lo hecho después de una foto solo está en el diario: si el diario que
-    /// la foto nombra falta, arrancar sin él lo perdería en silencio.
+    /// Los archivos que escribía la versión que nombraba cada diario (un
+    /// campo `journal` en la foto y en la cabecera) se siguen leyendo.
+    #[test]
+    fn files_that_named_their_journal_are_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let users = serde_json::to_string(&[record("alice", Some(1))]).expect("JSON");
+        let snapshot = format!(r#"{{"version":2,"applied":1,"journal":"00ff","users":{users}}}"#);
+        fs::write(dir.path().join(DATA_FILE), snapshot).expect("foto");
+        let mut journal = br#"{"after_snapshot":1,"journal":"00ff"}"#.to_vec();
+        journal.push(b'\n');
+        journal.extend(transfer(2, 1).to_line());
+        fs::write(dir.path().join(JOURNAL_FILE), journal).expect("diario");
+        let (_, loaded) = open(dir.path()).expect("se lee");
+        assert_eq!(loaded.records, [record("alice", Some(1))]);
+        assert_eq!(loaded.entries.len(), 1);
+    }
+
+    /// Lo hecho después de una foto solo está en el diario: si el diario de
+    /// la foto falta, arrancar sin él lo perdería en silencio.
     #[test]
     fn a_snapshot_whose_journal_is_missing_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");

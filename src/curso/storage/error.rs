@@ -27,10 +27,10 @@ pub enum StorageError {
         needs: u64,
         has: Option<u64>,
     },
-    /// La foto (que incluye hasta la operación `applied`) nombra el diario
-    /// que la continúa, y ese diario falta (`found` = `false`) o el que está
-    /// es otro, con operaciones posteriores a la foto (`found` = `true`):
-    /// lo hecho después de la foto no está, o no es de esta foto.
+    /// A la foto (que incluye hasta la operación `applied`) le falta el
+    /// diario que la continúa (`found` = `false`), o el que está es de
+    /// antes de ella y tiene operaciones posteriores (`found` = `true`): lo
+    /// hecho después de la foto no está, o no es de esta foto.
     MissingJournal {
         snapshot: PathBuf,
         journal: PathBuf,
