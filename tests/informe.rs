@@ -421,9 +421,9 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
     // (archivo, nombre, valor en el código, frase en la prosa)
     (
         "src/extra/laboratorio/reliable.rs",
-        "MIN_RTO",
-        "Duration::from_millis(200)",
-        "al menos 200 ms",
+        "PACKET_THRESHOLD",
+        "3",
+        "Si llegaron tres datagramas enviados después",
     ),
     (
         "src/extra/laboratorio/reliable.rs",
@@ -435,7 +435,7 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
         "src/extra/laboratorio/reliable.rs",
         "MAX_RETRIES",
         "15",
-        "tras 15 seguidos",
+        "tras 15 sondas seguidas",
     ),
     (
         "src/extra/rendimiento/flusher.rs",
@@ -483,15 +483,15 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "src/extra/laboratorio/reliable.rs",
-        "MIN_RTO",
-        "Duration::from_millis(200)",
-        "(`MIN_RTO`, 200 ms)",
+        "GRANULARITY",
+        "Duration::from_millis(1)",
+        "un tic de 1 ms, `GRANULARITY`",
     ),
     (
         "src/extra/laboratorio/reliable.rs",
         "MAX_RETRIES",
         "15",
-        "tras 15 seguidos",
+        "tras 15 sondas seguidas",
     ),
     (
         "src/extra/send_buffer.rs",

@@ -43,10 +43,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Cada cuánto, como mucho, el hilo UDP revisa los temporizadores de
-/// retransmisión mientras haya pares: mucho menos que el plazo mínimo
-/// ([`crate::extra::laboratorio::reliable::MIN_RTO`], 200 ms), para que un vencimiento no se
-/// atrase de más.
+/// Cada cuánto, como mucho, el hilo de los temporizadores revisa los
+/// plazos de los emisores mientras haya pares (la sonda, el umbral de
+/// tiempo). Vencen a pocos milisegundos del envío, así que este tic es lo
+/// que más puede demorar una recuperación.
 pub const TICK: Duration = Duration::from_millis(20);
 
 /// Cuánto vive un par que todavía no acusó nada de lo que el servidor le
@@ -587,7 +587,7 @@ mod tests {
         let idle = Duration::from_secs(3600);
         let mut gone = Vec::new();
         for _ in 0..20 {
-            now += crate::extra::laboratorio::reliable::MAX_RTO;
+            now += crate::extra::laboratorio::reliable::MAX_PTO;
             gone.extend(peers.tick(now, idle).gone);
         }
         assert_eq!(gone, vec![addr(3)]);

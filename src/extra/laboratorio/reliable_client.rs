@@ -16,9 +16,10 @@ use crate::extra::laboratorio::reliable::{Packet, Reliable, Step};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Cada cuánto despierta el receptor en modo confiable para revisar el
-/// temporizador de retransmisión: mucho menos que el plazo mínimo
-/// ([`crate::extra::laboratorio::reliable::MIN_RTO`], 200 ms).
+/// Cada cuánto despierta el receptor en modo confiable para revisar los
+/// plazos del emisor (la sonda, el umbral de tiempo). Vencen a pocos
+/// milisegundos del envío, así que este tic es lo que más puede demorar
+/// una recuperación.
 pub const TICK: Duration = Duration::from_millis(20);
 
 /// El modo confiable de una sesión del cliente: los dos sentidos.
