@@ -27,7 +27,7 @@ use crate::curso::sync::lock;
 use crate::extra::abuse::{Guards, Pacer, Verdict};
 use crate::extra::cookie::split_cookie;
 use crate::extra::cookie::{Cookies, challenge_line, fits};
-use crate::extra::laboratorio::peers::{self, Offer, Peers};
+use crate::extra::laboratorio::peers::{Offer, Peers};
 use crate::extra::laboratorio::reliable::{MAX_RETRIES, Packet};
 use crate::extra::notices::Notice;
 use crate::extra::rendimiento::outbox::{Flusher, Link, Outbox};
@@ -304,49 +304,51 @@ impl Stack {
         arrival.deliver.into_iter().map(with_token).collect()
     }
 
-    /// Arranca el hilo de los temporizadores de `stack`: cada
-    /// [`Stack::tick_every`] llama a [`Stack::tick`] (`idle`: la inactividad
-    /// de las sesiones) y anota en la consola de `chat` lo que devuelve.
-    /// Es un hilo aparte del de `recv_from`: así el bucle del curso no sabe
-    /// de retransmisiones. Termina cuando se suelta el último `Arc` de
-    /// `stack` (el servidor UDP). Error: no se pudo crear el hilo.
+    /// Arranca el hilo de los temporizadores de `stack`: llama a
+    /// [`Stack::tick`] (`idle`: la inactividad de las sesiones) cuando vence
+    /// el plazo más cercano de un emisor confiable, o cada `SWEEP_EVERY`
+    /// si hay pares o límite de líneas, y anota en la consola de `chat` lo
+    /// que devuelve. Entre una vuelta y otra duerme en el despertador de
+    /// los pares ([`crate::extra::laboratorio::peers::Alarm`]), que lo despierta antes si alguien arma
+    /// un plazo más cercano. Es un hilo aparte del de `recv_from`: así el
+    /// bucle del curso no sabe de retransmisiones. Termina cuando se
+    /// suelta el último `Arc` de `stack` (el servidor UDP) fuera de una
+    /// espera, que dura a lo sumo `SWEEP_EVERY`. Error: no se pudo crear
+    /// el hilo.
     pub fn start_timers(stack: &Arc<Stack>, chat: Arc<Chat>, idle: Duration) -> io::Result<()> {
         let stack = Arc::downgrade(stack);
         thread::Builder::new()
             .name("udp timers".into())
             .spawn(move || {
+                let mut next = None;
                 loop {
-                    let every = match stack.upgrade() {
-                        Some(stack) => stack.tick_every(),
-                        None => return,
-                    };
-                    thread::sleep(every.unwrap_or(SWEEP_EVERY));
                     let Some(stack) = stack.upgrade() else { return };
-                    if every.is_some() {
-                        for line in stack.tick(Instant::now(), idle) {
-                            chat.log(&line);
-                        }
+                    let sweep = Instant::now() + SWEEP_EVERY;
+                    stack
+                        .peers
+                        .alarm()
+                        .wait_until(next.map_or(sweep, |at: Instant| at.min(sweep)));
+                    next = None;
+                    if stack.peers.is_empty() && stack.guards.lines_per_sec().is_none() {
+                        continue;
+                    }
+                    let (lines, due) = stack.tick(Instant::now(), idle);
+                    next = due;
+                    for line in lines {
+                        chat.log(&line);
                     }
                 }
             })?;
         Ok(())
     }
 
-    /// Con algún par en modo confiable, cada [`peers::TICK`]; si no, con
-    /// límite de líneas, cada `SWEEP_EVERY`.
-    pub fn tick_every(&self) -> Option<Duration> {
-        if !self.peers.is_empty() {
-            return Some(peers::TICK);
-        }
-        self.guards.lines_per_sec().map(|_| SWEEP_EVERY)
-    }
-
     /// Sale lo vencido del modo confiable, y se anota a quien se dio por
     /// ido (su sesión, si sigue, termina por inactividad, como la de
     /// cualquier usuario UDP que se fue sin `:q`). Se olvida el ritmo de
     /// las direcciones que se calmaron, y se anotan los datagramas
-    /// descartados de cada ráfaga que terminó.
-    pub fn tick(&self, now: Instant, idle: Duration) -> Vec<String> {
+    /// descartados de cada ráfaga que terminó. Devuelve esas líneas para la
+    /// consola y el plazo más cercano de los pares que quedan.
+    pub fn tick(&self, now: Instant, idle: Duration) -> (Vec<String>, Option<Instant>) {
         let tick = self.peers.tick(now, idle);
         for (to, packet) in tick.send {
             let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), to);
@@ -375,7 +377,7 @@ impl Stack {
         for (name, n) in self.guards.finished_floods(now) {
             dropped(name, n);
         }
-        lines
+        (lines, tick.next)
     }
 }
 

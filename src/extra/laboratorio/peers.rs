@@ -33,21 +33,15 @@
 //! esperan entre sí. Nunca se toman los dos a la vez en orden inverso:
 //! primero la tabla (y se suelta), después el par.
 
-use crate::curso::sync::lock;
-use crate::extra::laboratorio::reliable::{Packet, Receiver, Sender, Step};
+use crate::curso::sync::{lock, wait_timeout_while};
+use crate::extra::laboratorio::reliable::{GRANULARITY, Packet, Receiver, Sender, Step};
 use crate::extra::rendimiento::flusher::Flusher;
 use crate::extra::stats::{COUNTERS, Counters};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-/// Cada cuánto, como mucho, el hilo de los temporizadores revisa los
-/// plazos de los emisores mientras haya pares (la sonda, el umbral de
-/// tiempo). Vencen a pocos milisegundos del envío, así que este tic es lo
-/// que más puede demorar una recuperación.
-pub const TICK: Duration = Duration::from_millis(20);
 
 /// Cuánto vive un par que todavía no acusó nada de lo que el servidor le
 /// envió: 10 s. Un cliente de verdad acusa la respuesta a su primer
@@ -145,6 +139,54 @@ pub struct Tick {
     /// [`crate::extra::laboratorio::reliable::MAX_RETRIES`] vencimientos sin acuse. Su par ya no
     /// está; la sesión, si la hay, termina por inactividad.
     pub gone: Vec<SocketAddr>,
+    /// El plazo más cercano de los pares que quedan: cuándo hay que volver
+    /// a revisar.
+    pub next: Option<Instant>,
+}
+
+/// El despertador del hilo de los temporizadores. El hilo duerme hasta el
+/// plazo más cercano de algún emisor; quien arma uno antes (una línea
+/// nueva, cuya sonda vence en milisegundos, o un acuse que deja un hueco
+/// por perdido) lo despierta. Con un tic fijo, cada recuperación esperaría
+/// al tic siguiente: con 20 ms, más que la sonda misma.
+#[derive(Default)]
+pub struct Alarm {
+    /// La hora a la que el hilo piensa despertar; `None` mientras revisa
+    /// los pares (lo que se arme entonces queda anotado para la espera
+    /// siguiente). El candado se toma lo que dura anotar o mirar la hora:
+    /// sin él, un plazo armado justo cuando el hilo se duerme se perdería.
+    at: Mutex<Option<Instant>>,
+    rang: Condvar,
+}
+
+impl Alarm {
+    /// Un plazo nuevo, a la hora `at`: si es antes de lo que el hilo
+    /// espera, lo despierta.
+    pub fn arm(&self, at: Instant) {
+        let mut planned = lock(&self.at);
+        if planned.is_none_or(|planned| at < planned) {
+            *planned = Some(at);
+            self.rang.notify_one();
+        }
+    }
+
+    /// Espera hasta `until`, o hasta un plazo que alguien arme antes, pero
+    /// al menos [`GRANULARITY`]: un plazo ya vencido que nadie atiende no
+    /// hace girar al hilo sin parar.
+    pub fn wait_until(&self, until: Instant) {
+        let not_before = Instant::now() + GRANULARITY;
+        let mut planned = lock(&self.at);
+        loop {
+            let at = planned.map_or(until, |p| p.min(until)).max(not_before);
+            *planned = Some(at);
+            let now = Instant::now();
+            if now >= at {
+                break;
+            }
+            (planned, _) = wait_timeout_while(&self.rang, planned, at - now, |p| *p == Some(at));
+        }
+        *planned = None;
+    }
 }
 
 /// La tabla de pares del servidor.
@@ -161,6 +203,8 @@ pub struct Peers {
     /// Bytes, como mucho, de un datagrama adelantado que se guarda: el de
     /// una línea del chat.
     max_store: usize,
+    /// El despertador del hilo de los temporizadores.
+    alarm: Alarm,
 }
 
 impl Peers {
@@ -175,6 +219,20 @@ impl Peers {
             flusher,
             per_ip,
             max_store,
+            alarm: Alarm::default(),
+        }
+    }
+
+    /// El despertador que arman los pares y en el que espera el hilo de los
+    /// temporizadores.
+    pub fn alarm(&self) -> &Alarm {
+        &self.alarm
+    }
+
+    /// Anota en el despertador el próximo plazo de `peer`, si tiene.
+    fn arm(&self, peer: &Peer) {
+        if let Some(at) = peer.sender.deadline() {
+            self.alarm.arm(at);
         }
     }
 
@@ -237,6 +295,7 @@ impl Peers {
         // `Gone` se atiende en `tick`: aquí solo no sale nada.
         let packets = peer.poll(now).unwrap_or_default();
         self.settle(&mut peer);
+        self.arm(&peer);
         Offer::Sent(packets)
     }
 
@@ -321,6 +380,7 @@ impl Peers {
         };
         peer.count();
         self.settle(&mut peer);
+        self.arm(&peer);
         Some(arrival)
     }
 
@@ -383,6 +443,9 @@ impl Peers {
             match lines {
                 Some(lines) => {
                     tick.send.extend(lines.into_iter().map(|line| (addr, line)));
+                    if let Some(at) = peer.sender.deadline() {
+                        tick.next = Some(tick.next.map_or(at, |next| next.min(at)));
+                    }
                     continue;
                 }
                 None if !(on_probation || quiet) => tick.gone.push(addr),
@@ -411,6 +474,50 @@ mod tests {
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Quien espera hasta dentro de un minuto despierta en cuanto alguien
+    /// arma un plazo más cercano, lo arme antes o después de que empiece
+    /// a esperar.
+    #[test]
+    fn the_alarm_wakes_the_timer_thread_for_a_nearer_deadline() {
+        for arm_first in [true, false] {
+            let alarm = Arc::new(Alarm::default());
+            if arm_first {
+                alarm.arm(Instant::now());
+            }
+            let waiter = Arc::clone(&alarm);
+            let started = Instant::now();
+            let thread = std::thread::spawn(move || {
+                waiter.wait_until(Instant::now() + Duration::from_secs(60));
+            });
+            if !arm_first {
+                alarm.arm(Instant::now() + Duration::from_millis(5));
+            }
+            thread.join().expect("el hilo que espera");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "esperó el minuto entero"
+            );
+        }
+    }
+
+    /// El plazo de un par nuevo queda armado en el despertador: su sonda
+    /// vence aunque nadie más envíe nada.
+    #[test]
+    fn a_line_offered_to_a_peer_arms_its_probe() {
+        let peers = peers(0, 0);
+        let t0 = Instant::now();
+        peers
+            .arrived(addr(1), data(0, ":login ana clave"), true, t0)
+            .expect("par nuevo");
+        assert_eq!(
+            *lock(&peers.alarm.at),
+            None,
+            "sin nada en vuelo, nada armado"
+        );
+        assert!(matches!(peers.offer(addr(1), "hola", t0), Offer::Sent(_)));
+        assert!(lock(&peers.alarm.at).is_some_and(|at| at > t0));
     }
 
     /// Un datagrama de un cliente que empezó a numerar en 0 y todavía no
