@@ -19,8 +19,11 @@
 //! también se pierde con el laboratorio encendido (el token o la pregunta
 //! del saldo), y el cliente queda a medias: entonces se repite la corrida
 //! con otra semilla, y la tabla lo dice. No es una prueba: nada aquí
-//! afirma tiempos en `cargo test`. Todo espera tiene tope; el tráfico no
-//! sale del loopback. Las palabras tras `--` eligen filas:
+//! afirma tiempos en `cargo test`. Todo espera tiene tope: cada fila tiene
+//! [`ROW_BUDGET`], y la que no termina lo dice y deja paso a la siguiente,
+//! así que las siete filas terminan en menos de cinco minutos. Antes de
+//! cada fila se escribe en la salida de errores cuál empieza. El tráfico
+//! no sale del loopback. Las palabras tras `--` eligen filas:
 //! `cargo bench --bench udp_lab -- confiable 30%`.
 
 mod common;
@@ -39,13 +42,16 @@ const PACE: u32 = 20;
 /// Sin nada nuevo en este rato, lo que falta se perdió (UDP simple).
 const QUIET: Duration = Duration::from_secs(3);
 /// Cuánto se espera la **primera** línea de una fase. Más que [`QUIET`]:
-/// en modo confiable con 30 % de pérdida, un aviso perdido tres veces
-/// seguidas (plazos de 1, 2 y 4 s) retiene todo lo que viene detrás, en
-/// orden, unos 8 s (bloqueo de cabeza de línea, como en TCP).
-const FIRST_WAIT: Duration = Duration::from_secs(30);
-/// Tope de cualquier espera.
-const LIMIT: Duration = Duration::from_secs(180);
-/// Semillas que se prueban si la entrada de un cliente UDP simple falla.
+/// un aviso perdido varias veces seguidas retiene todo lo que viene
+/// detrás, en orden (bloqueo de cabeza de línea, como en TCP).
+const FIRST_WAIT: Duration = Duration::from_secs(10);
+/// Cuánto se espera, como mucho, que un cliente entre a la sala.
+const JOIN_WAIT: Duration = Duration::from_secs(10);
+/// Lo que puede durar una fila entera, con sus reintentos: siete filas,
+/// menos de cinco minutos.
+const ROW_BUDGET: Duration = Duration::from_secs(40);
+/// Semillas que se prueban si la entrada de un cliente UDP simple falla
+/// (mientras quede tiempo en [`ROW_BUDGET`]).
 const SEEDS: u64 = 8;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -137,16 +143,17 @@ impl Client {
     }
 
     /// Las líneas `alice: <tag> <n>` que llegan, con su hora, hasta tener
-    /// `count` o hasta [`QUIET`] sin ninguna nueva ([`FIRST_WAIT`] para la
-    /// primera).
-    fn collect(&self, tag: &str, count: usize) -> Vec<Option<Instant>> {
+    /// `count`, hasta [`QUIET`] sin ninguna nueva ([`FIRST_WAIT`] para la
+    /// primera) o hasta `deadline`.
+    fn collect(&self, tag: &str, count: usize, deadline: Instant) -> Vec<Option<Instant>> {
         let mut arrived = vec![None; count];
         let mut got = 0;
         let prefix = format!("alice: {tag} ");
-        let deadline = Instant::now() + LIMIT;
-        while got < count && Instant::now() < deadline {
+        while let Some(left) = deadline.checked_duration_since(Instant::now())
+            && got < count
+        {
             let quiet = if got == 0 { FIRST_WAIT } else { QUIET };
-            match self.lines.recv_timeout(quiet) {
+            match self.lines.recv_timeout(quiet.min(left)) {
                 Ok((at, line)) => {
                     let n = line
                         .strip_prefix(&prefix)
@@ -193,24 +200,26 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// Entra con `name` y espera la confirmación del saldo.
-fn join(kind: Kind, addr: &str, name: &str) -> io::Result<Option<Client>> {
+/// Entra con `name` y espera la confirmación del saldo, a lo sumo
+/// [`JOIN_WAIT`] y nunca pasado `deadline`.
+fn join(kind: Kind, addr: &str, name: &str, deadline: Instant) -> io::Result<Option<Client>> {
     let mut client = Client::start(kind, addr)?;
     client.write(&format!(":register {name} clave-{name}\n10\n"))?;
     let joined = "[SERVER] Client: The balance of 10 has been set to your account.";
+    let left = deadline.saturating_duration_since(Instant::now());
     Ok(client
-        .wait_for(joined, Duration::from_secs(60))
+        .wait_for(joined, JOIN_WAIT.min(left))
         .then_some(client))
 }
 
-/// Una corrida; `None` si la entrada de un cliente falló (UDP simple con
-/// pérdidas).
-fn run(kind: Kind, loss: f64, seed: u64) -> io::Result<Option<Row>> {
+/// Una corrida que termina antes de `deadline`; `None` si la entrada de
+/// un cliente falló (UDP simple con pérdidas) o se acabó el tiempo.
+fn run(kind: Kind, loss: f64, seed: u64, deadline: Instant) -> io::Result<Option<Row>> {
     let server = start_server(loss, seed)?;
-    let Some(bob) = join(kind, &server.addr.to_string(), "bob")? else {
+    let Some(bob) = join(kind, &server.addr.to_string(), "bob", deadline)? else {
         return Ok(None);
     };
-    let Some(mut alice) = join(kind, &server.addr.to_string(), "alice")? else {
+    let Some(mut alice) = join(kind, &server.addr.to_string(), "alice", deadline)? else {
         return Ok(None);
     };
 
@@ -220,7 +229,7 @@ fn run(kind: Kind, loss: f64, seed: u64) -> io::Result<Option<Row>> {
     }
     let start = Instant::now();
     alice.write(&burst)?;
-    let arrived = bob.collect("b", BURST);
+    let arrived = bob.collect("b", BURST, deadline);
     let last = arrived.iter().flatten().max().copied();
     let delivered = arrived.iter().flatten().count();
     let goodput = match last {
@@ -235,19 +244,22 @@ fn run(kind: Kind, loss: f64, seed: u64) -> io::Result<Option<Row>> {
     // PACED / PACE segundos, y bob lee en su hilo.
     let (done_tx, done_rx) = channel();
     let collector = thread::spawn(move || {
-        let arrived = bob.collect("p", PACED);
+        let arrived = bob.collect("p", PACED, deadline);
         let _ = done_tx.send(());
         (bob, arrived)
     });
     for i in 0..PACED {
         let at = paced_start + every * i as u32;
+        if at >= deadline {
+            break;
+        }
         if let Some(wait) = at.checked_duration_since(Instant::now()) {
             thread::sleep(wait);
         }
         sent.push(Instant::now());
         alice.write(&format!("p {i}\n"))?;
     }
-    let _ = done_rx.recv_timeout(LIMIT);
+    let _ = done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
     let (_bob, arrived) = collector
         .join()
         .map_err(|_| io::Error::other("el hilo de bob falló"))?;
@@ -294,14 +306,31 @@ fn main() {
         .filter(|arg| !arg.starts_with("--"))
         .map(|arg| arg.to_lowercase())
         .collect();
-    for (kind, loss) in configs {
-        let label = format!("{} {:.0}%", kind.name(), loss * 100.0).to_lowercase();
-        if !words.iter().all(|word| label.contains(word.as_str())) {
-            continue;
-        }
+    let chosen: Vec<(Kind, f64)> = configs
+        .into_iter()
+        .filter(|(kind, loss)| {
+            let label = format!("{} {:.0}%", kind.name(), loss * 100.0).to_lowercase();
+            words.iter().all(|word| label.contains(word.as_str()))
+        })
+        .collect();
+    for (index, &(kind, loss)) in chosen.iter().enumerate() {
+        eprintln!(
+            "udp_lab: fila {} de {}: {} con {:.0} % de pérdida (a lo sumo {} s)",
+            index + 1,
+            chosen.len(),
+            kind.name(),
+            loss * 100.0,
+            ROW_BUDGET.as_secs()
+        );
+        let deadline = Instant::now() + ROW_BUDGET;
         let mut row = None;
+        let mut tried = 0;
         for seed in 1..=SEEDS {
-            match run(kind, loss, seed) {
+            if Instant::now() >= deadline {
+                break;
+            }
+            tried = seed;
+            match run(kind, loss, seed, deadline) {
                 Ok(Some(measured)) => {
                     row = Some(measured);
                     break;
@@ -326,9 +355,10 @@ fn main() {
                 r.seed
             ),
             None => println!(
-                "| {} | {:.0} % | la entrada falló con {SEEDS} semillas |",
+                "| {} | {:.0} % | la entrada falló con {tried} semillas en {} s |",
                 kind.name(),
-                loss * 100.0
+                loss * 100.0,
+                ROW_BUDGET.as_secs()
             ),
         }
     }

@@ -309,7 +309,7 @@ impl Stack {
     /// el plazo más cercano de un emisor confiable, o cada `SWEEP_EVERY`
     /// si hay pares o límite de líneas, y anota en la consola de `chat` lo
     /// que devuelve. Entre una vuelta y otra duerme en el despertador de
-    /// los pares ([`crate::extra::laboratorio::peers::Alarm`]), que lo despierta antes si alguien arma
+    /// los pares ([`crate::extra::laboratorio::alarm::Alarm`]), que lo despierta antes si alguien arma
     /// un plazo más cercano. Es un hilo aparte del de `recv_from`: así el
     /// bucle del curso no sabe de retransmisiones. Termina cuando se
     /// suelta el último `Arc` de `stack` (el servidor UDP) fuera de una

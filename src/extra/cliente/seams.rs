@@ -58,9 +58,14 @@ impl Link for PlainLink {
 /// Quien la implementa guarda su estado tras un candado propio, que el
 /// cliente toma siempre *después* del suyo.
 pub trait ReliableMode: Send + Sync {
-    /// Cada cuánto debe despertar el receptor para el temporizador
-    /// ([`ReliableMode::tick`]).
-    fn tick_every(&self) -> Duration;
+    /// Espera hasta que venza el próximo plazo del emisor (o uno más
+    /// cercano que se arme mientras tanto), a lo sumo `limit`: entonces
+    /// toca [`ReliableMode::tick`]. La llama el hilo de los temporizadores
+    /// del cliente, sin ningún candado del cliente tomado.
+    fn wait(&self, limit: Duration);
+    /// Despierta ya a quien espera en [`ReliableMode::wait`] (la sesión
+    /// terminó).
+    fn interrupt(&self);
     /// Una línea del usuario entra en la cola: devuelve las que salen ya
     /// (lo que cabe en la ventana).
     fn send(&self, line: &str, now: Instant) -> Vec<String>;

@@ -13,6 +13,8 @@ use crate::curso::protocolo::{Event, Problem};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 // La entrega confiable, si se enchufó una (`Plugins::reliable`; el curso
@@ -73,8 +75,9 @@ impl Shared {
         Some(arrival.deliver)
     }
 
-    /// El temporizador, llamado cada `tick_every` por el receptor:
-    /// retransmite lo vencido y, si el servidor no acusó nada tras los
+    /// El temporizador, llamado por el hilo de los temporizadores cuando
+    /// vence un plazo (y por el receptor en cada vuelta): retransmite lo
+    /// vencido y, si el servidor no acusó nada tras los
     /// reintentos, termina la sesión como [`Ending::Lost`].
     fn reliable_tick(&self, udp: &UdpSocket) {
         let Some(reliable) = &self.reliable else {
@@ -166,15 +169,37 @@ pub(super) fn run(
 
 /// Recibe datagramas hasta que la sesión termina. `stop_on_goodbye`: el
 /// modo `--udp`, donde la despedida llega por aquí; en modo TCP llega por
-/// la conexión.
+/// la conexión. En modo confiable, mientras tanto, un hilo propio atiende
+/// los plazos del emisor a su hora ([`ReliableMode::wait`]); si no se
+/// puede crear, los atiende el receptor en cada vuelta, cada [`UDP_POLL`]
+/// como mucho.
+///
+/// [`ReliableMode::wait`]: super::seams::ReliableMode::wait
 pub(super) fn receive_datagrams(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool) {
+    let Some(reliable) = shared.reliable.as_deref() else {
+        return receive_loop(shared, socket, stop_on_goodbye);
+    };
+    let done = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let _ = thread::Builder::new()
+            .name("reliable timers".into())
+            .spawn_scoped(scope, || {
+                while !done.load(Ordering::Acquire) {
+                    reliable.wait(UDP_POLL);
+                    shared.reliable_tick(socket);
+                }
+            });
+        receive_loop(shared, socket, stop_on_goodbye);
+        done.store(true, Ordering::Release);
+        reliable.interrupt();
+    });
+}
+
+/// El bucle del receptor: cada datagrama que llega, hasta que la sesión
+/// termina.
+fn receive_loop(shared: &Shared, socket: &UdpSocket, stop_on_goodbye: bool) {
     let Ok(me) = socket.local_addr() else { return };
-    // En modo confiable, más seguido: el temporizador de retransmisión.
-    let poll = shared
-        .reliable
-        .as_ref()
-        .map_or(UDP_POLL, |reliable| reliable.tick_every());
-    if socket.set_read_timeout(Some(poll)).is_err() {
+    if socket.set_read_timeout(Some(UDP_POLL)).is_err() {
         return;
     }
     let mut buffer = vec![0u8; 65_536];

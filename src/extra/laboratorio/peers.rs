@@ -33,14 +33,15 @@
 //! esperan entre sí. Nunca se toman los dos a la vez en orden inverso:
 //! primero la tabla (y se suelta), después el par.
 
-use crate::curso::sync::{lock, wait_timeout_while};
-use crate::extra::laboratorio::reliable::{GRANULARITY, Packet, Receiver, Sender, Step};
+use crate::curso::sync::lock;
+use crate::extra::laboratorio::alarm::Alarm;
+use crate::extra::laboratorio::reliable::{Packet, Receiver, Sender, Step};
 use crate::extra::rendimiento::flusher::Flusher;
 use crate::extra::stats::{COUNTERS, Counters};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Cuánto vive un par que todavía no acusó nada de lo que el servidor le
@@ -142,51 +143,6 @@ pub struct Tick {
     /// El plazo más cercano de los pares que quedan: cuándo hay que volver
     /// a revisar.
     pub next: Option<Instant>,
-}
-
-/// El despertador del hilo de los temporizadores. El hilo duerme hasta el
-/// plazo más cercano de algún emisor; quien arma uno antes (una línea
-/// nueva, cuya sonda vence en milisegundos, o un acuse que deja un hueco
-/// por perdido) lo despierta. Con un tic fijo, cada recuperación esperaría
-/// al tic siguiente: con 20 ms, más que la sonda misma.
-#[derive(Default)]
-pub struct Alarm {
-    /// La hora a la que el hilo piensa despertar; `None` mientras revisa
-    /// los pares (lo que se arme entonces queda anotado para la espera
-    /// siguiente). El candado se toma lo que dura anotar o mirar la hora:
-    /// sin él, un plazo armado justo cuando el hilo se duerme se perdería.
-    at: Mutex<Option<Instant>>,
-    rang: Condvar,
-}
-
-impl Alarm {
-    /// Un plazo nuevo, a la hora `at`: si es antes de lo que el hilo
-    /// espera, lo despierta.
-    pub fn arm(&self, at: Instant) {
-        let mut planned = lock(&self.at);
-        if planned.is_none_or(|planned| at < planned) {
-            *planned = Some(at);
-            self.rang.notify_one();
-        }
-    }
-
-    /// Espera hasta `until`, o hasta un plazo que alguien arme antes, pero
-    /// al menos [`GRANULARITY`]: un plazo ya vencido que nadie atiende no
-    /// hace girar al hilo sin parar.
-    pub fn wait_until(&self, until: Instant) {
-        let not_before = Instant::now() + GRANULARITY;
-        let mut planned = lock(&self.at);
-        loop {
-            let at = planned.map_or(until, |p| p.min(until)).max(not_before);
-            *planned = Some(at);
-            let now = Instant::now();
-            if now >= at {
-                break;
-            }
-            (planned, _) = wait_timeout_while(&self.rang, planned, at - now, |p| *p == Some(at));
-        }
-        *planned = None;
-    }
 }
 
 /// La tabla de pares del servidor.
@@ -476,32 +432,6 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    /// Quien espera hasta dentro de un minuto despierta en cuanto alguien
-    /// arma un plazo más cercano, lo arme antes o después de que empiece
-    /// a esperar.
-    #[test]
-    fn the_alarm_wakes_the_timer_thread_for_a_nearer_deadline() {
-        for arm_first in [true, false] {
-            let alarm = Arc::new(Alarm::default());
-            if arm_first {
-                alarm.arm(Instant::now());
-            }
-            let waiter = Arc::clone(&alarm);
-            let started = Instant::now();
-            let thread = std::thread::spawn(move || {
-                waiter.wait_until(Instant::now() + Duration::from_secs(60));
-            });
-            if !arm_first {
-                alarm.arm(Instant::now() + Duration::from_millis(5));
-            }
-            thread.join().expect("el hilo que espera");
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "esperó el minuto entero"
-            );
-        }
-    }
-
     /// El plazo de un par nuevo queda armado en el despertador: su sonda
     /// vence aunque nadie más envíe nada.
     #[test]
@@ -512,12 +442,12 @@ mod tests {
             .arrived(addr(1), data(0, ":login ana clave"), true, t0)
             .expect("par nuevo");
         assert_eq!(
-            *lock(&peers.alarm.at),
+            peers.alarm.planned(),
             None,
             "sin nada en vuelo, nada armado"
         );
         assert!(matches!(peers.offer(addr(1), "hola", t0), Offer::Sent(_)));
-        assert!(lock(&peers.alarm.at).is_some_and(|at| at > t0));
+        assert!(peers.alarm.planned().is_some_and(|at| at > t0));
     }
 
     /// Un datagrama de un cliente que empezó a numerar en 0 y todavía no

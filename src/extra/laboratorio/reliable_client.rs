@@ -12,25 +12,22 @@
 use crate::curso::cliente::screen::{Screen, Shown};
 use crate::curso::sync::lock;
 use crate::extra::cliente::seams::{Arrival, Gone, ReliableMode};
+use crate::extra::laboratorio::alarm::Alarm;
 use crate::extra::laboratorio::reliable::{Packet, Reliable, Step};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Cada cuánto despierta el receptor en modo confiable para revisar los
-/// plazos del emisor (la sonda, el umbral de tiempo). Vencen a pocos
-/// milisegundos del envío, y el receptor no se entera cuando el hilo que
-/// envía arma uno nuevo: con 20 ms, cada pérdida esperaba más al tic que a
-/// la sonda. Con 2 ms (el doble del tic de RFC 9002) un cliente despierta
-/// 500 veces por segundo, lo que no se nota; el servidor, con muchos
-/// pares, duerme en cambio hasta el plazo más cercano (`peers::Alarm`).
-pub const TICK: Duration = Duration::from_millis(2);
-
 /// El modo confiable de una sesión del cliente: los dos sentidos.
 pub struct ReliableClient {
-    /// El candado: lo usan el hilo que envía (las líneas del usuario) y el
-    /// que recibe (acuses, temporizador). El cliente lo toma siempre
-    /// *después* del de su estado, nunca al revés.
+    /// El candado: lo usan el hilo que envía (las líneas del usuario), el
+    /// que recibe (los acuses) y el de los temporizadores. El cliente lo
+    /// toma siempre *después* del de su estado, nunca al revés.
     reliable: Mutex<Reliable>,
+    /// El despertador del hilo de los temporizadores: los plazos del emisor
+    /// (la sonda, el umbral de tiempo) vencen a milisegundos del envío, y
+    /// un plazo de lectura en el socket no sirve para esperarlos (Linux lo
+    /// redondea a sus tics: 2 ms esperaban 8).
+    alarm: Alarm,
 }
 
 impl ReliableClient {
@@ -39,11 +36,19 @@ impl ReliableClient {
     pub fn new(retries: u32) -> ReliableClient {
         ReliableClient {
             reliable: Mutex::new(Reliable::new(retries)),
+            alarm: Alarm::default(),
         }
     }
 
     fn reliable(&self) -> MutexGuard<'_, Reliable> {
         lock(&self.reliable)
+    }
+
+    /// Anota en el despertador el próximo plazo del emisor, si tiene.
+    fn arm(&self, reliable: &Reliable) {
+        if let Some(at) = reliable.sender.deadline() {
+            self.alarm.arm(at);
+        }
     }
 }
 
@@ -62,18 +67,30 @@ fn sent(step: Step) -> Vec<String> {
 }
 
 impl ReliableMode for ReliableClient {
-    fn tick_every(&self) -> Duration {
-        TICK
+    fn wait(&self, limit: Duration) {
+        let limit = Instant::now() + limit;
+        let next = self.reliable().sender.deadline();
+        self.alarm
+            .wait_until(next.map_or(limit, |at| at.min(limit)));
+    }
+
+    fn interrupt(&self) {
+        self.alarm.arm(Instant::now());
     }
 
     fn send(&self, line: &str, now: Instant) -> Vec<String> {
         let mut reliable = self.reliable();
         reliable.sender.offer(line.to_string());
-        sent(reliable.sender.poll(now))
+        let out = sent(reliable.sender.poll(now));
+        self.arm(&reliable);
+        out
     }
 
     fn resend(&self, now: Instant) -> Vec<String> {
-        lines(&self.reliable().sender.resend_now(now))
+        let mut reliable = self.reliable();
+        let out = lines(&reliable.sender.resend_now(now));
+        self.arm(&reliable);
+        out
     }
 
     fn arrival(&self, line: &str, now: Instant) -> Option<Arrival> {
@@ -94,10 +111,13 @@ impl ReliableMode for ReliableClient {
             Packet::Ack { next, sacked } => {
                 // Un acuse falso se descarta dentro del emisor.
                 let _ = reliable.sender.on_ack(next, &sacked, now);
-                // El acuse pudo abrir lugar en la ventana.
+                // El acuse pudo abrir lugar en la ventana, o dejar un hueco
+                // por perdido (sale ya) o a la espera del umbral de tiempo.
+                let send = sent(reliable.sender.poll(now));
+                self.arm(&reliable);
                 Arrival {
                     deliver: Vec::new(),
-                    send: sent(reliable.sender.poll(now)),
+                    send,
                 }
             }
         })
