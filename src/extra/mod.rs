@@ -8,6 +8,8 @@
 //! - [`backlog`]: una cola de `accept` más larga que la de `std`.
 //! - [`keepalive`]: detectar a un cliente TCP cuya red desapareció.
 //! - [`send_buffer`]: el tope del búfer de envío del kernel por cliente TCP.
+//! - [`receive_buffer`]: un búfer de recepción más grande para los sockets
+//!   UDP, donde una ráfaga espera en vez de perderse.
 //! - [`stats`]: las estadísticas en vivo (`:stats`), con contadores atómicos.
 //! - [`config`]: la línea de comandos del servidor.
 //! - [`client_config`]: la línea de comandos del cliente, y lo que el
@@ -46,6 +48,7 @@ pub mod launch;
 pub mod logger;
 pub mod look_alike;
 pub mod notices;
+pub mod receive_buffer;
 pub mod registry;
 pub mod rendimiento;
 pub mod send_buffer;
@@ -149,6 +152,11 @@ pub fn server(
         // El libro ya está abierto: sus cuentas ocupan sus esqueletos.
         let names = chat.ledger.names();
         guards.names.seed(names.iter().map(String::as_str));
+        if let Err(error) = receive_buffer::enlarge(&socket, receive_buffer::SERVER_BYTES) {
+            chat.log(&format!(
+                "could not enlarge the UDP receive buffer: {error}"
+            ));
+        }
         let lab = LossySocket::new(
             socket,
             udp_config.impairment(),

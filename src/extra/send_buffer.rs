@@ -13,10 +13,13 @@
 //!
 //! Fijar `SO_SNDBUF` apaga el ajuste automático para ese socket, y Linux
 //! reserva el doble de lo pedido (la mitad para su contabilidad). No sabe
-//! nada del chat: recibe un socket y un número.
+//! nada del chat: recibe un socket y un número. Las dos llamadas al
+//! sistema de un búfer ([`set`] y [`get`]) las usa también el búfer de
+//! recepción de UDP (`receive_buffer`).
 
 use std::io;
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 
 /// Tope por omisión (`--send-buffer-bytes`), en bytes pedidos al kernel
 /// (que reserva el doble): de sobra para una ráfaga de líneas de chat, y
@@ -27,19 +30,31 @@ pub const DEFAULT_BYTES: usize = 64 * 1024;
 /// Pide al kernel un búfer de envío de `bytes` para `stream` (`0`: no
 /// toca nada y queda el ajuste automático). Error: el de `setsockopt(2)`.
 pub fn limit(stream: &TcpStream, bytes: usize) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     if bytes == 0 {
         return Ok(());
     }
+    set(stream, libc::SO_SNDBUF, bytes)
+}
+
+/// El búfer de envío que el kernel reserva para `stream`, en bytes
+/// (`getsockopt(SO_SNDBUF)`). Error: el de `getsockopt(2)`.
+pub fn current(stream: &TcpStream) -> io::Result<usize> {
+    get(stream, libc::SO_SNDBUF)
+}
+
+/// Pide `bytes` para el búfer `option` (`SO_SNDBUF`, `SO_RCVBUF`) del
+/// socket `socket` (`setsockopt(2)`, nivel `SOL_SOCKET`). Error: el de la
+/// llamada.
+pub(crate) fn set(socket: &impl AsRawFd, option: libc::c_int, bytes: usize) -> io::Result<()> {
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: el descriptor es un socket abierto que `stream` mantiene vivo
+    // SAFETY: el descriptor es un socket abierto que `socket` mantiene vivo
     // durante la llamada; `value` vive hasta que la llamada vuelve y la
     // longitud es su tamaño.
     let done = unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            socket.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
+            option,
             (&raw const value).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
@@ -51,19 +66,18 @@ pub fn limit(stream: &TcpStream, bytes: usize) -> io::Result<()> {
     }
 }
 
-/// El búfer de envío que el kernel reserva para `stream`, en bytes
-/// (`getsockopt(SO_SNDBUF)`). Error: el de `getsockopt(2)`.
-pub fn current(stream: &TcpStream) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
+/// El tamaño del búfer `option` de `socket` que reserva el kernel, en
+/// bytes (`getsockopt(2)`). Error: el de la llamada.
+pub(crate) fn get(socket: &impl AsRawFd, option: libc::c_int) -> io::Result<usize> {
     let mut value: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: como en `limit`; `value` y `len` son del tamaño declarado y
+    // SAFETY: como en `set`; `value` y `len` son del tamaño declarado y
     // viven hasta que la llamada vuelve.
     let done = unsafe {
         libc::getsockopt(
-            stream.as_raw_fd(),
+            socket.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
+            option,
             (&raw mut value).cast(),
             &mut len,
         )

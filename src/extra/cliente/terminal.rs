@@ -7,7 +7,7 @@ use super::core::{Shared, Wire, converse};
 use super::ending::Ending;
 use super::screen::{Screen, Shown};
 use super::seams::Plugins;
-use crate::curso::cliente::{MAX_SERVER_LINE_BYTES, udp_socket_for};
+use crate::curso::cliente::MAX_SERVER_LINE_BYTES;
 use crate::curso::framing::{Frame, read_frame};
 use crate::curso::protocolo::Event;
 use std::io::{self, BufReader};
@@ -85,7 +85,7 @@ fn present_udp_address(shared: &Shared) {
 
 /// Con el token de una sesión TCP, abre el socket UDP y lanza su receptor.
 fn open_udp_side(shared: &Arc<Shared>, tcp_me: SocketAddr) {
-    let socket = match udp_socket_for(shared.server) {
+    let socket = match super::udp::udp_socket(shared.server) {
         Ok(socket) => Arc::new(socket),
         Err(error) => {
             return shared.screen.show(Shown::UdpUnavailable(error.to_string()));

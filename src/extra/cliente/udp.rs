@@ -10,6 +10,7 @@ use super::screen::{Screen, Shown};
 use super::seams::{Gone, Plugins};
 use crate::curso::cliente::{resolve, udp_socket_for};
 use crate::curso::protocolo::{Event, Problem};
+use crate::extra::receive_buffer;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -135,6 +136,16 @@ fn frame(state: &State, line: &str) -> String {
     datagram
 }
 
+/// El socket UDP del cliente, "conectado" a `server`, con un búfer de
+/// recepción grande ([`receive_buffer::CLIENT_BYTES`]): lo que le llega de
+/// golpe espera ahí en vez de perderse. Si el kernel no lo agranda, el
+/// cliente anda igual y solo pierde antes. Error: no se pudo abrir.
+pub(super) fn udp_socket(server: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = udp_socket_for(server)?;
+    let _ = receive_buffer::enlarge(&socket, receive_buffer::CLIENT_BYTES);
+    Ok(socket)
+}
+
 /// Cada cuánto despierta un receptor UDP para ver si debe terminar.
 const UDP_POLL: Duration = Duration::from_millis(200);
 
@@ -154,7 +165,7 @@ pub(super) fn run(
     screen: Arc<dyn Screen>,
 ) -> io::Result<Ending> {
     let server = resolve(&settings.addr)?;
-    let socket = Arc::new(udp_socket_for(server)?);
+    let socket = Arc::new(udp_socket(server)?);
     let udp = Some(Arc::clone(&socket));
     let shared = Shared::new(screen, server, udp, plugins);
     shared.screen.show(Shown::UdpOnly {
