@@ -170,6 +170,7 @@ pub fn server(
             flusher,
             udp_config.max_queue_bytes,
             udp_config.max_clients_per_ip,
+            udp_config.impairment().is_off(),
         ));
         let idle = udp_config.udp_idle();
         datagrams::Stack::start_timers(&socket, Arc::clone(&chat), idle)?;

@@ -499,6 +499,10 @@ pub struct UdpClient {
     server: SocketAddr,
     pub name: String,
     pub token: String,
+    /// Las líneas ya recibidas que todavía no se leyeron: el servidor
+    /// completo junta en un datagrama lo que envía a una dirección durante
+    /// una ráfaga.
+    pending: std::cell::RefCell<std::collections::VecDeque<String>>,
 }
 
 impl UdpClient {
@@ -516,6 +520,7 @@ impl UdpClient {
             server,
             name: String::new(),
             token: String::new(),
+            pending: Default::default(),
         }
     }
 
@@ -567,8 +572,12 @@ impl UdpClient {
         assert_eq!(pong, "[SERVER] Client: pong", "{}", self.name);
     }
 
-    /// El próximo datagrama, sin su `\n` final.
+    /// La próxima línea, sin su `\n`: de un datagrama anterior que traía
+    /// varias, o del próximo. Cada línea de un datagrama termina en `\n`.
     pub fn line(&self) -> String {
+        if let Some(line) = self.pending.borrow_mut().pop_front() {
+            return line;
+        }
         let mut buffer = vec![0u8; 70_000];
         let (n, from) = self
             .socket
@@ -576,11 +585,12 @@ impl UdpClient {
             .unwrap_or_else(|e| panic!("{}: no llegó ningún datagrama: {e}", self.name));
         assert_eq!(from, self.server, "datagrama de otro origen");
         let text = String::from_utf8(buffer[..n].to_vec()).expect("UTF-8");
-        let line = text
+        let lines = text
             .strip_suffix('\n')
             .unwrap_or_else(|| panic!("sin \\n: {text:?}"));
-        assert!(!line.contains('\n'), "una línea por datagrama: {text:?}");
-        line.to_string()
+        let mut pending = self.pending.borrow_mut();
+        pending.extend(lines.split('\n').map(str::to_string));
+        pending.pop_front().unwrap_or_default()
     }
 
     /// Espera exactamente `expected` como siguiente datagrama.

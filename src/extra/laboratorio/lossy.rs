@@ -15,6 +15,7 @@ use crate::curso::cliente::{Screen, Shown};
 use crate::curso::seams::Datagrams;
 use crate::curso::sync::lock;
 use crate::extra::cliente::seams::Link;
+use crate::extra::rendimiento::drain::{BURST_DATAGRAMS, received_now};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::io;
@@ -222,22 +223,34 @@ impl LossySocket {
         Ok(bytes.len())
     }
 
-    /// Un `recv_from` en `buffer`, pasado por la alteración de lo que entra:
-    /// `each` se llama con cada datagrama que sigue su camino (ninguno, uno
-    /// o más). Error: el de `recv_from` (incluido el plazo de lectura).
+    /// Un `recv_from` en `buffer` y, sin esperar, lo que ya esté en la cola
+    /// del kernel (hasta [`BURST_DATAGRAMS`] en total), cada datagrama
+    /// pasado por la alteración de lo que entra: `each` se llama con cada
+    /// uno que sigue su camino (ninguno, uno o más por datagrama). Error:
+    /// el del primer `recv_from` (incluido el plazo de lectura); uno de los
+    /// siguientes solo corta la tanda.
     pub fn receive(
         &self,
         buffer: &mut [u8],
         mut each: impl FnMut(&[u8], SocketAddr),
     ) -> io::Result<()> {
-        let (n, from) = self.socket.recv_from(buffer)?;
-        let Some(incoming) = &self.incoming else {
-            each(&buffer[..n], from);
-            return Ok(());
-        };
-        let passed = lock(incoming).pass((buffer[..n].to_vec(), from), self.counters);
-        for (datagram, from) in passed {
-            each(&datagram, from);
+        let mut next = Some(self.socket.recv_from(buffer)?);
+        let mut read = 0;
+        while let Some((n, from)) = next {
+            match &self.incoming {
+                None => each(&buffer[..n], from),
+                Some(incoming) => {
+                    let passed = lock(incoming).pass((buffer[..n].to_vec(), from), self.counters);
+                    for (datagram, from) in passed {
+                        each(&datagram, from);
+                    }
+                }
+            }
+            read += 1;
+            next = match read < BURST_DATAGRAMS {
+                true => received_now(&self.socket, buffer).ok().flatten(),
+                false => None,
+            };
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 //!   nunca esperan (`MSG_DONTWAIT`), por trozos y en tandas.
 //! - [`bursts`]: la lectura de un cliente TCP, con un búfer que crece en
 //!   las ráfagas y las líneas ya leídas atendidas en tanda.
+//! - [`drain`]: leer de un socket UDP lo que ya llegó, sin esperar: la
+//!   ráfaga de datagramas que el hilo UDP atiende de una vez.
 //! - [`commit`]: el *group commit* del libro: un `fdatasync` para muchas
 //!   operaciones, con un recibo cada una.
 //! - [`flusher`]: el hilo vaciador que termina de escribir las colas
@@ -12,6 +14,7 @@
 
 pub mod bursts;
 pub mod commit;
+pub mod drain;
 pub mod flusher;
 pub mod hashers;
 pub mod outbox;
