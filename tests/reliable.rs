@@ -2,13 +2,13 @@
 //! de verdad: con el laboratorio perdiendo, duplicando y desordenando
 //! datagramas, mil líneas de un usuario confiable a otro llegan todas, una
 //! vez cada una y en orden; un servidor que desaparece se da por ido tras
-//! los reintentos; y en la misma sala conviven usuarios confiables, de UDP
-//! simple y de TCP.
+//! los reintentos, y un cliente que desaparece, tras el silencio que el
+//! servidor tolera; y en la misma sala conviven usuarios confiables, de
+//! UDP simple y de TCP.
 //!
 //! Ninguna prueba mide tiempos: se espera cada línea con un plazo generoso
-//! (la de las mil, varios minutos: con 30 % de pérdida cada hueco espera al
-//! menos el plazo mínimo de retransmisión, 200 ms, y uno que se pierde
-//! varias veces seguidas espera el plazo duplicado cada vez).
+//! (un hueco que se pierde varias veces seguidas espera una sonda que se
+//! duplica cada vez).
 //!
 //! Solo el programa completo: la entrega confiable sobre UDP (`--reliable`, `--udp-loss`) es del laboratorio, `extra/laboratorio/`.
 #![cfg(feature = "extra")]
@@ -137,6 +137,28 @@ fn a_server_that_vanishes_is_declared_gone_after_the_retries() {
         stderr.contains("The connection to the server was lost."),
         "{stderr}"
     );
+}
+
+/// Un cliente confiable que desaparece sin despedirse (SIGKILL): lo que el
+/// servidor le envía queda sin acuse, y tras `--reliable-timeout-secs` el
+/// servidor lo da por ido y termina su sesión: los demás lo ven irse, sin
+/// esperar los 300 s de una sesión UDP callada.
+#[test]
+fn a_reliable_client_that_vanishes_is_announced_as_disconnected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--reliable-timeout-secs", "2"]);
+    let mut carol = server.join("carol", 10);
+    let mut ana = reliable_client(&server, &[]);
+    ana.send(":register ana clave\n5\n");
+    ana.expect("[SERVER] Client: The balance of 5 has been set to your account.");
+    carol.expect("[SERVER] Client: ana connected!");
+    ana.child.kill().expect("kill");
+    ana.child.wait().expect("wait");
+    carol.send("¿sigues ahí, ana?");
+    carol.expect("[SERVER] Client: ana disconnected!");
+    server.expect_console_between("127.0.0.1:", "reliable mode gave up");
+    carol.send(":u");
+    carol.expect("[SERVER] Client: Connected users: carol");
 }
 
 #[test]

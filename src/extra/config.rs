@@ -21,6 +21,11 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Segundos por defecto que un par del modo confiable puede callar con
+/// algo en vuelo: mucho más que cualquier ida y vuelta, y menos que los
+/// 300 s tras los que se cierra una sesión UDP callada.
+pub const DEFAULT_RELIABLE_TIMEOUT_SECS: u64 = 30;
+
 /// Conexiones TCP simultáneas por defecto: un aula entera con margen, y
 /// lejos de los límites del sistema (hilos, descriptores).
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
@@ -135,6 +140,13 @@ pub struct Config {
           default_value_t = abuse::DEFAULT_MAX_REGISTRATIONS_PER_IP)]
     pub max_registrations_per_ip: u32,
 
+    /// Modo confiable: segundos con algo en vuelo y ningún acuse nuevo tras
+    /// los que un par se da por ido; su sesión UDP termina y los demás ven
+    /// que se desconectó
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RELIABLE_TIMEOUT_SECS,
+          value_parser = positive::<u64>)]
+    pub reliable_timeout_secs: u64,
+
     /// Laboratorio de UDP: probabilidad (0 a 1) de perder cada datagrama
     /// que el servidor recibe o envía
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
@@ -201,6 +213,11 @@ impl Config {
     /// Inactividad tras la que se cierra una sesión solo-UDP.
     pub fn udp_idle(&self) -> Duration {
         Duration::from_secs(self.udp_idle_secs)
+    }
+
+    /// El silencio que se tolera a un par del modo confiable.
+    pub fn reliable_timeout(&self) -> Duration {
+        Duration::from_secs(self.reliable_timeout_secs)
     }
 
     /// Plazo para iniciar sesión tras conectar; `None` = sin límite.

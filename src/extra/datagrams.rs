@@ -95,6 +95,24 @@ pub struct Stack {
     batch: Mutex<Option<Batch>>,
     /// Si se juntan líneas en tandas.
     coalesce: bool,
+    /// El silencio que se tolera a un par confiable (para la consola).
+    reliable_timeout: Duration,
+}
+
+/// Los números de la pila que vienen de la línea de comandos.
+#[derive(Debug, Clone, Copy)]
+pub struct StackSettings {
+    /// Límite de bytes pendientes de cada cola (`--max-queue-bytes`).
+    pub queue_limit: usize,
+    /// Pares del modo confiable a la vez por dirección IP
+    /// (`--max-clients-per-ip`; 0 = sin límite).
+    pub pairs_per_ip: usize,
+    /// Cuánto silencio, con algo en vuelo, da a un par confiable por ido y
+    /// termina su sesión (`--reliable-timeout-secs`).
+    pub reliable_timeout: Duration,
+    /// Si lo que sale durante una tanda se junta en datagramas de varias
+    /// líneas (no con el laboratorio encendido).
+    pub coalesce: bool,
 }
 
 /// El datagrama en curso (ver [`Stack::current`]).
@@ -111,29 +129,26 @@ struct Current {
 
 impl Stack {
     /// La pila sobre `inner`, para la sala de `chat` con los límites de
-    /// `guards`; las colas usan `flusher` y `queue_limit` bytes cada una;
-    /// `pairs_per_ip`: pares del modo confiable a la vez por dirección IP
-    /// (0 = sin límite); `coalesce`: si lo que sale durante una tanda se
-    /// junta en datagramas de varias líneas.
+    /// `guards`; las colas usan `flusher`; el resto, en `settings`.
     pub fn new(
         inner: Box<dyn Datagrams>,
         chat: Arc<Chat>,
         guards: Arc<Guards>,
         flusher: Arc<Flusher>,
-        queue_limit: usize,
-        pairs_per_ip: usize,
-        coalesce: bool,
+        settings: StackSettings,
     ) -> Stack {
         Stack {
             inner,
             cookies: Cookies::random(Instant::now()),
             peers: Arc::new(Peers::new(
                 Arc::clone(&flusher),
-                pairs_per_ip,
+                settings.pairs_per_ip,
                 MAX_LINE_BYTES,
+                settings.reliable_timeout,
             )),
             flusher,
-            queue_limit,
+            queue_limit: settings.queue_limit,
+            reliable_timeout: settings.reliable_timeout,
             chat,
             guards,
             anonymous: Mutex::new(HashMap::new()),
@@ -143,7 +158,7 @@ impl Stack {
                 proven: false,
             }),
             batch: Mutex::new(None),
-            coalesce,
+            coalesce: settings.coalesce,
         }
     }
 
@@ -311,6 +326,24 @@ impl Stack {
         true
     }
 
+    /// Una línea confiable de `from`, que probó su dirección, con el token
+    /// de una sesión que estaba en otra: la sesión se muda (la línea, al
+    /// llegar al bucle del curso, muda su dirección en la sala), y su par
+    /// se muda antes con ella, con su secuencia (ver [`Peers::migrate`]).
+    /// Se muda con una línea de datos, no con un acuse: la línea es la que
+    /// muda la sala, y el cliente, al recibir la cookie, reenvía primero lo
+    /// más viejo, que se entrega en orden.
+    fn follow_move(&self, token: Option<&str>, from: SocketAddr) {
+        let Some((_, Some(old))) = token.and_then(|t| self.chat.room.token_owner(t)) else {
+            return;
+        };
+        if old != from && self.peers.migrate(old, from) {
+            self.chat.log(&format!(
+                "{old} (UDP) moved to {from}: its reliable pair moves with it"
+            ));
+        }
+    }
+
     /// Un datagrama del modo confiable (`:seq <n> <línea>` o `:ack <n>`)
     /// de `d.from`: pasa por su par (ver `peers`), sale el acuse y vuelven,
     /// en orden, las líneas que ya se pueden entregar, con el token
@@ -359,10 +392,16 @@ impl Stack {
         {
             return Vec::new();
         }
+        if proven && matches!(packet, Packet::Data { .. }) {
+            self.follow_move(token, from);
+        }
         let Some(arrival) = self.peers.arrived(from, packet, true, Instant::now()) else {
             self.challenge(from, size);
             return Vec::new();
         };
+        if let Some(token) = token {
+            self.peers.remember_token(from, token);
+        }
         for packet in arrival.send {
             let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), from);
         }
@@ -422,15 +461,24 @@ impl Stack {
         for (to, packet) in tick.send {
             let _ = self.inner.send_to(format!("{packet}\n").as_bytes(), to);
         }
-        let mut lines: Vec<String> = tick
-            .gone
-            .into_iter()
-            .map(|addr| {
-                format!(
-                    "{addr} (UDP) did not acknowledge {MAX_RETRIES} retransmissions: reliable mode gave up"
-                )
-            })
-            .collect();
+        let mut lines = Vec::new();
+        for (addr, token) in tick.gone {
+            lines.push(format!(
+                "{addr} (UDP) acknowledged nothing for {} s (or {MAX_RETRIES} probes): reliable mode gave up",
+                self.reliable_timeout.as_secs()
+            ));
+            // Su sesión termina ya, si sigue en esa dirección, y los demás
+            // lo ven irse: no hay a quién más esperar.
+            let here = |t: &String| {
+                self.chat
+                    .room
+                    .token_owner(t)
+                    .is_some_and(|(_, at)| at == Some(addr))
+            };
+            if let Some(token) = token.filter(here) {
+                self.chat.leave(&token);
+            }
+        }
         let per_sec = self.guards.lines_per_sec().unwrap_or(0);
         let mut dropped = |who: String, n: u32| {
             lines.push(format!(

@@ -168,9 +168,12 @@ pub fn server(
             Arc::clone(&chat),
             guards,
             flusher,
-            udp_config.max_queue_bytes,
-            udp_config.max_clients_per_ip,
-            udp_config.impairment().is_off(),
+            datagrams::StackSettings {
+                queue_limit: udp_config.max_queue_bytes,
+                pairs_per_ip: udp_config.max_clients_per_ip,
+                reliable_timeout: udp_config.reliable_timeout(),
+                coalesce: udp_config.impairment().is_off(),
+            },
         ));
         let idle = udp_config.udp_idle();
         datagrams::Stack::start_timers(&socket, Arc::clone(&chat), idle)?;

@@ -72,6 +72,10 @@ struct Peer {
     /// Bytes de este par sumados ahora al techo de las colas (ver
     /// [`Peers::settle`]).
     held: usize,
+    /// El token de la sesión que usa esta dirección, desde el primer
+    /// datagrama que lo trajo desde ella: si el par se da por ido, esa
+    /// sesión termina.
+    token: Option<String>,
 }
 
 impl Peer {
@@ -136,10 +140,12 @@ pub struct Arrival {
 pub struct Tick {
     /// Datagramas que salen: retransmisiones.
     pub send: Vec<(SocketAddr, String)>,
-    /// Direcciones dadas por idas: pasaron más de
-    /// [`crate::extra::laboratorio::reliable::MAX_RETRIES`] vencimientos sin acuse. Su par ya no
-    /// está; la sesión, si la hay, termina por inactividad.
-    pub gone: Vec<SocketAddr>,
+    /// Direcciones dadas por idas, con el token de su sesión si se supo:
+    /// pasó el silencio que se tolera (`--reliable-timeout-secs`) con algo
+    /// en vuelo, o más de
+    /// [`crate::extra::laboratorio::reliable::MAX_RETRIES`] sondas sin
+    /// acuse. Su par ya no está.
+    pub gone: Vec<(SocketAddr, Option<String>)>,
     /// El plazo más cercano de los pares que quedan: cuándo hay que volver
     /// a revisar.
     pub next: Option<Instant>,
@@ -161,14 +167,19 @@ pub struct Peers {
     max_store: usize,
     /// El despertador del hilo de los temporizadores.
     alarm: Alarm,
+    /// El silencio que se tolera a un par con algo en vuelo antes de darlo
+    /// por ido (`--reliable-timeout-secs`).
+    silence: Duration,
 }
 
 impl Peers {
     /// Una tabla vacía. `flusher`: el techo de memoria compartido con las
     /// colas; `per_ip`: pares a la vez por dirección IP (0 = sin límite),
     /// como `--max-clients-per-ip` para TCP; `max_store`: el largo máximo,
-    /// en bytes, de una línea adelantada que se guarda (`MAX_LINE_BYTES`).
-    pub fn new(flusher: Arc<Flusher>, per_ip: usize, max_store: usize) -> Peers {
+    /// en bytes, de una línea adelantada que se guarda (`MAX_LINE_BYTES`);
+    /// `silence`: cuánto tiempo sin ningún acuse nuevo, con algo en vuelo,
+    /// da a un par por ido.
+    pub fn new(flusher: Arc<Flusher>, per_ip: usize, max_store: usize, silence: Duration) -> Peers {
         Peers {
             table: Mutex::new(HashMap::new()),
             count: AtomicUsize::new(0),
@@ -176,7 +187,38 @@ impl Peers {
             per_ip,
             max_store,
             alarm: Alarm::default(),
+            silence,
         }
+    }
+
+    /// El token de la sesión que `addr` usa desde esa misma dirección
+    /// (quien llama ya lo comprobó): si su par se da por ido, esa sesión
+    /// termina ([`Tick::gone`]).
+    pub fn remember_token(&self, addr: SocketAddr, token: &str) {
+        if let Some(peer) = self.get(addr) {
+            let mut peer = lock(&peer);
+            if peer.token.as_deref() != Some(token) {
+                peer.token = Some(token.to_string());
+            }
+        }
+    }
+
+    /// La sesión de `from` se mudó a `to`, que probó su dirección con la
+    /// cookie: su par se muda con ella, con su secuencia y lo que tiene en
+    /// vuelo (lo que se reenvíe irá a `to`). Sin esto, `to` empezaría un
+    /// par nuevo que no conoce el número inicial del cliente, y tiraría
+    /// todo lo que este envía. `false` si `from` no tenía par o `to` ya
+    /// tiene uno.
+    pub fn migrate(&self, from: SocketAddr, to: SocketAddr) -> bool {
+        let mut table = lock(&self.table);
+        if table.contains_key(&to) {
+            return false;
+        }
+        let Some(peer) = table.remove(&from) else {
+            return false;
+        };
+        table.insert(to, peer);
+        true
     }
 
     /// El despertador que arman los pares y en el que espera el hilo de los
@@ -350,7 +392,7 @@ impl Peers {
         }
         let peer = table.entry(addr).or_insert_with(|| {
             Arc::new(Mutex::new(Peer {
-                sender: Sender::new(),
+                sender: Sender::new().giving_up_after(self.silence),
                 receiver: Receiver::new(),
                 opened: now,
                 last_heard: now,
@@ -359,6 +401,7 @@ impl Peers {
                 forgotten: false,
                 counted: [0; 4],
                 held: 0,
+                token: None,
             }))
         });
         let peer = Arc::clone(peer);
@@ -404,7 +447,7 @@ impl Peers {
                     }
                     continue;
                 }
-                None if !(on_probation || quiet) => tick.gone.push(addr),
+                None if !(on_probation || quiet) => tick.gone.push((addr, peer.token.clone())),
                 None => {}
             }
             // Olvidado: lo que guardaba sale del techo.
@@ -485,7 +528,7 @@ mod tests {
     /// dirección y líneas de a lo sumo 4096 bytes.
     fn peers(ceiling: usize, per_ip: usize) -> Peers {
         let flusher = Flusher::start(ceiling).expect("flusher");
-        Peers::new(flusher, per_ip, 4096)
+        Peers::new(flusher, per_ip, 4096, Duration::from_secs(30))
     }
 
     const IDLE: Duration = Duration::from_secs(300);
@@ -620,14 +663,46 @@ mod tests {
         // reintentos de la siguiente, que nunca acusa.
         let (seq, _) = offered(&peers, addr(3), "pong", now);
         peers.arrived(addr(3), ack(seq + 1), false, now);
+        peers.remember_token(addr(3), "T0KEN");
         peers.offer(addr(3), "¿sigues ahí?", now);
         let idle = Duration::from_secs(3600);
         let mut gone = Vec::new();
-        for _ in 0..20 {
-            now += crate::extra::laboratorio::reliable::MAX_PTO;
+        let silent_since = now;
+        while gone.is_empty() && now < silent_since + Duration::from_secs(60) {
+            now += Duration::from_secs(1);
             gone.extend(peers.tick(now, idle).gone);
         }
-        assert_eq!(gone, vec![addr(3)]);
+        assert_eq!(gone, vec![(addr(3), Some("T0KEN".to_string()))]);
+        assert_eq!(
+            now - silent_since,
+            Duration::from_secs(30),
+            "el silencio que se tolera"
+        );
         assert!(peers.is_empty());
+    }
+
+    /// Una sesión que se muda a otra dirección probada se lleva su par: lo
+    /// que el cliente envía desde la nueva, sin el número inicial (ya lo
+    /// dio), sigue en la misma secuencia.
+    #[test]
+    fn a_moved_session_keeps_its_sequence() {
+        let peers = peers(0, 0);
+        let now = Instant::now();
+        let arrival = peers
+            .arrived(addr(6), data(0, "uno"), true, now)
+            .expect("par");
+        assert_eq!(arrival.deliver, ["uno"]);
+        let next = Packet::Data {
+            seq: 1,
+            start: None,
+            payload: "dos".into(),
+        };
+        assert!(peers.migrate(addr(6), addr(7)));
+        assert_eq!(peers.held(addr(6)), 0, "la dirección vieja ya no tiene par");
+        let arrival = peers
+            .arrived(addr(7), next, false, now)
+            .expect("el par mudado");
+        assert_eq!(arrival.deliver, ["dos"], "la misma secuencia");
+        assert!(!peers.migrate(addr(6), addr(8)), "sin par que mudar");
     }
 }

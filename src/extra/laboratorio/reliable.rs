@@ -276,6 +276,13 @@ pub struct Sender {
     probes: u32,
     /// Cuántas sondas seguidas se toleran antes de dar al otro por ido.
     max_retries: u32,
+    /// Cuánto silencio se tolera, si se puso un tope: tanto tiempo con algo
+    /// en vuelo y ningún acuse nuevo, y el otro se da por ido.
+    silence: Option<Duration>,
+    /// Desde cuándo se espera un acuse: el primer envío con nada en vuelo,
+    /// o el último acuse que reconoció algo nuevo. `None` sin nada en
+    /// vuelo.
+    waiting_since: Option<Instant>,
     /// Retransmisiones hechas desde el principio.
     pub retransmissions: u64,
     /// Acuses descartados por reconocer números que nunca se enviaron.
@@ -287,7 +294,8 @@ pub struct Sender {
 pub enum Step {
     /// Enviar estos datagramas (quizá ninguno).
     Send(Vec<Packet>),
-    /// El otro no responde: más de `max_retries` sondas seguidas sin acuse.
+    /// El otro no responde: más de `max_retries` sondas seguidas sin acuse,
+    /// o el silencio que se toleraba ([`Sender::giving_up_after`]).
     Gone,
 }
 
@@ -325,6 +333,8 @@ impl Sender {
             last_send: None,
             probes: 0,
             max_retries: MAX_RETRIES,
+            silence: None,
+            waiting_since: None,
             retransmissions: 0,
             bogus_acks: 0,
         }
@@ -336,6 +346,17 @@ impl Sender {
         Sender {
             max_retries,
             ..Sender::new()
+        }
+    }
+
+    /// El mismo emisor, que además da al otro por ido tras `silence` con
+    /// algo en vuelo y ningún acuse nuevo: un tiempo, no una cuenta de
+    /// sondas, porque las sondas se duplican desde una ida y vuelta que
+    /// cambia con la red (`--reliable-timeout-secs` en el servidor).
+    pub fn giving_up_after(self, silence: Duration) -> Sender {
+        Sender {
+            silence: Some(silence),
+            ..self
         }
     }
 
@@ -401,13 +422,24 @@ impl Sender {
         pending.clone().next()?;
         let backoff = 2u32.saturating_pow(self.probes.min(16));
         let pto = self.rtt.pto().saturating_mul(backoff).min(MAX_PTO);
-        Some(self.last_send? + pto)
+        let probe = self.last_send? + pto;
+        Some(self.silence_ends().map_or(probe, |ends| ends.min(probe)))
+    }
+
+    /// Cuándo se da al otro por ido si no acusa nada antes, con un tope de
+    /// silencio y algo en vuelo.
+    fn silence_ends(&self) -> Option<Instant> {
+        Some(self.waiting_since? + self.silence?)
     }
 
     /// Lo que hay que enviar a la hora `now`: los huecos dados por
     /// perdidos, una sonda si venció su plazo, y las líneas nuevas que
     /// caben en la ventana.
     pub fn poll(&mut self, now: Instant) -> Step {
+        let silent = self.silence_ends().is_some_and(|ends| now >= ends);
+        if silent && !self.in_flight.is_empty() {
+            return Step::Gone;
+        }
         self.detect_lost(now);
         let lost_pending = self.in_flight.iter().any(|f| f.lost && !f.sacked);
         if !lost_pending && self.deadline().is_some_and(|at| now >= at) {
@@ -465,6 +497,7 @@ impl Sender {
     fn next_send(&mut self, now: Instant) -> u64 {
         self.sends += 1;
         self.last_send = Some(now);
+        self.waiting_since.get_or_insert(now);
         self.sends
     }
 
@@ -568,8 +601,10 @@ impl Sender {
         let Some(largest) = largest else {
             return false;
         };
-        // El otro responde: las sondas seguidas vuelven a cero.
+        // El otro responde: las sondas seguidas vuelven a cero, y el
+        // silencio se cuenta desde ahora (o no se cuenta, sin nada en vuelo).
         self.probes = 0;
+        self.waiting_since = (!self.in_flight.is_empty()).then_some(now);
         self.largest_acked = self.largest_acked.max(Some(largest));
         self.detect_lost(now);
         true
@@ -907,6 +942,39 @@ mod tests {
             now = sender.deadline().expect("temporizador armado");
         }
         assert_eq!(retransmissions, 1 + MAX_RETRIES as usize);
+    }
+
+    /// Con un tope de silencio, el otro se da por ido cuando pasa ese
+    /// tiempo con algo en vuelo y ningún acuse nuevo: ni antes (aunque las
+    /// sondas sigan) ni nunca mientras acusa algo cada tanto.
+    #[test]
+    fn a_peer_silent_for_the_timeout_is_declared_gone() {
+        let t0 = Instant::now();
+        let silence = Duration::from_secs(30);
+        let mut sender = Sender::starting_at(0).giving_up_after(silence);
+        sender.offer("a".into());
+        let _ = sender.poll(t0);
+        assert!(sender.on_ack(1, &[], t0 + ms(1)));
+        assert_eq!(sender.deadline(), None, "sin nada en vuelo no se cuenta");
+        // Veinte segundos después sale otra línea, y el otro calla.
+        let t1 = t0 + Duration::from_secs(20);
+        sender.offer("b".into());
+        let _ = sender.poll(t1);
+        let mut now = t1;
+        while now < t1 + silence {
+            assert_ne!(sender.poll(now), Step::Gone, "antes de tiempo: {now:?}");
+            now = sender.deadline().expect("armado").min(t1 + silence);
+        }
+        assert_eq!(sender.poll(t1 + silence), Step::Gone);
+        // Un acuse cada tanto lo mantiene vivo.
+        let mut sender = Sender::starting_at(0).giving_up_after(silence);
+        for i in 0..10u32 {
+            let at = t0 + Duration::from_secs(20 * u64::from(i));
+            sender.offer(format!("{i}"));
+            assert_ne!(sender.poll(at), Step::Gone);
+            assert_ne!(sender.poll(at + Duration::from_secs(19)), Step::Gone);
+            assert!(sender.on_ack(i + 1, &[], at + Duration::from_secs(19)));
+        }
     }
 
     #[test]
