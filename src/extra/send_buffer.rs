@@ -14,7 +14,7 @@
 //! Fijar `SO_SNDBUF` apaga el ajuste automático para ese socket, y Linux
 //! reserva el doble de lo pedido (la mitad para su contabilidad). No sabe
 //! nada del chat: recibe un socket y un número. Las dos llamadas al
-//! sistema de un búfer ([`set`] y [`get`]) las usa también el búfer de
+//! sistema de un búfer (`set` y `get`) las usa también el búfer de
 //! recepción de UDP (`receive_buffer`).
 
 use std::io;
