@@ -3,7 +3,10 @@
 //! adelantados y enormes, para que el servidor los guarde esperando el
 //! hueco que nunca llega. La memoria del servidor (su RSS, leído de
 //! `/proc`) queda acotada por el techo de las colas, los pares que no
-//! acusan nada se olvidan en segundos, y `:stats` lo muestra.
+//! acusan nada se olvidan en segundos, y `:stats` lo muestra. Aquí también
+//! lo que exige hablar el modo confiable a mano desde un socket crudo: una
+//! sesión que se muda a otro puerto conserva su secuencia, y quien
+//! falsifica el origen de otro no consigue nada.
 //!
 //! Solo el programa completo: la entrega confiable y sus topes son del laboratorio, `extra/laboratorio/`.
 #![cfg(feature = "extra")]
@@ -16,6 +19,80 @@ use std::time::{Duration, Instant};
 
 /// La memoria residente del proceso `pid`, en bytes (`VmRSS` de
 /// `/proc/<pid>/status`).
+/// Un socket UDP crudo que habla el modo confiable a mano: envía
+/// `line` (con lo que vaya delante) a `server` y devuelve las líneas que
+/// llegan hasta una que cumple `done` (o la cookie, si la pide).
+fn exchange(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    line: &str,
+    done: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    socket
+        .send_to(format!("{line:<63}\n").as_bytes(), server)
+        .expect("send");
+    let mut seen = Vec::new();
+    loop {
+        for got in receive(socket).lines() {
+            let got = got.trim_end().to_string();
+            let stop = done(&got) || cookie_in(&got).is_some();
+            seen.push(got);
+            if stop {
+                return seen;
+            }
+        }
+    }
+}
+
+/// ana entra por el modo confiable desde un socket, y su sesión se muda a
+/// otro (como tras un NAT que cambia el puerto): con la cookie de la
+/// dirección nueva, su par se muda con ella, y lo que envía desde ahí, sin
+/// el número inicial (ya lo dio), sigue en la misma secuencia. Un par nuevo
+/// lo tiraría: no sabría desde dónde contar.
+#[test]
+fn a_reliable_session_that_moves_keeps_its_sequence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--hash-cost", "minimal"]);
+    let mut carol = server.join("carol", 10);
+    let home = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    home.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let register = ":seq 0/0 :register ana clave-ana";
+    let first = exchange(&home, server.addr, register, |_| false);
+    let cookie = cookie_in(first.last().expect("algo")).expect("la cookie");
+    let welcome = exchange(&home, server.addr, &format!("{cookie} {register}"), |l| {
+        l.ends_with("What is your balance?")
+    });
+    let token = welcome
+        .iter()
+        .find_map(|l| {
+            l.split_once("Your token is ")
+                .map(|(_, t)| t.trim_end_matches('.').to_string())
+        })
+        .unwrap_or_else(|| panic!("sin token en {welcome:?}"));
+    exchange(&home, server.addr, &format!("{token} :seq 1 5"), |l| {
+        l.ends_with("has been set to your account.")
+    });
+    carol.expect("[SERVER] Client: ana connected!");
+
+    let moved = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    moved.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let hello = format!("{token} :seq 2 hola desde el puerto nuevo");
+    let asked = exchange(&moved, server.addr, &hello, |_| false);
+    let cookie = cookie_in(asked.last().expect("algo")).expect("pide la prueba");
+    exchange(&moved, server.addr, &format!("{cookie} {hello}"), |l| {
+        l.starts_with(":ack 3")
+    });
+    carol.expect("ana: hola desde el puerto nuevo");
+    carol.send("hola, ana");
+    // Lo que la sala le envía ahora sale hacia el puerto nuevo, numerado.
+    loop {
+        let got = receive(&moved);
+        if got.starts_with(":seq ") && got.ends_with(" carol: hola, ana") {
+            break;
+        }
+    }
+}
+
 fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
     let kib: u64 = status
