@@ -108,7 +108,7 @@ fn with_loss_duplication_and_reordering_1000_lines_arrive_once_each_and_in_order
     );
     assert!(lost > 0 && retransmitted > 0 && duplicates > 0, "{line}");
     let (code, stderr, ending) = bob.finish();
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr} {ending:?}");
     let (bob_retransmitted, bob_duplicates) = client_counts(&ending);
     println!("bob retransmitió {bob_retransmitted} y descartó {bob_duplicates} repetidos");
     assert!(
