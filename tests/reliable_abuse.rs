@@ -381,6 +381,21 @@ impl Victim {
         victim
     }
 
+    /// Espera a que el servidor haya atendido todo lo enviado hasta ahora
+    /// (responde a una marca, y atiende en orden) y tira lo que le llegó a
+    /// este socket hasta entonces.
+    fn forget_what_arrived(&self) {
+        let marker = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        marker
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .expect("timeout");
+        pace(&marker, self.server);
+        self.socket.set_nonblocking(true).expect("nonblocking");
+        let mut buffer = vec![0u8; 70_000];
+        while self.socket.recv_from(&mut buffer).is_ok() {}
+        self.socket.set_nonblocking(false).expect("blocking");
+    }
+
     fn proof(&self) -> String {
         match &self.token {
             Some(token) => format!("{} {token}", self.cookie),
@@ -497,18 +512,9 @@ fn a_forged_ack_does_not_make_the_server_forget_what_it_has_in_flight() {
     if !forge_all(bob.port(), server.addr, &forged) {
         return;
     }
-    // Cuando el servidor responde a una marca enviada después, ya atendió
-    // los acuses falsos (atiende en orden). Lo que bob recibió hasta ahí
-    // (las sondas, que vencen en milisegundos) no cuenta: se tira.
-    let marker = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    marker
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .expect("timeout");
-    pace(&marker, server.addr);
-    bob.socket.set_nonblocking(true).expect("nonblocking");
-    let mut buffer = vec![0u8; 70_000];
-    while bob.socket.recv_from(&mut buffer).is_ok() {}
-    bob.socket.set_nonblocking(false).expect("blocking");
+    // Lo que bob recibió antes de que el servidor atendiera los acuses
+    // falsos (las sondas, que vencen en milisegundos) no cuenta.
+    bob.forget_what_arrived();
     // El servidor no la olvidó: la retransmite hasta que bob la acuse.
     bob.hold_acks = false;
     assert_eq!(bob.retransmission_of(seq), "alice: uno");
@@ -575,17 +581,8 @@ fn forged_datagrams_to_a_silent_reliable_user_get_at_most_three_times_their_size
     let (_dir, server, _alice, bob) = alice_and_reliable_bob();
     // Lo que ya viaja hacia bob no cuenta: con la máquina cargada, la
     // sonda del servidor (milisegundos) puede reenviar algo cuyo acuse
-    // todavía no llegó. Cuando el servidor responde a una marca, ya atendió
-    // los acuses de bob; lo recibido hasta ahí se tira.
-    let marker = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    marker
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .expect("timeout");
-    pace(&marker, server.addr);
-    bob.socket.set_nonblocking(true).expect("nonblocking");
-    let mut buffer = vec![0u8; 70_000];
-    while bob.socket.recv_from(&mut buffer).is_ok() {}
-    bob.socket.set_nonblocking(false).expect("blocking");
+    // todavía no llegó.
+    bob.forget_what_arrived();
     let forged: Vec<String> = (2..7).map(|k| format!(":seq {k} :help\n")).collect();
     let forged_bytes: usize = forged.iter().map(String::len).sum();
     if !forge_all(bob.port(), server.addr, &forged) {
