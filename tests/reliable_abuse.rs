@@ -348,6 +348,8 @@ struct Victim {
     /// datagrama (que trae su número inicial).
     next_in: Option<u32>,
     hold_acks: bool,
+    /// Con el token, deja de poner la cookie delante, como el cliente.
+    token_only: bool,
 }
 
 impl Victim {
@@ -369,6 +371,7 @@ impl Victim {
             next_out: 0,
             next_in: None,
             hold_acks: false,
+            token_only: false,
         };
         victim.send(&format!(":register {name} pw-{name}"));
         let token_line = victim.until(|l| l.starts_with("[SERVER] Client: Your token is "));
@@ -398,6 +401,7 @@ impl Victim {
 
     fn proof(&self) -> String {
         match &self.token {
+            Some(token) if self.token_only => token.clone(),
             Some(token) => format!("{} {token}", self.cookie),
             None => self.cookie.clone(),
         }
@@ -602,5 +606,40 @@ fn forged_datagrams_to_a_silent_reliable_user_get_at_most_three_times_their_size
     assert!(
         received <= 3 * forged_bytes,
         "{received} bytes por {forged_bytes} falsificados"
+    );
+}
+
+/// Tras `:q` la sesión termina y su token ya no abre nada en la sala, pero
+/// lo que todavía viaja entre bob y el servidor (la despedida, un `:q`
+/// repetido porque su acuse se perdió) lleva ese token delante, como lo
+/// envía el cliente. El servidor lo sigue tomando como la prueba de esa
+/// dirección y acusa. Si pidiera la cookie, no tomaría ningún acuse de
+/// bob: una despedida perdida no volvería a salir (la sonda reenvía solo
+/// lo más viejo), y el cliente terminaría creyendo perdida la conexión.
+#[test]
+fn after_a_reliable_quit_the_token_still_proves_the_address() {
+    let (_dir, _server, mut alice, mut bob) = alice_and_reliable_bob();
+    bob.token_only = true;
+    bob.hold_acks = true;
+    bob.send(":q");
+    let (_, goodbye) = bob.next_line();
+    assert!(
+        goodbye.ends_with("disconnected from the best chat in the universe!"),
+        "{goodbye}"
+    );
+    alice.expect("[SERVER] Client: bob disconnected!");
+    // El mismo `:q` otra vez, con su número: como si su acuse se hubiera
+    // perdido.
+    bob.next_out -= 1;
+    bob.send(":q");
+    let answer = loop {
+        let datagram = receive(&bob.socket);
+        if !datagram.starts_with(":seq ") {
+            break datagram;
+        }
+    };
+    assert!(
+        answer.starts_with(":ack "),
+        "se esperaba un acuse: {answer}"
     );
 }

@@ -351,7 +351,8 @@ impl Stack {
     ///
     /// Cada datagrama confiable trae la prueba de su sesión: la cookie de
     /// su origen, o el token de una sesión abierta desde esa misma
-    /// dirección. Sin ella no toca nada (ni crea un par, ni entrega, ni
+    /// dirección (o que lo estuvo y terminó: su par lo recuerda, ver
+    /// [`Peers::knows`]). Sin ella no toca nada (ni crea un par, ni entrega, ni
     /// acusa, ni mueve la ventana) y se pide la prueba. Así un datagrama con
     /// el origen de otro, que no recibe lo que se le envía a ese otro, no
     /// puede crear cuentas a su nombre, ni meter líneas en su secuencia, ni
@@ -367,11 +368,13 @@ impl Stack {
     ) -> Vec<String> {
         let from = d.from;
         let size = lock(&self.current).size;
-        let at_home = |t| {
-            self.chat
-                .room
-                .token_owner(t)
-                .is_some_and(|(_, at)| at == Some(from))
+        // El token prueba la dirección si su sesión está en ella o, ya
+        // terminada (`:q`), si el par de esta dirección lo recuerda: sin
+        // eso, ningún acuse de la despedida se tomaría. Una sesión viva en
+        // otra dirección no se prueba así: mudarla pide la cookie.
+        let at_home = |t| match self.chat.room.token_owner(t) {
+            Some((_, at)) => at == Some(from),
+            None => self.peers.knows(from, t),
         };
         if !(proven || token.is_some_and(at_home)) {
             self.challenge(from, size);

@@ -203,6 +203,17 @@ impl Peers {
         }
     }
 
+    /// `true` si el par de `addr` recuerda `token` (ver
+    /// [`Peers::remember_token`]): la sesión de ese token estuvo en esa
+    /// dirección, aunque ya haya terminado. Tras `:q` el token ya no está
+    /// en la sala, pero lo que todavía viaja en el par (la despedida, su
+    /// acuse, un `:q` repetido) lo lleva delante: sigue siendo la prueba
+    /// de la dirección, porque solo quien recibió el token lo conoce.
+    pub fn knows(&self, addr: SocketAddr, token: &str) -> bool {
+        self.get(addr)
+            .is_some_and(|peer| lock(&peer).token.as_deref() == Some(token))
+    }
+
     /// La sesión de `from` se mudó a `to`, que probó su dirección con la
     /// cookie: su par se muda con ella, con su secuencia y lo que tiene en
     /// vuelo (lo que se reenvíe irá a `to`). Sin esto, `to` empezaría un
