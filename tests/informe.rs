@@ -204,6 +204,7 @@ fn help(binary: &str) -> String {
     let path = match binary {
         "servidor" => env!("CARGO_BIN_EXE_servidor"),
         "cliente" => env!("CARGO_BIN_EXE_cliente"),
+        "calificar" => env!("CARGO_BIN_EXE_calificar"),
         other => panic!("no hay binario {other}"),
     };
     let output = Command::new(path).arg("--help").output().expect("--help");
@@ -502,7 +503,8 @@ const QUOTED_CONSTANTS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Los hilos con nombre que arranca el servidor del chat (`.name("...")`
-/// en `src/`, sin los clientes ni el eco, que 3.1 no dibuja), por la
+/// en `src/`, sin los clientes, el eco ni la suite de conformidad, que
+/// 3.1 no dibuja), por la
 /// primera palabra del nombre: `hasher 0` es `hasher`.
 fn server_thread_names() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -510,6 +512,7 @@ fn server_thread_names() -> BTreeSet<String> {
         !module.starts_with("curso::cliente")
             && !module.starts_with("extra::cliente")
             && module != "curso::echo"
+            && !module.starts_with("extra::conformance")
     });
     for (_, path) in server {
         let code = fs::read_to_string(&path).expect("fuente");

@@ -23,6 +23,8 @@
 //! - [`rendimiento`]: las colas de salida rápidas y el hilo vaciador.
 //! - [`laboratorio`]: el laboratorio de UDP: pérdida a pedido y entrega
 //!   confiable hecha a mano.
+//! - [`conformance`]: la suite que califica el servidor de otro (el de un
+//!   alumno) contra los enunciados (`calificar`, `tests/conformidad.rs`).
 //!
 //! Aquí también se arma lo que el programa completo enchufa en el servidor
 //! del curso ([`plugins`], [`server`]): es el único lugar que elige qué
@@ -37,6 +39,7 @@ pub mod cli;
 pub mod client_config;
 pub mod cliente;
 pub mod config;
+pub mod conformance;
 pub mod cookie;
 pub mod datagrams;
 pub mod echo_limits;

@@ -1,0 +1,339 @@
+//! Los clientes con que la suite habla con el servidor que califica: uno
+//! TCP y uno UDP, los dos con esperas acotadas. Un servidor que no
+//! responde, responde otra cosa o se cae hace fallar la expectativa que
+//! esperaba, con lo que se esperaba y lo que llegó; nunca cuelga la suite.
+//! No sabe qué se le pide al servidor: eso es de `checks`.
+//!
+//! Entre lo esperado, los dos saltan las líneas que no se esperan: un
+//! servidor puede decir más de lo que el contrato pide (el nuestro envía
+//! el token UDP al entrar por TCP). Lo que un requisito prohíbe se busca
+//! con [`Lines::expect_without`], hasta una marca que el servidor envía
+//! después, por el mismo camino: así ninguna prueba espera "a ver si no
+//! llega nada".
+
+use crate::extra::cookie::cookie_from_line;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// Cuántas de las últimas líneas recibidas se muestran cuando algo falla.
+const SHOWN: usize = 4;
+
+/// Lo que un cliente de la suite recibe, línea por línea.
+pub trait Lines {
+    /// Quién recibe, para el informe: el nombre del usuario.
+    fn who(&self) -> &str;
+    /// Cuánto se espera cada línea.
+    fn wait(&self) -> Duration;
+    /// La próxima línea antes de `deadline`; `None` si no llegó o el otro
+    /// cerró (ver [`Lines::ended`]).
+    fn next(&mut self, deadline: Instant) -> Option<String>;
+    /// El servidor cerró la conexión.
+    fn ended(&self) -> bool;
+    /// Las últimas líneas recibidas.
+    fn seen(&self) -> &VecDeque<String>;
+
+    /// Espera, saltando las demás, una línea que cumpla `wanted`; `what`
+    /// la describe para el informe. Error: no llegó en [`Lines::wait`], o
+    /// se cerró la conexión antes.
+    fn expect(&mut self, what: &str, wanted: &dyn Fn(&str) -> bool) -> Result<String, String> {
+        let deadline = Instant::now() + self.wait();
+        while let Some(line) = self.next(deadline) {
+            if wanted(&line) {
+                return Ok(line);
+            }
+        }
+        Err(self.missing(what))
+    }
+
+    /// Espera exactamente la línea `line`.
+    fn expect_line(&mut self, line: &str) -> Result<(), String> {
+        self.expect(&format!("`{line}`"), &|got| got == line)
+            .map(drop)
+    }
+
+    /// Espera la línea `marker`, y falla si antes llega una que cumple
+    /// `forbidden` (`why` dice por qué no debía llegar).
+    fn expect_without(
+        &mut self,
+        marker: &str,
+        forbidden: &dyn Fn(&str) -> bool,
+        why: &str,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.wait();
+        while let Some(line) = self.next(deadline) {
+            if line == marker {
+                return Ok(());
+            }
+            if forbidden(&line) {
+                return Err(format!("{}: {why}; llegó `{line}`", self.who()));
+            }
+        }
+        Err(self.missing(&format!("`{marker}`")))
+    }
+
+    /// El texto de una espera fallida.
+    fn missing(&self, what: &str) -> String {
+        let how = if self.ended() {
+            "antes de que el servidor cerrara la conexión".to_string()
+        } else {
+            format!("en {} s", self.wait().as_secs())
+        };
+        let seen = if self.seen().is_empty() {
+            "no llegó nada".to_string()
+        } else {
+            let seen: Vec<String> = self.seen().iter().map(|l| format!("`{l}`")).collect();
+            format!("lo último que llegó: {}", seen.join(", "))
+        };
+        format!("{}: se esperaba {what} {how}; {seen}", self.who())
+    }
+}
+
+/// Guarda `line` entre las últimas vistas.
+fn remember(seen: &mut VecDeque<String>, line: &str) {
+    if seen.len() == SHOWN {
+        seen.pop_front();
+    }
+    seen.push_back(line.to_string());
+}
+
+/// Separa en líneas lo que llegó, sin `\n` ni `\r`; lo que queda sin `\n`
+/// se queda en `pending`.
+fn split(pending: &mut Vec<u8>, lines: &mut VecDeque<String>) {
+    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        let text = String::from_utf8_lossy(&line[..end]);
+        lines.push_back(text.trim_end_matches('\r').to_string());
+    }
+}
+
+fn is_wait(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Una conexión TCP con el servidor.
+pub struct Tcp {
+    who: String,
+    stream: TcpStream,
+    pending: Vec<u8>,
+    lines: VecDeque<String>,
+    seen: VecDeque<String>,
+    wait: Duration,
+    ended: bool,
+}
+
+impl Tcp {
+    /// Se conecta a `addr`; `who` nombra la conexión en el informe.
+    /// Error: la conexión no se pudo abrir en `wait`.
+    pub fn connect(addr: SocketAddr, who: &str, wait: Duration) -> Result<Tcp, String> {
+        let stream = TcpStream::connect_timeout(&addr, wait)
+            .map_err(|e| format!("{who}: no se pudo conectar a {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(wait));
+        Ok(Tcp {
+            who: who.to_string(),
+            stream,
+            pending: Vec::new(),
+            lines: VecDeque::new(),
+            seen: VecDeque::new(),
+            wait,
+            ended: false,
+        })
+    }
+
+    /// Envía `line` y su `\n`.
+    pub fn send(&mut self, line: &str) -> Result<(), String> {
+        self.send_bytes(format!("{line}\n").as_bytes())
+    }
+
+    /// Envía `bytes` tal cual, en una sola escritura.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| format!("{}: no se pudo enviar: {e}", self.who))
+    }
+
+    /// Espera a que el servidor cierre la conexión, saltando lo que llegue.
+    pub fn expect_closed(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + self.wait;
+        while self.next(deadline).is_some() {}
+        if self.ended {
+            return Ok(());
+        }
+        Err(self.missing("que el servidor cerrara la conexión"))
+    }
+}
+
+impl Lines for Tcp {
+    fn who(&self) -> &str {
+        &self.who
+    }
+
+    fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    fn next(&mut self, deadline: Instant) -> Option<String> {
+        loop {
+            if let Some(line) = self.lines.pop_front() {
+                remember(&mut self.seen, &line);
+                return Some(line);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.ended || left.is_zero() {
+                return None;
+            }
+            let _ = self
+                .stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            let mut buffer = [0u8; 4096];
+            match self.stream.read(&mut buffer) {
+                Ok(0) => {
+                    self.ended = true;
+                    if !self.pending.is_empty() {
+                        self.pending.push(b'\n');
+                        split(&mut self.pending, &mut self.lines);
+                    }
+                }
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buffer[..n]);
+                    split(&mut self.pending, &mut self.lines);
+                }
+                Err(e) if is_wait(&e) => {}
+                // Una conexión reiniciada también es una conexión cerrada.
+                Err(_) => self.ended = true,
+            }
+        }
+    }
+
+    fn ended(&self) -> bool {
+        self.ended
+    }
+
+    fn seen(&self) -> &VecDeque<String> {
+        &self.seen
+    }
+}
+
+/// Un socket UDP hacia el servidor, como el cliente `--udp` (enunciado
+/// 000): con el token delante de cada línea desde que lo tiene. Si el
+/// servidor pide probar la dirección con una cookie (el programa completo
+/// de este proyecto lo hace; un servidor del curso no), repite lo último
+/// que envió con la cookie delante, sin mostrarla como línea.
+pub struct Udp {
+    who: String,
+    socket: UdpSocket,
+    server: SocketAddr,
+    token: Option<String>,
+    /// Lo último enviado, tal como salió: lo que se repite con la cookie.
+    last: String,
+    lines: VecDeque<String>,
+    seen: VecDeque<String>,
+    wait: Duration,
+}
+
+impl Udp {
+    /// Un socket en `127.0.0.1` hacia `server`. Error: no se pudo abrir.
+    pub fn open(server: SocketAddr, who: &str, wait: Duration) -> Result<Udp, String> {
+        let socket = UdpSocket::bind((server.ip(), 0))
+            .map_err(|e| format!("{who}: no se pudo abrir un socket UDP: {e}"))?;
+        Ok(Udp {
+            who: who.to_string(),
+            socket,
+            server,
+            token: None,
+            last: String::new(),
+            lines: VecDeque::new(),
+            seen: VecDeque::new(),
+            wait,
+        })
+    }
+
+    /// Desde ahora, cada línea sale con `token` delante.
+    pub fn use_token(&mut self, token: &str) {
+        self.token = Some(token.to_string());
+    }
+
+    /// El token con que sale cada línea, si ya lo tiene.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Envía `line` en un datagrama, con el token delante si lo tiene.
+    pub fn send(&mut self, line: &str) -> Result<(), String> {
+        let datagram = match &self.token {
+            Some(token) => format!("{token} {line}"),
+            None => line.to_string(),
+        };
+        self.send_raw(&datagram)
+    }
+
+    /// Envía `datagram` tal cual (y su `\n`), sin token.
+    pub fn send_raw(&mut self, datagram: &str) -> Result<(), String> {
+        self.last = datagram.to_string();
+        self.socket
+            .send_to(format!("{datagram}\n").as_bytes(), self.server)
+            .map(drop)
+            .map_err(|e| format!("{}: no se pudo enviar: {e}", self.who))
+    }
+}
+
+impl Lines for Udp {
+    fn who(&self) -> &str {
+        &self.who
+    }
+
+    fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    fn next(&mut self, deadline: Instant) -> Option<String> {
+        loop {
+            if let Some(line) = self.lines.pop_front() {
+                if let Some(cookie) = cookie_from_line(&line) {
+                    let again = format!("{cookie} {}", self.last);
+                    let _ = self
+                        .socket
+                        .send_to(format!("{again}\n").as_bytes(), self.server);
+                    continue;
+                }
+                remember(&mut self.seen, &line);
+                return Some(line);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let _ = self
+                .socket
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            let mut buffer = vec![0u8; 65_536];
+            match self.socket.recv_from(&mut buffer) {
+                Ok((n, from)) if from == self.server => {
+                    let mut datagram = buffer[..n].to_vec();
+                    if datagram.last() != Some(&b'\n') {
+                        datagram.push(b'\n');
+                    }
+                    split(&mut datagram, &mut self.lines);
+                }
+                Ok(_) => {}
+                Err(e) if is_wait(&e) => {}
+                // Un ICMP "puerto inalcanzable" de un envío anterior: el
+                // servidor no escucha; se sigue esperando hasta el plazo.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn ended(&self) -> bool {
+        false
+    }
+
+    fn seen(&self) -> &VecDeque<String> {
+        &self.seen
+    }
+}
