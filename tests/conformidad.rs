@@ -12,6 +12,9 @@
 #![cfg(feature = "extra")]
 
 use chat::extra::conformance::{self, DEFAULT_WAIT, Outcome, Target};
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::thread;
 
 /// El servidor calificado: el de las variables de entorno, o el de este
 /// proyecto (con el hash barato: la suite crea decenas de cuentas).
@@ -23,6 +26,143 @@ fn target() -> Target {
             "'{}' --hash-cost minimal",
             env!("CARGO_BIN_EXE_servidor")
         )),
+    }
+}
+
+/// El servidor de referencia en Python (`tests/fixtures/`), limpio o con
+/// el defecto `bug`.
+fn reference(bug: Option<&str>) -> Target {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/servidor_referencia.py"
+    );
+    let bug = bug.map(|b| format!(" --bug {b}")).unwrap_or_default();
+    Target::Command(format!("python3 '{script}'{bug}"))
+}
+
+/// Falla con una explicación si no hay `python3` (`.ci/run` lo instala).
+fn require_python() {
+    let found = Command::new("python3").arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "falta python3 para el servidor de referencia: `.ci/run` lo instala (apt-get install python3)"
+    );
+}
+
+/// Los requisitos que fallan contra `target`, por su número.
+fn failing(target: &Target) -> BTreeSet<&'static str> {
+    conformance::check_all(target, DEFAULT_WAIT, &[])
+        .into_iter()
+        .filter(|(_, outcome)| !outcome.is_ok())
+        .map(|(requirement, _)| requirement.id)
+        .collect()
+}
+
+/// Cada defecto del servidor de referencia (`--bug`) y los requisitos que
+/// rompe: la suite debe hacer fallar esos y ningún otro.
+const BUGS: &[(&str, &[&str])] = &[
+    ("no-welcome", &["003.4", "004.4"]),
+    ("no-console", &["003.3"]),
+    ("echo-self", &["004.3"]),
+    ("notice-to-joiner", &["004.4"]),
+    ("quit-keeps-socket", &["003.5", "004.7"]),
+    ("negative-balance", &["004.6"]),
+    ("private-to-all", &["004.7"]),
+    ("duplicate-login", &["003.2", "004.2"]),
+    ("lost-update", &["004.8"]),
+    ("token-from-anyone", &["000"]),
+    ("no-udp-relay", &["001.1-2"]),
+    ("blocking-signin", &["003.6"]),
+    ("echo-latin1", &["002"]),
+    ("users-missing-self", &["004.7", "001.1-2"]),
+];
+
+/// El servidor de referencia, sin defectos, cumple todo: la suite no le
+/// pide nada que el contrato no diga.
+#[test]
+fn the_reference_server_passes_every_requirement() {
+    require_python();
+    let outcomes = conformance::check_all(&reference(None), DEFAULT_WAIT, &[]);
+    let report = conformance::report(&outcomes);
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, outcome)| *outcome == Outcome::Pass),
+        "{report}"
+    );
+}
+
+/// Con cada defecto inyectado, la suite falla exactamente los requisitos
+/// que ese defecto rompe. Imprime la matriz (con `--nocapture`).
+#[test]
+fn each_injected_bug_fails_exactly_the_requirements_it_breaks() {
+    require_python();
+    // De a siete servidores de referencia a la vez: cada uno arranca un
+    // `python3` por requisito, y un requisito que falla espera su plazo.
+    let mut found = Vec::new();
+    for chunk in BUGS.chunks(7) {
+        thread::scope(|scope| {
+            let running: Vec<_> = chunk
+                .iter()
+                .map(|(bug, expected)| {
+                    (
+                        *bug,
+                        *expected,
+                        scope.spawn(|| failing(&reference(Some(bug)))),
+                    )
+                })
+                .collect();
+            for (bug, expected, handle) in running {
+                let failed = handle.join().expect("la suite no entra en pánico");
+                found.push((bug, expected, failed));
+            }
+        });
+    }
+    let ids: Vec<&str> = conformance::REQUIREMENTS.iter().map(|r| r.id).collect();
+    let mut matrix = format!(
+        "| defecto | {} |\n|---|{}\n",
+        ids.join(" | "),
+        "---|".repeat(ids.len())
+    );
+    let mut wrong = Vec::new();
+    for (bug, expected, failed) in &found {
+        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        let cells: Vec<&str> = ids
+            .iter()
+            .map(|id| match (expected.contains(id), failed.contains(id)) {
+                (true, true) => "falla",
+                (false, false) => "",
+                (true, false) => "**pasa (debía fallar)**",
+                (false, true) => "**falla (no debía)**",
+            })
+            .collect();
+        matrix.push_str(&format!("| `{bug}` | {} |\n", cells.join(" | ")));
+        if expected != *failed {
+            wrong.push(format!(
+                "{bug}: se esperaba que fallen {expected:?} y fallaron {failed:?}"
+            ));
+        }
+    }
+    println!("{matrix}");
+    assert!(wrong.is_empty(), "{}\n{matrix}", wrong.join("\n"));
+}
+
+/// La tabla de defectos del anexo 9 del informe dice lo mismo que
+/// [`BUGS`]: cada defecto, con los requisitos que rompe.
+#[test]
+fn the_annex_lists_each_bug_with_what_it_breaks() {
+    let annex = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/informe/09-anexo-calificar.md"
+    ))
+    .expect("el anexo 9");
+    for (bug, expected) in BUGS {
+        let row = annex
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{bug}`:")))
+            .unwrap_or_else(|| panic!("el anexo 9 no tiene la fila de {bug}"));
+        let breaks = row.trim_end_matches('|').rsplit('|').next().unwrap_or("");
+        assert_eq!(breaks.trim(), expected.join(", "), "la fila de {bug}");
     }
 }
 

@@ -67,9 +67,12 @@ fn error(problem: Problem) -> String {
     line(Event::Error(problem))
 }
 
-/// `true` para cualquier confirmación de una transferencia hecha.
+/// `true` para cualquier confirmación de una transferencia hecha, también
+/// una que el contrato no podría escribir (`You have -50 dollars.`, de un
+/// servidor que deja el saldo negativo).
 fn is_transfer_done(text: &str) -> bool {
     matches!(Event::parse(text), Some(Event::TransferSent { .. }))
+        || text.starts_with("[SERVER] Client: You transferred ")
 }
 
 impl Trial {

@@ -182,6 +182,7 @@ pub const REQUIREMENTS: &[Requirement] = &[
 /// Cómo le fue a un requisito.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Cumple todo lo que el requisito pide.
     Pass,
     /// Pasó lo que se pudo mirar; lo de la consola del servidor, no.
     PassWithoutConsole,

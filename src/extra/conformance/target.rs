@@ -181,9 +181,13 @@ fn launch(command: &str, mode: Mode, wait: Duration) -> Result<Running, String> 
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = shell
-        .spawn()
-        .map_err(|e| format!("no se pudo ejecutar `{command}`: {e}"))?;
+    let mut child = match shell.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            return Err(format!("no se pudo ejecutar `{command}`: {e}"));
+        }
+    };
     let stdout = child.stdout.take().map(Console::follow);
     let stderr = child.stderr.take().map(Console::follow);
     let mut running = Running {
