@@ -28,6 +28,12 @@ use std::time::Duration;
 /// por la expectativa que no llegó.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
+/// Cuánto se espera, como mínimo, la primera línea de un servidor que la
+/// suite arranca: 30 s. La suite arranca uno por requisito, todos a la vez,
+/// y en una máquina cargada un intérprete tarda en arrancar; el arranque no
+/// es lo que se califica.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
 /// Un requisito de un enunciado.
 pub struct Requirement {
     /// El enunciado y su punto: `003.1`, `004.7`, `000`.
@@ -219,7 +225,7 @@ pub fn check(requirement: &Requirement, target: &Target, wait: Duration) -> Outc
             );
         }
     }
-    let running = match target.start(requirement.mode, wait) {
+    let running = match target.start(requirement.mode, wait.max(STARTUP_WAIT)) {
         Ok(running) => running,
         Err(why) => return Outcome::Fail(why),
     };
