@@ -114,6 +114,11 @@ impl Console {
         lock(&self.lines).lines.get(n).cloned()
     }
 
+    /// `true` si el programa ya cerró su salida (terminó).
+    pub fn ended(&self) -> bool {
+        lock(&self.lines).ended
+    }
+
     /// Cuántas líneas hay hasta ahora.
     pub fn len(&self) -> usize {
         lock(&self.lines).lines.len()
@@ -203,10 +208,21 @@ fn launch(command: &str, mode: Mode, wait: Duration) -> Result<Running, String> 
         .wait_for(0, wait, |_| true)
         .and_then(|n| stdout.line(n));
     let Some(line) = line else {
+        if let (true, Some(stderr)) = (stdout.ended(), &stderr) {
+            // Terminó: su salida de errores se termina de leer enseguida.
+            let _ = stderr.wait_for(0, Duration::from_secs(1), |_| false);
+        }
         let errors = stderr.map(|e| e.last(5)).unwrap_or_default();
+        if stdout.ended() {
+            return Err(format!(
+                "`{command}` terminó sin imprimir su primera línea (la dirección); \
+                 su salida de errores: {errors:?}"
+            ));
+        }
         return Err(format!(
-            "`{command}` no imprimió su primera línea (la dirección) en {} s; \
-             su salida de errores: {errors:?}",
+            "`{command}` no imprimió su primera línea (la dirección) en {} s \
+             (en Python, `print(..., flush=True)` o `python3 -u`: si no, la línea \
+             espera en un búfer); su salida de errores: {errors:?}",
             wait.as_secs()
         ));
     };
