@@ -171,6 +171,42 @@ fn each_injected_bug_fails_exactly_the_requirements_it_breaks() {
     assert!(wrong.is_empty(), "{}\n{matrix}", wrong.join("\n"));
 }
 
+/// `calificar`, como lo usa un docente: la tabla en Markdown por la salida
+/// estándar, y el código de salida 1 si algún requisito falla, 0 si no.
+#[test]
+fn calificar_prints_the_table_and_its_exit_code_says_whether_something_failed() {
+    let run = |bug: &str| {
+        let Target::Command(command) = reference(Some(bug)) else {
+            unreachable!("la referencia se arranca con un comando");
+        };
+        Command::new(env!("CARGO_BIN_EXE_calificar"))
+            .args(["--server-cmd", &command])
+            .args([
+                "--skip", "000", "--skip", "001", "--skip", "002", "--skip", "003",
+            ])
+            .output()
+            .expect("calificar")
+    };
+    let broken = run("negative-balance");
+    let table = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{table}");
+    let row = table
+        .lines()
+        .find(|line| line.starts_with("| 004.6 |"))
+        .unwrap_or_else(|| panic!("sin la fila 004.6:\n{table}"));
+    assert!(
+        row.contains("**falla**") && row.contains("You have -50 dollars."),
+        "{row}"
+    );
+    assert!(table.contains("7 de 8 requisitos sin fallas."), "{table}");
+
+    // Un defecto del eco, que aquí se salta: lo que se califica está bien.
+    let clean = run("echo-latin1");
+    let table = String::from_utf8_lossy(&clean.stdout);
+    assert_eq!(clean.status.code(), Some(0), "{table}");
+    assert!(table.contains("8 de 8 requisitos sin fallas."), "{table}");
+}
+
 /// La tabla de defectos del anexo 9 del informe dice lo mismo que
 /// [`BUGS`]: cada defecto, con los requisitos que rompe.
 #[test]
