@@ -106,9 +106,22 @@ impl Trial {
     /// (enunciado 004, punto 5). No exige el saludo: eso lo mira 003.4, y
     /// así un servidor sin saludo falla solo ese requisito.
     fn join(&self, base: &str, dollars: u64) -> Result<User, String> {
+        self.enter(base, dollars, false)
+    }
+
+    /// Como [`Trial::join`], y además exige el saludo del enunciado 003
+    /// (punto 4) antes de la pregunta del saldo.
+    fn join_greeted(&self, base: &str, dollars: u64) -> Result<User, String> {
+        self.enter(base, dollars, true)
+    }
+
+    fn enter(&self, base: &str, dollars: u64, greeted: bool) -> Result<User, String> {
         let name = self.name(base);
         let mut tcp = self.connect(&name)?;
         tcp.send(&format!(":register {name} {}", password(&name)))?;
+        if greeted {
+            tcp.expect_line(WELCOME)?;
+        }
         tcp.expect_line(&line(Event::AskBalance))?;
         tcp.send(&dollars.to_string())?;
         tcp.expect_line(&line(Event::BalanceSet(dollars)))?;
@@ -159,6 +172,23 @@ impl Trial {
             }
         ))
     }
+}
+
+/// `from` transfiere `amount` dólares a `to`, con la forma del enunciado
+/// 004 (`:t - bob - 10`): a `from` le queda `left` y `to` tiene `has`, y
+/// cada uno recibe su confirmación con ese saldo.
+fn transfer(from: &mut User, to: &mut User, amount: u64, left: u64, has: u64) -> Verdict {
+    from.tcp.send(&format!(":t - {} - {amount}", to.name))?;
+    from.tcp.expect_line(&line(Event::TransferSent {
+        to: to.name.clone(),
+        amount,
+        balance: left,
+    }))?;
+    to.tcp.expect_line(&line(Event::TransferReceived {
+        from: from.name.clone(),
+        amount,
+        balance: has,
+    }))
 }
 
 /// 003.1 y 004.1: seis clientes a la vez, y cada uno recibe lo que dicen
@@ -214,14 +244,8 @@ pub fn console_messages(t: &mut Trial) -> Verdict {
 /// consola del servidor avisa `[SERVER] Client: <Identifier> connected!`.
 pub fn connect_notice(t: &mut Trial) -> Verdict {
     let mark = t.mark();
-    let name = t.name("ana");
-    let mut ana = t.connect(&name)?;
-    ana.send(&format!(":register {name} {}", password(&name)))?;
-    ana.expect_line(WELCOME)?;
-    ana.expect_line(&line(Event::AskBalance))?;
-    ana.send("100")?;
-    ana.expect_line(&line(Event::BalanceSet(100)))?;
-    t.console_shows(mark, &line(Event::Connected(name)))
+    let ana = t.join_greeted("ana", 100)?;
+    t.console_shows(mark, &line(Event::Connected(ana.name)))
 }
 
 /// 003.5: `:q` cierra el socket del cliente.
@@ -270,17 +294,12 @@ pub fn messages_and_me(t: &mut Trial) -> Verdict {
 pub fn join_and_leave_notices(t: &mut Trial) -> Verdict {
     let mut ana = t.join("ana", 100)?;
     let mark = t.mark();
-    let name = t.name("bob");
-    let mut bob = t.connect(&name)?;
-    bob.send(&format!(":register {name} {}", password(&name)))?;
-    bob.expect_line(WELCOME)?;
-    bob.expect_line(&line(Event::AskBalance))?;
-    bob.send("100")?;
-    bob.expect_line(&line(Event::BalanceSet(100)))?;
+    let mut bob = t.join_greeted("bob", 100)?;
+    let name = bob.name.clone();
     ana.tcp.expect_line(&line(Event::Connected(name.clone())))?;
     t.console_shows(mark, &line(Event::Connected(name.clone())))?;
-    bob.send(":q")?;
-    bob.expect_line(&line(Event::Goodbye))?;
+    bob.tcp.send(":q")?;
+    bob.tcp.expect_line(&line(Event::Goodbye))?;
     ana.tcp
         .expect_line(&line(Event::Disconnected(name.clone())))?;
     t.console_shows(mark, &line(Event::Disconnected(name)))
@@ -312,17 +331,7 @@ pub fn balances_never_negative(t: &mut Trial) -> Verdict {
         .expect_without(&insufficient, &is_transfer_done, refuse)?;
     ana.tcp.send(":funds")?;
     ana.tcp.expect_line(&line(Event::Funds(100)))?;
-    ana.tcp.send(&format!(":t - {} - 60", bob.name))?;
-    ana.tcp.expect_line(&line(Event::TransferSent {
-        to: bob.name.clone(),
-        amount: 60,
-        balance: 40,
-    }))?;
-    bob.tcp.expect_line(&line(Event::TransferReceived {
-        from: ana.name.clone(),
-        amount: 60,
-        balance: 60,
-    }))?;
+    transfer(&mut ana, &mut bob, 60, 40, 60)?;
     ana.tcp.send(&format!(":t - {} - 41", bob.name))?;
     ana.tcp
         .expect_without(&insufficient, &is_transfer_done, refuse)?;
@@ -376,17 +385,7 @@ pub fn commands(t: &mut Trial) -> Verdict {
     // `:funds` y `:t`.
     ana.tcp.send(":funds")?;
     ana.tcp.expect_line(&line(Event::Funds(100)))?;
-    ana.tcp.send(&format!(":t - {} - 10", bob.name))?;
-    ana.tcp.expect_line(&line(Event::TransferSent {
-        to: bob.name.clone(),
-        amount: 10,
-        balance: 90,
-    }))?;
-    bob.tcp.expect_line(&line(Event::TransferReceived {
-        from: ana.name.clone(),
-        amount: 10,
-        balance: 10,
-    }))?;
+    transfer(&mut ana, &mut bob, 10, 90, 10)?;
     // `:q`: la despedida, y el socket se cierra.
     ana.tcp.send(":q")?;
     ana.tcp.expect_line(&line(Event::Goodbye))?;
