@@ -438,3 +438,27 @@ fn names_that_read_as_protocol_are_refused_but_old_accounts_still_sign_in() {
     old.expect_welcome();
     old.expect("[SERVER] Client: You have 9 dollars.");
 }
+
+/// Con `--addr 127.0.0.1:0`, el kernel elige el puerto TCP y el servidor
+/// escucha UDP en el mismo número, que puede estar ocupado en UDP (los
+/// puertos TCP y UDP son espacios distintos): entonces prueba con otro. Con
+/// un tercio de los puertos efímeros UDP de `127.0.0.1` ocupados, cada
+/// arranque chocaba una vez de cada tres, y los veinte arranques fallaban
+/// casi siempre en alguno (`Address already in use`).
+#[test]
+fn port_zero_finds_a_number_free_for_both_tcp_and_udp() {
+    let held: Vec<std::net::UdpSocket> = (0..9000)
+        .map_while(|_| std::net::UdpSocket::bind("127.0.0.1:0").ok())
+        .collect();
+    assert!(held.len() > 5000, "solo {} sockets UDP", held.len());
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let started = Server::launch("127.0.0.1:0", dir.path(), &[], None);
+        if let Err((code, stderr)) = started {
+            panic!(
+                "con {} puertos UDP ocupados, el servidor terminó ({code:?}): {stderr}",
+                held.len()
+            );
+        }
+    }
+}

@@ -27,7 +27,7 @@ use connection::Client;
 pub use connection::{LineByLine, ReadLoop};
 use std::fmt;
 use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
@@ -129,6 +129,32 @@ pub struct Server {
     udp: UdpServer,
 }
 
+/// Cuántos números prueba el puerto 0 hasta encontrar uno libre en TCP y
+/// en UDP a la vez.
+const PORT_ATTEMPTS: u32 = 20;
+
+/// El socket TCP que escucha (preparado por `setup`) y el UDP, en `addr`
+/// y con el mismo número de puerto. Con el puerto 0, el kernel elige el
+/// número para TCP y el UDP toma el mismo; pero los puertos TCP y UDP son
+/// espacios distintos, y ese número puede estar ocupado en UDP (por un
+/// cliente cualquiera de la máquina): entonces se suelta el TCP y se
+/// prueba otro, hasta [`PORT_ATTEMPTS`] veces. Con un puerto pedido, un
+/// UDP ocupado es un error. Error: el de `bind` o de `setup`.
+fn bind_both(addr: &str, setup: &dyn StreamSetup) -> io::Result<(TcpListener, UdpSocket)> {
+    let any_port = addr.to_socket_addrs()?.all(|a| a.port() == 0);
+    let mut attempt = 1;
+    loop {
+        let listener = TcpListener::bind(addr)?;
+        setup.listening(&listener)?;
+        let retry = any_port && attempt < PORT_ATTEMPTS;
+        match UdpSocket::bind(listener.local_addr()?) {
+            Ok(socket) => return Ok((listener, socket)),
+            Err(e) if retry && e.kind() == io::ErrorKind::AddrInUse => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Server {
     /// Toma el candado del directorio de datos, abre los sockets y carga
     /// las cuentas, en ese orden: un segundo servidor sobre el mismo
@@ -153,12 +179,8 @@ impl Server {
             addr: settings.addr.clone(),
             error,
         };
-        let listener = TcpListener::bind(&settings.addr).map_err(bind_error)?;
-        let setup = &plugins.stream_setup;
-        setup.listening(&listener).map_err(bind_error)?;
-        // Con el puerto 0, el UDP usa el número que el kernel eligió para TCP.
-        let tcp_addr = listener.local_addr().map_err(bind_error)?;
-        let socket = UdpSocket::bind(tcp_addr).map_err(bind_error)?;
+        let (listener, socket) =
+            bind_both(&settings.addr, plugins.stream_setup.as_ref()).map_err(bind_error)?;
         let observer = Arc::clone(&plugins.observer);
         let hasher = (plugins.hashing)(settings.hash_cost);
         let ledger = Ledger::open_locked(lock, hasher, observer, plugins.durability)
