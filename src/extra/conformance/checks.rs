@@ -174,6 +174,18 @@ impl Trial {
     }
 }
 
+/// La respuesta a `:u` que llega a `lines`: la línea y los nombres que
+/// lista.
+fn connected_users(lines: &mut impl Lines) -> Result<(String, Vec<String>), String> {
+    let users = lines.expect("`[SERVER] Client: Connected users: ...`", &|l| {
+        matches!(Event::parse(l), Some(Event::Users(_)))
+    })?;
+    match Event::parse(&users) {
+        Some(Event::Users(listed)) => Ok((users, listed)),
+        _ => Err(format!("{}: `:u` respondió `{users}`", lines.who())),
+    }
+}
+
 /// `from` transfiere `amount` dólares a `to`, con la forma del enunciado
 /// 004 (`:t - bob - 10`): a `from` le queda `left` y `to` tiene `has`, y
 /// cada uno recibe su confirmación con ese saldo.
@@ -351,14 +363,7 @@ pub fn commands(t: &mut Trial) -> Verdict {
     // `:u`: los tres, en cualquier orden (con `SERVER_ADDR`, las demás
     // verificaciones comparten el servidor y sus usuarios también están).
     ana.tcp.send(":u")?;
-    let users = ana
-        .tcp
-        .expect("`[SERVER] Client: Connected users: ...`", &|l| {
-            matches!(Event::parse(l), Some(Event::Users(_)))
-        })?;
-    let Some(Event::Users(listed)) = Event::parse(&users) else {
-        return Err(format!("{}: `:u` respondió `{users}`", ana.name));
-    };
+    let (users, listed) = connected_users(&mut ana.tcp)?;
     let expected = [ana.name.clone(), bob.name.clone(), carol.name.clone()];
     if !expected.iter().all(|name| listed.contains(name)) {
         return Err(format!(
@@ -473,19 +478,14 @@ pub fn tcp_and_udp_together(t: &mut Trial) -> Verdict {
     bob.udp.send("hola desde UDP")?;
     ana.tcp.expect_line(&public(&bob.name, "hola desde UDP"))?;
     bob.udp.send(":u")?;
-    let users = bob
-        .udp
-        .expect("`[SERVER] Client: Connected users: ...`", &|l| {
-            matches!(Event::parse(l), Some(Event::Users(_)))
-        })?;
-    match Event::parse(&users) {
-        Some(Event::Users(listed)) if listed.contains(&ana.name) && listed.contains(&bob.name) => {
-            Ok(())
-        }
-        _ => Err(format!(
+    let (users, listed) = connected_users(&mut bob.udp)?;
+    if listed.contains(&ana.name) && listed.contains(&bob.name) {
+        Ok(())
+    } else {
+        Err(format!(
             "{}: `:u` debía listar a {} (TCP) y a {} (UDP) y respondió `{users}`",
             bob.name, ana.name, bob.name
-        )),
+        ))
     }
 }
 

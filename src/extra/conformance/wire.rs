@@ -20,19 +20,58 @@ use std::time::{Duration, Instant};
 /// Cuántas de las últimas líneas recibidas se muestran cuando algo falla.
 const SHOWN: usize = 4;
 
+/// Lo común a los dos clientes: quién recibe, cuánto espera, las líneas
+/// que llegaron y todavía no se leyeron, y las últimas leídas (para el
+/// informe de una espera fallida).
+pub struct Inbox {
+    /// Quién recibe, para el informe: el nombre del usuario.
+    who: String,
+    /// Cuánto se espera cada línea.
+    wait: Duration,
+    lines: VecDeque<String>,
+    seen: VecDeque<String>,
+}
+
+impl Inbox {
+    fn new(who: &str, wait: Duration) -> Inbox {
+        Inbox {
+            who: who.to_string(),
+            wait,
+            lines: VecDeque::new(),
+            seen: VecDeque::new(),
+        }
+    }
+
+    /// La próxima línea ya llegada, que pasa a estar entre las vistas.
+    fn pop(&mut self) -> Option<String> {
+        let line = self.lines.pop_front()?;
+        if self.seen.len() == SHOWN {
+            self.seen.pop_front();
+        }
+        self.seen.push_back(line.clone());
+        Some(line)
+    }
+}
+
 /// Lo que un cliente de la suite recibe, línea por línea.
 pub trait Lines {
-    /// Quién recibe, para el informe: el nombre del usuario.
-    fn who(&self) -> &str;
-    /// Cuánto se espera cada línea.
-    fn wait(&self) -> Duration;
+    /// Lo recibido hasta ahora.
+    fn inbox(&self) -> &Inbox;
     /// La próxima línea antes de `deadline`; `None` si no llegó o el otro
     /// cerró (ver [`Lines::ended`]).
     fn next(&mut self, deadline: Instant) -> Option<String>;
     /// El servidor cerró la conexión.
     fn ended(&self) -> bool;
-    /// Las últimas líneas recibidas.
-    fn seen(&self) -> &VecDeque<String>;
+
+    /// Quién recibe, para el informe: el nombre del usuario.
+    fn who(&self) -> &str {
+        &self.inbox().who
+    }
+
+    /// Cuánto se espera cada línea.
+    fn wait(&self) -> Duration {
+        self.inbox().wait
+    }
 
     /// Espera, saltando las demás, una línea que cumpla `wanted`; `what`
     /// la describe para el informe. Error: no llegó en [`Lines::wait`], o
@@ -80,22 +119,15 @@ pub trait Lines {
         } else {
             format!("en {} s", self.wait().as_secs())
         };
-        let seen = if self.seen().is_empty() {
+        let seen = &self.inbox().seen;
+        let seen = if seen.is_empty() {
             "no llegó nada".to_string()
         } else {
-            let seen: Vec<String> = self.seen().iter().map(|l| format!("`{l}`")).collect();
+            let seen: Vec<String> = seen.iter().map(|l| format!("`{l}`")).collect();
             format!("lo último que llegó: {}", seen.join(", "))
         };
         format!("{}: se esperaba {what} {how}; {seen}", self.who())
     }
-}
-
-/// Guarda `line` entre las últimas vistas.
-fn remember(seen: &mut VecDeque<String>, line: &str) {
-    if seen.len() == SHOWN {
-        seen.pop_front();
-    }
-    seen.push_back(line.to_string());
 }
 
 /// Separa en líneas lo que llegó, sin `\n` ni `\r`; lo que queda sin `\n`
@@ -117,12 +149,9 @@ fn is_wait(error: &io::Error) -> bool {
 
 /// Una conexión TCP con el servidor.
 pub struct Tcp {
-    who: String,
+    inbox: Inbox,
     stream: TcpStream,
     pending: Vec<u8>,
-    lines: VecDeque<String>,
-    seen: VecDeque<String>,
-    wait: Duration,
     ended: bool,
 }
 
@@ -135,12 +164,9 @@ impl Tcp {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(wait));
         Ok(Tcp {
-            who: who.to_string(),
+            inbox: Inbox::new(who, wait),
             stream,
             pending: Vec::new(),
-            lines: VecDeque::new(),
-            seen: VecDeque::new(),
-            wait,
             ended: false,
         })
     }
@@ -154,12 +180,12 @@ impl Tcp {
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream
             .write_all(bytes)
-            .map_err(|e| format!("{}: no se pudo enviar: {e}", self.who))
+            .map_err(|e| format!("{}: no se pudo enviar: {e}", self.who()))
     }
 
     /// Espera a que el servidor cierre la conexión, saltando lo que llegue.
     pub fn expect_closed(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + self.wait;
+        let deadline = Instant::now() + self.wait();
         while self.next(deadline).is_some() {}
         if self.ended {
             return Ok(());
@@ -169,18 +195,13 @@ impl Tcp {
 }
 
 impl Lines for Tcp {
-    fn who(&self) -> &str {
-        &self.who
-    }
-
-    fn wait(&self) -> Duration {
-        self.wait
+    fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     fn next(&mut self, deadline: Instant) -> Option<String> {
         loop {
-            if let Some(line) = self.lines.pop_front() {
-                remember(&mut self.seen, &line);
+            if let Some(line) = self.inbox.pop() {
                 return Some(line);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -196,12 +217,12 @@ impl Lines for Tcp {
                     self.ended = true;
                     if !self.pending.is_empty() {
                         self.pending.push(b'\n');
-                        split(&mut self.pending, &mut self.lines);
+                        split(&mut self.pending, &mut self.inbox.lines);
                     }
                 }
                 Ok(n) => {
                     self.pending.extend_from_slice(&buffer[..n]);
-                    split(&mut self.pending, &mut self.lines);
+                    split(&mut self.pending, &mut self.inbox.lines);
                 }
                 Err(e) if is_wait(&e) => {}
                 // Una conexión reiniciada también es una conexión cerrada.
@@ -213,10 +234,6 @@ impl Lines for Tcp {
     fn ended(&self) -> bool {
         self.ended
     }
-
-    fn seen(&self) -> &VecDeque<String> {
-        &self.seen
-    }
 }
 
 /// Un socket UDP hacia el servidor, como el cliente `--udp` (enunciado
@@ -225,15 +242,12 @@ impl Lines for Tcp {
 /// de este proyecto lo hace; un servidor del curso no), repite lo último
 /// que envió con la cookie delante, sin mostrarla como línea.
 pub struct Udp {
-    who: String,
+    inbox: Inbox,
     socket: UdpSocket,
     server: SocketAddr,
     token: Option<String>,
     /// Lo último enviado, tal como salió: lo que se repite con la cookie.
     last: String,
-    lines: VecDeque<String>,
-    seen: VecDeque<String>,
-    wait: Duration,
 }
 
 impl Udp {
@@ -242,14 +256,11 @@ impl Udp {
         let socket = UdpSocket::bind((server.ip(), 0))
             .map_err(|e| format!("{who}: no se pudo abrir un socket UDP: {e}"))?;
         Ok(Udp {
-            who: who.to_string(),
+            inbox: Inbox::new(who, wait),
             socket,
             server,
             token: None,
             last: String::new(),
-            lines: VecDeque::new(),
-            seen: VecDeque::new(),
-            wait,
         })
     }
 
@@ -278,30 +289,25 @@ impl Udp {
         self.socket
             .send_to(format!("{datagram}\n").as_bytes(), self.server)
             .map(drop)
-            .map_err(|e| format!("{}: no se pudo enviar: {e}", self.who))
+            .map_err(|e| format!("{}: no se pudo enviar: {e}", self.who()))
     }
 }
 
 impl Lines for Udp {
-    fn who(&self) -> &str {
-        &self.who
-    }
-
-    fn wait(&self) -> Duration {
-        self.wait
+    fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     fn next(&mut self, deadline: Instant) -> Option<String> {
         loop {
-            if let Some(line) = self.lines.pop_front() {
-                if let Some(cookie) = cookie_from_line(&line) {
-                    let again = format!("{cookie} {}", self.last);
-                    let _ = self
-                        .socket
-                        .send_to(format!("{again}\n").as_bytes(), self.server);
-                    continue;
-                }
-                remember(&mut self.seen, &line);
+            // La cookie no es una línea del chat: se atiende aquí.
+            if let Some(cookie) = self.inbox.lines.front().and_then(|l| cookie_from_line(l)) {
+                let again = format!("{cookie} {}\n", self.last);
+                let _ = self.socket.send_to(again.as_bytes(), self.server);
+                self.inbox.lines.pop_front();
+                continue;
+            }
+            if let Some(line) = self.inbox.pop() {
                 return Some(line);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -318,7 +324,7 @@ impl Lines for Udp {
                     if datagram.last() != Some(&b'\n') {
                         datagram.push(b'\n');
                     }
-                    split(&mut datagram, &mut self.lines);
+                    split(&mut datagram, &mut self.inbox.lines);
                 }
                 Ok(_) => {}
                 Err(e) if is_wait(&e) => {}
@@ -331,9 +337,5 @@ impl Lines for Udp {
 
     fn ended(&self) -> bool {
         false
-    }
-
-    fn seen(&self) -> &VecDeque<String> {
-        &self.seen
     }
 }
