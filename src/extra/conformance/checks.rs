@@ -11,7 +11,7 @@
 //! comparten un servidor que ya tiene cuentas.
 
 use super::target::Running;
-use super::wire::{Lines, Tcp, Udp};
+use super::wire::{Lines, Tcp, Udp, quoted};
 use crate::curso::protocolo::{Event, Problem, WELCOME};
 use std::time::Duration;
 
@@ -161,7 +161,7 @@ impl Trial {
         if console.wait_for(mark, self.wait, |l| l == wanted).is_some() {
             return Ok(());
         }
-        let last: Vec<String> = console.last(4).iter().map(|l| format!("`{l}`")).collect();
+        let last: Vec<String> = console.last(4).iter().map(|l| quoted(l)).collect();
         Err(format!(
             "la consola del servidor: se esperaba `{wanted}` en {} s; lo último que mostró: {}",
             self.wait.as_secs(),

@@ -16,8 +16,9 @@
 //!   suite no ve su consola, y los requisitos de la consola quedan sin
 //!   calificar.
 
+use super::wire::split;
 use crate::curso::sync::lock;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -43,6 +44,11 @@ pub enum Mode {
     Echo,
 }
 
+/// Cuántos bytes de la consola de un servidor guarda la suite, como
+/// mucho: 16 MiB, mucho más que lo que imprime en un requisito. Un servidor
+/// que imprime sin parar no hace crecer la memoria de la suite sin tope.
+pub const MAX_CONSOLE_BYTES: usize = 16 << 20;
+
 /// Lo que un programa imprimió, línea por línea, mientras corre.
 #[derive(Default)]
 pub struct Console {
@@ -53,6 +59,8 @@ pub struct Console {
 #[derive(Default)]
 struct Printed {
     lines: Vec<String>,
+    /// Lo que suman `lines`, en bytes.
+    bytes: usize,
     /// El programa cerró su salida (terminó).
     ended: bool,
 }
@@ -65,15 +73,41 @@ impl Console {
         let _ = thread::Builder::new()
             .name("conformance console".into())
             .spawn(move || {
-                for line in BufReader::new(from).lines() {
-                    let Ok(line) = line else { break };
-                    lock(&writer.lines).lines.push(line.trim_end().to_string());
-                    writer.changed.notify_all();
+                let mut from = from;
+                let mut pending = Vec::new();
+                let mut chunk = [0u8; 8192];
+                // Hasta que el programa cierra su salida (o falla la
+                // lectura); lo último sin `\n` también es una línea.
+                while let Ok(n @ 1..) = from.read(&mut chunk) {
+                    pending.extend_from_slice(&chunk[..n]);
+                    writer.keep(split(&mut pending));
+                }
+                if !pending.is_empty() {
+                    pending.push(b'\n');
+                    writer.keep(split(&mut pending));
                 }
                 lock(&writer.lines).ended = true;
                 writer.changed.notify_all();
             });
         console
+    }
+
+    /// Guarda `lines`, hasta [`MAX_CONSOLE_BYTES`]: lo que un servidor
+    /// imprime de más se lee (para que no se bloquee) y se tira.
+    fn keep(&self, lines: Vec<String>) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut printed = lock(&self.lines);
+        for line in lines {
+            if printed.bytes + line.len() > MAX_CONSOLE_BYTES {
+                break;
+            }
+            printed.bytes += line.len();
+            printed.lines.push(line);
+        }
+        drop(printed);
+        self.changed.notify_all();
     }
 
     /// Espera hasta `wait` una línea, desde la número `from` (0 = la
@@ -265,6 +299,20 @@ impl Drop for Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Una consola que no es UTF-8 (un servidor que imprime en latin-1) se
+    /// sigue leyendo, con `�` donde no se entiende, hasta su última línea,
+    /// aunque no termine en `\n`.
+    #[test]
+    fn the_console_is_read_to_its_end_even_when_it_is_not_utf8() {
+        let console = Console::follow(std::io::Cursor::new(b"uno\n\xf1and\xfa\ntres".to_vec()));
+        let wait = Duration::from_secs(20);
+        assert_eq!(console.wait_for(0, wait, |l| l == "tres"), Some(2));
+        assert_eq!(console.line(1).as_deref(), Some("\u{FFFD}and\u{FFFD}"));
+        // Sin otra línea que esperar, la espera termina cuando la lectura.
+        assert_eq!(console.wait_for(0, wait, |_| false), None);
+        assert!(console.ended());
+    }
 
     #[test]
     fn the_port_is_the_number_after_the_last_colon() {

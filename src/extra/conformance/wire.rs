@@ -106,7 +106,7 @@ pub trait Lines {
                 return Ok(());
             }
             if forbidden(&line) {
-                return Err(format!("{}: {why}; llegó `{line}`", self.who()));
+                return Err(format!("{}: {why}; llegó {}", self.who(), quoted(&line)));
             }
         }
         Err(self.missing(&format!("`{marker}`")))
@@ -123,22 +123,55 @@ pub trait Lines {
         let seen = if seen.is_empty() {
             "no llegó nada".to_string()
         } else {
-            let seen: Vec<String> = seen.iter().map(|l| format!("`{l}`")).collect();
+            let seen: Vec<String> = seen.iter().map(|l| quoted(l)).collect();
             format!("lo último que llegó: {}", seen.join(", "))
         };
         format!("{}: se esperaba {what} {how}; {seen}", self.who())
     }
 }
 
-/// Separa en líneas lo que llegó, sin `\n` ni `\r`; lo que queda sin `\n`
-/// se queda en `pending`.
-fn split(pending: &mut Vec<u8>, lines: &mut VecDeque<String>) {
-    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-        let line: Vec<u8> = pending.drain(..=end).collect();
-        let text = String::from_utf8_lossy(&line[..end]);
-        lines.push_back(text.trim_end_matches('\r').to_string());
+/// Cuántos caracteres de una línea recibida muestra el informe.
+pub const QUOTED_CHARS: usize = 200;
+
+/// `line` entre comillas invertidas, para el informe, cortada a
+/// [`QUOTED_CHARS`] caracteres (con `…`): una línea enorme de un servidor
+/// roto no llena la tabla.
+pub fn quoted(line: &str) -> String {
+    match line.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("`{}…`", &line[..cut]),
+        None => format!("`{line}`"),
     }
 }
+
+/// Separa en líneas lo que llegó, sin `\n` ni `\r`; lo que queda sin `\n`
+/// se queda en `pending`.
+///
+/// Los bytes que no son UTF-8 se leen como `�`. Un servidor que escribe
+/// más de [`MAX_LINE_BYTES`] sin `\n` tiene su línea cortada ahí: la suite
+/// no guarda sin tope lo que un servidor roto no termina nunca.
+pub(super) fn split(pending: &mut Vec<u8>) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        lines.push(text(&line[..end]));
+    }
+    if pending.len() > MAX_LINE_BYTES {
+        lines.push(text(&pending[..MAX_LINE_BYTES]));
+        pending.drain(..MAX_LINE_BYTES);
+    }
+    lines
+}
+
+/// Una línea recibida, sin `\r` final.
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches('\r')
+        .to_string()
+}
+
+/// El largo, en bytes, a partir del cual la suite corta una línea que no
+/// termina: 64 KiB, mucho más que cualquier línea del chat (4 KiB).
+pub const MAX_LINE_BYTES: usize = 65_536;
 
 fn is_wait(error: &io::Error) -> bool {
     matches!(
@@ -217,12 +250,14 @@ impl Lines for Tcp {
                     self.ended = true;
                     if !self.pending.is_empty() {
                         self.pending.push(b'\n');
-                        split(&mut self.pending, &mut self.inbox.lines);
+                        let lines = split(&mut self.pending);
+                        self.inbox.lines.extend(lines);
                     }
                 }
                 Ok(n) => {
                     self.pending.extend_from_slice(&buffer[..n]);
-                    split(&mut self.pending, &mut self.inbox.lines);
+                    let lines = split(&mut self.pending);
+                    self.inbox.lines.extend(lines);
                 }
                 Err(e) if is_wait(&e) => {}
                 // Una conexión reiniciada también es una conexión cerrada.
@@ -324,7 +359,7 @@ impl Lines for Udp {
                     if datagram.last() != Some(&b'\n') {
                         datagram.push(b'\n');
                     }
-                    split(&mut datagram, &mut self.inbox.lines);
+                    self.inbox.lines.extend(split(&mut datagram));
                 }
                 Ok(_) => {}
                 Err(e) if is_wait(&e) => {}
@@ -337,5 +372,29 @@ impl Lines for Udp {
 
     fn ended(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_at_newlines_and_a_line_that_never_ends_is_cut() {
+        let mut pending = b"uno\r\ndos\ntr".to_vec();
+        assert_eq!(split(&mut pending), ["uno", "dos"]);
+        assert_eq!(pending, b"tr");
+        let mut endless = vec![b'x'; MAX_LINE_BYTES + 10];
+        let lines = split(&mut endless);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].len(), MAX_LINE_BYTES);
+        assert_eq!(endless.len(), 10);
+    }
+
+    #[test]
+    fn a_quoted_line_is_cut_for_the_report() {
+        assert_eq!(quoted("hola"), "`hola`");
+        let long = "ñ".repeat(QUOTED_CHARS + 5);
+        assert_eq!(quoted(&long), format!("`{}…`", "ñ".repeat(QUOTED_CHARS)));
     }
 }
