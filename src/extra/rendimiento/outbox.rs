@@ -162,7 +162,8 @@ pub struct Outbox {
     link: Box<dyn Link>,
     limit: usize,
     state: Mutex<State>,
-    /// Se avisa cada vez que nadie queda escribiendo (para [`Outbox::finish`]).
+    /// Se avisa cuando nadie queda escribiendo, si [`Outbox::finish`]
+    /// espera (la cola ya no acepta mensajes).
     idle: Condvar,
     flusher: Arc<Flusher>,
 }
@@ -426,7 +427,14 @@ impl Outbox {
         state.flushing = false;
         state.parked = false;
         self.settle(state);
-        self.idle.notify_all();
+        // Solo `finish` espera este aviso, y antes de esperar deja de
+        // aceptar mensajes, con este mismo candado tomado: si acepta,
+        // nadie espera, y no se avisa: el `Condvar` de `std` hace una
+        // llamada al sistema (`futex`) en cada aviso, espere alguien o no,
+        // y avisar siempre costaba una por mensaje entregado.
+        if !state.accepting {
+            self.idle.notify_all();
+        }
         if state.closed {
             Drain::Closed
         } else {
@@ -881,5 +889,72 @@ pub(crate) mod tests {
         assert_eq!(link.text(), "adios\n");
         assert!(link.closed.load(Ordering::SeqCst));
         assert_eq!(outbox.push(b"tarde\n"), Push::Closed);
+    }
+
+    /// Un socket cuyo `send` espera a que se abra una compuerta.
+    struct GatedLink {
+        inner: MemoryLink,
+        entered: Arc<AtomicBool>,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Link for GatedLink {
+        fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+            self.entered.store(true, Ordering::SeqCst);
+            let (open, changed) = &*self.gate;
+            let mut open = open.lock().expect("lock");
+            while !*open {
+                open = changed.wait(open).expect("wait");
+            }
+            self.inner.send(bytes)
+        }
+
+        fn close(&self) {
+            self.inner.close();
+        }
+
+        fn held(&self) -> usize {
+            self.inner.held()
+        }
+    }
+
+    /// `finish` espera al hilo que está escribiendo y despierta en cuanto
+    /// termina: no se pierde el aviso aunque solo se avise a quien espera.
+    #[test]
+    fn finish_wakes_as_soon_as_the_writer_is_done() {
+        let flusher = Flusher::start(0).expect("flusher");
+        let memory = MemoryLink::default();
+        let entered = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let link = GatedLink {
+            inner: memory.clone(),
+            entered: Arc::clone(&entered),
+            gate: Arc::clone(&gate),
+        };
+        let outbox = Outbox::new(link, 1024, &flusher);
+        let writer = {
+            let outbox = Arc::clone(&outbox);
+            thread::spawn(move || outbox.push(b"hola\n"))
+        };
+        wait_until(|| entered.load(Ordering::SeqCst));
+        let finisher = {
+            let outbox = Arc::clone(&outbox);
+            thread::spawn(move || {
+                let started = Instant::now();
+                outbox.finish(Duration::from_secs(120));
+                started.elapsed()
+            })
+        };
+        // `finish` deja de aceptar con el candado tomado y solo lo suelta al
+        // esperar: si se ve que ya no acepta, está esperando.
+        wait_until(|| !outbox.lock().accepting);
+        *gate.0.lock().expect("lock") = true;
+        gate.1.notify_all();
+        assert_eq!(writer.join().expect("writer"), Push::Queued);
+        let waited = finisher.join().expect("finisher");
+        // Sin el aviso, esperaría el plazo entero: 120 s.
+        assert!(waited < Duration::from_secs(60), "finish esperó {waited:?}");
+        assert_eq!(memory.text(), "hola\n");
+        assert!(memory.closed.load(Ordering::SeqCst));
     }
 }
