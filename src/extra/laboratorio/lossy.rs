@@ -15,7 +15,7 @@ use crate::curso::cliente::{Screen, Shown};
 use crate::curso::seams::Datagrams;
 use crate::curso::sync::lock;
 use crate::extra::cliente::seams::Link;
-use crate::extra::rendimiento::drain::{BURST_DATAGRAMS, received_now};
+use crate::extra::rendimiento::drain::{BURST_DATAGRAMS, Slots};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::io;
@@ -182,6 +182,9 @@ pub struct LossySocket {
     outgoing: Side,
     /// Dónde se cuenta lo alterado en los dos sentidos.
     counters: &'static Alterations,
+    /// Donde `recvmmsg(2)` deja cada tanda. Solo el hilo UDP recibe: el
+    /// candado nunca espera, y está porque `receive` toma `&self`.
+    slots: Mutex<Slots>,
 }
 
 impl LossySocket {
@@ -201,6 +204,7 @@ impl LossySocket {
             incoming: side(seed),
             outgoing: side(seed.wrapping_add(1)),
             counters,
+            slots: Mutex::new(Slots::new()),
         }
     }
 
@@ -223,33 +227,36 @@ impl LossySocket {
         Ok(bytes.len())
     }
 
-    /// Un `recv_from` en `buffer` y, sin esperar, lo que ya esté en la cola
-    /// del kernel (hasta [`BURST_DATAGRAMS`] en total), cada datagrama
-    /// pasado por la alteración de lo que entra: `each` se llama con cada
-    /// uno que sigue su camino (ninguno, uno o más por datagrama). Error:
-    /// el del primer `recv_from` (incluido el plazo de lectura); uno de los
-    /// siguientes solo corta la tanda.
-    pub fn receive(
-        &self,
-        buffer: &mut [u8],
-        mut each: impl FnMut(&[u8], SocketAddr),
-    ) -> io::Result<()> {
-        let mut next = Some(self.socket.recv_from(buffer)?);
-        let mut read = 0;
-        while let Some((n, from)) = next {
-            match &self.incoming {
-                None => each(&buffer[..n], from),
-                Some(incoming) => {
-                    let passed = lock(incoming).pass((buffer[..n].to_vec(), from), self.counters);
-                    for (datagram, from) in passed {
-                        each(&datagram, from);
+    /// Una tanda: espera el primer datagrama (a lo sumo el plazo de
+    /// lectura) y, sin esperar, trae lo que ya esté en la cola del kernel,
+    /// hasta [`BURST_DATAGRAMS`], con `recvmmsg(2)` (ver [`Slots`]). Cada
+    /// datagrama pasa por la alteración de lo que entra: `each` se llama
+    /// con cada uno que sigue su camino (ninguno, uno o más por datagrama).
+    /// Error: el de la primera llamada (incluido el plazo de lectura); uno
+    /// de las siguientes solo corta la tanda.
+    pub fn receive(&self, mut each: impl FnMut(&[u8], SocketAddr)) -> io::Result<()> {
+        let mut slots = lock(&self.slots);
+        let mut read = slots.receive(&self.socket, true)?;
+        let mut total = 0;
+        while read > 0 {
+            for index in 0..read {
+                let Some((bytes, from)) = slots.get(index) else {
+                    break;
+                };
+                match &self.incoming {
+                    None => each(bytes, from),
+                    Some(incoming) => {
+                        let passed = lock(incoming).pass((bytes.to_vec(), from), self.counters);
+                        for (datagram, from) in passed {
+                            each(&datagram, from);
+                        }
                     }
                 }
             }
-            read += 1;
-            next = match read < BURST_DATAGRAMS {
-                true => received_now(&self.socket, buffer).ok().flatten(),
-                false => None,
+            total += read;
+            read = match total < BURST_DATAGRAMS {
+                true => slots.receive(&self.socket, false).unwrap_or(0),
+                false => 0,
             };
         }
         Ok(())
@@ -259,12 +266,14 @@ impl LossySocket {
 /// El laboratorio como el socket del bucle de `recv_from` del servidor
 /// (ver [`Datagrams`]).
 impl Datagrams for LossySocket {
+    /// El búfer del bucle del curso no hace falta: los datagramas quedan
+    /// en los lugares de [`Slots`].
     fn receive(
         &self,
-        buffer: &mut [u8],
+        _buffer: &mut [u8],
         each: &mut dyn FnMut(&[u8], SocketAddr),
     ) -> io::Result<()> {
-        LossySocket::receive(self, buffer, each)
+        LossySocket::receive(self, each)
     }
 
     fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
