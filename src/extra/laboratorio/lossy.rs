@@ -1,6 +1,7 @@
 //! Pérdida, duplicación y reordenamiento de datagramas a pedido: el
-//! laboratorio de UDP. En el loopback UDP no pierde nada, así que
-//! la diferencia con TCP no se ve; con `--udp-loss 0.3` el servidor (y el
+//! laboratorio de UDP. En el loopback UDP solo pierde cuando el búfer de
+//! recepción de quien espera está lleno, así que la diferencia con TCP
+//! casi no se ve; con `--udp-loss 0.3` el servidor (y el
 //! cliente con `--loss 0.3`) tira a propósito 3 de cada 10 datagramas, y la
 //! sala deja ver lo que UDP no promete.
 //!
