@@ -325,15 +325,21 @@ enum Field {
 /// Un campo de texto con su etiqueta, atada para los lectores de pantalla
 /// (y para las pruebas, que buscan cada campo por su etiqueta). Devuelve
 /// `true` si se apretó Enter en él.
+///
+/// Enter le quita el foco a un campo de egui; aquí lo recupera: si el
+/// servidor responde con un error (contraseña equivocada, saldo que no
+/// sirve), se corrige y se vuelve a apretar Enter sin el ratón. Si todo
+/// sale bien, la pantalla siguiente pone el foco en su primer campo.
 fn field(ui: &mut egui::Ui, label: &str, text: &mut String, how: Field) -> bool {
     let label = ui.label(label);
     let response = ui
         .add(egui::TextEdit::singleline(text).password(how == Field::Hidden))
         .labelled_by(label.id);
-    if how == Field::Focused {
+    let enter = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+    if how == Field::Focused || enter {
         response.request_focus();
     }
-    response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter))
+    enter
 }
 
 /// La hora local, `HH:MM:SS`.

@@ -324,3 +324,44 @@ fn an_unreachable_server_is_an_error_beside_the_buttons() {
     });
     assert!(shows(&ui, "No se pudo conectar con"));
 }
+
+/// Reemplaza lo que tenga el campo con el foco por `text`, con el teclado
+/// solo (seleccionar todo y escribir): si ningún campo tiene el foco, no
+/// cambia nada.
+fn retype_with_keyboard(harness: &mut Harness<'_, App>, text: &str) {
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, Key::A);
+    harness.run_steps(1);
+    harness.event(egui::Event::Text(text.to_string()));
+    harness.run_steps(2);
+}
+
+/// Tras un error (una contraseña equivocada, un saldo que no sirve), el
+/// teclado sigue en el campo donde se apretó Enter: se corrige y se
+/// vuelve a apretar Enter, sin el ratón. Antes, Enter soltaba el foco y lo
+/// escrito después no iba a ningún campo.
+#[test]
+fn after_an_error_the_keyboard_stays_in_its_field() {
+    let dir = tempfile::tempdir().expect("directorio temporal");
+    let (addr, _console) = real_server(dir.path());
+    let mut ui = window(addr);
+    sign_in_with_keyboard(&mut ui, "ana", "clave-ana");
+    wait_for(&mut ui, "el error de la contraseña", |app| {
+        app.model.sign_in_error.is_some()
+    });
+    retype_with_keyboard(&mut ui, "otra-clave");
+    assert_eq!(ui.state().model.password, "otra-clave");
+
+    click(&mut ui, "Register");
+    wait_for(&mut ui, "la pregunta del saldo", |app| {
+        app.model.view == View::Balance
+    });
+    retype_with_keyboard(&mut ui, "mucho");
+    press_enter(&mut ui);
+    wait_for(&mut ui, "el error del saldo", |app| {
+        app.model.balance_error.is_some()
+    });
+    retype_with_keyboard(&mut ui, "100");
+    assert_eq!(ui.state().model.balance_input, "100");
+    press_enter(&mut ui);
+    wait_for(&mut ui, "la sala", |app| app.model.view == View::Chat);
+}
