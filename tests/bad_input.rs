@@ -240,12 +240,20 @@ fn a_client_that_reads_a_byte_at_a_time_is_cut_like_one_that_does_not_read() {
 // Solo el programa completo: las colas de salida en bytes y su techo (`--max-queue-bytes`, `--max-total-queue-bytes`) son de `extra/rendimiento/`; el curso corta a las 1024 líneas.
 #[cfg(feature = "extra")]
 /// Muchos clientes que no leen no llevan la memoria del servidor más allá
-/// de un techo global (issue #13, punto 4): con `--max-total-queue-bytes`
-/// de 256 KiB y colas por cliente de 64 MiB, el que más debe se desconecta
-/// mucho antes de llenar su propia cola, y primero el que dejó de leer
-/// antes. Quien lee sigue recibiéndolo todo, en orden.
+/// de un techo global: con `--max-total-queue-bytes` de 256 KiB y colas
+/// por cliente de 64 MiB, los dos que dejan de leer se desconectan mucho
+/// antes de llenar su propia cola. Quien lee sigue recibiéndolo todo, en
+/// orden.
+///
+/// A cuál corta primero el techo (la cola más larga) lo prueba, sin
+/// carreras, `over_the_ceiling_the_longest_queue_is_cut_first` en
+/// `outbox.rs`. Aquí no se puede exigir el orden de los avisos: cada
+/// cliente anuncia su propia salida desde su hilo cuando su socket se
+/// cierra, y si el techo corta a los dos en la misma pasada (los dos
+/// atascados hace más de un segundo), sus avisos compiten: con la máquina
+/// cargada por una compilación, una corrida los recibió al revés.
 #[test]
-fn stuck_clients_share_one_ceiling_and_the_longest_backlog_goes_first() {
+fn stuck_clients_share_one_ceiling_and_are_cut_long_before_their_own_limit() {
     let (server, _dir) = ceiling_server();
     let mut alice = server.join("alice", 1);
     let mut bob = server.join("bob", 1);
@@ -282,12 +290,22 @@ fn stuck_clients_share_one_ceiling_and_the_longest_backlog_goes_first() {
             cut.push(who.to_string());
         }
     }
-    assert_eq!(cut, ["early", "late"], "primero el de más atraso");
-    server.expect_console("[SERVER] Client: early disconnected!");
-    server.expect_console("[SERVER] Client: late disconnected!");
+    cut.sort();
+    assert_eq!(cut, ["early", "late"]);
+    let prefix = "[SERVER] Client: ";
+    let mut on_console: Vec<String> = (0..2)
+        .map(|_| server.expect_console_between(prefix, " disconnected!"))
+        .collect();
+    on_console.sort();
+    assert_eq!(on_console, cut);
     drop((early, late));
-    alice.expect("[SERVER] Client: early disconnected!");
-    alice.expect("[SERVER] Client: late disconnected!");
+    let mut told_alice: Vec<String> = (0..2).map(|_| alice.line()).collect();
+    told_alice.sort();
+    let expected: Vec<String> = cut
+        .iter()
+        .map(|who| format!("{prefix}{who} disconnected!"))
+        .collect();
+    assert_eq!(told_alice, expected);
     bob.send("sigo vivo");
     alice.expect("bob: sigo vivo");
 }
