@@ -16,6 +16,10 @@
 mod common;
 
 use common::{PATIENCE, Running, Server};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
 /// El número que sigue a `key=` en una línea de `:stats`.
@@ -229,4 +233,110 @@ fn every_line_the_reliable_client_sends_is_accepted_even_over_the_line_limit() {
     }
     let (code, stderr, _) = carla.finish();
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Un NAT de juguete entre un cliente y el servidor: reenvía en los dos
+/// sentidos, y [`Nat::rebind`] cambia el puerto con el que sale hacia el
+/// servidor, como un NAT que olvidó la asociación y la rehízo: lo que el
+/// servidor envíe al puerto viejo se pierde.
+struct Nat {
+    front: SocketAddr,
+    back: Arc<Mutex<Arc<UdpSocket>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Nat {
+    /// Cada hilo despierta así de seguido para ver si debe terminar o si
+    /// cambió el socket de salida.
+    const POLL: Duration = Duration::from_millis(20);
+
+    fn start(server: SocketAddr) -> Nat {
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind"));
+        front.set_read_timeout(Some(Nat::POLL)).expect("timeout");
+        let back = Arc::new(Mutex::new(Arc::new(Nat::outside())));
+        let stop = Arc::new(AtomicBool::new(false));
+        let client = Arc::new(Mutex::new(None::<SocketAddr>));
+        let (inside, outside, done, who) = (
+            Arc::clone(&front),
+            Arc::clone(&back),
+            Arc::clone(&stop),
+            Arc::clone(&client),
+        );
+        thread::spawn(move || {
+            let mut buffer = vec![0u8; 65_536];
+            while !done.load(Ordering::SeqCst) {
+                if let Ok((n, from)) = inside.recv_from(&mut buffer) {
+                    *who.lock().expect("nat") = Some(from);
+                    let out = Arc::clone(&outside.lock().expect("nat"));
+                    let _ = out.send_to(&buffer[..n], server);
+                }
+            }
+        });
+        let (inside, outside, done) = (Arc::clone(&front), Arc::clone(&back), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut buffer = vec![0u8; 65_536];
+            while !done.load(Ordering::SeqCst) {
+                let out = Arc::clone(&outside.lock().expect("nat"));
+                if let Ok((n, from)) = out.recv_from(&mut buffer)
+                    && from == server
+                    && let Some(to) = *client.lock().expect("nat")
+                {
+                    let _ = inside.send_to(&buffer[..n], to);
+                }
+            }
+        });
+        let front = front.local_addr().expect("addr");
+        Nat { front, back, stop }
+    }
+
+    /// Un socket de salida nuevo, en otro puerto.
+    fn outside() -> UdpSocket {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(Nat::POLL)).expect("timeout");
+        socket
+    }
+
+    fn rebind(&self) {
+        *self.back.lock().expect("nat") = Arc::new(Nat::outside());
+    }
+}
+
+impl Drop for Nat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Un cliente confiable detrás de un NAT que cambia de puerto a mitad de
+/// la sesión: el servidor ve el token desde una dirección nueva y pide la
+/// cookie; el cliente la usa, la sesión se muda con su secuencia, y las
+/// líneas siguen en los dos sentidos. Antes, el cliente que ya tenía
+/// token ignoraba la cookie: nada de lo que enviaba volvía a entrar, y
+/// terminaba dando al servidor por ido.
+#[test]
+fn a_reliable_client_behind_a_nat_that_rebinds_keeps_its_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let mut carol = server.join("carol", 10);
+    let nat = Nat::start(server.addr);
+    let mut ana = Running::start(&["--udp", "--reliable", "--addr", &nat.front.to_string()]);
+    ana.send(":register ana clave\n5\n");
+    carol.expect("[SERVER] Client: ana connected!");
+    ana.send("antes\n");
+    carol.expect("ana: antes");
+
+    nat.rebind();
+    for i in 0..5 {
+        ana.send(&format!("después {i}\n"));
+    }
+    for i in 0..5 {
+        carol.expect(&format!("ana: después {i}"));
+    }
+    server.expect_console_between("127.0.0.1:", ": its reliable pair moves with it");
+    carol.send("hola, ana");
+    ana.expect("carol: hola, ana");
+
+    let (code, stderr, _) = ana.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    carol.expect("[SERVER] Client: ana disconnected!");
 }

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Client, PATIENCE, Server, cookie_in};
+use common::{Client, PATIENCE, Running, Server, cookie_in};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -642,4 +642,45 @@ fn after_a_reliable_quit_the_token_still_proves_the_address() {
         answer.starts_with(":ack "),
         "se esperaba un acuse: {answer}"
     );
+}
+
+/// Cookies falsificadas con la dirección del servidor no convierten al
+/// cliente confiable en un amplificador: cada cookie hace salir otra vez
+/// lo que está en vuelo, pero a lo sumo una vez cada 100 ms
+/// (`COOKIE_RESEND_GAP`). El servidor de esta prueba es un socket que solo
+/// responde cookies: 300 distintas, de golpe, a un cliente con su
+/// `:register` en vuelo. Sin el tope salían 300 reenvíos.
+#[test]
+fn forged_cookies_do_not_make_the_reliable_client_resend_each_time() {
+    let fake = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    fake.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let addr = fake.local_addr().expect("addr").to_string();
+    let mut ana = Running::start(&["--udp", "--reliable", "--addr", &addr]);
+    ana.send(":register ana clave\n");
+    let mut buffer = [0u8; 65_536];
+    let (_, client) = fake.recv_from(&mut buffer).expect("el :register");
+    let cookies = 300;
+    for i in 0..cookies {
+        let cookie = format!("{i:016x}");
+        let notice = format!("[SERVER] Client: Cookie {cookie}, resend with it first.\n");
+        fake.send_to(notice.as_bytes(), client).expect("send");
+    }
+    // Lo que el cliente envía en los 3 s siguientes: a lo sumo 30 reenvíos
+    // por las cookies (uno cada 100 ms) y los pocos del temporizador.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut resent = 0;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        fake.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .expect("timeout");
+        if fake.recv_from(&mut buffer).is_ok() {
+            resent += 1;
+        }
+    }
+    println!("{cookies} cookies falsas: el cliente envió {resent} datagramas en 3 s");
+    assert!(resent <= 40, "{resent} datagramas por {cookies} cookies");
+    assert!(
+        resent >= 1,
+        "con la cookie, lo que estaba en vuelo sale otra vez"
+    );
+    drop(ana);
 }

@@ -48,6 +48,11 @@ pub(crate) struct State {
     /// antes de la primera respuesta de verdad, y para repetir una entrada
     /// (ver [`Shared::retry`]).
     pub(crate) cookie: Option<String>,
+    /// Modo confiable: cuándo salió por última vez otra vez lo que está en
+    /// vuelo porque llegó una cookie (ver [`COOKIE_RESEND_GAP`]).
+    ///
+    /// [`COOKIE_RESEND_GAP`]: super::proof::COOKIE_RESEND_GAP
+    pub(crate) cookie_resent: Option<Instant>,
     /// En modo TCP: las líneas salen por UDP (`:udp`) en vez de TCP.
     pub(crate) lines_by_udp: bool,
     /// Se terminó la entrada del usuario.
@@ -125,6 +130,7 @@ impl Shared {
                 udp_proven: false,
                 unproven: Vec::new(),
                 cookie: None,
+                cookie_resent: None,
                 lines_by_udp: false,
                 input_done: false,
                 said_goodbye: false,

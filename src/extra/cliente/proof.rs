@@ -13,12 +13,21 @@
 use super::core::Shared;
 use std::io;
 use std::net::UdpSocket;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Hasta cuántos bytes se rellena un datagrama mientras la dirección UDP no
 /// está probada: con 64, el triple (lo más que el servidor responde a una
 /// dirección sin probar) deja lugar de sobra para la cookie.
 pub(crate) const UNPROVEN_DATAGRAM_BYTES: usize = 64;
+
+/// Modo confiable: entre dos veces que lo que está en vuelo sale otra vez
+/// porque llegó una cookie, al menos esto. El servidor responde con una
+/// cookie a cada datagrama que no reconoce, así que llegan varias seguidas;
+/// y sin tope, quien falsificara cookies con la dirección del servidor
+/// haría que el cliente le enviara su ventana entera (hasta 32 datagramas)
+/// por cada una. Entre una vez y otra, lo que sale (lo nuevo y lo que
+/// retransmite el temporizador) ya lleva la última cookie.
+pub(crate) const COOKIE_RESEND_GAP: Duration = Duration::from_millis(100);
 
 impl Shared {
     /// Envía `line` por UDP (con el token delante, si hay).
@@ -96,14 +105,27 @@ impl Shared {
     /// llegue el token, así que una nueva (la anterior venció) se guarda
     /// aunque la dirección ya esté probada, y lo que está en vuelo sale otra
     /// vez con ella.
+    ///
+    /// Con token y la dirección probada, una cookie quiere decir que el
+    /// servidor ya no reconoce esta dirección: un NAT cambió el puerto (o
+    /// la dirección) con que salen los datagramas. Se vuelve a probar: la
+    /// cookie va delante de cada datagrama hasta la próxima línea numerada
+    /// del servidor, y el servidor muda la sesión, con su secuencia. Si se
+    /// la ignorara, nada de lo enviado volvería a entrar.
     pub(crate) fn resend_with_cookie(&self, udp: &UdpSocket, cookie: &str) {
         let mut state = self.lock();
         if self.reliable.is_some() {
-            if state.token.is_some() && state.udp_proven {
-                return;
-            }
+            state.udp_proven = false;
             state.cookie = Some(cookie.to_string());
-            return self.resend_reliable(udp, &state);
+            let now = Instant::now();
+            let recent = state
+                .cookie_resent
+                .is_some_and(|at| now.saturating_duration_since(at) < COOKIE_RESEND_GAP);
+            if !recent {
+                state.cookie_resent = Some(now);
+                self.resend_reliable(udp, &state);
+            }
+            return;
         }
         // Con la dirección ya probada, solo una entrada repetida espera la
         // cookie (ver [`Shared::retry`]); la cookie se guarda igual, para
