@@ -3,8 +3,8 @@
 //!   nunca esperan (`MSG_DONTWAIT`), por trozos y en tandas.
 //! - [`bursts`]: la lectura de un cliente TCP, con un búfer que crece en
 //!   las ráfagas y las líneas ya leídas atendidas en tanda.
-//! - [`drain`]: leer de un socket UDP lo que ya llegó, sin esperar: la
-//!   ráfaga de datagramas que el hilo UDP atiende de una vez.
+//! - [`drain`]: leer de un socket UDP muchos datagramas con una llamada
+//!   (`recvmmsg`): la ráfaga que el hilo UDP atiende de una vez.
 //! - [`commit`]: el *group commit* del libro: un `fdatasync` para muchas
 //!   operaciones, con un recibo cada una.
 //! - [`flusher`]: el hilo vaciador que termina de escribir las colas
