@@ -80,12 +80,12 @@ pub trait Datagrams: Send + Sync {
     fn admit(&self, datagram: &Datagram<'_>) -> Vec<String> {
         vec![datagram.text.to_string()]
     }
-    /// Responde `line` (sin `\n`) a `to`, fuera de una sesión, por el
-    /// datagrama que acaba de llegar de ahí. El curso la envía; el programa
-    /// completo no le responde a un origen sin probar más del triple de lo
-    /// que envió (le pide la prueba).
-    fn answer(&self, to: SocketAddr, line: &str) {
-        self.send_line(to, line);
+    /// Responde `event` a `to`, fuera de una sesión, por el datagrama que
+    /// acaba de llegar de ahí. El curso lo envía; el programa completo no
+    /// le responde a un origen sin probar más del triple de lo que envió
+    /// (le pide la prueba).
+    fn answer(&self, to: SocketAddr, event: &Event) {
+        self.send_line(to, event.to_line().trim_end_matches('\n'));
     }
     /// Envía `text` (una línea, sin `\n`) a `to` en su propio datagrama,
     /// terminado en `\n` (así `nc -u` muestra uno por línea). `false` si

@@ -109,10 +109,7 @@ impl UdpServer {
     /// Responde `event` directamente a `to`, fuera de una sesión, por el
     /// datagrama que acaba de llegar de ahí (ver [`Datagrams::answer`]).
     fn answer(&self, to: SocketAddr, event: &Event) {
-        let line = event.to_line();
-        self.endpoints
-            .socket
-            .answer(to, line.trim_end_matches('\n'));
+        self.endpoints.socket.answer(to, event);
     }
 
     /// Atiende un datagrama: una línea, quizá con un token delante

@@ -569,7 +569,7 @@ impl Datagrams for Stack {
     }
 
     /// A quien envió el datagrama en curso, con su cota (ver `reply`).
-    fn answer(&self, to: SocketAddr, line: &str) {
+    fn answer(&self, to: SocketAddr, event: &Event) {
         let current = *lock(&self.current);
         let (size, proven) = match current.from {
             Some(from) if from == to => (current.size, current.proven),
@@ -579,8 +579,9 @@ impl Datagrams for Stack {
         // el token (en `nc -u` hay que escribirlo): esa dirección ya probó
         // que recibe, y la respuesta dice cómo, aunque mida más que el
         // triple.
-        let hint = line == Event::Error(Problem::TokenFirst).to_string();
-        self.reply(to, line, size, proven || hint);
+        let hint = *event == Event::Error(Problem::TokenFirst);
+        let line = event.to_line();
+        self.reply(to, line.trim_end_matches('\n'), size, proven || hint);
     }
 
     /// Si `to` usa el modo confiable, la línea entra en el emisor de su par
