@@ -165,13 +165,16 @@ impl Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
     use std::sync::mpsc::{Sender, channel};
 
     /// Una salida que no acepta nada hasta que la prueba abre `gate`, y
-    /// después manda cada escritura por `seen`.
+    /// después manda cada escritura por `seen`. `stuck` dice que una
+    /// escritura ya espera la compuerta.
     struct Stalled {
         gate: Arc<(Mutex<bool>, Condvar)>,
         seen: Sender<Vec<u8>>,
+        stuck: Arc<AtomicBool>,
     }
 
     impl Write for Stalled {
@@ -179,6 +182,7 @@ mod tests {
             let (open, opened) = &*self.gate;
             let mut open = open.lock().expect("gate");
             while !*open {
+                self.stuck.store(true, Ordering::SeqCst);
                 open = opened.wait(open).expect("gate");
             }
             let _ = self.seen.send(bytes.to_vec());
@@ -194,18 +198,26 @@ mod tests {
     fn a_stalled_output_never_blocks_and_the_dropped_lines_are_counted() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let (seen, writes) = channel();
-        let logger = Logger::start(
-            Stalled {
-                gate: Arc::clone(&gate),
-                seen,
-            },
-            4,
-        )
-        .expect("logger");
-        // El escritor toma la primera y se queda esperando a la salida;
-        // caben 4 más en la cola, y las demás se descartan sin esperar.
+        let stuck = Arc::new(AtomicBool::new(false));
+        let output = Stalled {
+            gate: Arc::clone(&gate),
+            seen,
+            stuck: Arc::clone(&stuck),
+        };
+        let logger = Logger::start(output, 4).expect("logger");
+        // El escritor toma la primera y se queda esperando a la salida. Se
+        // espera a que esté ahí: si no, según cuándo corra, juntaría en su
+        // búfer algunas más antes de trabarse, y la cuenta de abajo
+        // dependería del momento.
+        logger.line("line 0");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stuck.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "el escritor nunca escribió");
+            thread::yield_now();
+        }
+        // Caben 4 más en la cola, y las demás se descartan sin esperar.
         let started = Instant::now();
-        for i in 0..1000 {
+        for i in 1..1000 {
             logger.line(&format!("line {i}"));
         }
         assert!(started.elapsed() < Duration::from_secs(5), "nunca espera");
@@ -218,18 +230,24 @@ mod tests {
             .map(|w| String::from_utf8(w).expect("utf8"))
             .collect();
         let lines: Vec<&str> = text.lines().collect();
-        let kept = lines.iter().filter(|l| l.starts_with("line ")).count();
-        assert!((1..=5).contains(&kept), "{lines:?}");
-        assert_eq!(lines[0], "line 0");
-        let notice = format!("[SERVER] {} console lines dropped", 1000 - kept);
-        assert_eq!(lines.last().copied(), Some(notice.as_str()), "{lines:?}");
+        let expected = [
+            "line 0",
+            "line 1",
+            "line 2",
+            "line 3",
+            "line 4",
+            "[SERVER] 995 console lines dropped",
+        ];
+        assert_eq!(lines, expected);
     }
 
     #[test]
     fn lines_come_out_in_order_and_flush_waits_for_them() {
         let (seen, writes) = channel();
         let gate = Arc::new((Mutex::new(true), Condvar::new()));
-        let logger = Logger::start(Stalled { gate, seen }, QUEUE_LINES).expect("logger");
+        let stuck = Arc::new(AtomicBool::new(false));
+        let output = Stalled { gate, seen, stuck };
+        let logger = Logger::start(output, QUEUE_LINES).expect("logger");
         for i in 0..100 {
             logger.line(&format!("{i}"));
         }
